@@ -1,0 +1,85 @@
+//! The command line, as clap derive definitions.
+//!
+//! Parsing does no I/O: it only turns argv into [`Args`]; [`crate::config`]
+//! validates that into the [`crate::config::Config`] the rest of the program
+//! reads. The man page and shell completions are generated from [`Args`].
+
+use clap::{ArgAction, Parser, ValueEnum};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// Copy files and directory trees, fast: GNU `cp` semantics on an io_uring engine.
+#[derive(Debug, Parser)]
+#[command(
+    name = "uring-cp",
+    disable_version_flag = true,
+    override_usage = "uring-cp [OPTIONS] SOURCE DEST\n       \
+                      uring-cp [OPTIONS] SOURCE... DIRECTORY\n       \
+                      uring-cp [OPTIONS] -t DIRECTORY SOURCE...",
+    after_help = "Exit status: 0 if everything was copied, 1 if any file failed \
+                  (the rest is still copied), 2 for a usage error."
+)]
+pub struct Args {
+    /// Sources, then the destination (unless -t is given).
+    #[arg(value_name = "PATH", num_args = 0..)]
+    pub paths: Vec<OsString>,
+
+    /// Copy directories recursively.
+    #[arg(short = 'r', short_alias = 'R', long, help_heading = "Copy")]
+    pub recursive: bool,
+
+    /// Never follow symbolic links in SOURCE; copy them as links (the default with -r).
+    #[arg(short = 'P', long, overrides_with_all = ["dereference", "deref_command_line"], help_heading = "Copy")]
+    pub no_dereference: bool,
+
+    /// Always follow symbolic links in SOURCE.
+    #[arg(short = 'L', long, overrides_with_all = ["no_dereference", "deref_command_line"], help_heading = "Copy")]
+    pub dereference: bool,
+
+    /// Follow symbolic links given on the command line, not those found inside trees.
+    #[arg(short = 'H', overrides_with_all = ["no_dereference", "dereference"], help_heading = "Copy")]
+    pub deref_command_line: bool,
+
+    /// If an existing destination file cannot be opened, remove it and try again.
+    #[arg(short, long, overrides_with = "no_clobber", help_heading = "Copy")]
+    pub force: bool,
+
+    /// Do not overwrite an existing file; skip it and go on.
+    #[arg(short, long, overrides_with = "force", help_heading = "Copy")]
+    pub no_clobber: bool,
+
+    /// Copy all SOURCE arguments into DIRECTORY.
+    #[arg(short, long, value_name = "DIRECTORY", help_heading = "Copy")]
+    pub target_directory: Option<PathBuf>,
+
+    /// Treat DEST as a normal file (or the directory to create), never as a directory to copy into.
+    #[arg(short = 'T', long, conflicts_with = "target_directory", help_heading = "Copy")]
+    pub no_target_directory: bool,
+
+    /// Explain what is being done: one line per copied item, as `cp -v`.
+    #[arg(short, long, help_heading = "Output")]
+    pub verbose: bool,
+
+    /// Which copy engine to use: io_uring if it works here (auto), or force one.
+    #[arg(long, value_enum, default_value_t = EngineArg::Auto, help_heading = "Engine")]
+    pub engine: EngineArg,
+
+    /// Cap on memory for file data buffers, e.g. 16M, 64K [default: 16M].
+    #[arg(long, value_name = "SIZE", help_heading = "Engine")]
+    pub buffer_mem: Option<String>,
+
+    /// Print version information and whether io_uring works on this machine.
+    #[arg(short = 'V', long, action = ArgAction::SetTrue)]
+    pub version: bool,
+}
+
+/// The `--engine` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    /// io_uring when it is available and works, else portable.
+    Auto,
+    /// The io_uring engine; fail if io_uring cannot be used.
+    Uring,
+    /// Ordinary system calls from a small thread pool.
+    Portable,
+}

@@ -1,0 +1,51 @@
+//! Copy engines: one trait, several drivers, one chosen at start-up (xcp's design).
+//!
+//! An engine consumes [`Item`]s from the walker and creates them at the
+//! destination. Both engines share the synchronous operations in [`ops`] for
+//! the rare cases (existing destinations, symlink and special-file creation,
+//! cleanup), so their behaviour cannot drift apart; they differ only in how the
+//! common case, a new regular file, is copied.
+
+pub mod ops;
+pub mod portable;
+pub mod uring;
+
+use crate::config::{EngineChoice, Overwrite};
+use crate::progress::Progress;
+use crate::tree::Item;
+use crossbeam_channel::Receiver;
+use std::sync::Arc;
+
+/// What every engine needs to know.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub overwrite: Overwrite,
+    /// Cap on file-data buffer memory, in bytes.
+    pub buffer_mem: u64,
+}
+
+/// A copy engine.
+pub trait Engine {
+    /// Its name, for `-v` and statistics.
+    fn name(&self) -> &'static str;
+    /// Create every item received, until the channel closes.
+    fn run(&mut self, items: Receiver<Item>, progress: &Arc<dyn Progress>);
+}
+
+/// Pick the engine: the one asked for, or io_uring when it works here.
+/// Returns the engine and, when `auto` fell back, why.
+pub fn select(
+    choice: EngineChoice,
+    opts: &EngineOptions,
+) -> Result<(Box<dyn Engine>, Option<String>), String> {
+    match choice {
+        EngineChoice::Portable => Ok((Box::new(portable::Portable::new(opts.clone())), None)),
+        EngineChoice::Uring => uring::Uring::new(opts.clone())
+            .map(|e| (Box::new(e) as Box<dyn Engine>, None))
+            .map_err(|why| format!("the io_uring engine is unavailable: {why}")),
+        EngineChoice::Auto => match uring::Uring::new(opts.clone()) {
+            Ok(e) => Ok((Box::new(e), None)),
+            Err(why) => Ok((Box::new(portable::Portable::new(opts.clone())), Some(why))),
+        },
+    }
+}

@@ -1,0 +1,201 @@
+//! Synchronous destination operations shared by every engine.
+//!
+//! These are the slow paths: a destination that already exists (cp's overwrite
+//! rules), symlinks and special files (no io_uring opcode for `readlinkat` or
+//! `mknodat`, and rare), directory creation for the portable engine, and the
+//! removal of a partly written file after a failure.
+
+use crate::config::Overwrite;
+use crate::error::{CopyError, Failure, Op, errno, quote};
+use crate::tree::{DstState, Item, Kind};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
+use std::os::fd::{BorrowedFd, OwnedFd};
+
+/// How a destination file is to be opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DstOpen {
+    /// Nothing is there: create it (`O_CREAT | O_EXCL`).
+    Create,
+    /// A file is there: truncate and rewrite it, keeping its inode and mode, as cp does.
+    Overwrite,
+    /// Leave the existing file alone (-n).
+    Skip,
+}
+
+impl DstOpen {
+    pub fn flags(self) -> OFlags {
+        let base = OFlags::WRONLY | OFlags::CLOEXEC;
+        match self {
+            DstOpen::Create => base | OFlags::CREATE | OFlags::EXCL,
+            // cp writes through a symlink to an existing file; O_CREAT stays for
+            // the race where it vanished since it was checked.
+            DstOpen::Overwrite | DstOpen::Skip => base | OFlags::CREATE | OFlags::TRUNC,
+        }
+    }
+}
+
+/// Decide how to open `item`'s destination, which may exist, applying cp's
+/// refusals. `src` is the source's (dev, ino).
+pub fn check_existing(
+    item: &Item,
+    dst: BorrowedFd<'_>,
+    src: (u64, u64),
+    overwrite: Overwrite,
+) -> Result<DstOpen, Failure> {
+    let name = item.dst_name();
+    let lst = match rustix::fs::statat(dst, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(Errno::NOENT) => return Ok(DstOpen::Create),
+        Err(e) => return Err(item.error(Op::Stat, true, e.into()).into()),
+    };
+    if overwrite == Overwrite::Skip {
+        return Ok(DstOpen::Skip);
+    }
+    let st = if FileType::from_raw_mode(lst.st_mode) == FileType::Symlink {
+        match rustix::fs::statat(dst, name, AtFlags::empty()) {
+            Ok(st) => st,
+            Err(_) => {
+                return Err(Failure::Msg(format!(
+                    "not writing through dangling symlink {}",
+                    quote(&item.dst_path())
+                )));
+            }
+        }
+    } else {
+        lst
+    };
+    if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+        return Err(Failure::Msg(format!(
+            "cannot overwrite directory {} with non-directory",
+            quote(&item.dst_path())
+        )));
+    }
+    if (st.st_dev, st.st_ino) == src {
+        return Err(Failure::Msg(format!(
+            "{} and {} are the same file",
+            quote(&item.src_path()),
+            quote(&item.dst_path())
+        )));
+    }
+    Ok(DstOpen::Overwrite)
+}
+
+/// Open the destination file the synchronous way, with -f's retry.
+pub fn open_dst(
+    item: &Item,
+    dst: BorrowedFd<'_>,
+    how: DstOpen,
+    mode: u32,
+    overwrite: Overwrite,
+) -> Result<OwnedFd, CopyError> {
+    let name = item.dst_name();
+    let mode = Mode::from_raw_mode(mode);
+    match rustix::fs::openat(dst, name, how.flags(), mode) {
+        Ok(fd) => Ok(fd),
+        Err(e) if how == DstOpen::Overwrite && overwrite == Overwrite::Force => {
+            // -f: remove what cannot be opened and create a new file.
+            if rustix::fs::unlinkat(dst, name, AtFlags::empty()).is_err() {
+                return Err(item.error(Op::Create, true, e.into()));
+            }
+            rustix::fs::openat(dst, name, DstOpen::Create.flags(), mode)
+                .map_err(|e| item.error(Op::Create, true, e.into()))
+        }
+        Err(e) => Err(item.error(Op::Create, true, e.into())),
+    }
+}
+
+/// Remove a destination file whose copy failed, so no file with wrong bytes
+/// stays under the final name.
+pub fn remove_partial(item: &Item, dst: BorrowedFd<'_>) {
+    let _ = rustix::fs::unlinkat(dst, item.dst_name(), AtFlags::empty());
+}
+
+/// Make room for a non-regular item (symlink, special file) where something
+/// exists: cp replaces a non-directory, refuses a directory, and -n skips.
+/// Returns false when the item is to be skipped.
+fn replace_existing(item: &Item, dst: BorrowedFd<'_>, overwrite: Overwrite) -> Result<bool, Failure> {
+    let name = item.dst_name();
+    let st = match rustix::fs::statat(dst, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(Errno::NOENT) => return Ok(true),
+        Err(e) => return Err(item.error(Op::Stat, true, e.into()).into()),
+    };
+    if overwrite == Overwrite::Skip {
+        return Ok(false);
+    }
+    if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+        return Err(Failure::Msg(format!(
+            "cannot overwrite directory {} with non-directory",
+            quote(&item.dst_path())
+        )));
+    }
+    rustix::fs::unlinkat(dst, name, AtFlags::empty())
+        .map_err(|e| item.error(Op::Remove, true, e.into()))?;
+    Ok(true)
+}
+
+/// Create a symlink or special file. Returns false if it was skipped (-n).
+pub fn create_other(
+    item: &Item,
+    dst: BorrowedFd<'_>,
+    fresh: bool,
+    overwrite: Overwrite,
+) -> Result<bool, Failure> {
+    let name = item.dst_name();
+    let attempt = || match &item.kind {
+        Kind::Symlink { target } => rustix::fs::symlinkat(target.as_c_str(), dst, name)
+            .map_err(|e| item.error(Op::Symlink, true, e.into())),
+        Kind::Special { mode, rdev } => {
+            let ft = FileType::from_raw_mode(*mode);
+            let op = if ft == FileType::Fifo { Op::Mkfifo } else { Op::Mknod };
+            rustix::fs::mknodat(dst, name, ft, Mode::from_raw_mode(mode & 0o777), *rdev)
+                .map_err(|e| item.error(op, true, e.into()))
+        }
+        _ => Err(item.error(Op::Create, true, errno(libc::EINVAL))),
+    };
+    match attempt() {
+        Ok(()) => Ok(true),
+        Err(e) if !fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {
+            if !replace_existing(item, dst, overwrite)? {
+                return Ok(false);
+            }
+            attempt()?;
+            Ok(true)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// After `mkdirat` answered: open the new or existing directory. `made` is
+/// whether mkdir created it. Fails like cp when a non-directory is in the way.
+pub fn open_made_dir(item: &Item, parent: BorrowedFd<'_>, made: bool) -> Result<DstState, Failure> {
+    match rustix::fs::openat(
+        parent,
+        item.dst_name(),
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => Ok(DstState::Ready { fd, fresh: made }),
+        Err(Errno::NOTDIR) | Err(Errno::LOOP) => Err(not_a_dir(item)),
+        Err(e) => Err(item.error(Op::Mkdir, true, e.into()).into()),
+    }
+}
+
+/// cp's refusal to put a directory where a non-directory is.
+pub fn not_a_dir(item: &Item) -> Failure {
+    Failure::Msg(format!(
+        "cannot overwrite non-directory {} with directory {}",
+        quote(&item.dst_path()),
+        quote(&item.src_path())
+    ))
+}
+
+/// Create a directory synchronously (portable engine), or reuse an existing one.
+pub fn make_dir(item: &Item, parent: BorrowedFd<'_>, mode: u32) -> Result<DstState, Failure> {
+    match rustix::fs::mkdirat(parent, item.dst_name(), Mode::from_raw_mode(mode)) {
+        Ok(()) => open_made_dir(item, parent, true),
+        Err(Errno::EXIST) => open_made_dir(item, parent, false),
+        Err(e) => Err(item.error(Op::Mkdir, true, e.into()).into()),
+    }
+}

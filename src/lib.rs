@@ -1,0 +1,80 @@
+//! uring-cp: copy files and trees with GNU cp semantics on an io_uring engine.
+//!
+//! The pipeline: [`cli`] parses, [`config`] validates, [`plan`] resolves the
+//! operands against the filesystem (cp's path rules and refusals), a [`walk`]er
+//! thread streams the source tree as [`tree::Item`]s through a bounded channel,
+//! and an [`engine`] creates them at the destination, reporting to a
+//! [`progress::Progress`]. See ARCHITECTURE.md.
+
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod plan;
+pub mod progress;
+pub mod tree;
+pub mod walk;
+
+use config::Config;
+use engine::EngineOptions;
+use progress::{Console, Progress};
+use std::sync::Arc;
+
+/// Exit statuses (documented in the README).
+pub mod exit {
+    /// Everything was copied.
+    pub const OK: i32 = 0;
+    /// At least one item failed; the rest were copied.
+    pub const PARTIAL: i32 = 1;
+    /// The command line could not be used.
+    pub const USAGE: i32 = 2;
+}
+
+/// Run a copy described by `cfg`; returns the exit status.
+pub fn run(cfg: Config) -> i32 {
+    let console = Arc::new(Console::new(cfg.verbose));
+    let progress: Arc<dyn Progress> = console.clone();
+    let opts = EngineOptions {
+        overwrite: cfg.overwrite,
+        buffer_mem: cfg.buffer_mem,
+    };
+    let (mut engine, fallback) = match engine::select(cfg.engine, &opts) {
+        Ok(v) => v,
+        Err(msg) => {
+            progress.message(&msg);
+            return exit::PARTIAL;
+        }
+    };
+    if cfg.verbose {
+        match fallback {
+            Some(why) => eprintln!("uring-cp: io_uring unavailable ({why}); using the portable engine"),
+            None => eprintln!("uring-cp: using the {} engine", engine.name()),
+        }
+    }
+
+    let roots = match plan::plan(&cfg, &*progress) {
+        Ok(r) => r,
+        Err(plan::Fatal(msg)) => {
+            progress.message(&msg);
+            return exit::PARTIAL;
+        }
+    };
+
+    // The umask decides the final mode of directories whose mode is fixed up
+    // after they are filled; reading it means setting it, so put it back.
+    let umask = rustix::process::umask(rustix::fs::Mode::empty());
+    rustix::process::umask(umask);
+
+    let (tx, rx) = crossbeam_channel::bounded(walk::QUEUE_DEPTH);
+    let walker = walk::Walker::new(tx, progress.clone(), cfg.deref, umask.bits());
+    std::thread::scope(|s| {
+        s.spawn(move || walker.run(roots));
+        engine.run(rx, &progress);
+    });
+
+    if console.failed() > 0 {
+        exit::PARTIAL
+    } else {
+        exit::OK
+    }
+}

@@ -1,0 +1,299 @@
+//! From operands to copy roots: GNU cp's path semantics.
+//!
+//! This is where the command line meets the filesystem. For each SOURCE it
+//! decides the destination (DEST itself, or DEST/basename when DEST is a
+//! directory), follows cp's rules for trailing slashes, `src/.` and -T/-t, and
+//! refuses, before anything is written, the copies cp refuses: a missing source,
+//! a directory without -r, a file onto itself, a directory into itself, a
+//! directory over a non-directory and the reverse. What survives is a list of
+//! [`Root`]s, each holding open descriptors for its source and destination
+//! parents, ready for the walker.
+
+use crate::config::{Config, Deref, Target};
+use crate::error::{CopyError, Failure, Op, errno, quote, strip_os_suffix};
+use crate::progress::Progress;
+use crate::tree::{DstDir, SrcDir};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
+use std::collections::HashSet;
+use std::ffi::{CString, OsStr};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// One command-line source, resolved.
+#[derive(Debug)]
+pub struct Root {
+    pub src_dir: Arc<SrcDir>,
+    pub name: CString,
+    pub dst_dir: Arc<DstDir>,
+    pub dst_name: CString,
+    /// The source as the user wrote it.
+    pub display: PathBuf,
+    /// Follow the operand if it is a symlink.
+    pub follow: bool,
+    pub stat: Stat,
+}
+
+/// Why nothing at all can be copied (e.g. the target directory is missing).
+#[derive(Debug)]
+pub struct Fatal(pub String);
+
+/// Resolve the operands. Per-operand refusals are reported to `progress` and
+/// that operand is dropped; the rest go on.
+pub fn plan(cfg: &Config, progress: &dyn Progress) -> Result<Vec<Root>, Fatal> {
+    let (dest, into_dir) = match &cfg.target {
+        Target::IntoDir(d) => {
+            match rustix::fs::stat(d) {
+                Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {}
+                Ok(_) => {
+                    return Err(Fatal(format!(
+                        "target directory {}: Not a directory",
+                        quote(d)
+                    )));
+                }
+                Err(e) => {
+                    return Err(Fatal(format!(
+                        "target directory {}: {}",
+                        quote(d),
+                        strip_os_suffix(&e.into())
+                    )));
+                }
+            }
+            (d.clone(), true)
+        }
+        Target::Exactly(d) => (d.clone(), false),
+        Target::Auto(d) => match rustix::fs::stat(d) {
+            Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
+                (d.clone(), true)
+            }
+            other => {
+                if cfg.sources.len() > 1 {
+                    return Err(Fatal(match other {
+                        Ok(_) => format!("target {} is not a directory", quote(d)),
+                        Err(e) => format!("target {}: {}", quote(d), strip_os_suffix(&e.into())),
+                    }));
+                }
+                (d.clone(), false)
+            }
+        },
+    };
+
+    let mut roots = Vec::new();
+    let mut created: HashSet<PathBuf> = HashSet::new();
+    for src in &cfg.sources {
+        match plan_one(cfg, src, &dest, into_dir, &mut created) {
+            Ok(Some(root)) => roots.push(root),
+            Ok(None) => {}
+            Err(f) => progress.failure(&f),
+        }
+    }
+    Ok(roots)
+}
+
+fn plan_one(
+    cfg: &Config,
+    src: &Path,
+    dest: &Path,
+    into_dir: bool,
+    created: &mut HashSet<PathBuf>,
+) -> Result<Option<Root>, Failure> {
+    let (src_parent, src_name) = split(src);
+    let trailing_slash = src.as_os_str().as_bytes().ends_with(b"/");
+    let follow = cfg.deref != Deref::Never || trailing_slash;
+
+    let src_parent_fd = open_dir_path(&src_parent).map_err(|e| CopyError::new(Op::Stat, src, e))?;
+    let stat_flags = if follow {
+        AtFlags::empty()
+    } else {
+        AtFlags::SYMLINK_NOFOLLOW
+    };
+    let st = rustix::fs::statat(&src_parent_fd, src_name.as_c_str(), stat_flags)
+        .map_err(|e| CopyError::new(Op::Stat, src, e.into()))?;
+    let src_is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+    if src_is_dir && !cfg.recursive {
+        return Err(Failure::Msg(format!(
+            "-r not specified; omitting directory {}",
+            quote(src)
+        )));
+    }
+
+    // The destination: DEST/basename(SOURCE), or DEST itself.
+    let (dst_path, dst_parent, dst_name) = if into_dir {
+        let name = if src_name.as_bytes() == b"/" {
+            CString::from(c".")
+        } else {
+            src_name.clone()
+        };
+        let path = crate::tree::join(dest, &name);
+        (path, dest.to_path_buf(), name)
+    } else {
+        let (parent, name) = split(dest);
+        (dest.to_path_buf(), parent, name)
+    };
+
+    let create_op = if src_is_dir { Op::Mkdir } else { Op::Create };
+    let dst_parent_fd = open_dir_path(&dst_parent).map_err(|e| CopyError::new(create_op, &dst_path, e))?;
+    let dst_lstat = rustix::fs::statat(&dst_parent_fd, dst_name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW).ok();
+    let dst_stat = rustix::fs::statat(&dst_parent_fd, dst_name.as_c_str(), AtFlags::empty()).ok();
+
+    if !src_is_dir && !into_dir && dst_lstat.is_none() && dest.as_os_str().as_bytes().ends_with(b"/") {
+        return Err(CopyError::new(create_op, &dst_path, errno(libc::ENOTDIR)).into());
+    }
+    if let Some(d) = &dst_stat
+        && (d.st_dev, d.st_ino) == (st.st_dev, st.st_ino)
+        && !src_is_dir
+    {
+        return Err(Failure::Msg(format!(
+            "{} and {} are the same file",
+            quote(src),
+            quote(&dst_path)
+        )));
+    }
+    if src_is_dir {
+        if let Some(l) = &dst_lstat
+            && FileType::from_raw_mode(l.st_mode) != FileType::Directory
+        {
+            return Err(Failure::Msg(format!(
+                "cannot overwrite non-directory {} with directory {}",
+                quote(&dst_path),
+                quote(src)
+            )));
+        }
+        if is_inside(&src_parent_fd, &src_name, &dst_parent_fd, &dst_name) {
+            return Err(Failure::Msg(format!(
+                "cannot copy a directory, {}, into itself, {}",
+                quote(src),
+                quote(&dst_path)
+            )));
+        }
+    } else if let Some(d) = &dst_stat
+        && FileType::from_raw_mode(d.st_mode) == FileType::Directory
+    {
+        return Err(Failure::Msg(format!(
+            "cannot overwrite directory {} with non-directory",
+            quote(&dst_path)
+        )));
+    }
+    if !src_is_dir {
+        let key = canonical_dir(&dst_parent_fd).join(OsStr::from_bytes(dst_name.as_bytes()));
+        if !created.insert(key) {
+            return Err(Failure::Msg(format!(
+                "will not overwrite just-created {} with {}",
+                quote(&dst_path),
+                quote(src)
+            )));
+        }
+    }
+
+    Ok(Some(Root {
+        src_dir: Arc::new(SrcDir {
+            fd: src_parent_fd,
+            path: src_parent,
+            dev_ino: (0, 0),
+            parent: None,
+        }),
+        name: src_name,
+        dst_dir: Arc::new(DstDir::existing(dst_parent, dst_parent_fd)),
+        dst_name,
+        display: src.to_path_buf(),
+        follow,
+        stat: st,
+    }))
+}
+
+/// Split a path into (parent, last component) the way cp names things:
+/// trailing slashes are ignored, `a/.` names `.` inside `a`, and an empty
+/// parent means the current directory.
+pub fn split(path: &Path) -> (PathBuf, CString) {
+    let bytes = path.as_os_str().as_bytes();
+    let mut end = bytes.len();
+    while end > 1 && bytes[end - 1] == b'/' {
+        end -= 1;
+    }
+    let trimmed = &bytes[..end];
+    if trimmed == b"/" {
+        return (PathBuf::from("/"), CString::from(c"."));
+    }
+    let (parent, name) = match trimmed.iter().rposition(|&b| b == b'/') {
+        Some(i) => {
+            let mut p = &trimmed[..i];
+            while p.len() > 1 && p.ends_with(b"/") {
+                p = &p[..p.len() - 1];
+            }
+            (if p.is_empty() { b"/" as &[u8] } else { p }, &trimmed[i + 1..])
+        }
+        None => (b"" as &[u8], trimmed),
+    };
+    // Operands come from argv, which cannot hold NUL bytes.
+    let name = CString::new(name).unwrap_or_else(|_| CString::from(c"."));
+    (PathBuf::from(OsStr::from_bytes(parent)), name)
+}
+
+/// Open a directory for use as the `dirfd` of `*at` calls; "" is the current directory.
+pub fn open_dir_path(path: &Path) -> std::io::Result<rustix::fd::OwnedFd> {
+    let p: &Path = if path.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        path
+    };
+    Ok(rustix::fs::open(
+        p,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+/// The canonical path of an open directory.
+fn canonical_dir(fd: &rustix::fd::OwnedFd) -> PathBuf {
+    use std::os::fd::AsRawFd;
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap_or_default()
+}
+
+/// Would `dst_parent/dst_name` be `src_parent/src_name` or inside it?
+fn is_inside(
+    src_parent: &rustix::fd::OwnedFd,
+    src_name: &CString,
+    dst_parent: &rustix::fd::OwnedFd,
+    dst_name: &CString,
+) -> bool {
+    let src = lexical_join(&canonical_dir(src_parent), src_name);
+    let dst = lexical_join(&canonical_dir(dst_parent), dst_name);
+    if src.as_os_str().is_empty() {
+        return false;
+    }
+    dst.starts_with(&src)
+}
+
+/// Join a canonical directory and one name, resolving `.` and `..`.
+fn lexical_join(dir: &Path, name: &CString) -> PathBuf {
+    match name.as_bytes() {
+        b"." => dir.to_path_buf(),
+        b".." => dir.parent().map(Path::to_path_buf).unwrap_or_default(),
+        n => dir.join(OsStr::from_bytes(n)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(p: &str) -> (String, String) {
+        let (a, b) = split(Path::new(p));
+        (
+            a.to_string_lossy().into_owned(),
+            b.to_string_lossy().into_owned(),
+        )
+    }
+
+    #[test]
+    fn split_like_cp() {
+        assert_eq!(s("a"), ("".into(), "a".into()));
+        assert_eq!(s("a/b"), ("a".into(), "b".into()));
+        assert_eq!(s("a/b/"), ("a".into(), "b".into()));
+        assert_eq!(s("a//b//"), ("a".into(), "b".into()));
+        assert_eq!(s("a/."), ("a".into(), ".".into()));
+        assert_eq!(s("/"), ("/".into(), ".".into()));
+        assert_eq!(s("/x"), ("/".into(), "x".into()));
+        assert_eq!(s("."), ("".into(), ".".into()));
+    }
+}

@@ -1,0 +1,189 @@
+//! The units of work that flow from the walker to an engine.
+//!
+//! Everything is directory-relative: an [`Item`] names an entry by its parent's
+//! open descriptor and its own name, on both the source and the destination side.
+//! That is what lets trees deeper than `PATH_MAX` copy, keeps the kernel from
+//! re-resolving long paths for every file, and is the form io_uring's `*AT`
+//! opcodes take. Full paths are only built for messages.
+//!
+//! Directory descriptors are shared (`Arc`) by everything inside them and close
+//! when the last item in them is done; a destination directory whose final mode
+//! must wait until its contents are written (a read-only source directory) gets
+//! that mode when its [`DstDir`] is dropped.
+
+use crate::error::{CopyError, IoContext, Op};
+use crate::progress::Progress;
+use std::ffi::{CStr, CString, OsStr};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+/// An open source directory.
+#[derive(Debug)]
+pub struct SrcDir {
+    pub fd: OwnedFd,
+    /// The path for messages (as the user typed it, then joined).
+    pub path: PathBuf,
+    /// Device and inode, to detect cycles when following symlinks.
+    pub dev_ino: (u64, u64),
+    /// The directory this one was found in, if it was found in a walk.
+    pub parent: Option<Arc<SrcDir>>,
+}
+
+impl SrcDir {
+    /// Is (dev, ino) this directory or one of its ancestors?
+    pub fn has_ancestor(&self, dev_ino: (u64, u64)) -> bool {
+        let mut cur = Some(self);
+        while let Some(d) = cur {
+            if d.dev_ino == dev_ino {
+                return true;
+            }
+            cur = d.parent.as_deref();
+        }
+        false
+    }
+}
+
+/// The state of a destination directory.
+#[derive(Debug)]
+pub enum DstState {
+    /// Open; `fresh` when this run created it, so nothing can exist in it yet.
+    Ready { fd: OwnedFd, fresh: bool },
+    /// It could not be created or opened (already reported): skip what is inside.
+    Failed,
+}
+
+/// A directory on the destination side.
+pub struct DstDir {
+    pub path: PathBuf,
+    state: OnceLock<DstState>,
+    /// Permissions to apply once everything inside has been written, for source
+    /// directories that do not let their owner write into them.
+    finish: Option<(u32, Arc<dyn Progress>)>,
+}
+
+impl std::fmt::Debug for DstDir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DstDir").field("path", &self.path).finish()
+    }
+}
+
+impl DstDir {
+    /// A directory that is not ready yet: its creator calls [`DstDir::set`].
+    pub fn pending(path: PathBuf, finish: Option<(u32, Arc<dyn Progress>)>) -> Self {
+        DstDir {
+            path,
+            state: OnceLock::new(),
+            finish,
+        }
+    }
+
+    /// An existing directory, already open.
+    pub fn existing(path: PathBuf, fd: OwnedFd) -> Self {
+        let d = DstDir::pending(path, None);
+        d.set(DstState::Ready { fd, fresh: false });
+        d
+    }
+
+    pub fn set(&self, state: DstState) {
+        // Only the engine that created the directory sets it, once.
+        let _ = self.state.set(state);
+    }
+
+    /// Block until the directory's creator has set its state.
+    pub fn wait(&self) -> &DstState {
+        self.state.wait()
+    }
+
+    pub fn state(&self) -> Option<&DstState> {
+        self.state.get()
+    }
+
+    /// The open descriptor and freshness, if the directory is ready.
+    pub fn ready(&self) -> Option<(BorrowedFd<'_>, bool)> {
+        match self.state.get() {
+            Some(DstState::Ready { fd, fresh }) => Some((fd.as_fd(), *fresh)),
+            _ => None,
+        }
+    }
+}
+
+impl Drop for DstDir {
+    fn drop(&mut self) {
+        if let (Some((mode, progress)), Some(DstState::Ready { fd, .. })) =
+            (&self.finish, self.state.get())
+        {
+            let r = rustix::fs::fchmod(fd, rustix::fs::Mode::from_raw_mode(*mode))
+                .ctx(Op::SetPerms, &self.path);
+            if let Err(e) = r {
+                progress.error(&e);
+            }
+        }
+    }
+}
+
+/// What kind of thing an item is, with what the engine needs to create it.
+#[derive(Debug)]
+pub enum Kind {
+    /// A regular file (or, when `follow`, a symlink to one). Engines stat it.
+    File { follow: bool },
+    /// A directory: create `node` (its children refer to it), with `mode`.
+    Dir { node: Arc<DstDir>, mode: u32 },
+    /// A symbolic link with this target.
+    Symlink { target: CString },
+    /// A FIFO, socket or device node, recreated (never read).
+    Special { mode: u32, rdev: u64 },
+}
+
+/// One entry to create at the destination.
+#[derive(Debug)]
+pub struct Item {
+    pub src_dir: Arc<SrcDir>,
+    pub name: CString,
+    pub dst_dir: Arc<DstDir>,
+    /// The destination name when it differs from `name` (command-line operands).
+    pub dst_name: Option<CString>,
+    /// How the user wrote the source, for command-line operands.
+    pub display: Option<PathBuf>,
+    pub kind: Kind,
+}
+
+impl Item {
+    pub fn dst_name(&self) -> &CStr {
+        self.dst_name.as_deref().unwrap_or(&self.name)
+    }
+
+    /// The source path, for messages.
+    pub fn src_path(&self) -> PathBuf {
+        match &self.display {
+            Some(p) => p.clone(),
+            None => join(&self.src_dir.path, &self.name),
+        }
+    }
+
+    /// The destination path, for messages.
+    pub fn dst_path(&self) -> PathBuf {
+        join(&self.dst_dir.path, self.dst_name())
+    }
+
+    pub fn error(&self, op: Op, on_dst: bool, e: std::io::Error) -> CopyError {
+        let path = if on_dst {
+            self.dst_path()
+        } else {
+            self.src_path()
+        };
+        CopyError::new(op, path, e)
+    }
+}
+
+/// `dir/name`, where an empty `dir` is the current directory and `.` names the
+/// directory itself.
+pub fn join(dir: &Path, name: &CStr) -> PathBuf {
+    let name = OsStr::from_bytes(name.to_bytes());
+    if dir.as_os_str().is_empty() {
+        PathBuf::from(name)
+    } else {
+        dir.join(name)
+    }
+}

@@ -1,0 +1,321 @@
+//! The source walker: one thread that reads the source tree and streams
+//! [`Item`]s to the engine through a bounded channel.
+//!
+//! Why not the `walkdir` crate: walkdir opens every directory by its full path,
+//! so it fails past `PATH_MAX` (a requirement here) and makes the kernel resolve
+//! every path from the root again; and it cannot hand out the directory
+//! descriptors the engine's `*AT` operations need. This walker opens each
+//! directory relative to its parent's descriptor, reads it with `getdents64`
+//! (rustix's `RawDir`, one reusable buffer), and classifies entries by `d_type`,
+//! so a regular file costs the walker no system call at all: the engine stats it.
+//!
+//! Memory stays bounded by the channel capacity plus the names of directories
+//! still to visit along the current path: nothing grows with the tree's size.
+
+use crate::config::Deref;
+use crate::error::{CopyError, IoContext, Op};
+use crate::plan::Root;
+use crate::progress::Progress;
+use crate::tree::{DstDir, Item, Kind, SrcDir, join};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Stat};
+use std::ffi::CString;
+use std::mem::MaybeUninit;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+use crossbeam_channel::Sender;
+
+/// How many items may wait between the walker and the engine.
+pub const QUEUE_DEPTH: usize = 4096;
+
+pub struct Walker {
+    tx: Sender<Item>,
+    progress: Arc<dyn Progress>,
+    deref: Deref,
+    umask: u32,
+    buf: Vec<MaybeUninit<u8>>,
+    /// Directories still to visit (depth-first).
+    stack: Vec<PendingDir>,
+}
+
+struct PendingDir {
+    parent_src: Arc<SrcDir>,
+    name: CString,
+    parent_dst: Arc<DstDir>,
+    dst_name: Option<CString>,
+    display: Option<PathBuf>,
+    follow: bool,
+}
+
+/// The channel to the engine is closed: the engine stopped.
+struct Closed;
+
+impl Walker {
+    pub fn new(tx: Sender<Item>, progress: Arc<dyn Progress>, deref: Deref, umask: u32) -> Self {
+        Walker {
+            tx,
+            progress,
+            deref,
+            umask,
+            buf: vec![MaybeUninit::uninit(); 64 << 10],
+            stack: Vec::new(),
+        }
+    }
+
+    /// Walk every root, in order. Returns when done or when the engine hung up.
+    pub fn run(mut self, roots: Vec<Root>) {
+        for root in roots {
+            if self.root(root).is_err() {
+                return;
+            }
+        }
+    }
+
+    fn send(&self, item: Item) -> Result<(), Closed> {
+        self.tx.send(item).map_err(|_| Closed)
+    }
+
+    fn root(&mut self, root: Root) -> Result<(), Closed> {
+        let ft = FileType::from_raw_mode(root.stat.st_mode);
+        if ft == FileType::Directory {
+            self.stack.push(PendingDir {
+                parent_src: root.src_dir,
+                name: root.name,
+                parent_dst: root.dst_dir,
+                dst_name: Some(root.dst_name),
+                display: Some(root.display),
+                follow: root.follow,
+            });
+            return self.drain();
+        }
+        let kind = match ft {
+            FileType::RegularFile => Kind::File {
+                follow: root.follow,
+            },
+            FileType::Symlink => {
+                match rustix::fs::readlinkat(&root.src_dir.fd, root.name.as_c_str(), Vec::new())
+                    .ctx(Op::ReadLink, &root.display)
+                {
+                    Ok(target) => Kind::Symlink { target },
+                    Err(e) => {
+                        self.progress.error(&e);
+                        return Ok(());
+                    }
+                }
+            }
+            _ => special(&root.stat),
+        };
+        self.send(Item {
+            src_dir: root.src_dir,
+            name: root.name,
+            dst_dir: root.dst_dir,
+            dst_name: Some(root.dst_name),
+            display: Some(root.display),
+            kind,
+        })
+    }
+
+    fn drain(&mut self) -> Result<(), Closed> {
+        while let Some(p) = self.stack.pop() {
+            self.dir(p)?;
+        }
+        Ok(())
+    }
+
+    /// Open one directory, announce it, stream its entries, queue its subdirectories.
+    fn dir(&mut self, p: PendingDir) -> Result<(), Closed> {
+        let path = match &p.display {
+            Some(d) => d.clone(),
+            None => join(&p.parent_src.path, &p.name),
+        };
+        let nofollow = if p.follow {
+            OFlags::empty()
+        } else {
+            OFlags::NOFOLLOW
+        };
+        let opened = rustix::fs::openat(
+            &p.parent_src.fd,
+            p.name.as_c_str(),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | nofollow,
+            Mode::empty(),
+        )
+        .and_then(|fd| rustix::fs::fstat(&fd).map(|st| (fd, st)));
+        let (fd, st) = match opened {
+            Ok(v) => v,
+            Err(open_err) => {
+                // Like cp: the directory is still created, then its reading fails.
+                let flags = if p.follow {
+                    AtFlags::empty()
+                } else {
+                    AtFlags::SYMLINK_NOFOLLOW
+                };
+                if let Ok(st) = rustix::fs::statat(&p.parent_src.fd, p.name.as_c_str(), flags) {
+                    let (node, mode) = self.dst_node(&p, &st);
+                    self.send(Item {
+                        src_dir: p.parent_src,
+                        name: p.name,
+                        dst_dir: p.parent_dst,
+                        dst_name: p.dst_name,
+                        display: p.display,
+                        kind: Kind::Dir { node, mode },
+                    })?;
+                }
+                self.progress
+                    .error(&CopyError::new(Op::OpenDir, path, open_err.into()));
+                return Ok(());
+            }
+        };
+        let dev_ino = (st.st_dev, st.st_ino);
+        if p.follow && p.parent_src.has_ancestor(dev_ino) {
+            self.progress.message(&format!(
+                "cannot copy {}: it is a directory that contains itself (symlink cycle)",
+                crate::error::quote(&path)
+            ));
+            return Ok(());
+        }
+
+        let (node, mode) = self.dst_node(&p, &st);
+        let src = Arc::new(SrcDir {
+            fd,
+            path,
+            dev_ino,
+            parent: Some(p.parent_src.clone()),
+        });
+        self.send(Item {
+            src_dir: p.parent_src,
+            name: p.name,
+            dst_dir: p.parent_dst,
+            dst_name: p.dst_name,
+            display: p.display,
+            kind: Kind::Dir {
+                node: node.clone(),
+                mode,
+            },
+        })?;
+
+        let first_subdir = self.stack.len();
+        let mut buf = std::mem::take(&mut self.buf);
+        let result = self.entries(&src, &node, &mut buf);
+        self.buf = buf;
+        result?;
+        // Visit subdirectories in the order they were listed.
+        self.stack[first_subdir..].reverse();
+        Ok(())
+    }
+
+    /// The destination directory for `p`, and the mode to create it with.
+    fn dst_node(&self, p: &PendingDir, st: &Stat) -> (Arc<DstDir>, u32) {
+        let path = join(
+            &p.parent_dst.path,
+            p.dst_name.as_deref().unwrap_or(&p.name),
+        );
+        // cp without -p: the source's bits (sticky kept, set-id dropped) under the umask.
+        let want = st.st_mode & 0o1777;
+        if want & 0o700 == 0o700 {
+            (Arc::new(DstDir::pending(path, None)), want)
+        } else {
+            // The owner must be able to write into it while it is filled.
+            let finish = Some((want & !self.umask, self.progress.clone()));
+            (Arc::new(DstDir::pending(path, finish)), want | 0o700)
+        }
+    }
+
+    fn entries(
+        &mut self,
+        src: &Arc<SrcDir>,
+        dst: &Arc<DstDir>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Result<(), Closed> {
+        let mut dir = RawDir::new(src.fd.as_fd(), buf);
+        while let Some(entry) = dir.next() {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    self.progress
+                        .error(&CopyError::new(Op::ReadDir, &src.path, e.into()));
+                    break;
+                }
+            };
+            let name = entry.file_name();
+            if name.to_bytes() == b"." || name.to_bytes() == b".." {
+                continue;
+            }
+            let name = name.to_owned();
+            let mut ft = entry.file_type();
+            let mut follow = false;
+            let mut stat = None;
+            if ft == FileType::Unknown
+                || ft == FileType::Fifo
+                || ft == FileType::CharacterDevice
+                || ft == FileType::BlockDevice
+                || ft == FileType::Socket
+                || (ft == FileType::Symlink && self.deref == Deref::Always)
+            {
+                follow = ft == FileType::Symlink;
+                let flags = if follow {
+                    AtFlags::empty()
+                } else {
+                    AtFlags::SYMLINK_NOFOLLOW
+                };
+                match rustix::fs::statat(&src.fd, name.as_c_str(), flags) {
+                    Ok(st) => {
+                        ft = FileType::from_raw_mode(st.st_mode);
+                        stat = Some(st);
+                    }
+                    Err(e) => {
+                        self.progress
+                            .error(&CopyError::new(Op::Stat, join(&src.path, &name), e.into()));
+                        continue;
+                    }
+                }
+            }
+            let kind = match ft {
+                FileType::Directory => {
+                    self.stack.push(PendingDir {
+                        parent_src: src.clone(),
+                        name,
+                        parent_dst: dst.clone(),
+                        dst_name: None,
+                        display: None,
+                        follow,
+                    });
+                    continue;
+                }
+                FileType::RegularFile => Kind::File { follow },
+                FileType::Symlink => {
+                    match rustix::fs::readlinkat(&src.fd, name.as_c_str(), Vec::new()) {
+                        Ok(target) => Kind::Symlink { target },
+                        Err(e) => {
+                            self.progress.error(&CopyError::new(
+                                Op::ReadLink,
+                                join(&src.path, &name),
+                                e.into(),
+                            ));
+                            continue;
+                        }
+                    }
+                }
+                _ => match &stat {
+                    Some(st) => special(st),
+                    None => continue,
+                },
+            };
+            self.send(Item {
+                src_dir: src.clone(),
+                name,
+                dst_dir: dst.clone(),
+                dst_name: None,
+                display: None,
+                kind,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+fn special(st: &Stat) -> Kind {
+    Kind::Special {
+        mode: st.st_mode,
+        rdev: st.st_rdev,
+    }
+}
