@@ -47,7 +47,9 @@ pub fn run(cfg: Config) -> i32 {
     };
     if cfg.verbose {
         match fallback {
-            Some(why) => eprintln!("uring-cp: io_uring unavailable ({why}); using the portable engine"),
+            Some(why) => {
+                eprintln!("uring-cp: io_uring unavailable ({why}); using the portable engine")
+            }
             None => eprintln!("uring-cp: using the {} engine", engine.name()),
         }
     }
@@ -66,7 +68,7 @@ pub fn run(cfg: Config) -> i32 {
     rustix::process::umask(umask);
 
     let (tx, rx) = crossbeam_channel::bounded(walk::QUEUE_DEPTH);
-    let walker = walk::Walker::new(tx, progress.clone(), cfg.deref, umask.bits());
+    let walker = walk::Walker::new(tx, progress.clone(), cfg.deref, cfg.recursive, umask.bits());
     std::thread::scope(|s| {
         s.spawn(move || walker.run(roots));
         engine.run(rx, &progress);

@@ -127,7 +127,9 @@ impl Drop for DstDir {
 #[derive(Debug)]
 pub enum Kind {
     /// A regular file (or, when `follow`, a symlink to one). Engines stat it.
-    File { follow: bool },
+    /// `as_data`: not necessarily regular; read whatever it is until EOF, as
+    /// cp does with a device or FIFO named on the command line without -r.
+    File { follow: bool, as_data: bool },
     /// A directory: create `node` (its children refer to it), with `mode`.
     Dir { node: Arc<DstDir>, mode: u32 },
     /// A symbolic link with this target.

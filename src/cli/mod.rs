@@ -53,7 +53,12 @@ pub struct Args {
     pub target_directory: Option<PathBuf>,
 
     /// Treat DEST as a normal file (or the directory to create), never as a directory to copy into.
-    #[arg(short = 'T', long, conflicts_with = "target_directory", help_heading = "Copy")]
+    #[arg(
+        short = 'T',
+        long,
+        conflicts_with = "target_directory",
+        help_heading = "Copy"
+    )]
     pub no_target_directory: bool,
 
     /// Explain what is being done: one line per copied item, as `cp -v`.

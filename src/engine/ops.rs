@@ -6,11 +6,12 @@
 //! removal of a partly written file after a failure.
 
 use crate::config::Overwrite;
-use crate::error::{CopyError, Failure, Op, errno, quote};
+use crate::error::{CopyError, Failure, IoContext, Op, errno, quote};
 use crate::tree::{DstState, Item, Kind};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 use std::os::fd::{BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 /// How a destination file is to be opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +115,11 @@ pub fn remove_partial(item: &Item, dst: BorrowedFd<'_>) {
 /// Make room for a non-regular item (symlink, special file) where something
 /// exists: cp replaces a non-directory, refuses a directory, and -n skips.
 /// Returns false when the item is to be skipped.
-fn replace_existing(item: &Item, dst: BorrowedFd<'_>, overwrite: Overwrite) -> Result<bool, Failure> {
+fn replace_existing(
+    item: &Item,
+    dst: BorrowedFd<'_>,
+    overwrite: Overwrite,
+) -> Result<bool, Failure> {
     let name = item.dst_name();
     let st = match rustix::fs::statat(dst, name, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(st) => st,
@@ -148,7 +153,11 @@ pub fn create_other(
             .map_err(|e| item.error(Op::Symlink, true, e.into())),
         Kind::Special { mode, rdev } => {
             let ft = FileType::from_raw_mode(*mode);
-            let op = if ft == FileType::Fifo { Op::Mkfifo } else { Op::Mknod };
+            let op = if ft == FileType::Fifo {
+                Op::Mkfifo
+            } else {
+                Op::Mknod
+            };
             rustix::fs::mknodat(dst, name, ft, Mode::from_raw_mode(mode & 0o777), *rdev)
                 .map_err(|e| item.error(op, true, e.into()))
         }
@@ -197,5 +206,129 @@ pub fn make_dir(item: &Item, parent: BorrowedFd<'_>, mode: u32) -> Result<DstSta
         Ok(()) => open_made_dir(item, parent, true),
         Err(Errno::EXIST) => open_made_dir(item, parent, false),
         Err(e) => Err(item.error(Op::Mkdir, true, e.into()).into()),
+    }
+}
+
+/// The synchronous copy of one regular file: the portable engine's whole job,
+/// and the io_uring engine's fallback when a linked chain cannot do it (the
+/// source changed size, a destination appeared, -f must retry).
+pub struct FileCopier {
+    overwrite: Overwrite,
+    chunk: usize,
+    /// Cleared once copy_file_range is refused between these filesystems.
+    cfr: AtomicBool,
+}
+
+impl FileCopier {
+    pub fn new(overwrite: Overwrite, chunk: usize) -> Self {
+        FileCopier {
+            overwrite,
+            chunk,
+            cfr: AtomicBool::new(true),
+        }
+    }
+
+    /// Copy one regular file. `Ok(None)` when skipped (-n).
+    pub fn copy(
+        &self,
+        item: &Item,
+        dst: BorrowedFd<'_>,
+        fresh: bool,
+        buf: &mut Vec<u8>,
+    ) -> Result<Option<u64>, Failure> {
+        let (follow, as_data) = match item.kind {
+            Kind::File { follow, as_data } => (follow, as_data),
+            _ => (false, false),
+        };
+        let mut flags = OFlags::RDONLY | OFlags::CLOEXEC;
+        if !follow {
+            flags |= OFlags::NOFOLLOW;
+        }
+        if !as_data {
+            // Never block opening a FIFO that replaced a file since the walk saw it.
+            flags |= OFlags::NONBLOCK;
+        }
+        let src = rustix::fs::openat(&item.src_dir.fd, item.name.as_c_str(), flags, Mode::empty())
+            .map_err(|e| item.error(Op::OpenRead, false, e.into()))?;
+        let st = rustix::fs::fstat(&src).ctx(Op::Stat, &item.src_path())?;
+        if !as_data && FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            return Err(item.error(Op::Changed, false, errno(libc::EINVAL)).into());
+        }
+        let src_id = (st.st_dev, st.st_ino);
+        let mode = st.st_mode & 0o777;
+        let mut how = if fresh {
+            DstOpen::Create
+        } else {
+            check_existing(item, dst, src_id, self.overwrite)?
+        };
+        if how == DstOpen::Skip {
+            return Ok(None);
+        }
+        let out = match open_dst(item, dst, how, mode, self.overwrite) {
+            Err(e) if fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {
+                // Something appeared in a directory we just made: take the slow path.
+                how = check_existing(item, dst, src_id, self.overwrite)?;
+                if how == DstOpen::Skip {
+                    return Ok(None);
+                }
+                open_dst(item, dst, how, mode, self.overwrite)?
+            }
+            other => other?,
+        };
+        match self.copy_data(item, &src, &out, buf) {
+            Ok(n) => Ok(Some(n)),
+            Err(e) => {
+                drop(out);
+                remove_partial(item, dst);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Move the bytes: copy_file_range until EOF, else read/write.
+    fn copy_data(
+        &self,
+        item: &Item,
+        src: &OwnedFd,
+        dst: &OwnedFd,
+        buf: &mut Vec<u8>,
+    ) -> Result<u64, CopyError> {
+        let mut total = 0u64;
+        if self.cfr.load(Relaxed) {
+            loop {
+                match rustix::fs::copy_file_range(src, None, dst, None, 1 << 30) {
+                    Ok(0) => return Ok(total),
+                    Ok(n) => total += n as u64,
+                    Err(Errno::XDEV | Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP)
+                        if total == 0 =>
+                    {
+                        self.cfr.store(false, Relaxed);
+                        break;
+                    }
+                    Err(Errno::INTR) => {}
+                    Err(e) => return Err(item.error(Op::Write, true, e.into())),
+                }
+            }
+        }
+        if buf.is_empty() {
+            buf.resize(self.chunk, 0);
+        }
+        loop {
+            let n = match rustix::io::read(src, &mut buf[..]) {
+                Ok(0) => return Ok(total),
+                Ok(n) => n,
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(item.error(Op::Read, false, e.into())),
+            };
+            let mut done = 0;
+            while done < n {
+                match rustix::io::write(dst, &buf[done..n]) {
+                    Ok(w) => done += w,
+                    Err(Errno::INTR) => {}
+                    Err(e) => return Err(item.error(Op::Write, true, e.into())),
+                }
+            }
+            total += n as u64;
+        }
     }
 }

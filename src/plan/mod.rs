@@ -132,11 +132,21 @@ fn plan_one(
     };
 
     let create_op = if src_is_dir { Op::Mkdir } else { Op::Create };
-    let dst_parent_fd = open_dir_path(&dst_parent).map_err(|e| CopyError::new(create_op, &dst_path, e))?;
-    let dst_lstat = rustix::fs::statat(&dst_parent_fd, dst_name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW).ok();
+    let dst_parent_fd =
+        open_dir_path(&dst_parent).map_err(|e| CopyError::new(create_op, &dst_path, e))?;
+    let dst_lstat = rustix::fs::statat(
+        &dst_parent_fd,
+        dst_name.as_c_str(),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .ok();
     let dst_stat = rustix::fs::statat(&dst_parent_fd, dst_name.as_c_str(), AtFlags::empty()).ok();
 
-    if !src_is_dir && !into_dir && dst_lstat.is_none() && dest.as_os_str().as_bytes().ends_with(b"/") {
+    if !src_is_dir
+        && !into_dir
+        && dst_lstat.is_none()
+        && dest.as_os_str().as_bytes().ends_with(b"/")
+    {
         return Err(CopyError::new(create_op, &dst_path, errno(libc::ENOTDIR)).into());
     }
     if let Some(d) = &dst_stat
@@ -220,7 +230,10 @@ pub fn split(path: &Path) -> (PathBuf, CString) {
             while p.len() > 1 && p.ends_with(b"/") {
                 p = &p[..p.len() - 1];
             }
-            (if p.is_empty() { b"/" as &[u8] } else { p }, &trimmed[i + 1..])
+            (
+                if p.is_empty() { b"/" as &[u8] } else { p },
+                &trimmed[i + 1..],
+            )
         }
         None => (b"" as &[u8], trimmed),
     };

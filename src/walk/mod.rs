@@ -17,13 +17,13 @@ use crate::error::{CopyError, IoContext, Op};
 use crate::plan::Root;
 use crate::progress::Progress;
 use crate::tree::{DstDir, Item, Kind, SrcDir, join};
+use crossbeam_channel::Sender;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Stat};
 use std::ffi::CString;
 use std::mem::MaybeUninit;
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::Arc;
-use crossbeam_channel::Sender;
 
 /// How many items may wait between the walker and the engine.
 pub const QUEUE_DEPTH: usize = 4096;
@@ -32,6 +32,7 @@ pub struct Walker {
     tx: Sender<Item>,
     progress: Arc<dyn Progress>,
     deref: Deref,
+    recursive: bool,
     umask: u32,
     buf: Vec<MaybeUninit<u8>>,
     /// Directories still to visit (depth-first).
@@ -51,11 +52,18 @@ struct PendingDir {
 struct Closed;
 
 impl Walker {
-    pub fn new(tx: Sender<Item>, progress: Arc<dyn Progress>, deref: Deref, umask: u32) -> Self {
+    pub fn new(
+        tx: Sender<Item>,
+        progress: Arc<dyn Progress>,
+        deref: Deref,
+        recursive: bool,
+        umask: u32,
+    ) -> Self {
         Walker {
             tx,
             progress,
             deref,
+            recursive,
             umask,
             buf: vec![MaybeUninit::uninit(); 64 << 10],
             stack: Vec::new(),
@@ -91,6 +99,7 @@ impl Walker {
         let kind = match ft {
             FileType::RegularFile => Kind::File {
                 follow: root.follow,
+                as_data: false,
             },
             FileType::Symlink => {
                 match rustix::fs::readlinkat(&root.src_dir.fd, root.name.as_c_str(), Vec::new())
@@ -103,6 +112,11 @@ impl Walker {
                     }
                 }
             }
+            // Without -r, cp reads devices and FIFOs (`cp /dev/null f`); with -r it recreates them.
+            _ if !self.recursive => Kind::File {
+                follow: root.follow,
+                as_data: true,
+            },
             _ => special(&root.stat),
         };
         self.send(Item {
@@ -205,10 +219,7 @@ impl Walker {
 
     /// The destination directory for `p`, and the mode to create it with.
     fn dst_node(&self, p: &PendingDir, st: &Stat) -> (Arc<DstDir>, u32) {
-        let path = join(
-            &p.parent_dst.path,
-            p.dst_name.as_deref().unwrap_or(&p.name),
-        );
+        let path = join(&p.parent_dst.path, p.dst_name.as_deref().unwrap_or(&p.name));
         // cp without -p: the source's bits (sticky kept, set-id dropped) under the umask.
         let want = st.st_mode & 0o1777;
         if want & 0o700 == 0o700 {
@@ -263,8 +274,11 @@ impl Walker {
                         stat = Some(st);
                     }
                     Err(e) => {
-                        self.progress
-                            .error(&CopyError::new(Op::Stat, join(&src.path, &name), e.into()));
+                        self.progress.error(&CopyError::new(
+                            Op::Stat,
+                            join(&src.path, &name),
+                            e.into(),
+                        ));
                         continue;
                     }
                 }
@@ -281,7 +295,10 @@ impl Walker {
                     });
                     continue;
                 }
-                FileType::RegularFile => Kind::File { follow },
+                FileType::RegularFile => Kind::File {
+                    follow,
+                    as_data: false,
+                },
                 FileType::Symlink => {
                     match rustix::fs::readlinkat(&src.fd, name.as_c_str(), Vec::new()) {
                         Ok(target) => Kind::Symlink { target },

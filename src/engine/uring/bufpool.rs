@@ -1,0 +1,98 @@
+//! A fixed pool of data-buffer memory, registered with the ring once.
+//!
+//! The whole pool is one registered buffer (index 0); READ_FIXED/WRITE_FIXED
+//! address any range inside it, so a 4 KiB file takes 4 KiB and a large file
+//! streams through 1 MiB chunks, all from the same region. Ranges are handed
+//! out by `offset-allocator` (an O(1) range allocator). The pool's size is
+//! `--buffer-mem`: data memory cannot grow past it, however many files are in
+//! flight.
+//!
+//! If registration is refused (RLIMIT_MEMLOCK without CAP_IPC_LOCK), the same
+//! memory is used with plain READ/WRITE.
+
+use io_uring::Submitter;
+use offset_allocator::{Allocation, Allocator};
+
+pub struct BufPool {
+    /// Start of the pool. Owned (from a leaked `Box<[u8]>`) and freed in `Drop`;
+    /// no Rust reference to it exists while the kernel may write into it.
+    base: *mut u8,
+    len: usize,
+    alloc: Allocator,
+    registered: bool,
+    /// Set when I/O may still be in flight at drop time: then the memory is leaked.
+    leak: bool,
+}
+
+/// A range of the pool, owned by one in-flight operation.
+pub struct Buf {
+    pub len: u32,
+    offset: u32,
+    allocation: Allocation,
+}
+
+impl BufPool {
+    pub fn new(len: usize) -> Self {
+        let len = len.clamp(4096, u32::MAX as usize);
+        let base = Box::into_raw(vec![0u8; len].into_boxed_slice()) as *mut u8;
+        BufPool {
+            base,
+            len,
+            alloc: Allocator::new(len as u32),
+            registered: false,
+            leak: false,
+        }
+    }
+
+    /// Register the pool as fixed buffer 0. Returns whether that worked.
+    pub fn register(&mut self, submitter: &Submitter<'_>) -> bool {
+        let iov = libc::iovec {
+            iov_base: self.base.cast(),
+            iov_len: self.len,
+        };
+        // SAFETY: the region is valid for `len` bytes and lives until `Drop`,
+        // which runs after the ring (declared before the pool in the engine) is
+        // closed and its registration gone, or never (see `leak`).
+        self.registered = unsafe { submitter.register_buffers(&[iov]) }.is_ok();
+        self.registered
+    }
+
+    pub fn registered(&self) -> bool {
+        self.registered
+    }
+
+    pub fn get(&mut self, len: u32) -> Option<Buf> {
+        let allocation = self.alloc.allocate(len.max(1))?;
+        Some(Buf {
+            len,
+            offset: allocation.offset,
+            allocation,
+        })
+    }
+
+    pub fn put(&mut self, buf: Buf) {
+        self.alloc.free(buf.allocation);
+    }
+
+    /// The address of a buffer, for an SQE.
+    pub fn ptr(&self, buf: &Buf) -> *mut u8 {
+        // SAFETY: `offset + len` lies inside the pool: the allocator only hands
+        // out ranges of the `len` bytes it was created with.
+        unsafe { self.base.add(buf.offset as usize) }
+    }
+
+    /// Keep the memory forever: operations may still be writing into it.
+    pub fn leak(&mut self) {
+        self.leak = true;
+    }
+}
+
+impl Drop for BufPool {
+    fn drop(&mut self) {
+        if !self.leak {
+            // SAFETY: `base`/`len` came from `Box::into_raw` of a boxed slice of
+            // exactly `len` bytes, and no operation uses it any more.
+            drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.base, self.len)) });
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Creating the ring, and finding out at start-up whether io_uring works here.
+//!
+//! io_uring is often blocked: Docker's and containerd's default seccomp profiles
+//! (EPERM from io_uring_setup), `kernel.io_uring_disabled` (EPERM), old kernels
+//! (ENOSYS), unknown setup flags (EINVAL), RLIMIT_MEMLOCK (ENOMEM), or a filter
+//! that allows setup but not io_uring_enter. Each is detected here and turned
+//! into a reason string, so `--engine auto` can fall back to the portable
+//! engine instead of failing.
+
+use io_uring::{IoUring, Probe, opcode};
+
+/// The opcodes the engine submits.
+const NEEDED: &[(u8, &str)] = &[
+    (opcode::Nop::CODE, "NOP"),
+    (opcode::OpenAt::CODE, "OPENAT"),
+    (opcode::Read::CODE, "READ"),
+    (opcode::Write::CODE, "WRITE"),
+    (opcode::ReadFixed::CODE, "READ_FIXED"),
+    (opcode::WriteFixed::CODE, "WRITE_FIXED"),
+    (opcode::Close::CODE, "CLOSE"),
+    (opcode::Statx::CODE, "STATX"),
+    (opcode::MkDirAt::CODE, "MKDIRAT"),
+    (opcode::SymlinkAt::CODE, "SYMLINKAT"),
+];
+
+/// Build a ring with `entries` submission slots and a larger completion queue,
+/// probe it, and prove it with a NOP round trip.
+pub fn build(entries: u32, cq_entries: u32) -> Result<IoUring, String> {
+    let ring = try_build(entries, cq_entries)?;
+    let mut probe = Probe::new();
+    ring.submitter()
+        .register_probe(&mut probe)
+        .map_err(|e| format!("io_uring probe failed: {}", reason(&e)))?;
+    if let Some((_, name)) = NEEDED.iter().find(|(code, _)| !probe.is_supported(*code)) {
+        return Err(format!("the kernel's io_uring lacks {name}"));
+    }
+    nop_round_trip(ring)
+}
+
+fn try_build(entries: u32, cq_entries: u32) -> Result<IoUring, String> {
+    // COOP_TASKRUN: completions are not forced on us with IPIs; we reap in batches.
+    // SUBMIT_ALL: a failing SQE does not stop the rest of a batch from being submitted.
+    let mut last = None;
+    let mut n = entries;
+    while n >= 8 {
+        let attempts = [
+            IoUring::builder()
+                .setup_coop_taskrun()
+                .setup_submit_all()
+                .setup_cqsize(cq_entries.max(n * 2))
+                .build(n),
+            IoUring::builder()
+                .setup_cqsize(cq_entries.max(n * 2))
+                .build(n),
+            IoUring::new(n),
+        ];
+        for r in attempts {
+            match r {
+                Ok(ring) => return Ok(ring),
+                Err(e) => match e.raw_os_error() {
+                    // Unsupported flag: the next attempt uses fewer.
+                    Some(libc::EINVAL) => last = Some(e),
+                    // Locked-memory limit: try a smaller ring.
+                    Some(libc::ENOMEM) => {
+                        last = Some(e);
+                        break;
+                    }
+                    _ => return Err(setup_reason(&e)),
+                },
+            }
+        }
+        n /= 4;
+    }
+    Err(last.map_or_else(|| "io_uring_setup failed".into(), |e| setup_reason(&e)))
+}
+
+fn nop_round_trip(mut ring: IoUring) -> Result<IoUring, String> {
+    let nop = opcode::Nop::new().build().user_data(u64::MAX);
+    // SAFETY: a NOP references no memory.
+    unsafe { ring.submission().push(&nop) }.map_err(|_| "empty ring is full".to_string())?;
+    ring.submit_and_wait(1)
+        .map_err(|e| format!("io_uring_enter failed: {}", reason(&e)))?;
+    let res = ring.completion().next().map(|cqe| cqe.result());
+    match res {
+        Some(r) if r >= 0 => Ok(ring),
+        Some(r) => Err(format!(
+            "NOP failed: {}",
+            reason(&std::io::Error::from_raw_os_error(-r))
+        )),
+        None => Err("NOP did not complete".into()),
+    }
+}
+
+fn reason(e: &std::io::Error) -> String {
+    crate::error::strip_os_suffix(e)
+}
+
+fn setup_reason(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::EPERM) => {
+            let sysctl = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+                .ok()
+                .and_then(|s| s.trim().parse::<u32>().ok())
+                .unwrap_or(0);
+            if sysctl > 0 {
+                format!("disabled by kernel.io_uring_disabled={sysctl}")
+            } else {
+                "io_uring_setup not permitted (a seccomp filter, as in containers)".into()
+            }
+        }
+        Some(libc::ENOSYS) => "this kernel has no io_uring".into(),
+        Some(libc::ENOMEM) => "not enough locked memory (RLIMIT_MEMLOCK) for a ring".into(),
+        _ => format!("io_uring_setup failed: {}", reason(e)),
+    }
+}
+
+/// Whether the engine can run here (for `--version`).
+pub fn availability() -> Result<(), String> {
+    build(8, 16).map(drop)
+}
