@@ -1,0 +1,47 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[uring-cp] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'uring-cp'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'uring-cp'= {
+            cand -t 'Copy all SOURCE arguments into DIRECTORY'
+            cand --target-directory 'Copy all SOURCE arguments into DIRECTORY'
+            cand --engine 'Which copy engine to use: io_uring if it works here (auto), or force one'
+            cand --buffer-mem 'Cap on memory for file data buffers, e.g. 16M, 64K [default: 16M]'
+            cand -r 'Copy directories recursively'
+            cand --recursive 'Copy directories recursively'
+            cand -P 'Never follow symbolic links in SOURCE; copy them as links (the default with -r)'
+            cand --no-dereference 'Never follow symbolic links in SOURCE; copy them as links (the default with -r)'
+            cand -L 'Always follow symbolic links in SOURCE'
+            cand --dereference 'Always follow symbolic links in SOURCE'
+            cand -H 'Follow symbolic links given on the command line, not those found inside trees'
+            cand -f 'If an existing destination file cannot be opened, remove it and try again'
+            cand --force 'If an existing destination file cannot be opened, remove it and try again'
+            cand -n 'Do not overwrite an existing file; skip it and go on'
+            cand --no-clobber 'Do not overwrite an existing file; skip it and go on'
+            cand -T 'Treat DEST as a normal file (or the directory to create), never as a directory to copy into'
+            cand --no-target-directory 'Treat DEST as a normal file (or the directory to create), never as a directory to copy into'
+            cand -v 'Explain what is being done: one line per copied item, as `cp -v`'
+            cand --verbose 'Explain what is being done: one line per copied item, as `cp -v`'
+            cand -V 'Print version information and whether io_uring works on this machine'
+            cand --version 'Print version information and whether io_uring works on this machine'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,15 @@
+complete -c uring-cp -s t -l target-directory -d 'Copy all SOURCE arguments into DIRECTORY' -r -F
+complete -c uring-cp -l engine -d 'Which copy engine to use: io_uring if it works here (auto), or force one' -r -f -a "auto\t'io_uring when it is available and works, else portable'
+uring\t'The io_uring engine; fail if io_uring cannot be used'
+portable\t'Ordinary system calls from a small thread pool'"
+complete -c uring-cp -l buffer-mem -d 'Cap on memory for file data buffers, e.g. 16M, 64K [default: 16M]' -r
+complete -c uring-cp -s r -l recursive -d 'Copy directories recursively'
+complete -c uring-cp -s P -l no-dereference -d 'Never follow symbolic links in SOURCE; copy them as links (the default with -r)'
+complete -c uring-cp -s L -l dereference -d 'Always follow symbolic links in SOURCE'
+complete -c uring-cp -s H -d 'Follow symbolic links given on the command line, not those found inside trees'
+complete -c uring-cp -s f -l force -d 'If an existing destination file cannot be opened, remove it and try again'
+complete -c uring-cp -s n -l no-clobber -d 'Do not overwrite an existing file; skip it and go on'
+complete -c uring-cp -s T -l no-target-directory -d 'Treat DEST as a normal file (or the directory to create), never as a directory to copy into'
+complete -c uring-cp -s v -l verbose -d 'Explain what is being done: one line per copied item, as `cp -v`'
+complete -c uring-cp -s V -l version -d 'Print version information and whether io_uring works on this machine'
+complete -c uring-cp -s h -l help -d 'Print help (see more with \'--help\')'

@@ -1,0 +1,62 @@
+//! The man page and shell completions are generated from the clap definition
+//! and committed. This test regenerates them and fails when the committed
+//! files are stale. To refresh them:
+//!
+//!     UPDATE_GENERATED=1 cargo test --test generated_docs
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+use std::path::{Path, PathBuf};
+use uring_cp::cli::Args;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn man_page() -> Vec<u8> {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Args::command())
+        .render(&mut out)
+        .expect("rendering into a Vec cannot fail");
+    out
+}
+
+fn completion(shell: Shell) -> (String, Vec<u8>) {
+    let mut cmd = Args::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "uring-cp", &mut out);
+    let name = match shell {
+        Shell::Bash => "uring-cp.bash".to_string(),
+        Shell::Zsh => "_uring-cp".to_string(),
+        Shell::Fish => "uring-cp.fish".to_string(),
+        Shell::Elvish => "uring-cp.elv".to_string(),
+        Shell::PowerShell => "_uring-cp.ps1".to_string(),
+        other => format!("uring-cp.{other}"),
+    };
+    (name, out)
+}
+
+fn check(path: &Path, want: &[u8], stale: &mut Vec<String>) {
+    if std::env::var_os("UPDATE_GENERATED").is_some() {
+        std::fs::write(path, want).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+        return;
+    }
+    match std::fs::read(path) {
+        Ok(have) if have == want => {}
+        _ => stale.push(path.display().to_string()),
+    }
+}
+
+#[test]
+fn man_page_and_completions_are_current() {
+    let mut stale = Vec::new();
+    check(&root().join("man/uring-cp.1"), &man_page(), &mut stale);
+    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish, Shell::Elvish, Shell::PowerShell] {
+        let (name, text) = completion(shell);
+        check(&root().join("completions").join(name), &text, &mut stale);
+    }
+    assert!(
+        stale.is_empty(),
+        "generated files are stale: {stale:?}\nrun: UPDATE_GENERATED=1 cargo test --test generated_docs"
+    );
+}
