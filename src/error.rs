@@ -58,9 +58,90 @@ impl CopyError {
     }
 }
 
-/// Quote a path the way GNU tools do in messages: `'name'`.
+/// Quote a path the way GNU tools do in messages and `-v` lines (coreutils'
+/// "shell-escape-always" style), so the output can be pasted into a shell:
+/// `'name'`; `"it's"` when a single quote is the only special character; and
+/// control characters and bytes that are not UTF-8 as `$'\n'` / `$'\377'`
+/// segments: `'a'$'\n''b'`.
 pub fn quote(path: &Path) -> String {
-    format!("'{}'", path.display())
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    let mut printable = true;
+    for chunk in bytes.utf8_chunks() {
+        if !chunk.invalid().is_empty() || chunk.valid().chars().any(char::is_control) {
+            printable = false;
+        }
+    }
+    if printable && bytes.contains(&b'\'') && !bytes.iter().any(|b| b"\"$`\\".contains(b)) {
+        return format!("\"{}\"", String::from_utf8_lossy(bytes));
+    }
+    let mut out = String::new();
+    let mut in_quote = false; // inside '...'
+    let mut in_escape = false; // inside $'...'
+    let plain = |out: &mut String, in_quote: &mut bool, in_escape: &mut bool, s: &str| {
+        if *in_escape {
+            out.push('\'');
+            *in_escape = false;
+        }
+        if !*in_quote {
+            out.push('\'');
+            *in_quote = true;
+        }
+        out.push_str(s);
+    };
+    let escaped = |out: &mut String, in_quote: &mut bool, in_escape: &mut bool, b: u8| {
+        if *in_quote {
+            out.push('\'');
+            *in_quote = false;
+        }
+        if !*in_escape {
+            out.push_str("$'");
+            *in_escape = true;
+        }
+        match b {
+            b'\n' => out.push_str("\\n"),
+            b'\t' => out.push_str("\\t"),
+            b'\r' => out.push_str("\\r"),
+            0x07 => out.push_str("\\a"),
+            0x08 => out.push_str("\\b"),
+            0x0b => out.push_str("\\v"),
+            0x0c => out.push_str("\\f"),
+            _ => out.push_str(&format!("\\{b:03o}")),
+        }
+    };
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c == '\'' {
+                // Close the quote, add an escaped quote, reopen: '\''
+                plain(&mut out, &mut in_quote, &mut in_escape, "");
+                out.push_str("'\\'");
+                in_quote = false;
+            } else if c.is_control() {
+                let mut buf = [0u8; 4];
+                for &b in c.encode_utf8(&mut buf).as_bytes() {
+                    escaped(&mut out, &mut in_quote, &mut in_escape, b);
+                }
+            } else {
+                let mut buf = [0u8; 4];
+                plain(
+                    &mut out,
+                    &mut in_quote,
+                    &mut in_escape,
+                    c.encode_utf8(&mut buf),
+                );
+            }
+        }
+        for &b in chunk.invalid() {
+            escaped(&mut out, &mut in_quote, &mut in_escape, b);
+        }
+    }
+    if in_quote || in_escape {
+        out.push('\'');
+    }
+    if out.is_empty() {
+        out.push_str("''");
+    }
+    out
 }
 
 impl fmt::Display for CopyError {
@@ -145,5 +226,33 @@ impl fmt::Display for Failure {
             Failure::Io(e) => e.fmt(f),
             Failure::Msg(m) => f.write_str(m),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote;
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::Path;
+
+    fn q(b: &[u8]) -> String {
+        quote(Path::new(OsStr::from_bytes(b)))
+    }
+
+    #[test]
+    fn quotes_like_gnu() {
+        // Expected strings are what GNU cp 9.1 prints for these names.
+        assert_eq!(q(b"a"), "'a'");
+        assert_eq!(q(b"sp ace"), "'sp ace'");
+        assert_eq!(q(b"d/nl\nx"), r"'d/nl'$'\n''x'");
+        assert_eq!(q(b"bad\xff\xfe"), r"'bad'$'\377\376'");
+        assert_eq!(q(b"d/it's"), "\"d/it's\"");
+        assert_eq!(q(b"ctl\x01\x7f"), r"'ctl'$'\001\177'");
+        assert_eq!(q(b"\xc3(bad"), r"$'\303''(bad'");
+        assert_eq!(q(b""), "''");
+        assert_eq!(q(b"it's\n"), r"'it'\''s'$'\n'");
+        assert_eq!(q("été".as_bytes()), "'été'");
+        assert_eq!(q(b"tab\tx"), r"'tab'$'\t''x'");
     }
 }

@@ -68,12 +68,23 @@ pub fn plan(cfg: &Config, progress: &dyn Progress) -> Result<Vec<Root>, Fatal> {
             }
             other => {
                 if cfg.sources.len() > 1 {
-                    return Err(Fatal(match other {
-                        Ok(_) => format!("target {} is not a directory", quote(d)),
-                        Err(e) => format!("target {}: {}", quote(d), strip_os_suffix(&e.into())),
-                    }));
+                    let why = match other {
+                        Ok(_) => "Not a directory".to_string(),
+                        Err(e) => strip_os_suffix(&e.into()),
+                    };
+                    return Err(Fatal(format!("target {}: {why}", quote(d))));
                 }
-                (d.clone(), false)
+                match other {
+                    // `cp a file/`: a trailing slash on an existing non-directory.
+                    Err(e) if e != rustix::io::Errno::NOENT => {
+                        return Err(Fatal(format!(
+                            "cannot stat {}: {}",
+                            quote(d),
+                            strip_os_suffix(&e.into())
+                        )));
+                    }
+                    _ => (d.clone(), false),
+                }
             }
         },
     };
@@ -110,6 +121,9 @@ fn plan_one(
     let st = rustix::fs::statat(&src_parent_fd, src_name.as_c_str(), stat_flags)
         .map_err(|e| CopyError::new(Op::Stat, src, e.into()))?;
     let src_is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+    if trailing_slash && !src_is_dir {
+        return Err(CopyError::new(Op::Stat, src, errno(libc::ENOTDIR)).into());
+    }
     if src_is_dir && !cfg.recursive {
         return Err(Failure::Msg(format!(
             "-r not specified; omitting directory {}",
@@ -149,8 +163,21 @@ fn plan_one(
     {
         return Err(CopyError::new(create_op, &dst_path, errno(libc::ENOTDIR)).into());
     }
+    // The same file, also when SOURCE is a symlink to DEST copied as a link
+    // (that would replace DEST with a link to itself).
+    let src_target = if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+        rustix::fs::statat(&src_parent_fd, src_name.as_c_str(), AtFlags::empty()).ok()
+    } else {
+        None
+    };
+    let same = |d: &Stat| {
+        (d.st_dev, d.st_ino) == (st.st_dev, st.st_ino)
+            || src_target
+                .as_ref()
+                .is_some_and(|t| (d.st_dev, d.st_ino) == (t.st_dev, t.st_ino))
+    };
     if let Some(d) = &dst_stat
-        && (d.st_dev, d.st_ino) == (st.st_dev, st.st_ino)
+        && same(d)
         && !src_is_dir
     {
         return Err(Failure::Msg(format!(

@@ -58,7 +58,9 @@ impl Portable {
                 // Report before publishing, so `-v` lists a directory before its contents.
                 let state = match ops::make_dir(item, dst, *mode) {
                     Ok(state) => {
-                        progress.done(item, 0);
+                        if let DstState::Ready { fresh: true, .. } = state {
+                            progress.done(item, 0);
+                        }
                         state
                     }
                     Err(f) => {

@@ -736,7 +736,10 @@ impl Uring {
         };
         let state = match state {
             Ok(s) => {
-                progress.done(&item, 0);
+                // Like cp -v: a directory that already existed is not listed.
+                if let DstState::Ready { fresh: true, .. } = s {
+                    progress.done(&item, 0);
+                }
                 s
             }
             Err(f) => {
