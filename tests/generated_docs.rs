@@ -51,7 +51,13 @@ fn check(path: &Path, want: &[u8], stale: &mut Vec<String>) {
 fn man_page_and_completions_are_current() {
     let mut stale = Vec::new();
     check(&root().join("man/uring-cp.1"), &man_page(), &mut stale);
-    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish, Shell::Elvish, Shell::PowerShell] {
+    for shell in [
+        Shell::Bash,
+        Shell::Zsh,
+        Shell::Fish,
+        Shell::Elvish,
+        Shell::PowerShell,
+    ] {
         let (name, text) = completion(shell);
         check(&root().join("completions").join(name), &text, &mut stale);
     }

@@ -1,0 +1,1061 @@
+//! Shared helpers for the `uring-cp` integration tests.
+//!
+//! * [`TestEnv`]: a temporary directory holding two identical input roots,
+//!   `ours/` (where `uring-cp` runs) and `gnu/` (where GNU `cp` runs), so the
+//!   two outcomes can be compared tree for tree.
+//! * [`Fx`]: fixture builder over one root (files, dirs, symlinks, FIFOs,
+//!   sockets, device nodes, with exact modes and byte names).
+//! * [`run`]: runs a program through `sh -c 'umask 022; exec "$@"'` with a
+//!   fixed locale and a timeout (a hang fails the test instead of blocking).
+//! * [`snapshot`]: captures a tree as a sorted list of [`Entry`]. It walks with
+//!   directory file descriptors (`/proc/self/fd/N/name`), so it also works on
+//!   trees whose paths exceed PATH_MAX, without ever changing the test
+//!   process's working directory.
+//! * [`engines`]: the engines to test (`portable`, plus `uring` when available;
+//!   otherwise a `SKIP uring engine: <reason>` line is printed).
+#![allow(dead_code)]
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_uring-cp");
+
+/// Default per-command timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// uid/gid used when a test drops root privileges (via `setpriv`).
+pub const NOBODY: u32 = 65534;
+
+/// Locale used for both programs, so GNU cp's quoting is deterministic.
+pub const LOCALE: &str = "C.UTF-8";
+
+pub fn os(b: &[u8]) -> &OsStr {
+    OsStr::from_bytes(b)
+}
+
+/// Render bytes for humans (non-UTF-8 and control bytes escaped).
+pub fn show(b: &[u8]) -> String {
+    b.escape_ascii().to_string()
+}
+
+/// Print a line straight to the process's stderr, bypassing libtest's output
+/// capture, so SKIP notices are visible even for passing tests.
+pub fn notice(msg: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = writeln!(e, "{msg}");
+}
+
+/// Print `SKIP <msg>` (visible even when the test passes), tagged with the
+/// test's name (libtest names each test thread after the test).
+pub fn skip(msg: &str) {
+    match std::thread::current().name() {
+        Some(t) if t != "main" => notice(&format!("SKIP {msg} [in {t}]")),
+        _ => notice(&format!("SKIP {msg}")),
+    }
+}
+
+pub fn gnu_cp() -> &'static str {
+    if Path::new("/bin/cp").exists() {
+        "/bin/cp"
+    } else {
+        "cp"
+    }
+}
+
+/// Effective uid of the test process (via `id -u`; std has no geteuid).
+pub fn euid() -> u32 {
+    static EUID: OnceLock<u32> = OnceLock::new();
+    *EUID.get_or_init(|| {
+        let out = Command::new("id").arg("-u").output().expect("run id -u");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("parse id -u")
+    })
+}
+
+pub fn is_root() -> bool {
+    euid() == 0
+}
+
+/// Whether we can run commands as `nobody` (root + working `setpriv`).
+pub fn can_drop_privileges() -> Result<(), String> {
+    static R: OnceLock<Result<(), String>> = OnceLock::new();
+    R.get_or_init(|| {
+        if !is_root() {
+            return Err("not running as root (already unprivileged)".into());
+        }
+        match Command::new("setpriv")
+            .args(setpriv_args())
+            .arg("true")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+        {
+            Ok(s) if s.success() => Ok(()),
+            Ok(s) => Err(format!("setpriv failed: {s}")),
+            Err(e) => Err(format!("setpriv not runnable: {e}")),
+        }
+    })
+    .clone()
+}
+
+fn setpriv_args() -> Vec<String> {
+    vec![
+        format!("--reuid={NOBODY}"),
+        format!("--regid={NOBODY}"),
+        "--clear-groups".into(),
+    ]
+}
+
+// ---------------------------------------------------------------------------
+// Engines
+// ---------------------------------------------------------------------------
+
+/// `Ok(())` if `uring-cp --version` reports `io_uring: available`, else the
+/// reason (from the binary's own `unavailable (<reason>)` line if present).
+pub fn uring_status() -> Result<(), String> {
+    static S: OnceLock<Result<(), String>> = OnceLock::new();
+    S.get_or_init(|| {
+        let out = match Command::new(BIN).arg("--version").output() {
+            Ok(o) => o,
+            Err(e) => return Err(format!("cannot run {BIN} --version: {e}")),
+        };
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("io_uring: ") {
+                if rest.starts_with("available") {
+                    return Ok(());
+                }
+                if let Some(r) = rest.strip_prefix("unavailable") {
+                    let r = r.trim();
+                    let r = r
+                        .strip_prefix('(')
+                        .and_then(|r| r.strip_suffix(')'))
+                        .unwrap_or(r);
+                    return Err(format!("io_uring unavailable ({r})"));
+                }
+            }
+        }
+        Err(format!(
+            "`uring-cp --version` (exit {:?}) printed no `io_uring: ...` line; stdout: {:?}",
+            out.status.code(),
+            text
+        ))
+    })
+    .clone()
+}
+
+/// Engines to exercise: always `portable`; `uring` only when available
+/// (otherwise prints `SKIP uring engine: <reason>`).
+pub fn engines() -> Vec<&'static str> {
+    let mut v = vec!["portable"];
+    match uring_status() {
+        Ok(()) => v.push("uring"),
+        Err(reason) => skip(&format!("uring engine: {reason}")),
+    }
+    v
+}
+
+// ---------------------------------------------------------------------------
+// Fixture builder
+// ---------------------------------------------------------------------------
+
+/// Builds fixtures below one root. All modes are set explicitly with chmod, so
+/// the test process's own umask never matters.
+#[derive(Clone, Debug)]
+pub struct Fx {
+    pub root: PathBuf,
+}
+
+impl Fx {
+    pub fn new(root: impl Into<PathBuf>) -> Fx {
+        Fx { root: root.into() }
+    }
+
+    pub fn p(&self, rel: impl AsRef<[u8]>) -> PathBuf {
+        let rel = rel.as_ref();
+        if rel.is_empty() || rel == b"." {
+            return self.root.clone();
+        }
+        self.root.join(os(rel))
+    }
+
+    fn ensure_parent(&self, rel: &[u8]) {
+        if let Some(pos) = rel.iter().rposition(|&c| c == b'/') {
+            let parent = &rel[..pos];
+            if !parent.is_empty() && !self.p(parent).exists() {
+                self.dir(parent, 0o755);
+            }
+        }
+    }
+
+    /// Create a directory (and any missing parents, with mode 0755) and set
+    /// its mode exactly. Restrictive modes on dirs that get contents should be
+    /// applied afterwards with [`Fx::chmod`].
+    pub fn dir(&self, rel: impl AsRef<[u8]>, mode: u32) -> &Self {
+        let rel = rel.as_ref();
+        self.ensure_parent(rel);
+        let p = self.p(rel);
+        if fs::symlink_metadata(&p).is_err() {
+            fs::create_dir(&p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
+        }
+        self.chmod(rel, mode);
+        self
+    }
+
+    pub fn file(&self, rel: impl AsRef<[u8]>, mode: u32, content: impl AsRef<[u8]>) -> &Self {
+        let rel = rel.as_ref();
+        self.ensure_parent(rel);
+        let p = self.p(rel);
+        fs::write(&p, content.as_ref()).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
+        self.chmod(rel, mode);
+        self
+    }
+
+    pub fn symlink(&self, rel: impl AsRef<[u8]>, target: impl AsRef<[u8]>) -> &Self {
+        let rel = rel.as_ref();
+        self.ensure_parent(rel);
+        let p = self.p(rel);
+        std::os::unix::fs::symlink(os(target.as_ref()), &p)
+            .unwrap_or_else(|e| panic!("symlink {}: {e}", p.display()));
+        self
+    }
+
+    pub fn hardlink(&self, existing: impl AsRef<[u8]>, new: impl AsRef<[u8]>) -> &Self {
+        let (a, b) = (self.p(existing), self.p(new));
+        fs::hard_link(&a, &b)
+            .unwrap_or_else(|e| panic!("link {} {}: {e}", a.display(), b.display()));
+        self
+    }
+
+    pub fn fifo(&self, rel: impl AsRef<[u8]>, mode: u32) -> &Self {
+        let rel = rel.as_ref();
+        self.ensure_parent(rel);
+        let p = self.p(rel);
+        let st = Command::new("mkfifo").arg(&p).status().expect("run mkfifo");
+        assert!(st.success(), "mkfifo {} failed", p.display());
+        self.chmod(rel, mode);
+        self
+    }
+
+    /// A Unix-domain socket file (bound, then the listener is dropped; the
+    /// filesystem node stays).
+    pub fn socket(&self, rel: impl AsRef<[u8]>, mode: u32) -> &Self {
+        let rel = rel.as_ref();
+        self.ensure_parent(rel);
+        let p = self.p(rel);
+        let l = std::os::unix::net::UnixListener::bind(&p).unwrap_or_else(|e| {
+            panic!(
+                "bind socket {} (sun_path limit is 108 bytes): {e}",
+                p.display()
+            )
+        });
+        drop(l);
+        self.chmod(rel, mode);
+        self
+    }
+
+    /// Character device node via `mknod` (needs root).
+    pub fn char_device(&self, rel: impl AsRef<[u8]>, mode: u32, major: u32, minor: u32) -> &Self {
+        let rel = rel.as_ref();
+        self.ensure_parent(rel);
+        let p = self.p(rel);
+        let st = Command::new("mknod")
+            .arg(&p)
+            .arg("c")
+            .arg(major.to_string())
+            .arg(minor.to_string())
+            .status()
+            .expect("run mknod");
+        assert!(st.success(), "mknod {} failed", p.display());
+        self.chmod(rel, mode);
+        self
+    }
+
+    pub fn chmod(&self, rel: impl AsRef<[u8]>, mode: u32) -> &Self {
+        let p = self.p(rel);
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode))
+            .unwrap_or_else(|e| panic!("chmod {:o} {}: {e}", mode, p.display()));
+        self
+    }
+
+    pub fn read(&self, rel: impl AsRef<[u8]>) -> Vec<u8> {
+        let p = self.p(rel);
+        fs::read(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+    }
+
+    pub fn lstat(&self, rel: impl AsRef<[u8]>) -> fs::Metadata {
+        let p = self.p(rel);
+        fs::symlink_metadata(&p).unwrap_or_else(|e| panic!("lstat {}: {e}", p.display()))
+    }
+
+    pub fn exists(&self, rel: impl AsRef<[u8]>) -> bool {
+        fs::symlink_metadata(self.p(rel)).is_ok()
+    }
+
+    /// `chown -R -h nobody:nobody` of the whole root.
+    pub fn chown_nobody(&self) {
+        let st = Command::new("chown")
+            .arg("-R")
+            .arg("-h")
+            .arg(format!("{NOBODY}:{NOBODY}"))
+            .arg(&self.root)
+            .status()
+            .expect("run chown");
+        assert!(st.success(), "chown -R nobody {}", self.root.display());
+    }
+
+    pub fn snapshot(&self) -> Vec<Entry> {
+        snapshot(&self.root)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Running programs
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+pub struct RunOpts {
+    pub umask: u32,
+    pub timeout: Duration,
+    /// Drop to uid/gid 65534 with `setpriv` (test process must be root).
+    pub as_nobody: bool,
+}
+
+impl Default for RunOpts {
+    fn default() -> Self {
+        RunOpts {
+            umask: 0o022,
+            timeout: DEFAULT_TIMEOUT,
+            as_nobody: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// Exit code; `None` if killed by a signal (or by our timeout).
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub timed_out: bool,
+    pub cmdline: String,
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    pub fn stderr_str(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}` -> exit {:?}{} in {:?}\n  stdout: {}\n  stderr: {}",
+            self.cmdline,
+            self.code,
+            if self.timed_out {
+                " (TIMED OUT, killed)"
+            } else {
+                ""
+            },
+            self.elapsed,
+            show(&self.stdout),
+            show(&self.stderr)
+        )
+    }
+}
+
+/// Run `program args...` in `cwd` through `sh -c 'umask NNN; exec "$@"'`,
+/// with `LC_ALL=C.UTF-8`, stdin from /dev/null, and a timeout.
+pub fn run<A: AsRef<[u8]>>(program: &str, args: &[A], cwd: &Path, opts: &RunOpts) -> Outcome {
+    let script = format!("umask {:03o}; exec \"$@\"", opts.umask);
+    let mut cmd = if opts.as_nobody {
+        let mut c = Command::new("setpriv");
+        c.args(setpriv_args()).arg("sh");
+        c
+    } else {
+        Command::new("sh")
+    };
+    cmd.arg("-c").arg(&script).arg("sh").arg(program);
+    let mut cmdline = program.rsplit('/').next().unwrap_or(program).to_string();
+    for a in args {
+        cmd.arg(os(a.as_ref()));
+        cmdline.push(' ');
+        cmdline.push_str(&shell_quote(a.as_ref()));
+    }
+    cmd.current_dir(cwd)
+        .env("LC_ALL", LOCALE)
+        .env_remove("LANGUAGE")
+        .env_remove("POSIXLY_CORRECT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmdline}: {e}"));
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let t1 = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = so.read_to_end(&mut v);
+        v
+    });
+    let t2 = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = se.read_to_end(&mut v);
+        v
+    });
+    let mut timed_out = false;
+    let status = loop {
+        match child.try_wait().expect("try_wait") {
+            Some(s) => break s,
+            None => {
+                if start.elapsed() > opts.timeout {
+                    timed_out = true;
+                    let _ = child.kill();
+                    break child.wait().expect("wait after kill");
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    };
+    let elapsed = start.elapsed();
+    // If the killed child left a grandchild holding the pipes, don't hang.
+    let stdout = t1.join().unwrap_or_default();
+    let stderr = t2.join().unwrap_or_default();
+    Outcome {
+        code: status.code(),
+        stdout,
+        stderr,
+        timed_out,
+        cmdline,
+        elapsed,
+    }
+}
+
+pub fn shell_quote(b: &[u8]) -> String {
+    if !b.is_empty()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_./=+,:@%".contains(c))
+    {
+        String::from_utf8_lossy(b).into_owned()
+    } else {
+        format!("'{}'", show(b).replace('\'', "'\\''"))
+    }
+}
+
+pub fn bytes_args<A: AsRef<[u8]>>(args: &[A]) -> Vec<Vec<u8>> {
+    args.iter().map(|a| a.as_ref().to_vec()).collect()
+}
+
+/// `uring-cp --engine ENGINE [extra...] args...`
+pub fn run_uring_cp<A: AsRef<[u8]>>(
+    engine: &str,
+    extra: &[&str],
+    args: &[A],
+    cwd: &Path,
+    opts: &RunOpts,
+) -> Outcome {
+    let mut all: Vec<Vec<u8>> = vec![b"--engine".to_vec(), engine.as_bytes().to_vec()];
+    all.extend(extra.iter().map(|s| s.as_bytes().to_vec()));
+    all.extend(bytes_args(args));
+    run(BIN, &all, cwd, opts)
+}
+
+pub fn run_gnu_cp<A: AsRef<[u8]>>(args: &[A], cwd: &Path, opts: &RunOpts) -> Outcome {
+    run(gnu_cp(), args, cwd, opts)
+}
+
+// ---------------------------------------------------------------------------
+// Test environment
+// ---------------------------------------------------------------------------
+
+/// A temp dir with two identical input roots: `ours/` and `gnu/`.
+pub struct TestEnv {
+    pub tmp: tempfile::TempDir,
+    pub ours: Fx,
+    pub gnu: Fx,
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        let tmp = tempfile::Builder::new()
+            .prefix("uring-cp-test.")
+            .tempdir()
+            .expect("tempdir");
+        // Searchable by others, for the tests that drop privileges.
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let ours = Fx::new(tmp.path().join("ours"));
+        let gnu = Fx::new(tmp.path().join("gnu"));
+        for r in [&ours.root, &gnu.root] {
+            fs::create_dir(r).unwrap();
+            fs::set_permissions(r, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        TestEnv { tmp, ours, gnu }
+    }
+
+    /// Another root in the same temp dir (e.g. a pristine copy of the input).
+    pub fn extra_root(&self, name: &str) -> Fx {
+        let fx = Fx::new(self.tmp.path().join(name));
+        fs::create_dir(&fx.root).unwrap();
+        fs::set_permissions(&fx.root, fs::Permissions::from_mode(0o755)).unwrap();
+        fx
+    }
+
+    /// Apply the same fixture to both roots.
+    pub fn build(&self, f: impl Fn(&Fx)) {
+        f(&self.ours);
+        f(&self.gnu);
+    }
+
+    pub fn run_ours<A: AsRef<[u8]>>(&self, engine: &str, args: &[A], opts: &RunOpts) -> Outcome {
+        run_uring_cp(engine, &[], args, &self.ours.root, opts)
+    }
+
+    pub fn run_gnu<A: AsRef<[u8]>>(&self, args: &[A], opts: &RunOpts) -> Outcome {
+        run_gnu_cp(args, &self.gnu.root, opts)
+    }
+
+    pub fn run_both<A: AsRef<[u8]>>(
+        &self,
+        engine: &str,
+        args: &[A],
+        opts: &RunOpts,
+    ) -> (Outcome, Outcome) {
+        (self.run_ours(engine, args, opts), self.run_gnu(args, opts))
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        // Unprivileged runs: make mode-000 dirs removable before TempDir's
+        // cleanup (root removes them anyway).
+        if !is_root() {
+            let _ = Command::new("chmod")
+                .args(["-R", "u+rwX"])
+                .arg(self.tmp.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Snapshots
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    Dir,
+    File,
+    Symlink,
+    Fifo,
+    Socket,
+    CharDev,
+    BlockDev,
+}
+
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Content {
+    None,
+    /// Files up to [`INLINE_MAX`] bytes are kept verbatim.
+    Bytes(Vec<u8>),
+    /// Larger files: a 64-bit digest.
+    Digest(u64),
+    Unreadable(String),
+}
+
+pub const INLINE_MAX: u64 = 64 * 1024;
+
+impl fmt::Debug for Content {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Content::None => write!(f, "-"),
+            Content::Bytes(b) if b.len() <= 64 => write!(f, "b\"{}\"", show(b)),
+            Content::Bytes(b) => write!(
+                f,
+                "b\"{}\"...({} bytes, digest {:016x})",
+                show(&b[..48]),
+                b.len(),
+                digest(b)
+            ),
+            Content::Digest(d) => write!(f, "digest {d:016x}"),
+            Content::Unreadable(e) => write!(f, "unreadable({e})"),
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Entry {
+    /// Path relative to the snapshot root; the root itself is `.`.
+    pub path: Vec<u8>,
+    pub kind: Kind,
+    pub mode: u32,
+    /// Size for regular files and symlinks; 0 otherwise (dir sizes are fs noise).
+    pub size: u64,
+    pub content: Content,
+    pub link_target: Option<Vec<u8>>,
+    pub rdev: Option<u64>,
+}
+
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {:?} {:04o} size={}",
+            show(&self.path),
+            self.kind,
+            self.mode,
+            self.size
+        )?;
+        if !matches!(self.content, Content::None) {
+            write!(f, " {:?}", self.content)?;
+        }
+        if let Some(t) = &self.link_target {
+            write!(f, " -> {}", show(t))?;
+        }
+        if let Some(r) = self.rdev {
+            write!(f, " rdev={r:#x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A fast-enough content digest (word-at-a-time multiply/rotate hash). Not
+/// cryptographic: it only has to detect copy bugs.
+pub fn digest(data: &[u8]) -> u64 {
+    let mut h: u64 =
+        0xcbf2_9ce4_8422_2325 ^ (data.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        h = (h ^ w).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29);
+    }
+    for &b in chunks.remainder() {
+        h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^ (h >> 31)
+}
+
+fn fd_path(dir: &File, name: &OsStr) -> PathBuf {
+    let mut p = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+    if !name.is_empty() {
+        p.push(name);
+    }
+    p
+}
+
+fn kind_of(md: &fs::Metadata) -> Kind {
+    let ft = md.file_type();
+    if ft.is_dir() {
+        Kind::Dir
+    } else if ft.is_file() {
+        Kind::File
+    } else if ft.is_symlink() {
+        Kind::Symlink
+    } else if ft.is_fifo() {
+        Kind::Fifo
+    } else if ft.is_socket() {
+        Kind::Socket
+    } else if ft.is_char_device() {
+        Kind::CharDev
+    } else {
+        Kind::BlockDev
+    }
+}
+
+fn make_entry(path: Vec<u8>, p: &Path, md: &fs::Metadata) -> Entry {
+    let kind = kind_of(md);
+    let mut e = Entry {
+        path,
+        kind,
+        mode: md.mode() & 0o7777,
+        size: 0,
+        content: Content::None,
+        link_target: None,
+        rdev: None,
+    };
+    match kind {
+        Kind::File => {
+            e.size = md.len();
+            e.content = match fs::read(p) {
+                Ok(data) if data.len() as u64 <= INLINE_MAX => Content::Bytes(data),
+                Ok(data) => Content::Digest(digest(&data)),
+                Err(err) => Content::Unreadable(format!("{:?}", err.kind())),
+            };
+        }
+        Kind::Symlink => {
+            e.size = md.len();
+            e.link_target = Some(
+                fs::read_link(p)
+                    .expect("readlink")
+                    .into_os_string()
+                    .into_vec(),
+            );
+        }
+        Kind::CharDev | Kind::BlockDev => e.rdev = Some(md.rdev()),
+        _ => {}
+    }
+    e
+}
+
+fn walk(dir: &File, prefix: &[u8], out: &mut Vec<Entry>) {
+    let mut names: Vec<OsString> = match fs::read_dir(fd_path(dir, OsStr::new(""))) {
+        Ok(rd) => rd.map(|e| e.expect("readdir entry").file_name()).collect(),
+        Err(_) => return, // unreadable dir: recorded by its own entry's mode only
+    };
+    names.sort();
+    for name in names {
+        let p = fd_path(dir, &name);
+        let md = fs::symlink_metadata(&p).unwrap_or_else(|e| panic!("lstat {}: {e}", p.display()));
+        let mut rel = prefix.to_vec();
+        if !rel.is_empty() {
+            rel.push(b'/');
+        }
+        rel.extend_from_slice(name.as_bytes());
+        let entry = make_entry(rel.clone(), &p, &md);
+        out.push(entry);
+        if md.is_dir()
+            && let Ok(sub) = File::open(&p)
+        {
+            walk(&sub, &rel, out);
+        }
+    }
+}
+
+/// Capture the tree at `root` (the root itself is the entry `.`), sorted by
+/// path. Works for paths longer than PATH_MAX (walks via directory fds).
+pub fn snapshot(root: &Path) -> Vec<Entry> {
+    let md = fs::symlink_metadata(root).unwrap_or_else(|e| panic!("lstat {}: {e}", root.display()));
+    let mut out = vec![make_entry(b".".to_vec(), root, &md)];
+    if md.is_dir() {
+        let d = File::open(root).unwrap_or_else(|e| panic!("open {}: {e}", root.display()));
+        walk(&d, b"", &mut out);
+    }
+    out.sort();
+    out
+}
+
+/// Describe the differences between two snapshots (empty if equal).
+pub fn diff_snapshots(a: &[Entry], b: &[Entry], a_name: &str, b_name: &str) -> Vec<String> {
+    use std::collections::BTreeMap;
+    let am: BTreeMap<&[u8], &Entry> = a.iter().map(|e| (e.path.as_slice(), e)).collect();
+    let bm: BTreeMap<&[u8], &Entry> = b.iter().map(|e| (e.path.as_slice(), e)).collect();
+    let mut out = Vec::new();
+    for (p, ea) in &am {
+        match bm.get(p) {
+            None => out.push(format!("only in {a_name}: {ea:?}")),
+            Some(eb) if eb != ea => out.push(format!(
+                "differs: {a_name}: {ea:?}\n          {b_name}: {eb:?}"
+            )),
+            _ => {}
+        }
+    }
+    for (p, eb) in &bm {
+        if !am.contains_key(p) {
+            out.push(format!("only in {b_name}: {eb:?}"));
+        }
+    }
+    out
+}
+
+pub fn assert_snapshots_eq(ctx: &str, a: &[Entry], b: &[Entry], a_name: &str, b_name: &str) {
+    let d = diff_snapshots(a, b, a_name, b_name);
+    if !d.is_empty() {
+        let n = d.len();
+        let shown: Vec<String> = d.into_iter().take(40).collect();
+        panic!(
+            "{ctx}: trees differ ({n} differences{}):\n  {}",
+            if n > 40 { ", first 40 shown" } else { "" },
+            shown.join("\n  ")
+        );
+    }
+}
+
+pub fn filter_snapshot(s: &[Entry], keep: impl Fn(&[u8]) -> bool) -> Vec<Entry> {
+    s.iter().filter(|e| keep(&e.path)).cloned().collect()
+}
+
+// ---------------------------------------------------------------------------
+// Comparing outcomes with GNU cp
+// ---------------------------------------------------------------------------
+
+/// Messages whose wording the contract promises to match GNU cp 9.1 exactly.
+pub fn is_contract_message(msg: &str) -> bool {
+    msg.starts_with("cannot stat ")
+        || msg.contains("-r not specified; omitting directory ")
+        || msg.ends_with(" are the same file")
+        || msg.starts_with("cannot copy a directory, ")
+        || msg.starts_with("cannot overwrite directory ")
+        || msg.starts_with("cannot overwrite non-directory ")
+        || msg.starts_with("target ")
+        || (msg.starts_with("cannot open ") && msg.contains(" for reading: "))
+}
+
+/// First single-quoted token of a GNU message (`'x'` -> `x`), if any.
+fn first_quoted(msg: &str) -> Option<&str> {
+    let start = msg.find('\'')? + 1;
+    let len = msg[start..].find('\'')?;
+    Some(&msg[start..start + len])
+}
+
+fn split_lines(b: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(b)
+        .lines()
+        .map(|l| l.to_string())
+        .collect()
+}
+
+/// Compare exit status, stderr messages and stdout of `uring-cp` (ours) with
+/// GNU cp's (gnu). Panics with a full report on mismatch.
+///
+/// stderr: every ours line must start with `uring-cp: `, and every gnu line
+/// with `cp: `; after stripping the prefixes, the number of lines must be
+/// equal; each GNU message covered by the contract must appear verbatim in
+/// ours; any other GNU message must be matched by an ours line mentioning the
+/// same (first) quoted file name.
+///
+/// stdout (`-v`): the sorted lines must be equal, and in ours a directory's
+/// line must precede the lines of its contents.
+pub fn compare_outcomes(ctx: &str, ours: &Outcome, gnu: &Outcome) {
+    let mut problems = Vec::new();
+    if ours.timed_out {
+        problems.push("uring-cp timed out (killed)".to_string());
+    }
+    if gnu.timed_out {
+        problems.push("GNU cp timed out (killed) -- test fixture problem".to_string());
+    }
+    if ours.code != gnu.code {
+        problems.push(format!(
+            "exit status: uring-cp {:?}, GNU cp {:?}",
+            ours.code, gnu.code
+        ));
+    }
+
+    let ours_lines = split_lines(&ours.stderr);
+    let gnu_lines = split_lines(&gnu.stderr);
+    let mut ours_msgs = Vec::new();
+    for l in &ours_lines {
+        match l.strip_prefix("uring-cp: ") {
+            // `-v` names the engine once; cp has no such line.
+            Some(m) if m.starts_with("using the ") || m.starts_with("io_uring unavailable") => {}
+            Some(m) => ours_msgs.push(m.to_string()),
+            None => problems.push(format!("stderr line without `uring-cp: ` prefix: {l:?}")),
+        }
+    }
+    // GNU cp prefixes messages with its argv[0] (`/bin/cp: ` as we run it).
+    let gnu_prefix = format!("{}: ", gnu_cp());
+    let mut gnu_msgs = Vec::new();
+    for l in &gnu_lines {
+        match l
+            .strip_prefix(gnu_prefix.as_str())
+            .or_else(|| l.strip_prefix("cp: "))
+        {
+            Some(m) => gnu_msgs.push(m.to_string()),
+            None => gnu_msgs.push(l.to_string()),
+        }
+    }
+    if ours_msgs.len() != gnu_msgs.len() {
+        problems.push(format!(
+            "number of error messages: uring-cp {}, GNU cp {}",
+            ours_msgs.len(),
+            gnu_msgs.len()
+        ));
+    }
+    for g in &gnu_msgs {
+        if is_contract_message(g) {
+            if !ours_msgs.iter().any(|o| o == g) {
+                problems.push(format!(
+                    "missing message (must match GNU cp verbatim): {g:?}"
+                ));
+            }
+        } else if let Some(q) = first_quoted(g)
+            && !ours_msgs.iter().any(|o| o.contains(q))
+        {
+            problems.push(format!(
+                "no uring-cp message mentions '{q}' (GNU cp said {g:?})"
+            ));
+        }
+    }
+
+    let mut so = split_lines(&ours.stdout);
+    let mut sg = split_lines(&gnu.stdout);
+    check_verbose_order(&so, &mut problems);
+    so.sort();
+    sg.sort();
+    if so != sg {
+        problems.push(format!(
+            "stdout lines differ (sorted):\n    uring-cp: {so:?}\n    GNU cp:   {sg:?}"
+        ));
+    }
+
+    if !problems.is_empty() {
+        panic!(
+            "{ctx}: uring-cp differs from GNU cp:\n  - {}\n uring-cp: {ours}\n GNU cp:   {gnu}",
+            problems.join("\n  - ")
+        );
+    }
+}
+
+/// In `-v` output, `'x' -> 'D'` for a directory must come before
+/// `'x/y' -> 'D/y'`.
+fn check_verbose_order(lines: &[String], problems: &mut Vec<String>) {
+    let dsts: Vec<Option<&str>> = lines.iter().map(|l| l.split(" -> ").nth(1)).collect();
+    for (i, di) in dsts.iter().enumerate() {
+        let Some(di) = di else { continue };
+        let Some(stem) = di.strip_suffix('\'') else {
+            continue;
+        };
+        let parent_prefix = format!("{stem}/");
+        for (j, dj) in dsts.iter().enumerate() {
+            if let Some(dj) = dj
+                && dj.starts_with(&parent_prefix)
+                && j < i
+            {
+                problems.push(format!(
+                    "verbose order: {:?} printed before its directory {:?}",
+                    lines[j], lines[i]
+                ));
+            }
+        }
+    }
+}
+
+/// Compare outcome and resulting trees of both roots.
+pub fn compare_all(ctx: &str, env: &TestEnv, ours: &Outcome, gnu: &Outcome) {
+    compare_outcomes(ctx, ours, gnu);
+    assert_snapshots_eq(
+        ctx,
+        &env.ours.snapshot(),
+        &env.gnu.snapshot(),
+        "uring-cp",
+        "GNU cp",
+    );
+}
+
+/// Build the fixture in a fresh env, run both programs with `args`, compare
+/// everything, and return the env and outcomes for extra assertions.
+pub fn case<A: AsRef<[u8]>>(
+    name: &str,
+    engine: &str,
+    build: impl Fn(&Fx),
+    args: &[A],
+) -> (TestEnv, Outcome, Outcome) {
+    case_opts(name, engine, build, args, &RunOpts::default())
+}
+
+pub fn case_opts<A: AsRef<[u8]>>(
+    name: &str,
+    engine: &str,
+    build: impl Fn(&Fx),
+    args: &[A],
+    opts: &RunOpts,
+) -> (TestEnv, Outcome, Outcome) {
+    let env = TestEnv::new();
+    env.build(&build);
+    let (ours, gnu) = env.run_both(engine, args, opts);
+    compare_all(&format!("[{name}, engine={engine}]"), &env, &ours, &gnu);
+    (env, ours, gnu)
+}
+
+// ---------------------------------------------------------------------------
+// Deterministic PRNG (splitmix64)
+// ---------------------------------------------------------------------------
+
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    pub fn fill(&mut self, buf: &mut [u8]) {
+        let mut chunks = buf.chunks_exact_mut(8);
+        for c in &mut chunks {
+            c.copy_from_slice(&self.next_u64().to_le_bytes());
+        }
+        let rem = chunks.into_remainder();
+        let w = self.next_u64().to_le_bytes();
+        let n = rem.len();
+        rem.copy_from_slice(&w[..n]);
+    }
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        let mut v = vec![0u8; n];
+        self.fill(&mut v);
+        v
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Collecting failures across cases
+// ---------------------------------------------------------------------------
+
+/// Runs every case of a test even when an earlier one fails, then fails the
+/// test with all the messages.
+#[derive(Default)]
+pub struct Failures {
+    list: Vec<String>,
+    ran: usize,
+}
+
+impl Failures {
+    pub fn check(&mut self, f: impl FnOnce()) {
+        self.ran += 1;
+        if let Err(e) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            let msg = if let Some(s) = e.downcast_ref::<String>() {
+                s.clone()
+            } else if let Some(s) = e.downcast_ref::<&str>() {
+                s.to_string()
+            } else {
+                "(non-string panic)".to_string()
+            };
+            self.list.push(msg);
+        }
+    }
+
+    pub fn finish(self) {
+        if !self.list.is_empty() {
+            panic!(
+                "{} of {} case(s) failed:\n\n{}",
+                self.list.len(),
+                self.ran,
+                self.list.join("\n\n")
+            );
+        }
+    }
+}
