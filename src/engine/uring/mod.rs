@@ -201,7 +201,13 @@ impl Uring {
     }
 
     fn max_files(&self) -> usize {
-        (MAX_FILES as usize).min(self.nslots as usize / 2)
+        // Each file has up to 2 + 2 * MAX_PAIRS completions due: keep them within
+        // the completion queue, which a locked-memory limit may have shrunk.
+        let cq = self.ring.params().cq_entries() as usize;
+        (MAX_FILES as usize)
+            .min(self.nslots as usize / 2)
+            .min(cq / 10)
+            .max(1)
     }
 
     /// Room to take another item from the walker?

@@ -38,38 +38,32 @@ pub fn build(entries: u32, cq_entries: u32) -> Result<IoUring, String> {
 }
 
 fn try_build(entries: u32, cq_entries: u32) -> Result<IoUring, String> {
-    // COOP_TASKRUN: completions are not forced on us with IPIs; we reap in batches.
-    // SUBMIT_ALL: a failing SQE does not stop the rest of a batch from being submitted.
     let mut last = None;
     let mut n = entries;
     while n >= 8 {
-        let attempts = [
-            IoUring::builder()
-                .setup_coop_taskrun()
-                .setup_submit_all()
-                .setup_cqsize(cq_entries.max(n * 2))
-                .build(n),
-            IoUring::builder()
-                .setup_cqsize(cq_entries.max(n * 2))
-                .build(n),
-            IoUring::new(n),
-        ];
-        for r in attempts {
-            match r {
+        // Keep the completion queue in proportion as the ring shrinks.
+        let cq = (u64::from(cq_entries) * u64::from(n) / u64::from(entries)) as u32;
+        let cq = cq.max(n * 2);
+        // COOP_TASKRUN: completions are not pushed at us with interrupts; we
+        // reap them in batches. SUBMIT_ALL: one failing SQE does not stop the
+        // rest of a batch. Older kernels reject the flags (EINVAL): try fewer.
+        for flags in [true, false] {
+            let mut b = IoUring::builder();
+            if flags {
+                b.setup_coop_taskrun().setup_submit_all();
+            }
+            match b.setup_cqsize(cq).build(n) {
                 Ok(ring) => return Ok(ring),
-                Err(e) => match e.raw_os_error() {
-                    // Unsupported flag: the next attempt uses fewer.
-                    Some(libc::EINVAL) => last = Some(e),
-                    // Locked-memory limit: try a smaller ring.
-                    Some(libc::ENOMEM) => {
-                        last = Some(e);
-                        break;
-                    }
-                    _ => return Err(setup_reason(&e)),
-                },
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) && flags => last = Some(e),
+                // Locked-memory limit (ring memory is accounted): a smaller ring.
+                Err(e) if e.raw_os_error() == Some(libc::ENOMEM) => {
+                    last = Some(e);
+                    break;
+                }
+                Err(e) => return Err(setup_reason(&e)),
             }
         }
-        n /= 4;
+        n /= 2;
     }
     Err(last.map_or_else(|| "io_uring_setup failed".into(), |e| setup_reason(&e)))
 }
