@@ -67,7 +67,10 @@ pub fn run(cfg: Config) -> i32 {
     let umask = rustix::process::umask(rustix::fs::Mode::empty());
     rustix::process::umask(umask);
 
-    let (tx, rx) = crossbeam_channel::bounded(walk::QUEUE_DEPTH);
+    let shards = engine.shards().max(1);
+    let (tx, rx): (Vec<_>, Vec<_>) = (0..shards)
+        .map(|_| crossbeam_channel::bounded(walk::QUEUE_DEPTH))
+        .unzip();
     let walker = walk::Walker::new(tx, progress.clone(), cfg.deref, cfg.recursive, umask.bits());
     std::thread::scope(|s| {
         s.spawn(move || walker.run(roots));

@@ -28,8 +28,11 @@ pub struct EngineOptions {
 pub trait Engine {
     /// Its name, for `-v` and statistics.
     fn name(&self) -> &'static str;
-    /// Create every item received, until the channel closes.
-    fn run(&mut self, items: Receiver<Item>, progress: &Arc<dyn Progress>);
+    /// How many queues of items it wants (one per worker).
+    fn shards(&self) -> usize;
+    /// Create every item received, until all the channels close. Each channel
+    /// is handled in order; see [`crate::walk`] for why that cannot deadlock.
+    fn run(&mut self, shards: Vec<Receiver<Item>>, progress: &Arc<dyn Progress>);
 }
 
 /// Pick the engine: the one asked for, or io_uring when it works here.

@@ -7,10 +7,11 @@
 
 use crate::config::Overwrite;
 use crate::error::{CopyError, Failure, IoContext, Op, errno, quote};
+use crate::progress::Progress;
 use crate::tree::{DstState, Item, Kind};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 /// How a destination file is to be opened.
@@ -229,6 +230,45 @@ impl FileCopier {
     }
 
     /// Copy one regular file. `Ok(None)` when skipped (-n).
+    /// Create one item of any kind the synchronous way, and report it.
+    /// Waits until the item's destination directory exists.
+    pub fn handle(&self, item: &Item, progress: &dyn Progress, buf: &mut Vec<u8>) {
+        let (dst, fresh) = match item.dst_dir.wait() {
+            DstState::Ready { fd, fresh } => (fd.as_fd(), *fresh),
+            // The directory failed and was reported: its contents cannot go anywhere.
+            DstState::Failed => {
+                if let Kind::Dir { node, .. } = &item.kind {
+                    node.set(DstState::Failed);
+                }
+                return;
+            }
+        };
+        let result = match &item.kind {
+            Kind::Dir { node, mode } => {
+                // Report before publishing, so `-v` lists a directory before its contents.
+                let state = match make_dir(item, dst, *mode) {
+                    Ok(state) => {
+                        if let DstState::Ready { fresh: true, .. } = state {
+                            progress.done(item, 0);
+                        }
+                        state
+                    }
+                    Err(f) => {
+                        progress.failure(&f);
+                        DstState::Failed
+                    }
+                };
+                node.set(state);
+                return;
+            }
+            Kind::File { .. } => self.copy(item, dst, fresh, buf),
+            Kind::Symlink { .. } | Kind::Special { .. } => {
+                create_other(item, dst, fresh, self.overwrite).map(|made| made.then_some(0))
+            }
+        };
+        report(progress, item, result);
+    }
+
     pub fn copy(
         &self,
         item: &Item,
@@ -255,27 +295,12 @@ impl FileCopier {
             return Err(item.error(Op::Changed, false, errno(libc::EINVAL)).into());
         }
         let src_id = (st.st_dev, st.st_ino);
-        let mode = st.st_mode & 0o777;
-        let mut how = if fresh {
-            DstOpen::Create
-        } else {
-            check_existing(item, dst, src_id, self.overwrite)?
-        };
-        if how == DstOpen::Skip {
+        let Some(out) = self.open_destination(item, dst, fresh, src_id, st.st_mode)? else {
             return Ok(None);
-        }
-        let out = match open_dst(item, dst, how, mode, self.overwrite) {
-            Err(e) if fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {
-                // Something appeared in a directory we just made: take the slow path.
-                how = check_existing(item, dst, src_id, self.overwrite)?;
-                if how == DstOpen::Skip {
-                    return Ok(None);
-                }
-                open_dst(item, dst, how, mode, self.overwrite)?
-            }
-            other => other?,
         };
-        match self.copy_data(item, &src, &out, buf) {
+        // A size of 0 may be a pseudo-file (/proc) with content: read it to EOF.
+        let size = (!as_data && st.st_size > 0).then_some(st.st_size as u64);
+        match self.copy_data(item, &src, &out, size, buf) {
             Ok(n) => Ok(Some(n)),
             Err(e) => {
                 drop(out);
@@ -285,19 +310,55 @@ impl FileCopier {
         }
     }
 
-    /// Move the bytes: copy_file_range until EOF, else read/write.
+    /// Open (create, or truncate under cp's rules) the destination of a
+    /// regular file whose source is `src` (dev, ino) with `mode`. `Ok(None)`:
+    /// skipped (-n).
+    pub fn open_destination(
+        &self,
+        item: &Item,
+        dst: BorrowedFd<'_>,
+        fresh: bool,
+        src: (u64, u64),
+        mode: u32,
+    ) -> Result<Option<OwnedFd>, Failure> {
+        let mode = mode & 0o777;
+        let how = if fresh {
+            DstOpen::Create
+        } else {
+            check_existing(item, dst, src, self.overwrite)?
+        };
+        if how == DstOpen::Skip {
+            return Ok(None);
+        }
+        match open_dst(item, dst, how, mode, self.overwrite) {
+            Err(e) if fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {
+                // Something appeared in a directory we just made: take the slow path.
+                match check_existing(item, dst, src, self.overwrite)? {
+                    DstOpen::Skip => Ok(None),
+                    how => Ok(Some(open_dst(item, dst, how, mode, self.overwrite)?)),
+                }
+            }
+            other => Ok(Some(other?)),
+        }
+    }
+
+    /// Move the bytes: copy_file_range, else read/write, until EOF or, when
+    /// the size is known, until that many bytes (saving the EOF probe).
     fn copy_data(
         &self,
         item: &Item,
         src: &OwnedFd,
         dst: &OwnedFd,
+        size: Option<u64>,
         buf: &mut Vec<u8>,
     ) -> Result<u64, CopyError> {
         let mut total = 0u64;
+        let done = |total: u64| size.is_some_and(|s| total >= s);
         if self.cfr.load(Relaxed) {
             loop {
                 match rustix::fs::copy_file_range(src, None, dst, None, 1 << 30) {
                     Ok(0) => return Ok(total),
+                    Ok(n) if done(total + n as u64) => return Ok(total + n as u64),
                     Ok(n) => total += n as u64,
                     Err(Errno::XDEV | Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP)
                         if total == 0 =>
@@ -314,6 +375,9 @@ impl FileCopier {
             buf.resize(self.chunk, 0);
         }
         loop {
+            if done(total) {
+                return Ok(total);
+            }
             let n = match rustix::io::read(src, &mut buf[..]) {
                 Ok(0) => return Ok(total),
                 Ok(n) => n,
@@ -330,5 +394,14 @@ impl FileCopier {
             }
             total += n as u64;
         }
+    }
+}
+
+/// Tell `progress` how an item ended: created (`Some(bytes)`), skipped, or failed.
+pub fn report(progress: &dyn Progress, item: &Item, result: Result<Option<u64>, Failure>) {
+    match result {
+        Ok(Some(bytes)) => progress.done(item, bytes),
+        Ok(None) => progress.skipped(item),
+        Err(f) => progress.failure(&f),
     }
 }

@@ -11,6 +11,15 @@
 //!
 //! Memory stays bounded by the channel capacity plus the names of directories
 //! still to visit along the current path: nothing grows with the tree's size.
+//!
+//! Items go to one of several shards, one per engine worker. A directory's
+//! entries go to one shard, and consecutive directories to different shards,
+//! so workers create files in different directories at once instead of
+//! queueing on one directory's lock; a big directory's entries rotate between
+//! shards every [`ROTATE`] entries so that it is shared too. Every item still
+//! comes after the item that creates its directory, and each shard is handled
+//! in order, so a worker that waits for a directory always waits for an item
+//! that is earlier in the walk: waits cannot form a cycle.
 
 use crate::config::Deref;
 use crate::error::{CopyError, IoContext, Op};
@@ -25,11 +34,19 @@ use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// How many items may wait between the walker and the engine.
+/// How many items may wait between the walker and the engine, over all shards.
 pub const QUEUE_DEPTH: usize = 4096;
+/// Entries of one directory sent to a shard before moving to the next.
+pub const ROTATE: usize = 128;
 
 pub struct Walker {
-    tx: Sender<Item>,
+    tx: Vec<Sender<Item>>,
+    /// The shard the current directory's entries go to.
+    shard: usize,
+    /// The shard the next directory gets.
+    next_shard: usize,
+    /// Entries of the current directory sent so far.
+    in_dir: usize,
     progress: Arc<dyn Progress>,
     deref: Deref,
     recursive: bool,
@@ -53,7 +70,7 @@ struct Closed;
 
 impl Walker {
     pub fn new(
-        tx: Sender<Item>,
+        tx: Vec<Sender<Item>>,
         progress: Arc<dyn Progress>,
         deref: Deref,
         recursive: bool,
@@ -61,6 +78,9 @@ impl Walker {
     ) -> Self {
         Walker {
             tx,
+            shard: 0,
+            next_shard: 0,
+            in_dir: 0,
             progress,
             deref,
             recursive,
@@ -80,7 +100,13 @@ impl Walker {
     }
 
     fn send(&self, item: Item) -> Result<(), Closed> {
-        self.tx.send(item).map_err(|_| Closed)
+        self.send_to(self.shard, item)
+    }
+
+    fn send_to(&self, shard: usize, item: Item) -> Result<(), Closed> {
+        self.tx[shard % self.tx.len()]
+            .send(item)
+            .map_err(|_| Closed)
     }
 
     fn root(&mut self, root: Root) -> Result<(), Closed> {
@@ -195,6 +221,11 @@ impl Walker {
             dev_ino,
             parent: Some(p.parent_src.clone()),
         });
+        // This directory, then its entries, go to the next shard in turn: the
+        // worker that handles its entries is the one that creates it.
+        self.shard = self.next_shard;
+        self.next_shard = (self.next_shard + 1) % self.tx.len();
+        self.in_dir = 0;
         self.send(Item {
             src_dir: p.parent_src,
             name: p.name,
@@ -293,6 +324,7 @@ impl Walker {
                         display: None,
                         follow,
                     });
+                    self.count_entry();
                     continue;
                 }
                 FileType::RegularFile => Kind::File {
@@ -325,8 +357,17 @@ impl Walker {
                 display: None,
                 kind,
             })?;
+            self.count_entry();
         }
         Ok(())
+    }
+
+    /// Move to the next shard after every `ROTATE` entries of one directory.
+    fn count_entry(&mut self) {
+        self.in_dir += 1;
+        if self.in_dir.is_multiple_of(ROTATE) {
+            self.shard = (self.shard + 1) % self.tx.len();
+        }
     }
 }
 

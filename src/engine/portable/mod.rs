@@ -13,19 +13,17 @@
 //! item always comes earlier from the channel, and the worker that took it is
 //! creating it, so the wait always ends.
 
-use super::ops::{self, FileCopier};
+use super::ops::FileCopier;
 use super::{Engine, EngineOptions};
 use crate::progress::Progress;
-use crate::tree::{DstState, Item, Kind};
+use crate::tree::Item;
 use crossbeam_channel::Receiver;
-use std::os::fd::AsFd;
 use std::sync::Arc;
 
 /// Largest read/write buffer per worker.
 const MAX_CHUNK: usize = 1 << 20;
 
 pub struct Portable {
-    opts: EngineOptions,
     workers: usize,
     files: FileCopier,
 }
@@ -37,50 +35,7 @@ impl Portable {
         let chunk = ((opts.buffer_mem as usize) / workers).clamp(4096, MAX_CHUNK);
         Portable {
             files: FileCopier::new(opts.overwrite, chunk),
-            opts,
             workers,
-        }
-    }
-
-    fn handle(&self, item: &Item, progress: &dyn Progress, buf: &mut Vec<u8>) {
-        let (dst, fresh) = match item.dst_dir.wait() {
-            DstState::Ready { fd, fresh } => (fd.as_fd(), *fresh),
-            // The directory failed and was reported: its contents cannot go anywhere.
-            DstState::Failed => {
-                if let Kind::Dir { node, .. } = &item.kind {
-                    node.set(DstState::Failed);
-                }
-                return;
-            }
-        };
-        let result = match &item.kind {
-            Kind::Dir { node, mode } => {
-                // Report before publishing, so `-v` lists a directory before its contents.
-                let state = match ops::make_dir(item, dst, *mode) {
-                    Ok(state) => {
-                        if let DstState::Ready { fresh: true, .. } = state {
-                            progress.done(item, 0);
-                        }
-                        state
-                    }
-                    Err(f) => {
-                        progress.failure(&f);
-                        DstState::Failed
-                    }
-                };
-                node.set(state);
-                return;
-            }
-            Kind::File { .. } => self.files.copy(item, dst, fresh, buf),
-            Kind::Symlink { .. } | Kind::Special { .. } => {
-                ops::create_other(item, dst, fresh, self.opts.overwrite)
-                    .map(|made| made.then_some(0))
-            }
-        };
-        match result {
-            Ok(Some(bytes)) => progress.done(item, bytes),
-            Ok(None) => progress.skipped(item),
-            Err(f) => progress.failure(&f),
         }
     }
 }
@@ -90,16 +45,19 @@ impl Engine for Portable {
         "portable"
     }
 
-    fn run(&mut self, items: Receiver<Item>, progress: &Arc<dyn Progress>) {
+    fn shards(&self) -> usize {
+        self.workers
+    }
+
+    fn run(&mut self, shards: Vec<Receiver<Item>>, progress: &Arc<dyn Progress>) {
         let this = &*self;
         std::thread::scope(|s| {
-            for _ in 0..this.workers {
-                let items = items.clone();
+            for items in shards {
                 let progress = progress.clone();
                 s.spawn(move || {
                     let mut buf = Vec::new();
                     for item in items {
-                        this.handle(&item, &*progress, &mut buf);
+                        this.files.handle(&item, &*progress, &mut buf);
                     }
                 });
             }
