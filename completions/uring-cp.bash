@@ -38,7 +38,7 @@ _uring__cp() {
                     return 0
                     ;;
                 --engine)
-                    COMPREPLY=($(compgen -W "auto uring portable" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "auto uring uring-chains portable" -- "${cur}"))
                     return 0
                     ;;
                 --buffer-mem)

@@ -1,6 +1,7 @@
 complete -c uring-cp -s t -l target-directory -d 'Copy all SOURCE arguments into DIRECTORY' -r -F
 complete -c uring-cp -l engine -d 'Which copy engine to use: io_uring if it works here (auto), or force one' -r -f -a "auto\t'io_uring when it is available and works, else portable'
-uring\t'The io_uring engine; fail if io_uring cannot be used'
+uring\t'The io_uring engine (sources read through rings, destinations written by worker threads); fail if io_uring cannot be used'
+uring-chains\t'Every step through one ring as linked chains: fewest system calls, slower on ext4; fail if io_uring cannot be used'
 portable\t'Ordinary system calls from a small thread pool'"
 complete -c uring-cp -l buffer-mem -d 'Cap on memory for file data buffers, e.g. 16M, 64K [default: 16M]' -r
 complete -c uring-cp -s r -l recursive -d 'Copy directories recursively'

@@ -53,6 +53,7 @@ pub enum Target {
 pub enum EngineChoice {
     Auto,
     Uring,
+    UringChains,
     Portable,
 }
 
@@ -147,6 +148,7 @@ impl Config {
             engine: match args.engine {
                 EngineArg::Auto => EngineChoice::Auto,
                 EngineArg::Uring => EngineChoice::Uring,
+                EngineArg::UringChains => EngineChoice::UringChains,
                 EngineArg::Portable => EngineChoice::Portable,
             },
             buffer_mem,

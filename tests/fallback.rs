@@ -149,8 +149,11 @@ fn seccomp_denying_io_uring_enter_falls_back() {
     check_blocked(libc::SYS_io_uring_enter, "seccomp denies io_uring_enter");
 }
 
-/// Run as `nobody` with resource limits (root ignores RLIMIT_MEMLOCK).
+/// Run as an unprivileged `uid` with a resource limit (root ignores
+/// RLIMIT_MEMLOCK). io_uring charges locked memory to the user, and releases
+/// it asynchronously, so each memlock case runs as a user of its own.
 fn run_limited(
+    uid: u32,
     limit: libc::__rlimit_resource_t,
     value: u64,
     args: &[&str],
@@ -171,8 +174,8 @@ fn run_limited(
             };
             if libc::setrlimit(limit, &rl) != 0
                 || libc::setgroups(0, std::ptr::null()) != 0
-                || libc::setgid(65534) != 0
-                || libc::setuid(65534) != 0
+                || libc::setgid(uid) != 0
+                || libc::setuid(uid) != 0
             {
                 return Err(std::io::Error::last_os_error());
             }
@@ -182,11 +185,12 @@ fn run_limited(
     Some(cmd.output().expect("run uring-cp"))
 }
 
-fn check_limited(limit: libc::__rlimit_resource_t, value: u64, engine: &str, what: &str) {
+fn check_limited(uid: u32, limit: libc::__rlimit_resource_t, value: u64, engine: &str, what: &str) {
     let tmp = tempfile::tempdir().unwrap();
     source_tree(tmp.path());
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let Some(out) = run_limited(
+        uid,
         limit,
         value,
         &["--engine", engine, "-r", "src", "dst"],
@@ -211,21 +215,31 @@ fn tiny_memlock_limit_still_copies() {
     if common::uring_status().is_err() {
         skip("io_uring unavailable: the memlock fallback inside the engine cannot run");
     } else {
-        check_limited(
-            libc::RLIMIT_MEMLOCK,
-            64 << 10,
-            "uring",
-            "ulimit -l 64, uring engine",
-        );
+        for (uid, engine) in [(60101, "uring"), (60102, "uring-chains")] {
+            check_limited(
+                uid,
+                libc::RLIMIT_MEMLOCK,
+                64 << 10,
+                engine,
+                &format!("ulimit -l 64, {engine} engine"),
+            );
+        }
     }
     // No locked memory at all: no ring; auto falls back.
-    check_limited(libc::RLIMIT_MEMLOCK, 0, "auto", "ulimit -l 0, auto engine");
+    check_limited(
+        60103,
+        libc::RLIMIT_MEMLOCK,
+        0,
+        "auto",
+        "ulimit -l 0, auto engine",
+    );
 }
 
 #[test]
 fn low_open_file_limit_still_copies() {
     for engine in common::engines() {
         check_limited(
+            65534,
             libc::RLIMIT_NOFILE,
             64,
             engine,

@@ -384,6 +384,24 @@ fn generated_tree_uring_buffer_64k() {
     copy_and_verify("uring", Some("64K"));
 }
 
+#[test]
+fn generated_tree_uring_chains_default_buffer() {
+    if let Err(why) = uring_status() {
+        skip(&format!("uring-chains engine: {why}"));
+        return;
+    }
+    copy_and_verify("uring-chains", None);
+}
+
+#[test]
+fn generated_tree_uring_chains_buffer_64k() {
+    if let Err(why) = uring_status() {
+        skip(&format!("uring-chains engine: {why}"));
+        return;
+    }
+    copy_and_verify("uring-chains", Some("64K"));
+}
+
 /// `cp -r` of the same tree gives the same result, except for the deep chain,
 /// where GNU cp 9.1 itself fails with "File name too long" (it uses full
 /// paths); that part is checked against the source by the tests above.

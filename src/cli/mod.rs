@@ -83,8 +83,12 @@ pub struct Args {
 pub enum EngineArg {
     /// io_uring when it is available and works, else portable.
     Auto,
-    /// The io_uring engine; fail if io_uring cannot be used.
+    /// The io_uring engine (sources read through rings, destinations written
+    /// by worker threads); fail if io_uring cannot be used.
     Uring,
+    /// Every step through one ring as linked chains: fewest system calls,
+    /// slower on ext4; fail if io_uring cannot be used.
+    UringChains,
     /// Ordinary system calls from a small thread pool.
     Portable,
 }

@@ -6,6 +6,7 @@
 //! cleanup), so their behaviour cannot drift apart; they differ only in how the
 //! common case, a new regular file, is copied.
 
+pub mod chains;
 pub mod ops;
 pub mod portable;
 pub mod uring;
@@ -44,6 +45,9 @@ pub fn select(
     match choice {
         EngineChoice::Portable => Ok((Box::new(portable::Portable::new(opts.clone())), None)),
         EngineChoice::Uring => uring::Uring::new(opts.clone())
+            .map(|e| (Box::new(e) as Box<dyn Engine>, None))
+            .map_err(|why| format!("the io_uring engine is unavailable: {why}")),
+        EngineChoice::UringChains => chains::Chains::new(opts.clone())
             .map(|e| (Box::new(e) as Box<dyn Engine>, None))
             .map_err(|why| format!("the io_uring engine is unavailable: {why}")),
         EngineChoice::Auto => match uring::Uring::new(opts.clone()) {

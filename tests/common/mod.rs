@@ -158,10 +158,11 @@ pub fn uring_status() -> Result<(), String> {
 
 /// Engines to exercise: always `portable`; `uring` only when available
 /// (otherwise prints `SKIP uring engine: <reason>`).
+/// The engines every behavioural test runs against.
 pub fn engines() -> Vec<&'static str> {
     let mut v = vec!["portable"];
     match uring_status() {
-        Ok(()) => v.push("uring"),
+        Ok(()) => v.extend(["uring", "uring-chains"]),
         Err(reason) => skip(&format!("uring engine: {reason}")),
     }
     v

@@ -24,8 +24,8 @@
 //! Workers take items from their own shard (see [`crate::walk`]); directories,
 //! symlinks and special files are created synchronously.
 
-mod bufpool;
-mod setup;
+pub(crate) mod bufpool;
+pub(crate) mod setup;
 
 pub use setup::availability;
 

@@ -40,6 +40,10 @@ pub fn build(entries: u32, cq_entries: u32) -> Result<IoUring, String> {
 fn try_build(entries: u32, cq_entries: u32) -> Result<IoUring, String> {
     let mut last = None;
     let mut n = entries;
+    // The kernel releases a closed ring's locked-memory charge asynchronously,
+    // so right after another ring of this user closed, even the smallest ring
+    // can be refused for a moment: wait briefly before giving up.
+    let mut retries = 5;
     while n >= 8 {
         // Keep the completion queue in proportion as the ring shrinks.
         let cq = (u64::from(cq_entries) * u64::from(n) / u64::from(entries)) as u32;
@@ -62,6 +66,14 @@ fn try_build(entries: u32, cq_entries: u32) -> Result<IoUring, String> {
                 }
                 Err(e) => return Err(setup_reason(&e)),
             }
+        }
+        if n / 2 < 8
+            && retries > 0
+            && last.as_ref().and_then(|e| e.raw_os_error()) == Some(libc::ENOMEM)
+        {
+            retries -= 1;
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            continue;
         }
         n /= 2;
     }
