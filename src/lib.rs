@@ -71,7 +71,14 @@ pub fn run(cfg: Config) -> i32 {
     let (tx, rx): (Vec<_>, Vec<_>) = (0..shards)
         .map(|_| crossbeam_channel::bounded(walk::QUEUE_DEPTH))
         .unzip();
-    let walker = walk::Walker::new(tx, progress.clone(), cfg.deref, cfg.recursive, umask.bits());
+    let walker = walk::Walker::new(
+        tx,
+        progress.clone(),
+        cfg.deref,
+        cfg.recursive,
+        umask.bits(),
+        engine.walker_makes_dirs(),
+    );
     std::thread::scope(|s| {
         s.spawn(move || walker.run(roots));
         engine.run(rx, &progress);

@@ -31,6 +31,13 @@ pub trait Engine {
     fn name(&self) -> &'static str;
     /// How many queues of items it wants (one per worker).
     fn shards(&self) -> usize;
+    /// Whether the walker should create destination directories itself, before
+    /// it sends what goes inside them. Then no worker ever waits for another
+    /// worker's directory, which with one queue per worker would stall whole
+    /// queues; the walker thread has the time (it only lists directories).
+    fn walker_makes_dirs(&self) -> bool {
+        true
+    }
     /// Create every item received, until all the channels close. Each channel
     /// is handled in order; see [`crate::walk`] for why that cannot deadlock.
     fn run(&mut self, shards: Vec<Receiver<Item>>, progress: &Arc<dyn Progress>);

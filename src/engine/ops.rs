@@ -229,46 +229,25 @@ impl FileCopier {
         }
     }
 
-    /// Copy one regular file. `Ok(None)` when skipped (-n).
     /// Create one item of any kind the synchronous way, and report it.
     /// Waits until the item's destination directory exists.
     pub fn handle(&self, item: &Item, progress: &dyn Progress, buf: &mut Vec<u8>) {
+        if let Kind::Dir { .. } = item.kind {
+            return create_dir(item, progress);
+        }
         let (dst, fresh) = match item.dst_dir.wait() {
             DstState::Ready { fd, fresh } => (fd.as_fd(), *fresh),
             // The directory failed and was reported: its contents cannot go anywhere.
-            DstState::Failed => {
-                if let Kind::Dir { node, .. } = &item.kind {
-                    node.set(DstState::Failed);
-                }
-                return;
-            }
+            DstState::Failed => return,
         };
         let result = match &item.kind {
-            Kind::Dir { node, mode } => {
-                // Report before publishing, so `-v` lists a directory before its contents.
-                let state = match make_dir(item, dst, *mode) {
-                    Ok(state) => {
-                        if let DstState::Ready { fresh: true, .. } = state {
-                            progress.done(item, 0);
-                        }
-                        state
-                    }
-                    Err(f) => {
-                        progress.failure(&f);
-                        DstState::Failed
-                    }
-                };
-                node.set(state);
-                return;
-            }
             Kind::File { .. } => self.copy(item, dst, fresh, buf),
-            Kind::Symlink { .. } | Kind::Special { .. } => {
-                create_other(item, dst, fresh, self.overwrite).map(|made| made.then_some(0))
-            }
+            _ => create_other(item, dst, fresh, self.overwrite).map(|made| made.then_some(0)),
         };
         report(progress, item, result);
     }
 
+    /// Copy one regular file. `Ok(None)` when skipped (-n).
     pub fn copy(
         &self,
         item: &Item,
@@ -395,6 +374,33 @@ impl FileCopier {
             total += n as u64;
         }
     }
+}
+
+/// Create a directory item synchronously (or reuse an existing directory),
+/// report it, and publish its state so what goes inside can proceed. Waits
+/// until its parent exists; a failed parent makes it fail silently (the
+/// parent's failure was reported).
+pub fn create_dir(item: &Item, progress: &dyn Progress) {
+    let Kind::Dir { node, mode } = &item.kind else {
+        return;
+    };
+    let state = match item.dst_dir.wait() {
+        DstState::Ready { fd, .. } => match make_dir(item, fd.as_fd(), *mode) {
+            Ok(state) => {
+                // Report before publishing, so `-v` lists a directory before its contents.
+                if let DstState::Ready { fresh: true, .. } = state {
+                    progress.done(item, 0);
+                }
+                state
+            }
+            Err(f) => {
+                progress.failure(&f);
+                DstState::Failed
+            }
+        },
+        DstState::Failed => DstState::Failed,
+    };
+    node.set(state);
 }
 
 /// Tell `progress` how an item ended: created (`Some(bytes)`), skipped, or failed.

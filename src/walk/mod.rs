@@ -51,6 +51,8 @@ pub struct Walker {
     deref: Deref,
     recursive: bool,
     umask: u32,
+    /// Create destination directories here instead of sending them.
+    make_dirs: bool,
     buf: Vec<MaybeUninit<u8>>,
     /// Directories still to visit (depth-first).
     stack: Vec<PendingDir>,
@@ -75,6 +77,7 @@ impl Walker {
         deref: Deref,
         recursive: bool,
         umask: u32,
+        make_dirs: bool,
     ) -> Self {
         Walker {
             tx,
@@ -85,6 +88,7 @@ impl Walker {
             deref,
             recursive,
             umask,
+            make_dirs,
             buf: vec![MaybeUninit::uninit(); 64 << 10],
             stack: Vec::new(),
         }
@@ -101,6 +105,17 @@ impl Walker {
 
     fn send(&self, item: Item) -> Result<(), Closed> {
         self.send_to(self.shard, item)
+    }
+
+    /// Send a directory's item, or create it here. Returns whether what is
+    /// inside can still be created.
+    fn send_dir(&self, item: Item, node: &DstDir) -> Result<bool, Closed> {
+        if !self.make_dirs {
+            self.send(item)?;
+            return Ok(true);
+        }
+        crate::engine::ops::create_dir(&item, &*self.progress);
+        Ok(!matches!(node.state(), Some(crate::tree::DstState::Failed)))
     }
 
     fn send_to(&self, shard: usize, item: Item) -> Result<(), Closed> {
@@ -191,14 +206,18 @@ impl Walker {
                 };
                 if let Ok(st) = rustix::fs::statat(&p.parent_src.fd, p.name.as_c_str(), flags) {
                     let (node, mode) = self.dst_node(&p, &st);
-                    self.send(Item {
+                    let item = Item {
                         src_dir: p.parent_src,
                         name: p.name,
                         dst_dir: p.parent_dst,
                         dst_name: p.dst_name,
                         display: p.display,
-                        kind: Kind::Dir { node, mode },
-                    })?;
+                        kind: Kind::Dir {
+                            node: node.clone(),
+                            mode,
+                        },
+                    };
+                    self.send_dir(item, &node)?;
                 }
                 self.progress
                     .error(&CopyError::new(Op::OpenDir, path, open_err.into()));
@@ -226,7 +245,7 @@ impl Walker {
         self.shard = self.next_shard;
         self.next_shard = (self.next_shard + 1) % self.tx.len();
         self.in_dir = 0;
-        self.send(Item {
+        let item = Item {
             src_dir: p.parent_src,
             name: p.name,
             dst_dir: p.parent_dst,
@@ -236,7 +255,11 @@ impl Walker {
                 node: node.clone(),
                 mode,
             },
-        })?;
+        };
+        if !self.send_dir(item, &node)? {
+            // It could not be made (reported): nothing inside can be copied.
+            return Ok(());
+        }
 
         let first_subdir = self.stack.len();
         let mut buf = std::mem::take(&mut self.buf);

@@ -829,6 +829,11 @@ impl Engine for Chains {
         1
     }
 
+    fn walker_makes_dirs(&self) -> bool {
+        // MKDIRAT goes through the ring too.
+        false
+    }
+
     fn run(&mut self, shards: Vec<Receiver<Item>>, progress: &Arc<dyn Progress>) {
         let Some(items) = shards.into_iter().next() else {
             return;
