@@ -181,7 +181,8 @@ impl Chains {
             return Err("RLIMIT_NOFILE is too low for direct descriptors".into());
         }
 
-        let mut pool = BufPool::new(opts.buffer_mem as usize);
+        let mut pool = BufPool::new(opts.buffer_mem as usize)
+            .map_err(|e| format!("cannot map the buffer pool: {e}"))?;
         // Falls back to plain READ/WRITE on the same memory if refused.
         pool.register(&submitter);
         let chunk = ((opts.buffer_mem / 8) as u32).clamp(4096, MAX_CHUNK);

@@ -14,8 +14,10 @@ use io_uring::Submitter;
 use offset_allocator::{Allocation, Allocator};
 
 pub struct BufPool {
-    /// Start of the pool. Owned (from a leaked `Box<[u8]>`) and freed in `Drop`;
-    /// no Rust reference to it exists while the kernel may write into it.
+    /// Start of the pool: an anonymous mapping owned by the pool and unmapped
+    /// in `Drop`. No Rust reference to it exists while the kernel may write
+    /// into it. Its pages appear only when first used, so a pool sized for
+    /// the worst case costs nothing until it is needed.
     base: *mut u8,
     len: usize,
     alloc: Allocator,
@@ -32,16 +34,25 @@ pub struct Buf {
 }
 
 impl BufPool {
-    pub fn new(len: usize) -> Self {
+    pub fn new(len: usize) -> std::io::Result<Self> {
         let len = len.clamp(4096, u32::MAX as usize);
-        let base = Box::into_raw(vec![0u8; len].into_boxed_slice()) as *mut u8;
-        BufPool {
+        // SAFETY: a fresh private anonymous mapping aliases nothing.
+        let base = unsafe {
+            rustix::mm::mmap_anonymous(
+                std::ptr::null_mut(),
+                len,
+                rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
+                rustix::mm::MapFlags::PRIVATE,
+            )
+        }?
+        .cast::<u8>();
+        Ok(BufPool {
             base,
             len,
             alloc: Allocator::new(len as u32),
             registered: false,
             leak: false,
-        }
+        })
     }
 
     /// Register the pool as fixed buffer 0. Returns whether that worked.
@@ -90,9 +101,9 @@ impl BufPool {
 impl Drop for BufPool {
     fn drop(&mut self) {
         if !self.leak {
-            // SAFETY: `base`/`len` came from `Box::into_raw` of a boxed slice of
-            // exactly `len` bytes, and no operation uses it any more.
-            drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.base, self.len)) });
+            // SAFETY: `base`/`len` are the mapping made in `new`, and no
+            // operation uses it any more.
+            let _ = unsafe { rustix::mm::munmap(self.base.cast(), self.len) };
         }
     }
 }

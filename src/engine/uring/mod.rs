@@ -145,7 +145,8 @@ impl<'a> Worker<'a> {
         submitter
             .register_files_sparse(max_inflight as u32)
             .map_err(|e| e.to_string())?;
-        let mut pool = BufPool::new(max_inflight * chunk as usize);
+        let mut pool = BufPool::new(max_inflight * chunk as usize).map_err(|e| e.to_string())?;
+        // Falls back to plain READ on the same memory if refused (memlock).
         pool.register(&submitter);
         Ok(Worker {
             ring,
