@@ -86,3 +86,47 @@ fn disk_full_leaves_no_partial_files() {
         assert!(kept > 0 && kept < 24, "[{engine}] {kept} files kept");
     }
 }
+
+/// Between filesystems copy_file_range is refused: large files then go
+/// through splice, in one range per CPU at once. The bytes must be exact.
+#[test]
+fn large_files_across_filesystems() {
+    if !common::is_root() {
+        skip("mounting a tmpfs needs root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    for (name, size) in [("a", (1 << 20) + 1), ("b", (17 << 20) + 3), ("c", 40 << 20)] {
+        let data: Vec<u8> = (0..size as u64)
+            .map(|j| (j * 2654435761 >> 13) as u8)
+            .collect();
+        std::fs::write(src.join(name), data).unwrap();
+    }
+    for engine in engines() {
+        let Some(fs) = SmallFs::mount(&tmp.path().join(format!("other-{engine}")), "128m") else {
+            skip("cannot mount tmpfs here");
+            return;
+        };
+        let out = Command::new(BIN)
+            .args(["--engine", engine, "-r"])
+            .arg(&src)
+            .arg(fs.0.join("dst"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "[{engine}] {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for name in ["a", "b", "c"] {
+            assert!(
+                std::fs::read(src.join(name)).unwrap()
+                    == std::fs::read(fs.0.join("dst").join(name)).unwrap(),
+                "[{engine}] {name} differs"
+            );
+        }
+    }
+}

@@ -210,6 +210,11 @@ pub fn make_dir(item: &Item, parent: BorrowedFd<'_>, mode: u32) -> Result<DstSta
     }
 }
 
+/// Files at least this large are copied as one range per CPU at once.
+const PARALLEL_MIN: u64 = 16 << 20;
+/// Ranges at least this large go through splice when copy_file_range cannot.
+const SPLICE_MIN: u64 = 1 << 20;
+
 /// The synchronous copy of one regular file: the portable engine's whole job,
 /// and the io_uring engine's fallback when a linked chain cannot do it (the
 /// source changed size, a destination appeared, -f must retry).
@@ -322,7 +327,8 @@ impl FileCopier {
     }
 
     /// Move the bytes: copy_file_range, else read/write, until EOF or, when
-    /// the size is known, until that many bytes (saving the EOF probe).
+    /// the size is known, until that many bytes (saving the EOF probe). A
+    /// large file is split into one range per CPU, copied at once.
     fn copy_data(
         &self,
         item: &Item,
@@ -331,16 +337,70 @@ impl FileCopier {
         size: Option<u64>,
         buf: &mut Vec<u8>,
     ) -> Result<u64, CopyError> {
-        let mut total = 0u64;
-        let done = |total: u64| size.is_some_and(|s| total >= s);
+        let Some(size) = size else {
+            return self.copy_range(item, src, dst, 0, None, buf);
+        };
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+        let parts = (size / PARALLEL_MIN).min(cpus).max(1);
+        if parts == 1 {
+            return self.copy_range(item, src, dst, 0, Some(size), buf);
+        }
+        let bound = |i: u64| size * i / parts;
+        std::thread::scope(|s| {
+            let others: Vec<_> = (1..parts)
+                .map(|i| {
+                    s.spawn(move || {
+                        self.copy_range(
+                            item,
+                            src,
+                            dst,
+                            bound(i),
+                            Some(bound(i + 1)),
+                            &mut Vec::new(),
+                        )
+                    })
+                })
+                .collect();
+            let mut total = self.copy_range(item, src, dst, 0, Some(bound(1)), buf)?;
+            for h in others {
+                total += h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+            }
+            Ok(total)
+        })
+    }
+
+    /// Copy bytes `start..end` (at the file offsets when `end` is known, else
+    /// sequentially to EOF, which also suits pipes and devices).
+    fn copy_range(
+        &self,
+        item: &Item,
+        src: &OwnedFd,
+        dst: &OwnedFd,
+        start: u64,
+        end: Option<u64>,
+        buf: &mut Vec<u8>,
+    ) -> Result<u64, CopyError> {
+        let mut off = start;
+        let left = |off: u64| end.map_or(1 << 30, |e| e.saturating_sub(off).min(1 << 30)) as usize;
         if self.cfr.load(Relaxed) {
             loop {
-                match rustix::fs::copy_file_range(src, None, dst, None, 1 << 30) {
-                    Ok(0) => return Ok(total),
-                    Ok(n) if done(total + n as u64) => return Ok(total + n as u64),
-                    Ok(n) => total += n as u64,
+                if left(off) == 0 {
+                    return Ok(off - start);
+                }
+                let (mut i, mut o) = (off, off);
+                let at = end.is_some();
+                let r = rustix::fs::copy_file_range(
+                    src,
+                    at.then_some(&mut i),
+                    dst,
+                    at.then_some(&mut o),
+                    left(off),
+                );
+                match r {
+                    Ok(0) => return Ok(off - start),
+                    Ok(n) => off += n as u64,
                     Err(Errno::XDEV | Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP)
-                        if total == 0 =>
+                        if off == start =>
                     {
                         self.cfr.store(false, Relaxed);
                         break;
@@ -350,29 +410,92 @@ impl FileCopier {
                 }
             }
         }
+        if let Some(e) = end
+            && e - off >= SPLICE_MIN
+            && let Some(n) = self.splice_range(item, src, dst, off, e)?
+        {
+            return Ok(n);
+        }
         if buf.is_empty() {
             buf.resize(self.chunk, 0);
         }
         loop {
-            if done(total) {
-                return Ok(total);
+            let want = left(off).min(buf.len());
+            if want == 0 {
+                return Ok(off - start);
             }
-            let n = match rustix::io::read(src, &mut buf[..]) {
-                Ok(0) => return Ok(total),
+            let r = match end {
+                Some(_) => rustix::io::pread(src, &mut buf[..want], off),
+                None => rustix::io::read(src, &mut buf[..want]),
+            };
+            let n = match r {
+                Ok(0) => return Ok(off - start),
                 Ok(n) => n,
                 Err(Errno::INTR) => continue,
                 Err(e) => return Err(item.error(Op::Read, false, e.into())),
             };
             let mut done = 0;
             while done < n {
-                match rustix::io::write(dst, &buf[done..n]) {
+                let w = match end {
+                    Some(_) => rustix::io::pwrite(dst, &buf[done..n], off + done as u64),
+                    None => rustix::io::write(dst, &buf[done..n]),
+                };
+                match w {
                     Ok(w) => done += w,
                     Err(Errno::INTR) => {}
                     Err(e) => return Err(item.error(Op::Write, true, e.into())),
                 }
             }
-            total += n as u64;
+            off += n as u64;
         }
+    }
+}
+
+impl FileCopier {
+    /// Copy `start..end` through a pipe: file to pipe moves page references,
+    /// pipe to file copies once (read/write copies twice). Works between
+    /// filesystems, where copy_file_range does not. `Ok(None)` if splice is
+    /// not supported for these files and nothing was copied.
+    fn splice_range(
+        &self,
+        item: &Item,
+        src: &OwnedFd,
+        dst: &OwnedFd,
+        start: u64,
+        end: u64,
+    ) -> Result<Option<u64>, CopyError> {
+        use rustix::pipe::{PipeFlags, SpliceFlags, splice};
+        let Ok((rd, wr)) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC) else {
+            return Ok(None);
+        };
+        let cap = rustix::pipe::fcntl_setpipe_size(&wr, 1 << 20).unwrap_or(64 << 10);
+        let (mut off_in, mut off_out) = (start, start);
+        while off_in < end {
+            let want = ((end - off_in) as usize).min(cap);
+            let n = match splice(src, Some(&mut off_in), &wr, None, want, SpliceFlags::MOVE) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(Errno::INTR) => continue,
+                Err(Errno::INVAL) if off_in == start => return Ok(None),
+                Err(e) => return Err(item.error(Op::Read, false, e.into())),
+            };
+            let mut moved = 0;
+            while moved < n {
+                match splice(
+                    &rd,
+                    None,
+                    dst,
+                    Some(&mut off_out),
+                    n - moved,
+                    SpliceFlags::MOVE,
+                ) {
+                    Ok(m) => moved += m,
+                    Err(Errno::INTR) => {}
+                    Err(e) => return Err(item.error(Op::Write, true, e.into())),
+                }
+            }
+        }
+        Ok(Some(off_out - start))
     }
 }
 
