@@ -100,7 +100,7 @@ fn large_files_across_filesystems() {
     std::fs::create_dir_all(&src).unwrap();
     for (name, size) in [("a", (1 << 20) + 1), ("b", (17 << 20) + 3), ("c", 40 << 20)] {
         let data: Vec<u8> = (0..size as u64)
-            .map(|j| (j * 2654435761 >> 13) as u8)
+            .map(|j| ((j * 2654435761) >> 13) as u8)
             .collect();
         std::fs::write(src.join(name), data).unwrap();
     }
