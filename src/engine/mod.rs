@@ -25,6 +25,23 @@ pub struct EngineOptions {
     pub buffer_mem: u64,
 }
 
+/// The CPUs this process may use.
+pub fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// Workers for the multi-worker engines: two per CPU, so one can create or
+/// read while another waits on a lock or the disk.
+pub fn default_workers() -> usize {
+    (cpus() * 2).clamp(2, 16)
+}
+
+/// The synchronous copier for `workers` threads sharing `--buffer-mem`.
+pub fn file_copier(opts: &EngineOptions, workers: usize) -> ops::FileCopier {
+    let chunk = (opts.buffer_mem as usize / workers.max(1)).clamp(4096, 1 << 20);
+    ops::FileCopier::new(opts.overwrite, chunk)
+}
+
 /// A copy engine.
 pub trait Engine {
     /// Its name, for `-v` and statistics.

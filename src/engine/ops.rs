@@ -340,7 +340,7 @@ impl FileCopier {
         let Some(size) = size else {
             return self.copy_range(item, src, dst, 0, None, buf);
         };
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+        let cpus = super::cpus() as u64;
         let parts = (size / PARALLEL_MIN).min(cpus).max(1);
         if parts == 1 {
             return self.copy_range(item, src, dst, 0, Some(size), buf);

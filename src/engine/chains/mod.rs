@@ -157,7 +157,7 @@ impl Chains {
 
         // Cap io-wq: creates and buffered writes on ext4 always run there, and
         // more workers than CPUs only add context switches and lock contention.
-        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
+        let cpus = super::cpus() as u32;
         let _ = submitter.register_iowq_max_workers(&mut [cpus, cpus]);
 
         // The slot table counts against RLIMIT_NOFILE.

@@ -20,9 +20,6 @@ use crate::tree::Item;
 use crossbeam_channel::Receiver;
 use std::sync::Arc;
 
-/// Largest read/write buffer per worker.
-const MAX_CHUNK: usize = 1 << 20;
-
 pub struct Portable {
     workers: usize,
     files: FileCopier,
@@ -30,11 +27,9 @@ pub struct Portable {
 
 impl Portable {
     pub fn new(opts: EngineOptions) -> Self {
-        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let workers = (cpus * 2).clamp(2, 16);
-        let chunk = ((opts.buffer_mem as usize) / workers).clamp(4096, MAX_CHUNK);
+        let workers = super::default_workers();
         Portable {
-            files: FileCopier::new(opts.overwrite, chunk),
+            files: super::file_copier(&opts, workers),
             workers,
         }
     }

@@ -64,11 +64,9 @@ impl Uring {
     /// Fails (with the reason) when io_uring cannot be used here.
     pub fn new(opts: EngineOptions) -> Result<Self, String> {
         setup::availability()?;
-        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let workers = (cpus * 2).clamp(2, 16);
-        let chunk = ((opts.buffer_mem as usize) / workers).clamp(4096, 1 << 20);
+        let workers = super::default_workers();
         Ok(Uring {
-            files: FileCopier::new(opts.overwrite, chunk),
+            files: super::file_copier(&opts, workers),
             opts,
             workers,
         })
