@@ -25,9 +25,11 @@ pub struct EngineOptions {
     pub buffer_mem: u64,
 }
 
-/// The CPUs this process may use.
+/// The CPUs this process may use. Asked once: the answer comes from reading
+/// cgroup files, several system calls each time.
 pub fn cpus() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
 
 /// Workers for the multi-worker engines: two per CPU, so one can create or
