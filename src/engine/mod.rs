@@ -38,9 +38,12 @@ pub fn default_workers() -> usize {
     (cpus() * 2).clamp(2, 16)
 }
 
-/// The synchronous copier for `workers` threads sharing `--buffer-mem`.
-pub fn file_copier(opts: &EngineOptions, workers: usize) -> ops::FileCopier {
-    let chunk = (opts.buffer_mem as usize / workers.max(1)).clamp(4096, 1 << 20);
+/// The synchronous copier for `workers` threads that may use `bytes` of
+/// buffers between them. Each worker copying a large file may run one range
+/// per CPU at once, each range with its own buffer.
+pub fn file_copier(opts: &EngineOptions, workers: usize, bytes: u64) -> ops::FileCopier {
+    let buffers = (workers * cpus()).max(1);
+    let chunk = (bytes as usize / buffers).clamp(4096, 1 << 20);
     ops::FileCopier::new(opts.overwrite, chunk)
 }
 

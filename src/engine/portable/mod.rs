@@ -29,7 +29,7 @@ impl Portable {
     pub fn new(opts: EngineOptions) -> Self {
         let workers = super::default_workers();
         Portable {
-            files: super::file_copier(&opts, workers),
+            files: super::file_copier(&opts, workers, opts.buffer_mem),
             workers,
         }
     }

@@ -66,7 +66,9 @@ impl Uring {
         setup::availability()?;
         let workers = super::default_workers();
         Ok(Uring {
-            files: super::file_copier(&opts, workers),
+            // Half of --buffer-mem for the rings' read buffers, half for the
+            // synchronous path (large files).
+            files: super::file_copier(&opts, workers, opts.buffer_mem / 2),
             opts,
             workers,
         })
@@ -83,7 +85,7 @@ impl Engine for Uring {
     }
 
     fn run(&mut self, shards: Vec<Receiver<Item>>, progress: &Arc<dyn Progress>) {
-        let per_worker = (self.opts.buffer_mem as usize / shards.len().max(1)).max(4096);
+        let per_worker = (self.opts.buffer_mem as usize / 2 / shards.len().max(1)).max(4096);
         let files = &self.files;
         std::thread::scope(|s| {
             for items in shards {
