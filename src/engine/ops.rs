@@ -11,7 +11,7 @@ use crate::progress::Progress;
 use crate::tree::{DstState, Item, Kind};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 /// How a destination file is to be opened.
@@ -212,8 +212,8 @@ pub fn make_dir(item: &Item, parent: BorrowedFd<'_>, mode: u32) -> Result<DstSta
 
 /// Files at least this large are copied as one range per CPU at once.
 const PARALLEL_MIN: u64 = 16 << 20;
-/// Ranges at least this large go through splice when copy_file_range cannot.
-const SPLICE_MIN: u64 = 1 << 20;
+/// Ranges at least this large go through sendfile when copy_file_range cannot.
+const SENDFILE_MIN: u64 = 1 << 20;
 
 /// The synchronous copy of one regular file: the portable engine's whole job,
 /// and the io_uring engine's fallback when a linked chain cannot do it (the
@@ -411,8 +411,8 @@ impl FileCopier {
             }
         }
         if let Some(e) = end
-            && e - off >= SPLICE_MIN
-            && let Some(n) = self.splice_range(item, src, dst, off, e)?
+            && e - off >= SENDFILE_MIN
+            && let Some(n) = self.sendfile_range(item, src, dst, off, e)?
         {
             return Ok(n);
         }
@@ -452,11 +452,13 @@ impl FileCopier {
 }
 
 impl FileCopier {
-    /// Copy `start..end` through a pipe: file to pipe moves page references,
-    /// pipe to file copies once (read/write copies twice). Works between
-    /// filesystems, where copy_file_range does not. `Ok(None)` if splice is
-    /// not supported for these files and nothing was copied.
-    fn splice_range(
+    /// Copy `start..end` with sendfile: the kernel moves page-cache pages to
+    /// the destination with one memory copy (read/write makes two), and works
+    /// between filesystems, where copy_file_range does not. sendfile writes at
+    /// the destination's file position, so a range that does not start at 0
+    /// gets a descriptor of its own, positioned at its start. `Ok(None)` if
+    /// that is impossible here and nothing was copied.
+    fn sendfile_range(
         &self,
         item: &Item,
         src: &OwnedFd,
@@ -464,38 +466,37 @@ impl FileCopier {
         start: u64,
         end: u64,
     ) -> Result<Option<u64>, CopyError> {
-        use rustix::pipe::{PipeFlags, SpliceFlags, splice};
-        let Ok((rd, wr)) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC) else {
-            return Ok(None);
-        };
-        let cap = rustix::pipe::fcntl_setpipe_size(&wr, 1 << 20).unwrap_or(64 << 10);
-        let (mut off_in, mut off_out) = (start, start);
-        while off_in < end {
-            let want = ((end - off_in) as usize).min(cap);
-            let n = match splice(src, Some(&mut off_in), &wr, None, want, SpliceFlags::MOVE) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(Errno::INTR) => continue,
-                Err(Errno::INVAL) if off_in == start => return Ok(None),
-                Err(e) => return Err(item.error(Op::Read, false, e.into())),
+        let own;
+        let out = if start == 0 {
+            dst
+        } else {
+            // Another open file description of the same file, with its own offset.
+            let path = format!("/proc/self/fd/{}", dst.as_fd().as_raw_fd());
+            let Ok(fd) = rustix::fs::open(
+                path.as_str(),
+                OFlags::WRONLY | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) else {
+                return Ok(None);
             };
-            let mut moved = 0;
-            while moved < n {
-                match splice(
-                    &rd,
-                    None,
-                    dst,
-                    Some(&mut off_out),
-                    n - moved,
-                    SpliceFlags::MOVE,
-                ) {
-                    Ok(m) => moved += m,
-                    Err(Errno::INTR) => {}
-                    Err(e) => return Err(item.error(Op::Write, true, e.into())),
-                }
+            if rustix::fs::seek(&fd, rustix::fs::SeekFrom::Start(start)).is_err() {
+                return Ok(None);
+            }
+            own = fd;
+            &own
+        };
+        let mut off = start;
+        while off < end {
+            let want = ((end - off) as usize).min(1 << 30);
+            match rustix::fs::sendfile(out, src, Some(&mut off), want) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(Errno::INTR) => {}
+                Err(Errno::INVAL | Errno::NOSYS) if off == start => return Ok(None),
+                Err(e) => return Err(item.error(Op::Write, true, e.into())),
             }
         }
-        Ok(Some(off_out - start))
+        Ok(Some(off - start))
     }
 }
 
