@@ -1,10 +1,15 @@
 //! Copy engines: one trait, several drivers, one chosen at start-up (xcp's design).
 //!
 //! An engine consumes [`Item`]s from the walker and creates them at the
-//! destination. Both engines share the synchronous operations in [`ops`] for
-//! the rare cases (existing destinations, symlink and special-file creation,
-//! cleanup), so their behaviour cannot drift apart; they differ only in how the
-//! common case, a new regular file, is copied.
+//! destination. All engines share the synchronous operations in [`ops`]
+//! (existing destinations under cp's rules, symlinks, special files, large
+//! files, cleanup), so their behaviour cannot drift apart; they differ only in
+//! how the common case, a new small regular file, is copied:
+//!
+//! - [`uring`]: sources read through a ring per worker, destinations written
+//!   with system calls (the default where io_uring works);
+//! - [`chains`]: every step through one ring (fewest system calls);
+//! - [`portable`]: system calls only.
 
 pub mod chains;
 pub mod ops;

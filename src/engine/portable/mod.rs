@@ -2,16 +2,12 @@
 //!
 //! This is what runs where io_uring is blocked (containers' seccomp profiles,
 //! `kernel.io_uring_disabled`, old kernels), so it is built to be fast too:
-//! several workers pull items from the walker's channel at once, so creates in
-//! different directories and reads of different files overlap, and file data
-//! moves with `copy_file_range` (no user-space copy; reflinks on filesystems
-//! that can) with a plain read/write loop where the kernel refuses it, such as
-//! between filesystems of different kinds. A refusal is remembered, not retried
-//! for every file.
-//!
-//! An item waits until its destination directory exists: the directory's own
-//! item always comes earlier from the channel, and the worker that took it is
-//! creating it, so the wait always ends.
+//! one worker per shard of the walk (two per CPU), so creates in different
+//! directories and reads of different files overlap, and file data moves with
+//! `copy_file_range` (no user-space copy; reflinks on filesystems that can),
+//! `sendfile` for large files between filesystems, and read/write otherwise.
+//! A refusal of copy_file_range is remembered, not retried for every file.
+//! The walker has made every destination directory before its entries arrive.
 
 use super::ops::FileCopier;
 use super::{Engine, EngineOptions};
