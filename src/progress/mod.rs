@@ -86,12 +86,12 @@ impl Progress for Console {
     }
 
     fn error(&self, err: &CopyError) {
-        self.stats.failed.fetch_add(1, Relaxed);
-        eprintln!("uring-cp: {err}");
+        self.message(&err.to_string());
     }
 
     fn message(&self, msg: &str) {
         self.stats.failed.fetch_add(1, Relaxed);
-        eprintln!("uring-cp: {msg}");
+        // A closed stderr must not turn into a panic; the exit status still says it.
+        let _ = writeln!(std::io::stderr().lock(), "uring-cp: {msg}");
     }
 }
