@@ -106,6 +106,18 @@ impl Engine for Uring {
     }
 }
 
+impl Drop for Worker<'_> {
+    fn drop(&mut self) {
+        // Source files stay in their slots until a later open replaces them.
+        // Close them now: the ring itself is torn down asynchronously after
+        // exit, and files it still held kept the filesystem busy (umount
+        // right after the copy answered EBUSY for seconds, benches/RESULTS.md).
+        if self.inflight.is_empty() {
+            let _ = self.ring.submitter().unregister_files();
+        }
+    }
+}
+
 /// A file whose source is being read.
 struct Pending {
     item: Item,
