@@ -48,14 +48,6 @@ impl CopyError {
             source,
         }
     }
-
-    /// Is this ENOSPC/EDQUOT: a failure every later write will share?
-    pub fn is_out_of_space(&self) -> bool {
-        matches!(
-            self.source.raw_os_error(),
-            Some(libc::ENOSPC) | Some(libc::EDQUOT)
-        )
-    }
 }
 
 /// Quote a path the way GNU tools do in messages and `-v` lines (coreutils'

@@ -14,7 +14,7 @@
 use crate::error::{CopyError, IoContext, Op};
 use crate::progress::Progress;
 use std::ffi::{CStr, CString, OsStr};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -98,14 +98,6 @@ impl DstDir {
 
     pub fn state(&self) -> Option<&DstState> {
         self.state.get()
-    }
-
-    /// The open descriptor and freshness, if the directory is ready.
-    pub fn ready(&self) -> Option<(BorrowedFd<'_>, bool)> {
-        match self.state.get() {
-            Some(DstState::Ready { fd, fresh }) => Some((fd.as_fd(), *fresh)),
-            _ => None,
-        }
     }
 }
 

@@ -88,7 +88,7 @@ fn disk_full_leaves_no_partial_files() {
 }
 
 /// Between filesystems copy_file_range is refused: large files then go
-/// through splice, in one range per CPU at once. The bytes must be exact.
+/// through sendfile, in one range per CPU at once. The bytes must be exact.
 #[test]
 fn large_files_across_filesystems() {
     if !common::is_root() {

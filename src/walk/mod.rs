@@ -104,7 +104,9 @@ impl Walker {
     }
 
     fn send(&self, item: Item) -> Result<(), Closed> {
-        self.send_to(self.shard, item)
+        self.tx[self.shard % self.tx.len()]
+            .send(item)
+            .map_err(|_| Closed)
     }
 
     /// Send a directory's item, or create it here. Returns whether what is
@@ -116,12 +118,6 @@ impl Walker {
         }
         crate::engine::ops::create_dir(&item, &*self.progress);
         Ok(!matches!(node.state(), Some(crate::tree::DstState::Failed)))
-    }
-
-    fn send_to(&self, shard: usize, item: Item) -> Result<(), Closed> {
-        self.tx[shard % self.tx.len()]
-            .send(item)
-            .map_err(|_| Closed)
     }
 
     fn root(&mut self, root: Root) -> Result<(), Closed> {
