@@ -29,7 +29,7 @@ pub(crate) mod setup;
 
 pub use setup::availability;
 
-use super::ops::{self, FileCopier};
+use super::ops::{self, FileCopier, Work};
 use super::{Engine, EngineOptions};
 use crate::error::{Failure, Op, errno};
 use crate::progress::Progress;
@@ -94,12 +94,7 @@ impl Engine for Uring {
                     Ok(mut w) => w.run(&items),
                     // No ring for this worker (e.g. locked memory ran out): the
                     // synchronous path copies the same way.
-                    Err(_) => {
-                        let mut buf = Vec::new();
-                        for item in items {
-                            files.handle(&item, &*progress, &mut buf);
-                        }
-                    }
+                    Err(_) => files.drain(&items, &*progress, &mut Vec::new()),
                 });
             }
         });
@@ -181,7 +176,19 @@ impl<'a> Worker<'a> {
             // Take items until the ring is full or the walker has nothing ready.
             while open && self.inflight.len() < self.max_inflight {
                 let next = if self.inflight.is_empty() && self.sqes.is_empty() {
-                    items.recv().map_err(|_| open = false).ok()
+                    // Nothing in flight: wait for the shard, and copy large
+                    // files other workers found meanwhile.
+                    match self.files.next(items) {
+                        Some(Work::Item(item)) => Some(item),
+                        Some(large) => {
+                            self.files.work(large, self.progress, &mut self.buf);
+                            continue;
+                        }
+                        None => {
+                            open = false;
+                            None
+                        }
+                    }
                 } else {
                     match items.try_recv() {
                         Ok(item) => Some(item),
@@ -201,14 +208,12 @@ impl<'a> Worker<'a> {
                 if open {
                     continue;
                 }
-                return;
+                // The large files still queued (some may be this worker's).
+                return self.files.drain(items, self.progress, &mut self.buf);
             }
             if let Err(e) = self.turn() {
                 self.ring_failed(e);
-                for item in items.iter() {
-                    self.files.handle(&item, self.progress, &mut self.buf);
-                }
-                return;
+                return self.files.drain(items, self.progress, &mut self.buf);
             }
         }
     }
@@ -223,11 +228,11 @@ impl<'a> Worker<'a> {
             None
         };
         let Some(slot) = slot else {
-            return self.files.handle(&item, self.progress, &mut self.buf);
+            return self.files.handle(item, self.progress, &mut self.buf);
         };
         let Some(buf) = self.pool.get(self.chunk) else {
             self.slots.push(slot);
-            return self.files.handle(&item, self.progress, &mut self.buf);
+            return self.files.handle(item, self.progress, &mut self.buf);
         };
         let nofollow = match item.kind {
             Kind::File { follow: true, .. } => 0,
@@ -290,8 +295,16 @@ impl<'a> Worker<'a> {
             let op = if step == OPEN { Op::OpenRead } else { Op::Read };
             Err(item.error(op, false, errno(-res)).into())
         } else if res as u32 == buf.len {
-            // It may be larger than the buffer: copy it the streaming way.
-            self.sync_copy(&item)
+            // It may be larger than the buffer: copy it the streaming way, or
+            // leave it to a free worker if it is large.
+            self.pool.put(buf);
+            let dir = item.dst_dir.clone();
+            if let Some(DstState::Ready { fd, fresh }) = dir.state() {
+                let (fd, fresh) = (fd.as_fd(), *fresh);
+                self.files
+                    .copy_or_queue(item, fd, fresh, self.progress, &mut self.buf);
+            }
+            return;
         } else {
             self.write(&item, &buf, res as usize)
         };
