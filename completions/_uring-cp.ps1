@@ -24,6 +24,7 @@ Register-ArgumentCompleter -Native -CommandName 'uring-cp' -ScriptBlock {
             [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Copy all SOURCE arguments into DIRECTORY')
             [CompletionResult]::new('--target-directory', '--target-directory', [CompletionResultType]::ParameterName, 'Copy all SOURCE arguments into DIRECTORY')
             [CompletionResult]::new('--engine', '--engine', [CompletionResultType]::ParameterName, 'Which copy engine to use: io_uring if it works here (auto), or force one')
+            [CompletionResult]::new('--ring-reads', '--ring-reads', [CompletionResultType]::ParameterName, 'How the io_uring engine reads sources: `auto` switches a worker to plain system calls while its sources come from the page cache (cheaper there) and back to the ring when they come from storage; `always` keeps every read on the ring')
             [CompletionResult]::new('--buffer-mem', '--buffer-mem', [CompletionResultType]::ParameterName, 'Cap on memory for file data buffers, e.g. 16M, 64K [default: 16M]')
             [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Copy directories recursively')
             [CompletionResult]::new('--recursive', '--recursive', [CompletionResultType]::ParameterName, 'Copy directories recursively')

@@ -23,7 +23,7 @@ _uring__cp() {
 
     case "${cmd}" in
         uring__cp)
-            opts="-r -P -L -H -f -n -t -T -v -V -h --recursive --no-dereference --dereference --force --no-clobber --target-directory --no-target-directory --verbose --engine --buffer-mem --version --help"
+            opts="-r -P -L -H -f -n -t -T -v -V -h --recursive --no-dereference --dereference --force --no-clobber --target-directory --no-target-directory --verbose --engine --ring-reads --buffer-mem --version --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -39,6 +39,10 @@ _uring__cp() {
                     ;;
                 --engine)
                     COMPREPLY=($(compgen -W "auto uring uring-chains portable" -- "${cur}"))
+                    return 0
+                    ;;
+                --ring-reads)
+                    COMPREPLY=($(compgen -W "auto always" -- "${cur}"))
                     return 0
                     ;;
                 --buffer-mem)

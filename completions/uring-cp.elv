@@ -21,6 +21,7 @@ set edit:completion:arg-completer[uring-cp] = {|@words|
             cand -t 'Copy all SOURCE arguments into DIRECTORY'
             cand --target-directory 'Copy all SOURCE arguments into DIRECTORY'
             cand --engine 'Which copy engine to use: io_uring if it works here (auto), or force one'
+            cand --ring-reads 'How the io_uring engine reads sources: `auto` switches a worker to plain system calls while its sources come from the page cache (cheaper there) and back to the ring when they come from storage; `always` keeps every read on the ring'
             cand --buffer-mem 'Cap on memory for file data buffers, e.g. 16M, 64K [default: 16M]'
             cand -r 'Copy directories recursively'
             cand --recursive 'Copy directories recursively'

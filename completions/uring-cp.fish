@@ -3,6 +3,8 @@ complete -c uring-cp -l engine -d 'Which copy engine to use: io_uring if it work
 uring\t'The io_uring engine (sources read through rings, destinations written by worker threads); fail if io_uring cannot be used'
 uring-chains\t'Every step through one ring as linked chains: fewest system calls, slower on ext4; fail if io_uring cannot be used'
 portable\t'Ordinary system calls from a small thread pool'"
+complete -c uring-cp -l ring-reads -d 'How the io_uring engine reads sources: `auto` switches a worker to plain system calls while its sources come from the page cache (cheaper there) and back to the ring when they come from storage; `always` keeps every read on the ring' -r -f -a "auto\t'Ring reads while the sources come from storage, system calls while cached'
+always\t'Every source read through the ring'"
 complete -c uring-cp -l buffer-mem -d 'Cap on memory for file data buffers, e.g. 16M, 64K [default: 16M]' -r
 complete -c uring-cp -s r -l recursive -d 'Copy directories recursively'
 complete -c uring-cp -s P -l no-dereference -d 'Never follow symbolic links in SOURCE; copy them as links (the default with -r)'

@@ -6,7 +6,7 @@
 //! filesystem: whether DEST is an existing directory is decided later, in
 //! [`crate::plan`], where the I/O happens.
 
-use crate::cli::{Args, EngineArg};
+use crate::cli::{Args, EngineArg, RingReads};
 use std::path::PathBuf;
 
 /// Default cap on data-buffer memory: enough for hundreds of small files or
@@ -66,6 +66,8 @@ pub struct Config {
     pub overwrite: Overwrite,
     pub verbose: bool,
     pub engine: EngineChoice,
+    /// The io_uring engine switches to system calls for cached sources.
+    pub adaptive_reads: bool,
     pub buffer_mem: u64,
 }
 
@@ -151,6 +153,7 @@ impl Config {
                 EngineArg::UringChains => EngineChoice::UringChains,
                 EngineArg::Portable => EngineChoice::Portable,
             },
+            adaptive_reads: args.ring_reads == RingReads::Auto,
             buffer_mem,
         })
     }

@@ -37,6 +37,7 @@ pub fn run(cfg: Config) -> i32 {
     let opts = EngineOptions {
         overwrite: cfg.overwrite,
         buffer_mem: cfg.buffer_mem,
+        adaptive_reads: cfg.adaptive_reads,
     };
     let (mut engine, fallback) = match engine::select(cfg.engine, &opts) {
         Ok(v) => v,

@@ -69,6 +69,13 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = EngineArg::Auto, help_heading = "Engine")]
     pub engine: EngineArg,
 
+    /// How the io_uring engine reads sources: `auto` switches a worker to plain
+    /// system calls while its sources come from the page cache (cheaper there)
+    /// and back to the ring when they come from storage; `always` keeps every
+    /// read on the ring.
+    #[arg(long, value_enum, default_value_t = RingReads::Auto, value_name = "WHEN", help_heading = "Engine")]
+    pub ring_reads: RingReads,
+
     /// Cap on memory for file data buffers, e.g. 16M, 64K [default: 16M].
     #[arg(long, value_name = "SIZE", help_heading = "Engine")]
     pub buffer_mem: Option<String>,
@@ -76,6 +83,15 @@ pub struct Args {
     /// Print version information and whether io_uring works on this machine.
     #[arg(short = 'V', long, action = ArgAction::SetTrue)]
     pub version: bool,
+}
+
+/// The `--ring-reads` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RingReads {
+    /// Ring reads while the sources come from storage, system calls while cached.
+    Auto,
+    /// Every source read through the ring.
+    Always,
 }
 
 /// The `--engine` values.

@@ -28,6 +28,8 @@ pub struct EngineOptions {
     pub overwrite: Overwrite,
     /// Cap on file-data buffer memory, in bytes.
     pub buffer_mem: u64,
+    /// io_uring engine: plain system calls for sources in the page cache.
+    pub adaptive_reads: bool,
 }
 
 /// The CPUs this process may use. Asked once: the answer comes from reading

@@ -22,8 +22,12 @@
 //! rest.
 //!
 //! Workers take items from their own shard (see [`crate::walk`]); directories,
-//! symlinks and special files are created synchronously.
+//! symlinks and special files are created synchronously. While a worker's
+//! sources come from the page cache it copies them with system calls instead
+//! of the ring, and goes back to the ring when they come from storage
+//! ([`adapt`]; `--ring-reads always` turns that off).
 
+mod adapt;
 pub(crate) mod bufpool;
 pub(crate) mod setup;
 
@@ -34,6 +38,7 @@ use super::{Engine, EngineOptions};
 use crate::error::{Failure, Op, errno};
 use crate::progress::Progress;
 use crate::tree::{DstState, Item, Kind};
+use adapt::Adapt;
 use bufpool::{Buf, BufPool};
 use crossbeam_channel::{Receiver, TryRecvError};
 use io_uring::types::{DestinationSlot, Fd, Fixed};
@@ -87,15 +92,18 @@ impl Engine for Uring {
     fn run(&mut self, shards: Vec<Receiver<Item>>, progress: &Arc<dyn Progress>) {
         let per_worker = (self.opts.buffer_mem as usize / 2 / shards.len().max(1)).max(4096);
         let files = &self.files;
+        let adaptive = self.opts.adaptive_reads;
         std::thread::scope(|s| {
             for items in shards {
                 let progress = progress.clone();
-                s.spawn(move || match Worker::new(per_worker, files, &*progress) {
-                    Ok(mut w) => w.run(&items),
-                    // No ring for this worker (e.g. locked memory ran out): the
-                    // synchronous path copies the same way.
-                    Err(_) => files.drain(&items, &*progress, &mut Vec::new()),
-                });
+                s.spawn(
+                    move || match Worker::new(per_worker, adaptive, files, &*progress) {
+                        Ok(mut w) => w.run(&items),
+                        // No ring for this worker (e.g. locked memory ran out): the
+                        // synchronous path copies the same way.
+                        Err(_) => files.drain(&items, &*progress, &mut Vec::new()),
+                    },
+                );
             }
         });
     }
@@ -134,11 +142,16 @@ struct Worker<'a> {
     cqes: Vec<(u64, i32)>,
     /// Scratch buffer for the synchronous path.
     buf: Vec<u8>,
+    /// Ring or system calls, by how warm the cache is.
+    adapt: Adapt,
+    /// Chains queued since the last submission.
+    new_chains: u32,
 }
 
 impl<'a> Worker<'a> {
     fn new(
         pool_bytes: usize,
+        adaptive: bool,
         files: &'a FileCopier,
         progress: &'a dyn Progress,
     ) -> Result<Self, String> {
@@ -167,6 +180,8 @@ impl<'a> Worker<'a> {
             sqes: Vec::with_capacity(max_inflight * 2),
             cqes: Vec::with_capacity(max_inflight * 2),
             buf: Vec::new(),
+            adapt: Adapt::new(adaptive),
+            new_chains: 0,
         })
     }
 
@@ -227,6 +242,10 @@ impl<'a> Worker<'a> {
         } else {
             None
         };
+        if plain_file && ready && self.adapt.sync() {
+            self.copy_sync(item);
+            return self.adapt.sync_file();
+        }
         let Some(slot) = slot else {
             return self.files.handle(item, self.progress, &mut self.buf);
         };
@@ -258,6 +277,7 @@ impl<'a> Worker<'a> {
         };
         self.sqes.push(open);
         self.sqes.push(read.user_data(key << 1 | READ));
+        self.new_chains += 1;
     }
 
     /// Submit the queued chains, wait for one completion, finish what completed.
@@ -269,10 +289,26 @@ impl<'a> Worker<'a> {
         unsafe { self.ring.submission().push_multiple(&self.sqes) }
             .map_err(|_| std::io::Error::other("submission queue overflow"))?;
         self.sqes.clear();
-        match self.ring.submit_and_wait(1) {
-            Ok(_) => {}
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
-            Err(e) => return Err(e),
+        // Submit without waiting first: when every chain in flight completed
+        // inline, the sources are in the page cache (see `adapt`).
+        let submitted = std::mem::take(&mut self.new_chains);
+        let mut wait = submitted == 0;
+        if !wait {
+            match self.ring.submit() {
+                Ok(_) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
+                Err(e) => return Err(e),
+            }
+            let all_done = self.ring.completion().len() >= self.inflight.len();
+            self.adapt.ring_turn(submitted, all_done);
+            wait = self.ring.completion().is_empty();
+        }
+        if wait {
+            match self.ring.submit_and_wait(1) {
+                Ok(_) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
+                Err(e) => return Err(e),
+            }
         }
         let mut cqes = std::mem::take(&mut self.cqes);
         cqes.extend(self.ring.completion().map(|c| (c.user_data(), c.result())));
@@ -298,13 +334,7 @@ impl<'a> Worker<'a> {
             // It may be larger than the buffer: copy it the streaming way, or
             // leave it to a free worker if it is large.
             self.pool.put(buf);
-            let dir = item.dst_dir.clone();
-            if let Some(DstState::Ready { fd, fresh }) = dir.state() {
-                let (fd, fresh) = (fd.as_fd(), *fresh);
-                self.files
-                    .copy_or_queue(item, fd, fresh, self.progress, &mut self.buf);
-            }
-            return;
+            return self.copy_sync(item);
         } else {
             self.write(&item, &buf, res as usize)
         };
@@ -362,6 +392,16 @@ impl<'a> Worker<'a> {
             }
         }
         Ok(Some(n as u64))
+    }
+
+    /// Copy a regular file with system calls (or queue it if it is large).
+    fn copy_sync(&mut self, item: Item) {
+        let dir = item.dst_dir.clone();
+        if let Some(DstState::Ready { fd, fresh }) = dir.state() {
+            let (fd, fresh) = (fd.as_fd(), *fresh);
+            self.files
+                .copy_or_queue(item, fd, fresh, self.progress, &mut self.buf);
+        }
     }
 
     fn sync_copy(&mut self, item: &Item) -> Result<Option<u64>, Failure> {
