@@ -23,6 +23,7 @@ Register-ArgumentCompleter -Native -CommandName 'uring-cp' -ScriptBlock {
         'uring-cp' {
             [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Copy all SOURCE arguments into DIRECTORY')
             [CompletionResult]::new('--target-directory', '--target-directory', [CompletionResultType]::ParameterName, 'Copy all SOURCE arguments into DIRECTORY')
+            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print a summary at the end: counts, bytes, time, throughput, engine and io_uring use; `--stats=json` prints it as one JSON object on stdout')
             [CompletionResult]::new('--engine', '--engine', [CompletionResultType]::ParameterName, 'Which copy engine to use: io_uring if it works here (auto), or force one')
             [CompletionResult]::new('--ring-reads', '--ring-reads', [CompletionResultType]::ParameterName, 'How the io_uring engine reads sources: `auto` switches a worker to plain system calls while its sources come from the page cache (cheaper there) and back to the ring when they come from storage; `always` keeps every read on the ring')
             [CompletionResult]::new('--buffer-mem', '--buffer-mem', [CompletionResultType]::ParameterName, 'Cap on memory for file data buffers, e.g. 16M, 64K [default: 16M]')
@@ -41,6 +42,10 @@ Register-ArgumentCompleter -Native -CommandName 'uring-cp' -ScriptBlock {
             [CompletionResult]::new('--no-target-directory', '--no-target-directory', [CompletionResultType]::ParameterName, 'Treat DEST as a normal file (or the directory to create), never as a directory to copy into')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Explain what is being done: one line per copied item, as `cp -v`')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Explain what is being done: one line per copied item, as `cp -v`')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show a progress bar on stderr from the start (by default it appears on a terminal once a run has lasted a second, unless -v is given)')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never show a progress bar')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No progress bar and no notes; errors are still reported')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No progress bar and no notes; errors are still reported')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version information and whether io_uring works on this machine')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version information and whether io_uring works on this machine')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

@@ -23,7 +23,7 @@ _uring__cp() {
 
     case "${cmd}" in
         uring__cp)
-            opts="-r -P -L -H -f -n -t -T -v -V -h --recursive --no-dereference --dereference --force --no-clobber --target-directory --no-target-directory --verbose --engine --ring-reads --buffer-mem --version --help"
+            opts="-r -P -L -H -f -n -t -T -v -q -V -h --recursive --no-dereference --dereference --force --no-clobber --target-directory --no-target-directory --verbose --progress --no-progress --quiet --stats --engine --ring-reads --buffer-mem --version --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -35,6 +35,10 @@ _uring__cp() {
                     ;;
                 -t)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stats)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 --engine)

@@ -20,6 +20,7 @@ set edit:completion:arg-completer[uring-cp] = {|@words|
         &'uring-cp'= {
             cand -t 'Copy all SOURCE arguments into DIRECTORY'
             cand --target-directory 'Copy all SOURCE arguments into DIRECTORY'
+            cand --stats 'Print a summary at the end: counts, bytes, time, throughput, engine and io_uring use; `--stats=json` prints it as one JSON object on stdout'
             cand --engine 'Which copy engine to use: io_uring if it works here (auto), or force one'
             cand --ring-reads 'How the io_uring engine reads sources: `auto` switches a worker to plain system calls while its sources come from the page cache (cheaper there) and back to the ring when they come from storage; `always` keeps every read on the ring'
             cand --buffer-mem 'Cap on memory for file data buffers, e.g. 16M, 64K [default: 16M]'
@@ -38,6 +39,10 @@ set edit:completion:arg-completer[uring-cp] = {|@words|
             cand --no-target-directory 'Treat DEST as a normal file (or the directory to create), never as a directory to copy into'
             cand -v 'Explain what is being done: one line per copied item, as `cp -v`'
             cand --verbose 'Explain what is being done: one line per copied item, as `cp -v`'
+            cand --progress 'Show a progress bar on stderr from the start (by default it appears on a terminal once a run has lasted a second, unless -v is given)'
+            cand --no-progress 'Never show a progress bar'
+            cand -q 'No progress bar and no notes; errors are still reported'
+            cand --quiet 'No progress bar and no notes; errors are still reported'
             cand -V 'Print version information and whether io_uring works on this machine'
             cand --version 'Print version information and whether io_uring works on this machine'
             cand -h 'Print help (see more with ''--help'')'

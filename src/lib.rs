@@ -18,6 +18,7 @@ pub mod walk;
 use config::Config;
 use engine::EngineOptions;
 use progress::{Console, Progress};
+use std::io::Write;
 use std::sync::Arc;
 
 /// Exit statuses (documented in the README).
@@ -32,6 +33,7 @@ pub mod exit {
 
 /// Run a copy described by `cfg`; returns the exit status.
 pub fn run(cfg: Config) -> i32 {
+    let start = std::time::Instant::now();
     let console = Arc::new(Console::new(cfg.verbose));
     let progress: Arc<dyn Progress> = console.clone();
     let opts = EngineOptions {
@@ -46,7 +48,7 @@ pub fn run(cfg: Config) -> i32 {
             return exit::PARTIAL;
         }
     };
-    if cfg.verbose {
+    if cfg.verbose && !cfg.quiet {
         match fallback {
             Some(why) => {
                 eprintln!("uring-cp: io_uring unavailable ({why}); using the portable engine")
@@ -80,10 +82,20 @@ pub fn run(cfg: Config) -> i32 {
         umask.bits(),
         engine.walker_makes_dirs(),
     );
+    let bar = progress::bar::Bar::start(console.clone(), cfg.progress, start);
     std::thread::scope(|s| {
         s.spawn(move || walker.run(roots));
         engine.run(rx, &progress);
     });
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    if let Some(format) = cfg.stats {
+        let summary =
+            progress::summary::Summary::new(&console.stats, engine.name(), start.elapsed());
+        // A closed stdout is not an error of the copy.
+        let _ = writeln!(std::io::stdout().lock(), "{}", summary.render(format));
+    }
 
     if console.failed() > 0 {
         exit::PARTIAL

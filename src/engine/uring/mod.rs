@@ -36,7 +36,7 @@ pub use setup::availability;
 use super::ops::{self, FileCopier, Work};
 use super::{Engine, EngineOptions};
 use crate::error::{Failure, Op, errno};
-use crate::progress::Progress;
+use crate::progress::{Progress, RingUsage};
 use crate::tree::{DstState, Item, Kind};
 use adapt::Adapt;
 use bufpool::{Buf, BufPool};
@@ -111,6 +111,7 @@ impl Engine for Uring {
 
 impl Drop for Worker<'_> {
     fn drop(&mut self) {
+        self.progress.ring_usage(self.usage);
         // Source files stay in their slots until a later open replaces them.
         // Close them now: the ring itself is torn down asynchronously after
         // exit, and files it still held kept the filesystem busy (umount
@@ -146,6 +147,8 @@ struct Worker<'a> {
     adapt: Adapt,
     /// Chains queued since the last submission.
     new_chains: u32,
+    /// For `--stats`.
+    usage: RingUsage,
 }
 
 impl<'a> Worker<'a> {
@@ -182,6 +185,7 @@ impl<'a> Worker<'a> {
             buf: Vec::new(),
             adapt: Adapt::new(adaptive),
             new_chains: 0,
+            usage: RingUsage::default(),
         })
     }
 
@@ -288,12 +292,14 @@ impl<'a> Worker<'a> {
         // `2 * max_inflight`, so a whole chain always fits.
         unsafe { self.ring.submission().push_multiple(&self.sqes) }
             .map_err(|_| std::io::Error::other("submission queue overflow"))?;
+        self.usage.submitted += self.sqes.len() as u64;
         self.sqes.clear();
         // Submit without waiting first: when every chain in flight completed
         // inline, the sources are in the page cache (see `adapt`).
         let submitted = std::mem::take(&mut self.new_chains);
         let mut wait = submitted == 0;
         if !wait {
+            self.usage.enters += 1;
             match self.ring.submit() {
                 Ok(_) => {}
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
@@ -304,6 +310,7 @@ impl<'a> Worker<'a> {
             wait = self.ring.completion().is_empty();
         }
         if wait {
+            self.usage.enters += 1;
             match self.ring.submit_and_wait(1) {
                 Ok(_) => {}
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
@@ -312,6 +319,7 @@ impl<'a> Worker<'a> {
         }
         let mut cqes = std::mem::take(&mut self.cqes);
         cqes.extend(self.ring.completion().map(|c| (c.user_data(), c.result())));
+        self.usage.completed += cqes.len() as u64;
         for &(ud, res) in &cqes {
             let key = (ud >> 1) as usize;
             if let Some(p) = self.inflight.try_remove(key) {
