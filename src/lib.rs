@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod interrupt;
 pub mod plan;
 pub mod progress;
 pub mod tree;
@@ -29,11 +30,17 @@ pub mod exit {
     pub const PARTIAL: i32 = 1;
     /// The command line could not be used.
     pub const USAGE: i32 = 2;
+    /// Stopped by a signal: 128 + its number, as a shell reports a killed
+    /// command (130 for SIGINT, 143 for SIGTERM).
+    pub fn interrupted(signal: i32) -> i32 {
+        128 + signal
+    }
 }
 
 /// Run a copy described by `cfg`; returns the exit status.
 pub fn run(cfg: Config) -> i32 {
     let start = std::time::Instant::now();
+    interrupt::install();
     let console = Arc::new(Console::new(cfg.verbose));
     let progress: Arc<dyn Progress> = console.clone();
     let opts = EngineOptions {
@@ -97,7 +104,23 @@ pub fn run(cfg: Config) -> i32 {
         let _ = writeln!(std::io::stdout().lock(), "{}", summary.render(format));
     }
 
-    if console.failed() > 0 {
+    if let Some(sig) = interrupt::signal() {
+        let name = if sig == libc::SIGINT {
+            "SIGINT"
+        } else {
+            "SIGTERM"
+        };
+        let st = &console.stats;
+        use std::sync::atomic::Ordering::Relaxed;
+        console.note(&format!(
+            "interrupted by {name}: {} files, {} directories, {} symlinks copied; \
+             files being written were removed",
+            st.files.load(Relaxed),
+            st.dirs.load(Relaxed),
+            st.symlinks.load(Relaxed),
+        ));
+        exit::interrupted(sig)
+    } else if console.failed() > 0 {
         exit::PARTIAL
     } else {
         exit::OK

@@ -30,6 +30,11 @@ pub const SECTIONS: &[(&str, &[Para])] = &[
                 "2",
                 "Usage error: unknown option, missing operand, bad --buffer-mem value.",
             ),
+            Item(
+                "130, 143",
+                "Interrupted by SIGINT or SIGTERM: the files being written were removed, every \
+                 file left is complete. A second signal ends the run at once.",
+            ),
         ],
     ),
     (

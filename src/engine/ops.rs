@@ -219,6 +219,9 @@ const LARGE_MIN: u64 = 16 << 20;
 /// itself. Queued items keep their directories open, so this bounds the
 /// descriptors the queue holds (`ulimit -n`).
 const LARGE_BACKLOG: usize = 16;
+/// Most bytes moved by one copy_file_range or sendfile call: between two calls
+/// the copy looks for an interrupt (64 MiB take ~30 ms here).
+const STEP: u64 = 64 << 20;
 /// Ranges at least this large go through sendfile when copy_file_range cannot.
 const SENDFILE_MIN: u64 = 1 << 20;
 
@@ -329,6 +332,9 @@ impl FileCopier {
     }
 
     fn handle_inner(&self, item: Item, progress: &dyn Progress, buf: &mut Vec<u8>, queue: bool) {
+        if crate::interrupt::requested() {
+            return drop_interrupted(item);
+        }
         if let Kind::Dir { .. } = item.kind {
             return create_dir(&item, progress);
         }
@@ -358,6 +364,9 @@ impl FileCopier {
         progress: &dyn Progress,
         buf: &mut Vec<u8>,
     ) {
+        if crate::interrupt::requested() {
+            return;
+        }
         match self.copy_file(&item, dst, fresh, buf, true) {
             Ok(Copied::Queued) => self.queue_large(item),
             Ok(Copied::Done(n)) => report(progress, &item, Ok(n)),
@@ -431,6 +440,9 @@ impl FileCopier {
             Err(e) => {
                 drop(out);
                 remove_partial(item, dst);
+                if crate::interrupt::requested() {
+                    return Ok(Copied::Done(None)); // not a failure of its own
+                }
                 Err(e.into())
             }
         }
@@ -527,12 +539,13 @@ impl FileCopier {
         buf: &mut Vec<u8>,
     ) -> Result<u64, CopyError> {
         let mut off = start;
-        let left = |off: u64| end.map_or(1 << 30, |e| e.saturating_sub(off).min(1 << 30)) as usize;
+        let left = |off: u64| end.map_or(STEP, |e| e.saturating_sub(off).min(STEP)) as usize;
         if self.cfr.load(Relaxed) {
             loop {
                 if left(off) == 0 {
                     return Ok(off - start);
                 }
+                stop_if_interrupted(item)?;
                 let (mut i, mut o) = (off, off);
                 let at = end.is_some();
                 let r = rustix::fs::copy_file_range(
@@ -570,6 +583,7 @@ impl FileCopier {
             if want == 0 {
                 return Ok(off - start);
             }
+            stop_if_interrupted(item)?;
             let r = match end {
                 Some(_) => rustix::io::pread(src, &mut buf[..want], off),
                 None => rustix::io::read(src, &mut buf[..want]),
@@ -633,7 +647,8 @@ impl FileCopier {
         };
         let mut off = start;
         while off < end {
-            let want = ((end - off) as usize).min(1 << 30);
+            stop_if_interrupted(item)?;
+            let want = ((end - off) as usize).min(STEP as usize);
             match rustix::fs::sendfile(out, src, Some(&mut off), want) {
                 Ok(0) => break,
                 Ok(_) => {}
@@ -671,6 +686,24 @@ pub fn create_dir(item: &Item, progress: &dyn Progress) {
         DstState::Failed => DstState::Failed,
     };
     node.set(state);
+}
+
+/// Drop an item because the run is stopping. A directory is marked failed,
+/// so nothing waits for it.
+pub fn drop_interrupted(item: Item) {
+    if let Kind::Dir { node, .. } = &item.kind
+        && node.state().is_none()
+    {
+        node.set(DstState::Failed);
+    }
+}
+
+/// Stop a copy when the run is interrupted (the caller removes the file).
+fn stop_if_interrupted(item: &Item) -> Result<(), CopyError> {
+    if crate::interrupt::requested() {
+        return Err(item.error(Op::Write, true, std::io::ErrorKind::Interrupted.into()));
+    }
+    Ok(())
 }
 
 /// Tell `progress` how an item ended: created (`Some(bytes)`), skipped, or failed.

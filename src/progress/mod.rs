@@ -105,6 +105,13 @@ impl Console {
         self.stats.failed.load(Relaxed)
     }
 
+    /// A note on stderr that is not a failure.
+    pub fn note(&self, msg: &str) {
+        self.print(|| {
+            let _ = writeln!(std::io::stderr().lock(), "uring-cp: {msg}");
+        });
+    }
+
     /// Print through the bar when it is shown, so it is redrawn below.
     fn print(&self, f: impl FnOnce()) {
         match self.bar.get() {

@@ -105,6 +105,9 @@ impl Walker {
     }
 
     fn send(&self, item: Item) -> Result<(), Closed> {
+        if crate::interrupt::requested() {
+            return Err(Closed);
+        }
         self.progress.found(&item);
         self.tx[self.shard % self.tx.len()]
             .send(item)
@@ -118,6 +121,9 @@ impl Walker {
             // `send` counts it.
             self.send(item)?;
             return Ok(true);
+        }
+        if crate::interrupt::requested() {
+            return Err(Closed);
         }
         self.progress.found(&item);
         crate::engine::ops::create_dir(&item, &*self.progress);

@@ -246,6 +246,11 @@ impl Chains {
 
     /// Begin work on an item from the walker.
     fn start(&mut self, item: Item, progress: &dyn Progress) -> std::io::Result<()> {
+        if crate::interrupt::requested() {
+            // Chains in flight finish; nothing new starts.
+            super::ops::drop_interrupted(item);
+            return Ok(());
+        }
         let (dst_fd, fresh) = match item.dst_dir.state() {
             None => {
                 let key = Arc::as_ptr(&item.dst_dir) as usize;
@@ -581,9 +586,13 @@ impl Chains {
 
     /// Move a file on after a completion.
     fn advance(&mut self, key: usize, progress: &dyn Progress) -> std::io::Result<()> {
-        let Some(Task::Copy(c)) = self.tasks.get(key) else {
+        let Some(Task::Copy(c)) = self.tasks.get_mut(key) else {
             return Ok(());
         };
+        if c.stage == Stage::Streaming && c.failed.is_none() && crate::interrupt::requested() {
+            // Stop streaming: the file is removed once its requests are in.
+            c.failed = Some((WRITE, libc::EINTR));
+        }
         let broken = c.failed.is_some() || c.short;
         match (c.stage, c.pending, broken) {
             (Stage::Opening, 0, false) => {
@@ -644,7 +653,9 @@ impl Chains {
             }
             Some(_) => false,
         };
-        let result = if retry {
+        let result = if c.failed == Some((WRITE, libc::EINTR)) {
+            return Ok(()); // interrupted: removed, and not a failure of its own
+        } else if retry {
             let mut buf = Vec::new();
             self.files.copy(item, dst, false, &mut buf)
         } else {

@@ -239,6 +239,9 @@ impl<'a> Worker<'a> {
 
     /// Start an item: queue the read of a regular file, do anything else now.
     fn start(&mut self, item: Item) {
+        if crate::interrupt::requested() {
+            return ops::drop_interrupted(item);
+        }
         let plain_file = matches!(item.kind, Kind::File { as_data: false, .. });
         let ready = matches!(item.dst_dir.wait(), DstState::Ready { .. });
         let slot = if plain_file && ready {
@@ -335,6 +338,9 @@ impl<'a> Worker<'a> {
     fn finish(&mut self, p: Pending, step: u64, res: i32) {
         let Pending { item, buf, slot } = p;
         self.slots.push(slot);
+        if crate::interrupt::requested() {
+            return self.pool.put(buf); // nothing written for it yet
+        }
         let result = if step == OPEN || res < 0 {
             let op = if step == OPEN { Op::OpenRead } else { Op::Read };
             Err(item.error(op, false, errno(-res)).into())
