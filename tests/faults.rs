@@ -130,3 +130,50 @@ fn large_files_across_filesystems() {
         }
     }
 }
+
+/// Pseudo-files report a size of 0 (/proc) or 4096 (/sys) whatever their
+/// content: the copy must hold the real content, never a silent empty file.
+#[test]
+fn pseudo_files_copy_their_content() {
+    let files = [
+        "/proc/filesystems",
+        "/proc/version",
+        "/proc/sys/kernel/ostype",
+        "/sys/devices/system/cpu/online",
+    ];
+    let present: Vec<&str> = files
+        .iter()
+        .copied()
+        .filter(|f| std::fs::read(f).is_ok_and(|d| !d.is_empty()))
+        .collect();
+    if present.is_empty() {
+        skip("no readable /proc or /sys files here");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    for engine in engines() {
+        let dst = tmp.path().join(engine);
+        std::fs::create_dir(&dst).unwrap();
+        let out = Command::new(BIN)
+            .args(["--engine", engine])
+            .args(&present)
+            .arg(&dst)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "[{engine}] {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for f in &present {
+            let name = std::path::Path::new(f).file_name().unwrap();
+            let copy = std::fs::read(dst.join(name)).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&copy),
+                String::from_utf8_lossy(&std::fs::read(f).unwrap()),
+                "[{engine}] {f}"
+            );
+        }
+    }
+}

@@ -687,8 +687,10 @@ impl Chains {
             return;
         };
         let is_reg = u32::from(stx.stx_mode) & libc::S_IFMT == libc::S_IFREG;
-        let how = if !is_reg {
-            // Changed type since the walk, or a device read as data: synchronous path.
+        let how = if !is_reg || stx.stx_size == 0 {
+            // Changed type since the walk, a device read as data, or a size of
+            // 0, which may be a pseudo-file (/proc) with content: synchronous
+            // path, which reads to EOF.
             None
         } else if *fresh {
             Some(Ok(DstOpen::Create))
