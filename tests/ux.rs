@@ -214,35 +214,26 @@ fn stats_json_counts_what_was_copied() {
 fn stats_text_and_failures() {
     let tmp = tempfile::tempdir().unwrap();
     tree(tmp.path());
-    let out = Command::new(BIN)
-        .args([
-            "--engine",
-            "portable",
-            "-r",
-            "--stats",
-            "src",
-            "missing-source",
-            "dst",
-        ])
-        .current_dir(tmp.path())
-        .output()
-        .unwrap();
+    let run = || {
+        Command::new(BIN)
+            .args([
+                "--engine",
+                "portable",
+                "-r",
+                "--stats",
+                "src",
+                "missing-source",
+                "dst",
+            ])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap()
+    };
     // dst does not exist and there are two sources: cp's refusal, nothing copied.
+    let out = run();
     assert_eq!(out.status.code(), Some(1), "{}", show(&out.stderr));
     std::fs::create_dir(tmp.path().join("dst")).unwrap();
-    let out = Command::new(BIN)
-        .args([
-            "--engine",
-            "portable",
-            "-r",
-            "--stats",
-            "src",
-            "missing-source",
-            "dst",
-        ])
-        .current_dir(tmp.path())
-        .output()
-        .unwrap();
+    let out = run();
     assert_eq!(out.status.code(), Some(1), "{}", show(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     for want in [
