@@ -343,15 +343,12 @@ impl FileCopier {
             // The directory failed and was reported: its contents cannot go anywhere.
             DstState::Failed => return,
         };
-        let result = match &item.kind {
-            Kind::File { .. } => match self.copy_file(&item, dst, fresh, buf, queue) {
-                Ok(Copied::Done(n)) => Ok(n),
-                Ok(Copied::Queued) => return self.queue_large(item),
-                Err(e) => Err(e),
-            },
-            _ => create_other(&item, dst, fresh, self.overwrite).map(|made| made.then_some(0)),
-        };
-        report(progress, &item, result);
+        if let Kind::File { .. } = item.kind {
+            let copied = self.copy_file(&item, dst, fresh, buf, queue);
+            return self.settle(item, copied, progress);
+        }
+        let made = create_other(&item, dst, fresh, self.overwrite);
+        report(progress, &item, made.map(|made| made.then_some(0)));
     }
 
     /// Like [`FileCopier::handle`] for a regular file whose destination
@@ -367,16 +364,18 @@ impl FileCopier {
         if crate::interrupt::requested() {
             return;
         }
-        match self.copy_file(&item, dst, fresh, buf, true) {
-            Ok(Copied::Queued) => self.queue_large(item),
+        let copied = self.copy_file(&item, dst, fresh, buf, true);
+        self.settle(item, copied, progress);
+    }
+
+    /// Report a regular file's copy, or queue it.
+    fn settle(&self, item: Item, copied: Result<Copied, Failure>, progress: &dyn Progress) {
+        match copied {
+            // Cannot fail: `self` holds the receiver too.
+            Ok(Copied::Queued) => drop(self.large.tx.send(item)),
             Ok(Copied::Done(n)) => report(progress, &item, Ok(n)),
             Err(e) => report(progress, &item, Err(e)),
         }
-    }
-
-    fn queue_large(&self, item: Item) {
-        // Cannot fail: `self` holds the receiver too.
-        let _ = self.large.tx.send(item);
     }
 
     /// Copy one regular file. `Ok(None)` when skipped (-n).
