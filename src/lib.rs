@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod filter;
 pub mod interrupt;
 pub mod plan;
 pub mod progress;
