@@ -23,6 +23,9 @@ Register-ArgumentCompleter -Native -CommandName 'uring-cp' -ScriptBlock {
         'uring-cp' {
             [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Copy all SOURCE arguments into DIRECTORY')
             [CompletionResult]::new('--target-directory', '--target-directory', [CompletionResultType]::ParameterName, 'Copy all SOURCE arguments into DIRECTORY')
+            [CompletionResult]::new('--exclude', '--exclude', [CompletionResultType]::ParameterName, 'Leave out entries matching PATTERN (rsync''s rules: `*.o`, `cache/`, `/top-only`, `dir/***`); with --include, the first matching rule wins')
+            [CompletionResult]::new('--include', '--include', [CompletionResultType]::ParameterName, 'Copy entries matching PATTERN even if a later --exclude matches them')
+            [CompletionResult]::new('--exclude-from', '--exclude-from', [CompletionResultType]::ParameterName, 'Read exclude patterns from FILE (`-` for stdin), one per line; `+ PATTERN` includes; blank lines and lines starting with # or ; are skipped')
             [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Print a summary at the end: counts, bytes, time, throughput, engine and io_uring use; `--stats=json` prints it as one JSON object on stdout')
             [CompletionResult]::new('--engine', '--engine', [CompletionResultType]::ParameterName, 'Which copy engine to use: io_uring if it works here (auto), or force one')
             [CompletionResult]::new('--ring-reads', '--ring-reads', [CompletionResultType]::ParameterName, 'How the io_uring engine reads sources: `auto` switches a worker to plain system calls while its sources come from the page cache (cheaper there) and back to the ring when they come from storage; `always` keeps every read on the ring')

@@ -23,7 +23,7 @@ _uring__cp() {
 
     case "${cmd}" in
         uring__cp)
-            opts="-r -P -L -H -f -n -t -T -v -q -V -h --recursive --no-dereference --dereference --force --no-clobber --target-directory --no-target-directory --verbose --progress --no-progress --quiet --stats --engine --ring-reads --buffer-mem --version --help"
+            opts="-r -P -L -H -f -n -t -T -v -q -V -h --recursive --no-dereference --dereference --force --no-clobber --target-directory --no-target-directory --exclude --include --exclude-from --verbose --progress --no-progress --quiet --stats --engine --ring-reads --buffer-mem --version --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -34,6 +34,18 @@ _uring__cp() {
                     return 0
                     ;;
                 -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exclude)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --include)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exclude-from)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -67,6 +67,8 @@ pub struct Config {
     pub deref: Deref,
     pub overwrite: Overwrite,
     pub verbose: bool,
+    /// --exclude/--include/--exclude-from, in order.
+    pub filters: Vec<crate::filter::Spec>,
     /// When to draw the progress bar.
     pub progress: When,
     /// `--stats`: print a summary at the end, in this format.
@@ -155,6 +157,7 @@ impl Config {
             deref,
             overwrite,
             verbose: args.verbose,
+            filters: args.filters,
             progress: if args.quiet || args.no_progress {
                 When::Never
             } else if args.progress {

@@ -65,6 +65,14 @@ pub fn run(cfg: Config) -> i32 {
         }
     }
 
+    let filter = match filter::Filter::load(&cfg.filters) {
+        Ok(f) => Arc::new(f),
+        Err(msg) => {
+            progress.message(&msg);
+            return exit::USAGE;
+        }
+    };
+
     let roots = match plan::plan(&cfg, &*progress) {
         Ok(r) => r,
         Err(plan::Fatal(msg)) => {
@@ -89,6 +97,7 @@ pub fn run(cfg: Config) -> i32 {
         cfg.recursive,
         umask.bits(),
         engine.walker_makes_dirs(),
+        filter,
     );
     let bar = progress::bar::Bar::start(console.clone(), cfg.progress, start);
     std::thread::scope(|s| {

@@ -1,10 +1,9 @@
 //! The `uring-cp` binary: parse, validate, run, turn the outcome into an exit status.
 
-use clap::Parser;
-use uring_cp::{cli::Args, config::Config, exit};
+use uring_cp::{config::Config, exit};
 
 fn main() {
-    let args = match Args::try_parse() {
+    let args = match uring_cp::cli::parse() {
         Ok(a) => a,
         Err(e) => {
             let code = if e.use_stderr() {

@@ -6,7 +6,8 @@
 
 pub mod manual;
 
-use clap::{ArgAction, Parser, ValueEnum};
+use crate::filter::Spec;
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -63,6 +64,24 @@ pub struct Args {
     )]
     pub no_target_directory: bool,
 
+    /// Leave out entries matching PATTERN (rsync's rules: `*.o`, `cache/`,
+    /// `/top-only`, `dir/***`); with --include, the first matching rule wins.
+    #[arg(long, value_name = "PATTERN", action = ArgAction::Append, help_heading = "Filter")]
+    pub exclude: Vec<String>,
+
+    /// Copy entries matching PATTERN even if a later --exclude matches them.
+    #[arg(long, value_name = "PATTERN", action = ArgAction::Append, help_heading = "Filter")]
+    pub include: Vec<String>,
+
+    /// Read exclude patterns from FILE (`-` for stdin), one per line; `+ PATTERN`
+    /// includes; blank lines and lines starting with # or ; are skipped.
+    #[arg(long, value_name = "FILE", action = ArgAction::Append, help_heading = "Filter")]
+    pub exclude_from: Vec<PathBuf>,
+
+    /// The filter options above in command-line order (filled by [`parse`]).
+    #[arg(skip)]
+    pub filters: Vec<Spec>,
+
     /// Explain what is being done: one line per copied item, as `cp -v`.
     #[arg(short, long, help_heading = "Output")]
     pub verbose: bool,
@@ -104,6 +123,27 @@ pub struct Args {
     /// Print version information and whether io_uring works on this machine.
     #[arg(short = 'V', long, action = ArgAction::SetTrue)]
     pub version: bool,
+}
+
+/// Parse the command line. Like `Args::try_parse`, and also records the
+/// order of the filter options, which decides which rule matches first.
+pub fn parse() -> Result<Args, clap::Error> {
+    let m = Args::command().try_get_matches()?;
+    let mut args = Args::from_arg_matches(&m)?;
+    let mut ordered: Vec<(usize, Spec)> = Vec::new();
+    let mut take = |id: &str, make: &dyn Fn(usize) -> Spec| {
+        if let Some(idx) = m.indices_of(id) {
+            ordered.extend(idx.enumerate().map(|(i, at)| (at, make(i))));
+        }
+    };
+    take("exclude", &|i| Spec::Exclude(args.exclude[i].clone()));
+    take("include", &|i| Spec::Include(args.include[i].clone()));
+    take("exclude_from", &|i| {
+        Spec::ExcludeFrom(args.exclude_from[i].clone())
+    });
+    ordered.sort_by_key(|(at, _)| *at);
+    args.filters = ordered.into_iter().map(|(_, s)| s).collect();
+    Ok(args)
 }
 
 /// The `--stats` formats.

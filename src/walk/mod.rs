@@ -23,15 +23,18 @@
 
 use crate::config::Deref;
 use crate::error::{CopyError, IoContext, Op};
+use crate::filter::Filter;
 use crate::plan::Root;
 use crate::progress::Progress;
 use crate::tree::{DstDir, Item, Kind, SrcDir, join};
 use crossbeam_channel::Sender;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Stat};
 use std::ffi::CString;
+use std::ffi::OsStr;
 use std::mem::MaybeUninit;
 use std::os::fd::AsFd;
-use std::path::PathBuf;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// How many items may wait between the walker and the engine, over all shards.
@@ -53,6 +56,8 @@ pub struct Walker {
     umask: u32,
     /// Create destination directories here instead of sending them.
     make_dirs: bool,
+    /// --exclude/--include: entries left out (not even listed further).
+    filter: Arc<Filter>,
     buf: Vec<MaybeUninit<u8>>,
     /// Directories still to visit (depth-first).
     stack: Vec<PendingDir>,
@@ -65,6 +70,9 @@ struct PendingDir {
     dst_name: Option<CString>,
     display: Option<PathBuf>,
     follow: bool,
+    /// Its path inside the source operand, for the filter (empty when there
+    /// is no filter, and for the operand itself).
+    rel: PathBuf,
 }
 
 /// The channel to the engine is closed: the engine stopped.
@@ -78,6 +86,7 @@ impl Walker {
         recursive: bool,
         umask: u32,
         make_dirs: bool,
+        filter: Arc<Filter>,
     ) -> Self {
         Walker {
             tx,
@@ -89,6 +98,7 @@ impl Walker {
             recursive,
             umask,
             make_dirs,
+            filter,
             buf: vec![MaybeUninit::uninit(); 64 << 10],
             stack: Vec::new(),
         }
@@ -140,6 +150,7 @@ impl Walker {
                 dst_name: Some(root.dst_name),
                 display: Some(root.display),
                 follow: root.follow,
+                rel: PathBuf::new(),
             });
             return self.drain();
         }
@@ -269,7 +280,7 @@ impl Walker {
 
         let first_subdir = self.stack.len();
         let mut buf = std::mem::take(&mut self.buf);
-        let result = self.entries(&src, &node, &mut buf);
+        let result = self.entries(&src, &node, &mut buf, &p.rel);
         self.buf = buf;
         result?;
         // Visit subdirectories in the order they were listed.
@@ -296,6 +307,7 @@ impl Walker {
         src: &Arc<SrcDir>,
         dst: &Arc<DstDir>,
         buf: &mut [MaybeUninit<u8>],
+        dir_rel: &Path,
     ) -> Result<(), Closed> {
         let mut dir = RawDir::new(src.fd.as_fd(), buf);
         while let Some(entry) = dir.next() {
@@ -343,6 +355,13 @@ impl Walker {
                     }
                 }
             }
+            let mut rel = PathBuf::new();
+            if !self.filter.is_empty() {
+                rel = dir_rel.join(OsStr::from_bytes(name.to_bytes()));
+                if self.filter.excluded(&rel, ft == FileType::Directory) {
+                    continue;
+                }
+            }
             let kind = match ft {
                 FileType::Directory => {
                     self.stack.push(PendingDir {
@@ -352,6 +371,7 @@ impl Walker {
                         dst_name: None,
                         display: None,
                         follow,
+                        rel,
                     });
                     self.count_entry();
                     continue;
