@@ -244,15 +244,15 @@ impl<'a> Worker<'a> {
         }
         let plain_file = matches!(item.kind, Kind::File { as_data: false, .. });
         let ready = matches!(item.dst_dir.wait(), DstState::Ready { .. });
+        if plain_file && ready && self.adapt.sync() {
+            self.copy_sync(item);
+            return self.adapt.sync_file();
+        }
         let slot = if plain_file && ready {
             self.slots.pop()
         } else {
             None
         };
-        if plain_file && ready && self.adapt.sync() {
-            self.copy_sync(item);
-            return self.adapt.sync_file();
-        }
         let Some(slot) = slot else {
             return self.files.handle(item, self.progress, &mut self.buf);
         };

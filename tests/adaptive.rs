@@ -1,0 +1,101 @@
+//! The io_uring engine's adaptive reads: a worker whose sources come from the
+//! page cache copies with system calls, and must go back to the ring when
+//! they start coming from storage. Checked through `--stats=json`: the ring's
+//! submissions must cover the files that were not cached.
+
+mod common;
+
+use common::*;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::process::Command;
+
+const WARM: usize = 2000;
+const COLD: usize = 2000;
+
+/// Drop a file's pages from the page cache (they are clean after a sync).
+fn evict(path: &Path) {
+    let f = std::fs::File::open(path).unwrap();
+    // SAFETY: plain advice on an open descriptor.
+    let r = unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    assert_eq!(r, 0);
+}
+
+/// Is any page of the file in the page cache?
+fn cached(path: &Path) -> bool {
+    let f = std::fs::File::open(path).unwrap();
+    let len = f.metadata().unwrap().len() as usize;
+    // SAFETY: a private read-only mapping of an open file, unmapped below;
+    // mincore writes one byte per page into `vec`, sized for the mapping.
+    unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            f.as_raw_fd(),
+            0,
+        );
+        assert_ne!(p, libc::MAP_FAILED);
+        let mut vec = vec![0u8; len.div_ceil(4096)];
+        let r = libc::mincore(p, len, vec.as_mut_ptr());
+        libc::munmap(p, len);
+        assert_eq!(r, 0);
+        vec.iter().any(|b| b & 1 == 1)
+    }
+}
+
+#[test]
+fn a_worker_returns_to_the_ring_when_the_cache_goes_cold() {
+    if let Err(why) = uring_status() {
+        skip(&format!("uring engine: {why}"));
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    // Top-level files are listed (and copied) before those of the subdirectory.
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    for i in 0..WARM {
+        std::fs::write(src.join(format!("w{i}")), vec![b'w'; 3000]).unwrap();
+    }
+    for i in 0..COLD {
+        std::fs::write(src.join(format!("sub/c{i}")), vec![b'c'; 3000]).unwrap();
+    }
+    // SAFETY: sync(2) has no preconditions.
+    unsafe { libc::sync() };
+    for i in 0..COLD {
+        evict(&src.join(format!("sub/c{i}")));
+    }
+    if cached(&src.join("sub/c0")) {
+        skip("the page cache keeps these files (tmpfs?): cannot make the sources cold");
+        return;
+    }
+    let out = Command::new(BIN)
+        .args(["--engine", "uring", "-r", "--stats=json", "src", "dst"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let submitted = v["io_uring"]["submissions"].as_u64().unwrap();
+    // Two requests (open, read) per file read through the ring. Most cold
+    // files must have been read there; the warm ones mostly were not.
+    notice(&format!(
+        "NOTE ring requests: {submitted} for {WARM} warm + {COLD} cold files"
+    ));
+    assert!(
+        submitted >= COLD as u64,
+        "only {submitted} ring requests: the workers did not go back to the ring for {COLD} uncached files"
+    );
+    assert!(
+        submitted < 2 * (WARM + COLD) as u64,
+        "{submitted} ring requests: warm files were read through the ring too"
+    );
+    assert_snapshots_eq(
+        "adaptive",
+        &snapshot(&src),
+        &snapshot(&tmp.path().join("dst")),
+        "source",
+        "copy",
+    );
+}
