@@ -38,6 +38,10 @@ pub struct CopyError {
     pub op: Op,
     pub path: PathBuf,
     pub source: io::Error,
+    /// A source entry the walk listed was gone when it was reached (ENOENT):
+    /// counted apart, so a backup of a live tree can tell this from a
+    /// failure (exit status 24, as rsync).
+    pub vanished: bool,
 }
 
 impl CopyError {
@@ -46,7 +50,15 @@ impl CopyError {
             op,
             path: path.into(),
             source,
+            vanished: false,
         }
+    }
+
+    /// The error is about an entry found by the walk on the source side: if
+    /// it no longer exists, it vanished.
+    pub fn found_in_walk(mut self) -> Self {
+        self.vanished = self.source.raw_os_error() == Some(libc::ENOENT);
+        self
     }
 }
 

@@ -29,6 +29,9 @@ pub mod exit {
     pub const OK: i32 = 0;
     /// At least one item failed; the rest were copied.
     pub const PARTIAL: i32 = 1;
+    /// Nothing failed, but source files listed by the walk were gone when
+    /// they were reached (a live tree): rsync's status for this.
+    pub const VANISHED: i32 = 24;
     /// The command line could not be used.
     pub const USAGE: i32 = 2;
     /// Stopped by a signal: 128 + its number, as a shell reports a killed
@@ -132,6 +135,13 @@ pub fn run(cfg: Config) -> i32 {
         exit::interrupted(sig)
     } else if console.failed() > 0 {
         exit::PARTIAL
+    } else if console
+        .stats
+        .vanished
+        .load(std::sync::atomic::Ordering::Relaxed)
+        > 0
+    {
+        exit::VANISHED
     } else {
         exit::OK
     }

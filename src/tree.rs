@@ -167,7 +167,14 @@ impl Item {
         } else {
             self.src_path()
         };
-        CopyError::new(op, path, e)
+        let err = CopyError::new(op, path, e);
+        // Command-line operands were checked by the plan: only what the walk
+        // found can vanish.
+        if !on_dst && self.display.is_none() {
+            err.found_in_walk()
+        } else {
+            err
+        }
     }
 }
 

@@ -177,3 +177,77 @@ fn pseudo_files_copy_their_content() {
         }
     }
 }
+
+/// Files deleted while the copy runs (a live tree): each one the walk had
+/// listed is reported with cp's message, the rest is copied whole, and when
+/// nothing else failed the exit status is 24 (rsync's "vanished"), not 1.
+#[test]
+fn vanishing_sources_have_their_own_exit_status() {
+    let content = |d: usize, f: usize| format!("dir {d} file {f}\n").repeat(1 + f % 7);
+    for engine in engines() {
+        let mut saw_vanished = false;
+        for attempt in 0..5 {
+            let tmp = tempfile::tempdir().unwrap();
+            let src = tmp.path().join("src");
+            for d in 0..20 {
+                std::fs::create_dir_all(src.join(format!("d{d:02}"))).unwrap();
+                for f in 0..300 {
+                    std::fs::write(src.join(format!("d{d:02}/f{f}")), content(d, f)).unwrap();
+                }
+            }
+            let child = Command::new(BIN)
+                .args(["--engine", engine, "-r", "src", "dst"])
+                .current_dir(tmp.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            // Delete every file, last directories first, while it copies.
+            for d in (0..20).rev() {
+                for f in 0..300 {
+                    let _ = std::fs::remove_file(src.join(format!("d{d:02}/f{f}")));
+                }
+            }
+            let out = child.wait_with_output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            let lines: Vec<&str> = err.lines().collect();
+            let ctx = format!("[{engine} attempt {attempt}] exit {:?}: {err}", out.status);
+            for l in &lines {
+                assert!(
+                    l.starts_with("uring-cp: cannot ")
+                        && l.ends_with(": No such file or directory"),
+                    "{ctx}"
+                );
+            }
+            let want = if lines.is_empty() { 0 } else { 24 };
+            assert_eq!(out.status.code(), Some(want), "{ctx}");
+            // Whatever was copied is whole.
+            for d in 0..20 {
+                let Ok(rd) = std::fs::read_dir(tmp.path().join(format!("dst/d{d:02}"))) else {
+                    continue;
+                };
+                for e in rd {
+                    let e = e.unwrap();
+                    let f: usize = e.file_name().to_string_lossy()[1..].parse().unwrap();
+                    assert_eq!(
+                        std::fs::read_to_string(e.path()).unwrap(),
+                        content(d, f),
+                        "{ctx}"
+                    );
+                }
+            }
+            if want == 24 {
+                common::notice(&format!(
+                    "NOTE [{engine}] {} files vanished, exit 24",
+                    lines.len()
+                ));
+                saw_vanished = true;
+                break;
+            }
+        }
+        assert!(
+            saw_vanished,
+            "[{engine}] no file vanished mid-copy in 5 attempts"
+        );
+    }
+}

@@ -31,6 +31,12 @@ pub const SECTIONS: &[(&str, &[Para])] = &[
                 "Usage error: unknown option, missing operand, bad --buffer-mem value.",
             ),
             Item(
+                "24",
+                "Nothing failed, but source files listed by the walk were gone when they were \
+                 reached (a tree changing during the copy); each is reported. rsync uses the \
+                 same status for this.",
+            ),
+            Item(
                 "130, 143",
                 "Interrupted by SIGINT or SIGTERM: the files being written were removed, every \
                  file left is complete. A second signal ends the run at once.",

@@ -61,6 +61,8 @@ pub struct Stats {
     pub bytes: AtomicU64,
     pub skipped: AtomicU64,
     pub failed: AtomicU64,
+    /// Source entries the walk listed that were gone when reached.
+    pub vanished: AtomicU64,
     /// Regular files the walker has found so far.
     pub found_files: AtomicU64,
     /// Entries of any kind the walker has found so far.
@@ -80,6 +82,7 @@ impl Stats {
             + self.specials.load(Relaxed)
             + self.skipped.load(Relaxed)
             + self.failed.load(Relaxed)
+            + self.vanished.load(Relaxed)
     }
 }
 
@@ -166,6 +169,10 @@ impl Progress for Console {
     }
 
     fn error(&self, err: &CopyError) {
+        if err.vanished {
+            self.stats.vanished.fetch_add(1, Relaxed);
+            return self.note(&err.to_string());
+        }
         self.message(&err.to_string());
     }
 

@@ -22,6 +22,7 @@ pub struct Summary {
     pub bytes: u64,
     pub skipped: u64,
     pub failed: u64,
+    pub vanished: u64,
     pub elapsed_seconds: f64,
     pub bytes_per_second: u64,
     pub engine: String,
@@ -52,6 +53,7 @@ impl Summary {
             bytes,
             skipped: stats.skipped.load(Relaxed),
             failed: stats.failed.load(Relaxed),
+            vanished: stats.vanished.load(Relaxed),
             elapsed_seconds: (secs * 1000.0).round() / 1000.0,
             bytes_per_second: (bytes as f64 / secs.max(1e-6)) as u64,
             engine: engine.to_string(),
@@ -76,7 +78,7 @@ impl Summary {
         let r = &self.io_uring;
         let mut s = format!(
             "Files: {}\nDirectories: {}\nSymlinks: {}\nSpecial files: {}\n\
-             Bytes: {} ({})\nSkipped: {}\nFailed: {}\nElapsed: {:.3} s\n\
+             Bytes: {} ({})\nSkipped: {}\nFailed: {}\nVanished: {}\nElapsed: {:.3} s\n\
              Throughput: {}/s\nEngine: {}\n",
             HumanCount(self.files),
             HumanCount(self.directories),
@@ -86,6 +88,7 @@ impl Summary {
             HumanBytes(self.bytes),
             HumanCount(self.skipped),
             HumanCount(self.failed),
+            HumanCount(self.vanished),
             self.elapsed_seconds,
             HumanBytes(self.bytes_per_second),
             self.engine,

@@ -215,6 +215,11 @@ impl Walker {
         let (fd, st) = match opened {
             Ok(v) => v,
             Err(open_err) => {
+                let mut err = CopyError::new(Op::OpenDir, path, open_err.into());
+                if p.display.is_none() {
+                    // Found by the walk (an operand that cannot be opened did not vanish).
+                    err = err.found_in_walk();
+                }
                 // Like cp: the directory is still created, then its reading fails.
                 let flags = if p.follow {
                     AtFlags::empty()
@@ -236,8 +241,7 @@ impl Walker {
                     };
                     self.send_dir(item, &node)?;
                 }
-                self.progress
-                    .error(&CopyError::new(Op::OpenDir, path, open_err.into()));
+                self.progress.error(&err);
                 return Ok(());
             }
         };
@@ -315,7 +319,7 @@ impl Walker {
                 Ok(e) => e,
                 Err(e) => {
                     self.progress
-                        .error(&CopyError::new(Op::ReadDir, &src.path, e.into()));
+                        .error(&CopyError::new(Op::ReadDir, &src.path, e.into()).found_in_walk());
                     break;
                 }
             };
@@ -346,11 +350,11 @@ impl Walker {
                         stat = Some(st);
                     }
                     Err(e) => {
-                        self.progress.error(&CopyError::new(
-                            Op::Stat,
-                            join(&src.path, &name),
-                            e.into(),
-                        ));
+                        let err = CopyError::new(Op::Stat, join(&src.path, &name), e.into());
+                        // Following a symlink, ENOENT means it dangles: a
+                        // failure, as in cp, not a vanished file.
+                        let err = if follow { err } else { err.found_in_walk() };
+                        self.progress.error(&err);
                         continue;
                     }
                 }
@@ -384,11 +388,10 @@ impl Walker {
                     match rustix::fs::readlinkat(&src.fd, name.as_c_str(), Vec::new()) {
                         Ok(target) => Kind::Symlink { target },
                         Err(e) => {
-                            self.progress.error(&CopyError::new(
-                                Op::ReadLink,
-                                join(&src.path, &name),
-                                e.into(),
-                            ));
+                            self.progress.error(
+                                &CopyError::new(Op::ReadLink, join(&src.path, &name), e.into())
+                                    .found_in_walk(),
+                            );
                             continue;
                         }
                     }
