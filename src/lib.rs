@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod meta;
 pub mod plan;
 pub mod progress;
 pub mod tree;
@@ -34,9 +35,27 @@ pub mod exit {
 pub fn run(cfg: Config) -> i32 {
     let console = Arc::new(Console::new(cfg.verbose));
     let progress: Arc<dyn Progress> = console.clone();
+    if cfg.preserve.context {
+        // Named explicitly: cp refuses before copying anything when it cannot.
+        let why = if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+            "preserving SELinux security contexts is not supported"
+        } else {
+            "cannot preserve security context without an SELinux-enabled kernel"
+        };
+        progress.message(why);
+        return exit::PARTIAL;
+    }
+
+    // The umask decides the final mode of directories whose mode is fixed up
+    // after they are filled; reading it means setting it, so put it back.
+    let umask = rustix::process::umask(rustix::fs::Mode::empty());
+    rustix::process::umask(umask);
+
+    let archive = Arc::new(meta::Archive::new(&cfg, progress.clone(), umask.bits()));
     let opts = EngineOptions {
         overwrite: cfg.overwrite,
         buffer_mem: cfg.buffer_mem,
+        archive: archive.clone(),
     };
     let (mut engine, fallback) = match engine::select(cfg.engine, &opts) {
         Ok(v) => v,
@@ -62,11 +81,6 @@ pub fn run(cfg: Config) -> i32 {
         }
     };
 
-    // The umask decides the final mode of directories whose mode is fixed up
-    // after they are filled; reading it means setting it, so put it back.
-    let umask = rustix::process::umask(rustix::fs::Mode::empty());
-    rustix::process::umask(umask);
-
     let shards = engine.shards().max(1);
     let (tx, rx): (Vec<_>, Vec<_>) = (0..shards)
         .map(|_| crossbeam_channel::bounded(walk::QUEUE_DEPTH))
@@ -78,11 +92,15 @@ pub fn run(cfg: Config) -> i32 {
         cfg.recursive,
         umask.bits(),
         engine.walker_makes_dirs(),
+        archive.clone(),
     );
     std::thread::scope(|s| {
         s.spawn(move || walker.run(roots));
         engine.run(rx, &progress);
     });
+    // Hard-link entries hold destination directories open: close them now,
+    // which applies those directories' final attributes.
+    archive.links.clear();
 
     if console.failed() > 0 {
         exit::PARTIAL

@@ -5,13 +5,17 @@
 //! `mknodat`, and rare), directory creation for the portable engine, and the
 //! removal of a partly written file after a failure.
 
-use crate::config::Overwrite;
+use crate::config::{Overwrite, Reflink};
 use crate::error::{CopyError, Failure, IoContext, Op, errno, quote};
+use crate::meta::links::Claim;
+use crate::meta::{self, Archive, SrcStat};
 use crate::progress::Progress;
-use crate::tree::{DstState, Item, Kind};
+use crate::tree::{DstDir, DstState, Item, Kind};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
+use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 /// How a destination file is to be opened.
@@ -221,16 +225,20 @@ const SENDFILE_MIN: u64 = 1 << 20;
 pub struct FileCopier {
     overwrite: Overwrite,
     chunk: usize,
-    /// Cleared once copy_file_range is refused between these filesystems.
+    /// Cleared once copy_file_range is refused between these filesystems
+    /// (and never set with --reflink=never: it may clone).
     cfr: AtomicBool,
+    /// Archive mode: what to preserve, sparse files, reflinks, hard links.
+    pub archive: Arc<Archive>,
 }
 
 impl FileCopier {
-    pub fn new(overwrite: Overwrite, chunk: usize) -> Self {
+    pub fn new(overwrite: Overwrite, chunk: usize, archive: Arc<Archive>) -> Self {
         FileCopier {
             overwrite,
             chunk,
-            cfr: AtomicBool::new(true),
+            cfr: AtomicBool::new(archive.reflink != Reflink::Never),
+            archive,
         }
     }
 
@@ -247,9 +255,109 @@ impl FileCopier {
         };
         let result = match &item.kind {
             Kind::File { .. } => self.copy(item, dst, fresh, buf),
-            _ => create_other(item, dst, fresh, self.overwrite).map(|made| made.then_some(0)),
+            _ => self.create_other(item, dst, fresh),
         };
         report(progress, item, result);
+    }
+
+    /// Create a symlink or special file and give it its source's preserved
+    /// attributes. `Ok(None)` if it was skipped (-n).
+    pub fn create_other(
+        &self,
+        item: &Item,
+        dst: BorrowedFd<'_>,
+        fresh: bool,
+    ) -> Result<Option<u64>, Failure> {
+        if !create_other(item, dst, fresh, self.overwrite)? {
+            return Ok(None);
+        }
+        if let Some(st) = &item.stat {
+            let symlink = matches!(item.kind, Kind::Symlink { .. });
+            self.archive.apply(
+                st,
+                meta::Src::At {
+                    dir: item.src_dir.fd.as_fd(),
+                    name: &item.name,
+                    follow: false,
+                },
+                &|| item.src_path(),
+                meta::Dst::At {
+                    dir: dst,
+                    name: item.dst_name(),
+                    symlink,
+                },
+                &|| item.dst_path(),
+            );
+        }
+        Ok(Some(0))
+    }
+
+    /// For a source with several names, under --preserve=links: copy it
+    /// (`Ok(true)`: the first name, call [`FileCopier::first_done`] after),
+    /// or it was linked or parked (`Err(result)`, to report).
+    pub fn claim_link(
+        &self,
+        item: &Item,
+        st: &SrcStat,
+        dst: BorrowedFd<'_>,
+        fresh: bool,
+    ) -> Result<bool, Result<Option<u64>, Failure>> {
+        if !self.archive.preserve.links || st.nlink < 2 {
+            return Ok(false);
+        }
+        match self.archive.links.claim(item, st) {
+            Claim::First => Ok(true),
+            Claim::Parked => Err(Ok(None)),
+            Claim::Link(dir, name) => Err(self.link(item, &dir, &name, dst, fresh)),
+        }
+    }
+
+    /// The first copy of a multiply-linked source ended: link (or, if it
+    /// failed, copy) the names that were parked meanwhile, and report them.
+    pub fn first_done(&self, item: &Item, st: &SrcStat, ok: bool) {
+        let progress = &*self.archive.progress;
+        let mut buf = Vec::new();
+        for other in self.archive.links.first_done(item, st, ok) {
+            let Some(DstState::Ready { fd, fresh }) = other.dst_dir.state() else {
+                continue;
+            };
+            let r = if ok {
+                self.link(&other, &item.dst_dir, item.dst_name(), fd.as_fd(), *fresh)
+            } else {
+                self.copy(&other, fd.as_fd(), *fresh, &mut buf)
+            };
+            report(progress, &other, r);
+        }
+    }
+
+    /// Make `item`'s destination a hard link to `name` in `dir` (cp replaces
+    /// an existing non-directory; -n keeps it).
+    fn link(
+        &self,
+        item: &Item,
+        dir: &DstDir,
+        name: &CStr,
+        dst: BorrowedFd<'_>,
+        fresh: bool,
+    ) -> Result<Option<u64>, Failure> {
+        let Some(DstState::Ready { fd: from, .. }) = dir.state() else {
+            return Err(item.error(Op::Link, true, errno(libc::ENOENT)).into());
+        };
+        let attempt = || {
+            rustix::fs::linkat(from, name, dst, item.dst_name(), AtFlags::empty())
+                .map_err(|e| item.error(Op::Link, true, e.into()))
+        };
+        match attempt() {
+            Ok(()) => Ok(Some(0)),
+            Err(e) if !fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {
+                if !replace_existing(item, dst, self.overwrite)? {
+                    return Ok(None);
+                }
+                attempt()?;
+                Ok(Some(0))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Copy one regular file. `Ok(None)` when skipped (-n).
@@ -279,18 +387,84 @@ impl FileCopier {
             return Err(item.error(Op::Changed, false, errno(libc::EINVAL)).into());
         }
         let src_id = (st.st_dev, st.st_ino);
-        let Some(out) = self.open_destination(item, dst, fresh, src_id, st.st_mode)? else {
+        let sst = SrcStat::from_stat(&st);
+        let first = match as_data {
+            true => false,
+            false => match self.claim_link(item, &sst, dst, fresh) {
+                Ok(first) => first,
+                Err(result) => return result,
+            },
+        };
+        let result = self.copy_open(item, &src, dst, fresh, src_id, &sst, as_data, buf);
+        if first {
+            self.first_done(item, &sst, matches!(result, Ok(Some(_))));
+        }
+        result
+    }
+
+    /// Copy the open source `src` (status `sst`): data, then attributes.
+    #[allow(clippy::too_many_arguments)]
+    fn copy_open(
+        &self,
+        item: &Item,
+        src: &OwnedFd,
+        dst: BorrowedFd<'_>,
+        fresh: bool,
+        src_id: (u64, u64),
+        sst: &SrcStat,
+        as_data: bool,
+        buf: &mut Vec<u8>,
+    ) -> Result<Option<u64>, Failure> {
+        let Some(out) = self.open_destination(item, dst, fresh, src_id, sst.mode)? else {
             return Ok(None);
         };
+        if self.archive.reflink == Reflink::Always && !as_data {
+            // cp leaves the empty destination when the clone fails.
+            rustix::fs::ioctl_ficlone(&out, src).map_err(|e| {
+                Failure::Msg(format!(
+                    "failed to clone {} from {}: {}",
+                    quote(&item.dst_path()),
+                    quote(&item.src_path()),
+                    crate::error::strip_os_suffix(&e.into())
+                ))
+            })?;
+            self.finish_file(item, src, &out, sst);
+            return Ok(Some(sst.size));
+        }
         // A size of 0 may be a pseudo-file (/proc) with content: read it to EOF.
-        let size = (!as_data && st.st_size > 0).then_some(st.st_size as u64);
-        match self.copy_data(item, &src, &out, size, buf) {
-            Ok(n) => Ok(Some(n)),
+        let size = (!as_data && sst.size > 0).then_some(sst.size);
+        let copied = match size {
+            Some(size) if self.archive.sparse_copy(sst) => {
+                let zeros = self.archive.sparse == crate::config::Sparse::Always;
+                meta::data::copy_sparse(item, src, &out, size, zeros, buf, &mut |a, b, buf| {
+                    self.copy_range(item, src, &out, a, Some(b), buf)
+                })
+            }
+            _ => self.copy_data(item, src, &out, size, buf),
+        };
+        match copied {
+            Ok(n) => {
+                self.finish_file(item, src, &out, sst);
+                Ok(Some(n))
+            }
             Err(e) => {
                 drop(out);
                 remove_partial(item, dst);
                 Err(e.into())
             }
+        }
+    }
+
+    /// Give a copied file its source's preserved attributes.
+    fn finish_file(&self, item: &Item, src: &OwnedFd, out: &OwnedFd, sst: &SrcStat) {
+        if self.archive.file_attrs() {
+            self.archive.apply(
+                sst,
+                meta::Src::Fd(src.as_fd()),
+                &|| item.src_path(),
+                meta::Dst::Fd(out.as_fd()),
+                &|| item.dst_path(),
+            );
         }
     }
 

@@ -23,6 +23,7 @@
 
 use crate::config::Deref;
 use crate::error::{CopyError, IoContext, Op};
+use crate::meta::{Archive, DirFinish, SrcStat};
 use crate::plan::Root;
 use crate::progress::Progress;
 use crate::tree::{DstDir, Item, Kind, SrcDir, join};
@@ -30,7 +31,7 @@ use crossbeam_channel::Sender;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Stat};
 use std::ffi::CString;
 use std::mem::MaybeUninit;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -53,6 +54,7 @@ pub struct Walker {
     umask: u32,
     /// Create destination directories here instead of sending them.
     make_dirs: bool,
+    archive: Arc<Archive>,
     buf: Vec<MaybeUninit<u8>>,
     /// Directories still to visit (depth-first).
     stack: Vec<PendingDir>,
@@ -78,6 +80,7 @@ impl Walker {
         recursive: bool,
         umask: u32,
         make_dirs: bool,
+        archive: Arc<Archive>,
     ) -> Self {
         Walker {
             tx,
@@ -89,6 +92,7 @@ impl Walker {
             recursive,
             umask,
             make_dirs,
+            archive,
             buf: vec![MaybeUninit::uninit(); 64 << 10],
             stack: Vec::new(),
         }
@@ -156,6 +160,10 @@ impl Walker {
             },
             _ => special(&root.stat),
         };
+        let stat = match kind {
+            Kind::File { .. } => None,
+            _ => Some(Box::new(SrcStat::from_stat(&root.stat))),
+        };
         self.send(Item {
             src_dir: root.src_dir,
             name: root.name,
@@ -163,6 +171,7 @@ impl Walker {
             dst_name: Some(root.dst_name),
             display: Some(root.display),
             kind,
+            stat,
         })
     }
 
@@ -201,7 +210,7 @@ impl Walker {
                     AtFlags::SYMLINK_NOFOLLOW
                 };
                 if let Ok(st) = rustix::fs::statat(&p.parent_src.fd, p.name.as_c_str(), flags) {
-                    let (node, mode) = self.dst_node(&p, &st);
+                    let (node, mode) = self.dst_node(&p, &st, None);
                     let item = Item {
                         src_dir: p.parent_src,
                         name: p.name,
@@ -212,6 +221,7 @@ impl Walker {
                             node: node.clone(),
                             mode,
                         },
+                        stat: None,
                     };
                     self.send_dir(item, &node)?;
                 }
@@ -229,7 +239,7 @@ impl Walker {
             return Ok(());
         }
 
-        let (node, mode) = self.dst_node(&p, &st);
+        let (node, mode) = self.dst_node(&p, &st, Some(fd.as_fd()));
         let src = Arc::new(SrcDir {
             fd,
             path,
@@ -251,6 +261,7 @@ impl Walker {
                 node: node.clone(),
                 mode,
             },
+            stat: None,
         };
         if !self.send_dir(item, &node)? {
             // It could not be made (reported): nothing inside can be copied.
@@ -268,17 +279,41 @@ impl Walker {
     }
 
     /// The destination directory for `p`, and the mode to create it with.
-    fn dst_node(&self, p: &PendingDir, st: &Stat) -> (Arc<DstDir>, u32) {
+    /// `fd`: the open source directory, to read its xattrs from.
+    fn dst_node(
+        &self,
+        p: &PendingDir,
+        st: &Stat,
+        fd: Option<BorrowedFd<'_>>,
+    ) -> (Arc<DstDir>, u32) {
         let path = join(&p.parent_dst.path, p.dst_name.as_deref().unwrap_or(&p.name));
         // cp without -p: the source's bits (sticky kept, set-id dropped) under the umask.
         let want = st.st_mode & 0o1777;
-        if want & 0o700 == 0o700 {
-            (Arc::new(DstDir::pending(path, None)), want)
+        // The owner must be able to write into it while it is filled.
+        let (create, fixup) = if want & 0o700 == 0o700 {
+            (want, None)
         } else {
-            // The owner must be able to write into it while it is filled.
-            let finish = Some((want & !self.umask, self.progress.clone()));
-            (Arc::new(DstDir::pending(path, finish)), want | 0o700)
-        }
+            (want | 0o700, Some(want & !self.umask))
+        };
+        // Archive mode: the source's status and xattrs, read now, applied
+        // when the copy's contents are all written.
+        let attrs = self.archive.dir_attrs().then(|| {
+            let xattrs = match fd {
+                Some(fd) => self.archive.read_xattrs(crate::meta::Src::Fd(fd), &|| {
+                    join(&p.parent_src.path, &p.name)
+                }),
+                None => Vec::new(),
+            };
+            (SrcStat::from_stat(st), xattrs)
+        });
+        let finish = (fixup.is_some() || attrs.is_some()).then(|| {
+            Box::new(DirFinish {
+                mode: fixup,
+                attrs,
+                archive: self.archive.clone(),
+            })
+        });
+        (Arc::new(DstDir::pending(path, finish)), create)
     }
 
     fn entries(
@@ -351,6 +386,23 @@ impl Walker {
                     as_data: false,
                 },
                 FileType::Symlink => {
+                    if stat.is_none() && self.archive.stat_symlinks() {
+                        match rustix::fs::statat(
+                            &src.fd,
+                            name.as_c_str(),
+                            AtFlags::SYMLINK_NOFOLLOW,
+                        ) {
+                            Ok(st) => stat = Some(st),
+                            Err(e) => {
+                                self.progress.error(&CopyError::new(
+                                    Op::Stat,
+                                    join(&src.path, &name),
+                                    e.into(),
+                                ));
+                                continue;
+                            }
+                        }
+                    }
                     match rustix::fs::readlinkat(&src.fd, name.as_c_str(), Vec::new()) {
                         Ok(target) => Kind::Symlink { target },
                         Err(e) => {
@@ -368,6 +420,10 @@ impl Walker {
                     None => continue,
                 },
             };
+            let stat = match kind {
+                Kind::File { .. } => None,
+                _ => stat.as_ref().map(|st| Box::new(SrcStat::from_stat(st))),
+            };
             self.send(Item {
                 src_dir: src.clone(),
                 name,
@@ -375,6 +431,7 @@ impl Walker {
                 dst_name: None,
                 display: None,
                 kind,
+                stat,
             })?;
             self.count_entry();
         }

@@ -32,6 +32,12 @@
 //! Directories are `MKDIRAT -> OPENAT` chains, symlinks `SYMLINKAT`. Items whose
 //! destination directory is still being made wait in `parked` until it is.
 //! The kernel's io-wq worker pool is capped at the number of CPUs.
+//!
+//! Archive mode: when anything beyond what `cp -r` keeps is preserved, or
+//! with `--reflink=always`, or for a source that may have holes, regular files
+//! are STATXed through the ring and then copied by the synchronous
+//! [`FileCopier`] (same behaviour as the other engines; there are no opcodes
+//! for fchown, futimens or fchmod), and symlinks are made synchronously too.
 
 use super::ops::{self, DstOpen, FileCopier, report};
 use super::uring::bufpool::{Buf, BufPool};
@@ -189,7 +195,7 @@ impl Chains {
         Ok(Chains {
             ring,
             pool,
-            files: FileCopier::new(opts.overwrite, chunk as usize),
+            files: FileCopier::new(opts.overwrite, chunk as usize, opts.archive.clone()),
             opts,
             slots: (0..nslots).rev().collect(),
             nslots,
@@ -294,7 +300,7 @@ impl Chains {
                     .user_data(ud(key, 1));
                 self.push(&[mkdir, open])?;
             }
-            Kind::Symlink { target } if fresh => {
+            Kind::Symlink { target } if fresh && item.stat.is_none() => {
                 let target = target.as_ptr();
                 let name = item.dst_name().as_ptr();
                 let key = self.tasks.insert(Task::Symlink { item });
@@ -310,8 +316,7 @@ impl Chains {
                     report(
                         progress,
                         &item,
-                        ops::create_other(&item, fd.as_fd(), fresh, self.opts.overwrite)
-                            .map(|made| made.then_some(0)),
+                        self.files.create_other(&item, fd.as_fd(), fresh),
                     );
                 }
             }
@@ -671,7 +676,15 @@ impl Chains {
             return;
         };
         let is_reg = u32::from(stx.stx_mode) & libc::S_IFMT == libc::S_IFREG;
-        let how = if !is_reg {
+        let archive = &self.files.archive;
+        let sync = archive.preserve.any()
+            || archive.files_need_sync()
+            || match archive.sparse {
+                crate::config::Sparse::Never => false,
+                crate::config::Sparse::Always => stx.stx_size > 0,
+                crate::config::Sparse::Auto => stx.stx_blocks.saturating_mul(512) < stx.stx_size,
+            };
+        let how = if !is_reg || sync {
             // Changed type since the walk, or a device read as data: synchronous path.
             None
         } else if *fresh {

@@ -1,0 +1,114 @@
+//! Hard links inside the copied set stay hard links (`--preserve=links`).
+//!
+//! A map from the source's (dev, ino) to the state of its first copy, shared by
+//! all workers. The first name of an inode is copied as usual; a later name is
+//! linked to that copy at once if it is complete, or parked here with its item
+//! (which holds its destination directory open, and that directory's final
+//! times back) until the worker that completes the first copy links it. If the
+//! first copy fails, the parked names are copied instead, the first of them
+//! becoming the new first. No worker ever blocks on another file, so a `uring`
+//! worker, which has many files in flight in its own ring, cannot wait on
+//! itself.
+//!
+//! An entry is dropped once all `nlink` names were seen; entries of inodes
+//! with names outside the copied set stay until the run ends, each holding its
+//! first copy's directory descriptor (and that directory's times) until then.
+
+use super::SrcStat;
+use crate::tree::{DstDir, Item};
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::sync::{Arc, Mutex};
+
+/// What to do with a name of a multiply-linked source.
+pub enum Claim {
+    /// The first name seen: copy it, then call [`Links::first_done`].
+    First,
+    /// Link the destination to this complete copy.
+    Link(Arc<DstDir>, CString),
+    /// The first copy is under way: the item was parked here and will be
+    /// linked (and reported) by the worker that completes it.
+    Parked,
+}
+
+enum State {
+    Copying(Vec<Item>),
+    Done(Arc<DstDir>, CString),
+}
+
+struct Entry {
+    state: State,
+    /// Names not seen yet.
+    left: u64,
+}
+
+#[derive(Default)]
+pub struct Links {
+    map: Mutex<HashMap<(u64, u64), Entry>>,
+}
+
+impl Links {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(u64, u64), Entry>> {
+        // A worker that panicked cannot have left the map half-updated in a
+        // way that matters more than losing the copy: keep going.
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A name of `st`'s inode (nlink > 1) is to be copied as `item`.
+    pub fn claim(&self, item: &Item, st: &SrcStat) -> Claim {
+        let key = (st.dev, st.ino);
+        let mut map = self.lock();
+        let Some(e) = map.get_mut(&key) else {
+            map.insert(
+                key,
+                Entry {
+                    state: State::Copying(Vec::new()),
+                    left: st.nlink.saturating_sub(1),
+                },
+            );
+            return Claim::First;
+        };
+        e.left = e.left.saturating_sub(1);
+        match &mut e.state {
+            State::Copying(parked) => {
+                parked.push(item.clone());
+                Claim::Parked
+            }
+            State::Done(dir, name) => {
+                let claim = Claim::Link(dir.clone(), name.clone());
+                if e.left == 0 {
+                    map.remove(&key);
+                }
+                claim
+            }
+        }
+    }
+
+    /// The first copy of `st`'s inode, `item`, ended (`ok`: it exists).
+    /// Returns the names parked meanwhile: to link to it, or, if it failed,
+    /// to copy.
+    pub fn first_done(&self, item: &Item, st: &SrcStat, ok: bool) -> Vec<Item> {
+        let key = (st.dev, st.ino);
+        let mut map = self.lock();
+        let Some(e) = map.get_mut(&key) else {
+            return Vec::new();
+        };
+        let parked = match &mut e.state {
+            State::Copying(parked) => std::mem::take(parked),
+            State::Done(..) => Vec::new(),
+        };
+        if ok && e.left > 0 {
+            e.state = State::Done(item.dst_dir.clone(), item.dst_name().to_owned());
+        } else {
+            map.remove(&key);
+        }
+        parked
+    }
+
+    /// Forget every entry (at the end of the run), closing the directories
+    /// they held and so applying those directories' final attributes.
+    pub fn clear(&self) {
+        let drained: Vec<Entry> = self.lock().drain().map(|(_, e)| e).collect();
+        drop(drained);
+    }
+}
