@@ -66,6 +66,9 @@ pub struct Preserve {
     /// xattr named in --preserve: every xattr failure is reported and fails the
     /// item. Under -a alone, xattr failures are silent (cp's `reduce_diagnostics`).
     pub xattr_required: bool,
+    /// `--no-preserve=mode`: new files get 0666 and directories 0777 under
+    /// the umask, not the source's permissions (cp's `explicit_no_preserve_mode`).
+    pub no_mode: bool,
 }
 
 impl Preserve {
@@ -259,7 +262,10 @@ fn attr(word: &str, option: &str) -> Result<&'static str, UsageError> {
 fn apply_list(p: &mut Preserve, list: &str, on: bool, option: &str) -> Result<(), UsageError> {
     for word in list.split(',') {
         match attr(word, option)? {
-            "mode" => p.mode = on,
+            "mode" => {
+                p.mode = on;
+                p.no_mode = !on;
+            }
             "timestamps" => p.timestamps = on,
             "ownership" => p.ownership = on,
             "links" => p.links = on,
@@ -275,6 +281,7 @@ fn apply_list(p: &mut Preserve, list: &str, on: bool, option: &str) -> Result<()
                 p.ownership = on;
                 p.links = on;
                 p.xattr = on;
+                p.no_mode = !on;
                 if !on {
                     p.context = false;
                 }
@@ -394,7 +401,7 @@ mod tests {
         let p = cfg(&["-a", "--no-preserve=mode,xattr", "a", "b"])
             .unwrap()
             .preserve;
-        assert!(!p.mode && !p.xattr && p.ownership);
+        assert!(!p.mode && !p.xattr && p.ownership && p.no_mode);
         let p = cfg(&["--preserve=xattr", "a", "b"]).unwrap().preserve;
         assert!(p.xattr && p.xattr_required);
         let p = cfg(&["-d", "a", "b"]).unwrap();

@@ -271,6 +271,12 @@ impl FileCopier {
         if !create_other(item, dst, fresh, self.overwrite)? {
             return Ok(None);
         }
+        if self.archive.preserve.no_mode && matches!(item.kind, Kind::Special { .. }) {
+            // --no-preserve=mode: the default permissions, as for a file.
+            let mode = Mode::from_raw_mode(0o666 & !self.archive.umask);
+            rustix::fs::chmodat(dst, item.dst_name(), mode, AtFlags::empty())
+                .map_err(|e| item.error(Op::SetPerms, true, e.into()))?;
+        }
         if let Some(st) = &item.stat {
             let symlink = matches!(item.kind, Kind::Symlink { .. });
             self.archive.apply(
@@ -415,7 +421,8 @@ impl FileCopier {
         as_data: bool,
         buf: &mut Vec<u8>,
     ) -> Result<Option<u64>, Failure> {
-        let Some(out) = self.open_destination(item, dst, fresh, src_id, sst.mode)? else {
+        let mode = self.archive.create_mode(sst.mode);
+        let Some(out) = self.open_destination(item, dst, fresh, src_id, mode)? else {
             return Ok(None);
         };
         if self.archive.reflink == Reflink::Always && !as_data {

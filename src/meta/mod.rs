@@ -214,6 +214,16 @@ impl Archive {
         }
     }
 
+    /// The permissions a new file (or FIFO, device) is created with, before
+    /// the umask: the source's, or 0666 with `--no-preserve=mode`.
+    pub fn create_mode(&self, src_mode: u32) -> u32 {
+        if self.preserve.no_mode {
+            0o666
+        } else {
+            src_mode & 0o777
+        }
+    }
+
     /// Do symlinks need their own stat (for times, owner, xattrs)?
     pub fn stat_symlinks(&self) -> bool {
         let p = &self.preserve;
@@ -311,7 +321,7 @@ impl Archive {
                         return;
                     }
                 }
-                mode &= !0o7000;
+                mode = self.without_special_bits(st, dst, mode);
             }
         }
 
@@ -339,6 +349,20 @@ impl Archive {
             }
             self.chmod(dst, mode, dst_path);
         }
+    }
+
+    /// cp's rule when the owner could not be kept: no set-user/group-ID or
+    /// sticky bit from the source. A directory keeps the ones it got from
+    /// mkdir (sticky) and its parent (set-group-ID), as cp's copy does: cp
+    /// then sets only its permission bits.
+    fn without_special_bits(&self, st: &SrcStat, dst: Dst<'_>, mode: u32) -> u32 {
+        let kept = match dst {
+            Dst::Fd(fd) if st.mode & 0o170000 == 0o040000 => {
+                rustix::fs::fstat(fd).map_or(0, |cur| cur.st_mode & 0o7000)
+            }
+            _ => 0,
+        };
+        (mode & 0o777) | kept
     }
 
     fn chmod(&self, dst: Dst<'_>, mode: u32, dst_path: &dyn Fn() -> PathBuf) {

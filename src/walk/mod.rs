@@ -288,7 +288,13 @@ impl Walker {
     ) -> (Arc<DstDir>, u32) {
         let path = join(&p.parent_dst.path, p.dst_name.as_deref().unwrap_or(&p.name));
         // cp without -p: the source's bits (sticky kept, set-id dropped) under the umask.
-        let want = st.st_mode & 0o1777;
+        let want = if self.archive.preserve.no_mode {
+            // --no-preserve=mode: the default permissions (cp keeps the
+            // sticky bit mkdir gives the copy).
+            0o777 | (st.st_mode & 0o1000)
+        } else {
+            st.st_mode & 0o1777
+        };
         // The owner must be able to write into it while it is filled.
         let (create, fixup) = if want & 0o700 == 0o700 {
             (want, None)

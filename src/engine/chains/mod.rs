@@ -720,7 +720,7 @@ impl Chains {
                 let copy = Copy {
                     item,
                     size: stx.stx_size,
-                    mode: u32::from(stx.stx_mode) & 0o777,
+                    mode: self.files.archive.create_mode(stx.stx_mode.into()),
                     how,
                     stage: Stage::Chain,
                     src: 0,

@@ -370,9 +370,13 @@ impl<'a> Worker<'a> {
             return Ok(None);
         };
         let src = (sst.dev, sst.ino);
-        let Some(out) = self
-            .files
-            .open_destination(item, fd.as_fd(), *fresh, src, sst.mode)?
+        let Some(out) = self.files.open_destination(
+            item,
+            fd.as_fd(),
+            *fresh,
+            src,
+            self.files.archive.create_mode(sst.mode),
+        )?
         else {
             return Ok(None);
         };
