@@ -88,6 +88,10 @@ fn rich(fx: &Fx, acl: bool) {
     fx.symlink("src/link", "plain");
     fx.symlink("src/dangling", "no/such/file");
     fx.symlink("src/d1/up", "../plain");
+    // A symlink and a FIFO with two names each.
+    fx.symlink("src/sl1", "exec");
+    fx.hardlink("src/sl1", "src/d1/sl2");
+    fx.hardlink("src/fifo", "src/d1/fifo2");
     // Extended attributes.
     fx.set_xattr("src/plain", "user.one", b"1");
     fx.set_xattr("src/plain", "user.big", &rng.bytes(3000));
@@ -220,6 +224,9 @@ fn preserve_lists_match_gnu_cp() {
         (&["-a", "--sparse=never"], true),
         (&["-a", "--sparse=always"], true),
         (&["-a", "--reflink=never"], true),
+        // Following symlinks: two symlinks to one file become two names of it.
+        (&["-rL", "--preserve=links"], false),
+        (&["-aL"], true),
     ];
     let mut failures = Failures::default();
     for engine in engines() {

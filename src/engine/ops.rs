@@ -268,6 +268,31 @@ impl FileCopier {
         dst: BorrowedFd<'_>,
         fresh: bool,
     ) -> Result<Option<u64>, Failure> {
+        // A symlink or special file with several names: link it like a file.
+        let linked = item
+            .stat
+            .as_deref()
+            .filter(|st| self.archive.tracks_links(st));
+        let first = match linked {
+            Some(st) => match self.claim_link(item, st, dst, fresh) {
+                Ok(first) => first,
+                Err(result) => return result,
+            },
+            None => false,
+        };
+        let result = self.make_other(item, dst, fresh);
+        if let (true, Some(st)) = (first, linked) {
+            self.first_done(item, st, matches!(result, Ok(Some(_))));
+        }
+        result
+    }
+
+    fn make_other(
+        &self,
+        item: &Item,
+        dst: BorrowedFd<'_>,
+        fresh: bool,
+    ) -> Result<Option<u64>, Failure> {
         if !create_other(item, dst, fresh, self.overwrite)? {
             return Ok(None);
         }
@@ -308,10 +333,10 @@ impl FileCopier {
         dst: BorrowedFd<'_>,
         fresh: bool,
     ) -> Result<bool, Result<Option<u64>, Failure>> {
-        if !self.archive.preserve.links || st.nlink < 2 {
+        if !self.archive.tracks_links(st) {
             return Ok(false);
         }
-        match self.archive.links.claim(item, st) {
+        match self.archive.links.claim(item, st, self.archive.link_all) {
             Claim::First => Ok(true),
             Claim::Parked => Err(Ok(None)),
             Claim::Link(dir, name) => Err(self.link(item, &dir, &name, dst, fresh)),
@@ -327,10 +352,10 @@ impl FileCopier {
             let Some(DstState::Ready { fd, fresh }) = other.dst_dir.state() else {
                 continue;
             };
-            let r = if ok {
-                self.link(&other, &item.dst_dir, item.dst_name(), fd.as_fd(), *fresh)
-            } else {
-                self.copy(&other, fd.as_fd(), *fresh, &mut buf)
+            let r = match other.kind {
+                _ if ok => self.link(&other, &item.dst_dir, item.dst_name(), fd.as_fd(), *fresh),
+                Kind::File { .. } => self.copy(&other, fd.as_fd(), *fresh, &mut buf),
+                _ => self.create_other(&other, fd.as_fd(), *fresh),
             };
             report(progress, &other, r);
         }

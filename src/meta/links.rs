@@ -54,8 +54,9 @@ impl Links {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A name of `st`'s inode (nlink > 1) is to be copied as `item`.
-    pub fn claim(&self, item: &Item, st: &SrcStat) -> Claim {
+    /// A name of `st`'s inode is to be copied as `item`. `keep`: remember
+    /// the copy until the end even when all `nlink` names were seen (-L).
+    pub fn claim(&self, item: &Item, st: &SrcStat, keep: bool) -> Claim {
         let key = (st.dev, st.ino);
         let mut map = self.lock();
         let Some(e) = map.get_mut(&key) else {
@@ -63,7 +64,12 @@ impl Links {
                 key,
                 Entry {
                     state: State::Copying(Vec::new()),
-                    left: st.nlink.saturating_sub(1),
+                    // Under -L a file may have more names (symlinks) than links.
+                    left: if keep {
+                        u64::MAX
+                    } else {
+                        st.nlink.saturating_sub(1)
+                    },
                 },
             );
             return Claim::First;

@@ -158,6 +158,9 @@ pub struct Archive {
     /// Running as root: a failed chown is reported (cp's `chown_privileges`).
     pub privileged: bool,
     pub umask: u32,
+    /// -L with --preserve=links: every file is remembered, since two
+    /// symlinks to one file make two names of it (cp does the same).
+    pub link_all: bool,
     pub progress: Arc<dyn Progress>,
     pub links: links::Links,
 }
@@ -180,6 +183,7 @@ impl Archive {
             reflink: cfg.reflink,
             privileged: rustix::process::geteuid().is_root(),
             umask,
+            link_all: cfg.preserve.links && cfg.deref == crate::config::Deref::Always,
             progress,
             links: links::Links::default(),
         }
@@ -193,6 +197,7 @@ impl Archive {
             reflink: Reflink::Auto,
             privileged: rustix::process::geteuid().is_root(),
             umask: 0o022,
+            link_all: false,
             progress,
             links: links::Links::default(),
         }
@@ -224,10 +229,15 @@ impl Archive {
         }
     }
 
-    /// Do symlinks need their own stat (for times, owner, xattrs)?
+    /// Do symlinks need their own stat (for times, owner, xattrs, links)?
     pub fn stat_symlinks(&self) -> bool {
         let p = &self.preserve;
-        p.timestamps || p.ownership || p.xattr
+        p.timestamps || p.ownership || p.xattr || p.links
+    }
+
+    /// Is this source (a name of it) to go through the hard-link map?
+    pub fn tracks_links(&self, st: &SrcStat) -> bool {
+        self.preserve.links && (st.nlink > 1 || self.link_all)
     }
 
     /// Does a directory's copy get any of its source's attributes?
