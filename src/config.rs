@@ -66,6 +66,9 @@ pub struct Preserve {
     /// xattr named in --preserve: every xattr failure is reported and fails the
     /// item. Under -a alone, xattr failures are silent (cp's `reduce_diagnostics`).
     pub xattr_required: bool,
+    /// -a: xattr failures that are not required are not reported at all
+    /// (cp's `reduce_diagnostics`); otherwise they are, without failing.
+    pub xattr_quiet: bool,
     /// `--no-preserve=mode`: new files get 0666 and directories 0777 under
     /// the umask, not the source's permissions (cp's `explicit_no_preserve_mode`).
     pub no_mode: bool,
@@ -303,6 +306,7 @@ fn preserve(args: &Args) -> Result<Preserve, UsageError> {
         p.links = true;
         p.xattr = true;
         p.required = true;
+        p.xattr_quiet = true;
     }
     if args.no_deref_preserve_links {
         p.links = true;

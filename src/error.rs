@@ -34,8 +34,6 @@ pub enum Op {
     PreserveOwner,
     /// Reading the source's extended attributes.
     ListXattrs,
-    /// Writing extended attributes on the copy.
-    SetXattrs,
     /// Creating a hard link (--preserve=links); the path is the new name.
     Link,
     /// Finding the data and holes of a sparse source.
@@ -171,7 +169,6 @@ impl fmt::Display for CopyError {
             Op::PreserveTimes => format!("preserving times for {p}"),
             Op::PreserveOwner => format!("failed to preserve ownership for {p}"),
             Op::ListXattrs => format!("listing attributes of {p}"),
-            Op::SetXattrs => format!("setting attributes for {p}"),
             Op::Link => format!("cannot create hard link {p}"),
             Op::Seek => format!("cannot lseek {p}"),
             Op::Changed => format!("{p} changed while it was being copied"),

@@ -387,6 +387,53 @@ fn unprivileged_archive_matches_gnu_cp() {
 }
 
 #[test]
+fn xattr_failures_are_reported_like_cp() {
+    // An unprivileged user may read a file capability but not set one: cp
+    // reports it and fails with --preserve=xattr, only reports it with
+    // --preserve=all, and says nothing with -a.
+    if let Err(why) = can_drop_privileges() {
+        skip(&format!("xattr failures as an unprivileged user: {why}"));
+        return;
+    }
+    let build = |fx: &Fx| {
+        fx.file("src/capable", 0o755, b"x\n");
+        fx.file("src/plain", 0o644, b"y\n");
+        fx.set_xattr("src/plain", "user.ok", b"1");
+        // struct vfs_cap_data, revision 2, effective, CAP_NET_BIND_SERVICE.
+        let cap: Vec<u8> = [0x0200_0001u32, 1 << 10, 0, 0, 0]
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect();
+        fx.set_xattr("src/capable", "security.capability", &cap);
+        fx.chmod(".", 0o777);
+    };
+    let opts = RunOpts {
+        as_nobody: true,
+        ..RunOpts::default()
+    };
+    let mut failures = Failures::default();
+    for engine in engines() {
+        for args in [
+            &["-r", "--preserve=xattr"][..],
+            &["-r", "--preserve=all"],
+            &["-a"],
+        ] {
+            failures.check(|| {
+                let env = TestEnv::new();
+                env.build(build);
+                let mut argv = args.to_vec();
+                argv.extend(["src", "dst"]);
+                let (ours, gnu) = env.run_both(engine, &argv, &opts);
+                let ctx = format!("[{args:?} as uid 65534, engine={engine}]");
+                compare_outcomes(&ctx, &ours, &gnu);
+                assert_meta_eq(&ctx, &env.ours.p("dst"), &env.gnu.p("dst"), &NO_TIMES);
+            });
+        }
+    }
+    failures.finish();
+}
+
+#[test]
 fn sparse_modes_match_gnu_cp() {
     // Zero runs written as data (only --sparse=always makes holes of them),
     // and real holes (kept unless --sparse=never), small and large.

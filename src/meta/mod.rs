@@ -55,6 +55,7 @@ use rustix::io::Errno;
 use rustix::process::{Gid, Uid};
 use std::ffi::CStr;
 use std::os::fd::BorrowedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use xattr::Xattrs;
@@ -268,12 +269,23 @@ impl Archive {
             Src::At { dir, name, follow } => xattr::read_at(dir, name, follow),
         }
         .unwrap_or_else(|e| {
-            if self.preserve.xattr_required && !xattr::unsupported(e) {
-                self.progress
-                    .error(&CopyError::new(Op::ListXattrs, src_path(), e.into()));
+            if self.preserve.xattr {
+                self.xattr_failure(&CopyError::new(Op::ListXattrs, src_path(), e.into()), e);
             }
             Xattrs::default()
         })
+    }
+
+    /// Report an xattr failure the way cp does: every failure, failing the
+    /// item, when `xattr` was named in --preserve; nothing under -a; else
+    /// those that are not "unsupported", as a warning.
+    fn xattr_failure(&self, msg: &dyn std::fmt::Display, e: Errno) {
+        let p = &self.preserve;
+        if p.xattr_required {
+            self.progress.message(&msg.to_string());
+        } else if !p.xattr_quiet && !xattr::unsupported(e) {
+            self.progress.warning(&msg.to_string());
+        }
     }
 
     /// Give a copy its source's preserved attributes, in cp's order: times,
@@ -343,16 +355,21 @@ impl Archive {
         }
         let attrs = self.read_xattrs(src, src_path);
         if p.xattr {
-            let failed = xattr::write(&attrs, dst, self.privileged, false);
-            if let Some(e) = failed
-                && p.xattr_required
-            {
-                report(Op::SetXattrs, e);
+            for (name, e) in xattr::write(&attrs, dst, self.privileged, false) {
+                let msg = format!(
+                    "setting attribute {} for {}: {}",
+                    crate::error::quote(std::path::Path::new(std::ffi::OsStr::from_bytes(
+                        name.to_bytes()
+                    ))),
+                    crate::error::quote(&dst_path()),
+                    crate::error::strip_os_suffix(&e.into())
+                );
+                self.xattr_failure(&msg, e);
             }
         }
         if p.mode && !symlink {
-            if let Some(e) = xattr::write(&attrs, dst, self.privileged, true) {
-                report(Op::PreservePerms, e);
+            if let Some((_, e)) = xattr::write(&attrs, dst, self.privileged, true).first() {
+                report(Op::PreservePerms, *e);
                 if p.required {
                     return;
                 }

@@ -131,9 +131,15 @@ pub fn read_at(dir: BorrowedFd<'_>, name: &CStr, follow: bool) -> Result<Xattrs,
 }
 
 /// Write the ACLs (`acls`) or the other attributes of `attrs` on `dst`.
-/// Returns the first failure; the others are still tried, as cp does.
-pub fn write(attrs: &Xattrs, dst: Dst<'_>, privileged: bool, acls: bool) -> Option<Errno> {
-    let mut first = None;
+/// Returns the failures (name and error); after one, the others are still
+/// tried, as cp does.
+pub fn write<'a>(
+    attrs: &'a Xattrs,
+    dst: Dst<'_>,
+    privileged: bool,
+    acls: bool,
+) -> Vec<(&'a CStr, Errno)> {
+    let mut failed = Vec::new();
     let mut unlocked: Option<u32> = None;
     let path = match dst {
         Dst::At { dir, name, .. } => Some(proc_path(dir, name)),
@@ -165,11 +171,11 @@ pub fn write(attrs: &Xattrs, dst: Dst<'_>, privileged: bool, acls: bool) -> Opti
             }
         }
         if let Err(e) = r {
-            first.get_or_insert(e);
+            failed.push((name.as_c_str(), e));
         }
     }
     if let (Some(mode), Dst::Fd(fd)) = (unlocked, dst) {
         let _ = rustix::fs::fchmod(fd, Mode::from_raw_mode(mode));
     }
-    first
+    failed
 }

@@ -19,6 +19,9 @@ pub trait Progress: Send + Sync {
     fn error(&self, err: &CopyError);
     /// A failure that has no single path (printed as is).
     fn message(&self, msg: &str);
+    /// A problem worth a word that does not fail the run (cp prints some
+    /// xattr failures under `--preserve=all` and still exits 0).
+    fn warning(&self, msg: &str);
     /// Either kind of failure.
     fn failure(&self, f: &Failure) {
         match f {
@@ -87,6 +90,10 @@ impl Progress for Console {
 
     fn error(&self, err: &CopyError) {
         self.message(&err.to_string());
+    }
+
+    fn warning(&self, msg: &str) {
+        let _ = writeln!(std::io::stderr().lock(), "uring-cp: {msg}");
     }
 
     fn message(&self, msg: &str) {
