@@ -205,6 +205,35 @@ fn archive_tree_matches_gnu_cp() {
 }
 
 #[test]
+fn archive_over_an_existing_copy_matches_gnu_cp() {
+    // The second `cp -a src dst` of a backup script: directories exist,
+    // files are rewritten in place, hard links are made again.
+    let mut failures = Failures::default();
+    for engine in engines() {
+        failures.check(|| {
+            let env = TestEnv::new();
+            env.build(|fx| rich(fx, false));
+            let ctx = format!("[-a twice, engine={engine}]");
+            let (ours, gnu) = env.run_both(engine, &["-a", "src", "dst"], &RunOpts::default());
+            compare_outcomes(&ctx, &ours, &gnu);
+            // Change the copies, then copy the contents of src onto them.
+            env.build(|fx| {
+                fx.file("dst/plain", 0o600, b"changed since\n");
+                fx.chmod("dst/exec", 0o700);
+                // The first copy read the sources (and moved their atimes,
+                // each tree at its own moment): stamp them again.
+                Fx::new(fx.p("src")).stamp_all(5);
+            });
+            let args = ["-a", "src/.", "dst"];
+            let (ours, gnu) = env.run_both(engine, &args, &RunOpts::default());
+            compare_outcomes(&ctx, &ours, &gnu);
+            assert_meta_eq(&ctx, &env.ours.p("dst"), &env.gnu.p("dst"), &TIMES);
+        });
+    }
+    failures.finish();
+}
+
+#[test]
 fn preserve_lists_match_gnu_cp() {
     // (arguments, whether both tools keep the times)
     let cases: &[(&[&str], bool)] = &[

@@ -40,8 +40,9 @@
 //! Failures follow cp: a failure to keep the times, the mode, or (as root) the
 //! owner is reported and fails the item (exit status 1); an unprivileged user
 //! who cannot give a file away silently keeps it, and then loses the set-ID and
-//! sticky bits; xattr failures are silent under `-a` and reported when `xattr`
-//! was named in `--preserve`.
+//! sticky bits (a directory keeps those mkdir gave it, as with cp); xattr
+//! failures are silent under `-a`, warnings under `--preserve=all`, and errors
+//! when `xattr` was named in `--preserve`.
 
 pub mod data;
 pub mod links;
