@@ -81,6 +81,13 @@ pub fn run(cfg: Config) -> i32 {
         }
     };
 
+    for root in &roots {
+        if let Some(tree::DstState::Ready { fd, .. }) = root.dst_dir.state() {
+            use std::os::fd::AsFd;
+            archive.watch_dst_parent(fd.as_fd());
+        }
+    }
+
     let shards = engine.shards().max(1);
     let (tx, rx): (Vec<_>, Vec<_>) = (0..shards)
         .map(|_| crossbeam_channel::bounded(walk::QUEUE_DEPTH))

@@ -234,6 +234,43 @@ fn archive_over_an_existing_copy_matches_gnu_cp() {
 }
 
 #[test]
+fn inherited_default_acls_are_replaced_like_cp() {
+    // Copies made in a directory with a default ACL inherit its entries;
+    // with the mode preserved, cp gives them the source's ACL (none) instead.
+    let probe = TestEnv::new();
+    if let Err(why) = acl_support(&probe.ours.root) {
+        skip(&format!("inherited ACLs: {why}"));
+        return;
+    }
+    let build = |fx: &Fx| {
+        fx.file("src/f", 0o640, b"x\n");
+        fx.file("src/sub/g", 0o600, b"y\n");
+        fx.file("src/acl", 0o644, b"z\n");
+        setfacl(fx, &["-m", "u:65534:r"], "src/acl");
+        fx.dir("out", 0o755);
+        setfacl(fx, &["-d", "-m", "u:65534:rwx"], "out");
+        fx.stamp_all(6);
+    };
+    let mut failures = Failures::default();
+    for engine in engines() {
+        for args in [&["-a"][..], &["-rp"], &["-r"]] {
+            failures.check(|| {
+                let env = TestEnv::new();
+                env.build(build);
+                let mut argv = args.to_vec();
+                argv.extend(["src", "out"]);
+                let (ours, gnu) = env.run_both(engine, &argv, &RunOpts::default());
+                let ctx = format!("[{args:?} into a default ACL, engine={engine}]");
+                compare_outcomes(&ctx, &ours, &gnu);
+                let o = if args == ["-r"] { NO_TIMES } else { TIMES };
+                assert_meta_eq(&ctx, &env.ours.p("out/src"), &env.gnu.p("out/src"), &o);
+            });
+        }
+    }
+    failures.finish();
+}
+
+#[test]
 fn preserve_lists_match_gnu_cp() {
     // (arguments, whether both tools keep the times)
     let cases: &[(&[&str], bool)] = &[

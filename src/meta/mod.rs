@@ -165,6 +165,10 @@ pub struct Archive {
     pub link_all: bool,
     pub progress: Arc<dyn Progress>,
     pub links: links::Links,
+    /// A destination directory has a default ACL, so new copies inherit ACL
+    /// entries: with the mode preserved, those are removed where the source
+    /// has no ACL (cp replaces every copy's ACL with the source's).
+    pub strip_acls: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Archive {
@@ -188,6 +192,21 @@ impl Archive {
             link_all: cfg.preserve.links && cfg.deref == crate::config::Deref::Always,
             progress,
             links: links::Links::default(),
+            strip_acls: Default::default(),
+        }
+    }
+
+    /// Note the directory a root is copied into: copies inherit from its
+    /// default ACL, if it has one.
+    pub fn watch_dst_parent(&self, dir: BorrowedFd<'_>) {
+        // The plan opens these with O_PATH, which the xattr calls refuse.
+        let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&dir));
+        if self.preserve.mode
+            && rustix::fs::getxattr_query(path.as_str(), c"system.posix_acl_default")
+                .is_ok_and(|n| n > 0)
+        {
+            self.strip_acls
+                .store(true, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -202,6 +221,7 @@ impl Archive {
             link_all: false,
             progress,
             links: links::Links::default(),
+            strip_acls: Default::default(),
         }
     }
 
@@ -369,6 +389,9 @@ impl Archive {
             }
         }
         if p.mode && !symlink {
+            if self.strip_acls.load(std::sync::atomic::Ordering::Relaxed) {
+                xattr::remove_inherited_acls(&attrs, dst, st.mode & 0o170000 == 0o040000);
+            }
             if let Some((_, e)) = xattr::write(&attrs, dst, self.privileged, true).first() {
                 report(Op::PreservePerms, *e);
                 if p.required {

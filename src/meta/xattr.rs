@@ -179,3 +179,23 @@ pub fn write<'a>(
     }
     failed
 }
+
+/// Remove the ACLs a copy inherited from its directory's default ACL where
+/// the source has none of that kind (cp gives a copy exactly the source's).
+pub fn remove_inherited_acls(attrs: &Xattrs, dst: Dst<'_>, is_dir: bool) {
+    for acl in &ACLS[..if is_dir { 2 } else { 1 }] {
+        if attrs.iter().any(|(n, _)| n.to_bytes() == *acl) {
+            continue;
+        }
+        let Ok(name) = CString::new(*acl) else {
+            continue;
+        };
+        // ENODATA (nothing inherited) and ENOTSUP (no ACLs here) are fine.
+        let _ = match dst {
+            Dst::Fd(fd) => rustix::fs::fremovexattr(fd, &name),
+            Dst::At {
+                dir, name: entry, ..
+            } => rustix::fs::lremovexattr(proc_path(dir, entry).as_c_str(), &name),
+        };
+    }
+}
