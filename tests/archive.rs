@@ -49,7 +49,7 @@ fn setfacl(fx: &Fx, args: &[&str], rel: &str) {
 }
 
 /// The tree with every case: multi-linked files (across directories),
-/// sparse files with leading, middle and trailing holes, a FIFO, a device
+/// sparse files with leading, middle and trailing holes, a FIFO, a socket, a device
 /// node (root), xattrs (trusted.* on a file and a symlink as root), ACLs
 /// (when setfacl works), set-ID and sticky modes, a read-only directory with
 /// contents, symlinks with their own times, files owned by someone else
@@ -85,6 +85,7 @@ fn rich(fx: &Fx, acl: bool) {
     fx.sparse_file("src/sparse/allhole", 0o644, 3 << 20, &[]);
     // Special files and symlinks.
     fx.fifo("src/fifo", 0o640);
+    fx.socket("src/sock", 0o751);
     fx.symlink("src/link", "plain");
     fx.symlink("src/dangling", "no/such/file");
     fx.symlink("src/d1/up", "../plain");

@@ -296,9 +296,15 @@ impl FileCopier {
         if !create_other(item, dst, fresh, self.overwrite)? {
             return Ok(None);
         }
-        if self.archive.preserve.no_mode && matches!(item.kind, Kind::Special { .. }) {
-            // --no-preserve=mode: the default permissions, as for a file.
-            let mode = Mode::from_raw_mode(0o666 & !self.archive.umask);
+        if let (true, Kind::Special { mode, .. }) = (self.archive.preserve.no_mode, &item.kind) {
+            // --no-preserve=mode: the default permissions (cp: 0777 for a
+            // socket, as for a directory; 0666 for the others).
+            let default = if FileType::from_raw_mode(*mode) == FileType::Socket {
+                0o777
+            } else {
+                0o666
+            };
+            let mode = Mode::from_raw_mode(default & !self.archive.umask);
             rustix::fs::chmodat(dst, item.dst_name(), mode, AtFlags::empty())
                 .map_err(|e| item.error(Op::SetPerms, true, e.into()))?;
         }
