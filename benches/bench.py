@@ -65,7 +65,7 @@ CFG["SCENARIOS"] = env_str(
                  "ext4:same:warm xfs:same:warm ext4:same:cold xfs:same:cold" if FULL else
                  "ext4:cross:warm ext4:cross:cold xfs:cross:warm ext4:same:warm"
                  + (" xfs:same:warm" if QUICK else "")).split()
-CFG["TOOLS"] = env_str("TOOLS", "uring portable cp rsync cpz xcp fcp").split()
+CFG["TOOLS"] = env_str("TOOLS", "uring portable ring cp rsync cpz xcp fcp").split()
 # Syscall census: perf (syscall tracepoint counters: exact total, per-syscall breakdown of the
 # usual suspects, ~no slowdown) when it works here, else strace -f -c (slow: minutes per tool on
 # 100k files); off to skip. STRACE=0 also means off.
@@ -88,12 +88,14 @@ OUT = os.environ.get("BENCH_OUT", "")          # RESULTS.md path
 TOOL_LABEL = {
     "uring": "uring-cp -r --engine uring",
     "portable": "uring-cp -r --engine portable",
+    "ring": "uring-cp -r --engine uring --ring-reads always",
     "cp": "cp -r",
     "rsync": "rsync -a",
     "cpz": "cpz",
     "xcp": "xcp -r",
     "fcp": "fcp",
 }
+OURS = ("uring", "portable", "ring")   # uring-cp itself, in its configurations
 FS_UUID = {"ext4": "6f0c5a8e-3b1d-4c2a-9e7f-0a1b2c3d4e5f", "xfs": "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a"}
 EXT4_HASH_SEED = "1c2d3e4f-5a6b-4c7d-8e9f-a0b1c2d3e4f5"
 
@@ -547,6 +549,7 @@ def tool_cmd(tool, src, dst):
     return {
         "uring": [UCP, "-r", "--engine", "uring", src, dst],
         "portable": [UCP, "-r", "--engine", "portable", src, dst],
+        "ring": [UCP, "-r", "--engine", "uring", "--ring-reads", "always", src, dst],
         "cp": [shutil.which("cp") or "cp", "-r", src, dst],
         "rsync": [shutil.which("rsync") or "rsync", "-a", src + "/", dst],
         "cpz": [shutil.which("cpz") or "cpz", src, dst],
@@ -560,14 +563,14 @@ def available_tools():
     for t in CFG["TOOLS"]:
         if t not in TOOL_LABEL:
             sys.exit(f"unknown tool {t!r}: {' '.join(TOOL_LABEL)}")
-        exe = UCP if t in ("uring", "portable") else shutil.which(t)
+        exe = UCP if t in OURS else shutil.which(t)
         (have if exe and os.access(exe, os.X_OK) else missing).append(t)
     return have, missing
 
 
 def tool_version(tool):
     try:
-        if tool in ("uring", "portable"):
+        if tool in OURS:
             r = subprocess.run([UCP, "-V"], capture_output=True, text=True)
             return " ".join((r.stdout + r.stderr).split())[:200]
         exe = shutil.which(tool)
@@ -682,7 +685,7 @@ def run_scenario(rec, scen, runs, corpus, src, info, src_list, tools):
                 check, detail = compare(src_list, listing(dst)) if os.path.lexists(dst) else \
                     ("FAIL", "no destination created")
                 deep = None
-                if t in ("uring", "portable") and t not in diffed and check != "FAIL":
+                if t in OURS and t not in diffed and check != "FAIL":
                     # diff -r once per engine per scenario and corpus: contents and link targets
                     diffed.add(t)
                     d = subprocess.run(["diff", "-r", "--no-dereference", "-q", the_src, dst],
@@ -954,7 +957,7 @@ def write_report(raw, out):
     dirty = ""
     w(f"- uring-cp: git `{meta['rev']}`{dirty}, binary sha256 `{meta['ucp_sha'][:16]}`")
     for t in tools:
-        if t == "portable":
+        if t in OURS and t != "uring":
             continue
         w(f"- `{TOOL_LABEL[t] if t != 'uring' else 'uring-cp'}`: {meta['versions'].get(t, '?')}")
     if meta["missing"]:

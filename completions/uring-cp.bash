@@ -23,7 +23,7 @@ _uring__cp() {
 
     case "${cmd}" in
         uring__cp)
-            opts="-r -a -d -p -P -L -H -f -n -t -T -v -V -h --recursive --archive --preserve --no-preserve --sparse --reflink --no-dereference --dereference --force --no-clobber --target-directory --no-target-directory --verbose --engine --buffer-mem --version --help"
+            opts="-r -a -d -p -P -L -H -f -n -t -T -v -q -V -h --recursive --archive --preserve --no-preserve --sparse --reflink --no-dereference --dereference --force --no-clobber --target-directory --no-target-directory --verbose --progress --no-progress --quiet --stats --engine --ring-reads --buffer-mem --version --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -53,8 +53,16 @@ _uring__cp() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --stats)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --engine)
                     COMPREPLY=($(compgen -W "auto uring uring-chains portable" -- "${cur}"))
+                    return 0
+                    ;;
+                --ring-reads)
+                    COMPREPLY=($(compgen -W "auto always" -- "${cur}"))
                     return 0
                     ;;
                 --buffer-mem)

@@ -7,10 +7,14 @@ complete -c uring-cp -l reflink -d 'Control clone/copy-on-write copies: auto (cl
 always\t'Clone every file (FICLONE); fail for a file that cannot be cloned'
 never\t'Never share blocks: copy every byte (no copy_file_range)'"
 complete -c uring-cp -s t -l target-directory -d 'Copy all SOURCE arguments into DIRECTORY' -r -F
+complete -c uring-cp -l stats -d 'Print a summary at the end: counts, bytes, time, throughput, engine and io_uring use; `--stats=json` prints it as one JSON object on stdout' -r -f -a "text\t'Lines for people'
+json\t'One JSON object for scripts'"
 complete -c uring-cp -l engine -d 'Which copy engine to use: io_uring if it works here (auto), or force one' -r -f -a "auto\t'io_uring when it is available and works, else portable'
 uring\t'The io_uring engine (sources read through rings, destinations written by worker threads); fail if io_uring cannot be used'
 uring-chains\t'Every step through one ring as linked chains: fewest system calls, slower on ext4; fail if io_uring cannot be used'
 portable\t'Ordinary system calls from a small thread pool'"
+complete -c uring-cp -l ring-reads -d 'How the io_uring engine reads sources: `auto` switches a worker to plain system calls while its sources come from the page cache (cheaper there) and back to the ring when they come from storage; `always` keeps every read on the ring' -r -f -a "auto\t'Ring reads while the sources come from storage, system calls while cached'
+always\t'Every source read through the ring'"
 complete -c uring-cp -l buffer-mem -d 'Cap on memory for file data buffers, e.g. 16M, 64K [default: 16M]' -r
 complete -c uring-cp -s r -l recursive -d 'Copy directories recursively'
 complete -c uring-cp -s a -l archive -d 'Archive: same as -dR --preserve=all (with quieter reports of attributes the destination cannot hold, as cp -a)'
@@ -23,5 +27,8 @@ complete -c uring-cp -s f -l force -d 'If an existing destination file cannot be
 complete -c uring-cp -s n -l no-clobber -d 'Do not overwrite an existing file; skip it and go on'
 complete -c uring-cp -s T -l no-target-directory -d 'Treat DEST as a normal file (or the directory to create), never as a directory to copy into'
 complete -c uring-cp -s v -l verbose -d 'Explain what is being done: one line per copied item, as `cp -v`'
+complete -c uring-cp -l progress -d 'Show a progress bar on stderr from the start (by default it appears on a terminal once a run has lasted a second, unless -v is given)'
+complete -c uring-cp -l no-progress -d 'Never show a progress bar'
+complete -c uring-cp -s q -l quiet -d 'No progress bar and no notes; errors are still reported'
 complete -c uring-cp -s V -l version -d 'Print version information and whether io_uring works on this machine'
 complete -c uring-cp -s h -l help -d 'Print help (see more with \'--help\')'

@@ -6,7 +6,9 @@
 //! filesystem: whether DEST is an existing directory is decided later, in
 //! [`crate::plan`], where the I/O happens.
 
-use crate::cli::{Args, EngineArg, ReflinkArg, SparseArg};
+use crate::cli::{Args, EngineArg, ReflinkArg, RingReads, SparseArg, StatsArg};
+use crate::progress::bar::When;
+use crate::progress::summary;
 use std::path::PathBuf;
 
 /// Default cap on data-buffer memory: enough for hundreds of small files or
@@ -113,7 +115,15 @@ pub struct Config {
     pub deref: Deref,
     pub overwrite: Overwrite,
     pub verbose: bool,
+    /// When to draw the progress bar.
+    pub progress: When,
+    /// `--stats`: print a summary at the end, in this format.
+    pub stats: Option<summary::Format>,
+    /// `-q`: no notes on stderr beyond errors.
+    pub quiet: bool,
     pub engine: EngineChoice,
+    /// The io_uring engine switches to system calls for cached sources.
+    pub adaptive_reads: bool,
     pub buffer_mem: u64,
     pub preserve: Preserve,
     pub sparse: Sparse,
@@ -217,12 +227,25 @@ impl Config {
             deref,
             overwrite,
             verbose: args.verbose,
+            progress: if args.quiet || args.no_progress {
+                When::Never
+            } else if args.progress {
+                When::Always
+            } else {
+                When::Auto
+            },
+            stats: args.stats.map(|s| match s {
+                StatsArg::Text => summary::Format::Text,
+                StatsArg::Json => summary::Format::Json,
+            }),
+            quiet: args.quiet,
             engine: match args.engine {
                 EngineArg::Auto => EngineChoice::Auto,
                 EngineArg::Uring => EngineChoice::Uring,
                 EngineArg::UringChains => EngineChoice::UringChains,
                 EngineArg::Portable => EngineChoice::Portable,
             },
+            adaptive_reads: args.ring_reads == RingReads::Auto,
             buffer_mem,
             preserve,
             sparse,

@@ -19,6 +19,7 @@ pub mod walk;
 use config::Config;
 use engine::EngineOptions;
 use progress::{Console, Progress};
+use std::io::Write;
 use std::sync::Arc;
 
 /// Exit statuses (documented in the README).
@@ -33,6 +34,7 @@ pub mod exit {
 
 /// Run a copy described by `cfg`; returns the exit status.
 pub fn run(cfg: Config) -> i32 {
+    let start = std::time::Instant::now();
     let console = Arc::new(Console::new(cfg.verbose));
     let progress: Arc<dyn Progress> = console.clone();
     if cfg.preserve.context {
@@ -56,6 +58,7 @@ pub fn run(cfg: Config) -> i32 {
         overwrite: cfg.overwrite,
         buffer_mem: cfg.buffer_mem,
         archive: archive.clone(),
+        adaptive_reads: cfg.adaptive_reads,
     };
     let (mut engine, fallback) = match engine::select(cfg.engine, &opts) {
         Ok(v) => v,
@@ -64,7 +67,7 @@ pub fn run(cfg: Config) -> i32 {
             return exit::PARTIAL;
         }
     };
-    if cfg.verbose {
+    if cfg.verbose && !cfg.quiet {
         match fallback {
             Some(why) => {
                 eprintln!("uring-cp: io_uring unavailable ({why}); using the portable engine")
@@ -101,6 +104,7 @@ pub fn run(cfg: Config) -> i32 {
         engine.walker_makes_dirs(),
         archive.clone(),
     );
+    let bar = progress::bar::Bar::start(console.clone(), cfg.progress, start);
     std::thread::scope(|s| {
         s.spawn(move || walker.run(roots));
         engine.run(rx, &progress);
@@ -108,6 +112,15 @@ pub fn run(cfg: Config) -> i32 {
     // Hard-link entries hold destination directories open: close them now,
     // which applies those directories' final attributes.
     archive.links.clear();
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    if let Some(format) = cfg.stats {
+        let summary =
+            progress::summary::Summary::new(&console.stats, engine.name(), start.elapsed());
+        // A closed stdout is not an error of the copy.
+        let _ = writeln!(std::io::stdout().lock(), "{}", summary.render(format));
+    }
 
     if console.failed() > 0 {
         exit::PARTIAL

@@ -3,7 +3,9 @@
 //! engine) and with GNU `cp`, in sibling directories, and compares exit
 //! statuses, messages and every attribute cp preserves (mode, owner, atime and
 //! mtime with nanoseconds, size, content, allocated blocks, hard-link groups,
-//! symlink targets, device numbers, xattrs and ACLs) of the two copies.
+//! symlink targets, device numbers, xattrs and ACLs) of the two copies. The
+//! `uring` engine runs twice: as by default (cached sources copied with system
+//! calls) and with every source read through its ring (`--ring-reads always`).
 
 mod common;
 
@@ -152,7 +154,7 @@ fn both(env: &TestEnv, engine: &str, args: &[&str], o: &MetaOpts, ctx: &str) -> 
 #[test]
 fn archive_tree_matches_gnu_cp() {
     let mut failures = Failures::default();
-    for engine in engines() {
+    for engine in engines_and_ring_reads() {
         for args in [&["-a"][..], &["-av"]] {
             failures.check(|| {
                 let env = TestEnv::new();
@@ -210,7 +212,7 @@ fn archive_over_an_existing_copy_matches_gnu_cp() {
     // The second `cp -a src dst` of a backup script: directories exist,
     // files are rewritten in place, hard links are made again.
     let mut failures = Failures::default();
-    for engine in engines() {
+    for engine in engines_and_ring_reads() {
         failures.check(|| {
             let env = TestEnv::new();
             env.build(|fx| rich(fx, false));
@@ -253,7 +255,7 @@ fn inherited_default_acls_are_replaced_like_cp() {
         fx.stamp_all(6);
     };
     let mut failures = Failures::default();
-    for engine in engines() {
+    for engine in engines_and_ring_reads() {
         for args in [&["-a"][..], &["-rp"], &["-r"]] {
             failures.check(|| {
                 let env = TestEnv::new();
@@ -296,7 +298,7 @@ fn preserve_lists_match_gnu_cp() {
         (&["-aL"], true),
     ];
     let mut failures = Failures::default();
-    for engine in engines() {
+    for engine in engines_and_ring_reads() {
         for (args, times) in cases {
             failures.check(|| {
                 let env = TestEnv::new();
@@ -340,7 +342,7 @@ fn single_files_and_operands_match_gnu_cp() {
         (&["-dp", "sl", "copy"], &["copy"], true),
     ];
     let mut failures = Failures::default();
-    for engine in engines() {
+    for engine in engines_and_ring_reads() {
         for (args, copies, times) in cases {
             failures.check(|| {
                 let env = TestEnv::new();
@@ -381,7 +383,7 @@ fn many_hard_links_across_directories() {
         fx.stamp_all(3);
     };
     let mut failures = Failures::default();
-    for engine in engines() {
+    for engine in engines_and_ring_reads() {
         for args in [&["-a"][..], &["-rd"]] {
             failures.check(|| {
                 let env = TestEnv::new();
@@ -435,7 +437,7 @@ fn unprivileged_archive_matches_gnu_cp() {
         (&["-r", "--preserve=all"], true),
     ];
     let mut failures = Failures::default();
-    for engine in engines() {
+    for engine in engines_and_ring_reads() {
         for (args, times) in cases {
             failures.check(|| {
                 let env = TestEnv::new();
@@ -479,7 +481,7 @@ fn xattr_failures_are_reported_like_cp() {
         ..RunOpts::default()
     };
     let mut failures = Failures::default();
-    for engine in engines() {
+    for engine in engines_and_ring_reads() {
         for args in [
             &["-r", "--preserve=xattr"][..],
             &["-r", "--preserve=all"],
@@ -515,7 +517,7 @@ fn sparse_modes_match_gnu_cp() {
         fx.sparse_file("src/smallholes", 0o644, 50_000, &[(40_000, &b)]);
     };
     let mut failures = Failures::default();
-    for engine in engines() {
+    for engine in engines_and_ring_reads() {
         for args in [
             &["-r"][..],
             &["-r", "--sparse=always"],
@@ -552,7 +554,7 @@ fn reflink_always_fails_like_cp_where_it_cannot_clone() {
         return;
     }
     let mut failures = Failures::default();
-    for engine in engines() {
+    for engine in engines_and_ring_reads() {
         failures.check(|| {
             let env = TestEnv::new();
             env.build(build);
@@ -656,7 +658,7 @@ fn reflink_clones_on_xfs() {
     fx.file("large", 0o644, rng.bytes(3 << 20));
     fx.sparse_file("sparse", 0o644, 8 << 20, &[(4 << 20, &rng.bytes(65536))]);
     let mut failures = Failures::default();
-    for engine in engines() {
+    for engine in engines_and_ring_reads() {
         for mode in ["--reflink=always", "--reflink=auto"] {
             failures.check(|| {
                 let dst = format!("dst-{engine}{mode}");
@@ -723,7 +725,7 @@ fn context_and_bad_lists_are_refused() {
     });
     // Without SELinux, cp refuses an explicit context before copying anything.
     if !Path::new("/sys/fs/selinux/enforce").exists() {
-        for engine in engines() {
+        for engine in engines_and_ring_reads() {
             let (ours, gnu) = env.run_both(
                 engine,
                 &["-r", "--preserve=context", "src", "dst"],

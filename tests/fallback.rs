@@ -185,9 +185,25 @@ fn run_limited(
     Some(cmd.output().expect("run uring-cp"))
 }
 
+/// Large files (16 MiB, sparse in the source) each in a directory of its own,
+/// more than the large-file queue holds: queued items keep their directories
+/// open, which must stay within a low `ulimit -n`.
+fn add_large_files(root: &Path) {
+    for i in 0..18 {
+        let dir = root.join(format!("src/large{i:02}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = std::fs::File::create(dir.join("image")).unwrap();
+        f.set_len((16 << 20) + i).unwrap();
+        std::os::unix::fs::FileExt::write_at(&f, &[i as u8 + 1; 4096], 5 << 20).unwrap();
+    }
+}
+
 fn check_limited(uid: u32, limit: libc::__rlimit_resource_t, value: u64, engine: &str, what: &str) {
     let tmp = tempfile::tempdir().unwrap();
     source_tree(tmp.path());
+    if limit == libc::RLIMIT_NOFILE {
+        add_large_files(tmp.path());
+    }
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let Some(out) = run_limited(
         uid,

@@ -6,18 +6,54 @@
 
 use clap::CommandFactory;
 use clap_complete::Shell;
+use roff::{Roff, bold, roman};
 use std::path::{Path, PathBuf};
 use uring_cp::cli::Args;
+use uring_cp::cli::manual::{Para, SECTIONS};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// clap_mangen's sections, then ours (`uring_cp::cli::manual`) in place of
+/// the `--help` footer.
 fn man_page() -> Vec<u8> {
+    let man = clap_mangen::Man::new(Args::command());
     let mut out = Vec::new();
-    clap_mangen::Man::new(Args::command())
-        .render(&mut out)
-        .expect("rendering into a Vec cannot fail");
+    let rendered: std::io::Result<()> = (|| {
+        man.render_title(&mut out)?;
+        man.render_name_section(&mut out)?;
+        man.render_synopsis_section(&mut out)?;
+        man.render_description_section(&mut out)?;
+        man.render_options_section(&mut out)?;
+        let mut roff = Roff::new();
+        for (title, paras) in SECTIONS {
+            roff.control("SH", [*title]);
+            for p in *paras {
+                match p {
+                    Para::Text(t) => {
+                        roff.control("PP", []).text([roman(*t)]);
+                    }
+                    Para::Item(term, desc) => {
+                        roff.control("TP", [])
+                            .text([bold(*term)])
+                            .text([roman(*desc)]);
+                    }
+                    Para::Example(lines) => {
+                        roff.control("PP", [])
+                            .control("RS", ["4"])
+                            .control("nf", []);
+                        for l in *lines {
+                            roff.text([roman(*l)]);
+                        }
+                        roff.control("fi", []).control("RE", []);
+                    }
+                }
+            }
+        }
+        roff.to_writer(&mut out)
+    })();
+    rendered.expect("rendering into a Vec cannot fail");
     out
 }
 

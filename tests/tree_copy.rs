@@ -310,12 +310,21 @@ fn deep_hashes(dir: &Path) -> Vec<u8> {
 }
 
 fn copy_and_verify(engine: &str, buffer: Option<&str>) {
+    copy_and_verify_with(engine, buffer, &[]);
+}
+
+fn copy_and_verify_with(engine: &str, buffer: Option<&str>, more: &[&str]) {
     let tree = build_tree();
-    let name = format!("out-{engine}-{}", buffer.unwrap_or("default"));
-    let extra: Vec<&str> = match buffer {
+    let name = format!(
+        "out-{engine}-{}{}",
+        buffer.unwrap_or("default"),
+        more.join("")
+    );
+    let mut extra: Vec<&str> = match buffer {
         Some(b) => vec!["--buffer-mem", b],
         None => vec![],
     };
+    extra.extend(more);
     let opts = RunOpts {
         timeout: Duration::from_secs(120),
         ..RunOpts::default()
@@ -327,7 +336,7 @@ fn copy_and_verify(engine: &str, buffer: Option<&str>) {
         &tree.base,
         &opts,
     );
-    let ctx = format!("[tree copy engine={engine} buffer={buffer:?}]");
+    let ctx = format!("[tree copy engine={engine} buffer={buffer:?} {more:?}]");
     notice(&format!(
         "NOTE {ctx}: copied {} files / {:.1} MiB in {:?}",
         tree.files,
@@ -382,6 +391,18 @@ fn generated_tree_uring_buffer_64k() {
         return;
     }
     copy_and_verify("uring", Some("64K"));
+}
+
+/// Every read on the ring (by default a worker switches to system calls once
+/// it sees its sources come from the page cache, as in this test).
+#[test]
+fn generated_tree_uring_ring_reads_always() {
+    if let Err(why) = uring_status() {
+        skip(&format!("uring engine: {why}"));
+        return;
+    }
+    copy_and_verify_with("uring", None, &["--ring-reads", "always"]);
+    copy_and_verify_with("uring", Some("64K"), &["--ring-reads", "always"]);
 }
 
 #[test]

@@ -4,6 +4,8 @@
 //! validates that into the [`crate::config::Config`] the rest of the program
 //! reads. The man page and shell completions are generated from [`Args`].
 
+pub mod manual;
+
 use clap::{ArgAction, Parser, ValueEnum};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -17,7 +19,7 @@ use std::path::PathBuf;
                       uring-cp [OPTIONS] SOURCE... DIRECTORY\n       \
                       uring-cp [OPTIONS] -t DIRECTORY SOURCE...",
     after_help = "Exit status: 0 if everything was copied, 1 if any file failed \
-                  (the rest is still copied), 2 for a usage error."
+                  (the rest is still copied), 2 for a usage error. See `man uring-cp`."
 )]
 pub struct Args {
     /// Sources, then the destination (unless -t is given).
@@ -119,9 +121,35 @@ pub struct Args {
     #[arg(short, long, help_heading = "Output")]
     pub verbose: bool,
 
+    /// Show a progress bar on stderr from the start (by default it appears on a
+    /// terminal once a run has lasted a second, unless -v is given).
+    #[arg(long, overrides_with_all = ["no_progress", "quiet"], help_heading = "Output")]
+    pub progress: bool,
+
+    /// Never show a progress bar.
+    #[arg(long, overrides_with_all = ["progress", "quiet"], help_heading = "Output")]
+    pub no_progress: bool,
+
+    /// No progress bar and no notes; errors are still reported.
+    #[arg(short, long, overrides_with_all = ["progress", "no_progress"], help_heading = "Output")]
+    pub quiet: bool,
+
+    /// Print a summary at the end: counts, bytes, time, throughput, engine and
+    /// io_uring use; `--stats=json` prints it as one JSON object on stdout.
+    #[arg(long, value_enum, value_name = "FORMAT", num_args = 0..=1, require_equals = true,
+          default_missing_value = "text", help_heading = "Output")]
+    pub stats: Option<StatsArg>,
+
     /// Which copy engine to use: io_uring if it works here (auto), or force one.
     #[arg(long, value_enum, default_value_t = EngineArg::Auto, help_heading = "Engine")]
     pub engine: EngineArg,
+
+    /// How the io_uring engine reads sources: `auto` switches a worker to plain
+    /// system calls while its sources come from the page cache (cheaper there)
+    /// and back to the ring when they come from storage; `always` keeps every
+    /// read on the ring.
+    #[arg(long, value_enum, default_value_t = RingReads::Auto, value_name = "WHEN", help_heading = "Engine")]
+    pub ring_reads: RingReads,
 
     /// Cap on memory for file data buffers, e.g. 16M, 64K [default: 16M].
     #[arg(long, value_name = "SIZE", help_heading = "Engine")]
@@ -130,6 +158,24 @@ pub struct Args {
     /// Print version information and whether io_uring works on this machine.
     #[arg(short = 'V', long, action = ArgAction::SetTrue)]
     pub version: bool,
+}
+
+/// The `--stats` formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatsArg {
+    /// Lines for people.
+    Text,
+    /// One JSON object for scripts.
+    Json,
+}
+
+/// The `--ring-reads` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RingReads {
+    /// Ring reads while the sources come from storage, system calls while cached.
+    Auto,
+    /// Every source read through the ring.
+    Always,
 }
 
 /// The `--engine` values.

@@ -30,6 +30,8 @@ pub struct EngineOptions {
     pub buffer_mem: u64,
     /// Archive mode (what is preserved, sparse, reflink), shared by all workers.
     pub archive: Arc<crate::meta::Archive>,
+    /// io_uring engine: plain system calls for sources in the page cache.
+    pub adaptive_reads: bool,
 }
 
 /// The CPUs this process may use. Asked once: the answer comes from reading

@@ -2,12 +2,19 @@
 //!
 //! Engines and the walker never print: they call a [`Progress`] (xcp's design),
 //! which counts and decides what reaches the terminal. [`Console`] is the one
-//! the command line uses: `-v` lines on stdout, error messages on stderr.
+//! the command line uses: `-v` lines on stdout, error messages on stderr, and
+//! counters that the progress bar ([`bar`]) and `--stats` ([`summary`]) read.
+//! The copying threads only bump atomic counters; the bar is drawn by a thread
+//! of its own at a bounded rate, so it costs the copy nothing measurable.
+
+pub mod bar;
+pub mod summary;
 
 use crate::error::{CopyError, Failure};
 use crate::tree::{Item, Kind};
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 /// Receives events from the walker and the engines, from any thread.
 pub trait Progress: Send + Sync {
@@ -22,6 +29,13 @@ pub trait Progress: Send + Sync {
     /// A problem worth a word that does not fail the run (cp prints some
     /// xattr failures under `--preserve=all` and still exits 0).
     fn warning(&self, msg: &str);
+    /// The walker found `item`, which will be created later (totals for the
+    /// progress display).
+    fn found(&self, _item: &Item) {}
+    /// The walker has found everything: the totals are final.
+    fn walk_done(&self) {}
+    /// What one io_uring worker submitted, when it ends.
+    fn ring_usage(&self, _usage: RingUsage) {}
     /// Either kind of failure.
     fn failure(&self, f: &Failure) {
         match f {
@@ -29,6 +43,15 @@ pub trait Progress: Send + Sync {
             Failure::Msg(m) => self.message(m),
         }
     }
+}
+
+/// io_uring work of one worker: requests submitted, completions reaped, and
+/// `io_uring_enter` calls that carried them.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RingUsage {
+    pub submitted: u64,
+    pub completed: u64,
+    pub enters: u64,
 }
 
 /// Counters for a run.
@@ -41,6 +64,26 @@ pub struct Stats {
     pub bytes: AtomicU64,
     pub skipped: AtomicU64,
     pub failed: AtomicU64,
+    /// Regular files the walker has found so far.
+    pub found_files: AtomicU64,
+    /// Entries of any kind the walker has found so far.
+    pub found: AtomicU64,
+    pub walk_done: AtomicBool,
+    pub ring_submitted: AtomicU64,
+    pub ring_completed: AtomicU64,
+    pub ring_enters: AtomicU64,
+}
+
+impl Stats {
+    /// Entries done so far: created, skipped or failed.
+    pub fn settled(&self) -> u64 {
+        self.files.load(Relaxed)
+            + self.dirs.load(Relaxed)
+            + self.symlinks.load(Relaxed)
+            + self.specials.load(Relaxed)
+            + self.skipped.load(Relaxed)
+            + self.failed.load(Relaxed)
+    }
 }
 
 /// The terminal: `-v` lines to stdout, errors to stderr.
@@ -48,6 +91,8 @@ pub struct Stats {
 pub struct Console {
     pub verbose: bool,
     pub stats: Stats,
+    /// The progress bar, once it is shown: lines printed meanwhile go above it.
+    bar: OnceLock<indicatif::ProgressBar>,
 }
 
 impl Console {
@@ -55,11 +100,20 @@ impl Console {
         Console {
             verbose,
             stats: Stats::default(),
+            bar: OnceLock::new(),
         }
     }
 
     pub fn failed(&self) -> u64 {
         self.stats.failed.load(Relaxed)
+    }
+
+    /// Print through the bar when it is shown, so it is redrawn below.
+    fn print(&self, f: impl FnOnce()) {
+        match self.bar.get() {
+            Some(bar) if !bar.is_hidden() => bar.suspend(f),
+            _ => f(),
+        }
     }
 }
 
@@ -80,8 +134,27 @@ impl Progress for Console {
                 crate::error::quote(&item.dst_path())
             );
             // A closed stdout (e.g. `| head`) must not stop the copy.
-            let _ = std::io::stdout().lock().write_all(line.as_bytes());
+            self.print(|| {
+                let _ = std::io::stdout().lock().write_all(line.as_bytes());
+            });
         }
+    }
+
+    fn found(&self, item: &Item) {
+        self.stats.found.fetch_add(1, Relaxed);
+        if let Kind::File { .. } = item.kind {
+            self.stats.found_files.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn walk_done(&self) {
+        self.stats.walk_done.store(true, Relaxed);
+    }
+
+    fn ring_usage(&self, u: RingUsage) {
+        self.stats.ring_submitted.fetch_add(u.submitted, Relaxed);
+        self.stats.ring_completed.fetch_add(u.completed, Relaxed);
+        self.stats.ring_enters.fetch_add(u.enters, Relaxed);
     }
 
     fn skipped(&self, _item: &Item) {
@@ -99,6 +172,8 @@ impl Progress for Console {
     fn message(&self, msg: &str) {
         self.stats.failed.fetch_add(1, Relaxed);
         // A closed stderr must not turn into a panic; the exit status still says it.
-        let _ = writeln!(std::io::stderr().lock(), "uring-cp: {msg}");
+        self.print(|| {
+            let _ = writeln!(std::io::stderr().lock(), "uring-cp: {msg}");
+        });
     }
 }

@@ -105,9 +105,11 @@ impl Walker {
                 return;
             }
         }
+        self.progress.walk_done();
     }
 
     fn send(&self, item: Item) -> Result<(), Closed> {
+        self.progress.found(&item);
         self.tx[self.shard % self.tx.len()]
             .send(item)
             .map_err(|_| Closed)
@@ -117,9 +119,11 @@ impl Walker {
     /// inside can still be created.
     fn send_dir(&self, item: Item, node: &DstDir) -> Result<bool, Closed> {
         if !self.make_dirs {
+            // `send` counts it.
             self.send(item)?;
             return Ok(true);
         }
+        self.progress.found(&item);
         crate::engine::ops::create_dir(&item, &*self.progress);
         Ok(!matches!(node.state(), Some(crate::tree::DstState::Failed)))
     }

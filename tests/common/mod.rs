@@ -156,6 +156,19 @@ pub fn uring_status() -> Result<(), String> {
     .clone()
 }
 
+/// A pseudo-engine for [`run_uring_cp`]: `--engine uring --ring-reads always`.
+pub const RING_ALWAYS: &str = "uring-ring-always";
+
+/// [`engines`], plus the uring engine forced to read every source through
+/// its ring (when io_uring is available).
+pub fn engines_and_ring_reads() -> Vec<&'static str> {
+    let mut v = engines();
+    if v.contains(&"uring") {
+        v.push(RING_ALWAYS);
+    }
+    v
+}
+
 /// Engines to exercise: always `portable`; `uring` only when available
 /// (otherwise prints `SKIP uring engine: <reason>`).
 /// The engines every behavioural test runs against.
@@ -476,7 +489,15 @@ pub fn run_uring_cp<A: AsRef<[u8]>>(
     cwd: &Path,
     opts: &RunOpts,
 ) -> Outcome {
-    let mut all: Vec<Vec<u8>> = vec![b"--engine".to_vec(), engine.as_bytes().to_vec()];
+    let mut all: Vec<Vec<u8>> = match engine {
+        // The uring engine with every source read through its ring (by
+        // default it copies cached sources with system calls).
+        RING_ALWAYS => ["--engine", "uring", "--ring-reads", "always"]
+            .iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect(),
+        _ => vec![b"--engine".to_vec(), engine.as_bytes().to_vec()],
+    };
     all.extend(extra.iter().map(|s| s.as_bytes().to_vec()));
     all.extend(bytes_args(args));
     run(BIN, &all, cwd, opts)

@@ -44,7 +44,7 @@ use super::uring::bufpool::{Buf, BufPool};
 use super::uring::setup;
 use super::{Engine, EngineOptions};
 use crate::error::{CopyError, Failure, Op, errno};
-use crate::progress::Progress;
+use crate::progress::{Progress, RingUsage};
 use crate::tree::{DstDir, DstState, Item, Kind};
 use crossbeam_channel::{Receiver, TryRecvError};
 use io_uring::types::{DestinationSlot, Fd, Fixed};
@@ -90,6 +90,8 @@ pub struct Chains {
     waiting: VecDeque<usize>,
     /// Large files that could not get a buffer for their next chunk.
     starved: Vec<usize>,
+    /// For `--stats`.
+    usage: RingUsage,
     /// Items whose destination directory is not made yet, by directory.
     parked: HashMap<usize, Vec<Item>>,
     parked_count: usize,
@@ -193,6 +195,7 @@ impl Chains {
         pool.register(&submitter);
         let chunk = ((opts.buffer_mem / 8) as u32).clamp(4096, MAX_CHUNK);
         Ok(Chains {
+            usage: RingUsage::default(),
             ring,
             pool,
             files: FileCopier::new(opts.overwrite, chunk as usize, opts.archive.clone()),
@@ -239,8 +242,10 @@ impl Chains {
             // targets, pool ranges) is owned by a task in `self.tasks` or by the
             // pool, and stays put until the task's last completion is reaped.
             if unsafe { self.ring.submission().push_multiple(entries) }.is_ok() {
+                self.usage.submitted += entries.len() as u64;
                 return Ok(());
             }
+            self.usage.enters += 1;
             self.ring.submit()?;
         }
     }
@@ -778,6 +783,7 @@ impl Chains {
 
     /// Submit what is queued, wait for at least one completion, handle them all.
     fn turn(&mut self, progress: &dyn Progress) -> std::io::Result<()> {
+        self.usage.enters += 1;
         match self.ring.submit_and_wait(1) {
             Ok(_) => {}
             Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
@@ -786,6 +792,7 @@ impl Chains {
         }
         let mut cqes = std::mem::take(&mut self.cqes);
         cqes.extend(self.ring.completion().map(|c| (c.user_data(), c.result())));
+        self.usage.completed += cqes.len() as u64;
         for &(ud, res) in &cqes {
             self.complete(ud, res, progress)?;
         }
@@ -852,7 +859,9 @@ impl Engine for Chains {
         let Some(items) = shards.into_iter().next() else {
             return;
         };
-        if let Err(e) = self.run_loop(&items, &**progress) {
+        let result = self.run_loop(&items, &**progress);
+        progress.ring_usage(self.usage);
+        if let Err(e) = result {
             // The ring itself failed. Operations may still be in flight, so their
             // memory is never freed; what is left is copied the portable way.
             progress.message(&format!(

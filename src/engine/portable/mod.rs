@@ -7,6 +7,7 @@
 //! `copy_file_range` (no user-space copy; reflinks on filesystems that can),
 //! `sendfile` for large files between filesystems, and read/write otherwise.
 //! A refusal of copy_file_range is remembered, not retried for every file.
+//! Large files go to whichever worker is free ([`FileCopier::next`]).
 //! The walker has made every destination directory before its entries arrive.
 
 use super::ops::FileCopier;
@@ -46,10 +47,7 @@ impl Engine for Portable {
             for items in shards {
                 let progress = progress.clone();
                 s.spawn(move || {
-                    let mut buf = Vec::new();
-                    for item in items {
-                        this.files.handle(&item, &*progress, &mut buf);
-                    }
+                    this.files.drain(&items, &*progress, &mut Vec::new());
                 });
             }
         });

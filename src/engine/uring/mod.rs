@@ -22,7 +22,10 @@
 //! rest.
 //!
 //! Workers take items from their own shard (see [`crate::walk`]); directories,
-//! symlinks and special files are created synchronously.
+//! symlinks and special files are created synchronously. While a worker's
+//! sources come from the page cache it copies them with system calls instead
+//! of the ring, and goes back to the ring when they come from storage
+//! ([`adapt`]; `--ring-reads always` turns that off).
 //!
 //! Archive mode adds no system call before the write: the `statx` after the
 //! read already has everything (times, owner, nlink, blocks), and sources are
@@ -31,17 +34,19 @@
 //! synchronous path, which stats before it reads). A source that may have
 //! holes, and every file under `--reflink=always`, goes to [`FileCopier`].
 
+mod adapt;
 pub(crate) mod bufpool;
 pub(crate) mod setup;
 
 pub use setup::availability;
 
-use super::ops::{self, FileCopier};
+use super::ops::{self, FileCopier, Work};
 use super::{Engine, EngineOptions};
 use crate::error::{Failure, Op, errno};
 use crate::meta::{self, SrcStat};
-use crate::progress::Progress;
+use crate::progress::{Progress, RingUsage};
 use crate::tree::{DstState, Item, Kind};
+use adapt::Adapt;
 use bufpool::{Buf, BufPool};
 use crossbeam_channel::{Receiver, TryRecvError};
 use io_uring::types::{DestinationSlot, Fd, Fixed};
@@ -95,20 +100,18 @@ impl Engine for Uring {
     fn run(&mut self, shards: Vec<Receiver<Item>>, progress: &Arc<dyn Progress>) {
         let per_worker = (self.opts.buffer_mem as usize / 2 / shards.len().max(1)).max(4096);
         let files = &self.files;
+        let adaptive = self.opts.adaptive_reads;
         std::thread::scope(|s| {
             for items in shards {
                 let progress = progress.clone();
-                s.spawn(move || match Worker::new(per_worker, files, &*progress) {
-                    Ok(mut w) => w.run(&items),
-                    // No ring for this worker (e.g. locked memory ran out): the
-                    // synchronous path copies the same way.
-                    Err(_) => {
-                        let mut buf = Vec::new();
-                        for item in items {
-                            files.handle(&item, &*progress, &mut buf);
-                        }
-                    }
-                });
+                s.spawn(
+                    move || match Worker::new(per_worker, adaptive, files, &*progress) {
+                        Ok(mut w) => w.run(&items),
+                        // No ring for this worker (e.g. locked memory ran out): the
+                        // synchronous path copies the same way.
+                        Err(_) => files.drain(&items, &*progress, &mut Vec::new()),
+                    },
+                );
             }
         });
     }
@@ -116,6 +119,7 @@ impl Engine for Uring {
 
 impl Drop for Worker<'_> {
     fn drop(&mut self) {
+        self.progress.ring_usage(self.usage);
         // Source files stay in their slots until a later open replaces them.
         // Close them now: the ring itself is torn down asynchronously after
         // exit, and files it still held kept the filesystem busy (umount
@@ -147,11 +151,18 @@ struct Worker<'a> {
     cqes: Vec<(u64, i32)>,
     /// Scratch buffer for the synchronous path.
     buf: Vec<u8>,
+    /// Ring or system calls, by how warm the cache is.
+    adapt: Adapt,
+    /// Chains queued since the last submission.
+    new_chains: u32,
+    /// For `--stats`.
+    usage: RingUsage,
 }
 
 impl<'a> Worker<'a> {
     fn new(
         pool_bytes: usize,
+        adaptive: bool,
         files: &'a FileCopier,
         progress: &'a dyn Progress,
     ) -> Result<Self, String> {
@@ -180,6 +191,9 @@ impl<'a> Worker<'a> {
             sqes: Vec::with_capacity(max_inflight * 2),
             cqes: Vec::with_capacity(max_inflight * 2),
             buf: Vec::new(),
+            adapt: Adapt::new(adaptive),
+            new_chains: 0,
+            usage: RingUsage::default(),
         })
     }
 
@@ -189,7 +203,19 @@ impl<'a> Worker<'a> {
             // Take items until the ring is full or the walker has nothing ready.
             while open && self.inflight.len() < self.max_inflight {
                 let next = if self.inflight.is_empty() && self.sqes.is_empty() {
-                    items.recv().map_err(|_| open = false).ok()
+                    // Nothing in flight: wait for the shard, and copy large
+                    // files other workers found meanwhile.
+                    match self.files.next(items) {
+                        Some(Work::Item(item)) => Some(item),
+                        Some(large) => {
+                            self.files.work(large, self.progress, &mut self.buf);
+                            continue;
+                        }
+                        None => {
+                            open = false;
+                            None
+                        }
+                    }
                 } else {
                     match items.try_recv() {
                         Ok(item) => Some(item),
@@ -209,14 +235,12 @@ impl<'a> Worker<'a> {
                 if open {
                     continue;
                 }
-                return;
+                // The large files still queued (some may be this worker's).
+                return self.files.drain(items, self.progress, &mut self.buf);
             }
             if let Err(e) = self.turn() {
                 self.ring_failed(e);
-                for item in items.iter() {
-                    self.files.handle(&item, self.progress, &mut self.buf);
-                }
-                return;
+                return self.files.drain(items, self.progress, &mut self.buf);
             }
         }
     }
@@ -231,12 +255,16 @@ impl<'a> Worker<'a> {
         } else {
             None
         };
+        if plain_file && ready && self.adapt.sync() {
+            self.copy_sync(item);
+            return self.adapt.sync_file();
+        }
         let Some(slot) = slot else {
-            return self.files.handle(&item, self.progress, &mut self.buf);
+            return self.files.handle(item, self.progress, &mut self.buf);
         };
         let Some(buf) = self.pool.get(self.chunk) else {
             self.slots.push(slot);
-            return self.files.handle(&item, self.progress, &mut self.buf);
+            return self.files.handle(item, self.progress, &mut self.buf);
         };
         let nofollow = match item.kind {
             Kind::File { follow: true, .. } => 0,
@@ -267,6 +295,7 @@ impl<'a> Worker<'a> {
         };
         self.sqes.push(open);
         self.sqes.push(read.user_data(key << 1 | READ));
+        self.new_chains += 1;
     }
 
     /// Submit the queued chains, wait for one completion, finish what completed.
@@ -277,14 +306,34 @@ impl<'a> Worker<'a> {
         // `2 * max_inflight`, so a whole chain always fits.
         unsafe { self.ring.submission().push_multiple(&self.sqes) }
             .map_err(|_| std::io::Error::other("submission queue overflow"))?;
+        self.usage.submitted += self.sqes.len() as u64;
         self.sqes.clear();
-        match self.ring.submit_and_wait(1) {
-            Ok(_) => {}
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
-            Err(e) => return Err(e),
+        // Submit without waiting first: when every chain in flight completed
+        // inline, the sources are in the page cache (see `adapt`).
+        let submitted = std::mem::take(&mut self.new_chains);
+        let mut wait = submitted == 0;
+        if !wait {
+            self.usage.enters += 1;
+            match self.ring.submit() {
+                Ok(_) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
+                Err(e) => return Err(e),
+            }
+            let all_done = self.ring.completion().len() >= self.inflight.len();
+            self.adapt.ring_turn(submitted, all_done);
+            wait = self.ring.completion().is_empty();
+        }
+        if wait {
+            self.usage.enters += 1;
+            match self.ring.submit_and_wait(1) {
+                Ok(_) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
+                Err(e) => return Err(e),
+            }
         }
         let mut cqes = std::mem::take(&mut self.cqes);
         cqes.extend(self.ring.completion().map(|c| (c.user_data(), c.result())));
+        self.usage.completed += cqes.len() as u64;
         for &(ud, res) in &cqes {
             let key = (ud >> 1) as usize;
             if let Some(p) = self.inflight.try_remove(key) {
@@ -303,13 +352,16 @@ impl<'a> Worker<'a> {
         let result =
             if step == OPEN && res == -libc::EPERM && self.files.archive.preserve.timestamps {
                 // O_NOATIME is for the file's owner: copy it the synchronous way.
-                self.sync_copy(&item)
+                self.pool.put(buf);
+                return self.copy_sync(item);
             } else if step == OPEN || res < 0 {
                 let op = if step == OPEN { Op::OpenRead } else { Op::Read };
                 Err(item.error(op, false, errno(-res)).into())
             } else if res as u32 == buf.len {
-                // It may be larger than the buffer: copy it the streaming way.
-                self.sync_copy(&item)
+                // It may be larger than the buffer: copy it the streaming way, or
+                // leave it to a free worker if it is large.
+                self.pool.put(buf);
+                return self.copy_sync(item);
             } else {
                 self.write(&item, &buf, res as usize)
             };
@@ -410,6 +462,16 @@ impl<'a> Worker<'a> {
             );
         }
         Ok(Some(n as u64))
+    }
+
+    /// Copy a regular file with system calls (or queue it if it is large).
+    fn copy_sync(&mut self, item: Item) {
+        let dir = item.dst_dir.clone();
+        if let Some(DstState::Ready { fd, fresh }) = dir.state() {
+            let (fd, fresh) = (fd.as_fd(), *fresh);
+            self.files
+                .copy_or_queue(item, fd, fresh, self.progress, &mut self.buf);
+        }
     }
 
     fn sync_copy(&mut self, item: &Item) -> Result<Option<u64>, Failure> {

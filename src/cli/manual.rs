@@ -1,0 +1,95 @@
+//! The man page's sections beyond the options, kept beside the clap
+//! definitions so that `tests/generated_docs.rs` renders them into
+//! `man/uring-cp.1` with the rest.
+
+/// One paragraph of a section.
+pub enum Para {
+    /// Running text.
+    Text(&'static str),
+    /// A term and its description (an indented list entry).
+    Item(&'static str, &'static str),
+    /// Lines shown as typed, e.g. a shell example.
+    Example(&'static [&'static str]),
+}
+
+use Para::{Example, Item, Text};
+
+/// (section title, paragraphs), in order.
+pub const SECTIONS: &[(&str, &[Para])] = &[
+    (
+        "EXIT STATUS",
+        &[
+            Item("0", "Everything was copied."),
+            Item(
+                "1",
+                "At least one item failed or was refused; each is reported on stderr with its \
+                 path, the operation and the reason, and the rest is still copied. Also when \
+                 --engine uring or uring-chains is forced where io_uring cannot be used.",
+            ),
+            Item(
+                "2",
+                "Usage error: unknown option, missing operand, bad --buffer-mem value.",
+            ),
+        ],
+    ),
+    (
+        "ENGINES",
+        &[
+            Text(
+                "uring-cp picks its engine at start-up. With --engine auto (the default) it \
+                 checks that io_uring works here (container seccomp profiles, \
+                 kernel.io_uring_disabled, old kernels and locked-memory limits can block it) \
+                 and otherwise uses the portable engine, with the same behaviour.",
+            ),
+            Item(
+                "uring",
+                "Several workers, each with its own ring. Sources are opened and read through \
+                 the ring (many files per system call, deep queues when the data must come \
+                 from storage); destinations are written with system calls, because on ext4 \
+                 the kernel hands every create and buffered write queued on a ring to a worker \
+                 thread. While a worker's sources come from the page cache it copies with \
+                 system calls, which are cheaper there (--ring-reads always turns that off). \
+                 Large files go to whichever worker is free.",
+            ),
+            Item(
+                "uring-chains",
+                "Every step of every file as linked requests on one ring: the fewest system \
+                 calls, slower on ext4.",
+            ),
+            Item(
+                "portable",
+                "The same workers with ordinary system calls: copy_file_range within a \
+                 filesystem, sendfile for large files between filesystems, read and write \
+                 otherwise.",
+            ),
+        ],
+    ),
+    (
+        "EXAMPLES",
+        &[
+            Text("Copy a tree (as cp -r): creates backup, or backup/src if backup is a directory."),
+            Example(&["uring-cp -r src backup"]),
+            Text("Copy the contents of src into an existing directory dst."),
+            Example(&["uring-cp -r src/. dst"]),
+            Text("Copy several sources into a directory, listing what is copied."),
+            Example(&["uring-cp -rv -t /mnt/usb notes photos todo.txt"]),
+            Text(
+                "In a backup script: never overwrite what is there, keep going past failures, \
+                 and record a summary for the log.",
+            ),
+            Example(&[
+                "if ! uring-cp -rn --no-progress --stats=json \"$HOME/projects\" /backup/ > /var/log/backup.json; then",
+                "    echo \"some files were not copied, see above\" >&2",
+                "fi",
+            ]),
+        ],
+    ),
+    (
+        "ENVIRONMENT",
+        &[Text(
+            "uring-cp reads no environment variables of its own. Messages are in English; \
+             file names in them are quoted as GNU cp quotes them. The progress bar is drawn \
+             only when stderr is a terminal.",
+        )],
+    ),
+];
