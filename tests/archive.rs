@@ -377,6 +377,11 @@ fn many_hard_links_across_directories() {
                 fx.hardlink(&first, format!("src/d{}/l{i}-{j}", (i + j) % 11));
             }
         }
+        // Names far apart in the walk: the first copy's directory is likely
+        // finished and closed when the last name comes (linked by path).
+        fx.file("src/a0/first", 0o640, b"first of three\n");
+        fx.hardlink("src/a0/first", "src/m0/middle");
+        fx.hardlink("src/a0/first", "src/z9/last");
         // One name inside the tree, one outside it.
         fx.file("outside", 0o644, b"half in\n");
         fx.hardlink("outside", "src/half");

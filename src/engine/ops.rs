@@ -10,7 +10,7 @@ use crate::error::{CopyError, Failure, IoContext, Op, errno, quote};
 use crate::meta::links::Claim;
 use crate::meta::{self, Archive, SrcStat};
 use crate::progress::Progress;
-use crate::tree::{DstDir, DstState, Item, Kind};
+use crate::tree::{DstState, Item, Kind};
 use crossbeam_channel::{Receiver, Select, Sender};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
@@ -18,6 +18,16 @@ use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+
+/// The complete copy a hard link is made to.
+#[derive(Clone, Copy)]
+enum LinkFrom<'a> {
+    /// A name in an open destination directory.
+    At(BorrowedFd<'a>, &'a CStr),
+    /// A path (the directory was closed; paths are relative to the working
+    /// directory, which never changes).
+    Path(&'a std::path::Path),
+}
 
 /// How a destination file is to be opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -464,7 +474,13 @@ impl FileCopier {
         match self.archive.links.claim(item, st, self.archive.link_all) {
             Claim::First => Ok(true),
             Claim::Parked => Err(Ok(Some(PARKED))),
-            Claim::Link(dir, name) => Err(self.link(item, &dir, &name, dst, fresh)),
+            Claim::Link(dir, name) => Err(match dir.state() {
+                Some(DstState::Ready { fd, .. }) => {
+                    self.link(item, LinkFrom::At(fd.as_fd(), &name), dst, fresh)
+                }
+                _ => Err(item.error(Op::Link, true, errno(libc::ENOENT)).into()),
+            }),
+            Claim::LinkPath(path) => Err(self.link(item, LinkFrom::Path(&path), dst, fresh)),
         }
     }
 
@@ -478,7 +494,15 @@ impl FileCopier {
                 continue;
             };
             let r = match other.kind {
-                _ if ok => self.link(&other, &item.dst_dir, item.dst_name(), fd.as_fd(), *fresh),
+                _ if ok => match item.dst_dir.state() {
+                    Some(DstState::Ready { fd: from, .. }) => self.link(
+                        &other,
+                        LinkFrom::At(from.as_fd(), item.dst_name()),
+                        fd.as_fd(),
+                        *fresh,
+                    ),
+                    _ => Err(other.error(Op::Link, true, errno(libc::ENOENT)).into()),
+                },
                 Kind::File { .. } => self.copy(&other, fd.as_fd(), *fresh, &mut buf),
                 _ => self.create_other(&other, fd.as_fd(), *fresh),
             };
@@ -486,22 +510,29 @@ impl FileCopier {
         }
     }
 
-    /// Make `item`'s destination a hard link to `name` in `dir` (cp replaces
+    /// Make `item`'s destination a hard link to the copy `from` (cp replaces
     /// an existing non-directory; -n keeps it).
     fn link(
         &self,
         item: &Item,
-        dir: &DstDir,
-        name: &CStr,
+        from: LinkFrom<'_>,
         dst: BorrowedFd<'_>,
         fresh: bool,
     ) -> Result<Option<u64>, Failure> {
-        let Some(DstState::Ready { fd: from, .. }) = dir.state() else {
-            return Err(item.error(Op::Link, true, errno(libc::ENOENT)).into());
-        };
         let attempt = || {
-            rustix::fs::linkat(from, name, dst, item.dst_name(), AtFlags::empty())
-                .map_err(|e| item.error(Op::Link, true, e.into()))
+            match from {
+                LinkFrom::At(dir, name) => {
+                    rustix::fs::linkat(dir, name, dst, item.dst_name(), AtFlags::empty())
+                }
+                LinkFrom::Path(path) => rustix::fs::linkat(
+                    rustix::fs::CWD,
+                    path,
+                    dst,
+                    item.dst_name(),
+                    AtFlags::empty(),
+                ),
+            }
+            .map_err(|e| item.error(Op::Link, true, e.into()))
         };
         match attempt() {
             Ok(()) => Ok(Some(0)),

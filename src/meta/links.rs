@@ -11,21 +11,28 @@
 //! itself.
 //!
 //! An entry is dropped once all `nlink` names were seen; entries of inodes
-//! with names outside the copied set stay until the run ends, each holding its
-//! first copy's directory descriptor (and that directory's times) until then.
+//! with names outside the copied set (and, with -L, every file's) stay until
+//! the run ends. They do not hold their first copy's directory open (a tree
+//! of many such files would run out of descriptors, and keep the directories'
+//! times from being set): a later name is linked through the directory while
+//! something else keeps it open, and through the copy's path after that.
 
 use super::SrcStat;
 use crate::tree::{DstDir, Item};
 use std::collections::HashMap;
 use std::ffi::CString;
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, Weak};
 
 /// What to do with a name of a multiply-linked source.
 pub enum Claim {
     /// The first name seen: copy it, then call [`Links::first_done`].
     First,
-    /// Link the destination to this complete copy.
+    /// Link the destination to this complete copy, by its name in its
+    /// directory, which is still open.
     Link(Arc<DstDir>, CString),
+    /// The same, by its path: its directory is closed and done.
+    LinkPath(PathBuf),
     /// The first copy is under way: the item was parked here and will be
     /// linked (and reported) by the worker that completes it.
     Parked,
@@ -33,7 +40,7 @@ pub enum Claim {
 
 enum State {
     Copying(Vec<Item>),
-    Done(Arc<DstDir>, CString),
+    Done(Weak<DstDir>, CString, PathBuf),
 }
 
 struct Entry {
@@ -80,8 +87,11 @@ impl Links {
                 parked.push(item.clone());
                 Claim::Parked
             }
-            State::Done(dir, name) => {
-                let claim = Claim::Link(dir.clone(), name.clone());
+            State::Done(dir, name, path) => {
+                let claim = match dir.upgrade() {
+                    Some(dir) => Claim::Link(dir, name.clone()),
+                    None => Claim::LinkPath(path.clone()),
+                };
                 if e.left == 0 {
                     map.remove(&key);
                 }
@@ -104,15 +114,19 @@ impl Links {
             State::Done(..) => Vec::new(),
         };
         if ok && e.left > 0 {
-            e.state = State::Done(item.dst_dir.clone(), item.dst_name().to_owned());
+            e.state = State::Done(
+                Arc::downgrade(&item.dst_dir),
+                item.dst_name().to_owned(),
+                item.dst_path(),
+            );
         } else {
             map.remove(&key);
         }
         parked
     }
 
-    /// Forget every entry (at the end of the run), closing the directories
-    /// they held and so applying those directories' final attributes.
+    /// Forget every entry (at the end of the run; parked names cannot be
+    /// left by then, but if one were, this closes its directory).
     pub fn clear(&self) {
         let drained: Vec<Entry> = self.lock().drain().map(|(_, e)| e).collect();
         drop(drained);
