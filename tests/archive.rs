@@ -507,6 +507,85 @@ fn xattr_failures_are_reported_like_cp() {
     failures.finish();
 }
 
+/// Can `unshare -U -r` (a user namespace where only root is mapped) run here?
+fn user_namespace() -> Result<(), String> {
+    if !has_command("unshare") {
+        return Err("unshare not installed (util-linux)".into());
+    }
+    match Command::new("unshare").args(["-U", "-r", "true"]).output() {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(format!(
+            "unshare -U -r fails: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[test]
+fn failed_chown_as_root_is_reported_like_cp() {
+    // Root in a user namespace that maps only root cannot give a file to
+    // uid 65534 (EINVAL): cp reports it, fails the item (exit 1), leaves the
+    // copy without group and other permissions and skips its other
+    // attributes, under -a as under --preserve=ownership.
+    if let Err(why) = user_namespace() {
+        skip(&format!("failed chown as root: {why}"));
+        return;
+    }
+    if !is_root() {
+        skip("failed chown as root: not running as root");
+        return;
+    }
+    let build = |fx: &Fx| {
+        fx.file("src/theirs", 0o644, b"x\n");
+        fx.lchown("src/theirs", NOBODY, NOBODY);
+        fx.file("src/mine", 0o4755, b"y\n");
+        fx.dir("src/theirdir", 0o755);
+        fx.file("src/theirdir/f", 0o640, b"z\n");
+        fx.lchown("src/theirdir", NOBODY, NOBODY);
+        fx.fifo("src/fifo", 0o644);
+        fx.lchown("src/fifo", NOBODY, NOBODY);
+        fx.stamp_all(7);
+    };
+    let mut failures = Failures::default();
+    for engine in engines_and_ring_reads() {
+        for args in [&["-a"][..], &["-r", "--preserve=ownership"], &["-rp"]] {
+            failures.check(|| {
+                let env = TestEnv::new();
+                env.build(build);
+                let mut ours_args: Vec<Vec<u8>> = vec![b"-U".to_vec(), b"-r".to_vec(), BIN.into()];
+                ours_args.extend(
+                    match engine {
+                        RING_ALWAYS => vec!["--engine", "uring", "--ring-reads", "always"],
+                        e => vec!["--engine", e],
+                    }
+                    .into_iter()
+                    .map(|s| s.as_bytes().to_vec()),
+                );
+                let mut gnu_args: Vec<Vec<u8>> =
+                    vec![b"-U".to_vec(), b"-r".to_vec(), gnu_cp().into()];
+                for a in args.iter().chain(&["src", "dst"]) {
+                    ours_args.push(a.as_bytes().to_vec());
+                    gnu_args.push(a.as_bytes().to_vec());
+                }
+                let o = RunOpts::default();
+                let ours = run("unshare", &ours_args, &env.ours.root, &o);
+                let gnu = run("unshare", &gnu_args, &env.gnu.root, &o);
+                let ctx = format!("[{args:?} in a user namespace, engine={engine}]");
+                compare_outcomes(&ctx, &ours, &gnu);
+                assert_eq!(gnu.code, Some(1), "{ctx}: fixture assumption: cp fails");
+                let times = if args == ["-r", "--preserve=ownership"] {
+                    NO_TIMES
+                } else {
+                    TIMES
+                };
+                assert_meta_eq(&ctx, &env.ours.p("dst"), &env.gnu.p("dst"), &times);
+            });
+        }
+    }
+    failures.finish();
+}
+
 #[test]
 fn sparse_modes_match_gnu_cp() {
     // Zero runs written as data (only --sparse=always makes holes of them),

@@ -156,12 +156,14 @@ fn replace_existing(
     Ok(true)
 }
 
-/// Create a symlink or special file. Returns false if it was skipped (-n).
+/// Create a symlink or special file (with permissions `perms`, under the
+/// umask). Returns false if it was skipped (-n).
 pub fn create_other(
     item: &Item,
     dst: BorrowedFd<'_>,
     fresh: bool,
     overwrite: Overwrite,
+    perms: u32,
 ) -> Result<bool, Failure> {
     let name = item.dst_name();
     let attempt = || match &item.kind {
@@ -174,7 +176,7 @@ pub fn create_other(
             } else {
                 Op::Mknod
             };
-            rustix::fs::mknodat(dst, name, ft, Mode::from_raw_mode(mode & 0o777), *rdev)
+            rustix::fs::mknodat(dst, name, ft, Mode::from_raw_mode(perms & 0o777), *rdev)
                 .map_err(|e| item.error(op, true, e.into()))
         }
         _ => Err(item.error(Op::Create, true, errno(libc::EINVAL))),
@@ -421,20 +423,12 @@ impl FileCopier {
         dst: BorrowedFd<'_>,
         fresh: bool,
     ) -> Result<Option<u64>, Failure> {
-        if !create_other(item, dst, fresh, self.overwrite)? {
+        let perms = match &item.kind {
+            Kind::Special { mode, .. } => self.archive.create_mode(*mode),
+            _ => 0,
+        };
+        if !create_other(item, dst, fresh, self.overwrite, perms)? {
             return Ok(None);
-        }
-        if let (true, Kind::Special { mode, .. }) = (self.archive.preserve.no_mode, &item.kind) {
-            // --no-preserve=mode: the default permissions (cp: 0777 for a
-            // socket, as for a directory; 0666 for the others).
-            let default = if FileType::from_raw_mode(*mode) == FileType::Socket {
-                0o777
-            } else {
-                0o666
-            };
-            let mode = Mode::from_raw_mode(default & !self.archive.umask);
-            rustix::fs::chmodat(dst, item.dst_name(), mode, AtFlags::empty())
-                .map_err(|e| item.error(Op::SetPerms, true, e.into()))?;
         }
         if let Some(st) = &item.stat {
             let symlink = matches!(item.kind, Kind::Symlink { .. });

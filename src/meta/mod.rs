@@ -241,13 +241,31 @@ impl Archive {
         }
     }
 
-    /// The permissions a new file (or FIFO, device) is created with, before
-    /// the umask: the source's, or 0666 with `--no-preserve=mode`.
-    pub fn create_mode(&self, src_mode: u32) -> u32 {
-        if self.preserve.no_mode {
-            0o666
-        } else {
+    /// A new file's (or FIFO's, device's, socket's) permissions before the
+    /// umask: the source's, or with `--no-preserve=mode` cp's defaults, 0666
+    /// (0777 for a socket, as for a directory).
+    fn base_perms(&self, src_mode: u32) -> u32 {
+        if !self.preserve.no_mode {
             src_mode & 0o777
+        } else if src_mode & 0o170000 == 0o140000 {
+            0o777
+        } else {
+            0o666
+        }
+    }
+
+    /// The permissions a new file (or FIFO, device, socket) is created with,
+    /// before the umask.
+    ///
+    /// While the owner is preserved, the group and other bits are left out
+    /// until the copy has its owner, as cp does, so that a copy whose owner
+    /// cannot be set never grants the wrong group or others access.
+    pub fn create_mode(&self, src_mode: u32) -> u32 {
+        let mode = self.base_perms(src_mode);
+        if self.preserve.ownership {
+            mode & 0o700
+        } else {
+            mode
         }
     }
 
@@ -311,7 +329,8 @@ impl Archive {
 
     /// Give a copy its source's preserved attributes, in cp's order: times,
     /// owner, extended attributes, then mode and ACL. Failures are reported to
-    /// the progress; after one that fails the item, the rest are not tried.
+    /// the progress; after one that fails the item, the rest are not tried
+    /// (then `false`: the copy keeps the restrictive mode it was made with).
     pub fn apply(
         &self,
         st: &SrcStat,
@@ -319,7 +338,7 @@ impl Archive {
         src_path: &dyn Fn() -> PathBuf,
         dst: Dst<'_>,
         dst_path: &dyn Fn() -> PathBuf,
-    ) {
+    ) -> bool {
         let p = self.preserve;
         let report = |op: Op, e: Errno| {
             self.progress
@@ -338,7 +357,7 @@ impl Archive {
             if let Err(e) = r {
                 report(Op::PreserveTimes, e);
                 if p.required {
-                    return;
+                    return false;
                 }
             }
         }
@@ -361,19 +380,13 @@ impl Archive {
                 if self.privileged || !matches!(e, Errno::PERM | Errno::INVAL | Errno::ACCESS) {
                     report(Op::PreserveOwner, e);
                     if p.required {
-                        return;
+                        return false;
                     }
                 }
                 mode = self.without_special_bits(st, dst, mode);
             }
         }
 
-        if !self.wants_xattrs() {
-            if p.mode && !symlink {
-                self.chmod(dst, mode, dst_path);
-            }
-            return;
-        }
         let attrs = self.read_xattrs(src, src_path);
         if p.xattr {
             for (name, e) in xattr::write(&attrs, dst, self.privileged, false) {
@@ -388,18 +401,27 @@ impl Archive {
                 self.xattr_failure(&msg, e);
             }
         }
-        if p.mode && !symlink {
+        if symlink {
+            return true;
+        }
+        if p.mode {
             if self.strip_acls.load(std::sync::atomic::Ordering::Relaxed) {
                 xattr::remove_inherited_acls(&attrs, dst, st.mode & 0o170000 == 0o040000);
             }
             if let Some((_, e)) = xattr::write(&attrs, dst, self.privileged, true).first() {
                 report(Op::PreservePerms, *e);
                 if p.required {
-                    return;
+                    return false;
                 }
             }
             self.chmod(dst, mode, dst_path);
+        } else if p.ownership && st.mode & 0o170000 != 0o040000 {
+            // A file's or special file's group and other bits were left out
+            // until the owner was set (see [`Archive::create_mode`]): put
+            // them back. (A directory's are put back by its DirFinish.)
+            self.chmod(dst, self.base_perms(st.mode) & !self.umask, dst_path);
         }
+        true
     }
 
     /// cp's rule when the owner could not be kept: no set-user/group-ID or
@@ -442,11 +464,15 @@ impl DirFinish {
     /// Apply to the directory open as `fd`; `path` for messages.
     pub fn apply(&self, fd: BorrowedFd<'_>, path: &std::path::Path) {
         let dst_path = || path.to_path_buf();
-        if let Some((st, attrs)) = &self.attrs {
-            self.archive
-                .apply(st, Src::Read(attrs), &dst_path, Dst::Fd(fd), &dst_path);
-        }
+        let completed = match &self.attrs {
+            Some((st, attrs)) => {
+                self.archive
+                    .apply(st, Src::Read(attrs), &dst_path, Dst::Fd(fd), &dst_path)
+            }
+            None => true,
+        };
         if let Some(mode) = self.mode
+            && completed
             && !(self.attrs.is_some() && self.archive.preserve.mode)
         {
             let r = rustix::fs::fchmod(fd, Mode::from_raw_mode(mode)).ctx(Op::SetPerms, path);

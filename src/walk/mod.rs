@@ -299,8 +299,12 @@ impl Walker {
         } else {
             st.st_mode & 0o1777
         };
-        // The owner must be able to write into it while it is filled.
-        let (create, fixup) = if want & 0o700 == 0o700 {
+        // The owner must be able to write into it while it is filled; while
+        // the owner is preserved, group and others get nothing until the
+        // directory has its owner (cp's rule, as for files).
+        let (create, fixup) = if self.archive.preserve.ownership {
+            ((want & 0o1700) | 0o700, Some(want & !self.umask))
+        } else if want & 0o700 == 0o700 {
             (want, None)
         } else {
             (want | 0o700, Some(want & !self.umask))

@@ -523,7 +523,7 @@ impl Chains {
                     0 => Ok(Some(0)),
                     _ if res == -libc::EEXIST => match item.dst_dir.state() {
                         Some(DstState::Ready { fd, .. }) => {
-                            ops::create_other(&item, fd.as_fd(), false, self.opts.overwrite)
+                            ops::create_other(&item, fd.as_fd(), false, self.opts.overwrite, 0)
                                 .map(|made| made.then_some(0))
                         }
                         _ => Ok(None),
