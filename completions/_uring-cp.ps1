@@ -21,6 +21,10 @@ Register-ArgumentCompleter -Native -CommandName 'uring-cp' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'uring-cp' {
+            [CompletionResult]::new('--preserve', '--preserve', [CompletionResultType]::ParameterName, 'Preserve the listed attributes: mode, ownership, timestamps, links, context, xattr, all (comma-separated; default: mode,ownership,timestamps)')
+            [CompletionResult]::new('--no-preserve', '--no-preserve', [CompletionResultType]::ParameterName, 'Do not preserve the listed attributes (applied after -a, -p and --preserve)')
+            [CompletionResult]::new('--sparse', '--sparse', [CompletionResultType]::ParameterName, 'Control creation of sparse files: auto (keep the source''s holes), always (also turn runs of zeros into holes), never')
+            [CompletionResult]::new('--reflink', '--reflink', [CompletionResultType]::ParameterName, 'Control clone/copy-on-write copies: auto (clone where the filesystem can, else copy), always (clone or fail), never. --reflink alone means always')
             [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Copy all SOURCE arguments into DIRECTORY')
             [CompletionResult]::new('--target-directory', '--target-directory', [CompletionResultType]::ParameterName, 'Copy all SOURCE arguments into DIRECTORY')
             [CompletionResult]::new('--exclude', '--exclude', [CompletionResultType]::ParameterName, 'Leave out entries matching PATTERN (rsync''s rules: `*.o`, `cache/`, `/top-only`, `dir/***`); with --include, the first matching rule wins')
@@ -32,6 +36,10 @@ Register-ArgumentCompleter -Native -CommandName 'uring-cp' -ScriptBlock {
             [CompletionResult]::new('--buffer-mem', '--buffer-mem', [CompletionResultType]::ParameterName, 'Cap on memory for file data buffers, e.g. 16M, 64K [default: 16M]')
             [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Copy directories recursively')
             [CompletionResult]::new('--recursive', '--recursive', [CompletionResultType]::ParameterName, 'Copy directories recursively')
+            [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'Archive: same as -dR --preserve=all (with quieter reports of attributes the destination cannot hold, as cp -a)')
+            [CompletionResult]::new('--archive', '--archive', [CompletionResultType]::ParameterName, 'Archive: same as -dR --preserve=all (with quieter reports of attributes the destination cannot hold, as cp -a)')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Same as --no-dereference --preserve=links')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Same as --preserve=mode,ownership,timestamps')
             [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'Never follow symbolic links in SOURCE; copy them as links (the default with -r)')
             [CompletionResult]::new('--no-dereference', '--no-dereference', [CompletionResultType]::ParameterName, 'Never follow symbolic links in SOURCE; copy them as links (the default with -r)')
             [CompletionResult]::new('-L', '-L ', [CompletionResultType]::ParameterName, 'Always follow symbolic links in SOURCE')

@@ -23,12 +23,28 @@ _uring__cp() {
 
     case "${cmd}" in
         uring__cp)
-            opts="-r -P -L -H -f -n -t -T -v -q -V -h --recursive --no-dereference --dereference --force --no-clobber --target-directory --no-target-directory --exclude --include --exclude-from --verbose --progress --no-progress --quiet --stats --engine --ring-reads --buffer-mem --version --help"
+            opts="-r -a -d -p -P -L -H -f -n -t -T -v -q -V -h --recursive --archive --preserve --no-preserve --sparse --reflink --no-dereference --dereference --force --no-clobber --target-directory --no-target-directory --exclude --include --exclude-from --verbose --progress --no-progress --quiet --stats --engine --ring-reads --buffer-mem --version --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --preserve)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --no-preserve)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sparse)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --reflink)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --target-directory)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -18,6 +18,10 @@ set edit:completion:arg-completer[uring-cp] = {|@words|
     }
     var completions = [
         &'uring-cp'= {
+            cand --preserve 'Preserve the listed attributes: mode, ownership, timestamps, links, context, xattr, all (comma-separated; default: mode,ownership,timestamps)'
+            cand --no-preserve 'Do not preserve the listed attributes (applied after -a, -p and --preserve)'
+            cand --sparse 'Control creation of sparse files: auto (keep the source''s holes), always (also turn runs of zeros into holes), never'
+            cand --reflink 'Control clone/copy-on-write copies: auto (clone where the filesystem can, else copy), always (clone or fail), never. --reflink alone means always'
             cand -t 'Copy all SOURCE arguments into DIRECTORY'
             cand --target-directory 'Copy all SOURCE arguments into DIRECTORY'
             cand --exclude 'Leave out entries matching PATTERN (rsync''s rules: `*.o`, `cache/`, `/top-only`, `dir/***`); with --include, the first matching rule wins'
@@ -29,6 +33,10 @@ set edit:completion:arg-completer[uring-cp] = {|@words|
             cand --buffer-mem 'Cap on memory for file data buffers, e.g. 16M, 64K [default: 16M]'
             cand -r 'Copy directories recursively'
             cand --recursive 'Copy directories recursively'
+            cand -a 'Archive: same as -dR --preserve=all (with quieter reports of attributes the destination cannot hold, as cp -a)'
+            cand --archive 'Archive: same as -dR --preserve=all (with quieter reports of attributes the destination cannot hold, as cp -a)'
+            cand -d 'Same as --no-dereference --preserve=links'
+            cand -p 'Same as --preserve=mode,ownership,timestamps'
             cand -P 'Never follow symbolic links in SOURCE; copy them as links (the default with -r)'
             cand --no-dereference 'Never follow symbolic links in SOURCE; copy them as links (the default with -r)'
             cand -L 'Always follow symbolic links in SOURCE'

@@ -1,3 +1,11 @@
+complete -c uring-cp -l preserve -d 'Preserve the listed attributes: mode, ownership, timestamps, links, context, xattr, all (comma-separated; default: mode,ownership,timestamps)' -r
+complete -c uring-cp -l no-preserve -d 'Do not preserve the listed attributes (applied after -a, -p and --preserve)' -r
+complete -c uring-cp -l sparse -d 'Control creation of sparse files: auto (keep the source\'s holes), always (also turn runs of zeros into holes), never' -r -f -a "auto\t'Keep the holes of source files that have them (SEEK_DATA/SEEK_HOLE)'
+always\t'Also make holes from runs of zero bytes'
+never\t'Write every byte; the copy has no holes'"
+complete -c uring-cp -l reflink -d 'Control clone/copy-on-write copies: auto (clone where the filesystem can, else copy), always (clone or fail), never. --reflink alone means always' -r -f -a "auto\t'Share the source\'s blocks where the filesystem can (through copy_file_range), else copy'
+always\t'Clone every file (FICLONE); fail for a file that cannot be cloned'
+never\t'Never share blocks: copy every byte (no copy_file_range)'"
 complete -c uring-cp -s t -l target-directory -d 'Copy all SOURCE arguments into DIRECTORY' -r -F
 complete -c uring-cp -l exclude -d 'Leave out entries matching PATTERN (rsync\'s rules: `*.o`, `cache/`, `/top-only`, `dir/***`); with --include, the first matching rule wins' -r
 complete -c uring-cp -l include -d 'Copy entries matching PATTERN even if a later --exclude matches them' -r
@@ -12,6 +20,9 @@ complete -c uring-cp -l ring-reads -d 'How the io_uring engine reads sources: `a
 always\t'Every source read through the ring'"
 complete -c uring-cp -l buffer-mem -d 'Cap on memory for file data buffers, e.g. 16M, 64K [default: 16M]' -r
 complete -c uring-cp -s r -l recursive -d 'Copy directories recursively'
+complete -c uring-cp -s a -l archive -d 'Archive: same as -dR --preserve=all (with quieter reports of attributes the destination cannot hold, as cp -a)'
+complete -c uring-cp -s d -d 'Same as --no-dereference --preserve=links'
+complete -c uring-cp -s p -d 'Same as --preserve=mode,ownership,timestamps'
 complete -c uring-cp -s P -l no-dereference -d 'Never follow symbolic links in SOURCE; copy them as links (the default with -r)'
 complete -c uring-cp -s L -l dereference -d 'Always follow symbolic links in SOURCE'
 complete -c uring-cp -s H -d 'Follow symbolic links given on the command line, not those found inside trees'

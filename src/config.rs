@@ -6,7 +6,7 @@
 //! filesystem: whether DEST is an existing directory is decided later, in
 //! [`crate::plan`], where the I/O happens.
 
-use crate::cli::{Args, EngineArg, RingReads, StatsArg};
+use crate::cli::{Args, EngineArg, ReflinkArg, RingReads, SparseArg, StatsArg};
 use crate::progress::bar::When;
 use crate::progress::summary;
 use std::path::PathBuf;
@@ -51,6 +51,54 @@ pub enum Target {
     Auto(PathBuf),
 }
 
+/// Which attributes are preserved (cp's `--preserve` list), and how strictly.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Preserve {
+    pub mode: bool,
+    pub ownership: bool,
+    pub timestamps: bool,
+    pub links: bool,
+    pub xattr: bool,
+    /// `context` named explicitly: SELinux contexts are not supported, so the
+    /// run is refused (as cp does on a kernel without SELinux).
+    pub context: bool,
+    /// -p, -a or --preserve was given: a failure to preserve mode, ownership
+    /// (as root) or times fails the item (cp's `require_preserve`).
+    pub required: bool,
+    /// xattr named in --preserve: every xattr failure is reported and fails the
+    /// item. Under -a alone, xattr failures are silent (cp's `reduce_diagnostics`).
+    pub xattr_required: bool,
+    /// -a: xattr failures that are not required are not reported at all
+    /// (cp's `reduce_diagnostics`); otherwise they are, without failing.
+    pub xattr_quiet: bool,
+    /// `--no-preserve=mode`: new files get 0666 and directories 0777 under
+    /// the umask, not the source's permissions (cp's `explicit_no_preserve_mode`).
+    pub no_mode: bool,
+}
+
+impl Preserve {
+    /// Anything beyond what a plain `cp -r` keeps?
+    pub fn any(&self) -> bool {
+        self.mode || self.ownership || self.timestamps || self.links || self.xattr
+    }
+}
+
+/// `--sparse`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sparse {
+    Auto,
+    Always,
+    Never,
+}
+
+/// `--reflink`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reflink {
+    Auto,
+    Always,
+    Never,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EngineChoice {
     Auto,
@@ -79,6 +127,9 @@ pub struct Config {
     /// The io_uring engine switches to system calls for cached sources.
     pub adaptive_reads: bool,
     pub buffer_mem: u64,
+    pub preserve: Preserve,
+    pub sparse: Sparse,
+    pub reflink: Reflink,
 }
 
 /// A command line that cannot be run; reported with exit status 2.
@@ -95,6 +146,7 @@ impl std::error::Error for UsageError {}
 
 impl Config {
     pub fn from_args(args: Args) -> Result<Config, UsageError> {
+        let preserve = preserve(&args)?;
         let mut paths: Vec<PathBuf> = args.paths.into_iter().map(PathBuf::from).collect();
         let target = if let Some(dir) = args.target_directory {
             if paths.is_empty() {
@@ -130,7 +182,11 @@ impl Config {
             Deref::Always
         } else if args.deref_command_line {
             Deref::CommandLine
-        } else if args.no_dereference || args.recursive {
+        } else if args.no_dereference
+            || args.recursive
+            || args.archive
+            || args.no_deref_preserve_links
+        {
             Deref::Never
         } else {
             // GNU cp: without -r and without -P, symlinks are followed.
@@ -150,10 +206,26 @@ impl Config {
             Some(s) => parse_size(s)?,
         };
 
+        let sparse = match args.sparse {
+            SparseArg::Auto => Sparse::Auto,
+            SparseArg::Always => Sparse::Always,
+            SparseArg::Never => Sparse::Never,
+        };
+        let reflink = match args.reflink {
+            ReflinkArg::Auto => Reflink::Auto,
+            ReflinkArg::Always => Reflink::Always,
+            ReflinkArg::Never => Reflink::Never,
+        };
+        if reflink == Reflink::Always && sparse != Sparse::Auto {
+            return Err(UsageError(
+                "--reflink can be used only with --sparse=auto".into(),
+            ));
+        }
+
         Ok(Config {
             sources: paths,
             target,
-            recursive: args.recursive,
+            recursive: args.recursive || args.archive,
             deref,
             overwrite,
             verbose: args.verbose,
@@ -178,8 +250,107 @@ impl Config {
             },
             adaptive_reads: args.ring_reads == RingReads::Auto,
             buffer_mem,
+            preserve,
+            sparse,
+            reflink,
         })
     }
+}
+
+/// The attribute names of `--preserve`, in cp's order.
+const ATTRS: [&str; 7] = [
+    "mode",
+    "timestamps",
+    "ownership",
+    "links",
+    "context",
+    "xattr",
+    "all",
+];
+
+/// One name of an attribute list: exact, or an unambiguous prefix (cp's argmatch).
+fn attr(word: &str, option: &str) -> Result<&'static str, UsageError> {
+    if let Some(a) = ATTRS.iter().find(|a| **a == word) {
+        return Ok(a);
+    }
+    let matches: Vec<&&str> = ATTRS.iter().filter(|a| a.starts_with(word)).collect();
+    match (word.is_empty(), matches.as_slice()) {
+        (false, [one]) => Ok(one),
+        (false, []) => Err(UsageError(format!(
+            "invalid argument '{word}' for '{option}'\nValid arguments are: {}",
+            ATTRS.join(", ")
+        ))),
+        _ => Err(UsageError(format!(
+            "ambiguous argument '{word}' for '{option}'\nValid arguments are: {}",
+            ATTRS.join(", ")
+        ))),
+    }
+}
+
+/// Turn the attributes of a comma-separated list on or off.
+fn apply_list(p: &mut Preserve, list: &str, on: bool, option: &str) -> Result<(), UsageError> {
+    for word in list.split(',') {
+        match attr(word, option)? {
+            "mode" => {
+                p.mode = on;
+                p.no_mode = !on;
+            }
+            "timestamps" => p.timestamps = on,
+            "ownership" => p.ownership = on,
+            "links" => p.links = on,
+            "context" => p.context = on,
+            "xattr" => {
+                p.xattr = on;
+                p.xattr_required = on;
+            }
+            _ => {
+                // all: like cp, `all` does not insist on a security context.
+                p.mode = on;
+                p.timestamps = on;
+                p.ownership = on;
+                p.links = on;
+                p.xattr = on;
+                p.no_mode = !on;
+                if !on {
+                    p.context = false;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// -a, -d, -p, --preserve and --no-preserve. The ones that turn attributes
+/// on are applied first, then --no-preserve (cp applies them in command-line
+/// order; the two differ only for `--no-preserve=X` before an option naming X).
+fn preserve(args: &Args) -> Result<Preserve, UsageError> {
+    let mut p = Preserve::default();
+    if args.archive {
+        p.mode = true;
+        p.ownership = true;
+        p.timestamps = true;
+        p.links = true;
+        p.xattr = true;
+        p.required = true;
+        p.xattr_quiet = true;
+    }
+    if args.no_deref_preserve_links {
+        p.links = true;
+    }
+    if args.preserve_default {
+        p.mode = true;
+        p.ownership = true;
+        p.timestamps = true;
+        p.required = true;
+    }
+    for list in &args.preserve {
+        apply_list(&mut p, list, true, "--preserve")?;
+        p.required = true;
+    }
+    for list in &args.no_preserve {
+        apply_list(&mut p, list, false, "--no-preserve")?;
+    }
+    Ok(p)
 }
 
 /// Parse `16M`, `64K`, `1GiB`, `4096` (binary multiples, as cp/dd users expect).
@@ -242,6 +413,38 @@ mod tests {
         let c = cfg(&["-t", "d", "a", "b"]).unwrap();
         assert_eq!(c.target, Target::IntoDir("d".into()));
         assert_eq!(c.sources.len(), 2);
+    }
+
+    #[test]
+    fn preserve_lists() {
+        let p = cfg(&["-a", "a", "b"]).unwrap();
+        assert!(p.recursive && p.deref == Deref::Never);
+        let p = p.preserve;
+        assert!(p.mode && p.ownership && p.timestamps && p.links && p.xattr && p.required);
+        assert!(!p.xattr_required && !p.context);
+        let p = cfg(&["-p", "a", "b"]).unwrap().preserve;
+        assert!(p.mode && p.ownership && p.timestamps && !p.links && !p.xattr);
+        let p = cfg(&["--preserve", "a", "b"]).unwrap().preserve;
+        assert!(p.mode && p.ownership && p.timestamps && !p.links);
+        let p = cfg(&["--preserve=ti,li", "a", "b"]).unwrap().preserve;
+        assert!(p.timestamps && p.links && !p.mode);
+        let p = cfg(&["-a", "--no-preserve=mode,xattr", "a", "b"])
+            .unwrap()
+            .preserve;
+        assert!(!p.mode && !p.xattr && p.ownership && p.no_mode);
+        let p = cfg(&["--preserve=xattr", "a", "b"]).unwrap().preserve;
+        assert!(p.xattr && p.xattr_required);
+        let p = cfg(&["-d", "a", "b"]).unwrap();
+        assert!(p.preserve.links && !p.preserve.required && p.deref == Deref::Never);
+        assert!(cfg(&["--preserve=bogus", "a", "b"]).is_err());
+        assert!(cfg(&["--preserve=", "a", "b"]).is_err());
+        assert!(cfg(&["--preserve=mode,,links", "a", "b"]).is_err());
+        assert!(cfg(&["--reflink=always", "--sparse=never", "a", "b"]).is_err());
+        assert_eq!(
+            cfg(&["--reflink", "a", "b"]).unwrap().reflink,
+            Reflink::Always
+        );
+        assert_eq!(cfg(&["a", "b"]).unwrap().reflink, Reflink::Auto);
     }
 
     #[test]

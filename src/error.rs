@@ -28,6 +28,16 @@ pub enum Op {
     Mkfifo,
     Remove,
     SetPerms,
+    /// Setting a copy's mode or ACL to the source's (--preserve=mode).
+    PreservePerms,
+    PreserveTimes,
+    PreserveOwner,
+    /// Reading the source's extended attributes.
+    ListXattrs,
+    /// Creating a hard link (--preserve=links); the path is the new name.
+    Link,
+    /// Finding the data and holes of a sparse source.
+    Seek,
     /// The source changed while it was being copied.
     Changed,
 }
@@ -167,6 +177,12 @@ impl fmt::Display for CopyError {
             Op::Mkfifo => format!("cannot create fifo {p}"),
             Op::Remove => format!("cannot remove {p}"),
             Op::SetPerms => format!("setting permissions for {p}"),
+            Op::PreservePerms => format!("preserving permissions for {p}"),
+            Op::PreserveTimes => format!("preserving times for {p}"),
+            Op::PreserveOwner => format!("failed to preserve ownership for {p}"),
+            Op::ListXattrs => format!("listing attributes of {p}"),
+            Op::Link => format!("cannot create hard link {p}"),
+            Op::Seek => format!("cannot lseek {p}"),
             Op::Changed => format!("{p} changed while it was being copied"),
         };
         write!(f, "{what}: {}", strip_os_suffix(&self.source))

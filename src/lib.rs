@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 pub mod filter;
 pub mod interrupt;
+pub mod meta;
 pub mod plan;
 pub mod progress;
 pub mod tree;
@@ -47,9 +48,27 @@ pub fn run(cfg: Config) -> i32 {
     interrupt::install();
     let console = Arc::new(Console::new(cfg.verbose));
     let progress: Arc<dyn Progress> = console.clone();
+    if cfg.preserve.context {
+        // Named explicitly: cp refuses before copying anything when it cannot.
+        let why = if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+            "preserving SELinux security contexts is not supported"
+        } else {
+            "cannot preserve security context without an SELinux-enabled kernel"
+        };
+        progress.message(why);
+        return exit::PARTIAL;
+    }
+
+    // The umask decides the final mode of directories whose mode is fixed up
+    // after they are filled; reading it means setting it, so put it back.
+    let umask = rustix::process::umask(rustix::fs::Mode::empty());
+    rustix::process::umask(umask);
+
+    let archive = Arc::new(meta::Archive::new(&cfg, progress.clone(), umask.bits()));
     let opts = EngineOptions {
         overwrite: cfg.overwrite,
         buffer_mem: cfg.buffer_mem,
+        archive: archive.clone(),
         adaptive_reads: cfg.adaptive_reads,
     };
     let (mut engine, fallback) = match engine::select(cfg.engine, &opts) {
@@ -84,10 +103,12 @@ pub fn run(cfg: Config) -> i32 {
         }
     };
 
-    // The umask decides the final mode of directories whose mode is fixed up
-    // after they are filled; reading it means setting it, so put it back.
-    let umask = rustix::process::umask(rustix::fs::Mode::empty());
-    rustix::process::umask(umask);
+    for root in &roots {
+        if let Some(tree::DstState::Ready { fd, .. }) = root.dst_dir.state() {
+            use std::os::fd::AsFd;
+            archive.watch_dst_parent(fd.as_fd());
+        }
+    }
 
     let shards = engine.shards().max(1);
     let (tx, rx): (Vec<_>, Vec<_>) = (0..shards)
@@ -96,17 +117,23 @@ pub fn run(cfg: Config) -> i32 {
     let walker = walk::Walker::new(
         tx,
         progress.clone(),
-        cfg.deref,
-        cfg.recursive,
-        umask.bits(),
-        engine.walker_makes_dirs(),
-        filter,
+        walk::Options {
+            deref: cfg.deref,
+            recursive: cfg.recursive,
+            umask: umask.bits(),
+            make_dirs: engine.walker_makes_dirs(),
+            archive: archive.clone(),
+            filter,
+        },
     );
     let bar = progress::bar::Bar::start(console.clone(), cfg.progress, start);
     std::thread::scope(|s| {
         s.spawn(move || walker.run(roots));
         engine.run(rx, &progress);
     });
+    // Hard-link entries hold destination directories open: close them now,
+    // which applies those directories' final attributes.
+    archive.links.clear();
     if let Some(bar) = bar {
         bar.finish();
     }

@@ -9,10 +9,11 @@
 //! Directory descriptors are shared (`Arc`) by everything inside them and close
 //! when the last item in them is done; a destination directory whose final mode
 //! must wait until its contents are written (a read-only source directory) gets
-//! that mode when its [`DstDir`] is dropped.
+//! that mode when its [`DstDir`] is dropped, and so do the attributes archive
+//! mode preserves (times, owner, xattrs, mode; see [`crate::meta`]).
 
-use crate::error::{CopyError, IoContext, Op};
-use crate::progress::Progress;
+use crate::error::CopyError;
+use crate::meta::{DirFinish, SrcStat};
 use std::ffi::{CStr, CString, OsStr};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
@@ -58,9 +59,10 @@ pub enum DstState {
 pub struct DstDir {
     pub path: PathBuf,
     state: OnceLock<DstState>,
-    /// Permissions to apply once everything inside has been written, for source
-    /// directories that do not let their owner write into them.
-    finish: Option<(u32, Arc<dyn Progress>)>,
+    /// What to apply once everything inside has been written: the mode of a
+    /// source directory that does not let its owner write into it, and the
+    /// attributes archive mode preserves.
+    finish: Option<Box<DirFinish>>,
 }
 
 impl std::fmt::Debug for DstDir {
@@ -71,7 +73,7 @@ impl std::fmt::Debug for DstDir {
 
 impl DstDir {
     /// A directory that is not ready yet: its creator calls [`DstDir::set`].
-    pub fn pending(path: PathBuf, finish: Option<(u32, Arc<dyn Progress>)>) -> Self {
+    pub fn pending(path: PathBuf, finish: Option<Box<DirFinish>>) -> Self {
         DstDir {
             path,
             state: OnceLock::new(),
@@ -103,20 +105,15 @@ impl DstDir {
 
 impl Drop for DstDir {
     fn drop(&mut self) {
-        if let (Some((mode, progress)), Some(DstState::Ready { fd, .. })) =
-            (&self.finish, self.state.get())
-        {
-            let r = rustix::fs::fchmod(fd, rustix::fs::Mode::from_raw_mode(*mode))
-                .ctx(Op::SetPerms, &self.path);
-            if let Err(e) = r {
-                progress.error(&e);
-            }
+        if let (Some(finish), Some(DstState::Ready { fd, .. })) = (&self.finish, self.state.get()) {
+            use std::os::fd::AsFd;
+            finish.apply(fd.as_fd(), &self.path);
         }
     }
 }
 
 /// What kind of thing an item is, with what the engine needs to create it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Kind {
     /// A regular file (or, when `follow`, a symlink to one). Engines stat it.
     /// `as_data`: not necessarily regular; read whatever it is until EOF, as
@@ -131,7 +128,7 @@ pub enum Kind {
 }
 
 /// One entry to create at the destination.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Item {
     pub src_dir: Arc<SrcDir>,
     pub name: CString,
@@ -141,6 +138,9 @@ pub struct Item {
     /// How the user wrote the source, for command-line operands.
     pub display: Option<PathBuf>,
     pub kind: Kind,
+    /// The source's status, when the walker has it and archive mode needs it
+    /// (symlinks and special files; engines stat regular files themselves).
+    pub stat: Option<Box<SrcStat>>,
 }
 
 impl Item {
@@ -161,7 +161,7 @@ impl Item {
         join(&self.dst_dir.path, self.dst_name())
     }
 
-    pub fn error(&self, op: Op, on_dst: bool, e: std::io::Error) -> CopyError {
+    pub fn error(&self, op: crate::error::Op, on_dst: bool, e: std::io::Error) -> CopyError {
         let path = if on_dst {
             self.dst_path()
         } else {

@@ -151,29 +151,33 @@ fn pseudo_files_copy_their_content() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    for engine in engines() {
-        let dst = tmp.path().join(engine);
-        std::fs::create_dir(&dst).unwrap();
-        let out = Command::new(BIN)
-            .args(["--engine", engine])
-            .args(&present)
-            .arg(&dst)
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "[{engine}] {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        for f in &present {
-            let name = std::path::Path::new(f).file_name().unwrap();
-            let copy = std::fs::read(dst.join(name)).unwrap();
+    // -a and --sparse=always too: /sys files have no blocks, so they look sparse.
+    for extra in [&[][..], &["-a"][..], &["--sparse=always"][..]] {
+        for engine in engines() {
+            let dst = tmp.path().join(format!("{engine}{}", extra.join("")));
+            std::fs::create_dir(&dst).unwrap();
+            let out = Command::new(BIN)
+                .args(["--engine", engine])
+                .args(extra)
+                .args(&present)
+                .arg(&dst)
+                .output()
+                .unwrap();
             assert_eq!(
-                String::from_utf8_lossy(&copy),
-                String::from_utf8_lossy(&std::fs::read(f).unwrap()),
-                "[{engine}] {f}"
+                out.status.code(),
+                Some(0),
+                "[{engine} {extra:?}] {}",
+                String::from_utf8_lossy(&out.stderr)
             );
+            for f in &present {
+                let name = std::path::Path::new(f).file_name().unwrap();
+                let copy = std::fs::read(dst.join(name)).unwrap();
+                assert_eq!(
+                    String::from_utf8_lossy(&copy),
+                    String::from_utf8_lossy(&std::fs::read(f).unwrap()),
+                    "[{engine} {extra:?}] {f}"
+                );
+            }
         }
     }
 }

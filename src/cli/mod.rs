@@ -31,6 +31,60 @@ pub struct Args {
     #[arg(short = 'r', short_alias = 'R', long, help_heading = "Copy")]
     pub recursive: bool,
 
+    /// Archive: same as -dR --preserve=all (with quieter reports of
+    /// attributes the destination cannot hold, as cp -a).
+    #[arg(short = 'a', long, help_heading = "Preserve")]
+    pub archive: bool,
+
+    /// Same as --no-dereference --preserve=links.
+    #[arg(short = 'd', help_heading = "Preserve")]
+    pub no_deref_preserve_links: bool,
+
+    /// Same as --preserve=mode,ownership,timestamps.
+    #[arg(short = 'p', help_heading = "Preserve")]
+    pub preserve_default: bool,
+
+    /// Preserve the listed attributes: mode, ownership, timestamps, links,
+    /// context, xattr, all (comma-separated; default: mode,ownership,timestamps).
+    #[arg(
+        long,
+        value_name = "ATTR_LIST",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "mode,ownership,timestamps",
+        action = ArgAction::Append,
+        help_heading = "Preserve"
+    )]
+    pub preserve: Vec<String>,
+
+    /// Do not preserve the listed attributes (applied after -a, -p and --preserve).
+    #[arg(
+        long,
+        value_name = "ATTR_LIST",
+        action = ArgAction::Append,
+        help_heading = "Preserve"
+    )]
+    pub no_preserve: Vec<String>,
+
+    /// Control creation of sparse files: auto (keep the source's holes),
+    /// always (also turn runs of zeros into holes), never.
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = SparseArg::Auto, help_heading = "Copy")]
+    pub sparse: SparseArg,
+
+    /// Control clone/copy-on-write copies: auto (clone where the filesystem
+    /// can, else copy), always (clone or fail), never. --reflink alone means always.
+    #[arg(
+        long,
+        value_name = "WHEN",
+        value_enum,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "always",
+        default_value_t = ReflinkArg::Auto,
+        help_heading = "Copy"
+    )]
+    pub reflink: ReflinkArg,
+
     /// Never follow symbolic links in SOURCE; copy them as links (the default with -r).
     #[arg(short = 'P', long, overrides_with_all = ["dereference", "deref_command_line"], help_heading = "Copy")]
     pub no_dereference: bool,
@@ -177,4 +231,27 @@ pub enum EngineArg {
     UringChains,
     /// Ordinary system calls from a small thread pool.
     Portable,
+}
+
+/// The `--sparse` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SparseArg {
+    /// Keep the holes of source files that have them (SEEK_DATA/SEEK_HOLE).
+    Auto,
+    /// Also make holes from runs of zero bytes.
+    Always,
+    /// Write every byte; the copy has no holes.
+    Never,
+}
+
+/// The `--reflink` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReflinkArg {
+    /// Share the source's blocks where the filesystem can (through
+    /// copy_file_range), else copy.
+    Auto,
+    /// Clone every file (FICLONE); fail for a file that cannot be cloned.
+    Always,
+    /// Never share blocks: copy every byte (no copy_file_range).
+    Never,
 }

@@ -28,6 +28,8 @@ pub struct EngineOptions {
     pub overwrite: Overwrite,
     /// Cap on file-data buffer memory, in bytes.
     pub buffer_mem: u64,
+    /// Archive mode (what is preserved, sparse, reflink), shared by all workers.
+    pub archive: Arc<crate::meta::Archive>,
     /// io_uring engine: plain system calls for sources in the page cache.
     pub adaptive_reads: bool,
 }
@@ -51,7 +53,7 @@ pub fn default_workers() -> usize {
 pub fn file_copier(opts: &EngineOptions, workers: usize, bytes: u64) -> ops::FileCopier {
     let buffers = (workers * cpus()).max(1);
     let chunk = (bytes as usize / buffers).clamp(4096, 1 << 20);
-    ops::FileCopier::new(opts.overwrite, chunk)
+    ops::FileCopier::new(opts.overwrite, chunk, opts.archive.clone())
 }
 
 /// A copy engine.

@@ -5,15 +5,29 @@
 //! `mknodat`, and rare), directory creation for the portable engine, and the
 //! removal of a partly written file after a failure.
 
-use crate::config::Overwrite;
+use crate::config::{Overwrite, Reflink};
 use crate::error::{CopyError, Failure, IoContext, Op, errno, quote};
+use crate::meta::links::Claim;
+use crate::meta::{self, Archive, SrcStat};
 use crate::progress::Progress;
 use crate::tree::{DstState, Item, Kind};
 use crossbeam_channel::{Receiver, Select, Sender};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
+use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+
+/// The complete copy a hard link is made to.
+#[derive(Clone, Copy)]
+enum LinkFrom<'a> {
+    /// A name in an open destination directory.
+    At(BorrowedFd<'a>, &'a CStr),
+    /// A path (the directory was closed; paths are relative to the working
+    /// directory, which never changes).
+    Path(&'a std::path::Path),
+}
 
 /// How a destination file is to be opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,12 +156,14 @@ fn replace_existing(
     Ok(true)
 }
 
-/// Create a symlink or special file. Returns false if it was skipped (-n).
+/// Create a symlink or special file (with permissions `perms`, under the
+/// umask). Returns false if it was skipped (-n).
 pub fn create_other(
     item: &Item,
     dst: BorrowedFd<'_>,
     fresh: bool,
     overwrite: Overwrite,
+    perms: u32,
 ) -> Result<bool, Failure> {
     let name = item.dst_name();
     let attempt = || match &item.kind {
@@ -160,7 +176,7 @@ pub fn create_other(
             } else {
                 Op::Mknod
             };
-            rustix::fs::mknodat(dst, name, ft, Mode::from_raw_mode(mode & 0o777), *rdev)
+            rustix::fs::mknodat(dst, name, ft, Mode::from_raw_mode(perms & 0o777), *rdev)
                 .map_err(|e| item.error(op, true, e.into()))
         }
         _ => Err(item.error(Op::Create, true, errno(libc::EINVAL))),
@@ -231,8 +247,11 @@ const SENDFILE_MIN: u64 = 1 << 20;
 pub struct FileCopier {
     overwrite: Overwrite,
     chunk: usize,
-    /// Cleared once copy_file_range is refused between these filesystems.
+    /// Cleared once copy_file_range is refused between these filesystems
+    /// (and never set with --reflink=never: it may clone).
     cfr: AtomicBool,
+    /// Archive mode: what to preserve, sparse files, reflinks, hard links.
+    pub archive: Arc<Archive>,
     large: LargeFiles,
 }
 
@@ -267,12 +286,13 @@ enum Copied {
 }
 
 impl FileCopier {
-    pub fn new(overwrite: Overwrite, chunk: usize) -> Self {
+    pub fn new(overwrite: Overwrite, chunk: usize, archive: Arc<Archive>) -> Self {
         let (tx, rx) = crossbeam_channel::unbounded();
         FileCopier {
             overwrite,
             chunk,
-            cfr: AtomicBool::new(true),
+            cfr: AtomicBool::new(archive.reflink != Reflink::Never),
+            archive,
             large: LargeFiles {
                 tx,
                 rx,
@@ -347,8 +367,8 @@ impl FileCopier {
             let copied = self.copy_file(&item, dst, fresh, buf, queue);
             return self.settle(item, copied, progress);
         }
-        let made = create_other(&item, dst, fresh, self.overwrite);
-        report(progress, &item, made.map(|made| made.then_some(0)));
+        let made = self.create_other(&item, dst, fresh);
+        report(progress, &item, made);
     }
 
     /// Like [`FileCopier::handle`] for a regular file whose destination
@@ -375,6 +395,157 @@ impl FileCopier {
             Ok(Copied::Queued) => drop(self.large.tx.send(item)),
             Ok(Copied::Done(n)) => report(progress, &item, Ok(n)),
             Err(e) => report(progress, &item, Err(e)),
+        }
+    }
+
+    /// Create a symlink or special file and give it its source's preserved
+    /// attributes. `Ok(None)` if it was skipped (-n).
+    pub fn create_other(
+        &self,
+        item: &Item,
+        dst: BorrowedFd<'_>,
+        fresh: bool,
+    ) -> Result<Option<u64>, Failure> {
+        // A symlink or special file with several names: link it like a file.
+        let linked = item
+            .stat
+            .as_deref()
+            .filter(|st| self.archive.tracks_links(st));
+        let first = match linked {
+            Some(st) => match self.claim_link(item, st, dst, fresh) {
+                Ok(first) => first,
+                Err(result) => return result,
+            },
+            None => false,
+        };
+        let result = self.make_other(item, dst, fresh);
+        if let (true, Some(st)) = (first, linked) {
+            self.first_done(item, st, matches!(result, Ok(Some(_))));
+        }
+        result
+    }
+
+    fn make_other(
+        &self,
+        item: &Item,
+        dst: BorrowedFd<'_>,
+        fresh: bool,
+    ) -> Result<Option<u64>, Failure> {
+        let perms = match &item.kind {
+            Kind::Special { mode, .. } => self.archive.create_mode(*mode),
+            _ => 0,
+        };
+        if !create_other(item, dst, fresh, self.overwrite, perms)? {
+            return Ok(None);
+        }
+        if let Some(st) = &item.stat {
+            let symlink = matches!(item.kind, Kind::Symlink { .. });
+            self.archive.apply(
+                st,
+                meta::Src::At {
+                    dir: item.src_dir.fd.as_fd(),
+                    name: &item.name,
+                    follow: false,
+                },
+                &|| item.src_path(),
+                meta::Dst::At {
+                    dir: dst,
+                    name: item.dst_name(),
+                    symlink,
+                },
+                &|| item.dst_path(),
+            );
+        }
+        Ok(Some(0))
+    }
+
+    /// For a source with several names, under --preserve=links: copy it
+    /// (`Ok(true)`: the first name, call [`FileCopier::first_done`] after),
+    /// or it was linked or parked (`Err(result)`, to give [`report`]; a
+    /// parked name's is `Ok(Some(PARKED))`, which reports nothing).
+    pub fn claim_link(
+        &self,
+        item: &Item,
+        st: &SrcStat,
+        dst: BorrowedFd<'_>,
+        fresh: bool,
+    ) -> Result<bool, Result<Option<u64>, Failure>> {
+        if !self.archive.tracks_links(st) {
+            return Ok(false);
+        }
+        match self.archive.links.claim(item, st, self.archive.link_all) {
+            Claim::First => Ok(true),
+            Claim::Parked => Err(Ok(Some(PARKED))),
+            Claim::Link(dir, name) => Err(match dir.state() {
+                Some(DstState::Ready { fd, .. }) => {
+                    self.link(item, LinkFrom::At(fd.as_fd(), &name), dst, fresh)
+                }
+                _ => Err(item.error(Op::Link, true, errno(libc::ENOENT)).into()),
+            }),
+            Claim::LinkPath(path) => Err(self.link(item, LinkFrom::Path(&path), dst, fresh)),
+        }
+    }
+
+    /// The first copy of a multiply-linked source ended: link (or, if it
+    /// failed, copy) the names that were parked meanwhile, and report them.
+    pub fn first_done(&self, item: &Item, st: &SrcStat, ok: bool) {
+        let progress = &*self.archive.progress;
+        let mut buf = Vec::new();
+        for other in self.archive.links.first_done(item, st, ok) {
+            let Some(DstState::Ready { fd, fresh }) = other.dst_dir.state() else {
+                continue;
+            };
+            let r = match other.kind {
+                _ if ok => match item.dst_dir.state() {
+                    Some(DstState::Ready { fd: from, .. }) => self.link(
+                        &other,
+                        LinkFrom::At(from.as_fd(), item.dst_name()),
+                        fd.as_fd(),
+                        *fresh,
+                    ),
+                    _ => Err(other.error(Op::Link, true, errno(libc::ENOENT)).into()),
+                },
+                Kind::File { .. } => self.copy(&other, fd.as_fd(), *fresh, &mut buf),
+                _ => self.create_other(&other, fd.as_fd(), *fresh),
+            };
+            report(progress, &other, r);
+        }
+    }
+
+    /// Make `item`'s destination a hard link to the copy `from` (cp replaces
+    /// an existing non-directory; -n keeps it).
+    fn link(
+        &self,
+        item: &Item,
+        from: LinkFrom<'_>,
+        dst: BorrowedFd<'_>,
+        fresh: bool,
+    ) -> Result<Option<u64>, Failure> {
+        let attempt = || {
+            match from {
+                LinkFrom::At(dir, name) => {
+                    rustix::fs::linkat(dir, name, dst, item.dst_name(), AtFlags::empty())
+                }
+                LinkFrom::Path(path) => rustix::fs::linkat(
+                    rustix::fs::CWD,
+                    path,
+                    dst,
+                    item.dst_name(),
+                    AtFlags::empty(),
+                ),
+            }
+            .map_err(|e| item.error(Op::Link, true, e.into()))
+        };
+        match attempt() {
+            Ok(()) => Ok(Some(0)),
+            Err(e) if !fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {
+                if !replace_existing(item, dst, self.overwrite)? {
+                    return Ok(None);
+                }
+                attempt()?;
+                Ok(Some(0))
+            }
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -429,21 +600,88 @@ impl FileCopier {
             return Ok(Copied::Queued);
         }
         let src_id = (st.st_dev, st.st_ino);
-        let Some(out) = self.open_destination(item, dst, fresh, src_id, st.st_mode)? else {
-            return Ok(Copied::Done(None));
+        let sst = SrcStat::from_stat(&st);
+        let first = match as_data {
+            true => false,
+            false => match self.claim_link(item, &sst, dst, fresh) {
+                Ok(first) => first,
+                Err(result) => return result.map(Copied::Done),
+            },
         };
+        let result = self.copy_open(item, &src, dst, fresh, src_id, &sst, as_data, buf);
+        if first {
+            self.first_done(item, &sst, matches!(result, Ok(Some(_))));
+        }
+        result.map(Copied::Done)
+    }
+
+    /// Copy the open source `src` (status `sst`): data, then attributes.
+    #[allow(clippy::too_many_arguments)]
+    fn copy_open(
+        &self,
+        item: &Item,
+        src: &OwnedFd,
+        dst: BorrowedFd<'_>,
+        fresh: bool,
+        src_id: (u64, u64),
+        sst: &SrcStat,
+        as_data: bool,
+        buf: &mut Vec<u8>,
+    ) -> Result<Option<u64>, Failure> {
+        let mode = self.archive.create_mode(sst.mode);
+        let Some(out) = self.open_destination(item, dst, fresh, src_id, mode)? else {
+            return Ok(None);
+        };
+        if self.archive.reflink == Reflink::Always && !as_data {
+            // cp leaves the empty destination when the clone fails.
+            rustix::fs::ioctl_ficlone(&out, src).map_err(|e| {
+                Failure::Msg(format!(
+                    "failed to clone {} from {}: {}",
+                    quote(&item.dst_path()),
+                    quote(&item.src_path()),
+                    crate::error::strip_os_suffix(&e.into())
+                ))
+            })?;
+            self.finish_file(item, src, &out, sst);
+            return Ok(Some(sst.size));
+        }
         // A size of 0 may be a pseudo-file (/proc) with content: read it to EOF.
-        let size = (!as_data && st.st_size > 0).then_some(st.st_size as u64);
-        match self.copy_data(item, &src, &out, size, buf) {
-            Ok(n) => Ok(Copied::Done(Some(n))),
+        let size = (!as_data && sst.size > 0).then_some(sst.size);
+        let copied = match size {
+            Some(size) if self.archive.sparse_copy(sst) => {
+                let zeros = self.archive.sparse == crate::config::Sparse::Always;
+                meta::data::copy_sparse(item, src, &out, size, zeros, buf, &mut |a, b, buf| {
+                    self.copy_range(item, src, &out, a, Some(b), buf)
+                })
+            }
+            _ => self.copy_data(item, src, &out, size, buf),
+        };
+        match copied {
+            Ok(n) => {
+                self.finish_file(item, src, &out, sst);
+                Ok(Some(n))
+            }
             Err(e) => {
                 drop(out);
                 remove_partial(item, dst);
                 if crate::interrupt::requested() {
-                    return Ok(Copied::Done(None)); // not a failure of its own
+                    return Ok(None); // not a failure of its own
                 }
                 Err(e.into())
             }
+        }
+    }
+
+    /// Give a copied file its source's preserved attributes.
+    fn finish_file(&self, item: &Item, src: &OwnedFd, out: &OwnedFd, sst: &SrcStat) {
+        if self.archive.file_attrs() {
+            self.archive.apply(
+                sst,
+                meta::Src::Fd(src.as_fd()),
+                &|| item.src_path(),
+                meta::Dst::Fd(out.as_fd()),
+                &|| item.dst_path(),
+            );
         }
     }
 
@@ -687,6 +925,10 @@ pub fn create_dir(item: &Item, progress: &dyn Progress) {
     node.set(state);
 }
 
+/// The "bytes copied" of a name parked in the hard-link map: nothing to
+/// report yet (see [`FileCopier::claim_link`]).
+pub const PARKED: u64 = u64::MAX;
+
 /// Drop an item because the run is stopping. A directory is marked failed,
 /// so nothing waits for it.
 pub fn drop_interrupted(item: Item) {
@@ -708,6 +950,8 @@ fn stop_if_interrupted(item: &Item) -> Result<(), CopyError> {
 /// Tell `progress` how an item ended: created (`Some(bytes)`), skipped, or failed.
 pub fn report(progress: &dyn Progress, item: &Item, result: Result<Option<u64>, Failure>) {
     match result {
+        // Parked until the first copy of its inode is done, which reports it.
+        Ok(Some(PARKED)) => {}
         Ok(Some(bytes)) => progress.done(item, bytes),
         Ok(None) => progress.skipped(item),
         Err(f) => progress.failure(&f),

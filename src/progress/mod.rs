@@ -26,6 +26,9 @@ pub trait Progress: Send + Sync {
     fn error(&self, err: &CopyError);
     /// A failure that has no single path (printed as is).
     fn message(&self, msg: &str);
+    /// A problem worth a word that does not fail the run (cp prints some
+    /// xattr failures under `--preserve=all` and still exits 0).
+    fn warning(&self, msg: &str);
     /// The walker found `item`, which will be created later (totals for the
     /// progress display).
     fn found(&self, _item: &Item) {}
@@ -174,6 +177,10 @@ impl Progress for Console {
             return self.note(&err.to_string());
         }
         self.message(&err.to_string());
+    }
+
+    fn warning(&self, msg: &str) {
+        let _ = writeln!(std::io::stderr().lock(), "uring-cp: {msg}");
     }
 
     fn message(&self, msg: &str) {

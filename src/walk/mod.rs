@@ -24,6 +24,7 @@
 use crate::config::Deref;
 use crate::error::{CopyError, IoContext, Op};
 use crate::filter::Filter;
+use crate::meta::{Archive, DirFinish, SrcStat};
 use crate::plan::Root;
 use crate::progress::Progress;
 use crate::tree::{DstDir, Item, Kind, SrcDir, join};
@@ -32,7 +33,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Stat};
 use std::ffi::CString;
 use std::ffi::OsStr;
 use std::mem::MaybeUninit;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -56,6 +57,7 @@ pub struct Walker {
     umask: u32,
     /// Create destination directories here instead of sending them.
     make_dirs: bool,
+    archive: Arc<Archive>,
     /// --exclude/--include: entries left out (not even listed further).
     filter: Arc<Filter>,
     buf: Vec<MaybeUninit<u8>>,
@@ -78,27 +80,31 @@ struct PendingDir {
 /// The channel to the engine is closed: the engine stopped.
 struct Closed;
 
+/// How to walk: what the command line and the engine decided.
+pub struct Options {
+    pub deref: Deref,
+    pub recursive: bool,
+    pub umask: u32,
+    /// Create destination directories in the walker (see [`crate::engine::Engine::walker_makes_dirs`]).
+    pub make_dirs: bool,
+    pub archive: Arc<Archive>,
+    pub filter: Arc<Filter>,
+}
+
 impl Walker {
-    pub fn new(
-        tx: Vec<Sender<Item>>,
-        progress: Arc<dyn Progress>,
-        deref: Deref,
-        recursive: bool,
-        umask: u32,
-        make_dirs: bool,
-        filter: Arc<Filter>,
-    ) -> Self {
+    pub fn new(tx: Vec<Sender<Item>>, progress: Arc<dyn Progress>, o: Options) -> Self {
         Walker {
             tx,
             shard: 0,
             next_shard: 0,
             in_dir: 0,
             progress,
-            deref,
-            recursive,
-            umask,
-            make_dirs,
-            filter,
+            deref: o.deref,
+            recursive: o.recursive,
+            umask: o.umask,
+            make_dirs: o.make_dirs,
+            archive: o.archive,
+            filter: o.filter,
             buf: vec![MaybeUninit::uninit(); 64 << 10],
             stack: Vec::new(),
         }
@@ -177,6 +183,10 @@ impl Walker {
             },
             _ => special(&root.stat),
         };
+        let stat = match kind {
+            Kind::File { .. } => None,
+            _ => Some(Box::new(SrcStat::from_stat(&root.stat))),
+        };
         self.send(Item {
             src_dir: root.src_dir,
             name: root.name,
@@ -184,6 +194,7 @@ impl Walker {
             dst_name: Some(root.dst_name),
             display: Some(root.display),
             kind,
+            stat,
         })
     }
 
@@ -227,7 +238,7 @@ impl Walker {
                     AtFlags::SYMLINK_NOFOLLOW
                 };
                 if let Ok(st) = rustix::fs::statat(&p.parent_src.fd, p.name.as_c_str(), flags) {
-                    let (node, mode) = self.dst_node(&p, &st);
+                    let (node, mode) = self.dst_node(&p, &st, None);
                     let item = Item {
                         src_dir: p.parent_src,
                         name: p.name,
@@ -238,6 +249,7 @@ impl Walker {
                             node: node.clone(),
                             mode,
                         },
+                        stat: None,
                     };
                     self.send_dir(item, &node)?;
                 }
@@ -254,7 +266,7 @@ impl Walker {
             return Ok(());
         }
 
-        let (node, mode) = self.dst_node(&p, &st);
+        let (node, mode) = self.dst_node(&p, &st, Some(fd.as_fd()));
         let src = Arc::new(SrcDir {
             fd,
             path,
@@ -276,6 +288,7 @@ impl Walker {
                 node: node.clone(),
                 mode,
             },
+            stat: None,
         };
         if !self.send_dir(item, &node)? {
             // It could not be made (reported): nothing inside can be copied.
@@ -293,17 +306,51 @@ impl Walker {
     }
 
     /// The destination directory for `p`, and the mode to create it with.
-    fn dst_node(&self, p: &PendingDir, st: &Stat) -> (Arc<DstDir>, u32) {
+    /// `fd`: the open source directory, to read its xattrs from.
+    fn dst_node(
+        &self,
+        p: &PendingDir,
+        st: &Stat,
+        fd: Option<BorrowedFd<'_>>,
+    ) -> (Arc<DstDir>, u32) {
         let path = join(&p.parent_dst.path, p.dst_name.as_deref().unwrap_or(&p.name));
         // cp without -p: the source's bits (sticky kept, set-id dropped) under the umask.
-        let want = st.st_mode & 0o1777;
-        if want & 0o700 == 0o700 {
-            (Arc::new(DstDir::pending(path, None)), want)
+        let want = if self.archive.preserve.no_mode {
+            // --no-preserve=mode: the default permissions (cp keeps the
+            // sticky bit mkdir gives the copy).
+            0o777 | (st.st_mode & 0o1000)
         } else {
-            // The owner must be able to write into it while it is filled.
-            let finish = Some((want & !self.umask, self.progress.clone()));
-            (Arc::new(DstDir::pending(path, finish)), want | 0o700)
-        }
+            st.st_mode & 0o1777
+        };
+        // The owner must be able to write into it while it is filled; while
+        // the owner is preserved, group and others get nothing until the
+        // directory has its owner (cp's rule, as for files).
+        let (create, fixup) = if self.archive.preserve.ownership {
+            ((want & 0o1700) | 0o700, Some(want & !self.umask))
+        } else if want & 0o700 == 0o700 {
+            (want, None)
+        } else {
+            (want | 0o700, Some(want & !self.umask))
+        };
+        // Archive mode: the source's status and xattrs, read now, applied
+        // when the copy's contents are all written.
+        let attrs = self.archive.dir_attrs().then(|| {
+            let xattrs = match fd {
+                Some(fd) => self.archive.read_xattrs(crate::meta::Src::Fd(fd), &|| {
+                    join(&p.parent_src.path, &p.name)
+                }),
+                None => Vec::new(),
+            };
+            (SrcStat::from_stat(st), xattrs)
+        });
+        let finish = (fixup.is_some() || attrs.is_some()).then(|| {
+            Box::new(DirFinish {
+                mode: fixup,
+                attrs,
+                archive: self.archive.clone(),
+            })
+        });
+        (Arc::new(DstDir::pending(path, finish)), create)
     }
 
     fn entries(
@@ -385,6 +432,23 @@ impl Walker {
                     as_data: false,
                 },
                 FileType::Symlink => {
+                    if stat.is_none() && self.archive.stat_symlinks() {
+                        match rustix::fs::statat(
+                            &src.fd,
+                            name.as_c_str(),
+                            AtFlags::SYMLINK_NOFOLLOW,
+                        ) {
+                            Ok(st) => stat = Some(st),
+                            Err(e) => {
+                                self.progress.error(&CopyError::new(
+                                    Op::Stat,
+                                    join(&src.path, &name),
+                                    e.into(),
+                                ));
+                                continue;
+                            }
+                        }
+                    }
                     match rustix::fs::readlinkat(&src.fd, name.as_c_str(), Vec::new()) {
                         Ok(target) => Kind::Symlink { target },
                         Err(e) => {
@@ -401,6 +465,10 @@ impl Walker {
                     None => continue,
                 },
             };
+            let stat = match kind {
+                Kind::File { .. } => None,
+                _ => stat.as_ref().map(|st| Box::new(SrcStat::from_stat(st))),
+            };
             self.send(Item {
                 src_dir: src.clone(),
                 name,
@@ -408,6 +476,7 @@ impl Walker {
                 dst_name: None,
                 display: None,
                 kind,
+                stat,
             })?;
             self.count_entry();
         }

@@ -156,6 +156,19 @@ pub fn uring_status() -> Result<(), String> {
     .clone()
 }
 
+/// A pseudo-engine for [`run_uring_cp`]: `--engine uring --ring-reads always`.
+pub const RING_ALWAYS: &str = "uring-ring-always";
+
+/// [`engines`], plus the uring engine forced to read every source through
+/// its ring (when io_uring is available).
+pub fn engines_and_ring_reads() -> Vec<&'static str> {
+    let mut v = engines();
+    if v.contains(&"uring") {
+        v.push(RING_ALWAYS);
+    }
+    v
+}
+
 /// Engines to exercise: always `portable`; `uring` only when available
 /// (otherwise prints `SKIP uring engine: <reason>`).
 /// The engines every behavioural test runs against.
@@ -234,6 +247,7 @@ impl Fx {
     }
 
     pub fn hardlink(&self, existing: impl AsRef<[u8]>, new: impl AsRef<[u8]>) -> &Self {
+        self.ensure_parent(new.as_ref());
         let (a, b) = (self.p(existing), self.p(new));
         fs::hard_link(&a, &b)
             .unwrap_or_else(|e| panic!("link {} {}: {e}", a.display(), b.display()));
@@ -475,7 +489,15 @@ pub fn run_uring_cp<A: AsRef<[u8]>>(
     cwd: &Path,
     opts: &RunOpts,
 ) -> Outcome {
-    let mut all: Vec<Vec<u8>> = vec![b"--engine".to_vec(), engine.as_bytes().to_vec()];
+    let mut all: Vec<Vec<u8>> = match engine {
+        // The uring engine with every source read through its ring (by
+        // default it copies cached sources with system calls).
+        RING_ALWAYS => ["--engine", "uring", "--ring-reads", "always"]
+            .iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect(),
+        _ => vec![b"--engine".to_vec(), engine.as_bytes().to_vec()],
+    };
     all.extend(extra.iter().map(|s| s.as_bytes().to_vec()));
     all.extend(bytes_args(args));
     run(BIN, &all, cwd, opts)
@@ -1058,5 +1080,401 @@ impl Failures {
                 self.list.join("\n\n")
             );
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Archive mode: times, owners, xattrs, sparse files, and a snapshot of every
+// attribute `cp -a` preserves
+// ---------------------------------------------------------------------------
+
+fn cpath(p: &Path) -> std::ffi::CString {
+    std::ffi::CString::new(p.as_os_str().as_bytes()).expect("path without NUL")
+}
+
+/// Whether `name` is a command on PATH.
+pub fn has_command(name: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+impl Fx {
+    /// Set atime and mtime (seconds, nanoseconds) of `rel` itself (a symlink is not followed).
+    pub fn set_times(&self, rel: impl AsRef<[u8]>, atime: (i64, i64), mtime: (i64, i64)) -> &Self {
+        let p = cpath(&self.p(rel));
+        let ts = [
+            libc::timespec {
+                tv_sec: atime.0,
+                tv_nsec: atime.1,
+            },
+            libc::timespec {
+                tv_sec: mtime.0,
+                tv_nsec: mtime.1,
+            },
+        ];
+        // SAFETY: a valid C string and an array of two timespecs.
+        let r = unsafe {
+            libc::utimensat(
+                libc::AT_FDCWD,
+                p.as_ptr(),
+                ts.as_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        assert_eq!(r, 0, "utimensat {p:?}: {}", std::io::Error::last_os_error());
+        self
+    }
+
+    /// Give every entry below the root (and the root) its own atime and
+    /// mtime with nanoseconds, derived from `seed` and its sorted position.
+    /// All paths are listed first, so no directory is read after its times are set.
+    pub fn stamp_all(&self, seed: i64) {
+        let mut paths = Vec::new();
+        fn list(dir: &Path, rel: &[u8], out: &mut Vec<Vec<u8>>) {
+            let mut names: Vec<OsString> = fs::read_dir(dir)
+                .expect("read_dir")
+                .map(|e| e.expect("entry").file_name())
+                .collect();
+            names.sort();
+            for n in names {
+                let mut r = rel.to_vec();
+                if !r.is_empty() {
+                    r.push(b'/');
+                }
+                r.extend_from_slice(n.as_bytes());
+                let p = dir.join(&n);
+                out.push(r.clone());
+                if fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
+                    list(&p, &r, out);
+                }
+            }
+        }
+        list(&self.root, b"", &mut paths);
+        paths.push(b".".to_vec());
+        // A file with several names gets an atime in the future, which
+        // reading it does not move (relatime): copies that do not keep the
+        // links stat each name, and the order in which they read the shared
+        // inode would otherwise decide which names get which atime.
+        // (Fixed, so that both trees get the same: the year 2065.)
+        let future: i64 = 3_000_000_000;
+        for (i, rel) in paths.iter().enumerate() {
+            let i = i as i64;
+            let md = self.lstat(rel);
+            let atime_s = if !md.is_dir() && md.nlink() > 1 {
+                future + i
+            } else {
+                1_200_000_000 + seed * 100_000 + i * 1000
+            };
+            self.set_times(
+                rel,
+                (atime_s, (i * 123_456_789 + 7) % 1_000_000_000),
+                (
+                    1_100_000_000 + seed * 100_000 + i * 997,
+                    (i * 987_654_321 + 11) % 1_000_000_000,
+                ),
+            );
+        }
+    }
+
+    /// Set an extended attribute on `rel` itself.
+    pub fn set_xattr(&self, rel: impl AsRef<[u8]>, name: &str, value: &[u8]) -> &Self {
+        let p = cpath(&self.p(rel));
+        let n = std::ffi::CString::new(name).expect("name");
+        // SAFETY: valid C strings and a buffer of `value.len()` bytes.
+        let r = unsafe {
+            libc::lsetxattr(
+                p.as_ptr(),
+                n.as_ptr(),
+                value.as_ptr().cast(),
+                value.len(),
+                0,
+            )
+        };
+        assert_eq!(
+            r,
+            0,
+            "lsetxattr {p:?} {name}: {}",
+            std::io::Error::last_os_error()
+        );
+        self
+    }
+
+    /// `lchown` of one entry.
+    pub fn lchown(&self, rel: impl AsRef<[u8]>, uid: u32, gid: u32) -> &Self {
+        let p = self.p(rel);
+        std::os::unix::fs::lchown(&p, Some(uid), Some(gid))
+            .unwrap_or_else(|e| panic!("lchown {}: {e}", p.display()));
+        self
+    }
+
+    /// A file of `size` bytes that is a hole except for `data` written at
+    /// the given offsets.
+    pub fn sparse_file(
+        &self,
+        rel: impl AsRef<[u8]>,
+        mode: u32,
+        size: u64,
+        data: &[(u64, &[u8])],
+    ) -> &Self {
+        use std::os::unix::fs::FileExt;
+        let rel = rel.as_ref();
+        self.ensure_parent(rel);
+        let p = self.p(rel);
+        let f = File::create(&p).unwrap_or_else(|e| panic!("create {}: {e}", p.display()));
+        for (off, bytes) in data {
+            f.write_all_at(bytes, *off).expect("write_all_at");
+        }
+        f.set_len(size).expect("set_len");
+        drop(f);
+        self.chmod(rel, mode);
+        self
+    }
+}
+
+/// Every attribute of an entry that `cp -a` preserves.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Meta {
+    pub path: Vec<u8>,
+    pub kind: Kind,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// (atime, mtime) as (s, ns), when compared.
+    pub times: Option<[(i64, i64); 2]>,
+    /// Size and content for files, size for symlinks.
+    pub size: u64,
+    pub content: Content,
+    /// 512-byte blocks allocated, for regular files (holes show here).
+    pub blocks: Option<u64>,
+    pub link_target: Option<Vec<u8>>,
+    pub rdev: Option<u64>,
+    /// For a file with several names in the tree: its first name and nlink.
+    pub link_group: Option<(Vec<u8>, u64)>,
+    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl fmt::Debug for Meta {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {:?} {:04o} {}:{} size={}",
+            show(&self.path),
+            self.kind,
+            self.mode,
+            self.uid,
+            self.gid,
+            self.size
+        )?;
+        if let Some([a, m]) = self.times {
+            write!(f, " atime={}.{:09} mtime={}.{:09}", a.0, a.1, m.0, m.1)?;
+        }
+        if let Some(b) = self.blocks {
+            write!(f, " blocks={b}")?;
+        }
+        if !matches!(self.content, Content::None) {
+            write!(f, " {:?}", self.content)?;
+        }
+        if let Some(t) = &self.link_target {
+            write!(f, " -> {}", show(t))?;
+        }
+        if let Some(r) = self.rdev {
+            write!(f, " rdev={r:#x}")?;
+        }
+        if let Some((first, n)) = &self.link_group {
+            write!(f, " links={n} with {}", show(first))?;
+        }
+        for (k, v) in &self.xattrs {
+            write!(f, " {}={}", show(k), show(v))?;
+        }
+        Ok(())
+    }
+}
+
+/// What [`meta_snapshot`] records.
+#[derive(Clone, Copy, Debug)]
+pub struct MetaOpts {
+    /// atime and mtime (compare only when both tools preserve them).
+    pub times: bool,
+}
+
+fn xattrs_of(p: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let c = cpath(p);
+    let mut names = vec![0u8; 64 * 1024];
+    // SAFETY: a valid C string and a buffer of the given length.
+    let n = unsafe { libc::llistxattr(c.as_ptr(), names.as_mut_ptr().cast(), names.len()) };
+    if n <= 0 {
+        return Vec::new();
+    }
+    names.truncate(n as usize);
+    let mut out = Vec::new();
+    for name in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        let cn = std::ffi::CString::new(name).expect("name");
+        let mut v = vec![0u8; 64 * 1024];
+        // SAFETY: valid C strings and a buffer of the given length.
+        let m = unsafe { libc::lgetxattr(c.as_ptr(), cn.as_ptr(), v.as_mut_ptr().cast(), v.len()) };
+        v.truncate(m.max(0) as usize);
+        out.push((name.to_vec(), v));
+    }
+    out.sort();
+    out
+}
+
+/// Everything but a file's content (read later: reading a file can change
+/// the atime of its other names).
+fn meta_entry(path: Vec<u8>, p: &Path, md: &fs::Metadata, o: &MetaOpts) -> Meta {
+    let mut base = Entry {
+        path,
+        kind: kind_of(md),
+        mode: md.mode() & 0o7777,
+        size: 0,
+        content: Content::None,
+        link_target: None,
+        rdev: None,
+    };
+    match base.kind {
+        Kind::File => base.size = md.len(),
+        Kind::Symlink => {
+            base.size = md.len();
+            base.link_target = Some(
+                fs::read_link(p)
+                    .expect("readlink")
+                    .into_os_string()
+                    .into_vec(),
+            );
+        }
+        Kind::CharDev | Kind::BlockDev => base.rdev = Some(md.rdev()),
+        _ => {}
+    }
+    Meta {
+        path: base.path,
+        kind: base.kind,
+        mode: base.mode,
+        uid: md.uid(),
+        gid: md.gid(),
+        times: o
+            .times
+            .then(|| [(md.atime(), md.atime_nsec()), (md.mtime(), md.mtime_nsec())]),
+        size: base.size,
+        content: base.content,
+        blocks: (base.kind == Kind::File).then(|| md.blocks()),
+        link_target: base.link_target,
+        rdev: base.rdev,
+        link_group: (base.kind != Kind::Dir && md.nlink() > 1).then(|| (Vec::new(), md.nlink())),
+        xattrs: xattrs_of(p),
+    }
+}
+
+/// Capture every attribute `cp -a` preserves of the tree at `root`, sorted by
+/// path. Each entry is stat'ed before it is read, so reading it (a file's
+/// content, a directory's entries) cannot change the atime recorded.
+pub fn meta_snapshot(root: &Path, o: &MetaOpts) -> Vec<Meta> {
+    fn walk_meta(
+        dir: &File,
+        prefix: &[u8],
+        o: &MetaOpts,
+        out: &mut Vec<Meta>,
+        inodes: &mut Vec<(u64, Vec<u8>)>,
+    ) {
+        let mut names: Vec<OsString> = fs::read_dir(fd_path(dir, OsStr::new("")))
+            .expect("read_dir")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        names.sort();
+        // Stat every entry before reading any (a read could not change a sibling, but keep it simple).
+        let mut mds = Vec::new();
+        for name in &names {
+            let p = fd_path(dir, name);
+            let md =
+                fs::symlink_metadata(&p).unwrap_or_else(|e| panic!("lstat {}: {e}", p.display()));
+            mds.push(md);
+        }
+        for (name, md) in names.iter().zip(mds) {
+            let p = fd_path(dir, name);
+            let mut rel = prefix.to_vec();
+            if !rel.is_empty() {
+                rel.push(b'/');
+            }
+            rel.extend_from_slice(name.as_bytes());
+            if !md.is_dir() && md.nlink() > 1 {
+                inodes.push((md.ino(), rel.clone()));
+            }
+            out.push(meta_entry(rel.clone(), &p, &md, o));
+            if md.is_dir()
+                && let Ok(sub) = File::open(&p)
+            {
+                walk_meta(&sub, &rel, o, out, inodes);
+            }
+        }
+    }
+    let md = fs::symlink_metadata(root).unwrap_or_else(|e| panic!("lstat {}: {e}", root.display()));
+    let mut out = vec![meta_entry(b".".to_vec(), root, &md, o)];
+    let mut inodes = Vec::new();
+    if md.is_dir() {
+        let d = File::open(root).unwrap_or_else(|e| panic!("open {}: {e}", root.display()));
+        walk_meta(&d, b"", o, &mut out, &mut inodes);
+    }
+    // Name each link group by its first path.
+    inodes.sort();
+    for e in &mut out {
+        if let Some((first, _)) = &mut e.link_group {
+            let ino = inodes.iter().find(|(_, p)| *p == e.path).map(|(i, _)| *i);
+            if let Some(p) = inodes.iter().find(|(i, _)| Some(*i) == ino).map(|(_, p)| p) {
+                *first = p.clone();
+            }
+        }
+    }
+    // Now that everything is stat'ed: the contents.
+    for e in &mut out {
+        if e.kind == Kind::File {
+            let p = if e.path == b"." {
+                root.to_path_buf()
+            } else {
+                root.join(os(&e.path))
+            };
+            e.content = match fs::read(&p) {
+                Ok(data) if data.len() as u64 <= INLINE_MAX => Content::Bytes(data),
+                Ok(data) => Content::Digest(digest(&data)),
+                Err(err) => Content::Unreadable(format!("{:?}", err.kind())),
+            };
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+/// Compare the attributes of two trees; panics with the differences.
+pub fn assert_meta_eq(ctx: &str, ours: &Path, gnu: &Path, o: &MetaOpts) {
+    use std::collections::BTreeMap;
+    let a = meta_snapshot(ours, o);
+    let b = meta_snapshot(gnu, o);
+    let am: BTreeMap<&[u8], &Meta> = a.iter().map(|e| (e.path.as_slice(), e)).collect();
+    let bm: BTreeMap<&[u8], &Meta> = b.iter().map(|e| (e.path.as_slice(), e)).collect();
+    let mut d = Vec::new();
+    for (p, ea) in &am {
+        match bm.get(p) {
+            None => d.push(format!("only in uring-cp: {ea:?}")),
+            Some(eb) if eb != ea => d.push(format!(
+                "differs: uring-cp: {ea:?}\n          GNU cp:   {eb:?}"
+            )),
+            _ => {}
+        }
+    }
+    for (p, eb) in &bm {
+        if !am.contains_key(p) {
+            d.push(format!("only in GNU cp: {eb:?}"));
+        }
+    }
+    if !d.is_empty() {
+        let n = d.len();
+        panic!(
+            "{ctx}: attributes differ ({n} differences{}):\n  {}",
+            if n > 40 { ", first 40 shown" } else { "" },
+            d.into_iter().take(40).collect::<Vec<_>>().join("\n  ")
+        );
     }
 }

@@ -32,6 +32,12 @@
 //! Directories are `MKDIRAT -> OPENAT` chains, symlinks `SYMLINKAT`. Items whose
 //! destination directory is still being made wait in `parked` until it is.
 //! The kernel's io-wq worker pool is capped at the number of CPUs.
+//!
+//! Archive mode: when anything beyond what `cp -r` keeps is preserved, or
+//! with `--reflink=always`, or for a source that may have holes, regular files
+//! are STATXed through the ring and then copied by the synchronous
+//! [`FileCopier`] (same behaviour as the other engines; there are no opcodes
+//! for fchown, futimens or fchmod), and symlinks are made synchronously too.
 
 use super::ops::{self, DstOpen, FileCopier, report};
 use super::uring::bufpool::{Buf, BufPool};
@@ -192,7 +198,7 @@ impl Chains {
             usage: RingUsage::default(),
             ring,
             pool,
-            files: FileCopier::new(opts.overwrite, chunk as usize),
+            files: FileCopier::new(opts.overwrite, chunk as usize, opts.archive.clone()),
             opts,
             slots: (0..nslots).rev().collect(),
             nslots,
@@ -304,7 +310,7 @@ impl Chains {
                     .user_data(ud(key, 1));
                 self.push(&[mkdir, open])?;
             }
-            Kind::Symlink { target } if fresh => {
+            Kind::Symlink { target } if fresh && item.stat.is_none() => {
                 let target = target.as_ptr();
                 let name = item.dst_name().as_ptr();
                 let key = self.tasks.insert(Task::Symlink { item });
@@ -320,8 +326,7 @@ impl Chains {
                     report(
                         progress,
                         &item,
-                        ops::create_other(&item, fd.as_fd(), fresh, self.opts.overwrite)
-                            .map(|made| made.then_some(0)),
+                        self.files.create_other(&item, fd.as_fd(), fresh),
                     );
                 }
             }
@@ -523,7 +528,7 @@ impl Chains {
                     0 => Ok(Some(0)),
                     _ if res == -libc::EEXIST => match item.dst_dir.state() {
                         Some(DstState::Ready { fd, .. }) => {
-                            ops::create_other(&item, fd.as_fd(), false, self.opts.overwrite)
+                            ops::create_other(&item, fd.as_fd(), false, self.opts.overwrite, 0)
                                 .map(|made| made.then_some(0))
                         }
                         _ => Ok(None),
@@ -687,10 +692,18 @@ impl Chains {
             return;
         };
         let is_reg = u32::from(stx.stx_mode) & libc::S_IFMT == libc::S_IFREG;
-        let how = if !is_reg || stx.stx_size == 0 {
-            // Changed type since the walk, a device read as data, or a size of
-            // 0, which may be a pseudo-file (/proc) with content: synchronous
-            // path, which reads to EOF.
+        let archive = &self.files.archive;
+        let sync = archive.preserve.any()
+            || archive.files_need_sync()
+            || match archive.sparse {
+                crate::config::Sparse::Never => false,
+                crate::config::Sparse::Always => stx.stx_size > 0,
+                crate::config::Sparse::Auto => stx.stx_blocks.saturating_mul(512) < stx.stx_size,
+            };
+        let how = if !is_reg || sync || stx.stx_size == 0 {
+            // Changed type since the walk, a device read as data, attributes
+            // to keep, or a size of 0, which may be a pseudo-file (/proc) with
+            // content: synchronous path, which reads to EOF.
             None
         } else if *fresh {
             Some(Ok(DstOpen::Create))
@@ -725,7 +738,7 @@ impl Chains {
                 let copy = Copy {
                     item,
                     size: stx.stx_size,
-                    mode: u32::from(stx.stx_mode) & 0o777,
+                    mode: self.files.archive.create_mode(stx.stx_mode.into()),
                     how,
                     stage: Stage::Chain,
                     src: 0,

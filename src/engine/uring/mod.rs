@@ -26,6 +26,13 @@
 //! sources come from the page cache it copies them with system calls instead
 //! of the ring, and goes back to the ring when they come from storage
 //! ([`adapt`]; `--ring-reads always` turns that off).
+//!
+//! Archive mode adds no system call before the write: the `statx` after the
+//! read already has everything (times, owner, nlink, blocks), and sources are
+//! opened with `O_NOATIME` when times are preserved, so the read does not move
+//! the atime that is copied (a source the user may not open so is copied by the
+//! synchronous path, which stats before it reads). A source that may have
+//! holes, and every file under `--reflink=always`, goes to [`FileCopier`].
 
 mod adapt;
 pub(crate) mod bufpool;
@@ -36,6 +43,7 @@ pub use setup::availability;
 use super::ops::{self, FileCopier, Work};
 use super::{Engine, EngineOptions};
 use crate::error::{Failure, Op, errno};
+use crate::meta::{self, SrcStat};
 use crate::progress::{Progress, RingUsage};
 use crate::tree::{DstState, Item, Kind};
 use adapt::Adapt;
@@ -242,7 +250,8 @@ impl<'a> Worker<'a> {
         if crate::interrupt::requested() {
             return ops::drop_interrupted(item);
         }
-        let plain_file = matches!(item.kind, Kind::File { as_data: false, .. });
+        let plain_file = matches!(item.kind, Kind::File { as_data: false, .. })
+            && !self.files.archive.files_need_sync();
         let ready = matches!(item.dst_dir.wait(), DstState::Ready { .. });
         if plain_file && ready && self.adapt.sync() {
             self.copy_sync(item);
@@ -264,13 +273,18 @@ impl<'a> Worker<'a> {
             Kind::File { follow: true, .. } => 0,
             _ => libc::O_NOFOLLOW,
         };
+        let noatime = if self.files.archive.preserve.timestamps {
+            libc::O_NOATIME
+        } else {
+            0
+        };
         let dir = item.src_dir.fd.as_raw_fd();
         let name = item.name.as_ptr();
         let ptr = self.pool.ptr(&buf);
         let len = buf.len;
         let key = self.inflight.insert(Pending { item, buf, slot }) as u64;
         let open = opcode::OpenAt::new(Fd(dir), name)
-            .flags(libc::O_RDONLY | nofollow)
+            .flags(libc::O_RDONLY | nofollow | noatime)
             .file_index(DestinationSlot::try_from_slot_target(slot).ok())
             .build()
             // One completion per file: the read's, or the open's if it failed
@@ -341,17 +355,22 @@ impl<'a> Worker<'a> {
         if crate::interrupt::requested() {
             return self.pool.put(buf); // nothing written for it yet
         }
-        let result = if step == OPEN || res < 0 {
-            let op = if step == OPEN { Op::OpenRead } else { Op::Read };
-            Err(item.error(op, false, errno(-res)).into())
-        } else if res as u32 == buf.len {
-            // It may be larger than the buffer: copy it the streaming way, or
-            // leave it to a free worker if it is large.
-            self.pool.put(buf);
-            return self.copy_sync(item);
-        } else {
-            self.write(&item, &buf, res as usize)
-        };
+        let result =
+            if step == OPEN && res == -libc::EPERM && self.files.archive.preserve.timestamps {
+                // O_NOATIME is for the file's owner: copy it the synchronous way.
+                self.pool.put(buf);
+                return self.copy_sync(item);
+            } else if step == OPEN || res < 0 {
+                let op = if step == OPEN { Op::OpenRead } else { Op::Read };
+                Err(item.error(op, false, errno(-res)).into())
+            } else if res as u32 == buf.len {
+                // It may be larger than the buffer: copy it the streaming way, or
+                // leave it to a free worker if it is large.
+                self.pool.put(buf);
+                return self.copy_sync(item);
+            } else {
+                self.write(&item, &buf, res as usize)
+            };
         self.pool.put(buf);
         ops::report(self.progress, &item, result);
     }
@@ -380,13 +399,42 @@ impl<'a> Worker<'a> {
             // It changed since it was read: copy what is there now.
             return self.sync_copy(item);
         }
-        let src = (
-            rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor),
-            st.stx_ino,
-        );
-        let Some(out) =
+        let sst = SrcStat::from_statx(&st);
+        if self.files.archive.sparse_copy(&sst) {
+            // It may have holes: the synchronous path keeps them.
+            return self.sync_copy(item);
+        }
+        let first = match self.files.claim_link(item, &sst, fd.as_fd(), *fresh) {
+            Ok(first) => first,
+            Err(result) => return result,
+        };
+        let result = self.write_new(item, buf, n, &sst);
+        if first {
             self.files
-                .open_destination(item, fd.as_fd(), *fresh, src, st.stx_mode.into())?
+                .first_done(item, &sst, matches!(result, Ok(Some(_))));
+        }
+        result
+    }
+
+    /// Write the `n` bytes read to a new or truncated destination, then its attributes.
+    fn write_new(
+        &mut self,
+        item: &Item,
+        buf: &Buf,
+        n: usize,
+        sst: &SrcStat,
+    ) -> Result<Option<u64>, Failure> {
+        let Some(DstState::Ready { fd, fresh }) = item.dst_dir.state() else {
+            return Ok(None);
+        };
+        let src = (sst.dev, sst.ino);
+        let Some(out) = self.files.open_destination(
+            item,
+            fd.as_fd(),
+            *fresh,
+            src,
+            self.files.archive.create_mode(sst.mode),
+        )?
         else {
             return Ok(None);
         };
@@ -404,6 +452,20 @@ impl<'a> Worker<'a> {
                     return Err(item.error(Op::Write, true, e.into()).into());
                 }
             }
+        }
+        if self.files.archive.file_attrs() {
+            let follow = matches!(item.kind, Kind::File { follow: true, .. });
+            self.files.archive.apply(
+                sst,
+                meta::Src::At {
+                    dir: item.src_dir.fd.as_fd(),
+                    name: &item.name,
+                    follow,
+                },
+                &|| item.src_path(),
+                meta::Dst::Fd(out.as_fd()),
+                &|| item.dst_path(),
+            );
         }
         Ok(Some(n as u64))
     }

@@ -1,0 +1,134 @@
+//! Hard links inside the copied set stay hard links (`--preserve=links`).
+//!
+//! A map from the source's (dev, ino) to the state of its first copy, shared by
+//! all workers. The first name of an inode is copied as usual; a later name is
+//! linked to that copy at once if it is complete, or parked here with its item
+//! (which holds its destination directory open, and that directory's final
+//! times back) until the worker that completes the first copy links it. If the
+//! first copy fails, the parked names are copied instead, the first of them
+//! becoming the new first. No worker ever blocks on another file, so a `uring`
+//! worker, which has many files in flight in its own ring, cannot wait on
+//! itself.
+//!
+//! An entry is dropped once all `nlink` names were seen; entries of inodes
+//! with names outside the copied set (and, with -L, every file's) stay until
+//! the run ends. They do not hold their first copy's directory open (a tree
+//! of many such files would run out of descriptors, and keep the directories'
+//! times from being set): a later name is linked through the directory while
+//! something else keeps it open, and through the copy's path after that.
+
+use super::SrcStat;
+use crate::tree::{DstDir, Item};
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, Weak};
+
+/// What to do with a name of a multiply-linked source.
+pub enum Claim {
+    /// The first name seen: copy it, then call [`Links::first_done`].
+    First,
+    /// Link the destination to this complete copy, by its name in its
+    /// directory, which is still open.
+    Link(Arc<DstDir>, CString),
+    /// The same, by its path: its directory is closed and done.
+    LinkPath(PathBuf),
+    /// The first copy is under way: the item was parked here and will be
+    /// linked (and reported) by the worker that completes it.
+    Parked,
+}
+
+enum State {
+    Copying(Vec<Item>),
+    Done(Weak<DstDir>, CString, PathBuf),
+}
+
+struct Entry {
+    state: State,
+    /// Names not seen yet.
+    left: u64,
+}
+
+#[derive(Default)]
+pub struct Links {
+    map: Mutex<HashMap<(u64, u64), Entry>>,
+}
+
+impl Links {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(u64, u64), Entry>> {
+        // A worker that panicked cannot have left the map half-updated in a
+        // way that matters more than losing the copy: keep going.
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A name of `st`'s inode is to be copied as `item`. `keep`: remember
+    /// the copy until the end even when all `nlink` names were seen (-L).
+    pub fn claim(&self, item: &Item, st: &SrcStat, keep: bool) -> Claim {
+        let key = (st.dev, st.ino);
+        let mut map = self.lock();
+        let Some(e) = map.get_mut(&key) else {
+            map.insert(
+                key,
+                Entry {
+                    state: State::Copying(Vec::new()),
+                    // Under -L a file may have more names (symlinks) than links.
+                    left: if keep {
+                        u64::MAX
+                    } else {
+                        st.nlink.saturating_sub(1)
+                    },
+                },
+            );
+            return Claim::First;
+        };
+        e.left = e.left.saturating_sub(1);
+        match &mut e.state {
+            State::Copying(parked) => {
+                parked.push(item.clone());
+                Claim::Parked
+            }
+            State::Done(dir, name, path) => {
+                let claim = match dir.upgrade() {
+                    Some(dir) => Claim::Link(dir, name.clone()),
+                    None => Claim::LinkPath(path.clone()),
+                };
+                if e.left == 0 {
+                    map.remove(&key);
+                }
+                claim
+            }
+        }
+    }
+
+    /// The first copy of `st`'s inode, `item`, ended (`ok`: it exists).
+    /// Returns the names parked meanwhile: to link to it, or, if it failed,
+    /// to copy.
+    pub fn first_done(&self, item: &Item, st: &SrcStat, ok: bool) -> Vec<Item> {
+        let key = (st.dev, st.ino);
+        let mut map = self.lock();
+        let Some(e) = map.get_mut(&key) else {
+            return Vec::new();
+        };
+        let parked = match &mut e.state {
+            State::Copying(parked) => std::mem::take(parked),
+            State::Done(..) => Vec::new(),
+        };
+        if ok && e.left > 0 {
+            e.state = State::Done(
+                Arc::downgrade(&item.dst_dir),
+                item.dst_name().to_owned(),
+                item.dst_path(),
+            );
+        } else {
+            map.remove(&key);
+        }
+        parked
+    }
+
+    /// Forget every entry (at the end of the run; parked names cannot be
+    /// left by then, but if one were, this closes its directory).
+    pub fn clear(&self) {
+        let drained: Vec<Entry> = self.lock().drain().map(|(_, e)| e).collect();
+        drop(drained);
+    }
+}

@@ -1,0 +1,484 @@
+//! Archive mode: what `-p`, `-a` and `--preserve` keep, and the data-layout
+//! options `--sparse` and `--reflink`.
+//!
+//! Every engine calls into this module at the same points, so the result does
+//! not depend on the engine:
+//!
+//! - **Regular files**: after the data is written, [`Archive::apply`] sets, on
+//!   the open destination descriptor and in cp's order, the times
+//!   (`futimens`, nanoseconds), the owner (`fchown`), the extended attributes
+//!   and then the mode with its ACL (`fchmod`): ownership before the
+//!   attributes because a chown clears `security.capability`, the mode last
+//!   because a chown clears set-user/group-ID bits. The engines have the source's
+//!   stat already (the `uring` engine asks `statx` for it after the ring read,
+//!   and opens sources with `O_NOATIME` so that read does not move the atime it
+//!   copies); none of this costs a stat of its own.
+//! - **Symlinks and special files**: the walker stats them (it must read the
+//!   link anyway); the attributes are set by name relative to the destination
+//!   directory (`utimensat`/`fchownat` with `AT_SYMLINK_NOFOLLOW`).
+//! - **Directories**: the walker reads the source directory's stat and xattrs
+//!   when it opens it, and [`crate::tree::DstDir`]'s `Drop` applies them. Every
+//!   item inside holds the directory's `Arc`, so that runs after the last entry
+//!   was created (a deferred hard link holds it too): the directory's times are
+//!   set after its contents are written, without any pass at the end.
+//! - **Hard links** ([`links`]): a shared map from (dev, ino) to the first
+//!   copy. The first name of an inode is copied; a later name is linked at once
+//!   if that copy is complete, or else parked in the map, and the worker that
+//!   completes the first copy links the parked names. No worker ever waits for
+//!   another file (a `uring` worker has many files in flight in its own ring;
+//!   waiting on one of them would hang).
+//! - **Extended attributes** ([`xattr`]): read from the source descriptor, or,
+//!   where the engine has none (the `uring` engine reads through ring slots),
+//!   through `/proc/self/fd/<dir>/<name>` with `llistxattr`; one listing per
+//!   file, which also finds its ACL (`system.posix_acl_*`, copied with the mode
+//!   as cp does).
+//! - **Sparse files and reflinks** ([`data`]): a source whose allocated blocks
+//!   are fewer than its size (cp's test) is copied extent by extent
+//!   (`SEEK_DATA`/`SEEK_HOLE`), the holes left as holes; `--sparse=always` also
+//!   skips zero blocks; `--reflink=always` clones with `FICLONE` or fails.
+//!
+//! Failures follow cp: a failure to keep the times, the mode, or (as root) the
+//! owner is reported and fails the item (exit status 1); an unprivileged user
+//! who cannot give a file away silently keeps it, and then loses the set-ID and
+//! sticky bits (a directory keeps those mkdir gave it, as with cp); xattr
+//! failures are silent under `-a`, warnings under `--preserve=all`, and errors
+//! when `xattr` was named in `--preserve`.
+
+pub mod data;
+pub mod links;
+pub mod xattr;
+
+use crate::config::{Config, Preserve, Reflink, Sparse};
+use crate::error::{CopyError, IoContext, Op};
+use crate::progress::Progress;
+use rustix::fs::{AtFlags, Mode, Timespec, Timestamps};
+use rustix::io::Errno;
+use rustix::process::{Gid, Uid};
+use std::ffi::CStr;
+use std::os::fd::BorrowedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use xattr::Xattrs;
+
+/// What is kept of a source entry's status: one `stat` or `statx`, copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SrcStat {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub nlink: u64,
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    /// 512-byte blocks allocated.
+    pub blocks: u64,
+    pub atime: (i64, u32),
+    pub mtime: (i64, u32),
+}
+
+impl SrcStat {
+    // The field types differ between architectures.
+    #[allow(clippy::unnecessary_cast)]
+    pub fn from_stat(st: &rustix::fs::Stat) -> Self {
+        SrcStat {
+            mode: st.st_mode,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            nlink: st.st_nlink as u64,
+            dev: st.st_dev,
+            ino: st.st_ino,
+            size: st.st_size as u64,
+            blocks: st.st_blocks as u64,
+            atime: (st.st_atime as i64, st.st_atime_nsec as u32),
+            mtime: (st.st_mtime as i64, st.st_mtime_nsec as u32),
+        }
+    }
+
+    pub fn from_statx(st: &rustix::fs::Statx) -> Self {
+        SrcStat {
+            mode: st.stx_mode.into(),
+            uid: st.stx_uid,
+            gid: st.stx_gid,
+            nlink: st.stx_nlink.into(),
+            dev: rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor),
+            ino: st.stx_ino,
+            size: st.stx_size,
+            blocks: st.stx_blocks,
+            atime: (st.stx_atime.tv_sec, st.stx_atime.tv_nsec),
+            mtime: (st.stx_mtime.tv_sec, st.stx_mtime.tv_nsec),
+        }
+    }
+
+    fn timestamps(&self) -> Timestamps {
+        let ts = |(s, ns): (i64, u32)| Timespec {
+            tv_sec: s,
+            tv_nsec: ns.into(),
+        };
+        Timestamps {
+            last_access: ts(self.atime),
+            last_modification: ts(self.mtime),
+        }
+    }
+}
+
+/// Where the source's extended attributes come from.
+#[derive(Clone, Copy)]
+pub enum Src<'a> {
+    /// An open source file.
+    Fd(BorrowedFd<'a>),
+    /// A name in an open source directory (symlinks, special files, and files
+    /// the `uring` engine read through a ring slot); `follow` for a symlink
+    /// named on the command line with -H/-L.
+    At {
+        dir: BorrowedFd<'a>,
+        name: &'a CStr,
+        follow: bool,
+    },
+    /// Read already (directories: when the walker opened them).
+    Read(&'a Xattrs),
+}
+
+/// The copy whose attributes are set.
+#[derive(Clone, Copy)]
+pub enum Dst<'a> {
+    /// An open destination file or directory.
+    Fd(BorrowedFd<'a>),
+    /// A symlink or special file, by name in its directory (never followed).
+    At {
+        dir: BorrowedFd<'a>,
+        name: &'a CStr,
+        symlink: bool,
+    },
+}
+
+/// The archive-mode settings of a run, and its shared hard-link map.
+pub struct Archive {
+    pub preserve: Preserve,
+    pub sparse: Sparse,
+    pub reflink: Reflink,
+    /// Running as root: a failed chown is reported (cp's `chown_privileges`).
+    pub privileged: bool,
+    pub umask: u32,
+    /// -L with --preserve=links: every file is remembered, since two
+    /// symlinks to one file make two names of it (cp does the same).
+    pub link_all: bool,
+    pub progress: Arc<dyn Progress>,
+    pub links: links::Links,
+    /// A destination directory has a default ACL, so new copies inherit ACL
+    /// entries: with the mode preserved, those are removed where the source
+    /// has no ACL (cp replaces every copy's ACL with the source's).
+    pub strip_acls: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for Archive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Archive")
+            .field("preserve", &self.preserve)
+            .field("sparse", &self.sparse)
+            .field("reflink", &self.reflink)
+            .finish()
+    }
+}
+
+impl Archive {
+    pub fn new(cfg: &Config, progress: Arc<dyn Progress>, umask: u32) -> Self {
+        Archive {
+            preserve: cfg.preserve,
+            sparse: cfg.sparse,
+            reflink: cfg.reflink,
+            privileged: rustix::process::geteuid().is_root(),
+            umask,
+            link_all: cfg.preserve.links && cfg.deref == crate::config::Deref::Always,
+            progress,
+            links: links::Links::default(),
+            strip_acls: Default::default(),
+        }
+    }
+
+    /// Note the directory a root is copied into: copies inherit from its
+    /// default ACL, if it has one.
+    pub fn watch_dst_parent(&self, dir: BorrowedFd<'_>) {
+        // The plan opens these with O_PATH, which the xattr calls refuse.
+        let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&dir));
+        if self.preserve.mode
+            && rustix::fs::getxattr_query(path.as_str(), c"system.posix_acl_default")
+                .is_ok_and(|n| n > 0)
+        {
+            self.strip_acls
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Plain `cp -r` settings (for engines built without a command line).
+    pub fn plain(progress: Arc<dyn Progress>) -> Self {
+        Archive {
+            preserve: Preserve::default(),
+            sparse: Sparse::Auto,
+            reflink: Reflink::Auto,
+            privileged: rustix::process::geteuid().is_root(),
+            umask: 0o022,
+            link_all: false,
+            progress,
+            links: links::Links::default(),
+            strip_acls: Default::default(),
+        }
+    }
+
+    /// Must every regular file take the synchronous path ([`crate::engine::ops::FileCopier`])?
+    /// Only it can clone.
+    pub fn files_need_sync(&self) -> bool {
+        self.reflink == Reflink::Always
+    }
+
+    /// Is this source to be copied hole by hole? cp's test: fewer blocks
+    /// allocated than its size says it may have holes (`--sparse=auto`).
+    pub fn sparse_copy(&self, st: &SrcStat) -> bool {
+        match self.sparse {
+            Sparse::Never => false,
+            Sparse::Always => st.size > 0,
+            Sparse::Auto => st.blocks.saturating_mul(512) < st.size,
+        }
+    }
+
+    /// A new file's (or FIFO's, device's, socket's) permissions before the
+    /// umask: the source's, or with `--no-preserve=mode` cp's defaults, 0666
+    /// (0777 for a socket, as for a directory).
+    fn base_perms(&self, src_mode: u32) -> u32 {
+        if !self.preserve.no_mode {
+            src_mode & 0o777
+        } else if src_mode & 0o170000 == 0o140000 {
+            0o777
+        } else {
+            0o666
+        }
+    }
+
+    /// The permissions a new file (or FIFO, device, socket) is created with,
+    /// before the umask.
+    ///
+    /// While the owner is preserved, the group and other bits are left out
+    /// until the copy has its owner, as cp does, so that a copy whose owner
+    /// cannot be set never grants the wrong group or others access.
+    pub fn create_mode(&self, src_mode: u32) -> u32 {
+        let mode = self.base_perms(src_mode);
+        if self.preserve.ownership {
+            mode & 0o700
+        } else {
+            mode
+        }
+    }
+
+    /// Do symlinks need their own stat (for times, owner, xattrs, links)?
+    pub fn stat_symlinks(&self) -> bool {
+        let p = &self.preserve;
+        p.timestamps || p.ownership || p.xattr || p.links
+    }
+
+    /// Is this source (a name of it) to go through the hard-link map?
+    pub fn tracks_links(&self, st: &SrcStat) -> bool {
+        self.preserve.links && (st.nlink > 1 || self.link_all)
+    }
+
+    /// Does a directory's copy get any of its source's attributes?
+    pub fn dir_attrs(&self) -> bool {
+        let p = &self.preserve;
+        p.mode || p.ownership || p.timestamps || p.xattr
+    }
+
+    /// Is the source's xattr list needed (xattrs, or the ACL that goes with the mode)?
+    pub fn wants_xattrs(&self) -> bool {
+        self.preserve.xattr || self.preserve.mode
+    }
+
+    /// Does a regular file's copy get any attribute set after its data?
+    pub fn file_attrs(&self) -> bool {
+        self.dir_attrs()
+    }
+
+    /// Read the source's extended attributes, if they are wanted. Errors are
+    /// reported as cp does (quietly under -a).
+    pub fn read_xattrs(&self, src: Src<'_>, src_path: &dyn Fn() -> PathBuf) -> Xattrs {
+        if !self.wants_xattrs() {
+            return Xattrs::default();
+        }
+        match src {
+            Src::Read(x) => Ok(x.clone()),
+            Src::Fd(fd) => xattr::read_fd(fd),
+            Src::At { dir, name, follow } => xattr::read_at(dir, name, follow),
+        }
+        .unwrap_or_else(|e| {
+            if self.preserve.xattr {
+                self.xattr_failure(&CopyError::new(Op::ListXattrs, src_path(), e.into()), e);
+            }
+            Xattrs::default()
+        })
+    }
+
+    /// Report an xattr failure the way cp does: every failure, failing the
+    /// item, when `xattr` was named in --preserve; nothing under -a; else
+    /// those that are not "unsupported", as a warning.
+    fn xattr_failure(&self, msg: &dyn std::fmt::Display, e: Errno) {
+        let p = &self.preserve;
+        if p.xattr_required {
+            self.progress.message(&msg.to_string());
+        } else if !p.xattr_quiet && !xattr::unsupported(e) {
+            self.progress.warning(&msg.to_string());
+        }
+    }
+
+    /// Give a copy its source's preserved attributes, in cp's order: times,
+    /// owner, extended attributes, then mode and ACL. Failures are reported to
+    /// the progress; after one that fails the item, the rest are not tried
+    /// (then `false`: the copy keeps the restrictive mode it was made with).
+    pub fn apply(
+        &self,
+        st: &SrcStat,
+        src: Src<'_>,
+        src_path: &dyn Fn() -> PathBuf,
+        dst: Dst<'_>,
+        dst_path: &dyn Fn() -> PathBuf,
+    ) -> bool {
+        let p = self.preserve;
+        let report = |op: Op, e: Errno| {
+            self.progress
+                .error(&CopyError::new(op, dst_path(), e.into()))
+        };
+        let symlink = matches!(dst, Dst::At { symlink: true, .. });
+
+        if p.timestamps {
+            let ts = st.timestamps();
+            let r = match dst {
+                Dst::Fd(fd) => rustix::fs::futimens(fd, &ts),
+                Dst::At { dir, name, .. } => {
+                    rustix::fs::utimensat(dir, name, &ts, AtFlags::SYMLINK_NOFOLLOW)
+                }
+            };
+            if let Err(e) = r {
+                report(Op::PreserveTimes, e);
+                if p.required {
+                    return false;
+                }
+            }
+        }
+
+        // cp: when the owner cannot be kept, the set-ID and sticky bits go too.
+        let mut mode = st.mode & 0o7777;
+        if p.ownership {
+            let (uid, gid) = (Uid::from_raw(st.uid), Gid::from_raw(st.gid));
+            let chown = |u: Option<Uid>, g: Option<Gid>| match dst {
+                Dst::Fd(fd) => rustix::fs::fchown(fd, u, g),
+                Dst::At { dir, name, .. } => {
+                    rustix::fs::chownat(dir, name, u, g, AtFlags::SYMLINK_NOFOLLOW)
+                }
+            };
+            if let Err(e) = chown(Some(uid), Some(gid)) {
+                if matches!(e, Errno::PERM | Errno::INVAL) {
+                    // Keep at least the group, if the user is in it.
+                    let _ = chown(None, Some(gid));
+                }
+                if self.privileged || !matches!(e, Errno::PERM | Errno::INVAL | Errno::ACCESS) {
+                    report(Op::PreserveOwner, e);
+                    if p.required {
+                        return false;
+                    }
+                }
+                mode = self.without_special_bits(st, dst, mode);
+            }
+        }
+
+        let attrs = self.read_xattrs(src, src_path);
+        if p.xattr {
+            for (name, e) in xattr::write(&attrs, dst, self.privileged, false) {
+                let msg = format!(
+                    "setting attribute {} for {}: {}",
+                    crate::error::quote(std::path::Path::new(std::ffi::OsStr::from_bytes(
+                        name.to_bytes()
+                    ))),
+                    crate::error::quote(&dst_path()),
+                    crate::error::strip_os_suffix(&e.into())
+                );
+                self.xattr_failure(&msg, e);
+            }
+        }
+        if symlink {
+            return true;
+        }
+        if p.mode {
+            if self.strip_acls.load(std::sync::atomic::Ordering::Relaxed) {
+                xattr::remove_inherited_acls(&attrs, dst, st.mode & 0o170000 == 0o040000);
+            }
+            if let Some((_, e)) = xattr::write(&attrs, dst, self.privileged, true).first() {
+                report(Op::PreservePerms, *e);
+                if p.required {
+                    return false;
+                }
+            }
+            self.chmod(dst, mode, dst_path);
+        } else if p.ownership && st.mode & 0o170000 != 0o040000 {
+            // A file's or special file's group and other bits were left out
+            // until the owner was set (see [`Archive::create_mode`]): put
+            // them back. (A directory's are put back by its DirFinish.)
+            self.chmod(dst, self.base_perms(st.mode) & !self.umask, dst_path);
+        }
+        true
+    }
+
+    /// cp's rule when the owner could not be kept: no set-user/group-ID or
+    /// sticky bit from the source. A directory keeps the ones it got from
+    /// mkdir (sticky) and its parent (set-group-ID), as cp's copy does: cp
+    /// then sets only its permission bits.
+    fn without_special_bits(&self, st: &SrcStat, dst: Dst<'_>, mode: u32) -> u32 {
+        let kept = match dst {
+            Dst::Fd(fd) if st.mode & 0o170000 == 0o040000 => {
+                rustix::fs::fstat(fd).map_or(0, |cur| cur.st_mode & 0o7000)
+            }
+            _ => 0,
+        };
+        (mode & 0o777) | kept
+    }
+
+    fn chmod(&self, dst: Dst<'_>, mode: u32, dst_path: &dyn Fn() -> PathBuf) {
+        let m = Mode::from_raw_mode(mode);
+        let r = match dst {
+            Dst::Fd(fd) => rustix::fs::fchmod(fd, m),
+            Dst::At { dir, name, .. } => rustix::fs::chmodat(dir, name, m, AtFlags::empty()),
+        };
+        if let Err(e) = r.ctx(Op::PreservePerms, &dst_path()) {
+            self.progress.error(&e);
+        }
+    }
+}
+
+/// What a destination directory still needs once its contents are written.
+pub struct DirFinish {
+    /// Without --preserve=mode: the mode of a directory its owner cannot write
+    /// into, set last (cp's umask rule), or nothing.
+    pub mode: Option<u32>,
+    /// With --preserve: the source directory's status and xattrs.
+    pub attrs: Option<(SrcStat, Xattrs)>,
+    pub archive: Arc<Archive>,
+}
+
+impl DirFinish {
+    /// Apply to the directory open as `fd`; `path` for messages.
+    pub fn apply(&self, fd: BorrowedFd<'_>, path: &std::path::Path) {
+        let dst_path = || path.to_path_buf();
+        let completed = match &self.attrs {
+            Some((st, attrs)) => {
+                self.archive
+                    .apply(st, Src::Read(attrs), &dst_path, Dst::Fd(fd), &dst_path)
+            }
+            None => true,
+        };
+        if let Some(mode) = self.mode
+            && completed
+            && !(self.attrs.is_some() && self.archive.preserve.mode)
+        {
+            let r = rustix::fs::fchmod(fd, Mode::from_raw_mode(mode)).ctx(Op::SetPerms, path);
+            if let Err(e) = r {
+                self.archive.progress.error(&e);
+            }
+        }
+    }
+}
