@@ -7,6 +7,8 @@ complete -c uring-cp -l reflink -d 'Control clone/copy-on-write copies: auto (cl
 always\t'Clone every file (FICLONE); fail for a file that cannot be cloned'
 never\t'Never share blocks: copy every byte (no copy_file_range)'"
 complete -c uring-cp -s t -l target-directory -d 'Copy all SOURCE arguments into DIRECTORY' -r -F
+complete -c uring-cp -l max-delete -d 'With --delete: delete at most N entries, then stop deleting (exit status 25)' -r
+complete -c uring-cp -l modify-window -d 'With --sync: modification times at most N seconds apart count as equal' -r
 complete -c uring-cp -l exclude -d 'Leave out entries matching PATTERN (rsync\'s rules: `*.o`, `cache/`, `/top-only`, `dir/***`); with --include, the first matching rule wins' -r
 complete -c uring-cp -l include -d 'Copy entries matching PATTERN even if a later --exclude matches them' -r
 complete -c uring-cp -l exclude-from -d 'Read exclude patterns from FILE (`-` for stdin), one per line; `+ PATTERN` includes; blank lines and lines starting with # or ; are skipped' -r -F
@@ -29,6 +31,12 @@ complete -c uring-cp -s H -d 'Follow symbolic links given on the command line, n
 complete -c uring-cp -s f -l force -d 'If an existing destination file cannot be opened, remove it and try again'
 complete -c uring-cp -s n -l no-clobber -d 'Do not overwrite an existing file; skip it and go on'
 complete -c uring-cp -s T -l no-target-directory -d 'Treat DEST as a normal file (or the directory to create), never as a directory to copy into'
+complete -c uring-cp -l sync -d 'Make DEST an up-to-date mirror: copy only entries that differ (same size and modification time count as the same), write each changed file to a temporary name and rename it into place when complete'
+complete -c uring-cp -l delete -d 'With --sync: remove destination entries that are not in SOURCE (in the directories being synced; excluded ones are kept)'
+complete -c uring-cp -l size-only -d 'With --sync: files of the same size count as the same'
+complete -c uring-cp -l ignore-existing -d 'With --sync: leave every existing destination entry alone'
+complete -c uring-cp -l inplace -d 'With --sync: write changed files in place instead of through a temporary name'
+complete -c uring-cp -l itemize-changes -d 'With --sync: print one line per change on stdout: ACTION TYPE DETAILS PATH (see the man page)'
 complete -c uring-cp -s v -l verbose -d 'Explain what is being done: one line per copied item, as `cp -v`'
 complete -c uring-cp -l progress -d 'Show a progress bar on stderr from the start (by default it appears on a terminal once a run has lasted a second, unless -v is given)'
 complete -c uring-cp -l no-progress -d 'Never show a progress bar'

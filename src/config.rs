@@ -115,6 +115,8 @@ pub struct Config {
     pub deref: Deref,
     pub overwrite: Overwrite,
     pub verbose: bool,
+    /// --sync and its options.
+    pub sync: crate::sync::SyncOptions,
     /// --exclude/--include/--exclude-from, in order.
     pub filters: Vec<crate::filter::Spec>,
     /// When to draw the progress bar.
@@ -229,6 +231,18 @@ impl Config {
             deref,
             overwrite,
             verbose: args.verbose,
+            sync: crate::sync::SyncOptions {
+                enabled: args.sync,
+                size_only: args.size_only,
+                modify_window: i64::from(args.modify_window),
+                // -n keeps existing files in sync mode too.
+                ignore_existing: args.ignore_existing || args.no_clobber,
+                update: false,
+                delete: args.delete,
+                max_delete: args.max_delete,
+                inplace: args.inplace,
+                itemize: args.itemize_changes,
+            },
             filters: args.filters,
             progress: if args.quiet || args.no_progress {
                 When::Never

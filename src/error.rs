@@ -40,6 +40,8 @@ pub enum Op {
     Seek,
     /// The source changed while it was being copied.
     Changed,
+    /// Renaming a complete temporary file over the destination (sync mode).
+    Replace,
 }
 
 /// An operation on a path failed.
@@ -184,6 +186,7 @@ impl fmt::Display for CopyError {
             Op::Link => format!("cannot create hard link {p}"),
             Op::Seek => format!("cannot lseek {p}"),
             Op::Changed => format!("{p} changed while it was being copied"),
+            Op::Replace => format!("cannot replace {p}"),
         };
         write!(f, "{what}: {}", strip_os_suffix(&self.source))
     }

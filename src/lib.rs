@@ -15,6 +15,7 @@ pub mod interrupt;
 pub mod meta;
 pub mod plan;
 pub mod progress;
+pub mod sync;
 pub mod tree;
 pub mod walk;
 
@@ -33,6 +34,8 @@ pub mod exit {
     /// Nothing failed, but source files listed by the walk were gone when
     /// they were reached (a live tree): rsync's status for this.
     pub const VANISHED: i32 = 24;
+    /// --max-delete stopped deletions (rsync's status for this).
+    pub const MAX_DELETE: i32 = 25;
     /// The command line could not be used.
     pub const USAGE: i32 = 2;
     /// Stopped by a signal: 128 + its number, as a shell reports a killed
@@ -70,6 +73,7 @@ pub fn run(cfg: Config) -> i32 {
         buffer_mem: cfg.buffer_mem,
         archive: archive.clone(),
         adaptive_reads: cfg.adaptive_reads,
+        temp_files: cfg.sync.temp_files(),
     };
     let (mut engine, fallback) = match engine::select(cfg.engine, &opts) {
         Ok(v) => v,
@@ -121,9 +125,12 @@ pub fn run(cfg: Config) -> i32 {
             deref: cfg.deref,
             recursive: cfg.recursive,
             umask: umask.bits(),
-            make_dirs: engine.walker_makes_dirs(),
+            // Sync mode decides per entry against the destination directory,
+            // so that directory must exist when its entries are listed.
+            make_dirs: engine.walker_makes_dirs() || cfg.sync.enabled,
             archive: archive.clone(),
             filter,
+            sync: cfg.sync.clone(),
         },
     );
     let bar = progress::bar::Bar::start(console.clone(), cfg.progress, start);
@@ -162,6 +169,12 @@ pub fn run(cfg: Config) -> i32 {
         exit::interrupted(sig)
     } else if console.failed() > 0 {
         exit::PARTIAL
+    } else if console
+        .stats
+        .delete_stopped
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        exit::MAX_DELETE
     } else if console
         .stats
         .vanished

@@ -31,6 +31,10 @@ pub const SECTIONS: &[(&str, &[Para])] = &[
                 "Usage error: unknown option, missing operand, bad --buffer-mem value.",
             ),
             Item(
+                "25",
+                "--max-delete stopped the deletions; nothing else failed.",
+            ),
+            Item(
                 "24",
                 "Nothing failed, but source files listed by the walk were gone when they were \
                  reached (a tree changing during the copy); each is reported. rsync uses the \
@@ -41,6 +45,27 @@ pub const SECTIONS: &[(&str, &[Para])] = &[
                 "Interrupted by SIGINT or SIGTERM: the files being written were removed, every \
                  file left is complete. A second signal ends the run at once.",
             ),
+        ],
+    ),
+    (
+        "SYNC MODE",
+        &[
+            Text(
+                "--sync makes DEST an up-to-date mirror of SOURCE: an entry whose size and \
+                 modification time (in whole seconds, --modify-window apart at most) match is \
+                 left alone; every file written goes to a temporary name .~ucp.NAME.PID-N in \
+                 its directory and is renamed over the old one when complete (--inplace \
+                 writes in place). Temporaries left by a killed run are removed by the next \
+                 sync. --delete removes what the source no longer has, except entries the \
+                 filter excludes; --max-delete=N stops after N.",
+            ),
+            Text(
+                "--itemize-changes prints one line per change: ACTION TYPE DETAILS PATH, with \
+                 ACTION new, update, attrs, replace or delete; TYPE file, dir, symlink or \
+                 special; DETAILS - or a comma list of size, time, perms, owner, or was-TYPE; \
+                 PATH the destination path, quoted as in -v.",
+            ),
+            Example(&["uring-cp -a --sync --delete --itemize-changes -T ~/src /backup/src"]),
         ],
     ),
     (

@@ -118,6 +118,48 @@ pub struct Args {
     )]
     pub no_target_directory: bool,
 
+    /// Make DEST an up-to-date mirror: copy only entries that differ (same size
+    /// and modification time count as the same), write each changed file to a
+    /// temporary name and rename it into place when complete.
+    #[arg(long, help_heading = "Sync")]
+    pub sync: bool,
+
+    /// With --sync: remove destination entries that are not in SOURCE (in the
+    /// directories being synced; excluded ones are kept).
+    #[arg(long, requires = "sync", help_heading = "Sync")]
+    pub delete: bool,
+
+    /// With --delete: delete at most N entries, then stop deleting (exit status 25).
+    #[arg(long, value_name = "N", requires = "delete", help_heading = "Sync")]
+    pub max_delete: Option<u64>,
+
+    /// With --sync: modification times at most N seconds apart count as equal.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        requires = "sync",
+        help_heading = "Sync"
+    )]
+    pub modify_window: u32,
+
+    /// With --sync: files of the same size count as the same.
+    #[arg(long, requires = "sync", help_heading = "Sync")]
+    pub size_only: bool,
+
+    /// With --sync: leave every existing destination entry alone.
+    #[arg(long, requires = "sync", help_heading = "Sync")]
+    pub ignore_existing: bool,
+
+    /// With --sync: write changed files in place instead of through a temporary name.
+    #[arg(long, requires = "sync", help_heading = "Sync")]
+    pub inplace: bool,
+
+    /// With --sync: print one line per change on stdout: ACTION TYPE DETAILS PATH
+    /// (see the man page).
+    #[arg(long, requires = "sync", help_heading = "Sync")]
+    pub itemize_changes: bool,
+
     /// Leave out entries matching PATTERN (rsync's rules: `*.o`, `cache/`,
     /// `/top-only`, `dir/***`); with --include, the first matching rule wins.
     #[arg(long, value_name = "PATTERN", action = ArgAction::Append, help_heading = "Filter")]

@@ -32,6 +32,8 @@ pub struct EngineOptions {
     pub archive: Arc<crate::meta::Archive>,
     /// io_uring engine: plain system calls for sources in the page cache.
     pub adaptive_reads: bool,
+    /// Sync mode: regular files are written through a temporary name.
+    pub temp_files: bool,
 }
 
 /// The CPUs this process may use. Asked once: the answer comes from reading
@@ -54,6 +56,7 @@ pub fn file_copier(opts: &EngineOptions, workers: usize, bytes: u64) -> ops::Fil
     let buffers = (workers * cpus()).max(1);
     let chunk = (bytes as usize / buffers).clamp(4096, 1 << 20);
     ops::FileCopier::new(opts.overwrite, chunk, opts.archive.clone())
+        .with_temp_files(opts.temp_files)
 }
 
 /// A copy engine.

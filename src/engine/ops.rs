@@ -253,6 +253,8 @@ pub struct FileCopier {
     /// Archive mode: what to preserve, sparse files, reflinks, hard links.
     pub archive: Arc<Archive>,
     large: LargeFiles,
+    /// Sync mode: regular files go through a temporary name (see [`crate::sync`]).
+    temp_files: bool,
 }
 
 /// Large files found by any worker, copied by whichever worker is free.
@@ -298,7 +300,19 @@ impl FileCopier {
                 rx,
                 copying: AtomicUsize::new(0),
             },
+            temp_files: false,
         }
+    }
+
+    /// Sync mode: write regular files through a temporary name.
+    pub fn with_temp_files(mut self, on: bool) -> Self {
+        self.temp_files = on;
+        self
+    }
+
+    /// Are regular files written through a temporary name (sync mode)?
+    pub fn temp_files(&self) -> bool {
+        self.temp_files
     }
 
     /// Wait for a worker's next work: the next item of its shard, or a large
@@ -629,20 +643,60 @@ impl FileCopier {
         buf: &mut Vec<u8>,
     ) -> Result<Option<u64>, Failure> {
         let mode = self.archive.create_mode(sst.mode);
-        let Some(out) = self.open_destination(item, dst, fresh, src_id, mode)? else {
-            return Ok(None);
+        // Sync mode: written under a temporary name in the same directory and
+        // renamed over the old file only once data and attributes are there.
+        let temp = (self.temp_files && !as_data).then(|| crate::sync::temp_name(item.dst_name()));
+        if temp.is_some()
+            && !fresh
+            && check_existing(item, dst, src_id, self.overwrite)? == DstOpen::Skip
+        {
+            return Ok(None); // -n: cp's refusals and skips hold in sync mode too
+        }
+        let out = match &temp {
+            Some(t) => rustix::fs::openat(
+                dst,
+                t.as_c_str(),
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
+                Mode::from_raw_mode(mode & 0o777),
+            )
+            .map_err(|e| item.error(Op::Create, true, e.into()))?,
+            None => match self.open_destination(item, dst, fresh, src_id, mode)? {
+                Some(out) => out,
+                None => return Ok(None),
+            },
+        };
+        let discard = |out: OwnedFd| {
+            drop(out);
+            match &temp {
+                Some(t) => drop(rustix::fs::unlinkat(dst, t.as_c_str(), AtFlags::empty())),
+                None => remove_partial(item, dst),
+            }
+        };
+        let commit = |out: OwnedFd| -> Result<(), Failure> {
+            drop(out);
+            if let Some(t) = &temp {
+                rustix::fs::renameat(dst, t.as_c_str(), dst, item.dst_name()).map_err(|e| {
+                    let _ = rustix::fs::unlinkat(dst, t.as_c_str(), AtFlags::empty());
+                    item.error(Op::Replace, true, e.into())
+                })?;
+            }
+            Ok(())
         };
         if self.archive.reflink == Reflink::Always && !as_data {
             // cp leaves the empty destination when the clone fails.
-            rustix::fs::ioctl_ficlone(&out, src).map_err(|e| {
-                Failure::Msg(format!(
+            if let Err(e) = rustix::fs::ioctl_ficlone(&out, src) {
+                if temp.is_some() {
+                    discard(out);
+                }
+                return Err(Failure::Msg(format!(
                     "failed to clone {} from {}: {}",
                     quote(&item.dst_path()),
                     quote(&item.src_path()),
                     crate::error::strip_os_suffix(&e.into())
-                ))
-            })?;
+                )));
+            }
             self.finish_file(item, src, &out, sst);
+            commit(out)?;
             return Ok(Some(sst.size));
         }
         // A size of 0 may be a pseudo-file (/proc) with content: read it to EOF.
@@ -659,11 +713,11 @@ impl FileCopier {
         match copied {
             Ok(n) => {
                 self.finish_file(item, src, &out, sst);
+                commit(out)?;
                 Ok(Some(n))
             }
             Err(e) => {
-                drop(out);
-                remove_partial(item, dst);
+                discard(out);
                 if crate::interrupt::requested() {
                     return Ok(None); // not a failure of its own
                 }

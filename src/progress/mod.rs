@@ -34,6 +34,12 @@ pub trait Progress: Send + Sync {
     fn found(&self, _item: &Item) {}
     /// The walker has found everything: the totals are final.
     fn walk_done(&self) {}
+    /// Sync mode, `--itemize-changes`: one change (see [`crate::sync`]).
+    fn itemize(&self, _line: &str) {}
+    /// Sync mode: a destination entry was deleted.
+    fn deleted(&self) {}
+    /// Sync mode: --max-delete stopped the deletions.
+    fn delete_stopped(&self) {}
     /// What one io_uring worker submitted, when it ends.
     fn ring_usage(&self, _usage: RingUsage) {}
     /// Either kind of failure.
@@ -66,6 +72,9 @@ pub struct Stats {
     pub failed: AtomicU64,
     /// Source entries the walk listed that were gone when reached.
     pub vanished: AtomicU64,
+    /// Sync mode: destination entries deleted, and whether --max-delete stopped it.
+    pub deleted: AtomicU64,
+    pub delete_stopped: AtomicBool,
     /// Regular files the walker has found so far.
     pub found_files: AtomicU64,
     /// Entries of any kind the walker has found so far.
@@ -159,6 +168,22 @@ impl Progress for Console {
 
     fn walk_done(&self) {
         self.stats.walk_done.store(true, Relaxed);
+    }
+
+    fn itemize(&self, line: &str) {
+        self.print(|| {
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+        });
+    }
+
+    fn deleted(&self) {
+        self.stats.deleted.fetch_add(1, Relaxed);
+    }
+
+    fn delete_stopped(&self) {
+        if !self.stats.delete_stopped.swap(true, Relaxed) {
+            self.note("deletions stopped: --max-delete limit reached");
+        }
     }
 
     fn ring_usage(&self, u: RingUsage) {

@@ -21,13 +21,16 @@
 //! in order, so a worker that waits for a directory always waits for an item
 //! that is earlier in the walk: waits cannot form a cycle.
 
+mod sync;
+
 use crate::config::Deref;
 use crate::error::{CopyError, IoContext, Op};
 use crate::filter::Filter;
 use crate::meta::{Archive, DirFinish, SrcStat};
 use crate::plan::Root;
 use crate::progress::Progress;
-use crate::tree::{DstDir, Item, Kind, SrcDir, join};
+use crate::sync::SyncOptions;
+use crate::tree::{DstDir, DstState, Item, Kind, SrcDir, join};
 use crossbeam_channel::Sender;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Stat};
 use std::ffi::CString;
@@ -60,6 +63,12 @@ pub struct Walker {
     archive: Arc<Archive>,
     /// --exclude/--include: entries left out (not even listed further).
     filter: Arc<Filter>,
+    /// --sync: decide per entry; delete extras (see `sync.rs`).
+    sync: SyncOptions,
+    /// --delete: entries deleted so far (for --max-delete).
+    deleted: u64,
+    /// getdents buffer for destination directories (sync mode).
+    dst_buf: Vec<MaybeUninit<u8>>,
     buf: Vec<MaybeUninit<u8>>,
     /// Directories still to visit (depth-first).
     stack: Vec<PendingDir>,
@@ -89,10 +98,12 @@ pub struct Options {
     pub make_dirs: bool,
     pub archive: Arc<Archive>,
     pub filter: Arc<Filter>,
+    pub sync: SyncOptions,
 }
 
 impl Walker {
     pub fn new(tx: Vec<Sender<Item>>, progress: Arc<dyn Progress>, o: Options) -> Self {
+        let o_sync_enabled = o.sync.enabled;
         Walker {
             tx,
             shard: 0,
@@ -105,6 +116,13 @@ impl Walker {
             make_dirs: o.make_dirs,
             archive: o.archive,
             filter: o.filter,
+            sync: o.sync,
+            deleted: 0,
+            dst_buf: if o_sync_enabled {
+                vec![MaybeUninit::uninit(); 64 << 10]
+            } else {
+                Vec::new()
+            },
             buf: vec![MaybeUninit::uninit(); 64 << 10],
             stack: Vec::new(),
         }
@@ -360,6 +378,13 @@ impl Walker {
         buf: &mut [MaybeUninit<u8>],
         dir_rel: &Path,
     ) -> Result<(), Closed> {
+        // Sync mode in a directory that existed before: what is there now.
+        let dst_fd = match dst.state() {
+            Some(DstState::Ready { fd, fresh: false }) if self.sync.enabled => Some(fd.as_fd()),
+            _ => None,
+        };
+        let mut there = dst_fd.and_then(|fd| self.list_dst(fd, &dst.path));
+        let mut listed = true;
         let mut dir = RawDir::new(src.fd.as_fd(), buf);
         while let Some(entry) = dir.next() {
             let entry = match entry {
@@ -367,6 +392,7 @@ impl Walker {
                 Err(e) => {
                     self.progress
                         .error(&CopyError::new(Op::ReadDir, &src.path, e.into()).found_in_walk());
+                    listed = false;
                     break;
                 }
             };
@@ -374,6 +400,8 @@ impl Walker {
             if name.to_bytes() == b"." || name.to_bytes() == b".." {
                 continue;
             }
+            // Whatever happens to it below, the source has it: never delete it.
+            let existing = there.as_mut().and_then(|m| m.remove(name));
             let name = name.to_owned();
             let mut ft = entry.file_type();
             let mut follow = false;
@@ -411,6 +439,28 @@ impl Walker {
                 rel = dir_rel.join(OsStr::from_bytes(name.to_bytes()));
                 if self.filter.excluded(&rel, ft == FileType::Directory) {
                     continue;
+                }
+            }
+            if self.sync.enabled {
+                match (dst_fd, existing) {
+                    (Some(dfd), Some(dft)) => {
+                        let step = self.sync_entry(
+                            src.fd.as_fd(),
+                            &src.path,
+                            dst,
+                            dfd,
+                            &name,
+                            ft,
+                            dft,
+                            stat.as_ref(),
+                            follow,
+                        );
+                        if let sync::Step::Skip = step {
+                            self.count_entry();
+                            continue;
+                        }
+                    }
+                    _ => self.itemize("new", ft, "-", &join(&dst.path, &name)),
                 }
             }
             let kind = match ft {
@@ -479,6 +529,12 @@ impl Walker {
                 stat,
             })?;
             self.count_entry();
+        }
+        if let (Some(dfd), Some(extra)) = (dst_fd, there)
+            && self.sync.delete
+            && listed
+        {
+            self.delete_extra(dfd, dst, dir_rel, extra)?;
         }
         Ok(())
     }

@@ -198,7 +198,8 @@ impl Chains {
             usage: RingUsage::default(),
             ring,
             pool,
-            files: FileCopier::new(opts.overwrite, chunk as usize, opts.archive.clone()),
+            files: FileCopier::new(opts.overwrite, chunk as usize, opts.archive.clone())
+                .with_temp_files(opts.temp_files),
             opts,
             slots: (0..nslots).rev().collect(),
             nslots,
@@ -695,6 +696,7 @@ impl Chains {
         let archive = &self.files.archive;
         let sync = archive.preserve.any()
             || archive.files_need_sync()
+            || self.files.temp_files()
             || match archive.sparse {
                 crate::config::Sparse::Never => false,
                 crate::config::Sparse::Always => stx.stx_size > 0,

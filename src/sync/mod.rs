@@ -1,0 +1,278 @@
+//! Sync mode (`--sync`): make DEST an up-to-date copy of SOURCE, writing only
+//! what differs, never leaving a broken file under its final name.
+//!
+//! The walker decides per entry, where it already lists both sides: in a
+//! destination directory this run did not create, it lists the destination
+//! once (getdents), and for a name present on both sides it stats both and
+//! applies rsync's quick check (same size and the same modification time, in
+//! whole seconds, `--modify-window` apart at most; or `--size-only`). An
+//! unchanged entry is not sent to the engine at all, so a re-sync of an
+//! unchanged tree is pure metadata work: one listing per directory and two
+//! stats per entry, with no file opened. What differs is sent as a normal
+//! item; in sync mode every regular file is written to a temporary name in
+//! its directory ([`temp_name`]) and renamed over the old one only when its
+//! data and attributes are complete (`--inplace` writes in place instead).
+//! Temporaries left by a killed run are removed when their directory is
+//! listed next time; an interrupted run removes its own.
+//!
+//! `--delete` removes destination entries that are not in the source, in the
+//! directories being synced only, never those the filter excludes (as rsync),
+//! and not at all in a directory whose source listing failed; `--max-delete=N`
+//! stops after N.
+
+use rustix::fs::{FileType, Stat};
+use std::ffi::{CStr, CString};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// The sync options, validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncOptions {
+    /// `--sync` was given.
+    pub enabled: bool,
+    /// Compare sizes only (`--size-only`).
+    pub size_only: bool,
+    /// Seconds two modification times may differ and still count as equal.
+    pub modify_window: i64,
+    /// Leave every existing destination entry alone (`--ignore-existing`).
+    pub ignore_existing: bool,
+    /// Leave destination files that are newer than their source (`-u`).
+    pub update: bool,
+    /// Remove destination entries missing from the source (`--delete`).
+    pub delete: bool,
+    /// Stop deleting after this many (`--max-delete`).
+    pub max_delete: Option<u64>,
+    /// Write changed files in place instead of through a temporary name.
+    pub inplace: bool,
+    /// One line per change on stdout (`--itemize-changes`).
+    pub itemize: bool,
+}
+
+impl SyncOptions {
+    /// Regular files are written through a temporary name.
+    pub fn temp_files(&self) -> bool {
+        self.enabled && !self.inplace
+    }
+}
+
+/// What differs between a source entry and the destination entry of the
+/// same name.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Changes {
+    pub size: bool,
+    pub time: bool,
+    pub perms: bool,
+    pub owner: bool,
+}
+
+impl Changes {
+    pub fn any(&self) -> bool {
+        self.size || self.time || self.perms || self.owner
+    }
+
+    /// `size,time` (the order is fixed), or `-` for nothing.
+    pub fn describe(&self) -> String {
+        let names: Vec<&str> = [
+            (self.size, "size"),
+            (self.time, "time"),
+            (self.perms, "perms"),
+            (self.owner, "owner"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| *n)
+        .collect();
+        if names.is_empty() {
+            "-".into()
+        } else {
+            names.join(",")
+        }
+    }
+}
+
+/// What to do with a source entry whose name exists at the destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Leave the data; fix these attributes (none: leave it entirely).
+    Keep(Changes),
+    /// Write it again: its content differs (by the quick check).
+    Update(Changes),
+    /// The destination is of another type: remove it, then create.
+    Replace,
+}
+
+/// Which attributes a kept entry must match (what the run preserves).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Kept {
+    pub perms: bool,
+    pub owner: bool,
+}
+
+/// The quick check for two regular files (rsync's).
+pub fn decide_file(src: &Stat, dst: &Stat, o: &SyncOptions, kept: Kept) -> Decision {
+    if FileType::from_raw_mode(dst.st_mode) != FileType::RegularFile {
+        return Decision::Replace;
+    }
+    if o.ignore_existing || (o.update && dst.st_mtime > src.st_mtime) {
+        return Decision::Keep(Changes::default());
+    }
+    let differs = Changes {
+        size: src.st_size != dst.st_size,
+        time: !o.size_only && (src.st_mtime - dst.st_mtime).abs() > o.modify_window,
+        ..Changes::default()
+    };
+    if differs.size || differs.time {
+        return Decision::Update(differs);
+    }
+    Decision::Keep(attrs(src, dst, kept))
+}
+
+/// Attributes of an entry kept as it is that differ from its source's.
+pub fn attrs(src: &Stat, dst: &Stat, kept: Kept) -> Changes {
+    Changes {
+        perms: kept.perms && (src.st_mode & 0o7777) != (dst.st_mode & 0o7777),
+        owner: kept.owner && (src.st_uid, src.st_gid) != (dst.st_uid, dst.st_gid),
+        ..Changes::default()
+    }
+}
+
+/// Temporary names start with this; a listing in sync mode removes leftovers.
+pub const TEMP_PREFIX: &[u8] = b".~ucp.";
+
+/// Is `name` one of our temporary files?
+pub fn is_temp(name: &[u8]) -> bool {
+    name.starts_with(TEMP_PREFIX)
+}
+
+/// A fresh temporary name in the same directory as `name`:
+/// `.~ucp.NAME.PID-N`, with NAME shortened to keep it within NAME_MAX.
+pub fn temp_name(name: &CStr) -> CString {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let suffix = format!(".{}-{}", std::process::id(), N.fetch_add(1, Relaxed));
+    let room = 255 - TEMP_PREFIX.len() - suffix.len();
+    let base = name.to_bytes();
+    let mut v = Vec::with_capacity(255);
+    v.extend_from_slice(TEMP_PREFIX);
+    v.extend_from_slice(&base[..base.len().min(room)]);
+    v.extend_from_slice(suffix.as_bytes());
+    // No NUL: `name` had none, the rest is ASCII.
+    CString::new(v).unwrap_or_default()
+}
+
+/// The single-letter-free, script-friendly type word of `--itemize-changes`.
+pub fn type_word(ft: FileType) -> &'static str {
+    match ft {
+        FileType::RegularFile => "file",
+        FileType::Directory => "dir",
+        FileType::Symlink => "symlink",
+        _ => "special",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat(mode: u32, size: i64, mtime: i64) -> Stat {
+        // SAFETY: Stat is plain integers; all-zero is valid.
+        let mut st: Stat = unsafe { std::mem::zeroed() };
+        st.st_mode = mode;
+        st.st_size = size;
+        st.st_mtime = mtime;
+        st
+    }
+
+    const F: u32 = libc::S_IFREG | 0o644;
+
+    #[test]
+    fn quick_check_is_size_and_whole_seconds() {
+        let o = SyncOptions {
+            enabled: true,
+            ..SyncOptions::default()
+        };
+        let k = Kept::default();
+        let same = decide_file(&stat(F, 10, 100), &stat(F, 10, 100), &o, k);
+        assert_eq!(same, Decision::Keep(Changes::default()));
+        let Decision::Update(c) = decide_file(&stat(F, 10, 100), &stat(F, 11, 100), &o, k) else {
+            panic!("size differs")
+        };
+        assert_eq!(c.describe(), "size");
+        let Decision::Update(c) = decide_file(&stat(F, 10, 100), &stat(F, 10, 101), &o, k) else {
+            panic!("time differs")
+        };
+        assert_eq!(c.describe(), "time");
+        let o2 = SyncOptions {
+            modify_window: 1,
+            ..o.clone()
+        };
+        assert!(matches!(
+            decide_file(&stat(F, 10, 100), &stat(F, 10, 101), &o2, k),
+            Decision::Keep(_)
+        ));
+        let o3 = SyncOptions {
+            size_only: true,
+            ..o.clone()
+        };
+        assert!(matches!(
+            decide_file(&stat(F, 10, 100), &stat(F, 10, 999), &o3, k),
+            Decision::Keep(_)
+        ));
+    }
+
+    #[test]
+    fn update_ignore_existing_and_types() {
+        let o = SyncOptions {
+            enabled: true,
+            update: true,
+            ..SyncOptions::default()
+        };
+        let k = Kept::default();
+        // The destination is newer: left alone.
+        assert!(matches!(
+            decide_file(&stat(F, 1, 100), &stat(F, 2, 200), &o, k),
+            Decision::Keep(_)
+        ));
+        assert!(matches!(
+            decide_file(&stat(F, 1, 300), &stat(F, 2, 200), &o, k),
+            Decision::Update(_)
+        ));
+        let o = SyncOptions {
+            enabled: true,
+            ignore_existing: true,
+            ..SyncOptions::default()
+        };
+        assert!(matches!(
+            decide_file(&stat(F, 1, 100), &stat(F, 2, 200), &o, k),
+            Decision::Keep(_)
+        ));
+        let dir = stat(libc::S_IFDIR | 0o755, 0, 0);
+        assert_eq!(decide_file(&stat(F, 1, 1), &dir, &o, k), Decision::Replace);
+    }
+
+    #[test]
+    fn kept_files_report_attribute_changes() {
+        let o = SyncOptions {
+            enabled: true,
+            ..SyncOptions::default()
+        };
+        let k = Kept {
+            perms: true,
+            owner: true,
+        };
+        let mut d = stat(libc::S_IFREG | 0o600, 5, 7);
+        d.st_uid = 1;
+        let Decision::Keep(c) = decide_file(&stat(F, 5, 7), &d, &o, k) else {
+            panic!()
+        };
+        assert_eq!(c.describe(), "perms,owner");
+    }
+
+    #[test]
+    fn temp_names_are_recognisable_and_short_enough() {
+        let t = temp_name(c"notes.txt");
+        assert!(is_temp(t.to_bytes()));
+        assert!(t.to_bytes().starts_with(b".~ucp.notes.txt."));
+        let long = CString::new(vec![b'x'; 255]).unwrap();
+        assert!(temp_name(&long).to_bytes().len() <= 255);
+        assert_ne!(temp_name(c"a"), temp_name(c"a"));
+    }
+}

@@ -1,0 +1,299 @@
+//! The walker's part of sync mode (see [`crate::sync`]): list a destination
+//! directory that existed before the run, decide per source entry whether it
+//! must be sent, and delete what the source no longer has.
+
+use super::{Closed, Walker};
+use crate::error::{CopyError, Op, quote};
+use crate::sync::{Decision, Kept, attrs, decide_file, is_temp, type_word};
+use crate::tree::{DstDir, join};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Stat};
+use std::collections::HashMap;
+use std::ffi::{CStr, CString, OsStr};
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// A destination directory's entries, by name (stale temporaries removed).
+pub(super) type Listing = HashMap<CString, FileType>;
+
+/// What the walker does with a source entry after the sync check.
+pub(super) enum Step {
+    /// Nothing to do (unchanged, or only attributes fixed here).
+    Skip,
+    /// Send it to be created; the destination is free for it.
+    Send,
+}
+
+impl Walker {
+    /// List the destination directory `dir` (in sync mode, when it existed
+    /// before this run), removing temporaries a killed run left there.
+    pub(super) fn list_dst(&mut self, dir: BorrowedFd<'_>, path: &Path) -> Option<Listing> {
+        let fd = match rustix::fs::openat(
+            dir,
+            c".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(e) => {
+                self.progress
+                    .error(&CopyError::new(Op::OpenDir, path, e.into()));
+                return None;
+            }
+        };
+        let mut there = Listing::new();
+        let mut buf = std::mem::take(&mut self.dst_buf);
+        let mut list = RawDir::new(&fd, &mut buf);
+        while let Some(entry) = list.next() {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    self.progress
+                        .error(&CopyError::new(Op::ReadDir, path, e.into()));
+                    self.dst_buf = buf;
+                    return None;
+                }
+            };
+            let name = entry.file_name();
+            let bytes = name.to_bytes();
+            if bytes == b"." || bytes == b".." {
+                continue;
+            }
+            if is_temp(bytes) {
+                // Left by a run that was killed: never a user's file.
+                let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
+                continue;
+            }
+            let mut ft = entry.file_type();
+            if ft == FileType::Unknown {
+                ft = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+                    .map(|st| FileType::from_raw_mode(st.st_mode))
+                    .unwrap_or(FileType::Unknown);
+            }
+            there.insert(name.to_owned(), ft);
+        }
+        self.dst_buf = buf;
+        Some(there)
+    }
+
+    /// Decide about a source entry `name` of type `ft` whose destination
+    /// (of type `dft`) exists in `dst`. `src_stat`: the source's status if
+    /// the walk already has it.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn sync_entry(
+        &mut self,
+        src_dir: BorrowedFd<'_>,
+        src_path: &Path,
+        dst: &DstDir,
+        dir: BorrowedFd<'_>,
+        name: &CStr,
+        ft: FileType,
+        dft: FileType,
+        src_stat: Option<&Stat>,
+        follow: bool,
+    ) -> Step {
+        let path = join(&dst.path, name);
+        if self.sync.ignore_existing {
+            return Step::Skip;
+        }
+        if ft == FileType::Directory {
+            if dft == FileType::Directory {
+                return Step::Send; // its contents are synced in turn
+            }
+            return self.replace(dir, name, ft, dft, &path);
+        }
+        if dft == FileType::Directory {
+            return self.replace(dir, name, ft, dft, &path);
+        }
+        let flags = if follow {
+            AtFlags::empty()
+        } else {
+            AtFlags::SYMLINK_NOFOLLOW
+        };
+        let src_st = match src_stat {
+            Some(st) => *st,
+            None => match rustix::fs::statat(src_dir, name, flags) {
+                Ok(st) => st,
+                Err(e) => {
+                    self.progress.error(
+                        &CopyError::new(Op::Stat, join(src_path, name), e.into()).found_in_walk(),
+                    );
+                    return Step::Skip;
+                }
+            },
+        };
+        let dst_st = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(e) => {
+                self.progress
+                    .error(&CopyError::new(Op::Stat, &path, e.into()));
+                return Step::Skip;
+            }
+        };
+        if (src_st.st_dev, src_st.st_ino) == (dst_st.st_dev, dst_st.st_ino) {
+            return Step::Skip; // the same file: nothing to copy
+        }
+        let kept = Kept {
+            perms: self.archive.preserve.mode,
+            owner: self.archive.preserve.ownership && rustix::process::geteuid().is_root(),
+        };
+        let decision = match ft {
+            FileType::RegularFile => decide_file(&src_st, &dst_st, &self.sync, kept),
+            FileType::Symlink => {
+                let same = FileType::from_raw_mode(dst_st.st_mode) == FileType::Symlink
+                    && rustix::fs::readlinkat(src_dir, name, Vec::new()).ok()
+                        == rustix::fs::readlinkat(dir, name, Vec::new()).ok();
+                if same {
+                    Decision::Keep(Default::default())
+                } else {
+                    Decision::Replace
+                }
+            }
+            _ => {
+                let same = FileType::from_raw_mode(dst_st.st_mode) == ft
+                    && src_st.st_rdev == dst_st.st_rdev;
+                if same {
+                    Decision::Keep(attrs(&src_st, &dst_st, kept))
+                } else {
+                    Decision::Replace
+                }
+            }
+        };
+        match decision {
+            Decision::Keep(fix) => {
+                if fix.any() {
+                    self.fix_attrs(dir, name, &src_st, fix, &path);
+                    self.itemize("attrs", ft, &fix.describe(), &path);
+                }
+                Step::Skip
+            }
+            Decision::Update(changes) => {
+                self.itemize("update", ft, &changes.describe(), &path);
+                Step::Send
+            }
+            // A symlink or special file over another non-directory: the
+            // engine replaces it (cp's rule for existing non-directories).
+            Decision::Replace => {
+                self.itemize("replace", ft, "-", &path);
+                Step::Send
+            }
+        }
+    }
+
+    /// Remove a destination entry of another type than its source (one of
+    /// them a directory), so the source can be created there.
+    fn replace(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &CStr,
+        ft: FileType,
+        dft: FileType,
+        path: &Path,
+    ) -> Step {
+        match remove(dir, name, dft == FileType::Directory) {
+            Ok(()) => {
+                self.itemize("replace", ft, &format!("was-{}", type_word(dft)), path);
+                Step::Send
+            }
+            Err(e) => {
+                self.progress.error(&CopyError::new(Op::Remove, path, e));
+                Step::Skip
+            }
+        }
+    }
+
+    fn fix_attrs(
+        &self,
+        dir: BorrowedFd<'_>,
+        name: &CStr,
+        src: &Stat,
+        fix: crate::sync::Changes,
+        path: &Path,
+    ) {
+        // Owner first: a chown clears set-ID bits, the mode puts them back.
+        if fix.owner
+            && let Err(e) = rustix::fs::chownat(
+                dir,
+                name,
+                Some(rustix::fs::Uid::from_raw(src.st_uid)),
+                Some(rustix::fs::Gid::from_raw(src.st_gid)),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )
+        {
+            self.progress
+                .error(&CopyError::new(Op::SetPerms, path, e.into()));
+        }
+        if fix.perms
+            && let Err(e) = rustix::fs::chmodat(
+                dir,
+                name,
+                Mode::from_raw_mode(src.st_mode & 0o7777),
+                AtFlags::empty(),
+            )
+        {
+            self.progress
+                .error(&CopyError::new(Op::SetPerms, path, e.into()));
+        }
+    }
+
+    /// `--delete`: remove what is left of a destination listing (entries the
+    /// source does not have), except what the filter excludes.
+    pub(super) fn delete_extra(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        dst: &DstDir,
+        dir_rel: &Path,
+        extra: Listing,
+    ) -> Result<(), Closed> {
+        let mut extra: Vec<(CString, FileType)> = extra.into_iter().collect();
+        extra.sort_by(|a, b| a.0.cmp(&b.0)); // deterministic order for --itemize-changes
+        for (name, ft) in extra {
+            if crate::interrupt::requested() {
+                return Err(Closed);
+            }
+            let rel = dir_rel.join(OsStr::from_bytes(name.to_bytes()));
+            if !self.filter.is_empty() && self.filter.excluded(&rel, ft == FileType::Directory) {
+                continue; // excluded entries are protected, as in rsync
+            }
+            if let Some(max) = self.sync.max_delete
+                && self.deleted >= max
+            {
+                self.progress.delete_stopped();
+                return Ok(());
+            }
+            let path = join(&dst.path, &name);
+            match remove(dir, &name, ft == FileType::Directory) {
+                Ok(()) => {
+                    self.deleted += 1;
+                    self.progress.deleted();
+                    self.itemize("delete", ft, "-", &path);
+                }
+                Err(e) => self.progress.error(&CopyError::new(Op::Remove, &path, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// `--itemize-changes`: `ACTION TYPE DETAILS PATH`.
+    pub(super) fn itemize(&self, action: &str, ft: FileType, details: &str, path: &Path) {
+        if self.sync.itemize {
+            self.progress.itemize(&format!(
+                "{action} {} {details} {}",
+                type_word(ft),
+                quote(path)
+            ));
+        }
+    }
+}
+
+/// Remove `name` in `dir`: a file, or a whole directory tree.
+fn remove(dir: BorrowedFd<'_>, name: &CStr, is_dir: bool) -> std::io::Result<()> {
+    if !is_dir {
+        return rustix::fs::unlinkat(dir, name, AtFlags::empty()).map_err(Into::into);
+    }
+    // std's remove_dir_all walks with *at calls and does not follow symlinks;
+    // it is reached through the directory's descriptor, so the path stays short.
+    let mut p = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
+    p.extend_from_slice(name.to_bytes());
+    std::fs::remove_dir_all(PathBuf::from(OsStr::from_bytes(&p)))
+}

@@ -1,0 +1,318 @@
+//! Sync mode against rsync: the same changes are applied to a source tree,
+//! then synced with `uring-cp -a --sync --delete -T src dst` and with
+//! `rsync -a --delete src/ dst/`; the two destinations must be equal (and
+//! equal to the source), on every engine. Also: an unchanged tree is not
+//! written again, `--itemize-changes` lines, `--max-delete`, filters.
+
+mod common;
+
+use common::*;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::Command;
+
+fn have_rsync() -> bool {
+    if Command::new("rsync").arg("--version").output().is_ok() {
+        return true;
+    }
+    skip("rsync is not installed (.ci/run installs it): cannot compare sync with it");
+    false
+}
+
+/// The starting tree; every file gets an explicit old mtime so that changes
+/// made a moment later are seen by the quick check whatever the clock.
+fn initial(fx: &Fx) {
+    fx.dir("", 0o755)
+        .dir("docs", 0o755)
+        .dir("docs/old", 0o755)
+        .dir("becomes-file", 0o755)
+        .dir("cache", 0o755)
+        .file("docs/a.txt", 0o644, "alpha")
+        .file("docs/b.txt", 0o644, "bravo")
+        .file("docs/old/gone.txt", 0o644, "to be deleted")
+        .file("becomes-file/x", 0o644, "x")
+        .file("becomes-dir", 0o644, "a file for now")
+        .file("perms.sh", 0o644, "#!/bin/sh\n")
+        .file("rename-me", 0o644, "moving")
+        .file("unchanged", 0o600, "same")
+        .file("cache/tmp.o", 0o644, "obj")
+        .symlink("link", "docs/a.txt");
+    for rel in [
+        "docs/a.txt",
+        "docs/b.txt",
+        "docs/old/gone.txt",
+        "becomes-file/x",
+        "becomes-dir",
+        "perms.sh",
+        "rename-me",
+        "unchanged",
+        "cache/tmp.o",
+    ] {
+        fx.set_times(rel, (1_600_000_000, 0), (1_600_000_000, 0));
+    }
+}
+
+/// Every kind of change rsync has to handle.
+fn change(root: &Path) {
+    let fx = Fx::new(root);
+    fx.file("docs/a.txt", 0o644, "alpha, longer now") // size differs
+        .file("docs/b.txt", 0o644, "BRAVO") // same size, newer time
+        .file("docs/new.txt", 0o644, "brand new")
+        .chmod("perms.sh", 0o755); // permissions only
+    fx.set_times("docs/b.txt", (1_700_000_000, 0), (1_700_000_000, 0));
+    std::fs::remove_dir_all(root.join("docs/old")).unwrap();
+    std::fs::rename(root.join("rename-me"), root.join("renamed")).unwrap();
+    std::fs::remove_dir_all(root.join("becomes-file")).unwrap();
+    fx.file("becomes-file", 0o644, "now a file");
+    std::fs::remove_file(root.join("becomes-dir")).unwrap();
+    fx.dir("becomes-dir", 0o755)
+        .file("becomes-dir/inner", 0o644, "inner");
+    std::fs::remove_file(root.join("link")).unwrap();
+    fx.symlink("link", "docs/b.txt"); // retargeted
+}
+
+fn ours(engine: &str, extra: &[&str], cwd: &Path, dst: &str) -> std::process::Output {
+    Command::new(BIN)
+        .args(["--engine", engine, "-a", "--sync", "--delete"])
+        .args(extra)
+        .args(["-T", "src", dst])
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}
+
+fn rsync(extra: &[&str], cwd: &Path, dst: &str) {
+    let out = Command::new("rsync")
+        .args(["-a", "--delete"])
+        .args(extra)
+        .arg("src/")
+        .arg(format!("{dst}/"))
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "rsync: {}", show(&out.stderr));
+}
+
+#[test]
+fn changes_are_synced_like_rsync() {
+    if !have_rsync() {
+        return;
+    }
+    for engine in engines() {
+        let tmp = tempfile::tempdir().unwrap();
+        initial(&Fx::new(tmp.path().join("src")));
+        let dst = format!("dst-{engine}");
+        for round in 0..2 {
+            if round == 1 {
+                change(&tmp.path().join("src"));
+            }
+            rsync(&[], tmp.path(), "want");
+            let out = ours(engine, &[], tmp.path(), &dst);
+            let ctx = format!("[{engine} round {round}]");
+            assert_eq!(out.status.code(), Some(0), "{ctx}: {}", show(&out.stderr));
+            assert!(out.stderr.is_empty(), "{ctx}: {}", show(&out.stderr));
+            assert_snapshots_eq(
+                &ctx,
+                &snapshot(&tmp.path().join(&dst)),
+                &snapshot(&tmp.path().join("want")),
+                "uring-cp",
+                "rsync",
+            );
+            assert_snapshots_eq(
+                &ctx,
+                &snapshot(&tmp.path().join(&dst)),
+                &snapshot(&tmp.path().join("src")),
+                "uring-cp",
+                "source",
+            );
+        }
+        // No temporary file is left anywhere.
+        let leftovers = Command::new("find")
+            .args([&dst, "-name", ".~ucp.*"])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        assert!(
+            leftovers.stdout.is_empty(),
+            "[{engine}] {}",
+            show(&leftovers.stdout)
+        );
+    }
+}
+
+/// (inode, mtime ns, ctime ns) of every entry under `root`.
+fn identities(root: &Path) -> Vec<(String, u64, i64, i64)> {
+    let out = Command::new("find")
+        .arg(root)
+        .arg("-print0")
+        .output()
+        .unwrap();
+    let mut v: Vec<_> = out
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let path = std::path::PathBuf::from(String::from_utf8_lossy(p).into_owned());
+            let md = std::fs::symlink_metadata(&path).unwrap();
+            (
+                path.display().to_string(),
+                md.ino(),
+                md.mtime() * 1_000_000_000 + md.mtime_nsec(),
+                md.ctime() * 1_000_000_000 + md.ctime_nsec(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn an_unchanged_tree_is_not_written_again() {
+    for engine in engines() {
+        let tmp = tempfile::tempdir().unwrap();
+        initial(&Fx::new(tmp.path().join("src")));
+        let dst = format!("dst-{engine}");
+        let out = ours(engine, &["--itemize-changes"], tmp.path(), &dst);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "[{engine}] {}",
+            show(&out.stderr)
+        );
+        let first = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            first
+                .lines()
+                .any(|l| l == format!("new file - '{dst}/docs/a.txt'")),
+            "[{engine}] first sync lists new files: {first}"
+        );
+        let before = identities(&tmp.path().join(&dst));
+        let files: Vec<_> = before.iter().filter(|e| !e.0.ends_with(&dst)).collect();
+        assert!(!files.is_empty());
+        let out = ours(engine, &["--itemize-changes"], tmp.path(), &dst);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "[{engine}] {}",
+            show(&out.stderr)
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "[{engine}] second sync itemized: {}",
+            show(&out.stdout)
+        );
+        // Files and symlinks are untouched: same inode, mtime and ctime.
+        let after = identities(&tmp.path().join(&dst));
+        let non_dirs = |v: &[(String, u64, i64, i64)]| -> Vec<(String, u64, i64, i64)> {
+            v.iter()
+                .filter(|e| !std::fs::symlink_metadata(&e.0).unwrap().is_dir())
+                .cloned()
+                .collect()
+        };
+        assert_eq!(
+            non_dirs(&after),
+            non_dirs(&before),
+            "[{engine}] files were rewritten"
+        );
+    }
+}
+
+#[test]
+fn itemized_changes_name_each_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    initial(&Fx::new(tmp.path().join("src")));
+    let out = ours("portable", &[], tmp.path(), "dst");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out.stderr));
+    change(&tmp.path().join("src"));
+    let out = ours("portable", &["--itemize-changes"], tmp.path(), "dst");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort();
+    let mut want = vec![
+        "attrs file perms 'dst/perms.sh'",
+        "delete dir - 'dst/docs/old'",
+        "delete file - 'dst/rename-me'",
+        "new file - 'dst/becomes-dir/inner'",
+        "new file - 'dst/docs/new.txt'",
+        "new file - 'dst/renamed'",
+        "replace dir was-file 'dst/becomes-dir'",
+        "replace file was-dir 'dst/becomes-file'",
+        "replace symlink - 'dst/link'",
+        "update file size,time 'dst/docs/a.txt'",
+        "update file time 'dst/docs/b.txt'",
+    ];
+    want.sort();
+    assert_eq!(lines, want, "{text}");
+}
+
+#[test]
+fn max_delete_stops_deleting_with_status_25() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = Fx::new(tmp.path().join("src"));
+    fx.dir("", 0o755);
+    for i in 0..10 {
+        fx.file(format!("f{i}"), 0o644, "x");
+    }
+    let out = ours("portable", &[], tmp.path(), "dst");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out.stderr));
+    for i in 0..10 {
+        std::fs::remove_file(tmp.path().join(format!("src/f{i}"))).unwrap();
+    }
+    let out = ours("portable", &["--max-delete=3"], tmp.path(), "dst");
+    assert_eq!(out.status.code(), Some(25), "{}", show(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--max-delete"),
+        "{}",
+        show(&out.stderr)
+    );
+    let left = std::fs::read_dir(tmp.path().join("dst")).unwrap().count();
+    assert_eq!(left, 7, "3 of 10 deleted");
+}
+
+#[test]
+fn excluded_destination_entries_are_kept_like_rsync() {
+    if !have_rsync() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    initial(&Fx::new(tmp.path().join("src")));
+    for dst in ["dst", "want"] {
+        let fx = Fx::new(tmp.path().join(dst));
+        fx.dir("", 0o755)
+            .dir("cache", 0o755)
+            .file("cache/local.o", 0o644, "mine")
+            .file("extra", 0o644, "gone");
+    }
+    rsync(&["--exclude", "*.o"], tmp.path(), "want");
+    let out = ours("portable", &["--exclude", "*.o"], tmp.path(), "dst");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out.stderr));
+    assert_snapshots_eq(
+        "exclude",
+        &snapshot(&tmp.path().join("dst")),
+        &snapshot(&tmp.path().join("want")),
+        "uring-cp",
+        "rsync",
+    );
+    assert!(tmp.path().join("dst/cache/local.o").exists());
+    assert!(!tmp.path().join("dst/extra").exists());
+}
+
+#[test]
+fn stale_temporaries_are_removed_and_options_need_sync() {
+    let tmp = tempfile::tempdir().unwrap();
+    initial(&Fx::new(tmp.path().join("src")));
+    let out = ours("portable", &[], tmp.path(), "dst");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out.stderr));
+    // As a killed run leaves one.
+    std::fs::write(tmp.path().join("dst/docs/.~ucp.a.txt.99-1"), "half").unwrap();
+    let out = ours("portable", &[], tmp.path(), "dst");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out.stderr));
+    assert!(!tmp.path().join("dst/docs/.~ucp.a.txt.99-1").exists());
+    let out = Command::new(BIN)
+        .args(["-r", "--delete", "src", "x"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out.stderr));
+}
