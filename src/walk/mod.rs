@@ -67,6 +67,8 @@ pub struct Walker {
     sync: SyncOptions,
     /// --delete: entries deleted so far (for --max-delete).
     deleted: u64,
+    /// Sync mode: attributes an unchanged entry must match (see `sync.rs`).
+    kept: Option<crate::sync::Kept>,
     /// getdents buffer for destination directories (sync mode).
     dst_buf: Vec<MaybeUninit<u8>>,
     buf: Vec<MaybeUninit<u8>>,
@@ -118,6 +120,7 @@ impl Walker {
             filter: o.filter,
             sync: o.sync,
             deleted: 0,
+            kept: None,
             dst_buf: if o_sync_enabled {
                 vec![MaybeUninit::uninit(); 64 << 10]
             } else {

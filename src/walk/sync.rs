@@ -133,10 +133,7 @@ impl Walker {
         if (src_st.st_dev, src_st.st_ino) == (dst_st.st_dev, dst_st.st_ino) {
             return Step::Skip; // the same file: nothing to copy
         }
-        let kept = Kept {
-            perms: self.archive.preserve.mode,
-            owner: self.archive.preserve.ownership && rustix::process::geteuid().is_root(),
-        };
+        let kept = self.kept();
         let decision = match ft {
             FileType::RegularFile => decide_file(&src_st, &dst_st, &self.sync, kept),
             FileType::Symlink => {
@@ -178,6 +175,15 @@ impl Walker {
                 Step::Send
             }
         }
+    }
+
+    /// The attributes an unchanged entry must still match: what the run
+    /// preserves (the owner only as root, who can set it). Asked once.
+    fn kept(&mut self) -> Kept {
+        *self.kept.get_or_insert_with(|| Kept {
+            perms: self.archive.preserve.mode,
+            owner: self.archive.preserve.ownership && rustix::process::geteuid().is_root(),
+        })
     }
 
     /// Remove a destination entry of another type than its source (one of
