@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Archive mode, warm cache: `uring-cp -a` against `cp -a` and `rsync -aHAX`.
 
-Usage (as root, after `cargo build --release`; the tree is benches/smallfiles.sh's generator,
-e.g. `python3 gen.py /var/tmp/archbench-src 10000` with the generator cut out of that script):
+Usage (as root, after `cargo build --release`); the tree is bench.py's `small` corpus at
+10,000 files, made (once, cached) by:
 
-    SRC=/var/tmp/archbench-src RUNS=5 benches/archive.py
+    (cd benches && SMALL_FILES=10000 python3 -c "import bench; bench.ensure_corpus('small')")
+    SRC=/var/tmp/uring-cp-bench/corpora/small-files10000-g1 RUNS=5 benches/archive.py
 
 Each run copies into a freshly made, journaled ext4 on a loop device over /dev/shm (see
 /work/shared/notes/io_uring-facts.md, "Benchmark hygiene"); tools interleaved, medians reported
