@@ -786,9 +786,21 @@ pub fn snapshot(root: &Path) -> Vec<Entry> {
 
 /// Describe the differences between two snapshots (empty if equal).
 pub fn diff_snapshots(a: &[Entry], b: &[Entry], a_name: &str, b_name: &str) -> Vec<String> {
+    diff_by_path(a, b, |e| &e.path, a_name, b_name)
+}
+
+/// The differences between two lists of per-path records (empty if equal):
+/// paths only on one side, and records that differ.
+pub fn diff_by_path<T: PartialEq + fmt::Debug>(
+    a: &[T],
+    b: &[T],
+    path: impl Fn(&T) -> &[u8],
+    a_name: &str,
+    b_name: &str,
+) -> Vec<String> {
     use std::collections::BTreeMap;
-    let am: BTreeMap<&[u8], &Entry> = a.iter().map(|e| (e.path.as_slice(), e)).collect();
-    let bm: BTreeMap<&[u8], &Entry> = b.iter().map(|e| (e.path.as_slice(), e)).collect();
+    let am: BTreeMap<&[u8], &T> = a.iter().map(|e| (path(e), e)).collect();
+    let bm: BTreeMap<&[u8], &T> = b.iter().map(|e| (path(e), e)).collect();
     let mut out = Vec::new();
     for (p, ea) in &am {
         match bm.get(p) {
@@ -1449,26 +1461,9 @@ pub fn meta_snapshot(root: &Path, o: &MetaOpts) -> Vec<Meta> {
 
 /// Compare the attributes of two trees; panics with the differences.
 pub fn assert_meta_eq(ctx: &str, ours: &Path, gnu: &Path, o: &MetaOpts) {
-    use std::collections::BTreeMap;
     let a = meta_snapshot(ours, o);
     let b = meta_snapshot(gnu, o);
-    let am: BTreeMap<&[u8], &Meta> = a.iter().map(|e| (e.path.as_slice(), e)).collect();
-    let bm: BTreeMap<&[u8], &Meta> = b.iter().map(|e| (e.path.as_slice(), e)).collect();
-    let mut d = Vec::new();
-    for (p, ea) in &am {
-        match bm.get(p) {
-            None => d.push(format!("only in uring-cp: {ea:?}")),
-            Some(eb) if eb != ea => d.push(format!(
-                "differs: uring-cp: {ea:?}\n          GNU cp:   {eb:?}"
-            )),
-            _ => {}
-        }
-    }
-    for (p, eb) in &bm {
-        if !am.contains_key(p) {
-            d.push(format!("only in GNU cp: {eb:?}"));
-        }
-    }
+    let d = diff_by_path(&a, &b, |e| &e.path, "uring-cp", "GNU cp");
     if !d.is_empty() {
         let n = d.len();
         panic!(
