@@ -58,6 +58,7 @@ Register-ArgumentCompleter -Native -CommandName 'uring-cp' -ScriptBlock {
             [CompletionResult]::new('--size-only', '--size-only', [CompletionResultType]::ParameterName, 'With --sync: files of the same size count as the same')
             [CompletionResult]::new('--ignore-existing', '--ignore-existing', [CompletionResultType]::ParameterName, 'With --sync: leave every existing destination entry alone')
             [CompletionResult]::new('--inplace', '--inplace', [CompletionResultType]::ParameterName, 'With --sync: write changed files in place instead of through a temporary name')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'With --sync: decide and report what would change (see --itemize-changes), change nothing')
             [CompletionResult]::new('--itemize-changes', '--itemize-changes', [CompletionResultType]::ParameterName, 'With --sync: print one line per change on stdout: ACTION TYPE DETAILS PATH (see the man page)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Explain what is being done: one line per copied item, as `cp -v`')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Explain what is being done: one line per copied item, as `cp -v`')

@@ -55,6 +55,7 @@ set edit:completion:arg-completer[uring-cp] = {|@words|
             cand --size-only 'With --sync: files of the same size count as the same'
             cand --ignore-existing 'With --sync: leave every existing destination entry alone'
             cand --inplace 'With --sync: write changed files in place instead of through a temporary name'
+            cand --dry-run 'With --sync: decide and report what would change (see --itemize-changes), change nothing'
             cand --itemize-changes 'With --sync: print one line per change on stdout: ACTION TYPE DETAILS PATH (see the man page)'
             cand -v 'Explain what is being done: one line per copied item, as `cp -v`'
             cand --verbose 'Explain what is being done: one line per copied item, as `cp -v`'

@@ -36,6 +36,7 @@ complete -c uring-cp -l delete -d 'With --sync: remove destination entries that 
 complete -c uring-cp -l size-only -d 'With --sync: files of the same size count as the same'
 complete -c uring-cp -l ignore-existing -d 'With --sync: leave every existing destination entry alone'
 complete -c uring-cp -l inplace -d 'With --sync: write changed files in place instead of through a temporary name'
+complete -c uring-cp -l dry-run -d 'With --sync: decide and report what would change (see --itemize-changes), change nothing'
 complete -c uring-cp -l itemize-changes -d 'With --sync: print one line per change on stdout: ACTION TYPE DETAILS PATH (see the man page)'
 complete -c uring-cp -s v -l verbose -d 'Explain what is being done: one line per copied item, as `cp -v`'
 complete -c uring-cp -l progress -d 'Show a progress bar on stderr from the start (by default it appears on a terminal once a run has lasted a second, unless -v is given)'

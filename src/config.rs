@@ -242,6 +242,7 @@ impl Config {
                 max_delete: args.max_delete,
                 inplace: args.inplace,
                 itemize: args.itemize_changes,
+                dry_run: args.dry_run,
             },
             filters: args.filters,
             progress: if args.quiet || args.no_progress {

@@ -316,3 +316,88 @@ fn stale_temporaries_are_removed_and_options_need_sync() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", show(&out.stderr));
 }
+
+#[test]
+fn dry_run_changes_nothing_and_reports_what_the_sync_does() {
+    for engine in engines() {
+        let tmp = tempfile::tempdir().unwrap();
+        initial(&Fx::new(tmp.path().join("src")));
+        let dst = format!("dst-{engine}");
+        // Into a destination that does not exist yet: nothing is created.
+        let out = ours(
+            engine,
+            &["--dry-run", "--itemize-changes"],
+            tmp.path(),
+            &dst,
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "[{engine}] {}",
+            show(&out.stderr)
+        );
+        assert!(
+            !tmp.path().join(&dst).exists(),
+            "[{engine}] dry run created the destination"
+        );
+        let planned_first = out.stdout;
+        let out = ours(engine, &["--itemize-changes"], tmp.path(), &dst);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "[{engine}] {}",
+            show(&out.stderr)
+        );
+        assert_eq!(
+            show(&planned_first),
+            show(&out.stdout),
+            "[{engine}] first sync"
+        );
+        // Then every kind of change, plus a stale temporary.
+        change(&tmp.path().join("src"));
+        std::fs::write(tmp.path().join(&dst).join("docs/.~ucp.a.txt.1-1"), "half").unwrap();
+        let before = identities(&tmp.path().join(&dst));
+        let snap = snapshot(&tmp.path().join(&dst));
+        let out = ours(
+            engine,
+            &["--dry-run", "--itemize-changes"],
+            tmp.path(),
+            &dst,
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "[{engine}] {}",
+            show(&out.stderr)
+        );
+        assert_eq!(
+            identities(&tmp.path().join(&dst)),
+            before,
+            "[{engine}] dry run wrote"
+        );
+        assert_snapshots_eq(
+            engine,
+            &snapshot(&tmp.path().join(&dst)),
+            &snap,
+            "after",
+            "before",
+        );
+        let planned = out.stdout;
+        assert!(!planned.is_empty());
+        let out = ours(engine, &["--itemize-changes"], tmp.path(), &dst);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "[{engine}] {}",
+            show(&out.stderr)
+        );
+        let mut a: Vec<&[u8]> = planned.split(|b| *b == b'\n').collect();
+        let mut b: Vec<&[u8]> = out.stdout.split(|b| *b == b'\n').collect();
+        a.sort();
+        b.sort();
+        assert_eq!(
+            a, b,
+            "[{engine}] the dry run's report differs from the sync's"
+        );
+    }
+}

@@ -63,7 +63,8 @@ pub const SECTIONS: &[(&str, &[Para])] = &[
                 "--itemize-changes prints one line per change: ACTION TYPE DETAILS PATH, with \
                  ACTION new, update, attrs, replace or delete; TYPE file, dir, symlink or \
                  special; DETAILS - or a comma list of size, time, perms, owner, or was-TYPE; \
-                 PATH the destination path, quoted as in -v.",
+                 PATH the destination path, quoted as in -v. --dry-run prints the same lines \
+                 and changes nothing.",
             ),
             Example(&["uring-cp -a --sync --delete --itemize-changes -T ~/src /backup/src"]),
         ],

@@ -155,6 +155,11 @@ pub struct Args {
     #[arg(long, requires = "sync", help_heading = "Sync")]
     pub inplace: bool,
 
+    /// With --sync: decide and report what would change (see --itemize-changes),
+    /// change nothing.
+    #[arg(long, requires = "sync", help_heading = "Sync")]
+    pub dry_run: bool,
+
     /// With --sync: print one line per change on stdout: ACTION TYPE DETAILS PATH
     /// (see the man page).
     #[arg(long, requires = "sync", help_heading = "Sync")]

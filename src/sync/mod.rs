@@ -45,6 +45,8 @@ pub struct SyncOptions {
     pub inplace: bool,
     /// One line per change on stdout (`--itemize-changes`).
     pub itemize: bool,
+    /// Decide and report, change nothing (`--dry-run`).
+    pub dry_run: bool,
 }
 
 impl SyncOptions {

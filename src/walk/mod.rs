@@ -145,6 +145,9 @@ impl Walker {
         if crate::interrupt::requested() {
             return Err(Closed);
         }
+        if self.sync.dry_run {
+            return Ok(()); // decided and itemized; nothing is written
+        }
         self.progress.found(&item);
         self.tx[self.shard % self.tx.len()]
             .send(item)
@@ -287,7 +290,13 @@ impl Walker {
             return Ok(());
         }
 
-        let (node, mode) = self.dst_node(&p, &st, Some(fd.as_fd()));
+        let (node, mode) = if self.sync.dry_run {
+            // Nothing is made or changed: the directory as it is, if it is.
+            let dst_path = join(&p.parent_dst.path, p.dst_name.as_deref().unwrap_or(&p.name));
+            (Arc::new(DstDir::pending(dst_path, None)), 0)
+        } else {
+            self.dst_node(&p, &st, Some(fd.as_fd()))
+        };
         let src = Arc::new(SrcDir {
             fd,
             path,
@@ -311,7 +320,9 @@ impl Walker {
             },
             stat: None,
         };
-        if !self.send_dir(item, &node)? {
+        if self.sync.dry_run {
+            self.look_at_dir(&item, &node);
+        } else if !self.send_dir(item, &node)? {
             // It could not be made (reported): nothing inside can be copied.
             return Ok(());
         }

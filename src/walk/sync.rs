@@ -5,7 +5,7 @@
 use super::{Closed, Walker};
 use crate::error::{CopyError, Op, quote};
 use crate::sync::{Decision, Kept, attrs, decide_file, is_temp, type_word};
-use crate::tree::{DstDir, join};
+use crate::tree::{DstDir, DstState, join};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Stat};
 use std::collections::HashMap;
 use std::ffi::{CStr, CString, OsStr};
@@ -61,7 +61,9 @@ impl Walker {
             }
             if is_temp(bytes) {
                 // Left by a run that was killed: never a user's file.
-                let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
+                if !self.sync.dry_run {
+                    let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
+                }
                 continue;
             }
             let mut ft = entry.file_type();
@@ -74,6 +76,24 @@ impl Walker {
         }
         self.dst_buf = buf;
         Some(there)
+    }
+
+    /// `--dry-run`: instead of making the directory of `item`, see whether it
+    /// is there (a directory, not through a symlink) and open it to compare
+    /// its entries; if not, everything inside is new.
+    pub(super) fn look_at_dir(&self, item: &crate::tree::Item, node: &DstDir) {
+        let state = match item.dst_dir.state() {
+            Some(DstState::Ready { fd, .. }) => rustix::fs::openat(
+                fd,
+                item.dst_name(),
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map(|fd| DstState::Ready { fd, fresh: false })
+            .unwrap_or(DstState::Failed),
+            _ => DstState::Failed,
+        };
+        node.set(state);
     }
 
     /// Decide about a source entry `name` of type `ft` whose destination
@@ -159,7 +179,9 @@ impl Walker {
         match decision {
             Decision::Keep(fix) => {
                 if fix.any() {
-                    self.fix_attrs(dir, name, &src_st, fix, &path);
+                    if !self.sync.dry_run {
+                        self.fix_attrs(dir, name, &src_st, fix, &path);
+                    }
                     self.itemize("attrs", ft, &fix.describe(), &path);
                 }
                 Step::Skip
@@ -196,7 +218,12 @@ impl Walker {
         dft: FileType,
         path: &Path,
     ) -> Step {
-        match remove(dir, name, dft == FileType::Directory) {
+        let removed = if self.sync.dry_run {
+            Ok(())
+        } else {
+            remove(dir, name, dft == FileType::Directory)
+        };
+        match removed {
             Ok(()) => {
                 self.itemize("replace", ft, &format!("was-{}", type_word(dft)), path);
                 Step::Send
@@ -268,7 +295,12 @@ impl Walker {
                 return Ok(());
             }
             let path = join(&dst.path, &name);
-            match remove(dir, &name, ft == FileType::Directory) {
+            let removed = if self.sync.dry_run {
+                Ok(())
+            } else {
+                remove(dir, &name, ft == FileType::Directory)
+            };
+            match removed {
                 Ok(()) => {
                     self.deleted += 1;
                     self.progress.deleted();
