@@ -81,6 +81,18 @@ fn ours(engine: &str, extra: &[&str], cwd: &Path, dst: &str) -> std::process::Ou
         .unwrap()
 }
 
+/// `ours`, which must succeed (exit 0).
+fn ours_ok(engine: &str, extra: &[&str], cwd: &Path, dst: &str) -> std::process::Output {
+    let out = ours(engine, extra, cwd, dst);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "[{engine}] {extra:?}: {}",
+        show(&out.stderr)
+    );
+    out
+}
+
 fn rsync(extra: &[&str], cwd: &Path, dst: &str) {
     let out = Command::new("rsync")
         .args(["-a", "--delete"])
@@ -172,13 +184,7 @@ fn an_unchanged_tree_is_not_written_again() {
         let tmp = tempfile::tempdir().unwrap();
         initial(&Fx::new(tmp.path().join("src")));
         let dst = format!("dst-{engine}");
-        let out = ours(engine, &["--itemize-changes"], tmp.path(), &dst);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "[{engine}] {}",
-            show(&out.stderr)
-        );
+        let out = ours_ok(engine, &["--itemize-changes"], tmp.path(), &dst);
         let first = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
             first
@@ -189,13 +195,7 @@ fn an_unchanged_tree_is_not_written_again() {
         let before = identities(&tmp.path().join(&dst));
         let files: Vec<_> = before.iter().filter(|e| !e.0.ends_with(&dst)).collect();
         assert!(!files.is_empty());
-        let out = ours(engine, &["--itemize-changes"], tmp.path(), &dst);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "[{engine}] {}",
-            show(&out.stderr)
-        );
+        let out = ours_ok(engine, &["--itemize-changes"], tmp.path(), &dst);
         assert!(
             out.stdout.is_empty(),
             "[{engine}] second sync itemized: {}",
@@ -221,11 +221,9 @@ fn an_unchanged_tree_is_not_written_again() {
 fn itemized_changes_name_each_change() {
     let tmp = tempfile::tempdir().unwrap();
     initial(&Fx::new(tmp.path().join("src")));
-    let out = ours("portable", &[], tmp.path(), "dst");
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out.stderr));
+    ours_ok("portable", &[], tmp.path(), "dst");
     change(&tmp.path().join("src"));
-    let out = ours("portable", &["--itemize-changes"], tmp.path(), "dst");
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out.stderr));
+    let out = ours_ok("portable", &["--itemize-changes"], tmp.path(), "dst");
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines: Vec<&str> = text.lines().collect();
     lines.sort();
@@ -254,8 +252,7 @@ fn max_delete_stops_deleting_with_status_25() {
     for i in 0..10 {
         fx.file(format!("f{i}"), 0o644, "x");
     }
-    let out = ours("portable", &[], tmp.path(), "dst");
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out.stderr));
+    ours_ok("portable", &[], tmp.path(), "dst");
     for i in 0..10 {
         std::fs::remove_file(tmp.path().join(format!("src/f{i}"))).unwrap();
     }
@@ -285,8 +282,7 @@ fn excluded_destination_entries_are_kept_like_rsync() {
             .file("extra", 0o644, "gone");
     }
     rsync(&["--exclude", "*.o"], tmp.path(), "want");
-    let out = ours("portable", &["--exclude", "*.o"], tmp.path(), "dst");
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out.stderr));
+    ours_ok("portable", &["--exclude", "*.o"], tmp.path(), "dst");
     assert_snapshots_eq(
         "exclude",
         &snapshot(&tmp.path().join("dst")),
@@ -302,12 +298,10 @@ fn excluded_destination_entries_are_kept_like_rsync() {
 fn stale_temporaries_are_removed_and_options_need_sync() {
     let tmp = tempfile::tempdir().unwrap();
     initial(&Fx::new(tmp.path().join("src")));
-    let out = ours("portable", &[], tmp.path(), "dst");
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out.stderr));
+    ours_ok("portable", &[], tmp.path(), "dst");
     // As a killed run leaves one.
     std::fs::write(tmp.path().join("dst/docs/.~ucp.a.txt.99-1"), "half").unwrap();
-    let out = ours("portable", &[], tmp.path(), "dst");
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out.stderr));
+    ours_ok("portable", &[], tmp.path(), "dst");
     assert!(!tmp.path().join("dst/docs/.~ucp.a.txt.99-1").exists());
     let out = Command::new(BIN)
         .args(["-r", "--delete", "src", "x"])
@@ -324,30 +318,18 @@ fn dry_run_changes_nothing_and_reports_what_the_sync_does() {
         initial(&Fx::new(tmp.path().join("src")));
         let dst = format!("dst-{engine}");
         // Into a destination that does not exist yet: nothing is created.
-        let out = ours(
+        let out = ours_ok(
             engine,
             &["--dry-run", "--itemize-changes"],
             tmp.path(),
             &dst,
-        );
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "[{engine}] {}",
-            show(&out.stderr)
         );
         assert!(
             !tmp.path().join(&dst).exists(),
             "[{engine}] dry run created the destination"
         );
         let planned_first = out.stdout;
-        let out = ours(engine, &["--itemize-changes"], tmp.path(), &dst);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "[{engine}] {}",
-            show(&out.stderr)
-        );
+        let out = ours_ok(engine, &["--itemize-changes"], tmp.path(), &dst);
         assert_eq!(
             show(&planned_first),
             show(&out.stdout),
@@ -358,17 +340,11 @@ fn dry_run_changes_nothing_and_reports_what_the_sync_does() {
         std::fs::write(tmp.path().join(&dst).join("docs/.~ucp.a.txt.1-1"), "half").unwrap();
         let before = identities(&tmp.path().join(&dst));
         let snap = snapshot(&tmp.path().join(&dst));
-        let out = ours(
+        let out = ours_ok(
             engine,
             &["--dry-run", "--itemize-changes"],
             tmp.path(),
             &dst,
-        );
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "[{engine}] {}",
-            show(&out.stderr)
         );
         assert_eq!(
             identities(&tmp.path().join(&dst)),
@@ -384,13 +360,7 @@ fn dry_run_changes_nothing_and_reports_what_the_sync_does() {
         );
         let planned = out.stdout;
         assert!(!planned.is_empty());
-        let out = ours(engine, &["--itemize-changes"], tmp.path(), &dst);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "[{engine}] {}",
-            show(&out.stderr)
-        );
+        let out = ours_ok(engine, &["--itemize-changes"], tmp.path(), &dst);
         let mut a: Vec<&[u8]> = planned.split(|b| *b == b'\n').collect();
         let mut b: Vec<&[u8]> = out.stdout.split(|b| *b == b'\n').collect();
         a.sort();
