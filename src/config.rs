@@ -37,6 +37,9 @@ pub enum Overwrite {
     Force,
     /// Leave it alone (-n).
     Skip,
+    /// Replace it only when it is older than the source (-u, cp's meaning:
+    /// modification times compared to the nanosecond); otherwise leave it.
+    Older,
 }
 
 /// How the destination operand is to be read.
@@ -197,6 +200,9 @@ impl Config {
 
         let overwrite = if args.no_clobber {
             Overwrite::Skip
+        } else if args.update && !args.sync {
+            // In sync mode the walker applies -u (rsync's whole seconds).
+            Overwrite::Older
         } else if args.force {
             Overwrite::Force
         } else {
@@ -234,10 +240,11 @@ impl Config {
             sync: crate::sync::SyncOptions {
                 enabled: args.sync,
                 size_only: args.size_only,
+                checksum: args.checksum,
                 modify_window: i64::from(args.modify_window),
                 // -n keeps existing files in sync mode too.
                 ignore_existing: args.ignore_existing || args.no_clobber,
-                update: false,
+                update: args.update,
                 delete: args.delete,
                 max_delete: args.max_delete,
                 inplace: args.inplace,

@@ -1184,3 +1184,74 @@ fn engine_auto_and_buffer_mem_flags() {
         compare_all("[--engine uring --buffer-mem 64K]", &env, &ours, &gnu);
     }
 }
+
+#[test]
+fn update_replaces_only_older_destinations_like_cp() {
+    // -u: replace only a destination whose modification time is older than
+    // its source's, to the nanosecond; missing ones are copied.
+    const T: i64 = 1_700_000_000;
+    let build = |fx: &Fx| {
+        fx.dir("d", 0o755).dir("d/sub", 0o755).dir("m", 0o755);
+        fx.dir("m/d", 0o755).dir("m/d/sub", 0o755);
+        for (name, src_ns, dst) in [
+            ("older", (T, 0), Some((T - 10, 0))),
+            ("newer", (T, 0), Some((T + 10, 0))),
+            ("same", (T, 5), Some((T, 5))),
+            ("ns-older", (T, 6), Some((T, 5))),
+            ("ns-newer", (T, 5), Some((T, 6))),
+            ("missing", (T, 0), None),
+            ("sub/older", (T, 0), Some((T - 1, 0))),
+            ("sub/newer", (T, 0), Some((T + 1, 0))),
+        ] {
+            let rel = format!("d/{name}");
+            fx.file(&rel, 0o644, format!("new {name}\n"));
+            fx.set_times(&rel, src_ns, src_ns);
+            if let Some(t) = dst {
+                let rel = format!("m/d/{name}");
+                fx.file(&rel, 0o644, format!("OLD {name} at the destination\n"));
+                fx.set_times(&rel, t, t);
+            }
+        }
+        for (name, src, dst) in [("ln-older", T, T - 10), ("ln-newer", T, T + 10)] {
+            fx.symlink(format!("d/{name}"), "new-target");
+            fx.set_times(format!("d/{name}"), (src, 0), (src, 0));
+            fx.symlink(format!("m/d/{name}"), "old-target");
+            fx.set_times(format!("m/d/{name}"), (dst, 0), (dst, 0));
+        }
+        fx.file("a", 0o644, b"new a\n")
+            .set_times("a", (T, 0), (T, 0));
+        fx.file("b", 0o644, b"OLD b\n")
+            .set_times("b", (T + 1, 0), (T + 1, 0));
+        fx.file("c", 0o644, b"OLD c\n")
+            .set_times("c", (T - 1, 0), (T - 1, 0));
+    };
+    let mut failures = Failures::default();
+    for engine in engines() {
+        for args in [
+            &["-ru", "d", "m"][..],
+            &["-r", "--update", "d", "m"],
+            &["-au", "d", "m"],
+            &["-uv", "a", "b"],
+            &["-u", "-v", "a", "c"],
+        ] {
+            failures.check(|| {
+                let (env, ours, _) = case(&format!("-u {args:?}"), engine, build, args);
+                assert_eq!(
+                    ours.code,
+                    Some(0),
+                    "[{args:?}, {engine}] {}",
+                    ours.stderr_str()
+                );
+                if args.contains(&"d") {
+                    assert_eq!(
+                        env.ours.read("m/d/newer"),
+                        b"OLD newer at the destination\n"
+                    );
+                    assert_eq!(env.ours.read("m/d/ns-older"), b"new ns-older\n");
+                    assert_eq!(env.ours.read("m/d/missing"), b"new missing\n");
+                }
+            });
+        }
+    }
+    failures.finish();
+}

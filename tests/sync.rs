@@ -371,3 +371,81 @@ fn dry_run_changes_nothing_and_reports_what_the_sync_does() {
         );
     }
 }
+
+#[test]
+fn checksum_and_update_decide_like_rsync() {
+    if !have_rsync() {
+        return;
+    }
+    const OLD: (i64, i64) = (1_600_000_000, 0);
+    for engine in engines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = Fx::new(tmp.path().join("src"));
+        initial(&src);
+        src.file("sneaky", 0o644, "abcd")
+            .set_times("sneaky", OLD, OLD);
+        src.file("touched", 0o644, "same")
+            .set_times("touched", OLD, OLD);
+        src.file("newer-there", 0o644, "src version")
+            .set_times("newer-there", OLD, OLD);
+        rsync(&[], tmp.path(), "want");
+        let dst = format!("dst-{engine}");
+        ours_ok(engine, &[], tmp.path(), &dst);
+        // Content changed behind the quick check's back (same size, same
+        // time); a new time on the same content; a destination edited later
+        // than its source.
+        src.file("sneaky", 0o644, "ABCD")
+            .set_times("sneaky", OLD, OLD);
+        src.set_times("touched", OLD, (1_650_000_000, 0));
+        for d in [dst.as_str(), "want"] {
+            let fx = Fx::new(tmp.path().join(d));
+            fx.file("newer-there", 0o644, "edited at the destination");
+            fx.set_times("newer-there", OLD, (1_700_000_000, 0));
+        }
+        let ctx = format!("[{engine}] --checksum --update");
+        rsync(&["--checksum", "--update"], tmp.path(), "want");
+        let out = ours_ok(
+            engine,
+            &["--checksum", "--update", "--itemize-changes"],
+            tmp.path(),
+            &dst,
+        );
+        let d = tmp.path().join(&dst);
+        assert_snapshots_eq(
+            &ctx,
+            &snapshot(&d),
+            &snapshot(&tmp.path().join("want")),
+            "uring-cp",
+            "rsync",
+        );
+        assert_eq!(std::fs::read(d.join("sneaky")).unwrap(), b"ABCD", "{ctx}");
+        assert_eq!(
+            std::fs::read(d.join("newer-there")).unwrap(),
+            b"edited at the destination",
+            "{ctx}"
+        );
+        // The same content is kept (same inode), with the source's new time.
+        let md = std::fs::metadata(d.join("touched")).unwrap();
+        assert_eq!(md.mtime(), 1_650_000_000, "{ctx}: time fixed");
+        let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(String::from)
+            .collect();
+        lines.sort();
+        assert_eq!(
+            lines,
+            [
+                format!("attrs file time '{dst}/touched'"),
+                format!("update file content '{dst}/sneaky'"),
+            ],
+            "{ctx}"
+        );
+        // Without --update, the newer destination is replaced.
+        ours_ok(engine, &["--checksum"], tmp.path(), &dst);
+        assert_eq!(
+            std::fs::read(d.join("newer-there")).unwrap(),
+            b"src version",
+            "{ctx}"
+        );
+    }
+}

@@ -105,6 +105,12 @@ pub struct Args {
     #[arg(short, long, overrides_with = "force", help_heading = "Copy")]
     pub no_clobber: bool,
 
+    /// Replace an existing destination only when it is older than its source
+    /// (modification times); with --sync, leave files that are newer at the
+    /// destination.
+    #[arg(short, long, help_heading = "Copy")]
+    pub update: bool,
+
     /// Copy all SOURCE arguments into DIRECTORY.
     #[arg(short, long, value_name = "DIRECTORY", help_heading = "Copy")]
     pub target_directory: Option<PathBuf>,
@@ -146,6 +152,17 @@ pub struct Args {
     /// With --sync: files of the same size count as the same.
     #[arg(long, requires = "sync", help_heading = "Sync")]
     pub size_only: bool,
+
+    /// With --sync: files of the same size are compared by content (both read
+    /// in full) instead of by modification time.
+    #[arg(
+        short = 'c',
+        long,
+        requires = "sync",
+        conflicts_with = "size_only",
+        help_heading = "Sync"
+    )]
+    pub checksum: bool,
 
     /// With --sync: leave every existing destination entry alone.
     #[arg(long, requires = "sync", help_heading = "Sync")]

@@ -53,11 +53,11 @@ impl DstOpen {
 }
 
 /// Decide how to open `item`'s destination, which may exist, applying cp's
-/// refusals. `src` is the source's (dev, ino).
+/// refusals. `src` is the source's status.
 pub fn check_existing(
     item: &Item,
     dst: BorrowedFd<'_>,
-    src: (u64, u64),
+    src: &SrcStat,
     overwrite: Overwrite,
 ) -> Result<DstOpen, Failure> {
     let name = item.dst_name();
@@ -66,7 +66,7 @@ pub fn check_existing(
         Err(Errno::NOENT) => return Ok(DstOpen::Create),
         Err(e) => return Err(item.error(Op::Stat, true, e.into()).into()),
     };
-    if overwrite == Overwrite::Skip {
+    if overwrite == Overwrite::Skip || (overwrite == Overwrite::Older && !older(&lst, src.mtime)) {
         return Ok(DstOpen::Skip);
     }
     let st = if FileType::from_raw_mode(lst.st_mode) == FileType::Symlink {
@@ -88,7 +88,7 @@ pub fn check_existing(
             quote(&item.dst_path())
         )));
     }
-    if (st.st_dev, st.st_ino) == src {
+    if (st.st_dev, st.st_ino) == (src.dev, src.ino) {
         return Err(Failure::Msg(format!(
             "{} and {} are the same file",
             quote(&item.src_path()),
@@ -96,6 +96,13 @@ pub fn check_existing(
         )));
     }
     Ok(DstOpen::Overwrite)
+}
+
+/// Is the destination `dst` older than a source modified at `mtime` (-u)?
+/// Compared to the nanosecond, as cp does on filesystems that keep them.
+#[allow(clippy::unnecessary_cast)] // the field types differ between architectures
+fn older(dst: &rustix::fs::Stat, mtime: (i64, u32)) -> bool {
+    (dst.st_mtime as i64, dst.st_mtime_nsec as u32) < mtime
 }
 
 /// Open the destination file the synchronous way, with -f's retry.
@@ -144,6 +151,14 @@ fn replace_existing(
     };
     if overwrite == Overwrite::Skip {
         return Ok(false);
+    }
+    if overwrite == Overwrite::Older {
+        // -u: the source's own time (a symlink's, not its target's).
+        let src = rustix::fs::statat(&item.src_dir.fd, &item.name, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| item.error(Op::Stat, false, e.into()))?;
+        if !older(&st, SrcStat::from_stat(&src).mtime) {
+            return Ok(false);
+        }
     }
     if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
         return Err(Failure::Msg(format!(
@@ -613,7 +628,6 @@ impl FileCopier {
         {
             return Ok(Copied::Queued);
         }
-        let src_id = (st.st_dev, st.st_ino);
         let sst = SrcStat::from_stat(&st);
         let first = match as_data {
             true => false,
@@ -622,7 +636,7 @@ impl FileCopier {
                 Err(result) => return result.map(Copied::Done),
             },
         };
-        let result = self.copy_open(item, &src, dst, fresh, src_id, &sst, as_data, buf);
+        let result = self.copy_open(item, &src, dst, fresh, &sst, as_data, buf);
         if first {
             self.first_done(item, &sst, matches!(result, Ok(Some(_))));
         }
@@ -637,7 +651,6 @@ impl FileCopier {
         src: &OwnedFd,
         dst: BorrowedFd<'_>,
         fresh: bool,
-        src_id: (u64, u64),
         sst: &SrcStat,
         as_data: bool,
         buf: &mut Vec<u8>,
@@ -648,7 +661,7 @@ impl FileCopier {
         let temp = (self.temp_files && !as_data).then(|| crate::sync::temp_name(item.dst_name()));
         if temp.is_some()
             && !fresh
-            && check_existing(item, dst, src_id, self.overwrite)? == DstOpen::Skip
+            && check_existing(item, dst, sst, self.overwrite)? == DstOpen::Skip
         {
             return Ok(None); // -n: cp's refusals and skips hold in sync mode too
         }
@@ -660,7 +673,7 @@ impl FileCopier {
                 Mode::from_raw_mode(mode & 0o777),
             )
             .map_err(|e| item.error(Op::Create, true, e.into()))?,
-            None => match self.open_destination(item, dst, fresh, src_id, mode)? {
+            None => match self.open_destination(item, dst, fresh, sst, mode)? {
                 Some(out) => out,
                 None => return Ok(None),
             },
@@ -740,14 +753,14 @@ impl FileCopier {
     }
 
     /// Open (create, or truncate under cp's rules) the destination of a
-    /// regular file whose source is `src` (dev, ino) with `mode`. `Ok(None)`:
-    /// skipped (-n).
+    /// regular file whose source has status `src`, with `mode`. `Ok(None)`:
+    /// skipped (-n, -u).
     pub fn open_destination(
         &self,
         item: &Item,
         dst: BorrowedFd<'_>,
         fresh: bool,
-        src: (u64, u64),
+        src: &SrcStat,
         mode: u32,
     ) -> Result<Option<OwnedFd>, Failure> {
         let mode = mode & 0o777;

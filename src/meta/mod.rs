@@ -110,6 +110,22 @@ impl SrcStat {
         }
     }
 
+    /// From the `statx` the ring's STATX fills in.
+    pub fn from_libc_statx(st: &libc::statx) -> Self {
+        SrcStat {
+            mode: st.stx_mode.into(),
+            uid: st.stx_uid,
+            gid: st.stx_gid,
+            nlink: st.stx_nlink.into(),
+            dev: rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor),
+            ino: st.stx_ino,
+            size: st.stx_size,
+            blocks: st.stx_blocks,
+            atime: (st.stx_atime.tv_sec, st.stx_atime.tv_nsec),
+            mtime: (st.stx_mtime.tv_sec, st.stx_mtime.tv_nsec),
+        }
+    }
+
     fn timestamps(&self) -> Timestamps {
         let ts = |(s, ns): (i64, u32)| Timespec {
             tv_sec: s,

@@ -20,6 +20,7 @@
 //! and not at all in a directory whose source listing failed; `--max-delete=N`
 //! stops after N.
 
+use rustix::fd::BorrowedFd;
 use rustix::fs::{FileType, Stat};
 use std::ffi::{CStr, CString};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -31,6 +32,8 @@ pub struct SyncOptions {
     pub enabled: bool,
     /// Compare sizes only (`--size-only`).
     pub size_only: bool,
+    /// Same-size files are compared by content (`--checksum`).
+    pub checksum: bool,
     /// Seconds two modification times may differ and still count as equal.
     pub modify_window: i64,
     /// Leave every existing destination entry alone (`--ignore-existing`).
@@ -61,6 +64,8 @@ impl SyncOptions {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Changes {
     pub size: bool,
+    /// The contents differ (found by `--checksum`).
+    pub content: bool,
     pub time: bool,
     pub perms: bool,
     pub owner: bool,
@@ -68,13 +73,14 @@ pub struct Changes {
 
 impl Changes {
     pub fn any(&self) -> bool {
-        self.size || self.time || self.perms || self.owner
+        self.size || self.content || self.time || self.perms || self.owner
     }
 
     /// `size,time` (the order is fixed), or `-` for nothing.
     pub fn describe(&self) -> String {
         let names: Vec<&str> = [
             (self.size, "size"),
+            (self.content, "content"),
             (self.time, "time"),
             (self.perms, "perms"),
             (self.owner, "owner"),
@@ -98,6 +104,9 @@ pub enum Decision {
     Keep(Changes),
     /// Write it again: its content differs (by the quick check).
     Update(Changes),
+    /// `--checksum`: the sizes are equal, the contents must be compared;
+    /// `time` tells whether the modification times differ.
+    Compare { time: bool },
     /// The destination is of another type: remove it, then create.
     Replace,
 }
@@ -107,6 +116,9 @@ pub enum Decision {
 pub struct Kept {
     pub perms: bool,
     pub owner: bool,
+    /// Timestamps (only ever fixed under `--checksum`, where equal contents
+    /// may have other times).
+    pub times: bool,
 }
 
 /// The quick check for two regular files (rsync's).
@@ -114,14 +126,18 @@ pub fn decide_file(src: &Stat, dst: &Stat, o: &SyncOptions, kept: Kept) -> Decis
     if FileType::from_raw_mode(dst.st_mode) != FileType::RegularFile {
         return Decision::Replace;
     }
-    if o.ignore_existing || (o.update && dst.st_mtime > src.st_mtime) {
+    if o.ignore_existing || (o.update && dst.st_mtime - src.st_mtime > o.modify_window) {
         return Decision::Keep(Changes::default());
     }
+    let time = (src.st_mtime - dst.st_mtime).abs() > o.modify_window;
     let differs = Changes {
         size: src.st_size != dst.st_size,
-        time: !o.size_only && (src.st_mtime - dst.st_mtime).abs() > o.modify_window,
+        time: !o.size_only && time,
         ..Changes::default()
     };
+    if o.checksum && !differs.size {
+        return Decision::Compare { time };
+    }
     if differs.size || differs.time {
         return Decision::Update(differs);
     }
@@ -135,6 +151,47 @@ pub fn attrs(src: &Stat, dst: &Stat, kept: Kept) -> Changes {
         owner: kept.owner && (src.st_uid, src.st_gid) != (dst.st_uid, dst.st_gid),
         ..Changes::default()
     }
+}
+
+/// `--checksum`: do the two open files, each `size` bytes long by their
+/// status, hold the same bytes? Reads both in step and stops at the first
+/// difference (a byte comparison: there is no remote side to send digests
+/// to, so hashing would only add work). `Err((true, e))`: reading the source
+/// failed; `Err((false, e))`: the destination.
+pub fn same_content(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    size: u64,
+) -> Result<bool, (bool, std::io::Error)> {
+    const CHUNK: usize = 256 * 1024;
+    let len = usize::try_from(size).unwrap_or(CHUNK).clamp(1, CHUNK);
+    let (mut a, mut b) = (vec![0u8; len], vec![0u8; len]);
+    let mut off = 0u64;
+    loop {
+        let n = read_full(src, &mut a, off).map_err(|e| (true, e))?;
+        let m = read_full(dst, &mut b, off).map_err(|e| (false, e))?;
+        if n != m || a[..n] != b[..m] {
+            return Ok(false);
+        }
+        if n == 0 {
+            return Ok(true); // both at EOF together
+        }
+        off += n as u64;
+    }
+}
+
+/// Read at `off` until `buf` is full or EOF.
+fn read_full(fd: BorrowedFd<'_>, buf: &mut [u8], off: u64) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match rustix::io::pread(fd, &mut buf[got..], off + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(got)
 }
 
 /// Temporary names start with this; a listing in sync mode removes leftovers.
@@ -259,6 +316,7 @@ mod tests {
         let k = Kept {
             perms: true,
             owner: true,
+            times: true,
         };
         let mut d = stat(libc::S_IFREG | 0o600, 5, 7);
         d.st_uid = 1;
@@ -276,5 +334,27 @@ mod tests {
         let long = CString::new(vec![b'x'; 255]).unwrap();
         assert!(temp_name(&long).to_bytes().len() <= 255);
         assert_ne!(temp_name(c"a"), temp_name(c"a"));
+    }
+
+    #[test]
+    fn same_content_compares_every_byte_and_the_length() {
+        use std::io::Write;
+        use std::os::fd::AsFd;
+        let big: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+        let file = |data: &[u8]| {
+            let mut f = tempfile::tempfile().expect("tempfile");
+            f.write_all(data).expect("write");
+            f
+        };
+        let a = file(&big);
+        let mut changed = big.clone();
+        changed[599_999] ^= 1;
+        let mut longer = big.clone();
+        longer.push(0);
+        let cmp = |b: &std::fs::File| same_content(a.as_fd(), b.as_fd(), big.len() as u64).ok();
+        assert_eq!(cmp(&file(&big)), Some(true));
+        assert_eq!(cmp(&file(&changed)), Some(false));
+        assert_eq!(cmp(&file(&longer)), Some(false));
+        assert_eq!(cmp(&file(&big[..1000])), Some(false));
     }
 }

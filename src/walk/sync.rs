@@ -9,7 +9,7 @@ use crate::tree::{DstDir, DstState, join};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Stat};
 use std::collections::HashMap;
 use std::ffi::{CStr, CString, OsStr};
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -155,7 +155,24 @@ impl Walker {
         }
         let kept = self.kept();
         let decision = match ft {
-            FileType::RegularFile => decide_file(&src_st, &dst_st, &self.sync, kept),
+            FileType::RegularFile => match decide_file(&src_st, &dst_st, &self.sync, kept) {
+                Decision::Compare { time } => {
+                    match self.compare(src_dir, src_path, dir, name, &src_st) {
+                        None => return Step::Skip, // the source could not be read: reported
+                        Some(true) => {
+                            let mut fix = attrs(&src_st, &dst_st, kept);
+                            fix.time = time && kept.times;
+                            Decision::Keep(fix)
+                        }
+                        Some(false) => Decision::Update(crate::sync::Changes {
+                            content: true,
+                            time,
+                            ..Default::default()
+                        }),
+                    }
+                }
+                d => d,
+            },
             FileType::Symlink => {
                 let same = FileType::from_raw_mode(dst_st.st_mode) == FileType::Symlink
                     && rustix::fs::readlinkat(src_dir, name, Vec::new()).ok()
@@ -190,6 +207,8 @@ impl Walker {
                 self.itemize("update", ft, &changes.describe(), &path);
                 Step::Send
             }
+            // Resolved into Keep or Update above; copying is the safe answer.
+            Decision::Compare { .. } => Step::Send,
             // A symlink or special file over another non-directory: the
             // engine replaces it (cp's rule for existing non-directories).
             Decision::Replace => {
@@ -203,9 +222,44 @@ impl Walker {
     /// preserves (the owner only as root, who can set it). Asked once.
     fn kept(&mut self) -> Kept {
         *self.kept.get_or_insert_with(|| Kept {
+            times: self.archive.preserve.timestamps,
             perms: self.archive.preserve.mode,
             owner: self.archive.preserve.ownership && rustix::process::geteuid().is_root(),
         })
+    }
+
+    /// `--checksum`: compare the contents of the source `name` (status `st`)
+    /// and its destination. `None`: the source could not be read (reported);
+    /// a destination that cannot be read counts as different.
+    fn compare(
+        &self,
+        src_dir: BorrowedFd<'_>,
+        src_path: &Path,
+        dir: BorrowedFd<'_>,
+        name: &CStr,
+        st: &Stat,
+    ) -> Option<bool> {
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK;
+        let src = match rustix::fs::openat(src_dir, name, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(e) => {
+                let err = CopyError::new(Op::OpenRead, join(src_path, name), e.into());
+                self.progress.error(&err.found_in_walk());
+                return None;
+            }
+        };
+        let Ok(dst) = rustix::fs::openat(dir, name, flags, Mode::empty()) else {
+            return Some(false);
+        };
+        match crate::sync::same_content(AsFd::as_fd(&src), AsFd::as_fd(&dst), st.st_size as u64) {
+            Ok(same) => Some(same),
+            Err((false, _)) => Some(false),
+            Err((true, e)) => {
+                let err = CopyError::new(Op::Read, join(src_path, name), e);
+                self.progress.error(&err.found_in_walk());
+                None
+            }
+        }
     }
 
     /// Remove a destination entry of another type than its source (one of
@@ -255,6 +309,21 @@ impl Walker {
         {
             self.progress
                 .error(&CopyError::new(Op::SetPerms, path, e.into()));
+        }
+        if fix.time {
+            let ts = |s: i64, ns: i64| rustix::fs::Timespec {
+                tv_sec: s,
+                tv_nsec: ns as _,
+            };
+            #[allow(clippy::unnecessary_cast)] // the field types differ between architectures
+            let times = rustix::fs::Timestamps {
+                last_access: ts(src.st_atime as i64, src.st_atime_nsec as i64),
+                last_modification: ts(src.st_mtime as i64, src.st_mtime_nsec as i64),
+            };
+            if let Err(e) = rustix::fs::utimensat(dir, name, &times, AtFlags::SYMLINK_NOFOLLOW) {
+                self.progress
+                    .error(&CopyError::new(Op::PreserveTimes, path, e.into()));
+            }
         }
         if fix.perms
             && let Err(e) = rustix::fs::chmodat(

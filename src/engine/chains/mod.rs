@@ -710,14 +710,10 @@ impl Chains {
         } else if *fresh {
             Some(Ok(DstOpen::Create))
         } else {
-            let src = (
-                libc::makedev(stx.stx_dev_major, stx.stx_dev_minor),
-                stx.stx_ino,
-            );
             Some(ops::check_existing(
                 &item,
                 fd.as_fd(),
-                src,
+                &crate::meta::SrcStat::from_libc_statx(stx),
                 self.opts.overwrite,
             ))
         };

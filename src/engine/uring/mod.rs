@@ -430,12 +430,11 @@ impl<'a> Worker<'a> {
         let Some(DstState::Ready { fd, fresh }) = item.dst_dir.state() else {
             return Ok(None);
         };
-        let src = (sst.dev, sst.ino);
         let Some(out) = self.files.open_destination(
             item,
             fd.as_fd(),
             *fresh,
-            src,
+            sst,
             self.files.archive.create_mode(sst.mode),
         )?
         else {
