@@ -23,7 +23,7 @@ _uring__cp() {
 
     case "${cmd}" in
         uring__cp)
-            opts="-r -a -d -p -P -L -H -f -n -t -T -v -q -V -h --recursive --archive --preserve --no-preserve --sparse --reflink --no-dereference --dereference --force --no-clobber --target-directory --no-target-directory --sync --delete --max-delete --modify-window --size-only --ignore-existing --inplace --dry-run --itemize-changes --exclude --include --exclude-from --verbose --progress --no-progress --quiet --stats --engine --ring-reads --buffer-mem --version --help"
+            opts="-r -a -d -p -P -L -H -f -n -u -t -T -c -v -q -V -h --recursive --archive --preserve --no-preserve --sparse --reflink --no-dereference --dereference --force --no-clobber --update --target-directory --no-target-directory --sync --delete --max-delete --modify-window --size-only --checksum --fsync --ignore-existing --inplace --dry-run --itemize-changes --exclude --include --exclude-from --verbose --progress --no-progress --quiet --stats --engine --ring-reads --buffer-mem --version --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

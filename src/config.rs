@@ -118,6 +118,8 @@ pub struct Config {
     pub deref: Deref,
     pub overwrite: Overwrite,
     pub verbose: bool,
+    /// `--fsync`: flush the destination filesystems before reporting success.
+    pub fsync: bool,
     /// --sync and its options.
     pub sync: crate::sync::SyncOptions,
     /// --exclude/--include/--exclude-from, in order.
@@ -237,6 +239,7 @@ impl Config {
             deref,
             overwrite,
             verbose: args.verbose,
+            fsync: args.fsync,
             sync: crate::sync::SyncOptions {
                 enabled: args.sync,
                 size_only: args.size_only,

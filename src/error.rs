@@ -42,6 +42,8 @@ pub enum Op {
     Changed,
     /// Renaming a complete temporary file over the destination (sync mode).
     Replace,
+    /// Flushing a destination filesystem to disk (`--fsync`).
+    Flush,
 }
 
 /// An operation on a path failed.
@@ -187,6 +189,7 @@ impl fmt::Display for CopyError {
             Op::Seek => format!("cannot lseek {p}"),
             Op::Changed => format!("{p} changed while it was being copied"),
             Op::Replace => format!("cannot replace {p}"),
+            Op::Flush => format!("cannot flush {p} to disk"),
         };
         write!(f, "{what}: {}", strip_os_suffix(&self.source))
     }

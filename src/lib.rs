@@ -114,6 +114,12 @@ pub fn run(cfg: Config) -> i32 {
         }
     }
 
+    // --fsync flushes the filesystems of the destinations once all is written.
+    let dests: Vec<std::path::PathBuf> = roots
+        .iter()
+        .map(|r| tree::join(&r.dst_dir.path, &r.dst_name))
+        .collect();
+
     let shards = engine.shards().max(1);
     let (tx, rx): (Vec<_>, Vec<_>) = (0..shards)
         .map(|_| crossbeam_channel::bounded(walk::QUEUE_DEPTH))
@@ -141,6 +147,9 @@ pub fn run(cfg: Config) -> i32 {
     // Hard-link entries hold destination directories open: close them now,
     // which applies those directories' final attributes.
     archive.links.clear();
+    if cfg.fsync && !cfg.sync.dry_run && interrupt::signal().is_none() {
+        sync::durable::flush(&dests, &*progress);
+    }
     if let Some(bar) = bar {
         bar.finish();
     }

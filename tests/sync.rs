@@ -449,3 +449,66 @@ fn checksum_and_update_decide_like_rsync() {
         );
     }
 }
+
+/// `strace -f -e trace=syncfs` output of a run, or why it cannot be had.
+fn syncfs_calls(args: &[&str], cwd: &Path) -> Result<(i32, Vec<String>), String> {
+    if Command::new("strace").arg("-V").output().is_err() {
+        return Err("strace is not installed (.ci/run installs it)".into());
+    }
+    let out = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=syncfs", "-o", "strace.out", BIN])
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    let log = std::fs::read_to_string(cwd.join("strace.out")).unwrap_or_default();
+    let calls = log
+        .lines()
+        .filter(|l| l.contains("syncfs("))
+        .map(String::from)
+        .collect();
+    Ok((out.status.code().unwrap_or(-1), calls))
+}
+
+#[test]
+fn fsync_flushes_every_destination_filesystem_once() {
+    for engine in engines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = Fx::new(tmp.path().join("src"));
+        initial(&src);
+        src.dir("mnt", 0o755)
+            .file("mnt/inside", 0o644, "on another fs");
+        // The destination holds a mount point (a tmpfs) when root can make one.
+        std::fs::create_dir_all(tmp.path().join("dst/mnt")).unwrap();
+        let mounted = is_root()
+            && Command::new("mount")
+                .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+                .arg(tmp.path().join("dst/mnt"))
+                .status()
+                .is_ok_and(|s| s.success());
+        if !mounted {
+            notice("not root or no tmpfs: --fsync is checked on one filesystem only");
+        }
+        let args = [
+            "--engine", engine, "-a", "--sync", "--fsync", "-T", "src", "dst",
+        ];
+        let result = syncfs_calls(&args, tmp.path());
+        if mounted {
+            let _ = Command::new("umount")
+                .arg(tmp.path().join("dst/mnt"))
+                .status();
+        }
+        let (code, calls) = match result {
+            Ok(v) => v,
+            Err(why) => return skip(&why),
+        };
+        assert_eq!(code, 0, "[{engine}]");
+        let want = if mounted { 2 } else { 1 };
+        assert_eq!(calls.len(), want, "[{engine}] {calls:?}");
+        assert!(calls.iter().all(|c| c.ends_with("= 0")), "{calls:?}");
+        // Without --fsync: none.
+        let plain = ["--engine", engine, "-a", "src", "other"];
+        let (code, calls) = syncfs_calls(&plain, tmp.path()).unwrap();
+        assert_eq!((code, calls.len()), (0, 0), "[{engine}] {calls:?}");
+    }
+}

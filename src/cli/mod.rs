@@ -164,6 +164,11 @@ pub struct Args {
     )]
     pub checksum: bool,
 
+    /// Make everything written durable on disk before exiting successfully
+    /// (one syncfs per destination filesystem at the end; also without --sync).
+    #[arg(long, help_heading = "Sync")]
+    pub fsync: bool,
+
     /// With --sync: leave every existing destination entry alone.
     #[arg(long, requires = "sync", help_heading = "Sync")]
     pub ignore_existing: bool,

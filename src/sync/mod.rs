@@ -20,6 +20,8 @@
 //! and not at all in a directory whose source listing failed; `--max-delete=N`
 //! stops after N.
 
+pub mod durable;
+
 use rustix::fd::BorrowedFd;
 use rustix::fs::{FileType, Stat};
 use std::ffi::{CStr, CString};
