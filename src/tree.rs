@@ -32,6 +32,21 @@ pub struct SrcDir {
     pub parent: Option<Arc<SrcDir>>,
 }
 
+impl Drop for SrcDir {
+    /// Drop the chain of parents one by one: dropping a deep chain at once
+    /// (thousands of levels, e.g. a symlink loop under -L stopped by an
+    /// error) would otherwise recurse once per level and overflow the stack.
+    fn drop(&mut self) {
+        let mut next = self.parent.take();
+        while let Some(parent) = next {
+            next = match Arc::into_inner(parent) {
+                Some(mut last) => last.parent.take(), // `last` drops here, parentless
+                None => None,                         // still shared: someone else drops it
+            };
+        }
+    }
+}
+
 impl SrcDir {
     /// Is (dev, ino) this directory or one of its ancestors?
     pub fn has_ancestor(&self, dev_ino: (u64, u64)) -> bool {

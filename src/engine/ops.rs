@@ -34,8 +34,12 @@ enum LinkFrom<'a> {
 pub enum DstOpen {
     /// Nothing is there: create it (`O_CREAT | O_EXCL`).
     Create,
-    /// A file is there: truncate and rewrite it, keeping its inode and mode, as cp does.
+    /// A file is there: truncate and rewrite it, keeping its inode and mode,
+    /// as cp does (never through a symlink that took its place meanwhile).
     Overwrite,
+    /// The destination named on the command line is a symlink to a file:
+    /// write through it, as cp does (the user named it).
+    Through,
     /// Leave the existing file alone (-n).
     Skip,
 }
@@ -45,9 +49,10 @@ impl DstOpen {
         let base = OFlags::WRONLY | OFlags::CLOEXEC;
         match self {
             DstOpen::Create => base | OFlags::CREATE | OFlags::EXCL,
-            // cp writes through a symlink to an existing file; O_CREAT stays for
-            // the race where it vanished since it was checked.
-            DstOpen::Overwrite | DstOpen::Skip => base | OFlags::CREATE | OFlags::TRUNC,
+            // O_CREAT stays for the race where the file vanished since it
+            // was checked.
+            DstOpen::Overwrite => base | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW,
+            DstOpen::Through | DstOpen::Skip => base | OFlags::CREATE | OFlags::TRUNC,
         }
     }
 }
@@ -69,7 +74,16 @@ pub fn check_existing(
     if overwrite == Overwrite::Skip || (overwrite == Overwrite::Older && !older(&lst, src.mtime)) {
         return Ok(DstOpen::Skip);
     }
-    let st = if FileType::from_raw_mode(lst.st_mode) == FileType::Symlink {
+    let symlink = FileType::from_raw_mode(lst.st_mode) == FileType::Symlink;
+    if symlink && item.display.is_none() {
+        // Inside a tree, a destination symlink may point anywhere, even out
+        // of the destination (`dst/f -> /etc/passwd`): it is replaced by the
+        // file, never written through (rsync's rule; GNU cp writes through).
+        rustix::fs::unlinkat(dst, name, AtFlags::empty())
+            .map_err(|e| item.error(Op::Remove, true, e.into()))?;
+        return Ok(DstOpen::Create);
+    }
+    let st = if symlink {
         match rustix::fs::statat(dst, name, AtFlags::empty()) {
             Ok(st) => st,
             Err(_) => {
@@ -95,7 +109,11 @@ pub fn check_existing(
             quote(&item.dst_path())
         )));
     }
-    Ok(DstOpen::Overwrite)
+    Ok(if symlink {
+        DstOpen::Through
+    } else {
+        DstOpen::Overwrite
+    })
 }
 
 /// Is the destination `dst` older than a source modified at `mtime` (-u)?
@@ -117,7 +135,10 @@ pub fn open_dst(
     let mode = Mode::from_raw_mode(mode);
     match rustix::fs::openat(dst, name, how.flags(), mode) {
         Ok(fd) => Ok(fd),
-        Err(e) if how == DstOpen::Overwrite && overwrite == Overwrite::Force => {
+        Err(e)
+            if matches!(how, DstOpen::Overwrite | DstOpen::Through)
+                && overwrite == Overwrite::Force =>
+        {
             // -f: remove what cannot be opened and create a new file.
             if rustix::fs::unlinkat(dst, name, AtFlags::empty()).is_err() {
                 return Err(item.error(Op::Create, true, e.into()));

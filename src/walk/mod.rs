@@ -74,6 +74,10 @@ pub struct Walker {
     buf: Vec<MaybeUninit<u8>>,
     /// Directories still to visit (depth-first).
     stack: Vec<PendingDir>,
+    /// Each destination operand as (its parent directory's dev and inode,
+    /// its name, its path): with symlinks followed, the walk can come upon
+    /// the destination it is filling, and must not copy it into itself.
+    dests: Vec<((u64, u64), CString, PathBuf)>,
 }
 
 struct PendingDir {
@@ -128,11 +132,21 @@ impl Walker {
             },
             buf: vec![MaybeUninit::uninit(); 64 << 10],
             stack: Vec::new(),
+            dests: Vec::new(),
         }
     }
 
     /// Walk every root, in order. Returns when done or when the engine hung up.
     pub fn run(mut self, roots: Vec<Root>) {
+        for root in &roots {
+            if let Some(DstState::Ready { fd, .. }) = root.dst_dir.state()
+                && let Ok(st) = rustix::fs::fstat(fd)
+            {
+                let path = join(&root.dst_dir.path, &root.dst_name);
+                self.dests
+                    .push(((st.st_dev, st.st_ino), root.dst_name.clone(), path));
+            }
+        }
         for root in roots {
             if self.root(root).is_err() {
                 return;
@@ -282,6 +296,17 @@ impl Walker {
             }
         };
         let dev_ino = (st.st_dev, st.st_ino);
+        if let Some((_, _, dst)) = self.dests.iter().find(|(parent, name, _)| {
+            *parent == p.parent_src.dev_ino && name.as_c_str() == p.name.as_c_str()
+        }) {
+            // e.g. `d/up -> ..` under -L, with the destination next to d.
+            self.progress.message(&format!(
+                "cannot copy a directory, {}, into itself, {}",
+                crate::error::quote(&path),
+                crate::error::quote(dst)
+            ));
+            return Ok(());
+        }
         if p.follow && p.parent_src.has_ancestor(dev_ino) {
             self.progress.message(&format!(
                 "cannot copy {}: it is a directory that contains itself (symlink cycle)",

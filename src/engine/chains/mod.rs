@@ -654,7 +654,7 @@ impl Chains {
             None => true, // the source changed size: copy what is there now
             Some((OPEN_DST, e)) => {
                 e == libc::EEXIST
-                    || (c.how == DstOpen::Overwrite
+                    || (matches!(c.how, DstOpen::Overwrite | DstOpen::Through)
                         && self.opts.overwrite == crate::config::Overwrite::Force)
             }
             Some(_) => false,
