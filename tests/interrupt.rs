@@ -105,3 +105,119 @@ fn a_signal_stops_the_copy_promptly_and_leaves_only_whole_files() {
         }
     }
 }
+
+/// Contents that tell old from new and show any mix: every 4 KiB block
+/// starts with its own header (version, file, block number).
+fn versioned(version: &str, file: usize, size: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(size);
+    let mut block = 0;
+    while v.len() < size {
+        let head = format!("{version} file {file} block {block}\n");
+        let mut b = head.into_bytes();
+        b.resize(4096, version.as_bytes()[0]);
+        v.extend_from_slice(&b);
+        block += 1;
+    }
+    v.truncate(size);
+    v
+}
+
+#[test]
+fn sigkill_during_a_sync_leaves_every_file_old_or_new() {
+    const FILES: usize = 6;
+    const NEW: usize = 8 << 20;
+    const OLD: usize = 3 << 20;
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let new: Vec<Vec<u8>> = (0..FILES).map(|i| versioned("NEW", i, NEW)).collect();
+    let old: Vec<Vec<u8>> = (0..FILES).map(|i| versioned("old", i, OLD)).collect();
+    for (i, data) in new.iter().enumerate() {
+        std::fs::write(src.join(format!("f{i}")), data).unwrap();
+    }
+    let (mut killed_mid_copy, mut temps_left) = (0, 0);
+    for engine in engines() {
+        let dst = tmp.path().join(format!("dst-{engine}"));
+        // Kill points: as soon as the first temporary file appears, then
+        // after fixed delays from the start.
+        for point in ["first temporary", "0 ms", "3 ms", "10 ms", "25 ms", "60 ms"] {
+            let ctx = format!("[{engine}] SIGKILL at {point}");
+            let _ = std::fs::remove_dir_all(&dst);
+            std::fs::create_dir_all(&dst).unwrap();
+            for (i, data) in old.iter().enumerate() {
+                std::fs::write(dst.join(format!("f{i}")), data).unwrap();
+            }
+            let mut child = Command::new(BIN)
+                .args(["--engine", engine, "-a", "--sync", "-T", "src"])
+                .arg(&dst)
+                .current_dir(tmp.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let start = Instant::now();
+            match point.strip_suffix(" ms") {
+                Some(ms) => std::thread::sleep(Duration::from_millis(ms.parse().unwrap())),
+                None => {
+                    while start.elapsed() < Duration::from_secs(5)
+                        && !std::fs::read_dir(&dst).unwrap().any(|e| {
+                            e.unwrap()
+                                .file_name()
+                                .as_encoded_bytes()
+                                .starts_with(b".~ucp.")
+                        })
+                    {
+                        std::thread::yield_now();
+                    }
+                }
+            }
+            let _ = child.kill(); // SIGKILL
+            let status = child.wait().unwrap();
+            if status.code().is_none() {
+                killed_mid_copy += 1;
+            }
+            // Every file is complete: old or new, never a mix.
+            for (i, (old, new)) in old.iter().zip(&new).enumerate() {
+                let got = std::fs::read(dst.join(format!("f{i}"))).unwrap();
+                assert!(
+                    got == *old || got == *new,
+                    "{ctx}: f{i} is neither the old nor the new content ({} bytes)",
+                    got.len()
+                );
+            }
+            temps_left += std::fs::read_dir(&dst)
+                .unwrap()
+                .filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .file_name()
+                        .as_encoded_bytes()
+                        .starts_with(b".~ucp.")
+                })
+                .count();
+            // The next run finishes the job and leaves no temporary behind.
+            let out = Command::new(BIN)
+                .args(["--engine", engine, "-a", "--sync", "-T", "src"])
+                .arg(&dst)
+                .current_dir(tmp.path())
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(0), "{ctx}: {}", show(&out.stderr));
+            let names: Vec<_> = std::fs::read_dir(&dst)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            assert_eq!(names.len(), FILES, "{ctx}: left behind: {names:?}");
+            for (i, new) in new.iter().enumerate() {
+                let got = std::fs::read(dst.join(format!("f{i}"))).unwrap();
+                assert!(got == *new, "{ctx}: f{i}");
+            }
+        }
+    }
+    // The kills must have landed while copying, or the test proves nothing.
+    notice(&format!(
+        "{killed_mid_copy} runs were killed before they finished, leaving {temps_left} \
+         temporaries for the next run to remove"
+    ));
+    assert!(killed_mid_copy > 0, "every run finished before its SIGKILL");
+}
