@@ -255,3 +255,128 @@ fn vanishing_sources_have_their_own_exit_status() {
         );
     }
 }
+
+/// The two tests of changing sources run one at a time: each needs the
+/// machine's two CPUs for its writer and the copy to overlap.
+static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// A source rewritten while it is copied (a writer thread keeps changing
+/// it): the run fails for that file, says so, and leaves no mix of old and
+/// new bytes: no file in cp mode, the old file in sync mode. The other
+/// files are copied.
+#[test]
+fn a_source_that_keeps_changing_is_reported_not_mixed() {
+    use std::os::unix::fs::FileExt;
+    let _alone = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("calm"), "calm").unwrap();
+    let size = 48u64 << 20;
+    // Real data (a sparse file would be copied hole by hole in no time).
+    let data: Vec<u8> = (0..size).map(|j| (j >> 9) as u8 | 1).collect();
+    std::fs::write(src.join("busy"), data).unwrap();
+    let busy = std::fs::OpenOptions::new()
+        .write(true)
+        .open(src.join("busy"))
+        .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let busy = busy.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let off = (i * 7_340_033) % (size - 8);
+                busy.write_at(&i.to_le_bytes(), off).unwrap();
+                i += 1;
+                std::thread::yield_now();
+            }
+        })
+    };
+    for engine in engines() {
+        for sync in [false, true] {
+            let dst = tmp.path().join(format!("dst-{engine}-{sync}"));
+            // At the lowest priority, so that the writer, which shares the
+            // two CPUs with it, is never held off for a whole copy.
+            let mut cmd = Command::new("nice");
+            cmd.args(["-n", "19", BIN, "--engine", engine, "-a"]);
+            if sync {
+                std::fs::create_dir_all(&dst).unwrap();
+                std::fs::write(dst.join("busy"), "the old copy").unwrap();
+                cmd.args(["--sync", "-T"]);
+            }
+            let out = cmd.arg(&src).arg(&dst).output().unwrap();
+            let ctx = format!("[{engine}, sync={sync}]");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{ctx}: {stderr}");
+            assert!(
+                stderr.contains("/busy' changed while it was being copied"),
+                "{ctx}: {stderr}"
+            );
+            assert_eq!(std::fs::read(dst.join("calm")).unwrap(), b"calm", "{ctx}");
+            if sync {
+                assert_eq!(
+                    std::fs::read(dst.join("busy")).unwrap(),
+                    b"the old copy",
+                    "{ctx}"
+                );
+            } else {
+                assert!(!dst.join("busy").exists(), "{ctx}: a mixed copy was kept");
+            }
+            let names: Vec<_> = std::fs::read_dir(&dst)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(names.len(), if sync { 2 } else { 1 }, "{ctx}: {names:?}");
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+}
+
+/// A source truncated once while it is copied: the copy is made again from
+/// its new state, so the result is the old or the new content, never a mix.
+#[test]
+fn a_source_that_shrinks_once_is_copied_whole() {
+    let _alone = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let full: Vec<u8> = (0..(64u32 << 20)).map(|j| (j >> 12) as u8).collect();
+    let half = &full[..full.len() / 2];
+    for engine in engines() {
+        for delay_ms in [1, 5, 20] {
+            std::fs::write(src.join("f"), &full).unwrap();
+            let dst = tmp.path().join(format!("dst-{engine}-{delay_ms}"));
+            let child = Command::new(BIN)
+                .args(["--engine", engine, "-r"])
+                .arg(&src)
+                .arg(&dst)
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(src.join("f"))
+                .unwrap()
+                .set_len(half.len() as u64)
+                .unwrap();
+            let out = child.wait_with_output().unwrap();
+            let ctx = format!("[{engine}, truncated after {delay_ms} ms]");
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{ctx}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let got = std::fs::read(dst.join("f")).unwrap();
+            assert!(
+                got == full || got == half,
+                "{ctx}: neither the old nor the new content ({} bytes)",
+                got.len()
+            );
+        }
+    }
+}

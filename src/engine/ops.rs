@@ -274,6 +274,9 @@ const LARGE_BACKLOG: usize = 16;
 /// Most bytes moved by one copy_file_range or sendfile call: between two calls
 /// the copy looks for an interrupt (64 MiB take ~30 ms here).
 const STEP: u64 = 64 << 20;
+
+/// Copies of a source that changes while it is copied, before giving up.
+const CHANGED_RETRIES: u32 = 3;
 /// Ranges at least this large go through sendfile when copy_file_range cannot.
 const SENDFILE_MIN: u64 = 1 << 20;
 
@@ -733,20 +736,51 @@ impl FileCopier {
             commit(out)?;
             return Ok(Some(sst.size));
         }
-        // A size of 0 may be a pseudo-file (/proc) with content: read it to EOF.
-        let size = (!as_data && sst.size > 0).then_some(sst.size);
-        let copied = match size {
-            Some(size) if self.archive.sparse_copy(sst) => {
-                let zeros = self.archive.sparse == crate::config::Sparse::Always;
-                meta::data::copy_sparse(item, src, &out, size, zeros, buf, &mut |a, b, buf| {
-                    self.copy_range(item, src, &out, a, Some(b), buf)
-                })
+        let mut sst = *sst;
+        let mut attempts = 0;
+        let copied = loop {
+            // A size of 0 may be a pseudo-file (/proc) with content: read it to EOF.
+            let size = (!as_data && sst.size > 0).then_some(sst.size);
+            let copied = match size {
+                Some(size) if self.archive.sparse_copy(&sst) => {
+                    let zeros = self.archive.sparse == crate::config::Sparse::Always;
+                    meta::data::copy_sparse(item, src, &out, size, zeros, buf, &mut |a, b, buf| {
+                        self.copy_range(item, src, &out, a, Some(b), buf)
+                    })
+                }
+                _ => self.copy_data(item, src, &out, size, buf),
+            };
+            if copied.is_err() {
+                break copied;
             }
-            _ => self.copy_data(item, src, &out, size, buf),
+            // Did the source change while it was copied (a writer appended,
+            // truncated or rewrote it)? Then the copy may mix old and new
+            // bytes: copy it again from its new state, and if it keeps
+            // changing, fail rather than keep a mix.
+            let Some(size) = size else { break copied };
+            let now = match rustix::fs::fstat(src) {
+                Ok(st) => SrcStat::from_stat(&st),
+                Err(e) => break Err(item.error(Op::Stat, false, e.into())),
+            };
+            // (Fewer bytes than the size with nothing changed is no change:
+            // /sys files claim 4096 bytes whatever they hold.)
+            if now.size == size && now.mtime == sst.mtime {
+                break copied;
+            }
+            attempts += 1;
+            if attempts == CHANGED_RETRIES {
+                let why =
+                    format!("it changed during {CHANGED_RETRIES} copies in a row; not copied");
+                break Err(item.error(Op::Changed, false, std::io::Error::other(why)));
+            }
+            if let Err(e) = rustix::fs::ftruncate(&out, 0) {
+                break Err(item.error(Op::Write, true, e.into()));
+            }
+            sst = now;
         };
         match copied {
             Ok(n) => {
-                self.finish_file(item, src, &out, sst);
+                self.finish_file(item, src, &out, &sst);
                 commit(out)?;
                 Ok(Some(n))
             }
