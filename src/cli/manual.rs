@@ -53,7 +53,8 @@ pub const SECTIONS: &[(&str, &[Para])] = &[
             Text(
                 "--sync makes DEST an up-to-date mirror of SOURCE: an entry whose size and \
                  modification time (in whole seconds, --modify-window apart at most) match is \
-                 left alone; every file written goes to a temporary name .~ucp.NAME.PID-N in \
+                 left alone (--checksum compares the contents of same-size files instead; -u \
+                 leaves files newer at the destination); every file written goes to a temporary name .~ucp.NAME.PID-N in \
                  its directory and is renamed over the old one when complete (--inplace \
                  writes in place). Temporaries left by a killed run are removed by the next \
                  sync. --delete removes what the source no longer has, except entries the \
@@ -62,9 +63,14 @@ pub const SECTIONS: &[(&str, &[Para])] = &[
             Text(
                 "--itemize-changes prints one line per change: ACTION TYPE DETAILS PATH, with \
                  ACTION new, update, attrs, replace or delete; TYPE file, dir, symlink or \
-                 special; DETAILS - or a comma list of size, time, perms, owner, or was-TYPE; \
+                 special; DETAILS - or a comma list of size, content, time, perms, owner, or \
+                 was-TYPE; \
                  PATH the destination path, quoted as in -v. --dry-run prints the same lines \
                  and changes nothing.",
+            ),
+            Text(
+                "--fsync (also without --sync) makes everything written durable before a \
+                 successful exit: one syncfs per destination filesystem at the end.",
             ),
             Example(&["uring-cp -a --sync --delete --itemize-changes -T ~/src /backup/src"]),
         ],
