@@ -4,7 +4,8 @@
 //! The handler only records the signal (signal-hook); the walker stops
 //! listing, workers stop taking items, a file being copied stops at its next
 //! chunk and is removed, and `run` reports. A second signal ends the process
-//! at once, for a user who does not want to wait.
+//! at once, for a user who does not want to wait. A destination that runs
+//! out of space stops the run the same way ([`stop_destination_full`]).
 
 use std::sync::Arc;
 use std::sync::OnceLock;
@@ -27,6 +28,9 @@ pub fn install() {
     }
 }
 
+/// The stop that is not a signal: the destination ran out of space.
+const FULL: usize = usize::MAX;
+
 /// Has the run been asked to stop?
 #[inline]
 pub fn requested() -> bool {
@@ -36,7 +40,20 @@ pub fn requested() -> bool {
 /// The signal that asked the run to stop, if any.
 pub fn signal() -> Option<i32> {
     match caught().load(Relaxed) {
-        0 => None,
+        0 | FULL => None,
         s => Some(s as i32),
     }
+}
+
+/// A write failed for lack of space (ENOSPC, EDQUOT): stop the run the way
+/// a signal does, instead of failing every file left with the same error.
+/// (A signal that came first keeps its place.) Returns whether this call
+/// stopped the run, i.e. this is the first such failure.
+pub fn stop_destination_full() -> bool {
+    caught().compare_exchange(0, FULL, Relaxed, Relaxed).is_ok()
+}
+
+/// Did the run stop because the destination is full?
+pub fn destination_full() -> bool {
+    caught().load(Relaxed) == FULL
 }

@@ -147,7 +147,7 @@ pub fn run(cfg: Config) -> i32 {
     // Hard-link entries hold destination directories open: close them now,
     // which applies those directories' final attributes.
     archive.links.clear();
-    if cfg.fsync && !cfg.sync.dry_run && interrupt::signal().is_none() {
+    if cfg.fsync && !cfg.sync.dry_run && !interrupt::requested() {
         sync::durable::flush(&dests, &*progress);
     }
     if let Some(bar) = bar {
@@ -176,6 +176,19 @@ pub fn run(cfg: Config) -> i32 {
             st.symlinks.load(Relaxed),
         ));
         exit::interrupted(sig)
+    } else if interrupt::destination_full() {
+        let more = console
+            .stats
+            .out_of_space
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let also = match more {
+            0 => String::new(),
+            n => format!(" ({n} more files being written failed the same way)"),
+        };
+        console.note(&format!(
+            "stopped: no space left on the destination{also}; what was not copied yet was left out"
+        ));
+        exit::PARTIAL
     } else if console.failed() > 0 {
         exit::PARTIAL
     } else if console

@@ -69,6 +69,17 @@ fn disk_full_leaves_no_partial_files() {
             stderr.contains("No space left on device") && stderr.contains("/dst/d/f"),
             "[{engine}] the error must name the file and the reason: {stderr}"
         );
+        // The run stops at the first file that does not fit, instead of
+        // failing each remaining file the same way.
+        assert_eq!(
+            stderr.matches("No space left on device").count(),
+            1,
+            "[{engine}] {stderr}"
+        );
+        assert!(
+            stderr.contains("stopped: no space left on the destination"),
+            "[{engine}] {stderr}"
+        );
         let mut kept = 0;
         for entry in std::fs::read_dir(fs.0.join("dst/d")).unwrap() {
             let entry = entry.unwrap();
@@ -84,6 +95,39 @@ fn disk_full_leaves_no_partial_files() {
             kept += 1;
         }
         assert!(kept > 0 && kept < 24, "[{engine}] {kept} files kept");
+
+        // Sync mode over older copies: a file is its old or its new content.
+        let old = |i: u32| format!("old f{i:02}").into_bytes();
+        std::fs::remove_dir_all(fs.0.join("dst")).unwrap();
+        std::fs::create_dir_all(fs.0.join("dst/d")).unwrap();
+        for i in 0..24u32 {
+            std::fs::write(fs.0.join("dst/d").join(format!("f{i:02}")), old(i)).unwrap();
+        }
+        let out = Command::new(BIN)
+            .args(["--engine", engine, "-a", "--sync", "-T"])
+            .arg(&src)
+            .arg(fs.0.join("dst"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "[{engine} sync] {stderr}");
+        let mut new = 0;
+        for i in 0..24u32 {
+            let name = format!("f{i:02}");
+            let copy = std::fs::read(fs.0.join("dst/d").join(&name)).unwrap();
+            let orig = std::fs::read(src.join("d").join(&name)).unwrap();
+            assert!(
+                copy == orig || copy == old(i),
+                "[{engine} sync] {name} is a mix"
+            );
+            new += usize::from(copy == orig);
+        }
+        assert!(
+            new < 24,
+            "[{engine} sync] everything fit: the test proves nothing"
+        );
+        let names = std::fs::read_dir(fs.0.join("dst/d")).unwrap().count();
+        assert_eq!(names, 24, "[{engine} sync] temporaries left behind");
     }
 }
 

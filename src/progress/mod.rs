@@ -72,6 +72,8 @@ pub struct Stats {
     pub failed: AtomicU64,
     /// Source entries the walk listed that were gone when reached.
     pub vanished: AtomicU64,
+    /// Failures for lack of space after the first, which stopped the run.
+    pub out_of_space: AtomicU64,
     /// Sync mode: destination entries deleted, and whether --max-delete stopped it.
     pub deleted: AtomicU64,
     pub delete_stopped: AtomicBool,
@@ -200,6 +202,17 @@ impl Progress for Console {
         if err.vanished {
             self.stats.vanished.fetch_add(1, Relaxed);
             return self.note(&err.to_string());
+        }
+        if matches!(err.source.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+            && !crate::interrupt::stop_destination_full()
+        {
+            // Every failure passes here, so this is where a full destination
+            // is noticed and the run stopped: the files still to come would
+            // fail the same way. Those already in flight (a ring holds many)
+            // are counted, not each printed.
+            self.stats.failed.fetch_add(1, Relaxed);
+            self.stats.out_of_space.fetch_add(1, Relaxed);
+            return;
         }
         self.message(&err.to_string());
     }
