@@ -512,3 +512,47 @@ fn fsync_flushes_every_destination_filesystem_once() {
         assert_eq!((code, calls.len()), (0, 0), "[{engine}] {calls:?}");
     }
 }
+
+#[test]
+fn a_file_operand_gets_the_quick_check_too() {
+    for engine in engines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fx = Fx::new(tmp.path());
+        fx.file("big.iso", 0o644, "version 1").dir("backup", 0o755);
+        let sync = |extra: &[&str]| {
+            let out = Command::new(BIN)
+                .args(["--engine", engine, "-a", "--sync", "--itemize-changes"])
+                .args(extra)
+                .args(["big.iso", "backup"])
+                .current_dir(tmp.path())
+                .output()
+                .unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "[{engine}] {}",
+                show(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        assert_eq!(sync(&[]), "new file - 'backup/big.iso'\n", "[{engine}]");
+        let ino = fx.lstat("backup/big.iso").ino();
+        assert_eq!(sync(&[]), "", "[{engine}] unchanged: nothing to do");
+        assert_eq!(
+            fx.lstat("backup/big.iso").ino(),
+            ino,
+            "[{engine}] rewritten"
+        );
+        fx.file("big.iso", 0o644, "version 2, longer").set_times(
+            "big.iso",
+            (1_700_000_000, 0),
+            (1_700_000_000, 0),
+        );
+        assert_eq!(
+            sync(&[]),
+            "update file size,time 'backup/big.iso'\n",
+            "[{engine}]"
+        );
+        assert_eq!(fx.read("backup/big.iso"), b"version 2, longer");
+    }
+}

@@ -198,6 +198,33 @@ impl Walker {
             });
             return self.drain();
         }
+        if self.sync.enabled
+            && let Some(DstState::Ready { fd, .. }) = root.dst_dir.state()
+        {
+            // A file operand gets the same quick check as a file in a tree
+            // (`uring-cp --sync big.iso /backup/` copies it only if it changed).
+            let dst_path = join(&root.dst_dir.path, &root.dst_name);
+            match rustix::fs::statat(fd, root.dst_name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(dst) => {
+                    let step = self.sync_entry(
+                        root.src_dir.fd.as_fd(),
+                        &root.src_dir.path,
+                        &root.dst_dir,
+                        fd.as_fd(),
+                        &root.name,
+                        &root.dst_name,
+                        ft,
+                        FileType::from_raw_mode(dst.st_mode),
+                        Some(&root.stat),
+                        root.follow,
+                    );
+                    if let sync::Step::Skip = step {
+                        return Ok(());
+                    }
+                }
+                Err(_) => self.itemize("new", ft, "-", &dst_path),
+            }
+        }
         let kind = match ft {
             FileType::RegularFile => Kind::File {
                 follow: root.follow,
@@ -488,6 +515,7 @@ impl Walker {
                             &src.path,
                             dst,
                             dfd,
+                            &name,
                             &name,
                             ft,
                             dft,

@@ -96,8 +96,9 @@ impl Walker {
         node.set(state);
     }
 
-    /// Decide about a source entry `name` of type `ft` whose destination
-    /// (of type `dft`) exists in `dst`. `src_stat`: the source's status if
+    /// Decide about a source entry `src_name` of type `ft` whose destination
+    /// `dst_name` (of type `dft`, the same name but for operands) exists in
+    /// `dst`. `src_stat`: the source's status if
     /// the walk already has it.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn sync_entry(
@@ -106,13 +107,14 @@ impl Walker {
         src_path: &Path,
         dst: &DstDir,
         dir: BorrowedFd<'_>,
-        name: &CStr,
+        src_name: &CStr,
+        dst_name: &CStr,
         ft: FileType,
         dft: FileType,
         src_stat: Option<&Stat>,
         follow: bool,
     ) -> Step {
-        let path = join(&dst.path, name);
+        let path = join(&dst.path, dst_name);
         if self.sync.ignore_existing {
             return Step::Skip;
         }
@@ -120,10 +122,10 @@ impl Walker {
             if dft == FileType::Directory {
                 return Step::Send; // its contents are synced in turn
             }
-            return self.replace(dir, name, ft, dft, &path);
+            return self.replace(dir, dst_name, ft, dft, &path);
         }
         if dft == FileType::Directory {
-            return self.replace(dir, name, ft, dft, &path);
+            return self.replace(dir, dst_name, ft, dft, &path);
         }
         let flags = if follow {
             AtFlags::empty()
@@ -132,17 +134,18 @@ impl Walker {
         };
         let src_st = match src_stat {
             Some(st) => *st,
-            None => match rustix::fs::statat(src_dir, name, flags) {
+            None => match rustix::fs::statat(src_dir, src_name, flags) {
                 Ok(st) => st,
                 Err(e) => {
                     self.progress.error(
-                        &CopyError::new(Op::Stat, join(src_path, name), e.into()).found_in_walk(),
+                        &CopyError::new(Op::Stat, join(src_path, src_name), e.into())
+                            .found_in_walk(),
                     );
                     return Step::Skip;
                 }
             },
         };
-        let dst_st = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        let dst_st = match rustix::fs::statat(dir, dst_name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => st,
             Err(e) => {
                 self.progress
@@ -157,7 +160,7 @@ impl Walker {
         let decision = match ft {
             FileType::RegularFile => match decide_file(&src_st, &dst_st, &self.sync, kept) {
                 Decision::Compare { time } => {
-                    match self.compare(src_dir, src_path, dir, name, &src_st) {
+                    match self.compare(src_dir, src_path, dir, (src_name, dst_name), &src_st) {
                         None => return Step::Skip, // the source could not be read: reported
                         Some(true) => {
                             let mut fix = attrs(&src_st, &dst_st, kept);
@@ -175,8 +178,8 @@ impl Walker {
             },
             FileType::Symlink => {
                 let same = FileType::from_raw_mode(dst_st.st_mode) == FileType::Symlink
-                    && rustix::fs::readlinkat(src_dir, name, Vec::new()).ok()
-                        == rustix::fs::readlinkat(dir, name, Vec::new()).ok();
+                    && rustix::fs::readlinkat(src_dir, src_name, Vec::new()).ok()
+                        == rustix::fs::readlinkat(dir, dst_name, Vec::new()).ok();
                 if same {
                     Decision::Keep(Default::default())
                 } else {
@@ -197,7 +200,7 @@ impl Walker {
             Decision::Keep(fix) => {
                 if fix.any() {
                     if !self.sync.dry_run {
-                        self.fix_attrs(dir, name, &src_st, fix, &path);
+                        self.fix_attrs(dir, dst_name, &src_st, fix, &path);
                     }
                     self.itemize("attrs", ft, &fix.describe(), &path);
                 }
@@ -236,7 +239,7 @@ impl Walker {
         src_dir: BorrowedFd<'_>,
         src_path: &Path,
         dir: BorrowedFd<'_>,
-        name: &CStr,
+        (name, dst_name): (&CStr, &CStr),
         st: &Stat,
     ) -> Option<bool> {
         let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK;
@@ -248,7 +251,7 @@ impl Walker {
                 return None;
             }
         };
-        let Ok(dst) = rustix::fs::openat(dir, name, flags, Mode::empty()) else {
+        let Ok(dst) = rustix::fs::openat(dir, dst_name, flags, Mode::empty()) else {
             return Some(false);
         };
         match crate::sync::same_content(AsFd::as_fd(&src), AsFd::as_fd(&dst), st.st_size as u64) {
