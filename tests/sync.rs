@@ -556,3 +556,39 @@ fn a_file_operand_gets_the_quick_check_too() {
         assert_eq!(fx.read("backup/big.iso"), b"version 2, longer");
     }
 }
+
+#[test]
+fn a_new_hard_link_to_an_unchanged_file_is_linked_like_rsync() {
+    if !have_rsync() {
+        return;
+    }
+    for engine in engines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = Fx::new(tmp.path().join("src"));
+        src.dir("", 0o755)
+            .dir("sub", 0o755)
+            .file("a", 0o644, "linked")
+            .hardlink("a", "b")
+            .file("other", 0o644, "x");
+        let dst = format!("dst-{engine}");
+        ours_ok(engine, &[], tmp.path(), &dst);
+        rsync(&["-H"], tmp.path(), "want");
+        // A third name, in a directory listed after the unchanged first one.
+        src.hardlink("a", "sub/c");
+        ours_ok(engine, &[], tmp.path(), &dst);
+        rsync(&["-H"], tmp.path(), "want");
+        let o = MetaOpts { times: false };
+        let d = tmp.path().join(&dst);
+        assert_eq!(
+            std::fs::metadata(d.join("sub/c")).unwrap().ino(),
+            std::fs::metadata(d.join("a")).unwrap().ino(),
+            "[{engine}] sub/c is not a link to a"
+        );
+        assert_meta_eq(
+            &format!("[{engine}] vs rsync -aH"),
+            &d,
+            &tmp.path().join("want"),
+            &o,
+        );
+    }
+}

@@ -125,6 +125,22 @@ impl Links {
         parked
     }
 
+    /// Sync mode: a name of `st`'s inode is already at the destination as
+    /// `name` in `dir`, unchanged, so it is not copied: new names of the
+    /// inode are linked to it. Nothing happens if another name of the inode
+    /// was claimed first (that copy is the one they link to).
+    pub fn existing(&self, st: &SrcStat, dir: &Arc<DstDir>, name: &std::ffi::CStr) {
+        let mut map = self.lock();
+        map.entry((st.dev, st.ino)).or_insert_with(|| Entry {
+            state: State::Done(
+                Arc::downgrade(dir),
+                name.to_owned(),
+                crate::tree::join(&dir.path, name),
+            ),
+            left: st.nlink.saturating_sub(1),
+        });
+    }
+
     /// Forget every entry (at the end of the run; parked names cannot be
     /// left by then, but if one were, this closes its directory).
     pub fn clear(&self) {

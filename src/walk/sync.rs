@@ -12,6 +12,7 @@ use std::ffi::{CStr, CString, OsStr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A destination directory's entries, by name (stale temporaries removed).
 pub(super) type Listing = HashMap<CString, FileType>;
@@ -105,7 +106,7 @@ impl Walker {
         &mut self,
         src_dir: BorrowedFd<'_>,
         src_path: &Path,
-        dst: &DstDir,
+        dst: &Arc<DstDir>,
         dir: BorrowedFd<'_>,
         src_name: &CStr,
         dst_name: &CStr,
@@ -196,6 +197,16 @@ impl Walker {
                 }
             }
         };
+        if ft == FileType::RegularFile
+            && src_st.st_nlink > 1
+            && self.archive.preserve.links
+            && matches!(decision, Decision::Keep(_))
+            && !self.sync.dry_run
+        {
+            // New names of this inode are linked to the copy already there.
+            let st = crate::meta::SrcStat::from_stat(&src_st);
+            self.archive.links.existing(&st, dst, dst_name);
+        }
         match decision {
             Decision::Keep(fix) => {
                 if fix.any() {
