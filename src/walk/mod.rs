@@ -78,6 +78,8 @@ pub struct Walker {
     /// its name, its path): with symlinks followed, the walk can come upon
     /// the destination it is filling, and must not copy it into itself.
     dests: Vec<((u64, u64), CString, PathBuf)>,
+    /// Multiply-linked symlinks seen: their first status and the names left.
+    linked_symlinks: std::collections::HashMap<(u64, u64), (Stat, u64)>,
 }
 
 struct PendingDir {
@@ -133,6 +135,7 @@ impl Walker {
             buf: vec![MaybeUninit::uninit(); 64 << 10],
             stack: Vec::new(),
             dests: Vec::new(),
+            linked_symlinks: Default::default(),
         }
     }
 
@@ -566,6 +569,11 @@ impl Walker {
                             }
                         }
                     }
+                    if let Some(st) = &mut stat
+                        && st.st_nlink > 1
+                    {
+                        *st = self.first_seen(st);
+                    }
                     match rustix::fs::readlinkat(&src.fd, name.as_c_str(), Vec::new()) {
                         Ok(target) => Kind::Symlink { target },
                         Err(e) => {
@@ -607,6 +615,29 @@ impl Walker {
     }
 
     /// Move to the next shard after every `ROTATE` entries of one directory.
+    /// A symlink with several names (hard links to one symlink inode): the
+    /// status its first name had. Reading a symlink's target can move its
+    /// atime, so a later name, stat'ed after the first was read, would
+    /// carry that new atime into the copy if its item were the one copied.
+    #[allow(clippy::unnecessary_cast)] // the field types differ between architectures
+    fn first_seen(&mut self, st: &Stat) -> Stat {
+        use std::collections::hash_map::Entry;
+        match self.linked_symlinks.entry((st.st_dev, st.st_ino)) {
+            Entry::Vacant(v) => {
+                v.insert((*st, (st.st_nlink as u64).saturating_sub(1)));
+                *st
+            }
+            Entry::Occupied(mut o) => {
+                let (first, left) = *o.get();
+                o.get_mut().1 = left.saturating_sub(1);
+                if left <= 1 {
+                    o.remove(); // every name seen
+                }
+                first
+            }
+        }
+    }
+
     fn count_entry(&mut self) {
         self.in_dir += 1;
         if self.in_dir.is_multiple_of(ROTATE) {
