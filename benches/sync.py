@@ -16,8 +16,9 @@ with the ratio rival / uring-cp:
   are rewritten with new content; each tool brings its own up-to-date mirror up to date again.
 - fsync: the 10,000-file tree copied onto the real disk (WORK, default /var/tmp, which is on
   the machine's disk, not a RAM-backed loop) and made durable: `uring-cp -a --fsync` against
-  `rsync -a --fsync` and `cp -a` followed by `sync`. Before each run the previous copy is
-  removed and `sync` run, untimed.
+  `rsync -a --fsync`, `cp -a` followed by `sync`, and uring-cp followed by an fsync of every
+  file with 64 in flight (benches/pfsync.py: what batched FSYNC requests through the ring
+  amount to). Before each run the previous copy is removed and `sync` run, untimed.
 """
 import os, random, shutil, statistics, subprocess, sys, time
 
@@ -115,6 +116,9 @@ def fsync():
         "uring-cp": [UCP, "-a", "--fsync", SMALL, dst],
         "rsync --fsync": ["rsync", "-a", "--fsync", SMALL + "/", dst + "/"],
         "cp -a; sync": f"cp -a {SMALL} {dst} && sync",
+        # The alternative to one syncfs: a file-by-file fsync, 64 in flight.
+        "uring-cp; 64 fsyncs in flight":
+            f"{UCP} -a {SMALL} {dst} && {os.path.join(REPO, 'benches/pfsync.py')} {dst} 64",
     }
     times = {n: [] for n in tools}
     subprocess.run(f"find {SMALL} -type f -print0 | xargs -0 cat >/dev/null", shell=True)
