@@ -520,20 +520,10 @@ fn a_file_operand_gets_the_quick_check_too() {
         let fx = Fx::new(tmp.path());
         fx.file("big.iso", 0o644, "version 1").dir("backup", 0o755);
         let sync = |extra: &[&str]| {
-            let out = Command::new(BIN)
-                .args(["--engine", engine, "-a", "--sync", "--itemize-changes"])
-                .args(extra)
-                .args(["big.iso", "backup"])
-                .current_dir(tmp.path())
-                .output()
-                .unwrap();
-            assert_eq!(
-                out.status.code(),
-                Some(0),
-                "[{engine}] {}",
-                show(&out.stderr)
-            );
-            String::from_utf8_lossy(&out.stdout).into_owned()
+            let args = ["-a", "--sync", "--itemize-changes", "big.iso", "backup"];
+            let out = run_uring_cp(engine, extra, &args, tmp.path(), &RunOpts::default());
+            assert_eq!(out.code, Some(0), "[{engine}] {}", out.stderr_str());
+            out.stdout_str()
         };
         assert_eq!(sync(&[]), "new file - 'backup/big.iso'\n", "[{engine}]");
         let ino = fx.lstat("backup/big.iso").ino();

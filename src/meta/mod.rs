@@ -77,6 +77,24 @@ pub struct SrcStat {
     pub mtime: (i64, u32),
 }
 
+/// rustix's `Statx` and libc's `statx` (the ring's) have the same fields.
+macro_rules! from_statx {
+    ($st:expr) => {
+        SrcStat {
+            mode: $st.stx_mode.into(),
+            uid: $st.stx_uid,
+            gid: $st.stx_gid,
+            nlink: $st.stx_nlink.into(),
+            dev: rustix::fs::makedev($st.stx_dev_major, $st.stx_dev_minor),
+            ino: $st.stx_ino,
+            size: $st.stx_size,
+            blocks: $st.stx_blocks,
+            atime: ($st.stx_atime.tv_sec, $st.stx_atime.tv_nsec),
+            mtime: ($st.stx_mtime.tv_sec, $st.stx_mtime.tv_nsec),
+        }
+    };
+}
+
 impl SrcStat {
     // The field types differ between architectures.
     #[allow(clippy::unnecessary_cast)]
@@ -96,34 +114,12 @@ impl SrcStat {
     }
 
     pub fn from_statx(st: &rustix::fs::Statx) -> Self {
-        SrcStat {
-            mode: st.stx_mode.into(),
-            uid: st.stx_uid,
-            gid: st.stx_gid,
-            nlink: st.stx_nlink.into(),
-            dev: rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor),
-            ino: st.stx_ino,
-            size: st.stx_size,
-            blocks: st.stx_blocks,
-            atime: (st.stx_atime.tv_sec, st.stx_atime.tv_nsec),
-            mtime: (st.stx_mtime.tv_sec, st.stx_mtime.tv_nsec),
-        }
+        from_statx!(st)
     }
 
     /// From the `statx` the ring's STATX fills in.
     pub fn from_libc_statx(st: &libc::statx) -> Self {
-        SrcStat {
-            mode: st.stx_mode.into(),
-            uid: st.stx_uid,
-            gid: st.stx_gid,
-            nlink: st.stx_nlink.into(),
-            dev: rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor),
-            ino: st.stx_ino,
-            size: st.stx_size,
-            blocks: st.stx_blocks,
-            atime: (st.stx_atime.tv_sec, st.stx_atime.tv_nsec),
-            mtime: (st.stx_mtime.tv_sec, st.stx_mtime.tv_nsec),
-        }
+        from_statx!(st)
     }
 
     fn timestamps(&self) -> Timestamps {
