@@ -45,10 +45,26 @@ pub mod exit {
     }
 }
 
+/// Let the process open as many descriptors as its hard limit allows (the
+/// soft limit is often 1024): a copy keeps a descriptor per directory that
+/// queued items still need. What is left is budgeted by the walker.
+fn raise_descriptor_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let lim = getrlimit(Resource::Nofile);
+    if lim.current < lim.maximum {
+        let raised = rustix::process::Rlimit {
+            current: lim.maximum,
+            maximum: lim.maximum,
+        };
+        let _ = setrlimit(Resource::Nofile, raised);
+    }
+}
+
 /// Run a copy described by `cfg`; returns the exit status.
 pub fn run(cfg: Config) -> i32 {
     let start = std::time::Instant::now();
     interrupt::install();
+    raise_descriptor_limit();
     let console = Arc::new(Console::new(cfg.verbose));
     let progress: Arc<dyn Progress> = console.clone();
     if cfg.preserve.context {

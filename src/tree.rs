@@ -18,7 +18,19 @@ use std::ffi::{CStr, CString, OsStr};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
+
+/// Directories open right now, source and destination side (each holds a
+/// descriptor). Queued items keep their directories open, so a tree of many
+/// small directories could otherwise hold thousands; the walker waits on
+/// this count (see `walk::Walker::wait_for_descriptors`).
+static OPEN_DIRS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many directory descriptors are open.
+pub fn open_dirs() -> usize {
+    OPEN_DIRS.load(Relaxed)
+}
 
 /// An open source directory.
 #[derive(Debug)]
@@ -32,11 +44,29 @@ pub struct SrcDir {
     pub parent: Option<Arc<SrcDir>>,
 }
 
+impl SrcDir {
+    pub fn new(
+        fd: OwnedFd,
+        path: PathBuf,
+        dev_ino: (u64, u64),
+        parent: Option<Arc<SrcDir>>,
+    ) -> Self {
+        OPEN_DIRS.fetch_add(1, Relaxed);
+        SrcDir {
+            fd,
+            path,
+            dev_ino,
+            parent,
+        }
+    }
+}
+
 impl Drop for SrcDir {
     /// Drop the chain of parents one by one: dropping a deep chain at once
     /// (thousands of levels, e.g. a symlink loop under -L stopped by an
     /// error) would otherwise recurse once per level and overflow the stack.
     fn drop(&mut self) {
+        OPEN_DIRS.fetch_sub(1, Relaxed);
         let mut next = self.parent.take();
         while let Some(parent) = next {
             next = match Arc::into_inner(parent) {
@@ -105,7 +135,10 @@ impl DstDir {
 
     pub fn set(&self, state: DstState) {
         // Only the engine that created the directory sets it, once.
-        let _ = self.state.set(state);
+        let ready = matches!(state, DstState::Ready { .. });
+        if self.state.set(state).is_ok() && ready {
+            OPEN_DIRS.fetch_add(1, Relaxed);
+        }
     }
 
     /// Block until the directory's creator has set its state.
@@ -120,6 +153,9 @@ impl DstDir {
 
 impl Drop for DstDir {
     fn drop(&mut self) {
+        if let Some(DstState::Ready { .. }) = self.state.get() {
+            OPEN_DIRS.fetch_sub(1, Relaxed);
+        }
         if let (Some(finish), Some(DstState::Ready { fd, .. })) = (&self.finish, self.state.get()) {
             use std::os::fd::AsFd;
             finish.apply(fd.as_fd(), &self.path);

@@ -223,12 +223,7 @@ fn plan_one(
     }
 
     Ok(Some(Root {
-        src_dir: Arc::new(SrcDir {
-            fd: src_parent_fd,
-            path: src_parent,
-            dev_ino: (0, 0),
-            parent: None,
-        }),
+        src_dir: Arc::new(SrcDir::new(src_parent_fd, src_parent, (0, 0), None)),
         name: src_name,
         dst_dir: Arc::new(DstDir::existing(dst_parent, dst_parent_fd)),
         dst_name,

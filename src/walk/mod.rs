@@ -78,6 +78,9 @@ pub struct Walker {
     /// its name, its path): with symlinks followed, the walk can come upon
     /// the destination it is filling, and must not copy it into itself.
     dests: Vec<((u64, u64), CString, PathBuf)>,
+    /// How many directories may be open at once (see
+    /// [`Walker::wait_for_descriptors`]).
+    dir_budget: usize,
     /// Multiply-linked symlinks seen: their first status and the names left.
     linked_symlinks: std::collections::HashMap<(u64, u64), (Stat, u64)>,
 }
@@ -136,6 +139,7 @@ impl Walker {
             stack: Vec::new(),
             dests: Vec::new(),
             linked_symlinks: Default::default(),
+            dir_budget: descriptor_budget(),
         }
     }
 
@@ -273,8 +277,34 @@ impl Walker {
         Ok(())
     }
 
+    /// Before opening another directory: if the directories open (mostly
+    /// held by queued items, source and destination side) use up the
+    /// descriptor budget, wait for the engines to finish some. A tree of
+    /// many one-file directories otherwise runs out of descriptors with
+    /// thousands of items queued. When nothing is queued and nothing has
+    /// closed for a while, the open directories are the walk's own (a deep
+    /// tree): go on, and let the open fail if it must.
+    fn wait_for_descriptors(&self) {
+        let start = std::time::Instant::now();
+        let mut last = crate::tree::open_dirs();
+        let mut still = 0;
+        while crate::tree::open_dirs() >= self.dir_budget {
+            if crate::interrupt::requested() || start.elapsed().as_secs() >= 10 {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            let now = crate::tree::open_dirs();
+            still = if now < last { 0 } else { still + 1 };
+            last = now;
+            if still >= 100 && self.tx.iter().all(|t| t.is_empty()) {
+                return;
+            }
+        }
+    }
+
     /// Open one directory, announce it, stream its entries, queue its subdirectories.
     fn dir(&mut self, p: PendingDir) -> Result<(), Closed> {
+        self.wait_for_descriptors();
         let path = match &p.display {
             Some(d) => d.clone(),
             None => join(&p.parent_src.path, &p.name),
@@ -352,12 +382,7 @@ impl Walker {
         } else {
             self.dst_node(&p, &st, Some(fd.as_fd()))
         };
-        let src = Arc::new(SrcDir {
-            fd,
-            path,
-            dev_ino,
-            parent: Some(p.parent_src.clone()),
-        });
+        let src = Arc::new(SrcDir::new(fd, path, dev_ino, Some(p.parent_src.clone())));
         // This directory, then its entries, go to the next shard in turn: the
         // worker that handles its entries is the one that creates it.
         self.shard = self.next_shard;
@@ -644,6 +669,17 @@ impl Walker {
             self.shard = (self.shard + 1) % self.tx.len();
         }
     }
+}
+
+/// Directories that may be open at once: half the descriptors this process
+/// may still open (the rest is for the files being copied and the rings).
+fn descriptor_budget() -> usize {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(u64::MAX);
+    let open = std::fs::read_dir("/proc/self/fd").map_or(16, |d| d.count()) as u64;
+    let budget = limit.saturating_sub(open) / 2;
+    usize::try_from(budget).unwrap_or(usize::MAX).max(16)
 }
 
 fn special(st: &Stat) -> Kind {
