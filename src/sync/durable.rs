@@ -1,10 +1,11 @@
 //! `--fsync`: everything written is on disk before the run reports success.
 //!
-//! Measured on this project's virtio disk (ext4, 10,550 entries, 115 MiB):
-//! copying and then one `syncfs` took 1.0–2.2 s; copying and then 8 or 64
-//! fsyncs in flight at once (what batched FSYNC requests through the ring
-//! amount to: io-wq runs each as a blocking fsync) took 2.3–3.2 s; `rsync -a
-//! --fsync`, one fsync after another, 8.3 s. A per-file fsync makes the
+//! Measured on this project's virtio disk (ext4, 10,550 entries, 115 MiB;
+//! `benches/sync.py`, medians of 5): copying and then one `syncfs` took
+//! 1.9 s; copying and then an fsync of every file with 64 in flight (what
+//! batched FSYNC requests through the ring amount to: io-wq runs each as a
+//! blocking fsync) 3.1 s; `rsync -a --fsync`, one fsync after another,
+//! 10.8 s; `cp -a; sync` 7.2 s. A per-file fsync makes the
 //! journal commit once per batch of files; `syncfs` writes all the dirty
 //! data back and commits once. So the flush is one `syncfs` per destination
 //! filesystem at the end: the destination's own, and that of every
