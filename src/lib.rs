@@ -131,10 +131,13 @@ pub fn run(cfg: Config) -> i32 {
     }
 
     // --fsync flushes the filesystems of the destinations once all is written.
-    let dests: Vec<std::path::PathBuf> = roots
-        .iter()
-        .map(|r| tree::join(&r.dst_dir.path, &r.dst_name))
-        .collect();
+    let dests: Vec<std::path::PathBuf> = match cfg.fsync {
+        true => roots
+            .iter()
+            .map(|r| tree::join(&r.dst_dir.path, &r.dst_name))
+            .collect(),
+        false => Vec::new(),
+    };
 
     let shards = engine.shards().max(1);
     let (tx, rx): (Vec<_>, Vec<_>) = (0..shards)
