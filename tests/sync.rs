@@ -265,6 +265,21 @@ fn max_delete_stops_deleting_with_status_25() {
     );
     let left = std::fs::read_dir(tmp.path().join("dst")).unwrap().count();
     assert_eq!(left, 7, "3 of 10 deleted");
+    // rsync does the same: 3 deleted, status 25 (which 3 may differ).
+    if have_rsync() {
+        std::fs::create_dir_all(tmp.path().join("want")).unwrap();
+        for i in 0..10 {
+            std::fs::write(tmp.path().join(format!("want/f{i}")), "x").unwrap();
+        }
+        let out = Command::new("rsync")
+            .args(["-a", "--delete", "--max-delete=3", "src/", "want/"])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(25), "rsync: {}", show(&out.stderr));
+        let left = std::fs::read_dir(tmp.path().join("want")).unwrap().count();
+        assert_eq!(left, 7, "rsync deleted 3 of 10 too");
+    }
 }
 
 #[test]
