@@ -1229,7 +1229,7 @@ fn update_replaces_only_older_destinations_like_cp() {
     for engine in engines() {
         for args in [
             &["-ru", "d", "m"][..],
-            &["-r", "--update", "d", "m"],
+            &["-r", "--update", "-v", "d", "m"],
             &["-au", "d", "m"],
             &["-uv", "a", "b"],
             &["-u", "-v", "a", "c"],

@@ -157,12 +157,14 @@ pub fn remove_partial(item: &Item, dst: BorrowedFd<'_>) {
 }
 
 /// Make room for a non-regular item (symlink, special file) where something
-/// exists: cp replaces a non-directory, refuses a directory, and -n skips.
-/// Returns false when the item is to be skipped.
+/// exists: cp replaces a non-directory (and says `removed 'X'` under -v),
+/// refuses a directory, and -n skips. Returns false when the item is to be
+/// skipped.
 fn replace_existing(
     item: &Item,
     dst: BorrowedFd<'_>,
     overwrite: Overwrite,
+    progress: &dyn Progress,
 ) -> Result<bool, Failure> {
     let name = item.dst_name();
     let st = match rustix::fs::statat(dst, name, AtFlags::SYMLINK_NOFOLLOW) {
@@ -189,6 +191,7 @@ fn replace_existing(
     }
     rustix::fs::unlinkat(dst, name, AtFlags::empty())
         .map_err(|e| item.error(Op::Remove, true, e.into()))?;
+    progress.removed(&item.dst_path());
     Ok(true)
 }
 
@@ -200,6 +203,7 @@ pub fn create_other(
     fresh: bool,
     overwrite: Overwrite,
     perms: u32,
+    progress: &dyn Progress,
 ) -> Result<bool, Failure> {
     let name = item.dst_name();
     let attempt = || match &item.kind {
@@ -220,7 +224,7 @@ pub fn create_other(
     match attempt() {
         Ok(()) => Ok(true),
         Err(e) if !fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {
-            if !replace_existing(item, dst, overwrite)? {
+            if !replace_existing(item, dst, overwrite, progress)? {
                 return Ok(false);
             }
             attempt()?;
@@ -488,7 +492,14 @@ impl FileCopier {
             Kind::Special { mode, .. } => self.archive.create_mode(*mode),
             _ => 0,
         };
-        if !create_other(item, dst, fresh, self.overwrite, perms)? {
+        if !create_other(
+            item,
+            dst,
+            fresh,
+            self.overwrite,
+            perms,
+            &*self.archive.progress,
+        )? {
             return Ok(None);
         }
         if let Some(st) = &item.stat {
@@ -592,7 +603,7 @@ impl FileCopier {
         match attempt() {
             Ok(()) => Ok(Some(0)),
             Err(e) if !fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {
-                if !replace_existing(item, dst, self.overwrite)? {
+                if !replace_existing(item, dst, self.overwrite, &*self.archive.progress)? {
                     return Ok(None);
                 }
                 attempt()?;

@@ -38,6 +38,9 @@ pub trait Progress: Send + Sync {
     fn itemize(&self, _line: &str) {}
     /// Sync mode: a destination entry was deleted.
     fn deleted(&self) {}
+    /// An existing destination entry was removed to make room for the item
+    /// that replaces it (cp's `removed 'X'` under -v).
+    fn removed(&self, _path: &std::path::Path) {}
     /// Sync mode: --max-delete stopped the deletions.
     fn delete_stopped(&self) {}
     /// What one io_uring worker submitted, when it ends.
@@ -180,6 +183,15 @@ impl Progress for Console {
 
     fn deleted(&self) {
         self.stats.deleted.fetch_add(1, Relaxed);
+    }
+
+    fn removed(&self, path: &std::path::Path) {
+        if self.verbose {
+            let line = format!("removed {}\n", crate::error::quote(path));
+            self.print(|| {
+                let _ = std::io::stdout().lock().write_all(line.as_bytes());
+            });
+        }
     }
 
     fn delete_stopped(&self) {

@@ -528,10 +528,15 @@ impl Chains {
                 let result = match res {
                     0 => Ok(Some(0)),
                     _ if res == -libc::EEXIST => match item.dst_dir.state() {
-                        Some(DstState::Ready { fd, .. }) => {
-                            ops::create_other(&item, fd.as_fd(), false, self.opts.overwrite, 0)
-                                .map(|made| made.then_some(0))
-                        }
+                        Some(DstState::Ready { fd, .. }) => ops::create_other(
+                            &item,
+                            fd.as_fd(),
+                            false,
+                            self.opts.overwrite,
+                            0,
+                            &*self.files.archive.progress,
+                        )
+                        .map(|made| made.then_some(0)),
                         _ => Ok(None),
                     },
                     _ => Err(item.error(Op::Symlink, true, errno(-res)).into()),
