@@ -29,6 +29,10 @@
 //! at the start and in any failure). A failure is shrunk to a minimal tree,
 //! on the engine that failed first, and reported with the tree, the command
 //! and the differences.
+//!
+//! `random_changes_sync_like_rsync_on_every_engine` does the same for sync
+//! mode against `rsync -aHX --delete`, on pairs of trees (see the section
+//! "Sync mode against rsync" below; `UCP_PROPTEST_SYNC_CASES=N`, default 24).
 
 mod common;
 
@@ -39,6 +43,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::os::unix::fs::MetadataExt;
+use std::process::Command;
 use std::time::Instant;
 
 const TIMES: MetaOpts = MetaOpts { times: true };
@@ -233,14 +238,17 @@ fn target_strategy() -> impl Strategy<Value = Target> {
     ]
 }
 
-fn kind_strategy() -> impl Strategy<Value = Kind> {
-    let fill = prop_oneof![
+fn fill_strategy() -> impl Strategy<Value = Fill> {
+    prop_oneof![
         6 => any::<u64>().prop_map(Fill::Random),
         1 => Just(Fill::Zeros),
         1 => Just(Fill::Text),
-    ];
+    ]
+}
+
+fn kind_strategy() -> impl Strategy<Value = Kind> {
     prop_oneof![
-        10 => (file_size(), fill).prop_map(|(size, fill)| Kind::File { size, fill }),
+        10 => (file_size(), fill_strategy()).prop_map(|(size, fill)| Kind::File { size, fill }),
         4 => Just(Kind::Dir),
         3 => target_strategy().prop_map(Kind::Symlink),
         2 => any::<usize>().prop_map(Kind::HardLink),
@@ -252,8 +260,8 @@ fn kind_strategy() -> impl Strategy<Value = Kind> {
     ]
 }
 
-fn tree_strategy() -> impl Strategy<Value = TreeSpec> {
-    let node = (
+fn node_strategy() -> impl Strategy<Value = Node> {
+    (
         any::<usize>(),
         name_strategy(),
         kind_strategy(),
@@ -264,10 +272,13 @@ fn tree_strategy() -> impl Strategy<Value = TreeSpec> {
             name,
             kind,
             attrs,
-        });
+        })
+}
+
+fn tree_strategy() -> impl Strategy<Value = TreeSpec> {
     (
         attrs_strategy(true),
-        prop::collection::vec(node, 0..=MAX_NODES),
+        prop::collection::vec(node_strategy(), 0..=MAX_NODES),
     )
         .prop_map(|(root, nodes)| TreeSpec { root, nodes })
 }
@@ -318,6 +329,49 @@ fn content(size: u64, fill: &Fill) -> Vec<u8> {
     }
 }
 
+/// The data chunks of a sparse file (`seed` varies the bytes).
+fn sparse_data(size: u64, chunks: &[(u16, u16)], seed: u64) -> Vec<(u64, Vec<u8>)> {
+    let mut rng = Rng(seed ^ size);
+    chunks
+        .iter()
+        .map(|&(at, len)| {
+            let off = size * at as u64 / 65536;
+            let len = (len as u64).min(size - off);
+            (off, rng.bytes(len as usize))
+        })
+        .collect()
+}
+
+/// The target of a symlink named `name` in a directory `depth` levels below
+/// the root: relative ones climb to the root, then name an entry of
+/// `entries` or a directory of `dirs` (the root first).
+fn symlink_target(
+    t: &Target,
+    depth: usize,
+    name: &[u8],
+    entries: &[Vec<u8>],
+    dirs: &[&[u8]],
+) -> Vec<u8> {
+    let up = |rel: &[u8]| {
+        let mut s = b"../".repeat(depth);
+        s.extend_from_slice(rel);
+        if s.is_empty() {
+            s = b".".to_vec();
+        }
+        if s.ends_with(b"/") {
+            s.pop();
+        }
+        s
+    };
+    match t {
+        Target::Entry(k) if !entries.is_empty() => up(&entries[k % entries.len()]),
+        Target::Entry(_) => b"nothing-yet".to_vec(),
+        Target::Dir(k) => up(dirs[k % dirs.len()]),
+        Target::Literal(s) => s.clone(),
+        Target::Itself => name.to_vec(),
+    }
+}
+
 fn resolve(spec: &TreeSpec) -> Plan {
     // (path, depth below the root) of every directory, the root first.
     let mut dirs: Vec<(Vec<u8>, usize)> = vec![(Vec::new(), 0)];
@@ -361,38 +415,14 @@ fn resolve(spec: &TreeSpec) -> Plan {
                 linkable.push(path.clone());
             }
             Kind::Sparse { size, chunks } => {
-                let mut rng = Rng(i as u64 ^ size);
-                let data = chunks
-                    .iter()
-                    .map(|&(at, len)| {
-                        let off = size * at as u64 / 65536;
-                        let len = (len as u64).min(size - off);
-                        (off, rng.bytes(len as usize))
-                    })
-                    .collect();
+                let data = sparse_data(*size, chunks, i as u64);
                 ops.push(Op::Sparse(path.clone(), *size, data));
                 inode(false);
                 linkable.push(path.clone());
             }
             Kind::Symlink(t) => {
-                let up = |rel: &[u8]| {
-                    let mut s = b"../".repeat(depth);
-                    s.extend_from_slice(rel);
-                    if s.is_empty() {
-                        s = b".".to_vec();
-                    }
-                    if s.ends_with(b"/") {
-                        s.pop();
-                    }
-                    s
-                };
-                let target = match t {
-                    Target::Entry(k) if !entries.is_empty() => up(&entries[k % entries.len()]),
-                    Target::Entry(_) => b"nothing-yet".to_vec(),
-                    Target::Dir(k) => up(&dirs[k % dirs.len()].0),
-                    Target::Literal(s) => s.clone(),
-                    Target::Itself => name.clone(),
-                };
+                let dir_paths: Vec<&[u8]> = dirs.iter().map(|d| d.0.as_slice()).collect();
+                let target = symlink_target(t, depth, &name, &entries, &dir_paths);
                 ops.push(Op::Symlink(path.clone(), target));
                 inode(true);
                 linkable.push(path.clone());
@@ -675,16 +705,19 @@ fn env_u64(name: &str) -> Option<u64> {
     )
 }
 
+/// A seed for a run that is not a replay.
+fn random_seed() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    Rng(t.as_nanos() as u64 ^ ((std::process::id() as u64) << 32)).next_u64()
+}
+
 #[test]
 fn random_trees_under_archive_equal_the_source_and_cp_on_every_engine() {
     let engines = engines_and_ring_reads();
     let cases = env_u64("UCP_PROPTEST_CASES").map_or(DEFAULT_CASES, |n| n as u32);
-    let seed = env_u64("UCP_PROPTEST_SEED").unwrap_or_else(|| {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap();
-        Rng(t.as_nanos() as u64 ^ ((std::process::id() as u64) << 32)).next_u64()
-    });
+    let seed = env_u64("UCP_PROPTEST_SEED").unwrap_or_else(random_seed);
     notice(&format!(
         "proptest: {cases} random trees, each copied by cp -a and by uring-cp -a on {} \
          engine(s) {engines:?}; seed {seed} (replay with UCP_PROPTEST_SEED={seed})",
@@ -831,4 +864,945 @@ fn hard_linked_symlink_keeps_the_atime_seen_before_reading_it() {
         });
     }
     failures.finish();
+}
+
+// ---------------------------------------------------------------------------
+// Sync mode against rsync: a tree A, then A changed into B
+// ---------------------------------------------------------------------------
+//
+// `random_changes_sync_like_rsync_on_every_engine` builds a random tree A as
+// `src`, syncs it with `uring-cp -a --sync --delete -T src dst-ENGINE` on
+// every engine of [`engines`] and with `rsync -aHX --delete src/ want/`,
+// replaces `src` by B (A with random changes: files rewritten, touched,
+// deleted, added, entries of another type at the same name, symlinks
+// retargeted, modes, owners, times and xattrs changed, hard links added and
+// split), and syncs again. After each round every run must exit 0 silently,
+// and every `dst-ENGINE` must equal `want` and the source in type, mode,
+// owner, mtime to the nanosecond (not atimes: rsync does not keep them),
+// size and content, symlink target, hard-link groups and xattrs (not the
+// allocated blocks: rsync without -S writes holes out), with no `.~ucp.*`
+// temporary left. A third run of uring-cp (`--itemize-changes`) must print
+// nothing.
+//
+// B only changes what both tools define the same way, which
+// [`settle`] enforces after the random changes:
+// * the quick check: a regular file with the same size and the same mtime
+//   in whole seconds as before is left alone by both (its mtime's
+//   nanoseconds too), so such a file keeps its content and its exact mtime;
+//   a file that differs in content, or that must leave or join a hard-link
+//   group, gets another whole-second mtime (rsync -H documents that it does
+//   not split existing hard links of unchanged files);
+// * a directory whose mtime keeps its whole second keeps its nanoseconds
+//   (rsync leaves them; uring-cp sets them);
+// * uring-cp bugs found by this test, each pinned by an ignored test below:
+//   an unchanged file keeps its xattrs
+//   (`sync_fixes_the_xattrs_of_an_unchanged_file`), a symlink whose target
+//   is unchanged keeps its owner and times
+//   (`sync_fixes_the_owner_and_mtime_of_an_unchanged_symlink`), an unchanged
+//   file does not become a hard link of another unchanged file
+//   (`sync_links_two_unchanged_files_that_became_one_inode`), a
+//   hard-linked symlink with an unchanged target gets a new target (rsync
+//   would link a new name to it: `sync_links_a_new_name_of_an_unchanged_symlink`),
+//   a kept file gets no new hard-link name (racy:
+//   `sync_links_a_new_name_reached_while_the_unchanged_names_are_kept`),
+//   a directory on both sides loses no xattr
+//   (`sync_removes_the_xattrs_a_directory_lost`), and an unchanged set-ID
+//   file keeps its owner (`sync_keeps_set_id_bits_when_fixing_an_owner`).
+
+/// Tree pairs per run unless `UCP_PROPTEST_SYNC_CASES` (or
+/// `UCP_PROPTEST_CASES`) says otherwise.
+const DEFAULT_SYNC_CASES: u32 = 24;
+/// Random changes per pair.
+const MAX_CHANGES: usize = 14;
+
+#[derive(Clone, Debug)]
+enum Change {
+    /// New content (and mtime) for the n-th regular file (all its names).
+    Rewrite {
+        at: usize,
+        size: u64,
+        fill: Fill,
+        mtime: (i64, i64),
+    },
+    /// One attribute of the n-th inode (the root first): 0 mode, 1 owner,
+    /// 2 times, 3 xattrs, taken from `attrs`.
+    Attr {
+        at: usize,
+        which: u8,
+        attrs: Attrs,
+    },
+    /// Remove the n-th entry (a directory with all inside).
+    Delete {
+        at: usize,
+    },
+    Add(Node),
+    /// Remove the n-th entry and make another one of that name.
+    Retype {
+        at: usize,
+        kind: Kind,
+        attrs: Attrs,
+    },
+    /// A new target for the n-th symlink.
+    Retarget {
+        at: usize,
+        target: Target,
+    },
+}
+
+fn change_strategy() -> impl Strategy<Value = Change> {
+    prop_oneof![
+        4 => (any::<usize>(), file_size(), fill_strategy(), (second(), nanosecond()))
+            .prop_map(|(at, size, fill, mtime)| Change::Rewrite { at, size, fill, mtime }),
+        4 => (any::<usize>(), 0u8..4, attrs_strategy(true))
+            .prop_map(|(at, which, attrs)| Change::Attr { at, which, attrs }),
+        3 => any::<usize>().prop_map(|at| Change::Delete { at }),
+        3 => node_strategy().prop_map(Change::Add),
+        2 => (any::<usize>(), kind_strategy(), attrs_strategy(true))
+            .prop_map(|(at, kind, attrs)| Change::Retype { at, kind, attrs }),
+        1 => (any::<usize>(), target_strategy())
+            .prop_map(|(at, target)| Change::Retarget { at, target }),
+    ]
+}
+
+fn sync_pair_strategy() -> impl Strategy<Value = (TreeSpec, Vec<Change>)> {
+    (
+        tree_strategy(),
+        prop::collection::vec(change_strategy(), 0..=MAX_CHANGES),
+    )
+}
+
+#[derive(Clone, Debug)]
+enum Body {
+    Dir,
+    File(Vec<u8>),
+    Sparse(u64, Vec<(u64, Vec<u8>)>),
+    Symlink(Vec<u8>),
+    /// Another name of the entry at this path (never itself a `Link`).
+    Link(Vec<u8>),
+}
+
+impl Body {
+    /// A regular file's size.
+    fn size(&self) -> Option<u64> {
+        match self {
+            Body::File(d) => Some(d.len() as u64),
+            Body::Sparse(size, _) => Some(*size),
+            _ => None,
+        }
+    }
+
+    /// A regular file's content.
+    fn bytes(&self) -> Option<Vec<u8>> {
+        match self {
+            Body::File(d) => Some(d.clone()),
+            Body::Sparse(size, chunks) => {
+                let mut v = vec![0u8; *size as usize];
+                for (off, d) in chunks {
+                    v[*off as usize..*off as usize + d.len()].copy_from_slice(d);
+                }
+                Some(v)
+            }
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Ent {
+    body: Body,
+    /// Unused for a `Link` (its inode's are the linked entry's).
+    attrs: Attrs,
+}
+
+/// A tree by path, to change: each inode's attributes are on its entry.
+#[derive(Clone, Debug)]
+struct Model {
+    root: Attrs,
+    ents: std::collections::BTreeMap<Vec<u8>, Ent>,
+}
+
+fn depth_of(p: &[u8]) -> usize {
+    if p.is_empty() {
+        0
+    } else {
+        p.iter().filter(|&&c| c == b'/').count() + 1
+    }
+}
+
+fn split_name(p: &[u8]) -> (&[u8], &[u8]) {
+    match p.iter().rposition(|&c| c == b'/') {
+        Some(i) => (&p[..i], &p[i + 1..]),
+        None => (&[], p),
+    }
+}
+
+impl Model {
+    fn from_plan(plan: &Plan) -> Model {
+        let attrs: std::collections::HashMap<&[u8], &Attrs> = plan
+            .inodes
+            .iter()
+            .map(|n| (n.path.as_slice(), &n.attrs))
+            .collect();
+        let root = plan.inodes[0].attrs.clone();
+        let mut ents = std::collections::BTreeMap::new();
+        for op in &plan.ops {
+            let (p, body) = match op {
+                Op::Dir(p) => (p, Body::Dir),
+                Op::File(p, d) => (p, Body::File(d.clone())),
+                Op::Sparse(p, size, d) => (p, Body::Sparse(*size, d.clone())),
+                Op::Symlink(p, t) => (p, Body::Symlink(t.clone())),
+                Op::Link { existing, new } => (new, Body::Link(existing.clone())),
+            };
+            let attrs = attrs.get(p.as_slice()).copied().unwrap_or(&root).clone();
+            ents.insert(p.clone(), Ent { body, attrs });
+        }
+        Model { root, ents }
+    }
+
+    fn to_plan(&self) -> Plan {
+        let mut ops = Vec::new();
+        let mut links = Vec::new();
+        let mut inodes = vec![Inode {
+            path: b".".to_vec(),
+            symlink: false,
+            attrs: self.root.clone(),
+        }];
+        // By path: a directory before what it holds; links last.
+        for (p, e) in &self.ents {
+            ops.push(match &e.body {
+                Body::Link(t) => {
+                    links.push(Op::Link {
+                        existing: t.clone(),
+                        new: p.clone(),
+                    });
+                    continue;
+                }
+                Body::Dir => Op::Dir(p.clone()),
+                Body::File(d) => Op::File(p.clone(), d.clone()),
+                Body::Sparse(size, d) => Op::Sparse(p.clone(), *size, d.clone()),
+                Body::Symlink(t) => Op::Symlink(p.clone(), t.clone()),
+            });
+            inodes.push(Inode {
+                path: p.clone(),
+                symlink: matches!(e.body, Body::Symlink(_)),
+                attrs: e.attrs.clone(),
+            });
+        }
+        ops.extend(links);
+        Plan { ops, inodes }
+    }
+
+    /// The path holding the inode of `p` (`p` itself unless a `Link`).
+    fn owner(&self, p: &[u8]) -> Option<Vec<u8>> {
+        match &self.ents.get(p)?.body {
+            Body::Link(t) => Some(t.clone()),
+            _ => Some(p.to_vec()),
+        }
+    }
+
+    /// The inode entry of `p`.
+    fn inode(&self, p: &[u8]) -> Option<&Ent> {
+        self.ents.get(&self.owner(p)?)
+    }
+
+    /// Paths of entries that are not links, matching `keep`.
+    fn owners(&self, keep: impl Fn(&Body) -> bool) -> Vec<Vec<u8>> {
+        self.ents
+            .iter()
+            .filter(|(_, e)| !matches!(e.body, Body::Link(_)) && keep(&e.body))
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
+    /// Directories that may get entries (the root first).
+    fn dirs(&self) -> Vec<Vec<u8>> {
+        let mut v = vec![Vec::new()];
+        v.extend(
+            self.owners(|b| matches!(b, Body::Dir))
+                .into_iter()
+                .filter(|p| depth_of(p) < MAX_DEPTH),
+        );
+        v
+    }
+
+    /// Remove `p` (and all below it); a removed inode's other names keep it.
+    fn remove(&mut self, p: &[u8]) {
+        let mut prefix = p.to_vec();
+        prefix.push(b'/');
+        let gone: Vec<Vec<u8>> = self
+            .ents
+            .keys()
+            .filter(|k| k.as_slice() == p || k.starts_with(&prefix))
+            .cloned()
+            .collect();
+        let removed: Vec<(Vec<u8>, Ent)> = gone
+            .into_iter()
+            .map(|k| {
+                let e = self.ents.remove(&k).unwrap();
+                (k, e)
+            })
+            .collect();
+        for (k, e) in removed {
+            if matches!(e.body, Body::Link(_)) {
+                continue;
+            }
+            let names: Vec<Vec<u8>> = self
+                .ents
+                .iter()
+                .filter(|(_, x)| matches!(&x.body, Body::Link(t) if *t == k))
+                .map(|(n, _)| n.clone())
+                .collect();
+            if let Some((first, rest)) = names.split_first() {
+                self.ents.insert(first.clone(), e);
+                for n in rest {
+                    self.ents.get_mut(n).unwrap().body = Body::Link(first.clone());
+                }
+            }
+        }
+    }
+
+    /// Make an entry `name` in the directory `parent`, as `resolve` does.
+    fn add(&mut self, parent: &[u8], name: &[u8], kind: &Kind, attrs: &Attrs, salt: usize) {
+        let mut name = name.to_vec();
+        if name == b"." || name == b".." || self.ents.contains_key(&join(parent, &name)) {
+            name.truncate(240);
+            name.extend_from_slice(format!("~{salt}").as_bytes());
+            while self.ents.contains_key(&join(parent, &name)) {
+                name.push(b'~');
+            }
+        }
+        let path = join(parent, &name);
+        let body = match kind {
+            Kind::Dir => Body::Dir,
+            Kind::File { size, fill } => Body::File(content(*size, fill)),
+            Kind::Sparse { size, chunks } => {
+                Body::Sparse(*size, sparse_data(*size, chunks, salt as u64 + 1000))
+            }
+            Kind::Symlink(t) => {
+                let entries: Vec<Vec<u8>> = self.ents.keys().cloned().collect();
+                let dirs = self.dirs();
+                let dirs: Vec<&[u8]> = dirs.iter().map(Vec::as_slice).collect();
+                Body::Symlink(symlink_target(t, depth_of(parent), &name, &entries, &dirs))
+            }
+            Kind::HardLink(k) => {
+                let linkable = self.owners(|b| !matches!(b, Body::Dir));
+                if linkable.is_empty() {
+                    return;
+                }
+                Body::Link(linkable[k % linkable.len()].clone())
+            }
+        };
+        self.ents.insert(
+            path,
+            Ent {
+                body,
+                attrs: attrs.clone(),
+            },
+        );
+    }
+
+    fn apply(&mut self, change: &Change, salt: usize) {
+        let pick = |v: Vec<Vec<u8>>, at: usize| (!v.is_empty()).then(|| v[at % v.len()].clone());
+        match change {
+            Change::Rewrite {
+                at,
+                size,
+                fill,
+                mtime,
+            } => {
+                if let Some(p) = pick(self.owners(|b| b.size().is_some()), *at) {
+                    let e = self.ents.get_mut(&p).unwrap();
+                    e.body = Body::File(content(*size, fill));
+                    e.attrs.times.mtime = *mtime;
+                }
+            }
+            Change::Attr { at, which, attrs } => {
+                let mut all = vec![Vec::new()];
+                all.extend(self.owners(|_| true));
+                let p = &all[at % all.len()];
+                let a = if p.is_empty() {
+                    &mut self.root
+                } else {
+                    &mut self.ents.get_mut(p).unwrap().attrs
+                };
+                match which {
+                    0 => a.mode = attrs.mode,
+                    1 => a.owner = attrs.owner,
+                    2 => a.times = attrs.times.clone(),
+                    _ => a.xattrs = attrs.xattrs.clone(),
+                }
+            }
+            Change::Delete { at } => {
+                if let Some(p) = pick(self.ents.keys().cloned().collect(), *at) {
+                    self.remove(&p);
+                }
+            }
+            Change::Add(node) => {
+                let dirs = self.dirs();
+                let parent = dirs[node.parent % dirs.len()].clone();
+                self.add(&parent, &node.name, &node.kind, &node.attrs, salt);
+            }
+            Change::Retype { at, kind, attrs } => {
+                if let Some(p) = pick(self.ents.keys().cloned().collect(), *at) {
+                    self.remove(&p);
+                    let (parent, name) = split_name(&p);
+                    self.add(parent, name, kind, attrs, salt);
+                }
+            }
+            Change::Retarget { at, target } => {
+                if let Some(p) = pick(self.owners(|b| matches!(b, Body::Symlink(_))), *at) {
+                    let entries: Vec<Vec<u8>> = self.ents.keys().cloned().collect();
+                    let dirs = self.dirs();
+                    let dirs: Vec<&[u8]> = dirs.iter().map(Vec::as_slice).collect();
+                    let (parent, name) = split_name(&p);
+                    let t = symlink_target(target, depth_of(parent), name, &entries, &dirs);
+                    self.ents.get_mut(&p).unwrap().body = Body::Symlink(t);
+                }
+            }
+        }
+    }
+}
+
+/// Make B (the changed tree) change only what rsync and uring-cp's sync mode
+/// both define the same way, given A (the tree already synced): see the
+/// comment above [`DEFAULT_SYNC_CASES`].
+fn settle(a: &Model, b: &mut Model) {
+    // A directory on both sides: an mtime in the same whole second has the
+    // same nanoseconds, and no xattr is removed (a bug).
+    let same_dir = |b: &mut Attrs, a: &Attrs| {
+        if b.times.mtime.0 == a.times.mtime.0 {
+            b.times.mtime = a.times.mtime;
+        }
+        for (k, v) in &a.xattrs {
+            if !b.xattrs.iter().any(|(n, _)| n == k) {
+                b.xattrs.push((k.clone(), v.clone()));
+            }
+        }
+    };
+    same_dir(&mut b.root, &a.root);
+    for (p, e) in b.ents.iter_mut() {
+        if let (
+            Body::Dir,
+            Some(Ent {
+                body: Body::Dir,
+                attrs,
+            }),
+        ) = (&e.body, a.ents.get(p))
+        {
+            same_dir(&mut e.attrs, attrs);
+        }
+    }
+    // Every inode of B with its names.
+    let mut names: std::collections::BTreeMap<Vec<u8>, Vec<Vec<u8>>> = Default::default();
+    for p in b.ents.keys() {
+        names
+            .entry(b.owner(p).unwrap())
+            .or_default()
+            .push(p.clone());
+    }
+    // Regular files: at most one inode of B is kept (unchanged by the quick
+    // check) per inode of A, and only with all its names on that inode and
+    // the same content; every other one gets another whole-second mtime.
+    let mut kept: HashSet<Vec<u8>> = HashSet::new();
+    for (o, ns) in &names {
+        let Some(size) = b.ents[o].body.size() else {
+            continue;
+        };
+        // The inodes of A these names had, when regular files.
+        let was: std::collections::BTreeSet<Vec<u8>> = ns
+            .iter()
+            .filter_map(|q| a.owner(q))
+            .filter(|x| a.ents[x].body.size().is_some())
+            .collect();
+        let quick_equal = |x: &Vec<u8>, sec: i64| {
+            a.ents[x].body.size() == Some(size) && a.ents[x].attrs.times.mtime.0 == sec
+        };
+        let sec = b.ents[o].attrs.times.mtime.0;
+        // A new name of a kept inode can end up a separate copy (a race, a
+        // bug): only the names it had are kept.
+        let only_old_names = |x: &Vec<u8>| ns.iter().all(|q| a.owner(q).as_ref() == Some(x));
+        let keep = match was.iter().collect::<Vec<_>>()[..] {
+            [x] if quick_equal(x, sec)
+                && !kept.contains(x)
+                && only_old_names(x)
+                && a.ents[x].body.bytes() == b.ents[o].body.bytes() =>
+            {
+                Some(x.clone())
+            }
+            _ => None,
+        };
+        let e = b.ents.get_mut(o).unwrap();
+        if let Some(x) = keep {
+            // Both leave it: the same nanoseconds (and xattrs: a bug).
+            let was = &a.ents[&x].attrs;
+            e.attrs.times.mtime = was.times.mtime;
+            e.attrs.xattrs = was.xattrs.clone();
+            // A new owner clears set-ID bits uring-cp does not restore (a bug).
+            if e.attrs.mode & 0o6000 != 0 {
+                e.attrs.owner = was.owner;
+            }
+            kept.insert(x);
+        } else {
+            let mut sec = sec;
+            while was.iter().any(|x| quick_equal(x, sec)) {
+                sec += 1;
+            }
+            e.attrs.times.mtime.0 = sec;
+        }
+    }
+    // Symlinks whose target is unchanged: kept by both, with the owner and
+    // times (a bug) of A; unless hard-linked, when they get a new target.
+    for (o, ns) in &names {
+        let Body::Symlink(t) = &b.ents[o].body else {
+            continue;
+        };
+        let target_in_a = |q: &[u8]| match a.inode(q).map(|e| &e.body) {
+            Some(Body::Symlink(t)) => Some(t.clone()),
+            _ => None,
+        };
+        let was: Vec<Vec<u8>> = ns
+            .iter()
+            .filter(|q| target_in_a(q).as_ref() == Some(t))
+            .map(|q| a.owner(q).unwrap())
+            .collect();
+        let Some(x) = was.first() else {
+            continue;
+        };
+        let a_names = a.ents.keys().filter(|p| a.owner(p).as_ref() == Some(x));
+        if ns.len() == 1 && a_names.count() == 1 {
+            let (owner, times) = (a.ents[x].attrs.owner, a.ents[x].attrs.times.clone());
+            let e = b.ents.get_mut(o).unwrap();
+            e.attrs.owner = owner;
+            e.attrs.times = times;
+        } else {
+            let mut t = t.clone();
+            loop {
+                t.push(b'~');
+                if ns.iter().all(|q| target_in_a(q).as_ref() != Some(&t)) {
+                    break;
+                }
+            }
+            b.ents.get_mut(o).unwrap().body = Body::Symlink(t);
+        }
+    }
+}
+
+/// Tree A, and B: A with the changes, settled.
+fn sync_plans(spec: &TreeSpec, changes: &[Change]) -> (Plan, Plan) {
+    let a = resolve(spec);
+    let ma = Model::from_plan(&a);
+    let mut mb = ma.clone();
+    for (i, c) in changes.iter().enumerate() {
+        mb.apply(c, spec.nodes.len() + i);
+    }
+    settle(&ma, &mut mb);
+    (a, mb.to_plan())
+}
+
+/// Every attribute both tools keep: no atimes, no allocated blocks.
+fn synced_view(root: &std::path::Path) -> Vec<Meta> {
+    let mut v = meta_snapshot(root, &TIMES);
+    for m in &mut v {
+        m.blocks = None;
+        if let Some(t) = &mut m.times {
+            t[0] = (0, 0);
+        }
+    }
+    v
+}
+
+/// Build A, sync it with rsync and with each engine, replace it by B, sync
+/// again, compare; then sync once more with `--itemize-changes`.
+fn check_sync(a: &Plan, b: &Plan, engines: &[&'static str]) -> Result<(), (&'static str, String)> {
+    let env = TestEnv::new();
+    let dir = env.tmp.path();
+    let src = Fx::new(dir.join("src"));
+    let opts = RunOpts::default();
+    let sync_args = ["-a", "--sync", "--delete"];
+    for (round, plan) in [(1, a), (2, b)] {
+        if round == 2 {
+            std::fs::remove_dir_all(&src.root).expect("remove src");
+        }
+        plan.build(&src);
+        let source = synced_view(&src.root);
+        let rsync = run("rsync", &["-aHX", "--delete", "src/", "want/"], dir, &opts);
+        if rsync.code != Some(0) || !rsync.stderr.is_empty() {
+            return Err((
+                "rsync",
+                format!("round {round}: rsync must succeed: {rsync}"),
+            ));
+        }
+        let want = synced_view(&dir.join("want"));
+        let rsync_vs_source = diff_text(&source, &want, "source", "rsync");
+        for &engine in engines {
+            let dst = format!("dst-{engine}");
+            let out = run_uring_cp(engine, &sync_args, &["-T", "src", &dst], dir, &opts);
+            let mut problems = Vec::new();
+            if out.code != Some(0) || !out.stderr.is_empty() {
+                problems.push("must exit 0 and print nothing".to_string());
+            }
+            let ours = synced_view(&dir.join(&dst));
+            if let Some(d) = diff_text(&want, &ours, "rsync -aHX", "uring-cp") {
+                problems.push(format!("the mirror differs from rsync's: {d}"));
+            }
+            if let Some(d) = diff_text(&source, &ours, "source", "uring-cp") {
+                problems.push(format!("the mirror differs from the source: {d}"));
+                if let Some(r) = &rsync_vs_source {
+                    problems.push(format!("(rsync's differs from the source too: {r})"));
+                }
+            }
+            let temps: Vec<String> = ours
+                .iter()
+                .filter(|m| split_name(&m.path).1.starts_with(b".~ucp."))
+                .map(|m| show(&m.path))
+                .collect();
+            if !temps.is_empty() {
+                problems.push(format!("temporaries left: {temps:?}"));
+            }
+            if round == 2 && problems.is_empty() {
+                let again = run_uring_cp(
+                    engine,
+                    &["-a", "--sync", "--delete", "--itemize-changes"],
+                    &["-T", "src", &dst],
+                    dir,
+                    &opts,
+                );
+                if again.code != Some(0) || !again.stderr.is_empty() || !again.stdout.is_empty() {
+                    problems.push(format!(
+                        "syncing the synced tree again must change nothing and print \
+                         nothing: {again}"
+                    ));
+                }
+            }
+            if !problems.is_empty() {
+                return Err((
+                    engine,
+                    format!(
+                        "round {round} (tree {}): {out}\n{}",
+                        ["A", "B"][round - 1],
+                        problems.join("\n")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn random_changes_sync_like_rsync_on_every_engine() {
+    if Command::new("rsync").arg("--version").output().is_err() {
+        return skip("rsync is not installed (.ci/run installs it): cannot compare sync with it");
+    }
+    let engines = engines();
+    let cases = env_u64("UCP_PROPTEST_SYNC_CASES")
+        .or_else(|| env_u64("UCP_PROPTEST_CASES"))
+        .map_or(DEFAULT_SYNC_CASES, |n| n as u32);
+    let seed = env_u64("UCP_PROPTEST_SEED").unwrap_or_else(random_seed);
+    notice(&format!(
+        "proptest (sync): {cases} random tree pairs, each synced by rsync -aHX --delete and \
+         by uring-cp -a --sync --delete on {} engine(s) {engines:?}; seed {seed} (replay \
+         with UCP_PROPTEST_SEED={seed})",
+        engines.len()
+    ));
+    let config = Config {
+        cases,
+        rng_seed: RngSeed::Fixed(seed),
+        failure_persistence: None,
+        max_shrink_iters: 400,
+        // Milliseconds.
+        max_shrink_time: 180_000,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config);
+    let started = Instant::now();
+    let calls = Cell::new(0usize);
+    let focus: Cell<Option<&'static str>> = Cell::new(None);
+    let first: RefCell<Option<(usize, &'static str, String)>> = RefCell::new(None);
+    // What the pairs that passed held: tree A (see `Plan::tally`), changes.
+    let tally = Cell::new([0u64; 9]);
+    let changed = Cell::new(0usize);
+    let result = runner.run(&sync_pair_strategy(), |(spec, changes)| {
+        calls.set(calls.get() + 1);
+        let (a, b) = sync_plans(&spec, &changes);
+        let only;
+        let run_on = match focus.get() {
+            Some(e) if e != "rsync" => {
+                only = [e];
+                &only[..]
+            }
+            _ => &engines[..],
+        };
+        match check_sync(&a, &b, run_on) {
+            Ok(()) => {
+                let mut t = tally.get();
+                a.tally(&mut t);
+                tally.set(t);
+                changed.set(changed.get() + changes.len());
+                Ok(())
+            }
+            Err((engine, why)) => {
+                focus.set(Some(engine));
+                let msg = format!(
+                    "engine {engine}:\n{why}\n  tree A (paths below src/):\n{}  the changes: \
+                     {changes:?}\n  tree B:\n{}",
+                    a.describe(),
+                    b.describe()
+                );
+                first
+                    .borrow_mut()
+                    .get_or_insert_with(|| (calls.get(), engine, msg.clone()));
+                Err(TestCaseError::fail(msg))
+            }
+        }
+    });
+    match result {
+        Ok(()) => {
+            let t = tally.get();
+            notice(&format!(
+                "proptest (sync): {cases} tree pairs x {} engines passed in {:.1?}; the A trees \
+                 held {} regular files, {} directories, {} symlinks, {} extra hard-link names, \
+                 {} xattrs; {} random changes made the B trees",
+                engines.len(),
+                started.elapsed(),
+                t[1],
+                t[5],
+                t[6],
+                t[7],
+                t[8],
+                changed.get()
+            ));
+        }
+        Err(TestError::Abort(why)) => panic!("proptest aborted (seed {seed}): {why}"),
+        Err(TestError::Fail(reason, _)) => {
+            let (case, engine, original) =
+                first
+                    .take()
+                    .unwrap_or((0, "?", "(not recorded)".to_string()));
+            panic!(
+                "uring-cp --sync differs from rsync on a random pair of trees: seed {seed} \
+                 (replay with UCP_PROPTEST_SEED={seed} UCP_PROPTEST_SYNC_CASES={cases}), first \
+                 failing at call #{case} on engine {engine}, shrunk over {} calls.\n\n\
+                 MINIMAL FAILING PAIR, {}\n\nFIRST FAILURE (before shrinking), {original}",
+                calls.get(),
+                reason.message()
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Bugs the sync property test found (ignored until fixed; the generator
+// avoids them, see `settle`)
+// ---------------------------------------------------------------------------
+
+/// Build tree A as `src`, sync it to `want` with `rsync -aHX --delete` and
+/// to `dst` with `uring-cp -a --sync --delete` on `engine`; rebuild `src` as
+/// tree B, sync both again. Returns how uring-cp's mirror differs from
+/// rsync's and from the source (atimes and allocated blocks aside).
+fn sync_a_then_b(engine: &str, a: impl Fn(&Fx), b: impl Fn(&Fx)) -> Vec<String> {
+    let env = TestEnv::new();
+    let dir = env.tmp.path();
+    let src = Fx::new(dir.join("src"));
+    let opts = RunOpts::default();
+    let mut problems = Vec::new();
+    for round in 0..2 {
+        if round == 1 {
+            std::fs::remove_dir_all(&src.root).expect("remove src");
+        }
+        src.dir(".", 0o755);
+        if round == 0 {
+            a(&src)
+        } else {
+            b(&src)
+        }
+        // Another whole second than the mirrors' (rsync, as for any
+        // directory, leaves an mtime of the same second).
+        src.set_times(".", OLD, OLD);
+        let rsync = run("rsync", &["-aHX", "--delete", "src/", "want/"], dir, &opts);
+        assert_eq!(rsync.code, Some(0), "{rsync}");
+        let out = run_uring_cp(
+            engine,
+            &["-a", "--sync", "--delete", "--itemize-changes"],
+            &["-T", "src", "dst"],
+            dir,
+            &opts,
+        );
+        assert_eq!(out.code, Some(0), "{out}");
+        let ours = synced_view(&dir.join("dst"));
+        let want = synced_view(&dir.join("want"));
+        let source = synced_view(&src.root);
+        for d in [
+            diff_text(&want, &ours, "rsync -aHX", "uring-cp"),
+            diff_text(&source, &ours, "source", "uring-cp"),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            problems.push(format!("[{engine}, round {round}] `{}`: {d}", out.cmdline));
+        }
+    }
+    problems
+}
+
+/// Run [`sync_a_then_b`] on every engine; fail with every difference.
+fn assert_syncs_like_rsync(a: impl Fn(&Fx), b: impl Fn(&Fx)) {
+    if Command::new("rsync").arg("--version").output().is_err() {
+        return skip("rsync is not installed: cannot compare sync with it");
+    }
+    let problems: Vec<String> = engines()
+        .into_iter()
+        .flat_map(|e| sync_a_then_b(e, &a, &b))
+        .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+const OLD: (i64, i64) = (1_600_000_000, 123_456_789);
+const NEWER: (i64, i64) = (1_700_000_000, 987_654_321);
+
+/// A file unchanged by the quick check keeps the xattrs it had: rsync -X
+/// sets the source's (`.f........x f`); uring-cp fixes only mode and owner.
+#[test]
+#[ignore = "bug: sync does not fix the xattrs of a file the quick check keeps"]
+fn sync_fixes_the_xattrs_of_an_unchanged_file() {
+    let a = |fx: &Fx| {
+        fx.file("f", 0o644, "same").set_times("f", OLD, OLD);
+    };
+    assert_syncs_like_rsync(a, |fx| {
+        a(fx);
+        fx.set_xattr("f", "user.new", b"value");
+    });
+}
+
+/// A symlink whose target is unchanged keeps the owner and mtime it had:
+/// rsync sets the source's (`.L..t.og... s -> t`); uring-cp keeps the link
+/// as it is.
+#[test]
+#[ignore = "bug: sync does not fix the owner and times of a symlink with the same target"]
+fn sync_fixes_the_owner_and_mtime_of_an_unchanged_symlink() {
+    let a = |fx: &Fx| {
+        fx.symlink("s", "t").set_times("s", OLD, OLD);
+    };
+    assert_syncs_like_rsync(a, |fx| {
+        a(fx);
+        if is_root() {
+            fx.lchown("s", 4242, 4242);
+        }
+        fx.set_times("s", NEWER, NEWER);
+    });
+}
+
+/// Two files of the same size and mtime become one inode with two names:
+/// rsync -H links the second to the first (`hf b => a`); uring-cp keeps
+/// both files as they are (two inodes).
+#[test]
+#[ignore = "bug: sync does not link unchanged files that became hard links of each other"]
+fn sync_links_two_unchanged_files_that_became_one_inode() {
+    assert_syncs_like_rsync(
+        |fx| {
+            fx.file("a", 0o644, "same").file("b", 0o644, "same");
+            fx.set_times("a", OLD, OLD).set_times("b", OLD, OLD);
+        },
+        |fx| {
+            fx.file("a", 0o644, "same").hardlink("a", "b");
+            fx.set_times("a", OLD, OLD);
+        },
+    );
+}
+
+/// A new name of an unchanged symlink: rsync -H links it (`hL+++++++++ s2
+/// => s1`); uring-cp makes a separate symlink (only regular files are
+/// linked to a kept copy).
+#[test]
+#[ignore = "bug: sync makes a new name of an unchanged hard-linked symlink a separate symlink"]
+fn sync_links_a_new_name_of_an_unchanged_symlink() {
+    let a = |fx: &Fx| {
+        fx.symlink("s1", "t").set_times("s1", OLD, OLD);
+    };
+    assert_syncs_like_rsync(a, |fx| {
+        a(fx);
+        fx.hardlink("s1", "s2");
+    });
+}
+
+/// An xattr the source directory no longer has: rsync -X removes it from
+/// the mirror; uring-cp sets the source's xattrs but removes none.
+#[test]
+#[ignore = "bug: sync leaves xattrs a directory no longer has"]
+fn sync_removes_the_xattrs_a_directory_lost() {
+    assert_syncs_like_rsync(
+        |fx| {
+            fx.dir("d", 0o755)
+                .set_xattr("d", "user.old", b"1")
+                .set_xattr("d", "user.kept", b"1")
+                .set_times("d", OLD, OLD);
+        },
+        |fx| {
+            fx.dir("d", 0o755)
+                .set_xattr("d", "user.kept", b"2")
+                .set_times("d", OLD, OLD);
+        },
+    );
+}
+
+/// A set-user-ID file unchanged but for its owner: uring-cp's chown clears
+/// the set-ID bits and, the mode being equal, no chmod puts them back (the
+/// next sync does: `attrs file perms`); rsync keeps mode 4755.
+#[test]
+#[ignore = "bug: sync fixing only the owner of a set-ID file drops its set-ID bits"]
+fn sync_keeps_set_id_bits_when_fixing_an_owner() {
+    if !is_root() {
+        return skip("not root: cannot give files other owners");
+    }
+    let file = |fx: &Fx, owner: u32| {
+        fx.file("f", 0o644, "same")
+            .lchown("f", owner, owner)
+            .chmod("f", 0o4755)
+            .set_times("f", OLD, OLD);
+    };
+    assert_syncs_like_rsync(|fx| file(fx, 1000), |fx| file(fx, 4242));
+}
+
+/// A new name of an unchanged file that has two names in a subdirectory,
+/// in their parent (reached first): rsync -H links it (`hf N/w => N/s/Q`).
+/// uring-cp copies the new name, then relinks the kept names to the copy
+/// (fine), but now and then (1 run in 6 here) the kept names stay on their
+/// old inode and the new name is a separate copy (`N/w` nlink 1, `N/s/Q` =
+/// `N/s/C/P` nlink 2). Racy: up to 20 attempts per engine.
+#[test]
+#[ignore = "bug (racy): a new hard-link name of an unchanged file can end up a separate copy"]
+fn sync_links_a_new_name_reached_while_the_unchanged_names_are_kept() {
+    if Command::new("rsync").arg("--version").output().is_err() {
+        return skip("rsync is not installed: cannot compare sync with it");
+    }
+    let data = Rng(7).bytes(287_523);
+    let a = |fx: &Fx| {
+        fx.file("N/s/Q", 0o644, &data)
+            .hardlink("N/s/Q", "N/s/C/P")
+            .symlink("N/w", "no/such")
+            .set_times("N/w", OLD, OLD)
+            .set_times("N/s/Q", OLD, OLD)
+            .set_times("N/s/C", OLD, OLD)
+            .set_times("N/s", OLD, OLD)
+            .set_times("N", OLD, OLD);
+    };
+    let b = |fx: &Fx| {
+        fx.file("N/s/Q", 0o644, &data)
+            .hardlink("N/s/Q", "N/s/C/P")
+            .hardlink("N/s/Q", "N/w")
+            .set_times("N/s/Q", OLD, OLD)
+            .set_times("N/s/C", OLD, OLD)
+            .set_times("N/s", OLD, OLD)
+            .set_times("N", OLD, OLD);
+    };
+    for engine in engines() {
+        for attempt in 1..=20 {
+            let problems = sync_a_then_b(engine, a, b);
+            assert!(
+                problems.is_empty(),
+                "attempt {attempt}: {}",
+                problems.join("\n")
+            );
+        }
+    }
 }
