@@ -44,6 +44,8 @@ pub enum Op {
     Replace,
     /// Flushing a destination filesystem to disk (`--fsync`).
     Flush,
+    /// Making a kept destination's extended attributes the source's (sync mode).
+    SetXattrs,
 }
 
 /// An operation on a path failed.
@@ -190,6 +192,7 @@ impl fmt::Display for CopyError {
             Op::Changed => format!("{p} changed while it was being copied"),
             Op::Replace => format!("cannot replace {p}"),
             Op::Flush => format!("cannot flush {p} to disk"),
+            Op::SetXattrs => format!("setting extended attributes of {p}"),
         };
         write!(f, "{what}: {}", strip_os_suffix(&self.source))
     }

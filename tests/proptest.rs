@@ -894,20 +894,15 @@ fn hard_linked_symlink_keeps_the_atime_seen_before_reading_it() {
 //   not split existing hard links of unchanged files);
 // * a directory whose mtime keeps its whole second keeps its nanoseconds
 //   (rsync leaves them; uring-cp sets them);
-// * uring-cp bugs found by this test, each pinned by an ignored test below:
-//   an unchanged file keeps its xattrs
-//   (`sync_fixes_the_xattrs_of_an_unchanged_file`), a symlink whose target
-//   is unchanged keeps its owner and times
-//   (`sync_fixes_the_owner_and_mtime_of_an_unchanged_symlink`), an unchanged
-//   file does not become a hard link of another unchanged file
-//   (`sync_links_two_unchanged_files_that_became_one_inode`), a
-//   hard-linked symlink with an unchanged target gets a new target (rsync
-//   would link a new name to it: `sync_links_a_new_name_of_an_unchanged_symlink`),
-//   a kept file gets no new hard-link name (racy:
-//   `sync_links_a_new_name_reached_while_the_unchanged_names_are_kept`),
-//   a directory on both sides loses no xattr
-//   (`sync_removes_the_xattrs_a_directory_lost`), and an unchanged set-ID
-//   file keeps its owner (`sync_keeps_set_id_bits_when_fixing_an_owner`).
+// * a hard-linked symlink whose target is unchanged gets a new target, and
+//   a kept regular file does not become a hard link of another kept file:
+//   uring-cp does not link two entries the quick check leaves alone (see the
+//   ignored `sync_links_two_unchanged_files_that_became_one_inode`).
+//
+// Bugs this test found, fixed, and pinned by the tests below: the xattrs of
+// a kept file or directory, the owner and times of a symlink with the same
+// target, a new name of an unchanged (symlink) inode linked whatever the
+// walk order, and set-ID bits kept when only the owner is fixed.
 
 /// Tree pairs per run unless `UCP_PROPTEST_SYNC_CASES` (or
 /// `UCP_PROPTEST_CASES`) says otherwise.
@@ -1268,15 +1263,10 @@ impl Model {
 /// comment above [`DEFAULT_SYNC_CASES`].
 fn settle(a: &Model, b: &mut Model) {
     // A directory on both sides: an mtime in the same whole second has the
-    // same nanoseconds, and no xattr is removed (a bug).
+    // same nanoseconds.
     let same_dir = |b: &mut Attrs, a: &Attrs| {
         if b.times.mtime.0 == a.times.mtime.0 {
             b.times.mtime = a.times.mtime;
-        }
-        for (k, v) in &a.xattrs {
-            if !b.xattrs.iter().any(|(n, _)| n == k) {
-                b.xattrs.push((k.clone(), v.clone()));
-            }
         }
     };
     same_dir(&mut b.root, &a.root);
@@ -1318,13 +1308,9 @@ fn settle(a: &Model, b: &mut Model) {
             a.ents[x].body.size() == Some(size) && a.ents[x].attrs.times.mtime.0 == sec
         };
         let sec = b.ents[o].attrs.times.mtime.0;
-        // A new name of a kept inode can end up a separate copy (a race, a
-        // bug): only the names it had are kept.
-        let only_old_names = |x: &Vec<u8>| ns.iter().all(|q| a.owner(q).as_ref() == Some(x));
         let keep = match was.iter().collect::<Vec<_>>()[..] {
             [x] if quick_equal(x, sec)
                 && !kept.contains(x)
-                && only_old_names(x)
                 && a.ents[x].body.bytes() == b.ents[o].body.bytes() =>
             {
                 Some(x.clone())
@@ -1333,14 +1319,8 @@ fn settle(a: &Model, b: &mut Model) {
         };
         let e = b.ents.get_mut(o).unwrap();
         if let Some(x) = keep {
-            // Both leave it: the same nanoseconds (and xattrs: a bug).
-            let was = &a.ents[&x].attrs;
-            e.attrs.times.mtime = was.times.mtime;
-            e.attrs.xattrs = was.xattrs.clone();
-            // A new owner clears set-ID bits uring-cp does not restore (a bug).
-            if e.attrs.mode & 0o6000 != 0 {
-                e.attrs.owner = was.owner;
-            }
+            // Both leave it: the same nanoseconds.
+            e.attrs.times.mtime = a.ents[&x].attrs.times.mtime;
             kept.insert(x);
         } else {
             let mut sec = sec;
@@ -1370,10 +1350,13 @@ fn settle(a: &Model, b: &mut Model) {
         };
         let a_names = a.ents.keys().filter(|p| a.owner(p).as_ref() == Some(x));
         if ns.len() == 1 && a_names.count() == 1 {
-            let (owner, times) = (a.ents[x].attrs.owner, a.ents[x].attrs.times.clone());
+            // Kept by both: an mtime in the same whole second keeps its
+            // nanoseconds (both compare whole seconds).
+            let was = a.ents[x].attrs.times.mtime;
             let e = b.ents.get_mut(o).unwrap();
-            e.attrs.owner = owner;
-            e.attrs.times = times;
+            if e.attrs.times.mtime.0 == was.0 {
+                e.attrs.times.mtime = was;
+            }
         } else {
             let mut t = t.clone();
             loop {
@@ -1663,7 +1646,6 @@ const NEWER: (i64, i64) = (1_700_000_000, 987_654_321);
 /// A file unchanged by the quick check keeps the xattrs it had: rsync -X
 /// sets the source's (`.f........x f`); uring-cp fixes only mode and owner.
 #[test]
-#[ignore = "bug: sync does not fix the xattrs of a file the quick check keeps"]
 fn sync_fixes_the_xattrs_of_an_unchanged_file() {
     let a = |fx: &Fx| {
         fx.file("f", 0o644, "same").set_times("f", OLD, OLD);
@@ -1678,7 +1660,6 @@ fn sync_fixes_the_xattrs_of_an_unchanged_file() {
 /// rsync sets the source's (`.L..t.og... s -> t`); uring-cp keeps the link
 /// as it is.
 #[test]
-#[ignore = "bug: sync does not fix the owner and times of a symlink with the same target"]
 fn sync_fixes_the_owner_and_mtime_of_an_unchanged_symlink() {
     let a = |fx: &Fx| {
         fx.symlink("s", "t").set_times("s", OLD, OLD);
@@ -1714,7 +1695,6 @@ fn sync_links_two_unchanged_files_that_became_one_inode() {
 /// => s1`); uring-cp makes a separate symlink (only regular files are
 /// linked to a kept copy).
 #[test]
-#[ignore = "bug: sync makes a new name of an unchanged hard-linked symlink a separate symlink"]
 fn sync_links_a_new_name_of_an_unchanged_symlink() {
     let a = |fx: &Fx| {
         fx.symlink("s1", "t").set_times("s1", OLD, OLD);
@@ -1728,7 +1708,6 @@ fn sync_links_a_new_name_of_an_unchanged_symlink() {
 /// An xattr the source directory no longer has: rsync -X removes it from
 /// the mirror; uring-cp sets the source's xattrs but removes none.
 #[test]
-#[ignore = "bug: sync leaves xattrs a directory no longer has"]
 fn sync_removes_the_xattrs_a_directory_lost() {
     assert_syncs_like_rsync(
         |fx| {
@@ -1749,7 +1728,6 @@ fn sync_removes_the_xattrs_a_directory_lost() {
 /// the set-ID bits and, the mode being equal, no chmod puts them back (the
 /// next sync does: `attrs file perms`); rsync keeps mode 4755.
 #[test]
-#[ignore = "bug: sync fixing only the owner of a set-ID file drops its set-ID bits"]
 fn sync_keeps_set_id_bits_when_fixing_an_owner() {
     if !is_root() {
         return skip("not root: cannot give files other owners");
@@ -1770,7 +1748,6 @@ fn sync_keeps_set_id_bits_when_fixing_an_owner() {
 /// old inode and the new name is a separate copy (`N/w` nlink 1, `N/s/Q` =
 /// `N/s/C/P` nlink 2). Racy: up to 20 attempts per engine.
 #[test]
-#[ignore = "bug (racy): a new hard-link name of an unchanged file can end up a separate copy"]
 fn sync_links_a_new_name_reached_while_the_unchanged_names_are_kept() {
     if Command::new("rsync").arg("--version").output().is_err() {
         return skip("rsync is not installed: cannot compare sync with it");

@@ -130,6 +130,32 @@ pub fn read_at(dir: BorrowedFd<'_>, name: &CStr, follow: bool) -> Result<Xattrs,
     }
 }
 
+/// Sync mode: make the attributes of `name` in `dir` (itself, not a
+/// symlink's target) exactly `src`: set what differs, remove what the
+/// source does not have. Returns whether anything changed.
+pub fn mirror_at(src: &Xattrs, dir: BorrowedFd<'_>, name: &CStr) -> Result<bool, Errno> {
+    let mut want: Vec<_> = src.iter().collect();
+    want.sort();
+    let have = read_at(dir, name, false)?;
+    let mut sorted: Vec<_> = have.iter().collect();
+    sorted.sort();
+    if want == sorted {
+        return Ok(false);
+    }
+    let path = proc_path(dir, name);
+    for (k, _) in &have {
+        if !src.iter().any(|(n, _)| n == k) {
+            rustix::fs::lremovexattr(path.as_c_str(), k)?;
+        }
+    }
+    for (k, v) in src {
+        if !have.iter().any(|(n, w)| n == k && w == v) {
+            rustix::fs::lsetxattr(path.as_c_str(), k, v, XattrFlags::empty())?;
+        }
+    }
+    Ok(true)
+}
+
 /// Write the ACLs (`acls`) or the other attributes of `attrs` on `dst`.
 /// Returns the failures (name and error); after one, the others are still
 /// tried, as cp does.

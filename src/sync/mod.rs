@@ -71,11 +71,12 @@ pub struct Changes {
     pub time: bool,
     pub perms: bool,
     pub owner: bool,
+    pub xattrs: bool,
 }
 
 impl Changes {
     pub fn any(&self) -> bool {
-        self.size || self.content || self.time || self.perms || self.owner
+        self.size || self.content || self.time || self.perms || self.owner || self.xattrs
     }
 
     /// `size,time` (the order is fixed), or `-` for nothing.
@@ -86,6 +87,7 @@ impl Changes {
             (self.time, "time"),
             (self.perms, "perms"),
             (self.owner, "owner"),
+            (self.xattrs, "xattrs"),
         ]
         .iter()
         .filter(|(on, _)| *on)
@@ -194,6 +196,16 @@ fn read_full(fd: BorrowedFd<'_>, buf: &mut [u8], off: u64) -> std::io::Result<us
         }
     }
     Ok(got)
+}
+
+/// Can the source's extended attributes differ from the destination's? Only
+/// if its status changed (ctime) after the destination's last did: the
+/// destination's ctime is when this tool last wrote or fixed it. So an
+/// unchanged re-sync lists no attributes at all.
+#[allow(clippy::unnecessary_cast)] // the field types differ between architectures
+pub fn xattrs_may_differ(src: &Stat, dst: &Stat) -> bool {
+    (src.st_ctime as i64, src.st_ctime_nsec as i64)
+        > (dst.st_ctime as i64, dst.st_ctime_nsec as i64)
 }
 
 /// Temporary names start with this; a listing in sync mode removes leftovers.

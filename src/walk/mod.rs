@@ -81,6 +81,9 @@ pub struct Walker {
     /// How many directories may be open at once (see
     /// [`Walker::wait_for_descriptors`]).
     dir_budget: usize,
+    /// Sync mode: names of multiply-linked sources held back until the end
+    /// of the walk (see `dir`), at most [`DEFER_MAX`].
+    deferred: Vec<Item>,
     /// Multiply-linked symlinks seen: their first status and the names left.
     linked_symlinks: std::collections::HashMap<(u64, u64), (Stat, u64)>,
 }
@@ -139,6 +142,7 @@ impl Walker {
             stack: Vec::new(),
             dests: Vec::new(),
             linked_symlinks: Default::default(),
+            deferred: Vec::new(),
             dir_budget: descriptor_budget(),
         }
     }
@@ -156,6 +160,11 @@ impl Walker {
         }
         for root in roots {
             if self.root(root).is_err() {
+                return;
+            }
+        }
+        for item in std::mem::take(&mut self.deferred) {
+            if self.send(item).is_err() {
                 return;
             }
         }
@@ -194,6 +203,22 @@ impl Walker {
     fn root(&mut self, root: Root) -> Result<(), Closed> {
         let ft = FileType::from_raw_mode(root.stat.st_mode);
         if ft == FileType::Directory {
+            if self.sync.enabled
+                && let Some(DstState::Ready { fd, .. }) = root.dst_dir.state()
+                && rustix::fs::statat(fd, root.dst_name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW)
+                    .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory)
+            {
+                // A mirror's top directory, like those inside it.
+                let dst_path = join(&root.dst_dir.path, &root.dst_name);
+                self.mirror_dir_xattrs(
+                    root.src_dir.fd.as_fd(),
+                    &root.name,
+                    Some(&root.stat),
+                    fd.as_fd(),
+                    &root.dst_name,
+                    &dst_path,
+                );
+            }
             self.stack.push(PendingDir {
                 parent_src: root.src_dir,
                 name: root.name,
@@ -535,6 +560,28 @@ impl Walker {
                     continue;
                 }
             }
+            // Sync mode, in a destination directory that was there: a name
+            // of a multiply-linked source that is to be copied waits for the
+            // end of the walk, when every unchanged name of its inode has
+            // been met, so that it is linked to one of them (as rsync -H)
+            // rather than copied, whatever the order of the walk.
+            let mut defer = false;
+            if self.sync.enabled
+                && dst_fd.is_some()
+                && ft != FileType::Directory
+                && self.archive.preserve.links
+                && self.deferred.len() < DEFER_MAX
+            {
+                if stat.is_none() {
+                    let flags = if follow {
+                        AtFlags::empty()
+                    } else {
+                        AtFlags::SYMLINK_NOFOLLOW
+                    };
+                    stat = rustix::fs::statat(&src.fd, name.as_c_str(), flags).ok();
+                }
+                defer = stat.as_ref().is_some_and(|st| st.st_nlink > 1);
+            }
             if self.sync.enabled {
                 match (dst_fd, existing) {
                     (Some(dfd), Some(dft)) => {
@@ -619,7 +666,7 @@ impl Walker {
                 Kind::File { .. } => None,
                 _ => stat.as_ref().map(|st| Box::new(SrcStat::from_stat(st))),
             };
-            self.send(Item {
+            let item = Item {
                 src_dir: src.clone(),
                 name,
                 dst_dir: dst.clone(),
@@ -627,7 +674,12 @@ impl Walker {
                 display: None,
                 kind,
                 stat,
-            })?;
+            };
+            if defer {
+                self.deferred.push(item);
+            } else {
+                self.send(item)?;
+            }
             self.count_entry();
         }
         if let (Some(dfd), Some(extra)) = (dst_fd, there)
@@ -681,6 +733,10 @@ fn descriptor_budget() -> usize {
     let budget = limit.saturating_sub(open) / 2;
     usize::try_from(budget).unwrap_or(usize::MAX).max(16)
 }
+
+/// Names held back for linking in sync mode, at most (each keeps its two
+/// directories open; past this, names are copied in walk order).
+const DEFER_MAX: usize = 1024;
 
 fn special(st: &Stat) -> Kind {
     Kind::Special {

@@ -4,7 +4,7 @@
 
 use super::{Closed, Walker};
 use crate::error::{CopyError, Op, quote};
-use crate::sync::{Decision, Kept, attrs, decide_file, is_temp, type_word};
+use crate::sync::{Decision, Kept, attrs, decide_file, is_temp, type_word, xattrs_may_differ};
 use crate::tree::{DstDir, DstState, join};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Stat};
 use std::collections::HashMap;
@@ -121,7 +121,11 @@ impl Walker {
         }
         if ft == FileType::Directory {
             if dft == FileType::Directory {
-                return Step::Send; // its contents are synced in turn
+                // Its contents are synced in turn, and its attributes set
+                // when they are done; attributes the source lost are
+                // removed here (setting them never removes one).
+                self.mirror_dir_xattrs(src_dir, src_name, src_stat, dir, dst_name, &path);
+                return Step::Send;
             }
             return self.replace(dir, dst_name, ft, dft, &path);
         }
@@ -182,7 +186,19 @@ impl Walker {
                     && rustix::fs::readlinkat(src_dir, src_name, Vec::new()).ok()
                         == rustix::fs::readlinkat(dir, dst_name, Vec::new()).ok();
                 if same {
-                    Decision::Keep(Default::default())
+                    // Permissions mean nothing on a symlink; owner and times do.
+                    let time = (src_st.st_mtime - dst_st.st_mtime).abs() > self.sync.modify_window;
+                    Decision::Keep(crate::sync::Changes {
+                        time: time && kept.times,
+                        ..attrs(
+                            &src_st,
+                            &dst_st,
+                            Kept {
+                                perms: false,
+                                ..kept
+                            },
+                        )
+                    })
                 } else {
                     Decision::Replace
                 }
@@ -197,8 +213,7 @@ impl Walker {
                 }
             }
         };
-        if ft == FileType::RegularFile
-            && src_st.st_nlink > 1
+        if src_st.st_nlink > 1
             && self.archive.preserve.links
             && matches!(decision, Decision::Keep(_))
             && !self.sync.dry_run
@@ -207,6 +222,15 @@ impl Walker {
             let st = crate::meta::SrcStat::from_stat(&src_st);
             self.archive.links.existing(&st, dst, dst_name);
         }
+        let decision = match decision {
+            Decision::Keep(mut fix)
+                if self.archive.preserve.xattr && xattrs_may_differ(&src_st, &dst_st) =>
+            {
+                fix.xattrs = self.xattrs_differ(src_dir, src_name, dir, dst_name, &path);
+                Decision::Keep(fix)
+            }
+            d => d,
+        };
         match decision {
             Decision::Keep(fix) => {
                 if fix.any() {
@@ -240,6 +264,66 @@ impl Walker {
             perms: self.archive.preserve.mode,
             owner: self.archive.preserve.ownership && rustix::process::geteuid().is_root(),
         })
+    }
+
+    /// Do the xattrs of the source `src_name` and its destination differ?
+    /// Unless `--dry-run`, the destination's are made the source's (set and
+    /// removed) here. A failure is reported and counts as no change.
+    fn xattrs_differ(
+        &self,
+        src_dir: BorrowedFd<'_>,
+        src_name: &CStr,
+        dir: BorrowedFd<'_>,
+        dst_name: &CStr,
+        path: &Path,
+    ) -> bool {
+        use crate::meta::xattr;
+        let mirrored = xattr::read_at(src_dir, src_name, false).and_then(|want| {
+            if self.sync.dry_run {
+                let mut have = xattr::read_at(dir, dst_name, false)?;
+                let mut want = want;
+                have.sort();
+                want.sort();
+                Ok(have != want)
+            } else {
+                xattr::mirror_at(&want, dir, dst_name)
+            }
+        });
+        match mirrored {
+            Ok(changed) => changed,
+            Err(e) if xattr::unsupported(e) => false,
+            Err(e) => {
+                self.progress
+                    .error(&CopyError::new(Op::SetXattrs, path, e.into()));
+                false
+            }
+        }
+    }
+
+    /// A directory on both sides: its xattrs become the source's (the
+    /// attributes set after its contents never remove one).
+    pub(super) fn mirror_dir_xattrs(
+        &self,
+        src_dir: BorrowedFd<'_>,
+        src_name: &CStr,
+        src_stat: Option<&Stat>,
+        dir: BorrowedFd<'_>,
+        dst_name: &CStr,
+        path: &Path,
+    ) {
+        if !self.archive.preserve.xattr || self.sync.dry_run {
+            return;
+        }
+        let src_st = match src_stat {
+            Some(st) => Ok(*st),
+            None => rustix::fs::statat(src_dir, src_name, AtFlags::empty()),
+        };
+        let dst_st = rustix::fs::statat(dir, dst_name, AtFlags::SYMLINK_NOFOLLOW);
+        if let (Ok(a), Ok(b)) = (src_st, dst_st)
+            && xattrs_may_differ(&a, &b)
+        {
+            self.xattrs_differ(src_dir, src_name, dir, dst_name, path);
+        }
     }
 
     /// `--checksum`: compare the contents of the source `name` (status `st`)
@@ -339,7 +423,9 @@ impl Walker {
                     .error(&CopyError::new(Op::PreserveTimes, path, e.into()));
             }
         }
-        if fix.perms
+        // A chown clears set-ID bits: put them back even if the mode was equal.
+        let set_id = fix.owner && src.st_mode & 0o6000 != 0 && self.archive.preserve.mode;
+        if (fix.perms || set_id)
             && let Err(e) = rustix::fs::chmodat(
                 dir,
                 name,
