@@ -895,14 +895,15 @@ fn hard_linked_symlink_keeps_the_atime_seen_before_reading_it() {
 // * a directory whose mtime keeps its whole second keeps its nanoseconds
 //   (rsync leaves them; uring-cp sets them);
 // * a hard-linked symlink whose target is unchanged gets a new target, and
-//   a kept regular file does not become a hard link of another kept file:
-//   uring-cp does not link two entries the quick check leaves alone (see the
-//   ignored `sync_links_two_unchanged_files_that_became_one_inode`).
+//   a kept regular file does not become a hard link of another kept file
+//   (the generator's model of kept inodes is one to one; the case is pinned
+//   by `sync_links_two_unchanged_files_that_became_one_inode` below).
 //
 // Bugs this test found, fixed, and pinned by the tests below: the xattrs of
 // a kept file or directory, the owner and times of a symlink with the same
 // target, a new name of an unchanged (symlink) inode linked whatever the
-// walk order, and set-ID bits kept when only the owner is fixed.
+// walk order, two unchanged files that became links of each other, and
+// set-ID bits kept when only the owner is fixed.
 
 /// Tree pairs per run unless `UCP_PROPTEST_SYNC_CASES` (or
 /// `UCP_PROPTEST_CASES`) says otherwise.
@@ -1677,7 +1678,6 @@ fn sync_fixes_the_owner_and_mtime_of_an_unchanged_symlink() {
 /// rsync -H links the second to the first (`hf b => a`); uring-cp keeps
 /// both files as they are (two inodes).
 #[test]
-#[ignore = "bug: sync does not link unchanged files that became hard links of each other"]
 fn sync_links_two_unchanged_files_that_became_one_inode() {
     assert_syncs_like_rsync(
         |fx| {

@@ -62,9 +62,9 @@ pub const SECTIONS: &[(&str, &[Para])] = &[
             ),
             Text(
                 "--itemize-changes prints one line per change: ACTION TYPE DETAILS PATH, with \
-                 ACTION new, update, attrs, replace or delete; TYPE file, dir, symlink or \
-                 special; DETAILS - or a comma list of size, content, time, perms, owner, or \
-                 was-TYPE; \
+                 ACTION new, update, attrs, replace, link or delete; TYPE file, dir, symlink \
+                 or special; DETAILS - or a comma list of size, content, time, perms, owner, \
+                 xattrs, or was-TYPE; \
                  PATH the destination path, quoted as in -v. --dry-run prints the same lines \
                  and changes nothing.",
             ),

@@ -47,6 +47,9 @@ struct Entry {
     state: State,
     /// Names not seen yet.
     left: u64,
+    /// Sync mode: the destination inode (dev, ino) of the unchanged name
+    /// the entry was made from ([`Links::existing`]).
+    at_dst: Option<(u64, u64)>,
 }
 
 #[derive(Default)]
@@ -77,6 +80,7 @@ impl Links {
                     } else {
                         st.nlink.saturating_sub(1)
                     },
+                    at_dst: None,
                 },
             );
             return Claim::First;
@@ -126,19 +130,47 @@ impl Links {
     }
 
     /// Sync mode: a name of `st`'s inode is already at the destination as
-    /// `name` in `dir`, unchanged, so it is not copied: new names of the
-    /// inode are linked to it. Nothing happens if another name of the inode
-    /// was claimed first (that copy is the one they link to).
-    pub fn existing(&self, st: &SrcStat, dir: &Arc<DstDir>, name: &std::ffi::CStr) {
+    /// `name` in `dir` (inode `dst_id`), unchanged, so it is not copied: new
+    /// names of the inode are linked to it. If another unchanged name of
+    /// the inode was met first and is another inode at the destination (two
+    /// files that became links of each other), returns that name: this one
+    /// is to be linked to it. A name claimed for copying first stays as is.
+    pub fn existing(
+        &self,
+        st: &SrcStat,
+        dir: &Arc<DstDir>,
+        name: &std::ffi::CStr,
+        dst_id: (u64, u64),
+    ) -> Option<Claim> {
+        let key = (st.dev, st.ino);
         let mut map = self.lock();
-        map.entry((st.dev, st.ino)).or_insert_with(|| Entry {
-            state: State::Done(
-                Arc::downgrade(dir),
-                name.to_owned(),
-                crate::tree::join(&dir.path, name),
-            ),
-            left: st.nlink.saturating_sub(1),
-        });
+        let Some(e) = map.get_mut(&key) else {
+            map.insert(
+                key,
+                Entry {
+                    state: State::Done(
+                        Arc::downgrade(dir),
+                        name.to_owned(),
+                        crate::tree::join(&dir.path, name),
+                    ),
+                    left: st.nlink.saturating_sub(1),
+                    at_dst: Some(dst_id),
+                },
+            );
+            return None;
+        };
+        e.left = e.left.saturating_sub(1);
+        let relink = match (&e.state, e.at_dst) {
+            (State::Done(d, n, p), Some(first)) if first != dst_id => Some(match d.upgrade() {
+                Some(d) => Claim::Link(d, n.clone()),
+                None => Claim::LinkPath(p.clone()),
+            }),
+            _ => None,
+        };
+        if e.left == 0 {
+            map.remove(&key);
+        }
+        relink
     }
 
     /// Forget every entry (at the end of the run; parked names cannot be

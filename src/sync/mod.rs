@@ -199,13 +199,14 @@ fn read_full(fd: BorrowedFd<'_>, buf: &mut [u8], off: u64) -> std::io::Result<us
 }
 
 /// Can the source's extended attributes differ from the destination's? Only
-/// if its status changed (ctime) after the destination's last did: the
-/// destination's ctime is when this tool last wrote or fixed it. So an
-/// unchanged re-sync lists no attributes at all.
+/// if its status changed (ctime) after the destination's last did, or in the
+/// same clock tick (timestamps are coarse): the destination's ctime is when
+/// this tool last wrote or fixed it. So an unchanged re-sync lists no
+/// attributes at all.
 #[allow(clippy::unnecessary_cast)] // the field types differ between architectures
 pub fn xattrs_may_differ(src: &Stat, dst: &Stat) -> bool {
     (src.st_ctime as i64, src.st_ctime_nsec as i64)
-        > (dst.st_ctime as i64, dst.st_ctime_nsec as i64)
+        >= (dst.st_ctime as i64, dst.st_ctime_nsec as i64)
 }
 
 /// Temporary names start with this; a listing in sync mode removes leftovers.

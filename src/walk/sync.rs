@@ -216,11 +216,19 @@ impl Walker {
         if src_st.st_nlink > 1
             && self.archive.preserve.links
             && matches!(decision, Decision::Keep(_))
-            && !self.sync.dry_run
         {
-            // New names of this inode are linked to the copy already there.
+            // New names of this inode are linked to the copy already there;
+            // and if another unchanged name of it is another inode here (two
+            // files that became links of each other), this one is linked to
+            // that one (as rsync -H).
             let st = crate::meta::SrcStat::from_stat(&src_st);
-            self.archive.links.existing(&st, dst, dst_name);
+            let id = (dst_st.st_dev, dst_st.st_ino);
+            if let Some(from) = self.archive.links.existing(&st, dst, dst_name, id) {
+                self.itemize("link", ft, "-", &path);
+                if !self.sync.dry_run {
+                    self.relink(from, dir, dst_name, &path);
+                }
+            }
         }
         let decision = match decision {
             Decision::Keep(mut fix)
@@ -323,6 +331,40 @@ impl Walker {
             && xattrs_may_differ(&a, &b)
         {
             self.xattrs_differ(src_dir, src_name, dir, dst_name, path);
+        }
+    }
+
+    /// Replace `name` in `dir` by a hard link to `from`, atomically (a link
+    /// under a temporary name, renamed over it).
+    fn relink(
+        &self,
+        from: crate::meta::links::Claim,
+        dir: BorrowedFd<'_>,
+        name: &CStr,
+        path: &Path,
+    ) {
+        use crate::meta::links::Claim;
+        let temp = crate::sync::temp_name(name);
+        let linked = match &from {
+            Claim::Link(d, n) => match d.state() {
+                Some(DstState::Ready { fd, .. }) => {
+                    rustix::fs::linkat(fd, n.as_c_str(), dir, temp.as_c_str(), AtFlags::empty())
+                }
+                _ => Err(rustix::io::Errno::BADF),
+            },
+            Claim::LinkPath(p) => {
+                rustix::fs::linkat(rustix::fs::CWD, p, dir, temp.as_c_str(), AtFlags::empty())
+            }
+            _ => return,
+        };
+        let result = linked.and_then(|()| {
+            rustix::fs::renameat(dir, temp.as_c_str(), dir, name).inspect_err(|_| {
+                let _ = rustix::fs::unlinkat(dir, temp.as_c_str(), AtFlags::empty());
+            })
+        });
+        if let Err(e) = result {
+            self.progress
+                .error(&CopyError::new(Op::Link, path, e.into()));
         }
     }
 
