@@ -713,6 +713,20 @@ fn random_seed() -> u64 {
     Rng(t.as_nanos() as u64 ^ ((std::process::id() as u64) << 32)).next_u64()
 }
 
+/// A runner for `cases` cases from `seed`, shrinking for at most 400 steps
+/// or 3 minutes, with nothing persisted.
+fn runner(cases: u32, seed: u64) -> TestRunner {
+    TestRunner::new(Config {
+        cases,
+        rng_seed: RngSeed::Fixed(seed),
+        failure_persistence: None,
+        max_shrink_iters: 400,
+        // Milliseconds.
+        max_shrink_time: 180_000,
+        ..Config::default()
+    })
+}
+
 #[test]
 fn random_trees_under_archive_equal_the_source_and_cp_on_every_engine() {
     let engines = engines_and_ring_reads();
@@ -723,16 +737,7 @@ fn random_trees_under_archive_equal_the_source_and_cp_on_every_engine() {
          engine(s) {engines:?}; seed {seed} (replay with UCP_PROPTEST_SEED={seed})",
         engines.len()
     ));
-    let config = Config {
-        cases,
-        rng_seed: RngSeed::Fixed(seed),
-        failure_persistence: None,
-        max_shrink_iters: 400,
-        // Milliseconds.
-        max_shrink_time: 180_000,
-        ..Config::default()
-    };
-    let mut runner = TestRunner::new(config);
+    let mut runner = runner(cases, seed);
     let started = Instant::now();
     // Every call of the closure (new cases and shrinking steps alike).
     let calls = Cell::new(0usize);
@@ -1489,16 +1494,7 @@ fn random_changes_sync_like_rsync_on_every_engine() {
          with UCP_PROPTEST_SEED={seed})",
         engines.len()
     ));
-    let config = Config {
-        cases,
-        rng_seed: RngSeed::Fixed(seed),
-        failure_persistence: None,
-        max_shrink_iters: 400,
-        // Milliseconds.
-        max_shrink_time: 180_000,
-        ..Config::default()
-    };
-    let mut runner = TestRunner::new(config);
+    let mut runner = runner(cases, seed);
     let started = Instant::now();
     let calls = Cell::new(0usize);
     let focus: Cell<Option<&'static str>> = Cell::new(None);

@@ -4,8 +4,8 @@
 //! `benches/sync.py`, medians of 5): copying and then one `syncfs` took
 //! 1.9 s; copying and then an fsync of every file with 64 in flight (what
 //! batched FSYNC requests through the ring amount to: io-wq runs each as a
-//! blocking fsync) 3.1 s; `rsync -a --fsync`, one fsync after another,
-//! 10.8 s; `cp -a; sync` 7.2 s. A per-file fsync makes the
+//! blocking fsync) 3.0 s; `rsync -a --fsync`, one fsync after another,
+//! 9.8 s; `cp -a; sync` 6.9 s. A per-file fsync makes the
 //! journal commit once per batch of files; `syncfs` writes all the dirty
 //! data back and commits once. So the flush is one `syncfs` per destination
 //! filesystem at the end: the destination's own, and that of every
