@@ -43,6 +43,29 @@ enum State {
     Done(Weak<DstDir>, CString, PathBuf),
 }
 
+impl State {
+    /// Complete, as `name` in `dir`.
+    fn done(dir: &Arc<DstDir>, name: &std::ffi::CStr) -> State {
+        State::Done(
+            Arc::downgrade(dir),
+            name.to_owned(),
+            crate::tree::join(&dir.path, name),
+        )
+    }
+
+    /// How to link to a complete copy: through its directory while that is
+    /// open, else by path. (Only asked of `Done`.)
+    fn link(&self) -> Claim {
+        match self {
+            State::Done(dir, name, path) => match dir.upgrade() {
+                Some(dir) => Claim::Link(dir, name.clone()),
+                None => Claim::LinkPath(path.clone()),
+            },
+            State::Copying(_) => Claim::Parked,
+        }
+    }
+}
+
 struct Entry {
     state: State,
     /// Names not seen yet.
@@ -91,11 +114,8 @@ impl Links {
                 parked.push(item.clone());
                 Claim::Parked
             }
-            State::Done(dir, name, path) => {
-                let claim = match dir.upgrade() {
-                    Some(dir) => Claim::Link(dir, name.clone()),
-                    None => Claim::LinkPath(path.clone()),
-                };
+            State::Done(..) => {
+                let claim = e.state.link();
                 if e.left == 0 {
                     map.remove(&key);
                 }
@@ -118,11 +138,7 @@ impl Links {
             State::Done(..) => Vec::new(),
         };
         if ok && e.left > 0 {
-            e.state = State::Done(
-                Arc::downgrade(&item.dst_dir),
-                item.dst_name().to_owned(),
-                item.dst_path(),
-            );
+            e.state = State::done(&item.dst_dir, item.dst_name());
         } else {
             map.remove(&key);
         }
@@ -148,11 +164,7 @@ impl Links {
             map.insert(
                 key,
                 Entry {
-                    state: State::Done(
-                        Arc::downgrade(dir),
-                        name.to_owned(),
-                        crate::tree::join(&dir.path, name),
-                    ),
+                    state: State::done(dir, name),
                     left: st.nlink.saturating_sub(1),
                     at_dst: Some(dst_id),
                 },
@@ -161,10 +173,7 @@ impl Links {
         };
         e.left = e.left.saturating_sub(1);
         let relink = match (&e.state, e.at_dst) {
-            (State::Done(d, n, p), Some(first)) if first != dst_id => Some(match d.upgrade() {
-                Some(d) => Claim::Link(d, n.clone()),
-                None => Claim::LinkPath(p.clone()),
-            }),
+            (State::Done(..), Some(first)) if first != dst_id => Some(e.state.link()),
             _ => None,
         };
         if e.left == 0 {

@@ -130,27 +130,37 @@ pub fn read_at(dir: BorrowedFd<'_>, name: &CStr, follow: bool) -> Result<Xattrs,
     }
 }
 
-/// Sync mode: make the attributes of `name` in `dir` (itself, not a
-/// symlink's target) exactly `src`: set what differs, remove what the
-/// source does not have. Returns whether anything changed.
-pub fn mirror_at(src: &Xattrs, dir: BorrowedFd<'_>, name: &CStr) -> Result<bool, Errno> {
-    let mut want: Vec<_> = src.iter().collect();
-    want.sort();
-    let have = read_at(dir, name, false)?;
-    let mut sorted: Vec<_> = have.iter().collect();
-    sorted.sort();
-    if want == sorted {
+/// Do two lists hold the same attributes, in whatever order?
+pub fn same(a: &Xattrs, b: &Xattrs) -> bool {
+    let (mut a, mut b): (Vec<_>, Vec<_>) = (a.iter().collect(), b.iter().collect());
+    a.sort();
+    b.sort();
+    a == b
+}
+
+/// Sync mode: make the attributes of `dst` (a symlink itself, never its
+/// target) exactly `src`: remove what the source does not have, then set
+/// the source's. Returns whether anything had to change.
+pub fn mirror(src: &Xattrs, dst: Dst<'_>) -> Result<bool, Errno> {
+    let (have, path) = match dst {
+        Dst::Fd(fd) => (read_fd(fd)?, None),
+        Dst::At { dir, name, .. } => (read_at(dir, name, false)?, Some(proc_path(dir, name))),
+    };
+    if same(src, &have) {
         return Ok(false);
     }
-    let path = proc_path(dir, name);
     for (k, _) in &have {
         if !src.iter().any(|(n, _)| n == k) {
-            rustix::fs::lremovexattr(path.as_c_str(), k)?;
+            match (dst, &path) {
+                (Dst::Fd(fd), _) => rustix::fs::fremovexattr(fd, k)?,
+                (_, Some(p)) => rustix::fs::lremovexattr(p.as_c_str(), k)?,
+                _ => return Err(Errno::BADF),
+            }
         }
     }
-    for (k, v) in src {
-        if !have.iter().any(|(n, w)| n == k && w == v) {
-            rustix::fs::lsetxattr(path.as_c_str(), k, v, XattrFlags::empty())?;
+    for acls in [false, true] {
+        if let Some((_, e)) = write(src, dst, false, acls).first() {
+            return Err(*e);
         }
     }
     Ok(true)

@@ -203,22 +203,6 @@ impl Walker {
     fn root(&mut self, root: Root) -> Result<(), Closed> {
         let ft = FileType::from_raw_mode(root.stat.st_mode);
         if ft == FileType::Directory {
-            if self.sync.enabled
-                && let Some(DstState::Ready { fd, .. }) = root.dst_dir.state()
-                && rustix::fs::statat(fd, root.dst_name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW)
-                    .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory)
-            {
-                // A mirror's top directory, like those inside it.
-                let dst_path = join(&root.dst_dir.path, &root.dst_name);
-                self.mirror_dir_xattrs(
-                    root.src_dir.fd.as_fd(),
-                    &root.name,
-                    Some(&root.stat),
-                    fd.as_fd(),
-                    &root.dst_name,
-                    &dst_path,
-                );
-            }
             self.stack.push(PendingDir {
                 parent_src: root.src_dir,
                 name: root.name,
@@ -431,6 +415,9 @@ impl Walker {
             // It could not be made (reported): nothing inside can be copied.
             return Ok(());
         }
+        if self.sync.enabled && self.archive.preserve.xattr && !self.sync.dry_run {
+            self.mirror_dir_xattrs(&src, &st, &node);
+        }
 
         let first_subdir = self.stack.len();
         let mut buf = std::mem::take(&mut self.buf);
@@ -440,6 +427,23 @@ impl Walker {
         // Visit subdirectories in the order they were listed.
         self.stack[first_subdir..].reverse();
         Ok(())
+    }
+
+    /// Sync mode: a directory that was already at the destination gets
+    /// exactly its source's xattrs now; the attributes set once its
+    /// contents are done never remove one. Only looked at when the source's
+    /// status changed since the destination's last did.
+    fn mirror_dir_xattrs(&self, src: &SrcDir, st: &Stat, node: &DstDir) {
+        let Some(DstState::Ready { fd, fresh: false }) = node.state() else {
+            return;
+        };
+        if rustix::fs::fstat(fd).is_ok_and(|dst| crate::sync::xattrs_may_differ(st, &dst)) {
+            let (src, dst) = (
+                crate::meta::Src::Fd(src.fd.as_fd()),
+                crate::meta::Dst::Fd(fd.as_fd()),
+            );
+            self.xattrs_differ(src, dst, &node.path);
+        }
     }
 
     /// The destination directory for `p`, and the mode to create it with.

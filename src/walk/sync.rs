@@ -4,6 +4,8 @@
 
 use super::{Closed, Walker};
 use crate::error::{CopyError, Op, quote};
+use crate::meta::xattr;
+use crate::meta::{Dst, Src};
 use crate::sync::{Decision, Kept, attrs, decide_file, is_temp, type_word, xattrs_may_differ};
 use crate::tree::{DstDir, DstState, join};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Stat};
@@ -121,11 +123,7 @@ impl Walker {
         }
         if ft == FileType::Directory {
             if dft == FileType::Directory {
-                // Its contents are synced in turn, and its attributes set
-                // when they are done; attributes the source lost are
-                // removed here (setting them never removes one).
-                self.mirror_dir_xattrs(src_dir, src_name, src_stat, dir, dst_name, &path);
-                return Step::Send;
+                return Step::Send; // synced when the walk opens it (`Walker::dir`)
             }
             return self.replace(dir, dst_name, ft, dft, &path);
         }
@@ -234,7 +232,17 @@ impl Walker {
             Decision::Keep(mut fix)
                 if self.archive.preserve.xattr && xattrs_may_differ(&src_st, &dst_st) =>
             {
-                fix.xattrs = self.xattrs_differ(src_dir, src_name, dir, dst_name, &path);
+                let src = Src::At {
+                    dir: src_dir,
+                    name: src_name,
+                    follow: false,
+                };
+                let dst = Dst::At {
+                    dir,
+                    name: dst_name,
+                    symlink: ft == FileType::Symlink,
+                };
+                fix.xattrs = self.xattrs_differ(src, dst, &path);
                 Decision::Keep(fix)
             }
             d => d,
@@ -274,27 +282,20 @@ impl Walker {
         })
     }
 
-    /// Do the xattrs of the source `src_name` and its destination differ?
-    /// Unless `--dry-run`, the destination's are made the source's (set and
+    /// Do the xattrs of the source `src` and of `dst` differ? Unless
+    /// `--dry-run`, the destination's are made the source's (set and
     /// removed) here. A failure is reported and counts as no change.
-    fn xattrs_differ(
-        &self,
-        src_dir: BorrowedFd<'_>,
-        src_name: &CStr,
-        dir: BorrowedFd<'_>,
-        dst_name: &CStr,
-        path: &Path,
-    ) -> bool {
-        use crate::meta::xattr;
-        let mirrored = xattr::read_at(src_dir, src_name, false).and_then(|want| {
-            if self.sync.dry_run {
-                let mut have = xattr::read_at(dir, dst_name, false)?;
-                let mut want = want;
-                have.sort();
-                want.sort();
-                Ok(have != want)
-            } else {
-                xattr::mirror_at(&want, dir, dst_name)
+    pub(super) fn xattrs_differ(&self, src: Src<'_>, dst: Dst<'_>, path: &Path) -> bool {
+        let read = match src {
+            Src::Fd(fd) => xattr::read_fd(fd),
+            Src::At { dir, name, follow } => xattr::read_at(dir, name, follow),
+            Src::Read(attrs) => Ok(attrs.clone()),
+        };
+        let mirrored = read.and_then(|want| match (self.sync.dry_run, dst) {
+            (false, _) => xattr::mirror(&want, dst),
+            (true, Dst::Fd(fd)) => xattr::read_fd(fd).map(|have| !xattr::same(&want, &have)),
+            (true, Dst::At { dir, name, .. }) => {
+                xattr::read_at(dir, name, false).map(|have| !xattr::same(&want, &have))
             }
         });
         match mirrored {
@@ -305,32 +306,6 @@ impl Walker {
                     .error(&CopyError::new(Op::SetXattrs, path, e.into()));
                 false
             }
-        }
-    }
-
-    /// A directory on both sides: its xattrs become the source's (the
-    /// attributes set after its contents never remove one).
-    pub(super) fn mirror_dir_xattrs(
-        &self,
-        src_dir: BorrowedFd<'_>,
-        src_name: &CStr,
-        src_stat: Option<&Stat>,
-        dir: BorrowedFd<'_>,
-        dst_name: &CStr,
-        path: &Path,
-    ) {
-        if !self.archive.preserve.xattr || self.sync.dry_run {
-            return;
-        }
-        let src_st = match src_stat {
-            Some(st) => Ok(*st),
-            None => rustix::fs::statat(src_dir, src_name, AtFlags::empty()),
-        };
-        let dst_st = rustix::fs::statat(dir, dst_name, AtFlags::SYMLINK_NOFOLLOW);
-        if let (Ok(a), Ok(b)) = (src_st, dst_st)
-            && xattrs_may_differ(&a, &b)
-        {
-            self.xattrs_differ(src_dir, src_name, dir, dst_name, path);
         }
     }
 
