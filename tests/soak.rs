@@ -38,7 +38,6 @@ mod common;
 
 use common::*;
 use std::fs;
-use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -203,18 +202,7 @@ fn measured_copy(engine: &str, src: &Path, dst: &Path) -> Result<Usage, String> 
     }
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {BIN}: {e}"));
     let pid = child.id() as i32;
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let t1 = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = so.read_to_end(&mut v);
-        v
-    });
-    let t2 = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = se.read_to_end(&mut v);
-        v
-    });
+    let (t1, t2) = read_outputs(&mut child);
     let start = Instant::now();
     let (mut max_fds, mut end_fds, mut max_threads, mut samples) = (0, 0, 0, 0);
     let mut rss_kib = 0;

@@ -397,6 +397,26 @@ impl fmt::Display for Outcome {
     }
 }
 
+/// Read a piped child's stdout and stderr to the end on two threads (so
+/// neither pipe can fill up and stall it); join them for the bytes.
+pub fn read_outputs(
+    child: &mut std::process::Child,
+) -> (
+    std::thread::JoinHandle<Vec<u8>>,
+    std::thread::JoinHandle<Vec<u8>>,
+) {
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let so = child.stdout.take().expect("stdout is piped");
+    let se = child.stderr.take().expect("stderr is piped");
+    (drain(Box::new(so)), drain(Box::new(se)))
+}
+
 /// Run `program args...` in `cwd` through `sh -c 'umask NNN; exec "$@"'`,
 /// with `LC_ALL=C.UTF-8`, stdin from /dev/null, and a timeout.
 pub fn run<A: AsRef<[u8]>>(program: &str, args: &[A], cwd: &Path, opts: &RunOpts) -> Outcome {
@@ -426,18 +446,7 @@ pub fn run<A: AsRef<[u8]>>(program: &str, args: &[A], cwd: &Path, opts: &RunOpts
     let mut child = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {cmdline}: {e}"));
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let t1 = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = so.read_to_end(&mut v);
-        v
-    });
-    let t2 = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = se.read_to_end(&mut v);
-        v
-    });
+    let (t1, t2) = read_outputs(&mut child);
     let mut timed_out = false;
     let status = loop {
         match child.try_wait().expect("try_wait") {
