@@ -314,10 +314,38 @@ fn stale_temporaries_are_removed_and_options_need_sync() {
     let tmp = tempfile::tempdir().unwrap();
     initial(&Fx::new(tmp.path().join("src")));
     ours_ok("portable", &[], tmp.path(), "dst");
-    // As a killed run leaves one.
-    std::fs::write(tmp.path().join("dst/docs/.~ucp.a.txt.99-1"), "half").unwrap();
+    // As a killed run leaves one (no process has PID 4194305, above Linux's
+    // highest pid_max): removed.
+    std::fs::write(tmp.path().join("dst/docs/.~ucp.a.txt.4194305-1"), "half").unwrap();
+    // One of a run that is still going (this test's own PID): kept.
+    let live = format!("dst/docs/.~ucp.b.txt.{}-1", std::process::id());
+    std::fs::write(tmp.path().join(&live), "writing").unwrap();
+    // Names our scheme cannot produce: the user's, kept.
+    std::fs::write(tmp.path().join("dst/docs/.~ucp.mine"), "mine").unwrap();
+    // A source's own entry with a temporary's name: copied, and kept.
+    std::fs::write(tmp.path().join("src/docs/.~ucp.c.txt.4194305-2"), "source").unwrap();
+    // (Without --delete: nothing but the stale temporary may go.)
+    let out = Command::new(BIN)
+        .args(["-a", "--sync", "-T", "src", "dst"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out.stderr));
+    assert!(!tmp.path().join("dst/docs/.~ucp.a.txt.4194305-1").exists());
+    assert_eq!(std::fs::read(tmp.path().join(&live)).unwrap(), b"writing");
+    assert_eq!(
+        std::fs::read(tmp.path().join("dst/docs/.~ucp.mine")).unwrap(),
+        b"mine"
+    );
+    assert_eq!(
+        std::fs::read(tmp.path().join("dst/docs/.~ucp.c.txt.4194305-2")).unwrap(),
+        b"source"
+    );
     ours_ok("portable", &[], tmp.path(), "dst");
-    assert!(!tmp.path().join("dst/docs/.~ucp.a.txt.99-1").exists());
+    assert_eq!(
+        std::fs::read(tmp.path().join("dst/docs/.~ucp.c.txt.4194305-2")).unwrap(),
+        b"source"
+    );
     let out = Command::new(BIN)
         .args(["-r", "--delete", "src", "x"])
         .current_dir(tmp.path())
@@ -352,7 +380,11 @@ fn dry_run_changes_nothing_and_reports_what_the_sync_does() {
         );
         // Then every kind of change, plus a stale temporary.
         change(&tmp.path().join("src"));
-        std::fs::write(tmp.path().join(&dst).join("docs/.~ucp.a.txt.1-1"), "half").unwrap();
+        std::fs::write(
+            tmp.path().join(&dst).join("docs/.~ucp.a.txt.4194305-1"),
+            "half",
+        )
+        .unwrap();
         let before = identities(&tmp.path().join(&dst));
         let snap = snapshot(&tmp.path().join(&dst));
         let out = ours_ok(

@@ -209,12 +209,37 @@ pub fn xattrs_may_differ(src: &Stat, dst: &Stat) -> bool {
         >= (dst.st_ctime as i64, dst.st_ctime_nsec as i64)
 }
 
-/// Temporary names start with this; a listing in sync mode removes leftovers.
+/// Temporary names start with this; a listing in sync mode removes the ones
+/// runs that are no longer alive left (see [`is_stale_temp`]).
 pub const TEMP_PREFIX: &[u8] = b".~ucp.";
 
-/// Is `name` one of our temporary files?
-pub fn is_temp(name: &[u8]) -> bool {
-    name.starts_with(TEMP_PREFIX)
+/// The process ID in `name` if it is one of our temporary names,
+/// `.~ucp.NAME.PID-N` ([`temp_name`]).
+pub fn temp_pid(name: &[u8]) -> Option<u32> {
+    let rest = name.strip_prefix(TEMP_PREFIX)?;
+    let dot = rest.iter().rposition(|&b| b == b'.')?;
+    let (pid, n) = std::str::from_utf8(&rest[dot + 1..])
+        .ok()?
+        .split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(pid) && digits(n))
+        .then(|| pid.parse().ok())
+        .flatten()
+}
+
+/// Is `name` a temporary file that a run which is no longer alive left (a
+/// run that was killed)? Never one of a run still going (this one, or a
+/// concurrent one into the same tree), and never a name our scheme cannot
+/// produce. The caller also keeps a name the source has.
+pub fn is_stale_temp(name: &[u8]) -> bool {
+    temp_pid(name).is_some_and(|pid| {
+        let alive = match rustix::process::Pid::from_raw(pid as i32) {
+            // kill(pid, 0): ESRCH is the only answer that means "no such process".
+            Some(p) => rustix::process::test_kill_process(p) != Err(rustix::io::Errno::SRCH),
+            None => true,
+        };
+        pid != std::process::id() && !alive
+    })
 }
 
 /// A fresh temporary name in the same directory as `name`:
@@ -344,7 +369,21 @@ mod tests {
     #[test]
     fn temp_names_are_recognisable_and_short_enough() {
         let t = temp_name(c"notes.txt");
-        assert!(is_temp(t.to_bytes()));
+        assert_eq!(temp_pid(t.to_bytes()), Some(std::process::id()));
+        // This run's own temporaries are never stale.
+        assert!(!is_stale_temp(t.to_bytes()));
+        // Names the scheme cannot produce are never taken for temporaries.
+        for name in [
+            &b".~ucp.notes"[..],
+            b".~ucp.notes.txt",
+            b".~ucp.a.12-",
+            b".~ucp.a.x-1",
+            b"ucp.a.1-1",
+        ] {
+            assert_eq!(temp_pid(name), None, "{}", String::from_utf8_lossy(name));
+        }
+        // PID 2^22 + 1 is above Linux's pid_max limit: no such process.
+        assert!(is_stale_temp(b".~ucp.notes.txt.4194305-0"));
         assert!(t.to_bytes().starts_with(b".~ucp.notes.txt."));
         let long = CString::new(vec![b'x'; 255]).unwrap();
         assert!(temp_name(&long).to_bytes().len() <= 255);

@@ -506,7 +506,7 @@ impl Walker {
             Some(DstState::Ready { fd, fresh: false }) if self.sync.enabled => Some(fd.as_fd()),
             _ => None,
         };
-        let mut there = dst_fd.and_then(|fd| self.list_dst(fd, &dst.path));
+        let mut there = dst_fd.and_then(|fd| self.list_dst(fd, &dst.path, src.fd.as_fd()));
         let mut listed = true;
         let mut dir = RawDir::new(src.fd.as_fd(), buf);
         while let Some(entry) = dir.next() {

@@ -6,9 +6,12 @@ use super::{Closed, Walker};
 use crate::error::{CopyError, Op, quote};
 use crate::meta::xattr;
 use crate::meta::{Dst, Src};
-use crate::sync::{Decision, Kept, attrs, decide_file, is_temp, type_word, xattrs_may_differ};
+use crate::sync::{
+    Decision, Kept, attrs, decide_file, is_stale_temp, type_word, xattrs_may_differ,
+};
 use crate::tree::{DstDir, DstState, join};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Stat};
+use rustix::io::Errno;
 use std::collections::HashMap;
 use std::ffi::{CStr, CString, OsStr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
@@ -29,8 +32,14 @@ pub(super) enum Step {
 
 impl Walker {
     /// List the destination directory `dir` (in sync mode, when it existed
-    /// before this run), removing temporaries a killed run left there.
-    pub(super) fn list_dst(&mut self, dir: BorrowedFd<'_>, path: &Path) -> Option<Listing> {
+    /// before this run), removing temporaries a killed run left there (but
+    /// a name the source directory `src` has is the user's, and stays).
+    pub(super) fn list_dst(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        path: &Path,
+        src: BorrowedFd<'_>,
+    ) -> Option<Listing> {
         let fd = match rustix::fs::openat(
             dir,
             c".",
@@ -62,10 +71,16 @@ impl Walker {
             if bytes == b"." || bytes == b".." {
                 continue;
             }
-            if is_temp(bytes) {
-                // Left by a run that was killed: never a user's file.
-                if !self.sync.dry_run {
-                    let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
+            if is_stale_temp(bytes)
+                && rustix::fs::statat(src, name, AtFlags::SYMLINK_NOFOLLOW).err()
+                    == Some(Errno::NOENT)
+            {
+                // Left by a run that was killed.
+                if !self.sync.dry_run
+                    && let Err(e) = rustix::fs::unlinkat(dir, name, AtFlags::empty())
+                {
+                    self.progress
+                        .error(&CopyError::new(Op::Remove, join(path, name), e.into()));
                 }
                 continue;
             }
