@@ -90,6 +90,7 @@ pub fn run(cfg: Config) -> i32 {
         archive: archive.clone(),
         adaptive_reads: cfg.adaptive_reads,
         temp_files: cfg.sync.temp_files(),
+        several_sources: cfg.sources.len() > 1,
     };
     let (mut engine, fallback) = match engine::select(cfg.engine, &opts) {
         Ok(v) => v,

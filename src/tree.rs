@@ -104,6 +104,8 @@ pub enum DstState {
 pub struct DstDir {
     pub path: PathBuf,
     state: OnceLock<DstState>,
+    /// Its device, asked once (see [`DstDir::dev`]).
+    dev: OnceLock<Option<u64>>,
     /// What to apply once everything inside has been written: the mode of a
     /// source directory that does not let its owner write into it, and the
     /// attributes archive mode preserves.
@@ -122,6 +124,7 @@ impl DstDir {
         DstDir {
             path,
             state: OnceLock::new(),
+            dev: OnceLock::new(),
             finish,
         }
     }
@@ -148,6 +151,15 @@ impl DstDir {
 
     pub fn state(&self) -> Option<&DstState> {
         self.state.get()
+    }
+
+    /// The device of the open directory, which is that of every file created
+    /// in it (`None` when it is not open or cannot be stat'ed).
+    pub fn dev(&self) -> Option<u64> {
+        *self.dev.get_or_init(|| match self.state.get() {
+            Some(DstState::Ready { fd, .. }) => rustix::fs::fstat(fd).ok().map(|st| st.st_dev),
+            _ => None,
+        })
     }
 }
 

@@ -12,6 +12,7 @@
 //! - [`portable`]: system calls only.
 
 pub mod chains;
+pub mod mover;
 pub mod ops;
 pub mod portable;
 pub mod uring;
@@ -34,6 +35,9 @@ pub struct EngineOptions {
     pub adaptive_reads: bool,
     /// Sync mode: regular files are written through a temporary name.
     pub temp_files: bool,
+    /// Several sources: one may land where another made a symlink (see
+    /// `ops::MadeSymlinks`).
+    pub several_sources: bool,
 }
 
 /// The CPUs this process may use. Asked once: the answer comes from reading
@@ -55,8 +59,7 @@ pub fn default_workers() -> usize {
 pub fn file_copier(opts: &EngineOptions, workers: usize, bytes: u64) -> ops::FileCopier {
     let buffers = (workers * cpus()).max(1);
     let chunk = (bytes as usize / buffers).clamp(4096, 1 << 20);
-    ops::FileCopier::new(opts.overwrite, chunk, opts.archive.clone())
-        .with_temp_files(opts.temp_files)
+    ops::FileCopier::new(opts, chunk)
 }
 
 /// A copy engine.

@@ -5,6 +5,7 @@
 //! `mknodat`, and rare), directory creation for the portable engine, and the
 //! removal of a partly written file after a failure.
 
+use super::mover::{Ends, Mover};
 use crate::config::{Overwrite, Reflink};
 use crate::error::{CopyError, Failure, IoContext, Op, errno, quote};
 use crate::meta::links::Claim;
@@ -15,9 +16,9 @@ use crossbeam_channel::{Receiver, Select, Sender};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 use std::ffi::CStr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 /// The complete copy a hard link is made to.
 #[derive(Clone, Copy)]
@@ -57,63 +58,146 @@ impl DstOpen {
     }
 }
 
-/// Decide how to open `item`'s destination, which may exist, applying cp's
-/// refusals. `src` is the source's status.
-pub fn check_existing(
-    item: &Item,
-    dst: BorrowedFd<'_>,
-    src: &SrcStat,
-    overwrite: Overwrite,
-) -> Result<DstOpen, Failure> {
-    let name = item.dst_name();
-    let lst = match rustix::fs::statat(dst, name, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(st) => st,
-        Err(Errno::NOENT) => return Ok(DstOpen::Create),
-        Err(e) => return Err(item.error(Op::Stat, true, e.into()).into()),
-    };
-    if overwrite == Overwrite::Skip || (overwrite == Overwrite::Older && !older(&lst, src.mtime)) {
-        return Ok(DstOpen::Skip);
-    }
-    let symlink = FileType::from_raw_mode(lst.st_mode) == FileType::Symlink;
-    if symlink && item.display.is_none() {
-        // Inside a tree, a destination symlink may point anywhere, even out
-        // of the destination (`dst/f -> /etc/passwd`): it is replaced by the
-        // file, never written through (rsync's rule; GNU cp writes through).
-        rustix::fs::unlinkat(dst, name, AtFlags::empty())
-            .map_err(|e| item.error(Op::Remove, true, e.into()))?;
-        return Ok(DstOpen::Create);
-    }
-    let st = if symlink {
-        match rustix::fs::statat(dst, name, AtFlags::empty()) {
+impl FileCopier {
+    /// Decide how to open `item`'s destination, which may exist, applying cp's
+    /// refusals. `src` is the source's status.
+    pub fn check_existing(
+        &self,
+        item: &Item,
+        dst: BorrowedFd<'_>,
+        src: &SrcStat,
+    ) -> Result<DstOpen, Failure> {
+        let overwrite = self.overwrite;
+        let name = item.dst_name();
+        let lst = match rustix::fs::statat(dst, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => st,
-            Err(_) => {
-                return Err(Failure::Msg(format!(
-                    "not writing through dangling symlink {}",
-                    quote(&item.dst_path())
-                )));
+            Err(Errno::NOENT) => return Ok(DstOpen::Create),
+            Err(e) => return Err(item.error(Op::Stat, true, e.into()).into()),
+        };
+        if overwrite == Overwrite::Skip
+            || (overwrite == Overwrite::Older && !older(&lst, src.mtime))
+        {
+            return Ok(DstOpen::Skip);
+        }
+        self.made_symlinks.check(item, &lst)?;
+        let symlink = FileType::from_raw_mode(lst.st_mode) == FileType::Symlink;
+        if symlink && item.display.is_none() {
+            // Inside a tree, a destination symlink may point anywhere, even out
+            // of the destination (`dst/f -> /etc/passwd`): it is replaced by the
+            // file, never written through (rsync's rule; GNU cp writes through).
+            rustix::fs::unlinkat(dst, name, AtFlags::empty())
+                .map_err(|e| item.error(Op::Remove, true, e.into()))?;
+            return Ok(DstOpen::Create);
+        }
+        let st = if symlink {
+            match rustix::fs::statat(dst, name, AtFlags::empty()) {
+                Ok(st) => st,
+                Err(_) => {
+                    return Err(Failure::Msg(format!(
+                        "not writing through dangling symlink {}",
+                        quote(&item.dst_path())
+                    )));
+                }
+            }
+        } else {
+            lst
+        };
+        if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+            return Err(Failure::Msg(format!(
+                "cannot overwrite directory {} with non-directory",
+                quote(&item.dst_path())
+            )));
+        }
+        if (st.st_dev, st.st_ino) == (src.dev, src.ino) {
+            return Err(Failure::Msg(format!(
+                "{} and {} are the same file",
+                quote(&item.src_path()),
+                quote(&item.dst_path())
+            )));
+        }
+        Ok(if symlink {
+            DstOpen::Through
+        } else {
+            DstOpen::Overwrite
+        })
+    }
+
+    /// Make room for a non-regular item (symlink, special file) where something
+    /// exists: cp replaces a non-directory (and says `removed 'X'` under -v),
+    /// refuses a directory, and -n skips. Returns false when the item is to be
+    /// skipped.
+    fn replace_existing(&self, item: &Item, dst: BorrowedFd<'_>) -> Result<bool, Failure> {
+        let (overwrite, progress) = (self.overwrite, &*self.archive.progress);
+        let name = item.dst_name();
+        let st = match rustix::fs::statat(dst, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(Errno::NOENT) => return Ok(true),
+            Err(e) => return Err(item.error(Op::Stat, true, e.into()).into()),
+        };
+        if overwrite == Overwrite::Skip {
+            return Ok(false);
+        }
+        if overwrite == Overwrite::Older {
+            // -u: the source's own time (a symlink's, not its target's).
+            let src = rustix::fs::statat(&item.src_dir.fd, &item.name, AtFlags::SYMLINK_NOFOLLOW)
+                .map_err(|e| item.error(Op::Stat, false, e.into()))?;
+            if !older(&st, SrcStat::from_stat(&src).mtime) {
+                return Ok(false);
             }
         }
-    } else {
-        lst
-    };
-    if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
-        return Err(Failure::Msg(format!(
-            "cannot overwrite directory {} with non-directory",
-            quote(&item.dst_path())
-        )));
+        self.made_symlinks.check(item, &st)?;
+        if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+            return Err(Failure::Msg(format!(
+                "cannot overwrite directory {} with non-directory",
+                quote(&item.dst_path())
+            )));
+        }
+        rustix::fs::unlinkat(dst, name, AtFlags::empty())
+            .map_err(|e| item.error(Op::Remove, true, e.into()))?;
+        progress.removed(&item.dst_path());
+        Ok(true)
     }
-    if (st.st_dev, st.st_ino) == (src.dev, src.ino) {
-        return Err(Failure::Msg(format!(
-            "{} and {} are the same file",
-            quote(&item.src_path()),
-            quote(&item.dst_path())
-        )));
+
+    /// Create a symlink or special file (with permissions `perms`, under the
+    /// umask). Returns false if it was skipped (-n).
+    pub fn make_entry(
+        &self,
+        item: &Item,
+        dst: BorrowedFd<'_>,
+        fresh: bool,
+        perms: u32,
+    ) -> Result<bool, Failure> {
+        let name = item.dst_name();
+        let attempt = || match &item.kind {
+            Kind::Symlink { target } => rustix::fs::symlinkat(target.as_c_str(), dst, name)
+                .map_err(|e| item.error(Op::Symlink, true, e.into())),
+            Kind::Special { mode, rdev } => {
+                let ft = FileType::from_raw_mode(*mode);
+                let op = if ft == FileType::Fifo {
+                    Op::Mkfifo
+                } else {
+                    Op::Mknod
+                };
+                rustix::fs::mknodat(dst, name, ft, Mode::from_raw_mode(perms & 0o777), *rdev)
+                    .map_err(|e| item.error(op, true, e.into()))
+            }
+            _ => Err(item.error(Op::Create, true, errno(libc::EINVAL))),
+        };
+        match attempt() {
+            Ok(()) => {}
+            Err(e) if !fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {
+                if !self.replace_existing(item, dst)? {
+                    return Ok(false);
+                }
+                attempt()?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if let Kind::Symlink { .. } = item.kind {
+            self.made_symlinks.made(dst, name);
+        }
+        Ok(true)
     }
-    Ok(if symlink {
-        DstOpen::Through
-    } else {
-        DstOpen::Overwrite
-    })
 }
 
 /// Is the destination `dst` older than a source modified at `mtime` (-u)?
@@ -123,6 +207,14 @@ fn older(dst: &rustix::fs::Stat, mtime: (i64, u32)) -> bool {
     (dst.st_mtime as i64, dst.st_mtime_nsec as u32) < mtime
 }
 
+/// A destination file opened for writing.
+pub struct Opened {
+    pub fd: OwnedFd,
+    /// This run created it (`O_EXCL`, or -f's remove and create), so a failed
+    /// copy may remove it; a file that existed was truncated in place and stays.
+    pub created: bool,
+}
+
 /// Open the destination file the synchronous way, with -f's retry.
 pub fn open_dst(
     item: &Item,
@@ -130,11 +222,12 @@ pub fn open_dst(
     how: DstOpen,
     mode: u32,
     overwrite: Overwrite,
-) -> Result<OwnedFd, CopyError> {
+) -> Result<Opened, CopyError> {
     let name = item.dst_name();
     let mode = Mode::from_raw_mode(mode);
+    let created = how == DstOpen::Create;
     match rustix::fs::openat(dst, name, how.flags(), mode) {
-        Ok(fd) => Ok(fd),
+        Ok(fd) => Ok(Opened { fd, created }),
         Err(e)
             if matches!(how, DstOpen::Overwrite | DstOpen::Through)
                 && overwrite == Overwrite::Force =>
@@ -144,93 +237,10 @@ pub fn open_dst(
                 return Err(item.error(Op::Create, true, e.into()));
             }
             rustix::fs::openat(dst, name, DstOpen::Create.flags(), mode)
+                .map(|fd| Opened { fd, created: true })
                 .map_err(|e| item.error(Op::Create, true, e.into()))
         }
         Err(e) => Err(item.error(Op::Create, true, e.into())),
-    }
-}
-
-/// Remove a destination file whose copy failed, so no file with wrong bytes
-/// stays under the final name.
-pub fn remove_partial(item: &Item, dst: BorrowedFd<'_>) {
-    let _ = rustix::fs::unlinkat(dst, item.dst_name(), AtFlags::empty());
-}
-
-/// Make room for a non-regular item (symlink, special file) where something
-/// exists: cp replaces a non-directory (and says `removed 'X'` under -v),
-/// refuses a directory, and -n skips. Returns false when the item is to be
-/// skipped.
-fn replace_existing(
-    item: &Item,
-    dst: BorrowedFd<'_>,
-    overwrite: Overwrite,
-    progress: &dyn Progress,
-) -> Result<bool, Failure> {
-    let name = item.dst_name();
-    let st = match rustix::fs::statat(dst, name, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(st) => st,
-        Err(Errno::NOENT) => return Ok(true),
-        Err(e) => return Err(item.error(Op::Stat, true, e.into()).into()),
-    };
-    if overwrite == Overwrite::Skip {
-        return Ok(false);
-    }
-    if overwrite == Overwrite::Older {
-        // -u: the source's own time (a symlink's, not its target's).
-        let src = rustix::fs::statat(&item.src_dir.fd, &item.name, AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(|e| item.error(Op::Stat, false, e.into()))?;
-        if !older(&st, SrcStat::from_stat(&src).mtime) {
-            return Ok(false);
-        }
-    }
-    if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
-        return Err(Failure::Msg(format!(
-            "cannot overwrite directory {} with non-directory",
-            quote(&item.dst_path())
-        )));
-    }
-    rustix::fs::unlinkat(dst, name, AtFlags::empty())
-        .map_err(|e| item.error(Op::Remove, true, e.into()))?;
-    progress.removed(&item.dst_path());
-    Ok(true)
-}
-
-/// Create a symlink or special file (with permissions `perms`, under the
-/// umask). Returns false if it was skipped (-n).
-pub fn create_other(
-    item: &Item,
-    dst: BorrowedFd<'_>,
-    fresh: bool,
-    overwrite: Overwrite,
-    perms: u32,
-    progress: &dyn Progress,
-) -> Result<bool, Failure> {
-    let name = item.dst_name();
-    let attempt = || match &item.kind {
-        Kind::Symlink { target } => rustix::fs::symlinkat(target.as_c_str(), dst, name)
-            .map_err(|e| item.error(Op::Symlink, true, e.into())),
-        Kind::Special { mode, rdev } => {
-            let ft = FileType::from_raw_mode(*mode);
-            let op = if ft == FileType::Fifo {
-                Op::Mkfifo
-            } else {
-                Op::Mknod
-            };
-            rustix::fs::mknodat(dst, name, ft, Mode::from_raw_mode(perms & 0o777), *rdev)
-                .map_err(|e| item.error(op, true, e.into()))
-        }
-        _ => Err(item.error(Op::Create, true, errno(libc::EINVAL))),
-    };
-    match attempt() {
-        Ok(()) => Ok(true),
-        Err(e) if !fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {
-            if !replace_existing(item, dst, overwrite, progress)? {
-                return Ok(false);
-            }
-            attempt()?;
-            Ok(true)
-        }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -275,29 +285,66 @@ const LARGE_MIN: u64 = 16 << 20;
 /// itself. Queued items keep their directories open, so this bounds the
 /// descriptors the queue holds (`ulimit -n`).
 const LARGE_BACKLOG: usize = 16;
-/// Most bytes moved by one copy_file_range or sendfile call: between two calls
-/// the copy looks for an interrupt (64 MiB take ~30 ms here).
-const STEP: u64 = 64 << 20;
 
 /// Copies of a source that changes while it is copied, before giving up.
 const CHANGED_RETRIES: u32 = 3;
-/// Ranges at least this large go through sendfile when copy_file_range cannot.
-const SENDFILE_MIN: u64 = 1 << 20;
 
 /// The synchronous copy of one regular file: the portable engine's whole job,
 /// and the io_uring engine's fallback when a linked chain cannot do it (the
 /// source changed size, a destination appeared, -f must retry).
 pub struct FileCopier {
     overwrite: Overwrite,
-    chunk: usize,
-    /// Cleared once copy_file_range is refused between these filesystems
-    /// (and never set with --reflink=never: it may clone).
-    cfr: AtomicBool,
+    /// Moves the bytes (copy_file_range, splice, read/write).
+    mover: Mover,
     /// Archive mode: what to preserve, sparse files, reflinks, hard links.
     pub archive: Arc<Archive>,
     large: LargeFiles,
     /// Sync mode: regular files go through a temporary name (see [`crate::sync`]).
     temp_files: bool,
+    /// The symlinks this run made, never to be written through.
+    pub made_symlinks: MadeSymlinks,
+}
+
+/// The symlinks this run made, by device and inode, when it has several
+/// sources: one source may be copied to where another just made a symlink
+/// (`cp -dR a/1 b/1 c` with a symlink `a/1 -> ../t`), and writing `b/1`
+/// through `c/1` would write outside the destination. GNU cp refuses that
+/// ("will not copy 'b/1' through just-created symlink 'c/1'"), and so does
+/// this tool. With one source, no two entries share a destination name.
+pub struct MadeSymlinks(Option<std::sync::Mutex<std::collections::HashSet<(u64, u64)>>>);
+
+impl MadeSymlinks {
+    fn new(on: bool) -> Self {
+        MadeSymlinks(on.then(Default::default))
+    }
+
+    /// The symlink `name` in `dir` was just made by this run.
+    pub fn made(&self, dir: BorrowedFd<'_>, name: &CStr) {
+        if let Some(set) = &self.0
+            && let Ok(st) = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+            && let Ok(mut set) = set.lock()
+        {
+            set.insert((st.st_dev, st.st_ino));
+        }
+    }
+
+    /// Refuse to copy `item` onto the existing destination `st` (its lstat) if
+    /// it is a symlink this run made.
+    fn check(&self, item: &Item, st: &rustix::fs::Stat) -> Result<(), Failure> {
+        let Some(set) = &self.0 else { return Ok(()) };
+        if FileType::from_raw_mode(st.st_mode) != FileType::Symlink
+            || !set
+                .lock()
+                .is_ok_and(|s| s.contains(&(st.st_dev, st.st_ino)))
+        {
+            return Ok(());
+        }
+        Err(Failure::Msg(format!(
+            "will not copy {} through just-created symlink {}",
+            quote(&item.src_path()),
+            quote(&item.dst_path())
+        )))
+    }
 }
 
 /// Large files found by any worker, copied by whichever worker is free.
@@ -331,26 +378,21 @@ enum Copied {
 }
 
 impl FileCopier {
-    pub fn new(overwrite: Overwrite, chunk: usize, archive: Arc<Archive>) -> Self {
+    pub fn new(opts: &super::EngineOptions, chunk: usize) -> Self {
         let (tx, rx) = crossbeam_channel::unbounded();
+        let archive = opts.archive.clone();
         FileCopier {
-            overwrite,
-            chunk,
-            cfr: AtomicBool::new(archive.reflink != Reflink::Never),
+            overwrite: opts.overwrite,
+            made_symlinks: MadeSymlinks::new(opts.several_sources),
+            mover: Mover::new(chunk, archive.reflink != Reflink::Never),
             archive,
             large: LargeFiles {
                 tx,
                 rx,
                 copying: AtomicUsize::new(0),
             },
-            temp_files: false,
+            temp_files: opts.temp_files,
         }
-    }
-
-    /// Sync mode: write regular files through a temporary name.
-    pub fn with_temp_files(mut self, on: bool) -> Self {
-        self.temp_files = on;
-        self
     }
 
     /// Are regular files written through a temporary name (sync mode)?
@@ -492,14 +534,7 @@ impl FileCopier {
             Kind::Special { mode, .. } => self.archive.create_mode(*mode),
             _ => 0,
         };
-        if !create_other(
-            item,
-            dst,
-            fresh,
-            self.overwrite,
-            perms,
-            &*self.archive.progress,
-        )? {
+        if !self.make_entry(item, dst, fresh, perms)? {
             return Ok(None);
         }
         if let Some(st) = &item.stat {
@@ -603,7 +638,7 @@ impl FileCopier {
         match attempt() {
             Ok(()) => Ok(Some(0)),
             Err(e) if !fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {
-                if !replace_existing(item, dst, self.overwrite, &*self.archive.progress)? {
+                if !self.replace_existing(item, dst)? {
                     return Ok(None);
                 }
                 attempt()?;
@@ -694,37 +729,31 @@ impl FileCopier {
         // Sync mode: written under a temporary name in the same directory and
         // renamed over the old file only once data and attributes are there.
         let temp = (self.temp_files && !as_data).then(|| crate::sync::temp_name(item.dst_name()));
-        if temp.is_some()
-            && !fresh
-            && check_existing(item, dst, sst, self.overwrite)? == DstOpen::Skip
-        {
+        if temp.is_some() && !fresh && self.check_existing(item, dst, sst)? == DstOpen::Skip {
             return Ok(None); // -n: cp's refusals and skips hold in sync mode too
         }
         let out = match &temp {
-            Some(t) => rustix::fs::openat(
-                dst,
-                t.as_c_str(),
-                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
-                Mode::from_raw_mode(mode & 0o777),
-            )
-            .map_err(|e| item.error(Op::Create, true, e.into()))?,
+            Some(t) => Opened {
+                fd: rustix::fs::openat(
+                    dst,
+                    t.as_c_str(),
+                    OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(mode & 0o777),
+                )
+                .map_err(|e| item.error(Op::Create, true, e.into()))?,
+                created: true,
+            },
             None => match self.open_destination(item, dst, fresh, sst, mode)? {
                 Some(out) => out,
                 None => return Ok(None),
             },
         };
-        let discard = |out: OwnedFd| {
-            drop(out);
-            match &temp {
-                Some(t) => drop(rustix::fs::unlinkat(dst, t.as_c_str(), AtFlags::empty())),
-                None => remove_partial(item, dst),
-            }
-        };
-        let commit = |out: OwnedFd| -> Result<(), Failure> {
-            drop(out);
+        let name = temp.as_deref().unwrap_or(item.dst_name());
+        let commit = |out: Opened| -> Result<(), Failure> {
+            drop(out.fd);
             if let Some(t) = &temp {
                 rustix::fs::renameat(dst, t.as_c_str(), dst, item.dst_name()).map_err(|e| {
-                    let _ = rustix::fs::unlinkat(dst, t.as_c_str(), AtFlags::empty());
+                    self.discard(item, dst, name, true);
                     item.error(Op::Replace, true, e.into())
                 })?;
             }
@@ -732,9 +761,10 @@ impl FileCopier {
         };
         if self.archive.reflink == Reflink::Always && !as_data {
             // cp leaves the empty destination when the clone fails.
-            if let Err(e) = rustix::fs::ioctl_ficlone(&out, src) {
+            if let Err(e) = rustix::fs::ioctl_ficlone(&out.fd, src) {
                 if temp.is_some() {
-                    discard(out);
+                    drop(out.fd);
+                    self.discard(item, dst, name, true);
                 }
                 return Err(Failure::Msg(format!(
                     "failed to clone {} from {}: {}",
@@ -743,66 +773,132 @@ impl FileCopier {
                     crate::error::strip_os_suffix(&e.into())
                 )));
             }
-            self.finish_file(item, src, &out, sst);
+            self.finish_file(item, src, &out.fd, sst);
             commit(out)?;
             return Ok(Some(sst.size));
         }
-        let mut sst = *sst;
-        let mut attempts = 0;
-        let copied = loop {
-            // A size of 0 may be a pseudo-file (/proc) with content: read it to EOF.
-            let size = (!as_data && sst.size > 0).then_some(sst.size);
-            let copied = match size {
-                Some(size) if self.archive.sparse_copy(&sst) => {
-                    let zeros = self.archive.sparse == crate::config::Sparse::Always;
-                    meta::data::copy_sparse(item, src, &out, size, zeros, buf, &mut |a, b, buf| {
-                        self.copy_range(item, src, &out, a, Some(b), buf)
-                    })
-                }
-                _ => self.copy_data(item, src, &out, size, buf),
+        let copied = self.dst_end(item, &out).and_then(|(dev, regular)| {
+            let ends = Ends {
+                src: src.as_fd(),
+                dst: out.fd.as_fd(),
+                devs: (sst.dev, dev),
+                dst_regular: regular,
             };
-            if copied.is_err() {
-                break copied;
-            }
-            // Did the source change while it was copied (a writer appended,
-            // truncated or rewrote it)? Then the copy may mix old and new
-            // bytes: copy it again from its new state, and if it keeps
-            // changing, fail rather than keep a mix.
-            let Some(size) = size else { break copied };
-            let now = match rustix::fs::fstat(src) {
-                Ok(st) => SrcStat::from_stat(&st),
-                Err(e) => break Err(item.error(Op::Stat, false, e.into())),
-            };
-            // (Fewer bytes than the size with nothing changed is no change:
-            // /sys files claim 4096 bytes whatever they hold.)
-            if now.size == size && now.mtime == sst.mtime {
-                break copied;
-            }
-            attempts += 1;
-            if attempts == CHANGED_RETRIES {
-                let why =
-                    format!("it changed during {CHANGED_RETRIES} copies in a row; not copied");
-                break Err(item.error(Op::Changed, false, std::io::Error::other(why)));
-            }
-            if let Err(e) = rustix::fs::ftruncate(&out, 0) {
-                break Err(item.error(Op::Write, true, e.into()));
-            }
-            sst = now;
-        };
+            self.copy_checked(item, ends, *sst, as_data, buf)
+        });
         match copied {
-            Ok(n) => {
-                self.finish_file(item, src, &out, &sst);
+            Ok((n, sst)) => {
+                self.finish_file(item, src, &out.fd, &sst);
                 commit(out)?;
                 Ok(Some(n))
             }
             Err(e) => {
-                discard(out);
+                drop(out.fd);
+                self.discard(item, dst, name, out.created);
                 if crate::interrupt::requested() {
                     return Ok(None); // not a failure of its own
                 }
                 Err(e.into())
             }
         }
+    }
+
+    /// Copy the data of a source with status `sst`, and check that it did not
+    /// change meanwhile: a writer that appended, truncated or rewrote it would
+    /// leave a mix of old and new bytes. Then it is copied again from its new
+    /// state, and if it keeps changing, it fails rather than keep a mix.
+    /// Returns the bytes copied and the status they match.
+    fn copy_checked(
+        &self,
+        item: &Item,
+        ends: Ends<'_>,
+        mut sst: SrcStat,
+        as_data: bool,
+        buf: &mut Vec<u8>,
+    ) -> Result<(u64, SrcStat), CopyError> {
+        let mut attempts = 0;
+        loop {
+            // A size of 0 may be a pseudo-file (/proc) with content: read it to EOF.
+            let size = (!as_data && sst.size > 0).then_some(sst.size);
+            let copied = match size {
+                Some(size) if ends.dst_regular && self.archive.sparse_copy(&sst) => {
+                    let zeros = self.archive.sparse == crate::config::Sparse::Always;
+                    meta::data::copy_sparse(item, ends, size, zeros, buf, &mut |a, b, buf| {
+                        self.mover.copy(item, ends, a, Some(b), buf)
+                    })?
+                }
+                _ => self.copy_data(item, ends, size, buf)?,
+            };
+            let Some(size) = size else {
+                return Ok((copied, sst));
+            };
+            let now = rustix::fs::fstat(ends.src)
+                .map(|st| SrcStat::from_stat(&st))
+                .map_err(|e| item.error(Op::Stat, false, e.into()))?;
+            // (Fewer bytes than the size with nothing changed is no change:
+            // /sys files claim 4096 bytes whatever they hold.)
+            if now.same_content_as(&sst) && now.size == size {
+                verify_size(item, ends.dst, ends.dst_regular, copied)?;
+                return Ok((copied, sst));
+            }
+            attempts += 1;
+            if attempts == CHANGED_RETRIES || !ends.dst_regular {
+                let why = match ends.dst_regular {
+                    true => {
+                        format!("it changed during {CHANGED_RETRIES} copies in a row; not copied")
+                    }
+                    false => "it changed while it was copied".to_string(),
+                };
+                return Err(item.error(Op::Changed, false, std::io::Error::other(why)));
+            }
+            rustix::fs::ftruncate(ends.dst, 0)
+                .map_err(|e| item.error(Op::Write, true, e.into()))?;
+            sst = now;
+        }
+    }
+
+    /// The device of an opened destination and whether it is a regular file
+    /// (written at offsets). A file this run created is one, on its directory's
+    /// device; an existing one may be a device node or FIFO named as DEST.
+    fn dst_end(&self, item: &Item, out: &Opened) -> Result<(u64, bool), CopyError> {
+        if out.created
+            && let Some(dev) = item.dst_dir.dev()
+        {
+            return Ok((dev, true));
+        }
+        let st = rustix::fs::fstat(&out.fd).map_err(|e| item.error(Op::Stat, true, e.into()))?;
+        Ok((
+            st.st_dev,
+            FileType::from_raw_mode(st.st_mode) == FileType::RegularFile,
+        ))
+    }
+
+    /// After a failed copy: remove the destination `name` if this run created
+    /// it, so no file with wrong bytes stays under its final name. An existing
+    /// file that was truncated and rewritten in place stays, as with cp: it is
+    /// the user's, and may be a device or a symlink's target. A removal that
+    /// fails is reported.
+    pub fn discard(&self, item: &Item, dst: BorrowedFd<'_>, name: &CStr, created: bool) {
+        if !created {
+            return;
+        }
+        if let Err(e) = rustix::fs::unlinkat(dst, name, AtFlags::empty())
+            && e != Errno::NOENT
+        {
+            let path = crate::tree::join(&item.dst_dir.path, name);
+            self.archive
+                .progress
+                .error(&CopyError::new(Op::Remove, path, e.into()));
+        }
+    }
+
+    /// Write `data`, the whole content of a small source the ring read, to an
+    /// opened destination (the caller discards it on an error).
+    pub fn write_whole(&self, item: &Item, out: &Opened, data: &[u8]) -> Result<(), CopyError> {
+        let (_, regular) = self.dst_end(item, out)?;
+        super::mover::write_all_at(out.fd.as_fd(), data, 0, regular)
+            .map_err(|e| item.error(Op::Write, true, e.into()))?;
+        verify_size(item, out.fd.as_fd(), regular, data.len() as u64)
     }
 
     /// Give a copied file its source's preserved attributes.
@@ -828,12 +924,12 @@ impl FileCopier {
         fresh: bool,
         src: &SrcStat,
         mode: u32,
-    ) -> Result<Option<OwnedFd>, Failure> {
+    ) -> Result<Option<Opened>, Failure> {
         let mode = mode & 0o777;
         let how = if fresh {
             DstOpen::Create
         } else {
-            check_existing(item, dst, src, self.overwrite)?
+            self.check_existing(item, dst, src)?
         };
         if how == DstOpen::Skip {
             return Ok(None);
@@ -841,7 +937,7 @@ impl FileCopier {
         match open_dst(item, dst, how, mode, self.overwrite) {
             Err(e) if fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {
                 // Something appeared in a directory we just made: take the slow path.
-                match check_existing(item, dst, src, self.overwrite)? {
+                match self.check_existing(item, dst, src)? {
                     DstOpen::Skip => Ok(None),
                     how => Ok(Some(open_dst(item, dst, how, mode, self.overwrite)?)),
                 }
@@ -850,185 +946,69 @@ impl FileCopier {
         }
     }
 
-    /// Move the bytes: copy_file_range, else read/write, until EOF or, when
-    /// the size is known, until that many bytes (saving the EOF probe). A
-    /// large file that is the only one being copied or queued is split into
-    /// one range per CPU, copied at once (a single 1 GiB file between
-    /// filesystems: 274 ms against 365 in one piece); with several, each
-    /// goes whole on its own worker.
+    /// Move the bytes: until EOF or, when the size is known, until that many
+    /// bytes (saving the EOF probe). A large file that is the only one being
+    /// copied or queued is split into one range per CPU, copied at once (a
+    /// single 1 GiB file between filesystems: 274 ms against 365 in one
+    /// piece); with several, each goes whole on its own worker.
     fn copy_data(
         &self,
         item: &Item,
-        src: &OwnedFd,
-        dst: &OwnedFd,
+        ends: Ends<'_>,
         size: Option<u64>,
         buf: &mut Vec<u8>,
     ) -> Result<u64, CopyError> {
         let Some(size) = size else {
-            return self.copy_range(item, src, dst, 0, None, buf);
+            return self.mover.copy(item, ends, 0, None, buf);
         };
         let alone = self.large.copying.load(Relaxed) <= 1 && self.large.rx.is_empty();
-        let cpus = if alone { super::cpus() as u64 } else { 1 };
+        let cpus = if alone && ends.dst_regular {
+            super::cpus() as u64
+        } else {
+            1
+        };
         let parts = (size / LARGE_MIN).min(cpus).max(1);
         if parts == 1 {
-            return self.copy_range(item, src, dst, 0, Some(size), buf);
+            return self.mover.copy(item, ends, 0, Some(size), buf);
         }
         let bound = |i: u64| size * i / parts;
         std::thread::scope(|s| {
             let others: Vec<_> = (1..parts)
                 .map(|i| {
                     s.spawn(move || {
-                        self.copy_range(
-                            item,
-                            src,
-                            dst,
-                            bound(i),
-                            Some(bound(i + 1)),
-                            &mut Vec::new(),
-                        )
+                        let range = (bound(i), Some(bound(i + 1)));
+                        self.mover
+                            .copy(item, ends, range.0, range.1, &mut Vec::new())
                     })
                 })
                 .collect();
-            let mut total = self.copy_range(item, src, dst, 0, Some(bound(1)), buf)?;
+            let mut total = self.mover.copy(item, ends, 0, Some(bound(1)), buf)?;
             for h in others {
                 total += h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?;
             }
             Ok(total)
         })
     }
-
-    /// Copy bytes `start..end` (at the file offsets when `end` is known, else
-    /// sequentially to EOF, which also suits pipes and devices).
-    fn copy_range(
-        &self,
-        item: &Item,
-        src: &OwnedFd,
-        dst: &OwnedFd,
-        start: u64,
-        end: Option<u64>,
-        buf: &mut Vec<u8>,
-    ) -> Result<u64, CopyError> {
-        let mut off = start;
-        let left = |off: u64| end.map_or(STEP, |e| e.saturating_sub(off).min(STEP)) as usize;
-        if self.cfr.load(Relaxed) {
-            loop {
-                if left(off) == 0 {
-                    return Ok(off - start);
-                }
-                stop_if_interrupted(item)?;
-                let (mut i, mut o) = (off, off);
-                let at = end.is_some();
-                let r = rustix::fs::copy_file_range(
-                    src,
-                    at.then_some(&mut i),
-                    dst,
-                    at.then_some(&mut o),
-                    left(off),
-                );
-                match r {
-                    Ok(0) => return Ok(off - start),
-                    Ok(n) => off += n as u64,
-                    Err(Errno::XDEV | Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP)
-                        if off == start =>
-                    {
-                        self.cfr.store(false, Relaxed);
-                        break;
-                    }
-                    Err(Errno::INTR) => {}
-                    Err(e) => return Err(item.error(Op::Write, true, e.into())),
-                }
-            }
-        }
-        if let Some(e) = end
-            && e - off >= SENDFILE_MIN
-            && let Some(n) = self.sendfile_range(item, src, dst, off, e)?
-        {
-            return Ok(n);
-        }
-        if buf.is_empty() {
-            buf.resize(self.chunk, 0);
-        }
-        loop {
-            let want = left(off).min(buf.len());
-            if want == 0 {
-                return Ok(off - start);
-            }
-            stop_if_interrupted(item)?;
-            let r = match end {
-                Some(_) => rustix::io::pread(src, &mut buf[..want], off),
-                None => rustix::io::read(src, &mut buf[..want]),
-            };
-            let n = match r {
-                Ok(0) => return Ok(off - start),
-                Ok(n) => n,
-                Err(Errno::INTR) => continue,
-                Err(e) => return Err(item.error(Op::Read, false, e.into())),
-            };
-            let mut done = 0;
-            while done < n {
-                let w = match end {
-                    Some(_) => rustix::io::pwrite(dst, &buf[done..n], off + done as u64),
-                    None => rustix::io::write(dst, &buf[done..n]),
-                };
-                match w {
-                    Ok(w) => done += w,
-                    Err(Errno::INTR) => {}
-                    Err(e) => return Err(item.error(Op::Write, true, e.into())),
-                }
-            }
-            off += n as u64;
-        }
-    }
 }
 
-impl FileCopier {
-    /// Copy `start..end` with sendfile: the kernel moves page-cache pages to
-    /// the destination with one memory copy (read/write makes two), and works
-    /// between filesystems, where copy_file_range does not. sendfile writes at
-    /// the destination's file position, so a range that does not start at 0
-    /// gets a descriptor of its own, positioned at its start. `Ok(None)` if
-    /// that is impossible here and nothing was copied.
-    fn sendfile_range(
-        &self,
-        item: &Item,
-        src: &OwnedFd,
-        dst: &OwnedFd,
-        start: u64,
-        end: u64,
-    ) -> Result<Option<u64>, CopyError> {
-        let own;
-        let out = if start == 0 {
-            dst
-        } else {
-            // Another open file description of the same file, with its own offset.
-            let path = format!("/proc/self/fd/{}", dst.as_fd().as_raw_fd());
-            let Ok(fd) = rustix::fs::open(
-                path.as_str(),
-                OFlags::WRONLY | OFlags::CLOEXEC,
-                Mode::empty(),
-            ) else {
-                return Ok(None);
-            };
-            if rustix::fs::seek(&fd, rustix::fs::SeekFrom::Start(start)).is_err() {
-                return Ok(None);
-            }
-            own = fd;
-            &own
-        };
-        let mut off = start;
-        while off < end {
-            stop_if_interrupted(item)?;
-            let want = ((end - off) as usize).min(STEP as usize);
-            match rustix::fs::sendfile(out, src, Some(&mut off), want) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(Errno::INTR) => {}
-                Err(Errno::INVAL | Errno::NOSYS) if off == start => return Ok(None),
-                Err(e) => return Err(item.error(Op::Write, true, e.into())),
-            }
-        }
-        Ok(Some(off - start))
+/// Check that a regular destination holds exactly the `n` bytes written: a
+/// writer of its own, or a mover that wrote past the range, must not leave a
+/// wrong file behind an exit status of 0.
+pub fn verify_size(
+    item: &Item,
+    dst: BorrowedFd<'_>,
+    regular: bool,
+    n: u64,
+) -> Result<(), CopyError> {
+    if !regular {
+        return Ok(());
     }
+    let st = rustix::fs::fstat(dst).map_err(|e| item.error(Op::Stat, true, e.into()))?;
+    if st.st_size as u64 != n {
+        let why = format!("it has {} bytes after {n} were written", st.st_size);
+        return Err(item.error(Op::Write, true, std::io::Error::other(why)));
+    }
+    Ok(())
 }
 
 /// Create a directory item synchronously (or reuse an existing directory),
@@ -1070,14 +1050,6 @@ pub fn drop_interrupted(item: Item) {
     {
         node.set(DstState::Failed);
     }
-}
-
-/// Stop a copy when the run is interrupted (the caller removes the file).
-fn stop_if_interrupted(item: &Item) -> Result<(), CopyError> {
-    if crate::interrupt::requested() {
-        return Err(item.error(Op::Write, true, std::io::ErrorKind::Interrupted.into()));
-    }
-    Ok(())
 }
 
 /// Tell `progress` how an item ended: created (`Some(bytes)`), skipped, or failed.

@@ -9,11 +9,12 @@
 //! and writes only the 4 KiB blocks that are not all zeros. Where the
 //! filesystem cannot seek to data, the whole file counts as one extent.
 
+use crate::engine::mover::Ends;
 use crate::error::{CopyError, Op};
 use crate::tree::Item;
 use rustix::fs::SeekFrom;
 use rustix::io::Errno;
-use std::os::fd::OwnedFd;
+use std::os::fd::BorrowedFd;
 
 /// Granularity of the holes `--sparse=always` makes.
 const BLOCK: usize = 4096;
@@ -26,13 +27,13 @@ pub type RangeCopy<'a> = dyn FnMut(u64, u64, &mut Vec<u8>) -> Result<u64, CopyEr
 /// extent `start..end` and returns the bytes copied.
 pub fn copy_sparse(
     item: &Item,
-    src: &OwnedFd,
-    dst: &OwnedFd,
+    ends: Ends<'_>,
     size: u64,
     zeros: bool,
     buf: &mut Vec<u8>,
     range: &mut RangeCopy<'_>,
 ) -> Result<u64, CopyError> {
+    let (src, dst) = (ends.src, ends.dst);
     let mut off = 0;
     while off < size {
         let data = match rustix::fs::seek(src, SeekFrom::Data(off)) {
@@ -73,8 +74,8 @@ pub fn copy_sparse(
 /// offset reached (before `end` at an early end of file).
 fn copy_nonzero(
     item: &Item,
-    src: &OwnedFd,
-    dst: &OwnedFd,
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
     start: u64,
     end: u64,
     buf: &mut Vec<u8>,

@@ -75,6 +75,8 @@ pub struct SrcStat {
     pub blocks: u64,
     pub atime: (i64, u32),
     pub mtime: (i64, u32),
+    /// Status change time: moves with every write and cannot be set back.
+    pub ctime: (i64, u32),
 }
 
 /// rustix's `Statx` and libc's `statx` (the ring's) have the same fields.
@@ -91,6 +93,7 @@ macro_rules! from_statx {
             blocks: $st.stx_blocks,
             atime: ($st.stx_atime.tv_sec, $st.stx_atime.tv_nsec),
             mtime: ($st.stx_mtime.tv_sec, $st.stx_mtime.tv_nsec),
+            ctime: ($st.stx_ctime.tv_sec, $st.stx_ctime.tv_nsec),
         }
     };
 }
@@ -110,6 +113,7 @@ impl SrcStat {
             blocks: st.st_blocks as u64,
             atime: (st.st_atime as i64, st.st_atime_nsec as u32),
             mtime: (st.st_mtime as i64, st.st_mtime_nsec as u32),
+            ctime: (st.st_ctime as i64, st.st_ctime_nsec as u32),
         }
     }
 
@@ -120,6 +124,13 @@ impl SrcStat {
     /// From the `statx` the ring's STATX fills in.
     pub fn from_libc_statx(st: &libc::statx) -> Self {
         from_statx!(st)
+    }
+
+    /// Is a later status of the same file (`self`) evidence that its data
+    /// did not change since `before`? Size, modification and status change
+    /// times all equal (the ctime catches a writer that set the mtime back).
+    pub fn same_content_as(&self, before: &SrcStat) -> bool {
+        (self.size, self.mtime, self.ctime) == (before.size, before.mtime, before.ctime)
     }
 
     fn timestamps(&self) -> Timestamps {

@@ -14,7 +14,7 @@ use crate::error::{CopyError, Failure, Op, errno, quote, strip_os_suffix};
 use crate::progress::Progress;
 use crate::tree::{DstDir, SrcDir};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -90,7 +90,8 @@ pub fn plan(cfg: &Config, progress: &dyn Progress) -> Result<Vec<Root>, Fatal> {
     };
 
     let mut roots = Vec::new();
-    let mut created: HashSet<PathBuf> = HashSet::new();
+    // Destinations planned so far, and whether each is a symlink copied as one.
+    let mut created: HashMap<PathBuf, bool> = HashMap::new();
     for src in &cfg.sources {
         match plan_one(cfg, src, &dest, into_dir, &mut created) {
             Ok(Some(root)) => roots.push(root),
@@ -106,7 +107,7 @@ fn plan_one(
     src: &Path,
     dest: &Path,
     into_dir: bool,
-    created: &mut HashSet<PathBuf>,
+    created: &mut HashMap<PathBuf, bool>,
 ) -> Result<Option<Root>, Failure> {
     let (src_parent, src_name) = split(src);
     let trailing_slash = src.as_os_str().as_bytes().ends_with(b"/");
@@ -165,7 +166,9 @@ fn plan_one(
     }
     // The same file, also when SOURCE is a symlink to DEST copied as a link
     // (that would replace DEST with a link to itself).
-    let src_target = if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+    // (`st` is a symlink's own status only when it is copied as a symlink.)
+    let src_is_link = FileType::from_raw_mode(st.st_mode) == FileType::Symlink;
+    let src_target = if src_is_link {
         rustix::fs::statat(&src_parent_fd, src_name.as_c_str(), AtFlags::empty()).ok()
     } else {
         None
@@ -176,10 +179,20 @@ fn plan_one(
                 .as_ref()
                 .is_some_and(|t| (d.st_dev, d.st_ino) == (t.st_dev, t.st_ino))
     };
-    if let Some(d) = &dst_stat
-        && same(d)
-        && !src_is_dir
-    {
+    // A symlink copied as a symlink onto another symlink replaces it: the
+    // two are the same only if they are one inode (cp -P l1 l2, both
+    // pointing to one file, is a copy, as with cp).
+    let link_onto_link = src_is_link
+        && dst_lstat
+            .as_ref()
+            .is_some_and(|l| FileType::from_raw_mode(l.st_mode) == FileType::Symlink);
+    let dst_same = match link_onto_link {
+        true => dst_lstat
+            .as_ref()
+            .filter(|l| (l.st_dev, l.st_ino) == (st.st_dev, st.st_ino)),
+        false => dst_stat.as_ref().filter(|d| same(d)),
+    };
+    if dst_same.is_some() && !src_is_dir {
         return Err(Failure::Msg(format!(
             "{} and {} are the same file",
             quote(src),
@@ -213,12 +226,25 @@ fn plan_one(
     }
     if !src_is_dir {
         let key = canonical_dir(&dst_parent_fd).join(OsStr::from_bytes(dst_name.as_bytes()));
-        if !created.insert(key) {
-            return Err(Failure::Msg(format!(
-                "will not overwrite just-created {} with {}",
-                quote(&dst_path),
-                quote(src)
-            )));
+        match created.get(&key) {
+            // Writing through it could write anywhere (GNU's tests/cp/abuse.sh).
+            Some(true) => {
+                return Err(Failure::Msg(format!(
+                    "will not copy {} through just-created symlink {}",
+                    quote(src),
+                    quote(&dst_path)
+                )));
+            }
+            Some(false) => {
+                return Err(Failure::Msg(format!(
+                    "will not overwrite just-created {} with {}",
+                    quote(&dst_path),
+                    quote(src)
+                )));
+            }
+            None => {
+                created.insert(key, src_is_link);
+            }
         }
     }
 

@@ -43,7 +43,7 @@ use super::ops::{self, DstOpen, FileCopier, report};
 use super::uring::bufpool::{Buf, BufPool};
 use super::uring::setup;
 use super::{Engine, EngineOptions};
-use crate::error::{CopyError, Failure, Op, errno};
+use crate::error::{Failure, Op, errno};
 use crate::progress::{Progress, RingUsage};
 use crate::tree::{DstDir, DstState, Item, Kind};
 use crossbeam_channel::{Receiver, TryRecvError};
@@ -72,6 +72,8 @@ const OPEN_DST: u8 = 2;
 const WRITE: u8 = 3;
 const CLOSE_DST: u8 = 4;
 const CLOSE_SRC: u8 = 5;
+/// The source's status again, once all of it was read.
+const RESTAT: u8 = 6;
 /// Pair `i` of a large file: read is `PAIR + 2i`, write is `PAIR + 2i + 1`.
 const PAIR: u8 = 16;
 
@@ -153,8 +155,13 @@ struct Copy {
     pending: u32,
     /// The first real failure: step and errno.
     failed: Option<(u8, i32)>,
-    /// A read came back short: the source shrank since it was stat'ed.
-    short: bool,
+    /// The source changed since it was stat'ed: a read came back short (it
+    /// shrank), or its status after the reads differs (it grew, or was
+    /// rewritten). Then it is copied again, the synchronous way.
+    changed: bool,
+    /// The status the copy was sized from, and the buffer of its re-stat.
+    before: crate::meta::SrcStat,
+    stx: Box<libc::statx>,
     dst_opened: bool,
 }
 
@@ -198,8 +205,7 @@ impl Chains {
             usage: RingUsage::default(),
             ring,
             pool,
-            files: FileCopier::new(opts.overwrite, chunk as usize, opts.archive.clone())
-                .with_temp_files(opts.temp_files),
+            files: FileCopier::new(&opts, chunk as usize),
             opts,
             slots: (0..nslots).rev().collect(),
             nslots,
@@ -247,7 +253,7 @@ impl Chains {
                 return Ok(());
             }
             self.usage.enters += 1;
-            self.ring.submit()?;
+            setup::enter(&self.ring, 0)?;
         }
     }
 
@@ -429,7 +435,8 @@ impl Chains {
                 sqes.push(open_dst.flags(link));
                 sqes.push(write.flags(link).user_data(ud(key, WRITE)));
                 sqes.push(close_dst.flags(link));
-                sqes.push(close_src);
+                sqes.push(close_src.flags(link));
+                sqes.push(restat(c, key));
             }
             (Stage::Chain, None) => {
                 sqes.push(open_dst.flags(link));
@@ -449,7 +456,7 @@ impl Chains {
         let Some(Task::Copy(c)) = self.tasks.get_mut(key) else {
             return Ok(());
         };
-        if c.failed.is_some() || c.short {
+        if c.failed.is_some() || c.changed {
             return Ok(());
         }
         let (src, dst) = (Fixed(c.src), Fixed(c.dst));
@@ -474,6 +481,8 @@ impl Chains {
         }
         if c.next_off >= c.size && c.pending == 0 {
             c.stage = Stage::Closing;
+            // Every read is done: has the source changed meanwhile?
+            sqes.push(restat(c, key));
             sqes.push(
                 opcode::Close::new(dst)
                     .build()
@@ -484,7 +493,7 @@ impl Chains {
                     .build()
                     .user_data(ud(key, CLOSE_SRC)),
             );
-            c.pending = 2;
+            c.pending = 3;
         }
         self.push(&sqes)
     }
@@ -506,7 +515,7 @@ impl Chains {
                 let Task::Stat { item, stx } = self.tasks.remove(key) else {
                     return Ok(());
                 };
-                self.stat_done(item, &stx, res, progress);
+                self.stat_done(item, stx, res, progress);
             }
             Task::Mkdir { mkdir, .. } => {
                 if step == 0 {
@@ -525,20 +534,21 @@ impl Chains {
                     return Ok(());
                 };
                 self.active_other -= 1;
-                let result = match res {
-                    0 => Ok(Some(0)),
-                    _ if res == -libc::EEXIST => match item.dst_dir.state() {
-                        Some(DstState::Ready { fd, .. }) => ops::create_other(
-                            &item,
-                            fd.as_fd(),
-                            false,
-                            self.opts.overwrite,
-                            0,
-                            &*self.files.archive.progress,
-                        )
+                let dir = match item.dst_dir.state() {
+                    Some(DstState::Ready { fd, .. }) => Some(fd.as_fd()),
+                    _ => None,
+                };
+                let result = match (res, dir) {
+                    (0, Some(dir)) => {
+                        self.files.made_symlinks.made(dir, item.dst_name());
+                        Ok(Some(0))
+                    }
+                    (0, None) => Ok(Some(0)),
+                    (_, Some(dir)) if res == -libc::EEXIST => self
+                        .files
+                        .make_entry(&item, dir, false, 0)
                         .map(|made| made.then_some(0)),
-                        _ => Ok(None),
-                    },
+                    (_, None) if res == -libc::EEXIST => Ok(None),
                     _ => Err(item.error(Op::Symlink, true, errno(-res)).into()),
                 };
                 report(progress, &item, result);
@@ -565,7 +575,7 @@ impl Chains {
                 match step {
                     READ | WRITE | PAIR.. if res >= 0 && (res as i64) < expect_len(c, step) => {
                         if is_read(step) {
-                            c.short = true;
+                            c.changed = true;
                         } else {
                             // A short write: the disk is full.
                             c.failed.get_or_insert((step, libc::ENOSPC));
@@ -576,6 +586,12 @@ impl Chains {
                         c.failed.get_or_insert((step, -res));
                     }
                     OPEN_DST => c.dst_opened = true,
+                    RESTAT => {
+                        let now = crate::meta::SrcStat::from_libc_statx(&c.stx);
+                        if !now.same_content_as(&c.before) {
+                            c.changed = true;
+                        }
+                    }
                     _ => {}
                 }
                 if step >= PAIR {
@@ -604,7 +620,7 @@ impl Chains {
             // Stop streaming: the file is removed once its requests are in.
             c.failed = Some((WRITE, libc::EINTR));
         }
-        let broken = c.failed.is_some() || c.short;
+        let broken = c.failed.is_some() || c.changed;
         match (c.stage, c.pending, broken) {
             (Stage::Opening, 0, false) => {
                 if let Some(Task::Copy(c)) = self.tasks.get_mut(key) {
@@ -629,7 +645,7 @@ impl Chains {
         if let Some(buf) = c.buf.take() {
             self.pool.put(buf);
         }
-        if c.failed.is_none() && !c.short {
+        if c.failed.is_none() && !c.changed {
             self.slots.extend([c.src, c.dst]);
             progress.done(&c.item, c.size);
             return Ok(());
@@ -651,9 +667,14 @@ impl Chains {
             return Ok(());
         };
         let dst = fd.as_fd();
-        if c.dst_opened {
-            ops::remove_partial(&c.item, dst);
-        }
+        // Only a file this chain created goes: an existing one was truncated
+        // in place (cp's rule) and is rewritten by the retry or stays.
+        self.files.discard(
+            &c.item,
+            dst,
+            c.item.dst_name(),
+            c.dst_opened && c.how == DstOpen::Create,
+        );
         let item = &c.item;
         let retry = match c.failed {
             None => true, // the source changed size: copy what is there now
@@ -679,6 +700,7 @@ impl Chains {
                 )),
                 OPEN_DST => item.error(Op::Create, true, errno(e)).into(),
                 CLOSE_DST | CLOSE_SRC => item.error(Op::Close, step == CLOSE_DST, errno(e)).into(),
+                RESTAT => item.error(Op::Stat, false, errno(e)).into(),
                 s if is_read(s) => item.error(Op::Read, false, errno(e)).into(),
                 _ => item.error(Op::Write, true, errno(e)).into(),
             })
@@ -687,7 +709,7 @@ impl Chains {
         Ok(())
     }
 
-    fn stat_done(&mut self, item: Item, stx: &libc::statx, res: i32, progress: &dyn Progress) {
+    fn stat_done(&mut self, item: Item, stx: Box<libc::statx>, res: i32, progress: &dyn Progress) {
         if res < 0 {
             self.active_files -= 1;
             progress.error(&item.error(Op::Stat, false, errno(-res)));
@@ -715,11 +737,10 @@ impl Chains {
         } else if *fresh {
             Some(Ok(DstOpen::Create))
         } else {
-            Some(ops::check_existing(
+            Some(self.files.check_existing(
                 &item,
                 fd.as_fd(),
-                &crate::meta::SrcStat::from_libc_statx(stx),
-                self.opts.overwrite,
+                &crate::meta::SrcStat::from_libc_statx(&stx),
             ))
         };
         match how {
@@ -751,7 +772,9 @@ impl Chains {
                     next_off: 0,
                     pending: 0,
                     failed: None,
-                    short: false,
+                    changed: false,
+                    before: crate::meta::SrcStat::from_libc_statx(&stx),
+                    stx,
                     dst_opened: false,
                 };
                 let key = self.tasks.insert(Task::Copy(Box::new(copy)));
@@ -800,21 +823,22 @@ impl Chains {
     /// Submit what is queued, wait for at least one completion, handle them all.
     fn turn(&mut self, progress: &dyn Progress) -> std::io::Result<()> {
         self.usage.enters += 1;
-        match self.ring.submit_and_wait(1) {
-            Ok(_) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
-            Err(e) => return Err(e),
-        }
+        setup::enter(&self.ring, 1)?;
         let mut cqes = std::mem::take(&mut self.cqes);
         cqes.extend(self.ring.completion().map(|c| (c.user_data(), c.result())));
         self.usage.completed += cqes.len() as u64;
+        // Every completion is handled, even after one fails to submit what
+        // follows it: the others are done work to report.
+        let mut result = Ok(());
         for &(ud, res) in &cqes {
-            self.complete(ud, res, progress)?;
+            let r = self.complete(ud, res, progress);
+            if result.is_ok() {
+                result = r;
+            }
         }
         cqes.clear();
         self.cqes = cqes;
-        Ok(())
+        result
     }
 
     fn busy(&self) -> bool {
@@ -878,53 +902,89 @@ impl Engine for Chains {
         let result = self.run_loop(&items, &**progress);
         progress.ring_usage(self.usage);
         if let Err(e) = result {
-            // The ring itself failed. Operations may still be in flight, so their
-            // memory is never freed; what is left is copied the portable way.
-            progress.message(&format!(
-                "io_uring failed ({}); finishing with plain system calls",
-                crate::error::strip_os_suffix(&e)
-            ));
-            self.pool.leak();
-            for (_, task) in std::mem::take(&mut self.tasks) {
-                let item = match task {
-                    Task::Stat { item, .. } | Task::Mkdir { item, .. } | Task::Symlink { item } => {
-                        item
-                    }
-                    Task::Copy(c) => c.item,
-                    Task::Cleanup { .. } => continue,
-                };
-                progress.error(&CopyError::new(
-                    Op::Create,
-                    item.dst_path(),
-                    e.kind().into(),
-                ));
-                if let Kind::Dir { node, .. } = &item.kind {
-                    node.set(DstState::Failed);
-                }
-                // The kernel may still use its names and descriptors: never free them.
-                std::mem::forget(item);
-            }
-            let rest = super::portable::Portable::new(self.opts.clone());
-            let leftover: Vec<Item> = self
-                .requeue
-                .drain(..)
-                .chain(self.parked.drain().flat_map(|(_, v)| v))
-                .collect();
-            let (tx, rx) = crossbeam_channel::unbounded();
-            for item in leftover {
-                let _ = tx.send(item);
-            }
-            std::thread::scope(|s| {
-                s.spawn(move || {
-                    for item in items {
-                        let _ = tx.send(item);
-                    }
-                });
-                let mut rest = rest;
-                rest.run(vec![rx], progress);
-            });
+            self.ring_failed(e, items, progress);
         }
     }
+}
+
+impl Chains {
+    /// The ring itself failed (it kept failing, see [`setup::enter`]).
+    /// Operations may still be in flight, so everything they use (names,
+    /// `statx` buffers, the buffer pool, the ring) is leaked, never freed.
+    /// What only read the source or made a directory is done again with
+    /// plain system calls, as is everything not started; a copy or symlink
+    /// that may still be writing its destination is reported, with the error.
+    fn ring_failed(
+        &mut self,
+        e: std::io::Error,
+        items: Receiver<Item>,
+        progress: &Arc<dyn Progress>,
+    ) {
+        progress.message(&format!(
+            "io_uring failed ({}); finishing with plain system calls",
+            crate::error::strip_os_suffix(&e)
+        ));
+        self.pool.leak();
+        let mut again = Vec::new();
+        for (_, task) in std::mem::take(&mut self.tasks) {
+            match &task {
+                Task::Stat { item, .. } | Task::Mkdir { item, .. } => again.push(item.clone()),
+                Task::Copy(c) => progress.error(&c.item.error(Op::Write, true, ring_error(&e))),
+                Task::Symlink { item } => {
+                    progress.error(&item.error(Op::Symlink, true, ring_error(&e)))
+                }
+                Task::Cleanup { .. } => {}
+            }
+            std::mem::forget(task);
+        }
+        let rest = super::portable::Portable::new(self.opts.clone());
+        let leftover: Vec<Item> = again
+            .into_iter()
+            .chain(self.requeue.drain(..))
+            .chain(self.parked.drain().flat_map(|(_, v)| v))
+            .collect();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        for item in leftover {
+            let _ = tx.send(item);
+        }
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                for item in items {
+                    let _ = tx.send(item);
+                }
+            });
+            let mut rest = rest;
+            rest.run(vec![rx], progress);
+        });
+    }
+}
+
+/// The error reported for work lost with a failed ring.
+fn ring_error(e: &std::io::Error) -> std::io::Error {
+    std::io::Error::other(format!(
+        "io_uring failed ({}) while this was written; it may be incomplete",
+        crate::error::strip_os_suffix(e)
+    ))
+}
+
+/// A `STATX` of a copy's source after all of it was read, into the copy's
+/// own buffer: a status that differs from the one the copy was sized from
+/// means it changed meanwhile (see `Copy::changed`).
+fn restat(c: &mut Copy, key: usize) -> squeue::Entry {
+    let flags = match c.item.kind {
+        Kind::File { follow: true, .. } => 0,
+        _ => libc::AT_SYMLINK_NOFOLLOW,
+    };
+    let stx: *mut libc::statx = &mut *c.stx;
+    opcode::Statx::new(
+        Fd(c.item.src_dir.fd.as_raw_fd()),
+        c.item.name.as_ptr(),
+        stx.cast(),
+    )
+    .flags(flags)
+    .mask(libc::STATX_BASIC_STATS)
+    .build()
+    .user_data(ud(key, RESTAT))
 }
 
 /// Is this step a read (of a small file or of a large file's pair)?

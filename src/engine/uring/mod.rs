@@ -169,6 +169,11 @@ impl<'a> Worker<'a> {
         let chunk = ((pool_bytes / 16) as u32).clamp(4096, MAX_CHUNK);
         let max_inflight = (pool_bytes / chunk as usize).clamp(1, MAX_INFLIGHT);
         let ring = setup::build((max_inflight * 2) as u32, (max_inflight * 4) as u32)?;
+        // The ring may be smaller than asked (locked memory): a chain is two
+        // entries, and all the chains in flight must fit its queue at once.
+        let max_inflight = max_inflight
+            .min(ring.params().sq_entries() as usize / 2)
+            .max(1);
         let submitter = ring.submitter();
         // Opens of names that are not cached yet (a cold cache) run in io-wq:
         // let a few run at once so their inode reads overlap.
@@ -320,22 +325,14 @@ impl<'a> Worker<'a> {
         let mut wait = submitted == 0;
         if !wait {
             self.usage.enters += 1;
-            match self.ring.submit() {
-                Ok(_) => {}
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
-                Err(e) => return Err(e),
-            }
+            setup::enter(&self.ring, 0)?;
             let all_done = self.ring.completion().len() >= self.inflight.len();
             self.adapt.ring_turn(submitted, all_done);
             wait = self.ring.completion().is_empty();
         }
         if wait {
             self.usage.enters += 1;
-            match self.ring.submit_and_wait(1) {
-                Ok(_) => {}
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
-                Err(e) => return Err(e),
-            }
+            setup::enter(&self.ring, 1)?;
         }
         let mut cqes = std::mem::take(&mut self.cqes);
         cqes.extend(self.ring.completion().map(|c| (c.user_data(), c.result())));
@@ -443,17 +440,12 @@ impl<'a> Worker<'a> {
         // SAFETY: the read completed, so the kernel no longer writes this range,
         // and `n` is at most the range's length.
         let data = unsafe { std::slice::from_raw_parts(self.pool.ptr(buf), n) };
-        let mut done = 0;
-        while done < n {
-            match rustix::io::write(&out, &data[done..]) {
-                Ok(w) => done += w,
-                Err(rustix::io::Errno::INTR) => {}
-                Err(e) => {
-                    drop(out);
-                    ops::remove_partial(item, fd.as_fd());
-                    return Err(item.error(Op::Write, true, e.into()).into());
-                }
-            }
+        if let Err(e) = self.files.write_whole(item, &out, data) {
+            let created = out.created;
+            drop(out);
+            self.files
+                .discard(item, fd.as_fd(), item.dst_name(), created);
+            return Err(e.into());
         }
         if self.files.archive.file_attrs() {
             let follow = matches!(item.kind, Kind::File { follow: true, .. });
@@ -465,7 +457,7 @@ impl<'a> Worker<'a> {
                     follow,
                 },
                 &|| item.src_path(),
-                meta::Dst::Fd(out.as_fd()),
+                meta::Dst::Fd(out.fd.as_fd()),
                 &|| item.dst_path(),
             );
         }
@@ -491,8 +483,9 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// The ring itself failed: operations may be in flight, so their memory is
-    /// never freed; their files are reported.
+    /// The ring itself failed: operations may be in flight, so the memory
+    /// they use (names, buffers) is never freed. They only read sources, so
+    /// their files are copied again with system calls.
     fn ring_failed(&mut self, e: std::io::Error) {
         self.progress.message(&format!(
             "io_uring failed ({}); finishing with plain system calls",
@@ -500,14 +493,10 @@ impl<'a> Worker<'a> {
         ));
         self.pool.leak();
         for (_, p) in std::mem::take(&mut self.inflight) {
-            let item = p.item;
-            self.progress.error(&item.error(
-                Op::Read,
-                false,
-                std::io::Error::other("io_uring failed"),
-            ));
+            let item = p.item.clone();
             // The kernel may still use the name: never free it.
-            std::mem::forget(item);
+            std::mem::forget(p);
+            self.copy_sync(item);
         }
     }
 }

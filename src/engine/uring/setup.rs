@@ -120,6 +120,30 @@ fn setup_reason(e: &std::io::Error) -> String {
     }
 }
 
+/// Failed `io_uring_enter` calls in a row before a ring counts as broken.
+const ENTER_ATTEMPTS: u32 = 3;
+
+/// Submit what is queued and wait for `want` completions. EINTR and EBUSY
+/// (completions must be reaped first) are no failure. Any other error is
+/// tried again a few times, briefly spaced: an error that comes and goes (a
+/// signal, memory pressure, an injected fault) leaves the ring usable, and
+/// giving the ring up costs the work in flight. Only an error that persists
+/// is returned: the caller then treats the ring as broken.
+pub fn enter(ring: &IoUring, want: usize) -> std::io::Result<()> {
+    let mut attempt = 1;
+    loop {
+        match ring.submit_and_wait(want) {
+            Ok(_) => return Ok(()),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => return Ok(()),
+            Err(e) if attempt == ENTER_ATTEMPTS => return Err(e),
+            Err(_) => {
+                std::thread::sleep(std::time::Duration::from_millis(attempt as u64));
+                attempt += 1;
+            }
+        }
+    }
+}
+
 /// Whether the engine can run here (for `--version`).
 pub fn availability() -> Result<(), String> {
     build(8, 16).map(drop)

@@ -1,0 +1,256 @@
+//! The byte mover: copies a range of one file into another, and nothing else.
+//!
+//! Every byte is placed at an explicit offset on both sides (`copy_file_range`
+//! and `splice` with offsets, `pread`/`pwrite`). A shared file position is
+//! never used for data: a copy that starts again (its source changed, see
+//! `FileCopier`) or a range copied by another thread must not continue where
+//! an earlier attempt left a descriptor's position. (`sendfile` writes at the
+//! destination's position, which is why it is not used: after `ftruncate(out,
+//! 0)` it went on at the old offset and left zeros before the data.) The only
+//! exceptions are ends that have no offsets: a source of unknown size read to
+//! EOF (a pseudo-file, a device named without -r) and a destination that is
+//! not a regular file (a device or FIFO named as DEST), both read or written
+//! in sequence as cp does.
+//!
+//! The ways to move bytes, tried in order:
+//! 1. `copy_file_range`: in-kernel, and a clone on filesystems that share
+//!    blocks (btrfs, xfs). Whether it works depends on the pair of
+//!    filesystems, so a refusal (`EXDEV`, `EOPNOTSUPP`, `ENOSYS`) is
+//!    remembered per (source device, destination device): one `/proc` file or
+//!    one operand on another filesystem does not turn it off for the rest of
+//!    the run. `EINVAL` is about the file, not the pair, and is not remembered.
+//! 2. `splice` through a pipe, for ranges of 1 MiB and more that
+//!    `copy_file_range` cannot move (between filesystems): one memory copy,
+//!    against two for read/write.
+//! 3. `pread`/`pwrite` through the caller's buffer.
+//!
+//! Any other error from 1 or 2 continues the range with 3 from the last byte
+//! written, so a failure is reported by the step that knows which side failed
+//! ("error reading SRC" for EIO on the source, "error writing DST" for ENOSPC).
+
+use crate::error::{CopyError, Op};
+use crate::tree::Item;
+use rustix::io::Errno;
+use rustix::pipe::SpliceFlags;
+use std::collections::HashSet;
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::sync::Mutex;
+
+/// Most bytes moved by one copy_file_range call, and between two looks for an
+/// interrupt (64 MiB take ~30 ms here).
+const STEP: u64 = 64 << 20;
+/// Ranges at least this large go through splice when copy_file_range cannot.
+const SPLICE_MIN: u64 = 1 << 20;
+/// The pipe splice moves data through.
+const PIPE_SIZE: usize = 1 << 20;
+
+/// The two ends of one file's copy.
+#[derive(Clone, Copy)]
+pub struct Ends<'a> {
+    pub src: BorrowedFd<'a>,
+    pub dst: BorrowedFd<'a>,
+    /// (source device, destination device): the key of the copy_file_range verdict.
+    pub devs: (u64, u64),
+    /// The destination is a regular file, written at explicit offsets; else
+    /// (a device, a FIFO) it is written in sequence and only read/write is used.
+    pub dst_regular: bool,
+}
+
+/// Moves byte ranges; shared by all the workers of a run.
+pub struct Mover {
+    /// Buffer size for read/write.
+    chunk: usize,
+    /// copy_file_range may be tried at all (not with --reflink=never: it may clone).
+    cfr: bool,
+    /// Device pairs between which copy_file_range was refused.
+    refused: Mutex<HashSet<(u64, u64)>>,
+}
+
+impl Mover {
+    pub fn new(chunk: usize, cfr: bool) -> Self {
+        Mover {
+            chunk,
+            cfr,
+            refused: Mutex::new(HashSet::new()),
+        }
+    }
+
+    fn cfr_works(&self, devs: (u64, u64)) -> bool {
+        self.cfr && !self.refused.lock().is_ok_and(|r| r.contains(&devs))
+    }
+
+    fn cfr_refused(&self, devs: (u64, u64)) {
+        if let Ok(mut r) = self.refused.lock() {
+            r.insert(devs);
+        }
+    }
+
+    /// Copy bytes `start..end` of the source to the same offsets of the
+    /// destination, or, when `end` is `None` (size unknown), read the source
+    /// in sequence to EOF and write from `start`. Returns the bytes copied
+    /// (fewer than asked at an early end of file).
+    pub fn copy(
+        &self,
+        item: &Item,
+        ends: Ends<'_>,
+        start: u64,
+        end: Option<u64>,
+        buf: &mut Vec<u8>,
+    ) -> Result<u64, CopyError> {
+        let mut off = start;
+        if let Some(end) = end
+            && ends.dst_regular
+        {
+            if self.cfr_works(ends.devs) {
+                match self.copy_file_range(item, ends, &mut off, end)? {
+                    Moved::All => return Ok(off - start),
+                    Moved::Refused if off == start => self.cfr_refused(ends.devs),
+                    Moved::Refused | Moved::Failed => {}
+                }
+            }
+            if end - off >= SPLICE_MIN && splice(item, ends, &mut off, end)? == Moved::All {
+                return Ok(off - start);
+            }
+        }
+        if buf.is_empty() {
+            buf.resize(self.chunk, 0);
+        }
+        loop {
+            let want = end
+                .map_or(buf.len() as u64, |e| e - off)
+                .min(buf.len() as u64) as usize;
+            if want == 0 {
+                return Ok(off - start);
+            }
+            stop_if_interrupted(item)?;
+            let r = match end {
+                Some(_) => rustix::io::pread(ends.src, &mut buf[..want], off),
+                None => rustix::io::read(ends.src, &mut buf[..want]),
+            };
+            let n = match r {
+                Ok(0) => return Ok(off - start),
+                Ok(n) => n,
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(item.error(Op::Read, false, e.into())),
+            };
+            write_all_at(ends.dst, &buf[..n], off, ends.dst_regular)
+                .map_err(|e| item.error(Op::Write, true, e.into()))?;
+            off += n as u64;
+        }
+    }
+
+    /// Move `*off..end` with copy_file_range, advancing `*off`.
+    fn copy_file_range(
+        &self,
+        item: &Item,
+        ends: Ends<'_>,
+        off: &mut u64,
+        end: u64,
+    ) -> Result<Moved, CopyError> {
+        while *off < end {
+            stop_if_interrupted(item)?;
+            let (mut i, mut o) = (*off, *off);
+            let want = (end - *off).min(STEP) as usize;
+            match rustix::fs::copy_file_range(ends.src, Some(&mut i), ends.dst, Some(&mut o), want)
+            {
+                // The source ended early (it shrank, or a /sys file): done.
+                Ok(0) => return Ok(Moved::All),
+                Ok(n) => *off += n as u64,
+                Err(Errno::INTR) => {}
+                Err(Errno::XDEV | Errno::NOSYS | Errno::OPNOTSUPP) => return Ok(Moved::Refused),
+                Err(_) => return Ok(Moved::Failed),
+            }
+        }
+        Ok(Moved::All)
+    }
+}
+
+/// How far a fast way of moving bytes got.
+#[derive(Debug, PartialEq, Eq)]
+enum Moved {
+    /// The whole range (or to an early end of file).
+    All,
+    /// It does not work between these filesystems (nothing was moved by it).
+    Refused,
+    /// It stopped at `*off`; the rest goes the plain way.
+    Failed,
+}
+
+/// Move `*off..end` from file to file through a pipe, with explicit offsets
+/// on both files, advancing `*off` by what reached the destination.
+fn splice(item: &Item, ends: Ends<'_>, off: &mut u64, end: u64) -> Result<Moved, CopyError> {
+    let Ok((r, w)) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) else {
+        return Ok(Moved::Failed);
+    };
+    let cap = rustix::pipe::fcntl_setpipe_size(&w, PIPE_SIZE)
+        .or_else(|_| rustix::pipe::fcntl_getpipe_size(&w))
+        .unwrap_or(64 << 10);
+    let mut read_off = *off;
+    while *off < end {
+        stop_if_interrupted(item)?;
+        let want = ((end - read_off) as usize).min(cap);
+        let n = match rustix::pipe::splice(
+            ends.src,
+            Some(&mut read_off),
+            &w,
+            None,
+            want,
+            SpliceFlags::MOVE,
+        ) {
+            Ok(0) => return Ok(Moved::All),
+            Ok(n) => n,
+            Err(Errno::INTR) => continue,
+            Err(_) => return Ok(Moved::Failed),
+        };
+        if !drain_pipe(&r, ends.dst, off, n) {
+            return Ok(Moved::Failed);
+        }
+    }
+    Ok(Moved::All)
+}
+
+/// Move `n` bytes from the pipe `r` to `dst` at `*off`. False on an error
+/// (what was written is counted in `*off`).
+fn drain_pipe(r: &OwnedFd, dst: BorrowedFd<'_>, off: &mut u64, mut n: usize) -> bool {
+    while n > 0 {
+        match rustix::pipe::splice(r, None, dst, Some(off), n, SpliceFlags::MOVE) {
+            Ok(0) => return false,
+            Ok(m) => n -= m,
+            Err(Errno::INTR) => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// Write all of `data` at `off` (a regular file) or in sequence (anything else).
+pub fn write_all_at(
+    dst: BorrowedFd<'_>,
+    data: &[u8],
+    off: u64,
+    regular: bool,
+) -> Result<(), Errno> {
+    let mut done = 0;
+    while done < data.len() {
+        let w = if regular {
+            rustix::io::pwrite(dst, &data[done..], off + done as u64)
+        } else {
+            rustix::io::write(dst, &data[done..])
+        };
+        match w {
+            Ok(0) => return Err(Errno::NOSPC),
+            Ok(w) => done += w,
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Stop a copy when the run is interrupted (the caller removes the file).
+pub fn stop_if_interrupted(item: &Item) -> Result<(), CopyError> {
+    if crate::interrupt::requested() {
+        return Err(item.error(Op::Write, true, std::io::ErrorKind::Interrupted.into()));
+    }
+    Ok(())
+}
