@@ -135,6 +135,29 @@ struct Pending {
     item: Item,
     buf: Buf,
     slot: u32,
+    /// A little before the read was submitted (see [`may_have_changed`]).
+    before: (i64, u32),
+}
+
+/// How far a file's timestamps may lag the clock: the kernel stamps with a
+/// coarse clock that ticks every few milliseconds.
+const CLOCK_SLACK: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// The wall clock, less [`CLOCK_SLACK`], as a timestamp.
+fn clock_before() -> (i64, u32) {
+    let now = std::time::SystemTime::now() - CLOCK_SLACK;
+    let d = now.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    (d.as_secs() as i64, d.subsec_nanos())
+}
+
+/// Could a source whose status after the read is `st` have been written
+/// while it was read (`before` is from before the read)? The ring reads
+/// without a status from before, so a writer rewriting it in place could
+/// leave a mix with the size unchanged: any status change from that time on
+/// (the ctime moves with every write and cannot be set back) sends the file
+/// to the synchronous path, which checks before and after.
+fn may_have_changed(st: &SrcStat, before: (i64, u32)) -> bool {
+    st.ctime >= before
 }
 
 struct Worker<'a> {
@@ -290,7 +313,13 @@ impl<'a> Worker<'a> {
         let name = item.name.as_ptr();
         let ptr = self.pool.ptr(&buf);
         let len = buf.len;
-        let key = self.inflight.insert(Pending { item, buf, slot }) as u64;
+        let before = clock_before();
+        let key = self.inflight.insert(Pending {
+            item,
+            buf,
+            slot,
+            before,
+        }) as u64;
         let open = opcode::OpenAt::new(Fd(dir), name)
             .flags(libc::O_RDONLY | nofollow | noatime)
             .file_index(DestinationSlot::try_from_slot_target(slot).ok())
@@ -350,7 +379,12 @@ impl<'a> Worker<'a> {
 
     /// A source has been read (or could not be): write the destination.
     fn finish(&mut self, p: Pending, step: u64, res: i32) {
-        let Pending { item, buf, slot } = p;
+        let Pending {
+            item,
+            buf,
+            slot,
+            before,
+        } = p;
         self.slots.push(slot);
         if crate::interrupt::requested() {
             return self.pool.put(buf); // nothing written for it yet
@@ -369,14 +403,20 @@ impl<'a> Worker<'a> {
                 self.pool.put(buf);
                 return self.copy_sync(item);
             } else {
-                self.write(&item, &buf, res as usize)
+                self.write(&item, &buf, res as usize, before)
             };
         self.pool.put(buf);
         ops::report(self.progress, &item, result);
     }
 
     /// Create the destination and write the `n` bytes read.
-    fn write(&mut self, item: &Item, buf: &Buf, n: usize) -> Result<Option<u64>, Failure> {
+    fn write(
+        &mut self,
+        item: &Item,
+        buf: &Buf,
+        n: usize,
+        before: (i64, u32),
+    ) -> Result<Option<u64>, Failure> {
         let Some(DstState::Ready { fd, fresh }) = item.dst_dir.state() else {
             return Ok(None);
         };
@@ -400,6 +440,10 @@ impl<'a> Worker<'a> {
             return self.sync_copy(item);
         }
         let sst = SrcStat::from_statx(&st);
+        if may_have_changed(&sst, before) {
+            // Written while, or just before, it was read.
+            return self.sync_copy(item);
+        }
         if self.files.archive.sparse_copy(&sst) {
             // It may have holes: the synchronous path keeps them.
             return self.sync_copy(item);
