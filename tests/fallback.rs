@@ -9,13 +9,11 @@
 
 mod common;
 
-use common::{assert_snapshots_eq, skip, snapshot};
+use common::{BIN, assert_snapshots_eq, bin_for_others, skip, snapshot};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Output};
-
-const BIN: &str = env!("CARGO_BIN_EXE_uring-cp");
 
 /// Install a seccomp filter that fails syscall `nr` with EPERM.
 fn deny_syscall(nr: libc::c_long) -> std::io::Result<()> {
@@ -163,7 +161,15 @@ fn run_limited(
         skip("limited-resource runs need root to switch to nobody");
         return None;
     }
-    let mut cmd = Command::new(BIN);
+    // The binary where uid `uid` can execute it.
+    let bin = match bin_for_others() {
+        Ok(bin) => bin,
+        Err(why) => {
+            skip(&format!("limited-resource runs as uid {uid}: {why}"));
+            return None;
+        }
+    };
+    let mut cmd = Command::new(bin);
     cmd.args(args).current_dir(cwd);
     // SAFETY: setrlimit/setgid/setuid are async-signal-safe.
     unsafe {

@@ -88,7 +88,9 @@ pub fn is_root() -> bool {
     euid() == 0
 }
 
-/// Whether we can run commands as `nobody` (root + working `setpriv`).
+/// Whether we can run commands as `nobody`: root, a working `setpriv`, the
+/// binary under test reachable by other users ([`bin_for_others`]) and the
+/// temporary directory too (the tests' fixtures live below it).
 pub fn can_drop_privileges() -> Result<(), String> {
     static R: OnceLock<Result<(), String>> = OnceLock::new();
     R.get_or_init(|| {
@@ -102,12 +104,93 @@ pub fn can_drop_privileges() -> Result<(), String> {
             .stderr(Stdio::null())
             .status()
         {
-            Ok(s) if s.success() => Ok(()),
-            Ok(s) => Err(format!("setpriv failed: {s}")),
-            Err(e) => Err(format!("setpriv not runnable: {e}")),
+            Ok(s) if s.success() => {}
+            Ok(s) => return Err(format!("setpriv failed: {s}")),
+            Err(e) => return Err(format!("setpriv not runnable: {e}")),
         }
+        let tmp = std::env::temp_dir();
+        reachable_by_others(&tmp, false)
+            .map_err(|why| format!("the temporary directory is not reachable by others: {why}"))?;
+        bin_for_others().map(|_| ())
     })
     .clone()
+}
+
+/// Can a user who is neither the owner nor in the group reach `p` (every
+/// directory on the way searchable by others) and, if `exec`, execute it?
+/// Judged from the mode bits alone (an ACL could grant more; then this says
+/// no and the caller copies needlessly, which is harmless).
+pub fn reachable_by_others(p: &Path, exec: bool) -> Result<(), String> {
+    let p = fs::canonicalize(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    for dir in p.ancestors().skip(1) {
+        let md = fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        if md.mode() & 0o001 == 0 {
+            return Err(format!(
+                "{} is mode {:04o}",
+                dir.display(),
+                md.mode() & 0o7777
+            ));
+        }
+    }
+    let md = fs::metadata(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+    let need = if exec { 0o005 } else { 0o001 };
+    if md.mode() & need != need {
+        return Err(format!(
+            "{} is mode {:04o}",
+            p.display(),
+            md.mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+/// The binary under test at a path any user can execute, for the tests that
+/// run it as another user (`setpriv` to uid 65534, or `setuid` before exec).
+/// [`BIN`] itself when it already is (a checkout in a world-searchable
+/// place); otherwise (a clone under a 0700 home directory) a copy, made once
+/// per test process, in a fresh 0755 directory under /tmp, removed when the
+/// process exits. `Err` says why neither works; callers then skip.
+pub fn bin_for_others() -> Result<&'static str, String> {
+    static COPY: OnceLock<Result<String, String>> = OnceLock::new();
+    COPY.get_or_init(|| {
+        let Err(why) = reachable_by_others(Path::new(BIN), true) else {
+            return Ok(BIN.to_string());
+        };
+        let fail = |what: &str, e: &dyn fmt::Display| {
+            format!("{BIN} is not reachable by other users ({why}), and {what} failed: {e}")
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("uring-cp-bin.")
+            .tempdir_in("/tmp")
+            .map_err(|e| fail("making a directory under /tmp", &e))?
+            .keep();
+        // Registered before anything is put there, so the process removes
+        // it at exit whatever happens next.
+        BIN_COPY_DIR.get_or_init(|| dir.clone());
+        // SAFETY: registers a plain `extern "C" fn()`.
+        unsafe { libc::atexit(remove_bin_copy) };
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))
+            .map_err(|e| fail("chmod 0755 of the copy's directory", &e))?;
+        let copy = dir.join("uring-cp");
+        fs::copy(BIN, &copy).map_err(|e| fail(&format!("copying to {}", copy.display()), &e))?;
+        fs::set_permissions(&copy, fs::Permissions::from_mode(0o755))
+            .map_err(|e| fail("chmod 0755 of the copy", &e))?;
+        reachable_by_others(&copy, true).map_err(|e| fail("the copy in /tmp", &e))?;
+        copy.into_os_string()
+            .into_string()
+            .map_err(|p| fail("naming the copy", &format!("{p:?} is not UTF-8")))
+    })
+    .as_deref()
+    .map_err(|e| e.clone())
+}
+
+/// The directory [`bin_for_others`] copied the binary into, if it did.
+static BIN_COPY_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+extern "C" fn remove_bin_copy() {
+    if let Some(dir) = BIN_COPY_DIR.get() {
+        let _ = fs::remove_dir_all(dir);
+    }
 }
 
 fn setpriv_args() -> Vec<String> {
@@ -421,6 +504,14 @@ pub fn read_outputs(
 /// with `LC_ALL=C.UTF-8`, stdin from /dev/null, and a timeout.
 pub fn run<A: AsRef<[u8]>>(program: &str, args: &[A], cwd: &Path, opts: &RunOpts) -> Outcome {
     let script = format!("umask {:03o}; exec \"$@\"", opts.umask);
+    // The user dropped to may not reach the binary where cargo built it.
+    let program = if opts.as_nobody && program == BIN {
+        bin_for_others().unwrap_or_else(|why| {
+            panic!("running {BIN} as uid {NOBODY}: {why} (check can_drop_privileges first)")
+        })
+    } else {
+        program
+    };
     let mut cmd = if opts.as_nobody {
         let mut c = Command::new("setpriv");
         c.args(setpriv_args()).arg("sh");
