@@ -92,6 +92,13 @@ impl FileCopier {
         let st = if symlink {
             match rustix::fs::statat(dst, name, AtFlags::empty()) {
                 Ok(st) => st,
+                Err(Errno::LOOP) if overwrite == Overwrite::Force => {
+                    // -f: a symlink loop cannot be written through; cp
+                    // removes it and creates the file.
+                    rustix::fs::unlinkat(dst, name, AtFlags::empty())
+                        .map_err(|e| item.error(Op::Remove, true, e.into()))?;
+                    return Ok(DstOpen::Create);
+                }
                 Err(_) => {
                     return Err(Failure::Msg(format!(
                         "not writing through dangling symlink {}",

@@ -9,7 +9,7 @@
 //! [`Root`]s, each holding open descriptors for its source and destination
 //! parents, ready for the walker.
 
-use crate::config::{Config, Deref, Target};
+use crate::config::{Config, Deref, Overwrite, Target};
 use crate::error::{CopyError, Failure, Op, errno, quote, strip_os_suffix};
 use crate::progress::Progress;
 use crate::tree::{DstDir, SrcDir};
@@ -32,6 +32,10 @@ pub struct Root {
     /// Follow the operand if it is a symlink.
     pub follow: bool,
     pub stat: Stat,
+    /// Its destination is, holds or lies inside an earlier operand's: it is
+    /// walked only once everything of the earlier operands is done, so the
+    /// outcome is that of cp's one-operand-after-another (`cp -r a/. b/. c`).
+    pub after_earlier: bool,
 }
 
 /// Why nothing at all can be copied (e.g. the target directory is missing).
@@ -75,6 +79,10 @@ pub fn plan(cfg: &Config, progress: &dyn Progress) -> Result<Vec<Root>, Fatal> {
                     return Err(Fatal(format!("target {}: {why}", quote(d))));
                 }
                 match other {
+                    // -f: a symlink loop is removed and replaced, as with cp.
+                    Err(rustix::io::Errno::LOOP) if cfg.overwrite == Overwrite::Force => {
+                        (d.clone(), false)
+                    }
                     // `cp a file/`: a trailing slash on an existing non-directory.
                     Err(e) if e != rustix::io::Errno::NOENT => {
                         return Err(Fatal(format!(
@@ -89,17 +97,47 @@ pub fn plan(cfg: &Config, progress: &dyn Progress) -> Result<Vec<Root>, Fatal> {
         },
     };
 
-    let mut roots = Vec::new();
-    // Destinations planned so far, and whether each is a symlink copied as one.
-    let mut created: HashMap<PathBuf, bool> = HashMap::new();
+    let mut roots: Vec<Root> = Vec::new();
+    let mut seen = Seen::default();
+    let mut dests: Vec<PathBuf> = Vec::new();
     for src in &cfg.sources {
-        match plan_one(cfg, src, &dest, into_dir, &mut created) {
-            Ok(Some(root)) => roots.push(root),
-            Ok(None) => {}
+        match plan_one(cfg, src, &dest, into_dir, &mut seen) {
+            Ok(Planned::Copy(mut root, key)) => {
+                root.after_earlier = dests
+                    .iter()
+                    .any(|d| d.starts_with(&key) || key.starts_with(d));
+                dests.push(key);
+                roots.push(*root);
+            }
+            Ok(Planned::Twice) => progress.warning(&format!(
+                "warning: source file {} specified more than once",
+                quote(src)
+            )),
+            Ok(Planned::Nothing) => {}
             Err(f) => progress.failure(&f),
         }
     }
     Ok(roots)
+}
+
+/// What the operands planned so far put where.
+#[derive(Default)]
+struct Seen {
+    /// Non-directory destinations, and whether each is a symlink copied as one.
+    created: HashMap<PathBuf, bool>,
+    /// Non-directory sources as named, by (name, dev, ino): cp copies a source
+    /// named twice once.
+    sources: std::collections::HashSet<(PathBuf, u64, u64)>,
+}
+
+/// What becomes of one operand.
+enum Planned {
+    /// Copied: the root, and where it lands (for [`Root::after_earlier`]).
+    Copy(Box<Root>, PathBuf),
+    /// The same source named again: a warning, nothing copied.
+    Twice,
+    /// Nothing to do, silently (a symlink onto a hard link of itself).
+    Nothing,
 }
 
 fn plan_one(
@@ -107,8 +145,8 @@ fn plan_one(
     src: &Path,
     dest: &Path,
     into_dir: bool,
-    created: &mut HashMap<PathBuf, bool>,
-) -> Result<Option<Root>, Failure> {
+    seen: &mut Seen,
+) -> Result<Planned, Failure> {
     let (src_parent, src_name) = split(src);
     let trailing_slash = src.as_os_str().as_bytes().ends_with(b"/");
     let follow = cfg.deref != Deref::Never || trailing_slash;
@@ -192,6 +230,21 @@ fn plan_one(
             .filter(|l| (l.st_dev, l.st_ino) == (st.st_dev, st.st_ino)),
         false => dst_stat.as_ref().filter(|d| same(d)),
     };
+    let key = lexical_join(&canonical_dir(&dst_parent_fd), &dst_name);
+    if link_onto_link
+        && dst_same.is_some()
+        && key != lexical_join(&canonical_dir(&src_parent_fd), &src_name)
+    {
+        // Two names of one symlink inode: cp leaves them as they are.
+        return Ok(Planned::Nothing);
+    }
+    if !src_is_dir
+        && !seen
+            .sources
+            .insert((src.to_path_buf(), st.st_dev, st.st_ino))
+    {
+        return Ok(Planned::Twice);
+    }
     if dst_same.is_some() && !src_is_dir {
         return Err(Failure::Msg(format!(
             "{} and {} are the same file",
@@ -225,8 +278,7 @@ fn plan_one(
         )));
     }
     if !src_is_dir {
-        let key = canonical_dir(&dst_parent_fd).join(OsStr::from_bytes(dst_name.as_bytes()));
-        match created.get(&key) {
+        match seen.created.get(&key) {
             // Writing through it could write anywhere (GNU's tests/cp/abuse.sh).
             Some(true) => {
                 return Err(Failure::Msg(format!(
@@ -243,20 +295,24 @@ fn plan_one(
                 )));
             }
             None => {
-                created.insert(key, src_is_link);
+                seen.created.insert(key.clone(), src_is_link);
             }
         }
     }
 
-    Ok(Some(Root {
-        src_dir: Arc::new(SrcDir::new(src_parent_fd, src_parent, (0, 0), None)),
-        name: src_name,
-        dst_dir: Arc::new(DstDir::existing(dst_parent, dst_parent_fd)),
-        dst_name,
-        display: src.to_path_buf(),
-        follow,
-        stat: st,
-    }))
+    Ok(Planned::Copy(
+        Box::new(Root {
+            src_dir: Arc::new(SrcDir::new(src_parent_fd, src_parent, (0, 0), None)),
+            name: src_name,
+            dst_dir: Arc::new(DstDir::existing(dst_parent, dst_parent_fd)),
+            dst_name,
+            display: src.to_path_buf(),
+            follow,
+            stat: st,
+            after_earlier: false,
+        }),
+        key,
+    ))
 }
 
 /// Split a path into (parent, last component) the way cp names things:

@@ -158,7 +158,12 @@ impl Walker {
                     .push(((st.st_dev, st.st_ino), root.dst_name.clone(), path));
             }
         }
+        let mut earlier = Vec::new();
         for root in roots {
+            if root.after_earlier && self.wait_for(&earlier).is_err() {
+                return;
+            }
+            earlier.push(Arc::downgrade(&root.src_dir));
             if self.root(root).is_err() {
                 return;
             }
@@ -169,6 +174,23 @@ impl Walker {
             }
         }
         self.progress.walk_done();
+    }
+
+    /// Wait until everything the earlier operands sent is done: each item
+    /// holds its source directory, and so the chain up to its operand's, so
+    /// an operand is done when its source directory is no longer held. (The
+    /// names held back for the end of the walk go first.)
+    fn wait_for(&mut self, earlier: &[std::sync::Weak<SrcDir>]) -> Result<(), Closed> {
+        for item in std::mem::take(&mut self.deferred) {
+            self.send(item)?;
+        }
+        while earlier.iter().any(|w| w.strong_count() > 0) {
+            if crate::interrupt::requested() {
+                return Err(Closed);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        Ok(())
     }
 
     fn send(&self, item: Item) -> Result<(), Closed> {

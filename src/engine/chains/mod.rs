@@ -920,7 +920,7 @@ impl Chains {
         items: Receiver<Item>,
         progress: &Arc<dyn Progress>,
     ) {
-        progress.message(&format!(
+        progress.warning(&format!(
             "io_uring failed ({}); finishing with plain system calls",
             crate::error::strip_os_suffix(&e)
         ));

@@ -146,7 +146,9 @@ const CLOCK_SLACK: std::time::Duration = std::time::Duration::from_millis(20);
 /// The wall clock, less [`CLOCK_SLACK`], as a timestamp.
 fn clock_before() -> (i64, u32) {
     let now = std::time::SystemTime::now() - CLOCK_SLACK;
-    let d = now.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let d = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     (d.as_secs() as i64, d.subsec_nanos())
 }
 
@@ -531,7 +533,7 @@ impl<'a> Worker<'a> {
     /// they use (names, buffers) is never freed. They only read sources, so
     /// their files are copied again with system calls.
     fn ring_failed(&mut self, e: std::io::Error) {
-        self.progress.message(&format!(
+        self.progress.warning(&format!(
             "io_uring failed ({}); finishing with plain system calls",
             crate::error::strip_os_suffix(&e)
         ));
