@@ -283,7 +283,6 @@ impl fmt::Display for Invocation {
 pub struct Run {
     pub code: Option<i32>,
     pub signal: Option<i32>,
-    pub stdout: String,
     pub stderr: String,
     pub timed_out: bool,
     pub elapsed: Duration,
@@ -395,12 +394,11 @@ pub fn execute(inv: &Invocation, timeout: Duration, mut watch: impl FnMut(u32)) 
     // Anything of the group still alive (a tracee strace left behind).
     // SAFETY: as above, our own process group.
     unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
-    let stdout = String::from_utf8_lossy(&t_out.join().unwrap_or_default()).into_owned();
+    let _stdout = t_out.join();
     let stderr = String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned();
     Run {
         code: status.code(),
         signal: status.signal(),
-        stdout,
         stderr,
         timed_out,
         elapsed,
@@ -484,12 +482,12 @@ pub fn child_tasks(parent: u32) -> Vec<(u32, u32)> {
             continue;
         };
         let ppid: Option<u32> = after.split_whitespace().nth(1).and_then(|s| s.parse().ok());
-        if ppid == Some(parent) {
-            if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-                for t in tasks.flatten() {
-                    if let Some(tid) = t.file_name().to_str().and_then(|s| s.parse().ok()) {
-                        out.push((pid, tid));
-                    }
+        if ppid == Some(parent)
+            && let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task"))
+        {
+            for t in tasks.flatten() {
+                if let Some(tid) = t.file_name().to_str().and_then(|s| s.parse().ok()) {
+                    out.push((pid, tid));
                 }
             }
         }
@@ -521,7 +519,6 @@ pub mod nr {
     pub const SENDFILE: i64 = libc::SYS_sendfile;
     pub const SPLICE: i64 = libc::SYS_splice;
     pub const COPY_FILE_RANGE: i64 = libc::SYS_copy_file_range;
-    pub const IO_URING_ENTER: i64 = libc::SYS_io_uring_enter;
     pub const WRITE: i64 = libc::SYS_write;
     pub const PWRITE64: i64 = libc::SYS_pwrite64;
     pub const PWRITEV: i64 = libc::SYS_pwritev;
@@ -777,7 +774,6 @@ impl Report {
 /// A filesystem mounted by the test, unmounted (lazily) on drop.
 pub struct Mount {
     pub path: PathBuf,
-    pub what: String,
 }
 
 impl Mount {
@@ -799,7 +795,6 @@ impl Mount {
         }
         Ok(Mount {
             path: at.to_path_buf(),
-            what: "tmpfs".into(),
         })
     }
 
@@ -840,7 +835,6 @@ impl Mount {
         }
         Ok(Mount {
             path: at.to_path_buf(),
-            what: "xfs".into(),
         })
     }
 }

@@ -294,18 +294,20 @@ pub fn check(case: &Case, report: &Report) {
                 );
             }
         }
-        Plant::Fifo if !case.mode.contains(&"--sync") && run.code == Some(0) => {
-            if fifo_got.as_deref() != Some(b"into the fifo".as_slice()) {
-                report.add(
-                    "exit 0 but the FIFO did not get the data",
-                    &ctx,
-                    format!(
-                        "the reader got {:?}; {}",
-                        fifo_got.map(|g| show(&g)),
-                        run.summary()
-                    ),
-                );
-            }
+        Plant::Fifo
+            if !case.mode.contains(&"--sync")
+                && run.code == Some(0)
+                && fifo_got.as_deref() != Some(b"into the fifo".as_slice()) =>
+        {
+            report.add(
+                "exit 0 but the FIFO did not get the data",
+                &ctx,
+                format!(
+                    "the reader got {:?}; {}",
+                    fifo_got.map(|g| show(&g)),
+                    run.summary()
+                ),
+            );
         }
         _ => {}
     }

@@ -264,7 +264,6 @@ impl Watcher {
 
 pub struct Places {
     _tmp: tempfile::TempDir,
-    root: PathBuf,
     tmpfs: Option<Mount>,
     xfs: Option<Mount>,
 }
@@ -288,7 +287,6 @@ fn places() -> Places {
     };
     Places {
         _tmp: tmp,
-        root,
         tmpfs,
         xfs,
     }
@@ -365,7 +363,7 @@ pub fn check(case: &Case, p: &Places, n: usize, report: &Report) {
         Fs::Xfs => p.xfs.as_ref().unwrap().path.join(format!("c{n}")),
     };
     let dst = dst_parent.join("dst");
-    let _ = std::fs::remove_dir_all(&dst_parent.join("dst"));
+    let _ = std::fs::remove_dir_all(dst_parent.join("dst"));
     std::fs::create_dir_all(&dst_parent).unwrap();
     let old = b"old copy".to_vec();
     if case.sync {
@@ -443,7 +441,9 @@ pub fn check(case: &Case, p: &Places, n: usize, report: &Report) {
         }
     });
     let mut states: Vec<(&str, &[u8])> = vec![("original", &v1)];
-    if let State::File(a) = &after {
+    if let State::File(a) = &after
+        && *a != v1
+    {
         states.push(("changed", a));
     }
     let is_state = |d: &[u8]| states.iter().any(|(_, s)| *s == d);
@@ -555,8 +555,8 @@ pub fn check(case: &Case, p: &Places, n: usize, report: &Report) {
             && after == State::Dir
             && matches!(got2, Some(State::File(_)))
             && rerun.stderr.contains("cannot overwrite non-directory");
-        // In cp mode a deleted source leaves the earlier copy.
-        let cp_keeps = !case.sync && after == State::Gone && rerun.code == Some(0);
+        // A deleted source leaves the earlier copy (no --delete here).
+        let cp_keeps = after == State::Gone && rerun.code == Some(0);
         if !cp_refusal && !cp_keeps {
             report.add(
                 "clean rerun does not copy the current state",
