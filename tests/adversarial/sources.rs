@@ -262,10 +262,11 @@ impl Watcher {
     }
 }
 
+/// Fields drop in order: the mounts go before their directory is removed.
 pub struct Places {
-    _tmp: tempfile::TempDir,
     tmpfs: Option<Mount>,
     xfs: Option<Mount>,
+    _tmp: tempfile::TempDir,
 }
 
 fn places() -> Places {
