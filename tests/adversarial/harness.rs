@@ -1,0 +1,851 @@
+//! The machinery every family shares: knobs, strace injections, running the
+//! binary under strace with a hard timeout (and an optional watcher that acts
+//! while it runs), tree snapshots, and the collected list of violations.
+
+use crate::common::{self, Content, Kind, Meta, MetaOpts, Rng, shell_quote};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+// ---------------------------------------------------------------------------
+// Knobs
+// ---------------------------------------------------------------------------
+
+/// Environment knobs (documented in the module doc of `adversarial.rs`).
+pub struct Knobs {
+    pub sweep: bool,
+    pub seed: u64,
+    pub only: Option<String>,
+    pub sample: Option<usize>,
+    pub timeout: Duration,
+    pub keep: bool,
+    pub verbose: bool,
+}
+
+pub fn knobs() -> &'static Knobs {
+    static K: OnceLock<Knobs> = OnceLock::new();
+    K.get_or_init(|| {
+        let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+        let flag = |n: &str| var(n).is_some_and(|v| v != "0");
+        let seed = match var("UCP_SEED") {
+            Some(s) => s.parse().expect("UCP_SEED must be an unsigned integer"),
+            None => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64 % 1_000_000_007)
+                .unwrap_or(1),
+        };
+        let k = Knobs {
+            sweep: flag("UCP_SWEEP"),
+            seed,
+            only: var("UCP_ONLY"),
+            sample: var("UCP_SAMPLE").map(|s| s.parse().expect("UCP_SAMPLE must be a number")),
+            timeout: Duration::from_secs(
+                var("UCP_TIMEOUT").map_or(60, |s| s.parse().expect("UCP_TIMEOUT: seconds")),
+            ),
+            keep: flag("UCP_KEEP"),
+            verbose: flag("UCP_VERBOSE"),
+        };
+        common::notice(&format!(
+            "adversarial: seed {} (replay with UCP_SEED={}){}{}",
+            k.seed,
+            k.seed,
+            if k.sweep {
+                ", full sweep"
+            } else {
+                ", CI sample"
+            },
+            k.only
+                .as_deref()
+                .map(|o| format!(", only cases matching {o:?}"))
+                .unwrap_or_default()
+        ));
+        k
+    })
+}
+
+/// A PRNG for one family: the run's seed mixed with the family's name, so
+/// each family's sample is replayable on its own.
+pub fn rng_for(family: &str) -> Rng {
+    let mut h = knobs().seed ^ 0x5151_7a7a_0000_0000;
+    for b in family.bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    Rng(h)
+}
+
+/// Pick the cases to run: all of them in a sweep (or when `UCP_ONLY`
+/// names some), else the `must` ones plus `n` drawn at random (seeded).
+pub fn select<T: fmt::Display>(family: &str, all: Vec<T>, must: &[usize], n: usize) -> Vec<T> {
+    let k = knobs();
+    let total = all.len();
+    if let Some(only) = &k.only {
+        let v: Vec<T> = all
+            .into_iter()
+            .filter(|c| c.to_string().contains(only.as_str()))
+            .collect();
+        common::notice(&format!(
+            "adversarial {family}: {} of {total} cases match UCP_ONLY",
+            v.len()
+        ));
+        return v;
+    }
+    if k.sweep {
+        common::notice(&format!("adversarial {family}: sweep of {total} cases"));
+        return all;
+    }
+    let n = k.sample.unwrap_or(n);
+    let mut rng = rng_for(family);
+    let mut pick: Vec<usize> = must.iter().copied().filter(|&i| i < total).collect();
+    let mut tries = 0;
+    while pick.len() < (n + must.len()).min(total) && tries < 100 * total {
+        let i = rng.below(total as u64) as usize;
+        if !pick.contains(&i) {
+            pick.push(i);
+        }
+        tries += 1;
+    }
+    pick.sort_unstable();
+    common::notice(&format!(
+        "adversarial {family}: {} of {total} cases (UCP_SWEEP=1 runs all)",
+        pick.len()
+    ));
+    let mut all: Vec<Option<T>> = all.into_iter().map(Some).collect();
+    pick.into_iter().filter_map(|i| all[i].take()).collect()
+}
+
+/// A scratch directory on the project's disk (target/tmp, not /tmp, which
+/// may be a tmpfs elsewhere); kept with `UCP_KEEP=1`.
+pub fn scratch(prefix: &str) -> tempfile::TempDir {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::create_dir_all(base).expect("create CARGO_TARGET_TMPDIR");
+    let mut d = tempfile::Builder::new()
+        .prefix(&format!("adv-{prefix}."))
+        .tempdir_in(base)
+        .expect("tempdir");
+    if knobs().keep {
+        d.disable_cleanup(true);
+    }
+    d
+}
+
+// ---------------------------------------------------------------------------
+// strace
+// ---------------------------------------------------------------------------
+
+/// `Ok` if `strace -f` can trace and inject here (it needs ptrace).
+pub fn strace_status() -> Result<(), String> {
+    static S: OnceLock<Result<(), String>> = OnceLock::new();
+    S.get_or_init(|| {
+        if !common::has_command("strace") {
+            return Err("strace is not installed (apt-get install strace)".into());
+        }
+        let out = Command::new("strace")
+            .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=getpid"])
+            .args(["-e", "inject=getpid:error=EIO:when=1", "true"])
+            .output()
+            .map_err(|e| format!("cannot run strace: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "strace cannot trace here (ptrace refused?): {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    })
+    .clone()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Error(&'static str),
+    DelayEnter(u64),
+    DelayExit(u64),
+}
+
+/// One `-e inject=SET:ACTION:when=WHEN`. strace counts `when` per thread
+/// (each thread's Nth call of a syscall in the set), from the first
+/// instruction of the process: the dynamic loader's calls count too.
+#[derive(Clone, Debug)]
+pub struct Inject {
+    pub syscalls: Vec<String>,
+    pub action: Action,
+    pub when: String,
+}
+
+impl Inject {
+    pub fn new(syscalls: &[&str], action: Action, when: impl Into<String>) -> Inject {
+        Inject {
+            syscalls: syscalls.iter().map(|s| s.to_string()).collect(),
+            action,
+            when: when.into(),
+        }
+    }
+}
+
+impl fmt::Display for Inject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "inject={}:", self.syscalls.join(","))?;
+        match &self.action {
+            Action::Error(e) => write!(f, "error={e}")?,
+            Action::DelayEnter(us) => write!(f, "delay_enter={us}")?,
+            Action::DelayExit(us) => write!(f, "delay_exit={us}")?,
+        }
+        write!(f, ":when={}", self.when)
+    }
+}
+
+/// One run of the binary: in `cwd`, under strace when there are injections.
+#[derive(Clone, Debug)]
+pub struct Invocation {
+    pub cwd: PathBuf,
+    pub injects: Vec<Inject>,
+    pub engine: String,
+    pub args: Vec<String>,
+    /// Send the program's stdout to /dev/full (else a pipe).
+    pub stdout_full: bool,
+}
+
+impl Invocation {
+    pub fn new(cwd: &Path, engine: &str, args: &[&str]) -> Invocation {
+        Invocation {
+            cwd: cwd.to_path_buf(),
+            injects: Vec::new(),
+            engine: engine.to_string(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            stdout_full: false,
+        }
+    }
+
+    pub fn inject(mut self, i: Inject) -> Invocation {
+        self.injects.push(i);
+        self
+    }
+
+    /// The same run without strace.
+    pub fn plain(&self) -> Invocation {
+        Invocation {
+            injects: Vec::new(),
+            ..self.clone()
+        }
+    }
+
+    pub fn argv(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if !self.injects.is_empty() {
+            v.extend(["strace", "-f", "-qq", "-o", "/dev/null"].map(String::from));
+            let mut traced: Vec<&str> = Vec::new();
+            for i in &self.injects {
+                for s in &i.syscalls {
+                    if !traced.contains(&s.as_str()) {
+                        traced.push(s);
+                    }
+                }
+            }
+            v.push("-e".into());
+            v.push(format!("trace={}", traced.join(",")));
+            for i in &self.injects {
+                v.push("-e".into());
+                v.push(i.to_string());
+            }
+        }
+        v.push(common::BIN.to_string());
+        v.push("--engine".into());
+        v.push(self.engine.clone());
+        v.extend(self.args.iter().cloned());
+        v
+    }
+}
+
+impl fmt::Display for Invocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let words: Vec<String> = self
+            .argv()
+            .iter()
+            .map(|a| shell_quote(a.as_bytes()))
+            .collect();
+        write!(
+            f,
+            "(cd {} && umask 022 && {}{})",
+            shell_quote(self.cwd.as_os_str().as_encoded_bytes()),
+            words.join(" "),
+            if self.stdout_full { " >/dev/full" } else { "" }
+        )
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    pub stderr: String,
+    pub timed_out: bool,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    /// The dynamic loader (or libc start-up) failed: nothing of uring-cp ran.
+    pub fn died_in_loader(&self) -> bool {
+        self.code == Some(127) && self.stderr.contains("error while loading shared libraries")
+    }
+
+    pub fn panicked(&self) -> bool {
+        self.code == Some(101) || self.stderr.contains("panicked at")
+    }
+
+    pub fn status(&self) -> String {
+        match (self.code, self.signal) {
+            _ if self.timed_out => format!("TIMED OUT after {:?} (killed)", self.elapsed),
+            (Some(c), _) => format!("exit {c}"),
+            (None, Some(s)) => format!("killed by signal {s}"),
+            (None, None) => "unknown status".into(),
+        }
+    }
+
+    /// The sanity every run must have: it ended by itself, not by a signal,
+    /// not by a panic. `None` if fine.
+    pub fn crash(&self) -> Option<(&'static str, String)> {
+        if self.timed_out {
+            Some(("hang (killed after the timeout)", self.summary()))
+        } else if self.signal.is_some() {
+            Some(("killed by a signal", self.summary()))
+        } else if self.panicked() {
+            Some(("panic", self.summary()))
+        } else {
+            None
+        }
+    }
+
+    pub fn summary(&self) -> String {
+        let err: String = self
+            .stderr
+            .trim_end()
+            .lines()
+            .take(12)
+            .collect::<Vec<_>>()
+            .join("\n      ");
+        format!("{}; stderr:\n      {}", self.status(), err)
+    }
+}
+
+/// Run `inv` with a hard timeout. `watch(root_pid)` is called about every
+/// millisecond while it runs (root_pid is strace's pid when injecting, else
+/// the program's). The whole process group is killed on timeout.
+pub fn execute(inv: &Invocation, timeout: Duration, mut watch: impl FnMut(u32)) -> Run {
+    let argv = inv.argv();
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg("umask 022; exec \"$@\"")
+        .arg("sh")
+        .args(&argv)
+        .current_dir(&inv.cwd)
+        .env("LC_ALL", common::LOCALE)
+        .env_remove("LANGUAGE")
+        .env_remove("POSIXLY_CORRECT")
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped());
+    if inv.stdout_full {
+        cmd.stdout(
+            std::fs::File::options()
+                .write(true)
+                .open("/dev/full")
+                .expect("/dev/full"),
+        );
+    } else {
+        cmd.stdout(Stdio::piped());
+    }
+    let start = Instant::now();
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {inv}: {e}"));
+    let pid = child.id();
+    let so = child.stdout.take();
+    let se = child.stderr.take().expect("stderr piped");
+    let drain = |r: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut v);
+            }
+            v
+        })
+    };
+    let t_out = drain(so.map(|s| Box::new(s) as Box<dyn std::io::Read + Send>));
+    let t_err = drain(Some(Box::new(se)));
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        if start.elapsed() > timeout {
+            timed_out = true;
+            // SAFETY: kill(2) of the process group we created for this child.
+            unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+            break child.wait().expect("wait after kill");
+        }
+        watch(pid);
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let elapsed = start.elapsed();
+    // Anything of the group still alive (a tracee strace left behind).
+    // SAFETY: as above, our own process group.
+    unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+    let _stdout = t_out.join();
+    let stderr = String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned();
+    Run {
+        code: status.code(),
+        signal: status.signal(),
+        stderr,
+        timed_out,
+        elapsed,
+    }
+}
+
+/// Per-thread call counts of the given syscalls in one traced run:
+/// `(syscall -> largest count in any one thread)`.
+pub fn record_calls(inv: &Invocation, syscalls: &[&str]) -> BTreeMap<String, usize> {
+    let trace = inv.cwd.join(".strace-record");
+    let mut argv = vec![
+        "strace".to_string(),
+        "-f".into(),
+        "-qq".into(),
+        "-o".into(),
+        trace.display().to_string(),
+        "-e".into(),
+        format!("trace={}", syscalls.join(",")),
+    ];
+    argv.extend(inv.plain().argv());
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("umask 022; exec \"$@\"")
+        .arg("sh")
+        .args(&argv)
+        .current_dir(&inv.cwd)
+        .env("LC_ALL", common::LOCALE)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run strace to record");
+    assert!(
+        out.status.success(),
+        "recording run failed: {inv}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&trace).unwrap_or_default();
+    let _ = std::fs::remove_file(&trace);
+    let mut per: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for line in text.lines() {
+        let mut it = line.splitn(2, ' ');
+        let (Some(tid), Some(rest)) = (it.next(), it.next()) else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        if rest.starts_with('<') || rest.starts_with("+++") || rest.starts_with("---") {
+            continue; // "<... x resumed>", exits, signals
+        }
+        if let Some(name) = rest.split('(').next()
+            && syscalls.contains(&name)
+        {
+            *per.entry((name.to_string(), tid.to_string())).or_default() += 1;
+        }
+    }
+    let mut max: BTreeMap<String, usize> = BTreeMap::new();
+    for ((name, _), n) in per {
+        let e = max.entry(name).or_default();
+        *e = (*e).max(n);
+    }
+    max
+}
+
+// ---------------------------------------------------------------------------
+// Looking at a running tracee through /proc
+// ---------------------------------------------------------------------------
+
+/// Every thread of every child process of `parent`: (pid, tid).
+pub fn child_tasks(parent: u32) -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": comm may hold spaces and parens.
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let ppid: Option<u32> = after.split_whitespace().nth(1).and_then(|s| s.parse().ok());
+        if ppid == Some(parent)
+            && let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task"))
+        {
+            for t in tasks.flatten() {
+                if let Some(tid) = t.file_name().to_str().and_then(|s| s.parse().ok()) {
+                    out.push((pid, tid));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The syscall a thread is blocked or stopped in: (number, args).
+pub fn current_syscall(pid: u32, tid: u32) -> Option<(i64, Vec<u64>)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/syscall")).ok()?;
+    let mut it = s.split_whitespace();
+    let nr: i64 = it.next()?.parse().ok()?;
+    let args = it
+        .take(6)
+        .filter_map(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).ok())
+        .collect();
+    Some((nr, args))
+}
+
+pub fn fd_target(pid: u32, fd: u64) -> Option<PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()
+}
+
+pub mod nr {
+    pub const READ: i64 = libc::SYS_read;
+    pub const PREAD64: i64 = libc::SYS_pread64;
+    pub const PREADV: i64 = libc::SYS_preadv;
+    pub const PREADV2: i64 = libc::SYS_preadv2;
+    pub const SENDFILE: i64 = libc::SYS_sendfile;
+    pub const SPLICE: i64 = libc::SYS_splice;
+    pub const COPY_FILE_RANGE: i64 = libc::SYS_copy_file_range;
+    pub const WRITE: i64 = libc::SYS_write;
+    pub const PWRITE64: i64 = libc::SYS_pwrite64;
+    pub const PWRITEV: i64 = libc::SYS_pwritev;
+    pub const PWRITEV2: i64 = libc::SYS_pwritev2;
+
+    /// The descriptor a data syscall reads from (its first or second argument).
+    pub fn source_fd(nr: i64, args: &[u64]) -> Option<u64> {
+        match nr {
+            READ | PREAD64 | PREADV | PREADV2 | SPLICE | COPY_FILE_RANGE => args.first().copied(),
+            SENDFILE => args.get(1).copied(),
+            _ => None,
+        }
+    }
+
+    /// The descriptor a write syscall writes to.
+    pub fn dest_fd(nr: i64, args: &[u64]) -> Option<u64> {
+        match nr {
+            WRITE | PWRITE64 | PWRITEV | PWRITEV2 => args.first().copied(),
+            _ => None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Trees
+// ---------------------------------------------------------------------------
+
+/// Every attribute `cp -a` keeps, with the atime blanked (reading a file
+/// moves it); empty if `root` does not exist.
+pub fn tree(root: &Path) -> Vec<Meta> {
+    if std::fs::symlink_metadata(root).is_err() {
+        return Vec::new();
+    }
+    let mut v = common::meta_snapshot(root, &MetaOpts { times: true });
+    for m in &mut v {
+        if let Some(t) = &mut m.times {
+            t[0] = (0, 0);
+        }
+    }
+    v
+}
+
+pub fn by_path(t: &[Meta]) -> BTreeMap<&[u8], &Meta> {
+    t.iter().map(|m| (m.path.as_slice(), m)).collect()
+}
+
+/// Same kind and the same data (content of a file, target of a symlink,
+/// device number).
+pub fn same_data(a: &Meta, b: &Meta) -> bool {
+    a.kind == b.kind
+        && match a.kind {
+            Kind::File => a.content == b.content,
+            Kind::Symlink => a.link_target == b.link_target,
+            Kind::CharDev | Kind::BlockDev => a.rdev == b.rdev,
+            _ => true,
+        }
+}
+
+/// Same data and every attribute `-a` keeps (the mtime of directories
+/// included; the atime was blanked by [`tree`]).
+pub fn same_archive(a: &Meta, b: &Meta) -> bool {
+    same_data(a, b)
+        && a.mode == b.mode
+        && a.uid == b.uid
+        && a.gid == b.gid
+        && a.times == b.times
+        && a.link_group.as_ref().map(|l| l.1) == b.link_group.as_ref().map(|l| l.1)
+}
+
+pub fn is_temp(path: &[u8]) -> bool {
+    path.rsplit(|&c| c == b'/')
+        .next()
+        .is_some_and(|n| n.starts_with(b".~ucp."))
+}
+
+pub fn temps(t: &[Meta]) -> Vec<String> {
+    t.iter()
+        .filter(|m| is_temp(&m.path))
+        .map(|m| common::show(&m.path))
+        .collect()
+}
+
+/// Short description of an entry for reports.
+pub fn brief(m: Option<&Meta>) -> String {
+    let Some(m) = m else {
+        return "absent".into();
+    };
+    match (&m.kind, &m.content) {
+        (Kind::File, Content::Bytes(b)) => {
+            let zeros = b.iter().take_while(|&&c| c == 0).count();
+            format!(
+                "file of {} bytes{}",
+                b.len(),
+                if zeros > 0 {
+                    format!(" starting with {zeros} zero bytes")
+                } else {
+                    String::new()
+                }
+            )
+        }
+        (Kind::File, _) => format!("file of {} bytes (digest {:?})", m.size, m.content),
+        (Kind::Symlink, _) => format!(
+            "symlink -> {}",
+            common::show(m.link_target.as_deref().unwrap_or_default())
+        ),
+        (k, _) => format!("{k:?} mode {:04o}", m.mode),
+    }
+}
+
+/// Differences between a source and its copy, for the paths of the source
+/// (`archive`: with modes, owners, times, hard links).
+pub fn copy_differences(src: &[Meta], dst: &[Meta], archive: bool) -> Vec<String> {
+    let d = by_path(dst);
+    let mut out = Vec::new();
+    for s in src {
+        match d.get(s.path.as_slice()) {
+            None => out.push(format!("{} missing", common::show(&s.path))),
+            Some(c) if !same_data(s, c) => out.push(format!(
+                "{}: source {} but copy {}",
+                common::show(&s.path),
+                brief(Some(s)),
+                brief(Some(c))
+            )),
+            Some(c) if archive && !same_archive(s, c) => out.push(format!(
+                "{}: attributes differ: source {s:?} / copy {c:?}",
+                common::show(&s.path)
+            )),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Whether stderr reports a failure the way the README promises: a line
+/// naming a quoted path and what was being done to it.
+pub fn names_path_and_operation(stderr: &str) -> bool {
+    const OPS: &[&str] = &[
+        "cannot ",
+        "error ",
+        "failed ",
+        "changed while",
+        "stopped:",
+        "not ",
+        "skipping",
+        "preserving ",
+    ];
+    stderr
+        .lines()
+        .any(|l| l.contains('\'') && OPS.iter().any(|op| l.contains(op)))
+}
+
+// ---------------------------------------------------------------------------
+// Violations
+// ---------------------------------------------------------------------------
+
+pub struct Violation {
+    pub kind: String,
+    pub case: String,
+    pub detail: String,
+}
+
+/// Collects violations across all cases of a family; fails once at the end.
+pub struct Report {
+    family: &'static str,
+    list: Mutex<Vec<Violation>>,
+    notes: Mutex<Vec<String>>,
+    ran: Mutex<usize>,
+    start: Instant,
+}
+
+impl Report {
+    pub fn new(family: &'static str) -> Report {
+        Report {
+            family,
+            list: Mutex::new(Vec::new()),
+            notes: Mutex::new(Vec::new()),
+            ran: Mutex::new(0),
+            start: Instant::now(),
+        }
+    }
+
+    pub fn ran(&self) {
+        *self.ran.lock().unwrap() += 1;
+    }
+
+    pub fn add(&self, kind: &str, case: &dyn fmt::Display, detail: impl Into<String>) {
+        let v = Violation {
+            kind: kind.to_string(),
+            case: case.to_string(),
+            detail: detail.into(),
+        };
+        if knobs().verbose {
+            common::notice(&format!(
+                "VIOLATION [{}] {}\n  {}",
+                v.kind, v.case, v.detail
+            ));
+        }
+        self.list.lock().unwrap().push(v);
+    }
+
+    pub fn note(&self, msg: impl Into<String>) {
+        self.notes.lock().unwrap().push(msg.into());
+    }
+
+    pub fn finish(self) {
+        let list = self.list.into_inner().unwrap();
+        let notes = self.notes.into_inner().unwrap();
+        let ran = self.ran.into_inner().unwrap();
+        let took = self.start.elapsed();
+        if !notes.is_empty() {
+            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+            for n in &notes {
+                *counts.entry(n.as_str()).or_default() += 1;
+            }
+            for (n, c) in counts {
+                common::notice(&format!("NOTE adversarial {}: {n} (x{c})", self.family));
+            }
+        }
+        common::notice(&format!(
+            "adversarial {}: {ran} cases in {took:.1?}, {} violations",
+            self.family,
+            list.len()
+        ));
+        if list.is_empty() {
+            return;
+        }
+        let mut groups: BTreeMap<&str, Vec<&Violation>> = BTreeMap::new();
+        for v in &list {
+            groups.entry(v.kind.as_str()).or_default().push(v);
+        }
+        let mut msg = format!(
+            "adversarial {}: {} invariant violations in {ran} cases (seed {}; \
+             replay one case with UCP_ONLY='<case>' UCP_SEED={} and see the command):\n",
+            self.family,
+            list.len(),
+            knobs().seed,
+            knobs().seed
+        );
+        for (kind, vs) in &groups {
+            msg.push_str(&format!("\n=== {kind}: {} case(s)\n", vs.len()));
+            for v in vs {
+                msg.push_str(&format!(
+                    "--- {}\n    {}\n",
+                    v.case,
+                    v.detail.replace('\n', "\n    ")
+                ));
+            }
+        }
+        panic!("{msg}");
+    }
+}
+
+/// A filesystem mounted by the test, unmounted (lazily) on drop.
+pub struct Mount {
+    pub path: PathBuf,
+}
+
+impl Mount {
+    pub fn tmpfs(at: &Path, size: &str) -> Result<Mount, String> {
+        if !common::is_root() {
+            return Err("mounting a tmpfs needs root".into());
+        }
+        std::fs::create_dir_all(at).map_err(|e| e.to_string())?;
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "mount -t tmpfs failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(Mount {
+            path: at.to_path_buf(),
+        })
+    }
+
+    /// An xfs filesystem in a loop-mounted image file of `mib` MiB.
+    pub fn xfs(at: &Path, image: &Path, mib: u64) -> Result<Mount, String> {
+        if !common::is_root() {
+            return Err("mounting an xfs image needs root".into());
+        }
+        if !common::has_command("mkfs.xfs") {
+            return Err("mkfs.xfs is not installed (apt-get install xfsprogs)".into());
+        }
+        let f = std::fs::File::create(image).map_err(|e| e.to_string())?;
+        f.set_len(mib << 20).map_err(|e| e.to_string())?;
+        drop(f);
+        let out = Command::new("mkfs.xfs")
+            .args(["-q", "-f"])
+            .arg(image)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!(
+                "mkfs.xfs failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        std::fs::create_dir_all(at).map_err(|e| e.to_string())?;
+        let out = Command::new("mount")
+            .args(["-o", "loop"])
+            .arg(image)
+            .arg(at)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!(
+                "mount -o loop of the xfs image failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(Mount {
+            path: at.to_path_buf(),
+        })
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(&self.path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
