@@ -129,14 +129,13 @@ impl FileCopier {
         })
     }
 
-    /// Make room for a non-regular item (symlink, special file) where something
-    /// exists: cp replaces a non-directory (and says `removed 'X'` under -v),
-    /// refuses a directory, and -n skips. Returns false when the item is to be
-    /// skipped.
-    fn replace_existing(&self, item: &Item, dst: BorrowedFd<'_>) -> Result<bool, Failure> {
-        let (overwrite, progress) = (self.overwrite, &*self.archive.progress);
-        let name = item.dst_name();
-        let st = match rustix::fs::statat(dst, name, AtFlags::SYMLINK_NOFOLLOW) {
+    /// May a non-regular item (symlink, special file, hard link) take the
+    /// place of what exists at its destination? cp replaces a non-directory
+    /// (and says `removed 'X'` under -v), refuses a directory, and -n (or -u,
+    /// when the destination is not older) skips: false.
+    fn may_replace(&self, item: &Item, dst: BorrowedFd<'_>) -> Result<bool, Failure> {
+        let overwrite = self.overwrite;
+        let st = match rustix::fs::statat(dst, item.dst_name(), AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => st,
             Err(Errno::NOENT) => return Ok(true),
             Err(e) => return Err(item.error(Op::Stat, true, e.into()).into()),
@@ -159,10 +158,30 @@ impl FileCopier {
                 quote(&item.dst_path())
             )));
         }
-        rustix::fs::unlinkat(dst, name, AtFlags::empty())
-            .map_err(|e| item.error(Op::Remove, true, e.into()))?;
-        progress.removed(&item.dst_path());
         Ok(true)
+    }
+
+    /// Put a new entry in place of `item`'s existing destination in one step:
+    /// `make` creates it under a temporary name, which is renamed over the
+    /// old one, so a failure at any point leaves the old entry as it was (cp
+    /// removes it first, and a failure then loses it).
+    fn replace(
+        &self,
+        item: &Item,
+        dst: BorrowedFd<'_>,
+        make: impl Fn(&CStr) -> Result<(), CopyError>,
+    ) -> Result<(), Failure> {
+        let temp = crate::sync::temp_name(item.dst_name());
+        make(&temp)?;
+        if let Err(e) = rustix::fs::renameat(dst, &temp, dst, item.dst_name()) {
+            self.discard(item, dst, &temp, true);
+            return Err(item.error(Op::Replace, true, e.into()).into());
+        }
+        // A rename onto another name of the same inode does nothing and
+        // leaves the temporary name.
+        let _ = rustix::fs::unlinkat(dst, &temp, AtFlags::empty());
+        self.archive.progress.removed(&item.dst_path());
+        Ok(())
     }
 
     /// Create a symlink or special file (with permissions `perms`, under the
@@ -175,7 +194,7 @@ impl FileCopier {
         perms: u32,
     ) -> Result<bool, Failure> {
         let name = item.dst_name();
-        let attempt = || match &item.kind {
+        let make = |name: &CStr| match &item.kind {
             Kind::Symlink { target } => rustix::fs::symlinkat(target.as_c_str(), dst, name)
                 .map_err(|e| item.error(Op::Symlink, true, e.into())),
             Kind::Special { mode, rdev } => {
@@ -190,13 +209,13 @@ impl FileCopier {
             }
             _ => Err(item.error(Op::Create, true, errno(libc::EINVAL))),
         };
-        match attempt() {
+        match make(name) {
             Ok(()) => {}
             Err(e) if !fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {
-                if !self.replace_existing(item, dst)? {
+                if !self.may_replace(item, dst)? {
                     return Ok(false);
                 }
-                attempt()?;
+                self.replace(item, dst, make)?;
             }
             Err(e) => return Err(e.into()),
         }
@@ -627,28 +646,24 @@ impl FileCopier {
         dst: BorrowedFd<'_>,
         fresh: bool,
     ) -> Result<Option<u64>, Failure> {
-        let attempt = || {
+        let make = |name: &CStr| {
             match from {
-                LinkFrom::At(dir, name) => {
-                    rustix::fs::linkat(dir, name, dst, item.dst_name(), AtFlags::empty())
+                LinkFrom::At(dir, from) => {
+                    rustix::fs::linkat(dir, from, dst, name, AtFlags::empty())
                 }
-                LinkFrom::Path(path) => rustix::fs::linkat(
-                    rustix::fs::CWD,
-                    path,
-                    dst,
-                    item.dst_name(),
-                    AtFlags::empty(),
-                ),
+                LinkFrom::Path(path) => {
+                    rustix::fs::linkat(rustix::fs::CWD, path, dst, name, AtFlags::empty())
+                }
             }
             .map_err(|e| item.error(Op::Link, true, e.into()))
         };
-        match attempt() {
+        match make(item.dst_name()) {
             Ok(()) => Ok(Some(0)),
             Err(e) if !fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {
-                if !self.replace_existing(item, dst)? {
+                if !self.may_replace(item, dst)? {
                     return Ok(None);
                 }
-                attempt()?;
+                self.replace(item, dst, make)?;
                 Ok(Some(0))
             }
             Err(e) => Err(e.into()),

@@ -755,7 +755,14 @@ fn descriptor_budget() -> usize {
     let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
         .current
         .unwrap_or(u64::MAX);
-    let open = std::fs::read_dir("/proc/self/fd").map_or(16, |d| d.count()) as u64;
+    // (Not std's read_dir: its drop panics when closedir fails.)
+    let open = rustix::fs::open(
+        "/proc/self/fd",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .and_then(rustix::fs::Dir::new)
+    .map_or(16, |d| d.count()) as u64;
     let budget = limit.saturating_sub(open) / 2;
     usize::try_from(budget).unwrap_or(usize::MAX).max(16)
 }

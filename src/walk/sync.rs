@@ -14,9 +14,9 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Stat};
 use rustix::io::Errno;
 use std::collections::HashMap;
 use std::ffi::{CStr, CString, OsStr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 /// A destination directory's entries, by name (stale temporaries removed).
@@ -530,9 +530,39 @@ fn remove(dir: BorrowedFd<'_>, name: &CStr, is_dir: bool) -> std::io::Result<()>
     if !is_dir {
         return rustix::fs::unlinkat(dir, name, AtFlags::empty()).map_err(Into::into);
     }
-    // std's remove_dir_all walks with *at calls and does not follow symlinks;
-    // it is reached through the directory's descriptor, so the path stays short.
-    let mut p = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
-    p.extend_from_slice(name.to_bytes());
-    std::fs::remove_dir_all(PathBuf::from(OsStr::from_bytes(&p)))
+    remove_tree(dir, name)
+}
+
+/// Remove the directory `name` in `dir` and everything in it, never following
+/// a symlink (each level is opened `O_NOFOLLOW` relative to its parent).
+/// Not std's remove_dir_all: its directory streams panic when closedir fails.
+fn remove_tree(dir: BorrowedFd<'_>, name: &CStr) -> std::io::Result<()> {
+    match rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR) {
+        Err(Errno::NOTEMPTY | Errno::EXIST) => {}
+        other => return other.map_err(Into::into),
+    }
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    for entry in rustix::fs::Dir::read_from(&fd)? {
+        let entry = entry?;
+        let child = entry.file_name();
+        if child == c"." || child == c".." {
+            continue;
+        }
+        let mut ft = entry.file_type();
+        if ft == FileType::Unknown {
+            ft = FileType::from_raw_mode(
+                rustix::fs::statat(&fd, child, AtFlags::SYMLINK_NOFOLLOW)?.st_mode,
+            );
+        }
+        match ft {
+            FileType::Directory => remove_tree(fd.as_fd(), child)?,
+            _ => rustix::fs::unlinkat(&fd, child, AtFlags::empty())?,
+        }
+    }
+    rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR).map_err(Into::into)
 }
