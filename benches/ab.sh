@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# A/B check of two uring-cp binaries (e.g. before and after a change) on real trees: each copy
+# goes into a fresh journaled ext4 on a RAM-backed loop device, warm cache, the two binaries
+# interleaved, RUNS runs each; prints the median wall time of each and their ratio.
+#
+#     benches/ab.sh OLD_BINARY NEW_BINARY                    # /usr/share and a 1 GiB file
+#     RUNS=7 TREES="/usr/include" ENGINES="uring portable" benches/ab.sh old new
+#
+# The 1 GiB file is made in /dev/shm (tmpfs), so its copy crosses filesystems (copy_file_range
+# is refused: the splice or sendfile path). Needs root (loop devices, mounts).
+set -euo pipefail
+[[ $# -eq 2 ]] || { echo "usage: $0 OLD_BINARY NEW_BINARY" >&2; exit 2; }
+[[ $EUID -eq 0 ]] || { echo "$0: must run as root (loop devices, mounts)" >&2; exit 1; }
+OLD=$(realpath "$1") NEW=$(realpath "$2")
+RUNS=${RUNS:-5}
+TREES=${TREES:-/usr/share}
+ENGINES=${ENGINES:-uring portable uring-chains}
+BIG=${BIG:-1}
+work=$(mktemp -d /dev/shm/ucp-ab.XXXXXX)
+trap 'umount "$work/mnt" 2>/dev/null || true; rm -rf "$work"' EXIT
+mkdir "$work/mnt"
+if [[ $BIG == 1 ]]; then
+    head -c 1G /dev/urandom > "$work/big.bin"
+    TREES="$TREES $work/big.bin"
+fi
+
+fresh_fs() {
+    umount "$work/mnt" 2>/dev/null || true
+    rm -f "$work/img"
+    truncate -s 6G "$work/img"
+    mkfs.ext4 -q -F "$work/img"
+    mount -o loop "$work/img" "$work/mnt"
+}
+
+# run BINARY ENGINE SRC: one copy into a fresh filesystem; prints seconds.
+run() {
+    fresh_fs
+    local t0 t1
+    t0=$(date +%s.%N)
+    "$1" --engine "$2" -r "$3" "$work/mnt/copy" || echo "ab.sh: $1 failed on $3" >&2
+    t1=$(date +%s.%N)
+    python3 -c "print($t1 - $t0)"
+}
+
+median() { python3 -c 'import sys, statistics; print(statistics.median(float(x) for x in sys.stdin))'; }
+
+printf '%-28s %-13s %10s %10s %8s\n' tree engine old_s new_s new/old
+for tree in $TREES; do
+    find "$tree" -type f -print0 2>/dev/null | xargs -0 cat >/dev/null 2>&1 || true # warm
+    for engine in $ENGINES; do
+        o=() n=()
+        for ((i = 0; i < RUNS; i++)); do
+            o+=("$(run "$OLD" "$engine" "$tree")")
+            n+=("$(run "$NEW" "$engine" "$tree")")
+        done
+        mo=$(printf '%s\n' "${o[@]}" | median)
+        mn=$(printf '%s\n' "${n[@]}" | median)
+        printf '%-28s %-13s %10.3f %10.3f %8.3f\n' "$(basename "$tree")" "$engine" "$mo" "$mn" \
+            "$(python3 -c "print($mn / $mo)")"
+    done
+done
