@@ -3,33 +3,11 @@
 
 mod common;
 
+use common::mount::Mount;
 use common::{engines, skip};
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_uring-cp");
-
-/// A small tmpfs, unmounted on drop.
-struct SmallFs(PathBuf);
-
-impl SmallFs {
-    fn mount(at: &Path, size: &str) -> Option<SmallFs> {
-        std::fs::create_dir_all(at).ok()?;
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        ok.then(|| SmallFs(at.to_path_buf()))
-    }
-}
-
-impl Drop for SmallFs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
 
 #[test]
 fn disk_full_leaves_no_partial_files() {
@@ -53,14 +31,17 @@ fn disk_full_leaves_no_partial_files() {
         std::fs::write(src.join("d").join(format!("f{i:02}")), data).unwrap();
     }
     for engine in engines() {
-        let Some(fs) = SmallFs::mount(&tmp.path().join(format!("full-{engine}")), "1m") else {
-            skip("cannot mount tmpfs here");
-            return;
+        let fs = match Mount::tmpfs(&tmp.path().join(format!("full-{engine}")), "1m") {
+            Ok(fs) => fs,
+            Err(why) => {
+                skip(&format!("no small filesystem: {why}"));
+                return;
+            }
         };
         let out = Command::new(BIN)
             .args(["--engine", engine, "--buffer-mem", "256K", "-r"])
             .arg(&src)
-            .arg(fs.0.join("dst"))
+            .arg(fs.path.join("dst"))
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -81,7 +62,7 @@ fn disk_full_leaves_no_partial_files() {
             "[{engine}] {stderr}"
         );
         let mut kept = 0;
-        for entry in std::fs::read_dir(fs.0.join("dst/d")).unwrap() {
+        for entry in std::fs::read_dir(fs.path.join("dst/d")).unwrap() {
             let entry = entry.unwrap();
             let copy = std::fs::read(entry.path()).unwrap();
             let orig = std::fs::read(src.join("d").join(entry.file_name())).unwrap();
@@ -98,15 +79,15 @@ fn disk_full_leaves_no_partial_files() {
 
         // Sync mode over older copies: a file is its old or its new content.
         let old = |i: u32| format!("old f{i:02}").into_bytes();
-        std::fs::remove_dir_all(fs.0.join("dst")).unwrap();
-        std::fs::create_dir_all(fs.0.join("dst/d")).unwrap();
+        std::fs::remove_dir_all(fs.path.join("dst")).unwrap();
+        std::fs::create_dir_all(fs.path.join("dst/d")).unwrap();
         for i in 0..24u32 {
-            std::fs::write(fs.0.join("dst/d").join(format!("f{i:02}")), old(i)).unwrap();
+            std::fs::write(fs.path.join("dst/d").join(format!("f{i:02}")), old(i)).unwrap();
         }
         let out = Command::new(BIN)
             .args(["--engine", engine, "-a", "--sync", "-T"])
             .arg(&src)
-            .arg(fs.0.join("dst"))
+            .arg(fs.path.join("dst"))
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -114,7 +95,7 @@ fn disk_full_leaves_no_partial_files() {
         let mut new = 0;
         for i in 0..24u32 {
             let name = format!("f{i:02}");
-            let copy = std::fs::read(fs.0.join("dst/d").join(&name)).unwrap();
+            let copy = std::fs::read(fs.path.join("dst/d").join(&name)).unwrap();
             let orig = std::fs::read(src.join("d").join(&name)).unwrap();
             assert!(
                 copy == orig || copy == old(i),
@@ -126,7 +107,7 @@ fn disk_full_leaves_no_partial_files() {
             new < 24,
             "[{engine} sync] everything fit: the test proves nothing"
         );
-        let names = std::fs::read_dir(fs.0.join("dst/d")).unwrap().count();
+        let names = std::fs::read_dir(fs.path.join("dst/d")).unwrap().count();
         assert_eq!(names, 24, "[{engine} sync] temporaries left behind");
     }
 }
@@ -149,14 +130,17 @@ fn large_files_across_filesystems() {
         std::fs::write(src.join(name), data).unwrap();
     }
     for engine in engines() {
-        let Some(fs) = SmallFs::mount(&tmp.path().join(format!("other-{engine}")), "128m") else {
-            skip("cannot mount tmpfs here");
-            return;
+        let fs = match Mount::tmpfs(&tmp.path().join(format!("other-{engine}")), "128m") {
+            Ok(fs) => fs,
+            Err(why) => {
+                skip(&format!("no small filesystem: {why}"));
+                return;
+            }
         };
         let out = Command::new(BIN)
             .args(["--engine", engine, "-r"])
             .arg(&src)
-            .arg(fs.0.join("dst"))
+            .arg(fs.path.join("dst"))
             .output()
             .unwrap();
         assert_eq!(
@@ -168,7 +152,7 @@ fn large_files_across_filesystems() {
         for name in ["a", "b", "c"] {
             assert!(
                 std::fs::read(src.join(name)).unwrap()
-                    == std::fs::read(fs.0.join("dst").join(name)).unwrap(),
+                    == std::fs::read(fs.path.join("dst").join(name)).unwrap(),
                 "[{engine}] {name} differs"
             );
         }

@@ -100,27 +100,6 @@ fn fs_type(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// A tmpfs mounted for the test, unmounted on drop.
-struct Tmpfs(std::path::PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &Path) -> Option<Tmpfs> {
-        std::fs::create_dir_all(at).ok()?;
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "tmpfs"])
-            .arg(at)
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Tmpfs(at.to_path_buf()))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
 /// Defect: sendfile wrote at the destination's file position, so when a
 /// change of the source restarted the copy after `ftruncate(out, 0)`, the
 /// data landed after a run of zeros, exit 0. Every range now has explicit
@@ -135,13 +114,11 @@ fn a_source_touched_mid_copy_is_never_copied_after_zeros() {
     let data = pattern(2 << 20, 7);
     std::fs::write(&src, &data).unwrap();
     // Same filesystem without copy_file_range, and, as root, another filesystem.
-    let tmpfs = is_root()
-        .then(|| Tmpfs::mount(&tmp.path().join("tmpfs")))
-        .flatten();
+    let tmpfs = common::mount::Mount::tmpfs(&tmp.path().join("tmpfs"), "64m");
     let mut dsts = vec![(tmp.path().join("dst"), vec!["--reflink=never"])];
     match &tmpfs {
-        Some(fs) => dsts.push((fs.0.join("dst"), vec![])),
-        None => skip("a tmpfs destination needs root"),
+        Ok(fs) => dsts.push((fs.path.join("dst"), vec![])),
+        Err(why) => skip(&format!("no tmpfs destination: {why}")),
     }
     for engine in engines() {
         for (dst, extra) in &dsts {

@@ -15,6 +15,8 @@
 //!   otherwise a `SKIP uring engine: <reason>` line is printed).
 #![allow(dead_code)]
 
+pub mod mount;
+
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::{self, File};
