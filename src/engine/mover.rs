@@ -153,8 +153,9 @@ impl Mover {
             let want = (end - *off).min(STEP) as usize;
             match rustix::fs::copy_file_range(ends.src, Some(&mut i), ends.dst, Some(&mut o), want)
             {
-                // The source ended early (it shrank, or a /sys file): done.
-                Ok(0) => return Ok(Moved::All),
+                // An early end of the source (it shrank), or a filesystem
+                // that answers 0 instead of an error: read/write finds out.
+                Ok(0) => return Ok(Moved::Failed),
                 Ok(n) => *off += n as u64,
                 Err(Errno::INTR) => {}
                 Err(Errno::XDEV | Errno::NOSYS | Errno::OPNOTSUPP) => return Ok(Moved::Refused),

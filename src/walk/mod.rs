@@ -184,7 +184,7 @@ impl Walker {
         for item in std::mem::take(&mut self.deferred) {
             self.send(item)?;
         }
-        while earlier.iter().any(|w| w.strong_count() > 0) {
+        while earlier.iter().any(|w| w.strong_count() > 0) && !crate::tree::leaked() {
             if crate::interrupt::requested() {
                 return Err(Closed);
             }

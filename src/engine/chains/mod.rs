@@ -935,7 +935,7 @@ impl Chains {
                 }
                 Task::Cleanup { .. } => {}
             }
-            std::mem::forget(task);
+            crate::tree::leak(task);
         }
         let rest = super::portable::Portable::new(self.opts.clone());
         let leftover: Vec<Item> = again

@@ -541,7 +541,7 @@ impl<'a> Worker<'a> {
         for (_, p) in std::mem::take(&mut self.inflight) {
             let item = p.item.clone();
             // The kernel may still use the name: never free it.
-            std::mem::forget(p);
+            crate::tree::leak(p);
             self.copy_sync(item);
         }
     }
