@@ -55,8 +55,12 @@ mod harness;
 mod hostile;
 #[path = "adversarial/sources.rs"]
 mod sources;
+#[path = "adversarial/strace.rs"]
+mod strace;
 #[path = "adversarial/syscalls.rs"]
 mod syscalls;
+#[path = "adversarial/trees.rs"]
+mod trees;
 
 #[test]
 fn failing_syscalls() {
