@@ -526,3 +526,47 @@ fn a_failing_ring_never_loses_or_corrupts_a_file() {
         }
     }
 }
+
+/// GNU's tests/cp/abuse.sh as the script runs it: both iterations in one
+/// directory, so the second finds `c/1` from the first. There uring-cp
+/// took `a/1` and `c/1` (two symlinks to `../t`) for the same file, skipped
+/// it, and wrote `b/1` through the old `c/1` into `t`, outside `c`.
+#[test]
+fn abuse_sh_never_writes_through_a_just_created_symlink() {
+    let mut programs = vec![(common::gnu_cp().to_string(), Vec::<String>::new())];
+    for engine in engines() {
+        programs.push((BIN.to_string(), vec!["--engine".into(), engine.into()]));
+    }
+    for (prog, extra) in programs {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        for sub in ["a", "b", "c"] {
+            std::fs::create_dir(d.join(sub)).unwrap();
+        }
+        std::os::unix::fs::symlink("../t", d.join("a/1")).unwrap();
+        std::fs::write(d.join("b/1"), "payload\n").unwrap();
+        for existing in [false, true] {
+            if existing {
+                std::fs::write(d.join("t"), "i\n").unwrap();
+            }
+            let out = Command::new(&prog)
+                .args(&extra)
+                .args(["-dR", "a/1", "b/1", "c"])
+                .current_dir(d)
+                .output()
+                .unwrap();
+            let msg = String::from_utf8_lossy(&out.stderr);
+            let ctx = format!("{prog} {extra:?} (t existing: {existing})");
+            assert_eq!(out.status.code(), Some(1), "{ctx}: {msg}");
+            assert!(
+                msg.lines().count() == 1
+                    && msg.contains("will not copy 'b/1' through just-created symlink 'c/1'"),
+                "{ctx}: {msg}"
+            );
+            match existing {
+                false => assert!(!d.join("t").exists(), "{ctx}: t was created"),
+                true => assert_eq!(std::fs::read(d.join("t")).unwrap(), b"i\n", "{ctx}"),
+            }
+        }
+    }
+}
