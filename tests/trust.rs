@@ -570,3 +570,58 @@ fn abuse_sh_never_writes_through_a_just_created_symlink() {
         }
     }
 }
+
+/// A symlink inside the destination tree is replaced by the file, never
+/// followed; the replacement used to remove it first, so a write that then
+/// failed lost it. The file is now written under a temporary name and
+/// renamed over the symlink once complete, in cp and in sync mode.
+#[test]
+fn a_failed_write_keeps_a_destination_symlink_it_was_to_replace() {
+    if !strace_or_skip() {
+        return;
+    }
+    for engine in engines() {
+        for sync in [false, true] {
+            let tmp = tempfile::tempdir().unwrap();
+            let d = tmp.path();
+            std::fs::create_dir_all(d.join("src")).unwrap();
+            std::fs::create_dir_all(d.join("dst")).unwrap();
+            std::fs::write(d.join("src/f"), pattern(100_000, 9)).unwrap();
+            std::fs::write(d.join("outside"), "the user's").unwrap();
+            std::os::unix::fs::symlink("../outside", d.join("dst/f")).unwrap();
+            let mut args = engine_args(engine);
+            args.extend(match sync {
+                true => ["-a", "--sync"].map(OsString::from).to_vec(),
+                false => vec![OsString::from("-r")],
+            });
+            args.extend(["-T".into(), d.join("src").into(), d.join("dst").into()]);
+            let ran = traced(&["copy_file_range,splice,pwrite64:error=EIO"], &args, || {});
+            let ctx = format!("[{engine} sync={sync}] {ran}");
+            assert_eq!(ran.code, Some(1), "{ctx}");
+            assert_eq!(
+                std::fs::read_link(d.join("dst/f")).ok(),
+                Some("../outside".into()),
+                "{ctx}: the symlink is gone"
+            );
+            assert_eq!(
+                std::fs::read(d.join("outside")).unwrap(),
+                b"the user's",
+                "{ctx}"
+            );
+            let names: Vec<_> = std::fs::read_dir(d.join("dst")).unwrap().collect();
+            assert_eq!(names.len(), 1, "{ctx}: a temporary was left");
+            // Without the fault: the file replaces the symlink.
+            let out = Command::new(BIN).args(&args).output().unwrap();
+            assert_eq!(out.status.code(), Some(0), "{ctx}");
+            assert_eq!(
+                std::fs::read(d.join("dst/f")).unwrap(),
+                std::fs::read(d.join("src/f")).unwrap()
+            );
+            assert_eq!(
+                std::fs::read(d.join("outside")).unwrap(),
+                b"the user's",
+                "{ctx}"
+            );
+        }
+    }
+}

@@ -41,6 +41,10 @@ pub enum DstOpen {
     /// The destination named on the command line is a symlink to a file:
     /// write through it, as cp does (the user named it).
     Through,
+    /// A symlink is there that must not be followed (inside a tree, or a
+    /// loop under -f): remove it, then create the file. (A temporary file
+    /// renamed over it, in sync mode, replaces it in one step instead.)
+    Replace,
     /// Leave the existing file alone (-n).
     Skip,
 }
@@ -49,7 +53,7 @@ impl DstOpen {
     pub fn flags(self) -> OFlags {
         let base = OFlags::WRONLY | OFlags::CLOEXEC;
         match self {
-            DstOpen::Create => base | OFlags::CREATE | OFlags::EXCL,
+            DstOpen::Create | DstOpen::Replace => base | OFlags::CREATE | OFlags::EXCL,
             // O_CREAT stays for the race where the file vanished since it
             // was checked.
             DstOpen::Overwrite => base | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW,
@@ -85,9 +89,7 @@ impl FileCopier {
             // Inside a tree, a destination symlink may point anywhere, even out
             // of the destination (`dst/f -> /etc/passwd`): it is replaced by the
             // file, never written through (rsync's rule; GNU cp writes through).
-            rustix::fs::unlinkat(dst, name, AtFlags::empty())
-                .map_err(|e| item.error(Op::Remove, true, e.into()))?;
-            return Ok(DstOpen::Create);
+            return Ok(DstOpen::Replace);
         }
         let st = if symlink {
             match rustix::fs::statat(dst, name, AtFlags::empty()) {
@@ -95,9 +97,7 @@ impl FileCopier {
                 Err(Errno::LOOP) if overwrite == Overwrite::Force => {
                     // -f: a symlink loop cannot be written through; cp
                     // removes it and creates the file.
-                    rustix::fs::unlinkat(dst, name, AtFlags::empty())
-                        .map_err(|e| item.error(Op::Remove, true, e.into()))?;
-                    return Ok(DstOpen::Create);
+                    return Ok(DstOpen::Replace);
                 }
                 Err(_) => {
                     return Err(Failure::Msg(format!(
@@ -174,7 +174,7 @@ impl FileCopier {
         let temp = crate::sync::temp_name(item.dst_name());
         make(&temp)?;
         if let Err(e) = rustix::fs::renameat(dst, &temp, dst, item.dst_name()) {
-            self.discard(item, dst, &temp, true);
+            self.remove_made(item, dst, &temp);
             return Err(item.error(Op::Replace, true, e.into()).into());
         }
         // A rename onto another name of the same inode does nothing and
@@ -239,6 +239,9 @@ pub struct Opened {
     /// This run created it (`O_EXCL`, or -f's remove and create), so a failed
     /// copy may remove it; a file that existed was truncated in place and stays.
     pub created: bool,
+    /// Written under this temporary name, renamed over the destination by
+    /// [`FileCopier::commit`].
+    pub temp: Option<std::ffi::CString>,
 }
 
 /// Open the destination file the synchronous way, with -f's retry.
@@ -251,9 +254,17 @@ pub fn open_dst(
 ) -> Result<Opened, CopyError> {
     let name = item.dst_name();
     let mode = Mode::from_raw_mode(mode);
-    let created = how == DstOpen::Create;
+    if how == DstOpen::Replace {
+        rustix::fs::unlinkat(dst, name, AtFlags::empty())
+            .map_err(|e| item.error(Op::Remove, true, e.into()))?;
+    }
+    let created = matches!(how, DstOpen::Create | DstOpen::Replace);
     match rustix::fs::openat(dst, name, how.flags(), mode) {
-        Ok(fd) => Ok(Opened { fd, created }),
+        Ok(fd) => Ok(Opened {
+            fd,
+            created,
+            temp: None,
+        }),
         Err(e)
             if matches!(how, DstOpen::Overwrite | DstOpen::Through)
                 && overwrite == Overwrite::Force =>
@@ -263,7 +274,11 @@ pub fn open_dst(
                 return Err(item.error(Op::Create, true, e.into()));
             }
             rustix::fs::openat(dst, name, DstOpen::Create.flags(), mode)
-                .map(|fd| Opened { fd, created: true })
+                .map(|fd| Opened {
+                    fd,
+                    created: true,
+                    temp: None,
+                })
                 .map_err(|e| item.error(Op::Create, true, e.into()))
         }
         Err(e) => Err(item.error(Op::Create, true, e.into())),
@@ -748,45 +763,14 @@ impl FileCopier {
         buf: &mut Vec<u8>,
     ) -> Result<Option<u64>, Failure> {
         let mode = self.archive.create_mode(sst.mode);
-        // Sync mode: written under a temporary name in the same directory and
-        // renamed over the old file only once data and attributes are there.
-        let temp = (self.temp_files && !as_data).then(|| crate::sync::temp_name(item.dst_name()));
-        if temp.is_some() && !fresh && self.check_existing(item, dst, sst)? == DstOpen::Skip {
-            return Ok(None); // -n: cp's refusals and skips hold in sync mode too
-        }
-        let out = match &temp {
-            Some(t) => Opened {
-                fd: rustix::fs::openat(
-                    dst,
-                    t.as_c_str(),
-                    OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
-                    Mode::from_raw_mode(mode & 0o777),
-                )
-                .map_err(|e| item.error(Op::Create, true, e.into()))?,
-                created: true,
-            },
-            None => match self.open_destination(item, dst, fresh, sst, mode)? {
-                Some(out) => out,
-                None => return Ok(None),
-            },
-        };
-        let name = temp.as_deref().unwrap_or(item.dst_name());
-        let commit = |out: Opened| -> Result<(), Failure> {
-            drop(out.fd);
-            if let Some(t) = &temp {
-                rustix::fs::renameat(dst, t.as_c_str(), dst, item.dst_name()).map_err(|e| {
-                    self.discard(item, dst, name, true);
-                    item.error(Op::Replace, true, e.into())
-                })?;
-            }
-            Ok(())
+        let Some(out) = self.open_destination(item, dst, fresh, sst, mode, as_data)? else {
+            return Ok(None);
         };
         if self.archive.reflink == Reflink::Always && !as_data {
-            // cp leaves the empty destination when the clone fails.
             if let Err(e) = rustix::fs::ioctl_ficlone(&out.fd, src) {
-                if temp.is_some() {
-                    drop(out.fd);
-                    self.discard(item, dst, name, true);
+                // cp leaves the empty destination when the clone fails.
+                if out.temp.is_some() {
+                    self.discard(item, dst, out);
                 }
                 return Err(Failure::Msg(format!(
                     "failed to clone {} from {}: {}",
@@ -796,7 +780,7 @@ impl FileCopier {
                 )));
             }
             self.finish_file(item, src, &out.fd, sst);
-            commit(out)?;
+            self.commit(item, dst, out)?;
             return Ok(Some(sst.size));
         }
         let copied = self.dst_end(item, &out).and_then(|(dev, regular)| {
@@ -811,17 +795,54 @@ impl FileCopier {
         match copied {
             Ok((n, sst)) => {
                 self.finish_file(item, src, &out.fd, &sst);
-                commit(out)?;
+                self.commit(item, dst, out)?;
                 Ok(Some(n))
             }
             Err(e) => {
-                drop(out.fd);
-                self.discard(item, dst, name, out.created);
+                self.discard(item, dst, out);
                 if crate::interrupt::requested() {
                     return Ok(None); // not a failure of its own
                 }
                 Err(e.into())
             }
+        }
+    }
+
+    /// A complete copy: close it, and rename a temporary over the destination.
+    pub fn commit(&self, item: &Item, dst: BorrowedFd<'_>, out: Opened) -> Result<(), Failure> {
+        drop(out.fd);
+        if let Some(t) = &out.temp
+            && let Err(e) = rustix::fs::renameat(dst, t.as_c_str(), dst, item.dst_name())
+        {
+            self.remove_made(item, dst, t);
+            return Err(item.error(Op::Replace, true, e.into()).into());
+        }
+        Ok(())
+    }
+
+    /// After a failed copy: remove what this run created (a temporary, or a
+    /// new file under its final name), so no file with wrong bytes stays
+    /// under its name. An existing file that was truncated and rewritten in
+    /// place stays, as with cp: it is the user's, and may be a device or a
+    /// symlink's target.
+    pub fn discard(&self, item: &Item, dst: BorrowedFd<'_>, out: Opened) {
+        drop(out.fd);
+        match (&out.temp, out.created) {
+            (Some(t), _) => self.remove_made(item, dst, t),
+            (None, true) => self.remove_made(item, dst, item.dst_name()),
+            (None, false) => {}
+        }
+    }
+
+    /// Remove `name`, made by this run in `dst`; a failure is reported.
+    pub fn remove_made(&self, item: &Item, dst: BorrowedFd<'_>, name: &CStr) {
+        if let Err(e) = rustix::fs::unlinkat(dst, name, AtFlags::empty())
+            && e != Errno::NOENT
+        {
+            let path = crate::tree::join(&item.dst_dir.path, name);
+            self.archive
+                .progress
+                .error(&CopyError::new(Op::Remove, path, e.into()));
         }
     }
 
@@ -895,25 +916,6 @@ impl FileCopier {
         ))
     }
 
-    /// After a failed copy: remove the destination `name` if this run created
-    /// it, so no file with wrong bytes stays under its final name. An existing
-    /// file that was truncated and rewritten in place stays, as with cp: it is
-    /// the user's, and may be a device or a symlink's target. A removal that
-    /// fails is reported.
-    pub fn discard(&self, item: &Item, dst: BorrowedFd<'_>, name: &CStr, created: bool) {
-        if !created {
-            return;
-        }
-        if let Err(e) = rustix::fs::unlinkat(dst, name, AtFlags::empty())
-            && e != Errno::NOENT
-        {
-            let path = crate::tree::join(&item.dst_dir.path, name);
-            self.archive
-                .progress
-                .error(&CopyError::new(Op::Remove, path, e.into()));
-        }
-    }
-
     /// Write `data`, the whole content of a small source the ring read, to an
     /// opened destination (the caller discards it on an error).
     pub fn write_whole(&self, item: &Item, out: &Opened, data: &[u8]) -> Result<(), CopyError> {
@@ -938,7 +940,10 @@ impl FileCopier {
 
     /// Open (create, or truncate under cp's rules) the destination of a
     /// regular file whose source has status `src`, with `mode`. `Ok(None)`:
-    /// skipped (-n, -u).
+    /// skipped (-n, -u). In sync mode, and where a symlink is to be replaced
+    /// by the file, it is written under a temporary name that [`Self::commit`]
+    /// renames over the destination only once it is complete, so a failure
+    /// leaves the old entry as it was.
     pub fn open_destination(
         &self,
         item: &Item,
@@ -946,6 +951,7 @@ impl FileCopier {
         fresh: bool,
         src: &SrcStat,
         mode: u32,
+        as_data: bool,
     ) -> Result<Option<Opened>, Failure> {
         let mode = mode & 0o777;
         let how = if fresh {
@@ -955,6 +961,21 @@ impl FileCopier {
         };
         if how == DstOpen::Skip {
             return Ok(None);
+        }
+        if !as_data && (self.temp_files || how == DstOpen::Replace) {
+            let temp = crate::sync::temp_name(item.dst_name());
+            let fd = rustix::fs::openat(
+                dst,
+                &temp,
+                DstOpen::Create.flags(),
+                Mode::from_raw_mode(mode),
+            )
+            .map_err(|e| item.error(Op::Create, true, e.into()))?;
+            return Ok(Some(Opened {
+                fd,
+                created: true,
+                temp: Some(temp),
+            }));
         }
         match open_dst(item, dst, how, mode, self.overwrite) {
             Err(e) if fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {

@@ -669,12 +669,9 @@ impl Chains {
         let dst = fd.as_fd();
         // Only a file this chain created goes: an existing one was truncated
         // in place (cp's rule) and is rewritten by the retry or stays.
-        self.files.discard(
-            &c.item,
-            dst,
-            c.item.dst_name(),
-            c.dst_opened && c.how == DstOpen::Create,
-        );
+        if c.dst_opened && c.how == DstOpen::Create {
+            self.files.remove_made(&c.item, dst, c.item.dst_name());
+        }
         let item = &c.item;
         let retry = match c.failed {
             None => true, // the source changed size: copy what is there now
@@ -744,7 +741,8 @@ impl Chains {
             ))
         };
         match how {
-            None => {
+            // A symlink to replace: there is no unlink in a chain.
+            None | Some(Ok(DstOpen::Replace)) => {
                 self.active_files -= 1;
                 let mut buf = Vec::new();
                 let r = self.files.copy(&item, fd.as_fd(), *fresh, &mut buf);

@@ -479,6 +479,7 @@ impl<'a> Worker<'a> {
             *fresh,
             sst,
             self.files.archive.create_mode(sst.mode),
+            false,
         )?
         else {
             return Ok(None);
@@ -487,10 +488,7 @@ impl<'a> Worker<'a> {
         // and `n` is at most the range's length.
         let data = unsafe { std::slice::from_raw_parts(self.pool.ptr(buf), n) };
         if let Err(e) = self.files.write_whole(item, &out, data) {
-            let created = out.created;
-            drop(out);
-            self.files
-                .discard(item, fd.as_fd(), item.dst_name(), created);
+            self.files.discard(item, fd.as_fd(), out);
             return Err(e.into());
         }
         if self.files.archive.file_attrs() {
@@ -507,6 +505,7 @@ impl<'a> Worker<'a> {
                 &|| item.dst_path(),
             );
         }
+        self.files.commit(item, fd.as_fd(), out)?;
         Ok(Some(n as u64))
     }
 
