@@ -625,3 +625,51 @@ fn a_failed_write_keeps_a_destination_symlink_it_was_to_replace() {
         }
     }
 }
+
+/// The default engine reads small files through its ring and stats them
+/// after the read. A source rewritten in place between the read and that
+/// stat kept its size, so the old bytes were written with the new status:
+/// under -a the copy got the new mtime over the old content, and a later
+/// sync's quick check (size and mtime) would never fix it. A status change
+/// from the time of the read on now sends the file to the synchronous copy.
+#[test]
+fn a_source_rewritten_after_its_ring_read_is_not_kept_with_the_new_times() {
+    if !strace_or_skip() {
+        return;
+    }
+    if common::uring_status().is_err() {
+        skip("io_uring is unavailable");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, dst) = (tmp.path().join("src"), tmp.path().join("dst"));
+    let (old, new) = (pattern(48 << 10, 1), pattern(48 << 10, 2));
+    std::fs::write(&src, &old).unwrap();
+    let _ = std::fs::read(&src); // cached: the ring reads it inline
+    let args: Vec<OsString> = ["--engine", "uring", "--ring-reads", "always", "-a"]
+        .map(OsString::from)
+        .into_iter()
+        .chain([src.clone().into(), dst.clone().into()])
+        .collect();
+    // Each worker's second io_uring_enter returns 300 ms late: it submits
+    // (and completes, inline) the read of the cached file.
+    // (strace counts per thread; a worker's first is its ring's NOP check.)
+    let ran = traced(&["io_uring_enter:delay_exit=300000:when=2"], &args, || {
+        std::thread::sleep(Duration::from_millis(150));
+        let mut f = std::fs::File::options().write(true).open(&src).unwrap();
+        f.write_all(&new).unwrap();
+    });
+    assert_eq!(ran.code, Some(0), "{ran}");
+    let (s, d) = (
+        std::fs::metadata(&src).unwrap(),
+        std::fs::metadata(&dst).unwrap(),
+    );
+    let copy = std::fs::read(&dst).unwrap();
+    assert!(copy == old || copy == new, "{ran}: a mix");
+    if (d.mtime(), d.mtime_nsec()) == (s.mtime(), s.mtime_nsec()) {
+        assert!(
+            copy == new,
+            "{ran}: the old bytes with the new modification time"
+        );
+    }
+}
