@@ -21,6 +21,7 @@ portable\t'Ordinary system calls from a small thread pool'"
 complete -c uring-cp -l ring-reads -d 'How the io_uring engine reads sources: `auto` switches a worker to plain system calls while its sources come from the page cache (cheaper there) and back to the ring when they come from storage; `always` keeps every read on the ring' -r -f -a "auto\t'Ring reads while the sources come from storage, system calls while cached'
 always\t'Every source read through the ring'"
 complete -c uring-cp -l buffer-mem -d 'Cap on memory for file data buffers, e.g. 16M, 64K [default: 16M]' -r
+complete -c uring-cp -s Z -l context -d 'SELinux security contexts are not supported: -Z is ignored, and --context=CTX is ignored with a warning, as cp does without SELinux' -r
 complete -c uring-cp -s r -l recursive -d 'Copy directories recursively'
 complete -c uring-cp -s a -l archive -d 'Archive: same as -dR --preserve=all (with quieter reports of attributes the destination cannot hold, as cp -a)'
 complete -c uring-cp -s d -d 'Same as --no-dereference --preserve=links'
@@ -28,8 +29,10 @@ complete -c uring-cp -s p -d 'Same as --preserve=mode,ownership,timestamps'
 complete -c uring-cp -s P -l no-dereference -d 'Never follow symbolic links in SOURCE; copy them as links (the default with -r)'
 complete -c uring-cp -s L -l dereference -d 'Always follow symbolic links in SOURCE'
 complete -c uring-cp -s H -d 'Follow symbolic links given on the command line, not those found inside trees'
-complete -c uring-cp -s f -l force -d 'If an existing destination file cannot be opened, remove it and try again'
+complete -c uring-cp -s f -l force -d 'If an existing destination file cannot be opened, remove it and try again (-n, when also given, wins, as with cp)'
 complete -c uring-cp -s n -l no-clobber -d 'Do not overwrite an existing file; skip it and go on'
+complete -c uring-cp -l remove-destination -d 'Remove each existing destination file before copying to it (it is replaced by a new file, renamed over it once complete), instead of rewriting it in place'
+complete -c uring-cp -l strip-trailing-slashes -d 'Remove trailing slashes from each SOURCE'
 complete -c uring-cp -s u -l update -d 'Replace an existing destination only when it is older than its source (modification times); with --sync, leave files that are newer at the destination'
 complete -c uring-cp -s T -l no-target-directory -d 'Treat DEST as a normal file (or the directory to create), never as a directory to copy into'
 complete -c uring-cp -l sync -d 'Make DEST an up-to-date mirror: copy only entries that differ (same size and modification time count as the same), write each changed file to a temporary name and rename it into place when complete'
@@ -42,6 +45,7 @@ complete -c uring-cp -l inplace -d 'With --sync: write changed files in place in
 complete -c uring-cp -l dry-run -d 'With --sync: decide and report what would change (see --itemize-changes), change nothing'
 complete -c uring-cp -l itemize-changes -d 'With --sync: print one line per change on stdout: ACTION TYPE DETAILS PATH (see the man page)'
 complete -c uring-cp -s v -l verbose -d 'Explain what is being done: one line per copied item, as `cp -v`'
+complete -c uring-cp -l debug -d 'Like -v, and first say which engine copies (io_uring, or portable and why). cp\'s per-file lines on copy offload are not printed'
 complete -c uring-cp -l progress -d 'Show a progress bar on stderr from the start (by default it appears on a terminal once a run has lasted a second, unless -v is given)'
 complete -c uring-cp -l no-progress -d 'Never show a progress bar'
 complete -c uring-cp -s q -l quiet -d 'No progress bar and no notes; errors are still reported'

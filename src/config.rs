@@ -118,6 +118,8 @@ pub struct Config {
     pub deref: Deref,
     pub overwrite: Overwrite,
     pub verbose: bool,
+    /// --debug: also say which engine copies.
+    pub debug: bool,
     /// `--fsync`: flush the destination filesystems before reporting success.
     pub fsync: bool,
     /// --sync and its options.
@@ -137,6 +139,11 @@ pub struct Config {
     pub preserve: Preserve,
     pub sparse: Sparse,
     pub reflink: Reflink,
+    /// --remove-destination: existing destination files are replaced by new
+    /// ones, not rewritten in place.
+    pub remove_destination: bool,
+    /// Warnings about the command line, printed before the run (no I/O here).
+    pub warnings: Vec<String>,
 }
 
 /// A command line that cannot be run; reported with exit status 2.
@@ -151,10 +158,35 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// `p` without trailing slashes (`/` stays `/`).
+fn strip_trailing_slashes(p: &std::path::Path) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let b = p.as_os_str().as_bytes();
+    let end = b
+        .iter()
+        .rposition(|&c| c != b'/')
+        .map_or(b.len().min(1), |i| i + 1);
+    PathBuf::from(std::ffi::OsStr::from_bytes(&b[..end]))
+}
+
 impl Config {
     pub fn from_args(args: Args) -> Result<Config, UsageError> {
         let preserve = preserve(&args)?;
+        let strip = args.strip_trailing_slashes;
         let mut paths: Vec<PathBuf> = args.paths.into_iter().map(PathBuf::from).collect();
+        if strip {
+            // (Of the sources only: DEST is the last operand, or -t's.)
+            let n = paths.len() - usize::from(args.target_directory.is_none()).min(paths.len());
+            for p in &mut paths[..n] {
+                *p = strip_trailing_slashes(p);
+            }
+        }
+        let mut warnings = Vec::new();
+        if let Some(Some(_)) = &args.context {
+            warnings.push(
+                "warning: ignoring --context; it requires an SELinux-enabled kernel".to_string(),
+            );
+        }
         let target = if let Some(dir) = args.target_directory {
             if paths.is_empty() {
                 return Err(UsageError("missing file operand".into()));
@@ -238,8 +270,11 @@ impl Config {
             recursive: args.recursive || args.archive,
             deref,
             overwrite,
-            verbose: args.verbose,
+            verbose: args.verbose || args.debug,
+            debug: args.debug,
             fsync: args.fsync,
+            remove_destination: args.remove_destination,
+            warnings,
             sync: crate::sync::SyncOptions {
                 enabled: args.sync,
                 size_only: args.size_only,
@@ -473,8 +508,26 @@ mod tests {
     }
 
     #[test]
-    fn clobber_flags_last_wins() {
+    fn no_clobber_wins_over_force() {
+        // -n wins over -f whatever the order, as with cp (`cp -nf c d`
+        // leaves d alone).
+        assert_eq!(cfg(&["-nf", "a", "b"]).unwrap().overwrite, Overwrite::Skip);
         assert_eq!(cfg(&["-fn", "a", "b"]).unwrap().overwrite, Overwrite::Skip);
-        assert_eq!(cfg(&["-nf", "a", "b"]).unwrap().overwrite, Overwrite::Force);
+    }
+
+    #[test]
+    fn gnu_getopt_conventions() {
+        // Unambiguous prefixes, and the last of a repeated option wins.
+        assert!(cfg(&["--remove", "a", "b"]).unwrap().remove_destination);
+        assert_eq!(
+            cfg(&["--reflink=auto", "--reflink=never", "a", "b"])
+                .unwrap()
+                .reflink,
+            Reflink::Never
+        );
+        let c = cfg(&["--strip-trailing-slashes", "a//", "/", "b/"]).unwrap();
+        assert_eq!(c.sources, [PathBuf::from("a"), PathBuf::from("/")]);
+        assert!(cfg(&["--context=x", "a", "b"]).unwrap().warnings[0].contains("SELinux"));
+        assert!(cfg(&["-Z", "a", "b"]).unwrap().warnings.is_empty());
     }
 }

@@ -67,6 +67,9 @@ pub fn run(cfg: Config) -> i32 {
     raise_descriptor_limit();
     let console = Arc::new(Console::new(cfg.verbose));
     let progress: Arc<dyn Progress> = console.clone();
+    for w in &cfg.warnings {
+        progress.warning(w);
+    }
     if cfg.preserve.context {
         // Named explicitly: cp refuses before copying anything when it cannot.
         let why = if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
@@ -91,6 +94,7 @@ pub fn run(cfg: Config) -> i32 {
         adaptive_reads: cfg.adaptive_reads,
         temp_files: cfg.sync.temp_files(),
         several_sources: cfg.sources.len() > 1,
+        remove_destination: cfg.remove_destination,
     };
     let (mut engine, fallback) = match engine::select(cfg.engine, &opts) {
         Ok(v) => v,
@@ -99,7 +103,7 @@ pub fn run(cfg: Config) -> i32 {
             return exit::PARTIAL;
         }
     };
-    if cfg.verbose && !cfg.quiet {
+    if cfg.debug && !cfg.quiet {
         match fallback {
             Some(why) => {
                 eprintln!("uring-cp: io_uring unavailable ({why}); using the portable engine")

@@ -258,17 +258,24 @@ fn quiet_keeps_errors_and_drops_notes() {
     let tmp = tempfile::tempdir().unwrap();
     tree(tmp.path());
     let out = Command::new(BIN)
-        .args(["-rv", "src", "dst"])
+        .args(["-r", "--debug", "src", "dst"])
         .current_dir(tmp.path())
         .output()
         .unwrap();
     assert!(
         show(&out.stderr).contains("engine"),
-        "-v names the engine: {}",
+        "--debug names the engine: {}",
         show(&out.stderr)
     );
+    // -v prints what cp -v prints, and nothing else (the engine is --debug's).
     let out = Command::new(BIN)
-        .args(["-rvq", "src", "dst2", "nonexistent"])
+        .args(["-rv", "src", "dst-v"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.stderr.is_empty(), "{}", show(&out.stderr));
+    let out = Command::new(BIN)
+        .args(["-r", "--debug", "-q", "src", "dst2", "nonexistent"])
         .current_dir(tmp.path())
         .output()
         .unwrap();

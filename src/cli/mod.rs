@@ -16,6 +16,10 @@ use std::path::PathBuf;
 #[command(
     name = "uring-cp",
     disable_version_flag = true,
+    // GNU's getopt: an unambiguous prefix of a long option is that option
+    // (`--rem` for --remove-destination), and a repeated option's last value wins.
+    infer_long_args = true,
+    args_override_self = true,
     override_usage = "uring-cp [OPTIONS] SOURCE DEST\n       \
                       uring-cp [OPTIONS] SOURCE... DIRECTORY\n       \
                       uring-cp [OPTIONS] -t DIRECTORY SOURCE...",
@@ -97,13 +101,24 @@ pub struct Args {
     #[arg(short = 'H', overrides_with_all = ["no_dereference", "dereference"], help_heading = "Copy")]
     pub deref_command_line: bool,
 
-    /// If an existing destination file cannot be opened, remove it and try again.
-    #[arg(short, long, overrides_with = "no_clobber", help_heading = "Copy")]
+    /// If an existing destination file cannot be opened, remove it and try again
+    /// (-n, when also given, wins, as with cp).
+    #[arg(short, long, help_heading = "Copy")]
     pub force: bool,
 
     /// Do not overwrite an existing file; skip it and go on.
-    #[arg(short, long, overrides_with = "force", help_heading = "Copy")]
+    #[arg(short, long, help_heading = "Copy")]
     pub no_clobber: bool,
+
+    /// Remove each existing destination file before copying to it (it is
+    /// replaced by a new file, renamed over it once complete), instead of
+    /// rewriting it in place.
+    #[arg(long, help_heading = "Copy")]
+    pub remove_destination: bool,
+
+    /// Remove trailing slashes from each SOURCE.
+    #[arg(long, help_heading = "Copy")]
+    pub strip_trailing_slashes: bool,
 
     /// Replace an existing destination only when it is older than its source
     /// (modification times); with --sync, leave files that are newer at the
@@ -209,6 +224,11 @@ pub struct Args {
     #[arg(short, long, help_heading = "Output")]
     pub verbose: bool,
 
+    /// Like -v, and first say which engine copies (io_uring, or portable and
+    /// why). cp's per-file lines on copy offload are not printed.
+    #[arg(long, help_heading = "Output")]
+    pub debug: bool,
+
     /// Show a progress bar on stderr from the start (by default it appears on a
     /// terminal once a run has lasted a second, unless -v is given).
     #[arg(long, overrides_with_all = ["no_progress", "quiet"], help_heading = "Output")]
@@ -242,6 +262,18 @@ pub struct Args {
     /// Cap on memory for file data buffers, e.g. 16M, 64K [default: 16M].
     #[arg(long, value_name = "SIZE", help_heading = "Engine")]
     pub buffer_mem: Option<String>,
+
+    /// SELinux security contexts are not supported: -Z is ignored, and
+    /// --context=CTX is ignored with a warning, as cp does without SELinux.
+    #[arg(
+        short = 'Z',
+        long,
+        value_name = "CTX",
+        num_args = 0..=1,
+        require_equals = true,
+        help_heading = "Preserve"
+    )]
+    pub context: Option<Option<String>>,
 
     /// Print version information and whether io_uring works on this machine.
     #[arg(short = 'V', long, action = ArgAction::SetTrue)]

@@ -38,6 +38,9 @@ pub struct EngineOptions {
     /// Several sources: one may land where another made a symlink (see
     /// `ops::MadeSymlinks`).
     pub several_sources: bool,
+    /// --remove-destination: an existing destination file is replaced by a
+    /// new file, not rewritten in place.
+    pub remove_destination: bool,
 }
 
 /// The CPUs this process may use. Asked once: the answer comes from reading

@@ -122,6 +122,9 @@ impl FileCopier {
                 quote(&item.dst_path())
             )));
         }
+        if self.remove_destination {
+            return Ok(DstOpen::Replace);
+        }
         Ok(if symlink {
             DstOpen::Through
         } else {
@@ -344,6 +347,8 @@ pub struct FileCopier {
     temp_files: bool,
     /// The symlinks this run made, never to be written through.
     pub made_symlinks: MadeSymlinks,
+    /// --remove-destination.
+    remove_destination: bool,
 }
 
 /// The symlinks this run made, by device and inode, when it has several
@@ -425,6 +430,7 @@ impl FileCopier {
         FileCopier {
             overwrite: opts.overwrite,
             made_symlinks: MadeSymlinks::new(opts.several_sources),
+            remove_destination: opts.remove_destination,
             mover: Mover::new(chunk, archive.reflink != Reflink::Never),
             archive,
             large: LargeFiles {
