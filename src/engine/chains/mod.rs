@@ -907,8 +907,9 @@ impl Engine for Chains {
 
 impl Chains {
     /// The ring itself failed (it kept failing, see [`setup::enter`]).
-    /// Operations may still be in flight, so everything they use (names,
-    /// `statx` buffers, the buffer pool, the ring) is leaked, never freed.
+    /// Operations may still be in flight, so everything they use (names and
+    /// directories, `statx` buffers, the buffer pool) is leaked, never
+    /// freed; closing the ring later only cancels them.
     /// What only read the source or made a directory is done again with
     /// plain system calls, as is everything not started; a copy or symlink
     /// that may still be writing its destination is reported, with the error.
