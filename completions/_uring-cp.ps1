@@ -54,6 +54,8 @@ Register-ArgumentCompleter -Native -CommandName 'uring-cp' -ScriptBlock {
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Do not overwrite an existing file; skip it and go on')
             [CompletionResult]::new('--no-clobber', '--no-clobber', [CompletionResultType]::ParameterName, 'Do not overwrite an existing file; skip it and go on')
             [CompletionResult]::new('--remove-destination', '--remove-destination', [CompletionResultType]::ParameterName, 'Remove each existing destination file before copying to it (it is replaced by a new file, renamed over it once complete), instead of rewriting it in place')
+            [CompletionResult]::new('-x', '-x', [CompletionResultType]::ParameterName, 'Stay on the filesystem of each SOURCE: a directory on another one (a mount point) is copied as an empty directory')
+            [CompletionResult]::new('--one-file-system', '--one-file-system', [CompletionResultType]::ParameterName, 'Stay on the filesystem of each SOURCE: a directory on another one (a mount point) is copied as an empty directory')
             [CompletionResult]::new('--strip-trailing-slashes', '--strip-trailing-slashes', [CompletionResultType]::ParameterName, 'Remove trailing slashes from each SOURCE')
             [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'Replace an existing destination only when it is older than its source (modification times); with --sync, leave files that are newer at the destination')
             [CompletionResult]::new('--update', '--update', [CompletionResultType]::ParameterName, 'Replace an existing destination only when it is older than its source (modification times); with --sync, leave files that are newer at the destination')

@@ -142,6 +142,8 @@ pub struct Config {
     /// --remove-destination: existing destination files are replaced by new
     /// ones, not rewritten in place.
     pub remove_destination: bool,
+    /// -x: do not descend into directories on other filesystems.
+    pub one_file_system: bool,
     /// Warnings about the command line, printed before the run (no I/O here).
     pub warnings: Vec<String>,
 }
@@ -274,6 +276,7 @@ impl Config {
             debug: args.debug,
             fsync: args.fsync,
             remove_destination: args.remove_destination,
+            one_file_system: args.one_file_system,
             warnings,
             sync: crate::sync::SyncOptions {
                 enabled: args.sync,

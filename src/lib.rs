@@ -161,6 +161,7 @@ pub fn run(cfg: Config) -> i32 {
             archive: archive.clone(),
             filter,
             sync: cfg.sync.clone(),
+            one_file_system: cfg.one_file_system,
         },
     );
     let bar = progress::bar::Bar::start(console.clone(), cfg.progress, start);

@@ -72,3 +72,54 @@ fn getopt_conventions_and_ignored_options() {
         ],
     );
 }
+
+/// -x: a directory on another filesystem (a mount point) is copied as an
+/// empty directory, as GNU cp does; its contents are not.
+#[test]
+fn one_file_system_stops_at_mount_points() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = Fx::new(tmp.path().join("src"));
+    src.dir("", 0o755)
+        .file("a", 0o644, "a\n")
+        .dir("d", 0o755)
+        .file("d/b", 0o644, "b\n");
+    let mnt = match common::mount::Mount::tmpfs(&src.p("d/mnt"), "1m") {
+        Ok(m) => m,
+        Err(why) => {
+            common::skip(&format!("-x: {why}"));
+            return;
+        }
+    };
+    std::fs::write(mnt.path.join("inside"), "on another filesystem\n").unwrap();
+    let mut runs = vec![("gnu".to_string(), common::gnu_cp().to_string(), vec![])];
+    for engine in engines() {
+        let extra = vec!["--engine".to_string(), engine.to_string()];
+        runs.push((engine.to_string(), common::BIN.to_string(), extra));
+    }
+    let mut trees = Vec::new();
+    for (who, prog, extra) in &runs {
+        let dst = tmp.path().join(format!("dst-{who}"));
+        let out = std::process::Command::new(prog)
+            .args(extra)
+            .args(["-rx", "--one-file-system"])
+            .arg(src.p(""))
+            .arg(&dst)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{who}: {}",
+            common::show(&out.stderr)
+        );
+        assert!(dst.join("d/mnt").is_dir(), "{who}: the mount point is made");
+        assert!(
+            !dst.join("d/mnt/inside").exists(),
+            "{who}: crossed into the mount"
+        );
+        trees.push((who.clone(), common::snapshot(&dst)));
+    }
+    for (who, tree) in &trees[1..] {
+        common::assert_snapshots_eq("-x", tree, &trees[0].1, who, "GNU cp");
+    }
+}

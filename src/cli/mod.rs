@@ -116,6 +116,11 @@ pub struct Args {
     #[arg(long, help_heading = "Copy")]
     pub remove_destination: bool,
 
+    /// Stay on the filesystem of each SOURCE: a directory on another one (a
+    /// mount point) is copied as an empty directory.
+    #[arg(short = 'x', long, help_heading = "Copy")]
+    pub one_file_system: bool,
+
     /// Remove trailing slashes from each SOURCE.
     #[arg(long, help_heading = "Copy")]
     pub strip_trailing_slashes: bool,

@@ -84,6 +84,9 @@ pub struct Walker {
     /// Sync mode: names of multiply-linked sources held back until the end
     /// of the walk (see `dir`), at most [`DEFER_MAX`].
     deferred: Vec<Item>,
+    /// -x: stay on the filesystem of the operand being walked (its device).
+    one_file_system: bool,
+    operand_dev: u64,
     /// Multiply-linked symlinks seen: their first status and the names left.
     linked_symlinks: std::collections::HashMap<(u64, u64), (Stat, u64)>,
 }
@@ -113,6 +116,8 @@ pub struct Options {
     pub archive: Arc<Archive>,
     pub filter: Arc<Filter>,
     pub sync: SyncOptions,
+    /// -x: a directory on another filesystem than its operand is made, empty.
+    pub one_file_system: bool,
 }
 
 impl Walker {
@@ -144,6 +149,8 @@ impl Walker {
             linked_symlinks: Default::default(),
             deferred: Vec::new(),
             dir_budget: descriptor_budget(),
+            one_file_system: o.one_file_system,
+            operand_dev: 0,
         }
     }
 
@@ -413,6 +420,7 @@ impl Walker {
         } else {
             self.dst_node(&p, &st, Some(fd.as_fd()))
         };
+        let p_is_operand = p.display.is_some();
         let src = Arc::new(SrcDir::new(fd, path, dev_ino, Some(p.parent_src.clone())));
         // This directory, then its entries, go to the next shard in turn: the
         // worker that handles its entries is the one that creates it.
@@ -439,6 +447,12 @@ impl Walker {
         }
         if self.sync.enabled && self.archive.preserve.xattr && !self.sync.dry_run {
             self.mirror_dir_xattrs(&src, &st, &node);
+        }
+        if p_is_operand {
+            self.operand_dev = st.st_dev;
+        } else if self.one_file_system && st.st_dev != self.operand_dev {
+            // -x: a mount point is copied as an empty directory, as cp does.
+            return Ok(());
         }
 
         let first_subdir = self.stack.len();
