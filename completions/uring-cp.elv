@@ -53,6 +53,7 @@ set edit:completion:arg-completer[uring-cp] = {|@words|
             cand --remove-destination 'Remove each existing destination file before copying to it (it is replaced by a new file, renamed over it once complete), instead of rewriting it in place'
             cand -x 'Stay on the filesystem of each SOURCE: a directory on another one (a mount point) is copied as an empty directory'
             cand --one-file-system 'Stay on the filesystem of each SOURCE: a directory on another one (a mount point) is copied as an empty directory'
+            cand --copy-contents 'With -r, read devices and FIFOs as data (as without -r) instead of recreating them. A FIFO blocks the copy until something writes it'
             cand --strip-trailing-slashes 'Remove trailing slashes from each SOURCE'
             cand -u 'Replace an existing destination only when it is older than its source (modification times); with --sync, leave files that are newer at the destination'
             cand --update 'Replace an existing destination only when it is older than its source (modification times); with --sync, leave files that are newer at the destination'

@@ -144,6 +144,8 @@ pub struct Config {
     pub remove_destination: bool,
     /// -x: do not descend into directories on other filesystems.
     pub one_file_system: bool,
+    /// --copy-contents: devices and FIFOs inside trees are read as data.
+    pub copy_contents: bool,
     /// Warnings about the command line, printed before the run (no I/O here).
     pub warnings: Vec<String>,
 }
@@ -277,6 +279,7 @@ impl Config {
             fsync: args.fsync,
             remove_destination: args.remove_destination,
             one_file_system: args.one_file_system,
+            copy_contents: args.copy_contents,
             warnings,
             sync: crate::sync::SyncOptions {
                 enabled: args.sync,

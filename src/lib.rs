@@ -162,6 +162,7 @@ pub fn run(cfg: Config) -> i32 {
             filter,
             sync: cfg.sync.clone(),
             one_file_system: cfg.one_file_system,
+            copy_contents: cfg.copy_contents,
         },
     );
     let bar = progress::bar::Bar::start(console.clone(), cfg.progress, start);

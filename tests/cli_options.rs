@@ -123,3 +123,22 @@ fn one_file_system_stops_at_mount_points() {
         common::assert_snapshots_eq("-x", tree, &trees[0].1, who, "GNU cp");
     }
 }
+
+/// --copy-contents: with -r, a device is read as data (here /dev/null's
+/// twin: an empty regular file), as cp does; without it, it is recreated.
+#[test]
+fn copy_contents_reads_devices() {
+    if !common::is_root() {
+        common::skip("--copy-contents: mknod needs root");
+        return;
+    }
+    let build = |fx: &Fx| {
+        basic(fx);
+        fx.char_device("d/null", 0o666, 1, 3);
+    };
+    each_engine(
+        "--copy-contents",
+        build,
+        &[&["-r", "--copy-contents", "d", "x"], &["-r", "d", "y"]],
+    );
+}

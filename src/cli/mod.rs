@@ -121,6 +121,11 @@ pub struct Args {
     #[arg(short = 'x', long, help_heading = "Copy")]
     pub one_file_system: bool,
 
+    /// With -r, read devices and FIFOs as data (as without -r) instead of
+    /// recreating them. A FIFO blocks the copy until something writes it.
+    #[arg(long, help_heading = "Copy")]
+    pub copy_contents: bool,
+
     /// Remove trailing slashes from each SOURCE.
     #[arg(long, help_heading = "Copy")]
     pub strip_trailing_slashes: bool,

@@ -87,6 +87,7 @@ pub struct Walker {
     /// -x: stay on the filesystem of the operand being walked (its device).
     one_file_system: bool,
     operand_dev: u64,
+    copy_contents: bool,
     /// Multiply-linked symlinks seen: their first status and the names left.
     linked_symlinks: std::collections::HashMap<(u64, u64), (Stat, u64)>,
 }
@@ -118,6 +119,8 @@ pub struct Options {
     pub sync: SyncOptions,
     /// -x: a directory on another filesystem than its operand is made, empty.
     pub one_file_system: bool,
+    /// --copy-contents: devices and FIFOs in a tree are read as data.
+    pub copy_contents: bool,
 }
 
 impl Walker {
@@ -151,6 +154,7 @@ impl Walker {
             dir_budget: descriptor_budget(),
             one_file_system: o.one_file_system,
             operand_dev: 0,
+            copy_contents: o.copy_contents,
         }
     }
 
@@ -286,8 +290,9 @@ impl Walker {
                     }
                 }
             }
-            // Without -r, cp reads devices and FIFOs (`cp /dev/null f`); with -r it recreates them.
-            _ if !self.recursive => Kind::File {
+            // Without -r, cp reads devices and FIFOs (`cp /dev/null f`); with -r it
+            // recreates them (unless --copy-contents).
+            _ if !self.recursive || self.copies_contents(&root.stat) => Kind::File {
                 follow: root.follow,
                 as_data: true,
             },
@@ -698,6 +703,10 @@ impl Walker {
                     }
                 }
                 _ => match &stat {
+                    Some(st) if self.copies_contents(st) => Kind::File {
+                        follow: false,
+                        as_data: true,
+                    },
                     Some(st) => special(st),
                     None => continue,
                 },
@@ -784,6 +793,18 @@ fn descriptor_budget() -> usize {
 /// Names held back for linking in sync mode, at most (each keeps its two
 /// directories open; past this, names are copied in walk order).
 const DEFER_MAX: usize = 1024;
+
+impl Walker {
+    /// --copy-contents: a device or FIFO is read as data, as without -r
+    /// (sockets are still recreated: they cannot be read).
+    fn copies_contents(&self, st: &Stat) -> bool {
+        self.copy_contents
+            && matches!(
+                FileType::from_raw_mode(st.st_mode),
+                FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo
+            )
+    }
+}
 
 fn special(st: &Stat) -> Kind {
     Kind::Special {
