@@ -54,6 +54,7 @@ set edit:completion:arg-completer[uring-cp] = {|@words|
             cand -x 'Stay on the filesystem of each SOURCE: a directory on another one (a mount point) is copied as an empty directory'
             cand --one-file-system 'Stay on the filesystem of each SOURCE: a directory on another one (a mount point) is copied as an empty directory'
             cand --copy-contents 'With -r, read devices and FIFOs as data (as without -r) instead of recreating them. A FIFO blocks the copy until something writes it'
+            cand --attributes-only 'Do not copy file data, only the attributes: a new file is made empty, an existing one keeps its data'
             cand --strip-trailing-slashes 'Remove trailing slashes from each SOURCE'
             cand -u 'Replace an existing destination only when it is older than its source (modification times); with --sync, leave files that are newer at the destination'
             cand --update 'Replace an existing destination only when it is older than its source (modification times); with --sync, leave files that are newer at the destination'

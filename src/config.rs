@@ -146,6 +146,8 @@ pub struct Config {
     pub one_file_system: bool,
     /// --copy-contents: devices and FIFOs inside trees are read as data.
     pub copy_contents: bool,
+    /// --attributes-only: no file data, only the attributes preserved.
+    pub attributes_only: bool,
     /// Warnings about the command line, printed before the run (no I/O here).
     pub warnings: Vec<String>,
 }
@@ -280,6 +282,7 @@ impl Config {
             remove_destination: args.remove_destination,
             one_file_system: args.one_file_system,
             copy_contents: args.copy_contents,
+            attributes_only: args.attributes_only,
             warnings,
             sync: crate::sync::SyncOptions {
                 enabled: args.sync,

@@ -95,6 +95,7 @@ pub fn run(cfg: Config) -> i32 {
         temp_files: cfg.sync.temp_files(),
         several_sources: cfg.sources.len() > 1,
         remove_destination: cfg.remove_destination,
+        attributes_only: cfg.attributes_only,
     };
     let (mut engine, fallback) = match engine::select(cfg.engine, &opts) {
         Ok(v) => v,

@@ -142,3 +142,23 @@ fn copy_contents_reads_devices() {
         &[&["-r", "--copy-contents", "d", "x"], &["-r", "d", "y"]],
     );
 }
+
+/// --attributes-only: new files are made empty, existing ones keep their
+/// data; only the attributes asked for are copied.
+#[test]
+fn attributes_only_copies_no_data() {
+    let build = |fx: &Fx| {
+        basic(fx);
+        fx.chmod("a", 0o640);
+        fx.file("old", 0o600, b"the destination's own data\n");
+    };
+    each_engine(
+        "--attributes-only",
+        build,
+        &[
+            &["--attributes-only", "a", "new"],
+            &["--attributes-only", "--preserve=mode", "a", "old"],
+            &["-r", "--attributes-only", "d", "x"],
+        ],
+    );
+}

@@ -126,6 +126,11 @@ pub struct Args {
     #[arg(long, help_heading = "Copy")]
     pub copy_contents: bool,
 
+    /// Do not copy file data, only the attributes: a new file is made empty,
+    /// an existing one keeps its data.
+    #[arg(long, conflicts_with = "sync", help_heading = "Preserve")]
+    pub attributes_only: bool,
+
     /// Remove trailing slashes from each SOURCE.
     #[arg(long, help_heading = "Copy")]
     pub strip_trailing_slashes: bool,

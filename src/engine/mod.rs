@@ -41,6 +41,8 @@ pub struct EngineOptions {
     /// --remove-destination: an existing destination file is replaced by a
     /// new file, not rewritten in place.
     pub remove_destination: bool,
+    /// --attributes-only: files get their attributes, no data.
+    pub attributes_only: bool,
 }
 
 /// The CPUs this process may use. Asked once: the answer comes from reading

@@ -349,6 +349,8 @@ pub struct FileCopier {
     pub made_symlinks: MadeSymlinks,
     /// --remove-destination.
     remove_destination: bool,
+    /// --attributes-only: no data is copied; an existing file keeps its own.
+    attributes_only: bool,
 }
 
 /// The symlinks this run made, by device and inode, when it has several
@@ -431,6 +433,7 @@ impl FileCopier {
             overwrite: opts.overwrite,
             made_symlinks: MadeSymlinks::new(opts.several_sources),
             remove_destination: opts.remove_destination,
+            attributes_only: opts.attributes_only,
             mover: Mover::new(chunk, archive.reflink != Reflink::Never),
             archive,
             large: LargeFiles {
@@ -442,9 +445,12 @@ impl FileCopier {
         }
     }
 
-    /// Are regular files written through a temporary name (sync mode)?
-    pub fn temp_files(&self) -> bool {
-        self.temp_files
+    /// Must every regular file take this synchronous path? In sync mode
+    /// (temporary names), under --reflink=always (FICLONE), and with
+    /// --attributes-only (no data at all): the ring engines' fast paths do
+    /// none of these.
+    pub fn files_need_sync(&self) -> bool {
+        self.temp_files || self.attributes_only || self.archive.files_need_sync()
     }
 
     /// Wait for a worker's next work: the next item of its shard, or a large
@@ -772,6 +778,11 @@ impl FileCopier {
         let Some(out) = self.open_destination(item, dst, fresh, sst, mode, as_data)? else {
             return Ok(None);
         };
+        if self.attributes_only {
+            self.finish_file(item, src, &out.fd, sst);
+            self.commit(item, dst, out)?;
+            return Ok(Some(0));
+        }
         if self.archive.reflink == Reflink::Always && !as_data {
             if let Err(e) = rustix::fs::ioctl_ficlone(&out.fd, src) {
                 // cp leaves the empty destination when the clone fails.
@@ -982,6 +993,23 @@ impl FileCopier {
                 created: true,
                 temp: Some(temp),
             }));
+        }
+        if self.attributes_only && matches!(how, DstOpen::Overwrite | DstOpen::Through) {
+            // Its data stays: opened without truncating it.
+            return rustix::fs::openat(
+                dst,
+                item.dst_name(),
+                how.flags() - OFlags::TRUNC,
+                Mode::empty(),
+            )
+            .map(|fd| {
+                Some(Opened {
+                    fd,
+                    created: false,
+                    temp: None,
+                })
+            })
+            .map_err(|e| item.error(Op::Create, true, e.into()).into());
         }
         match open_dst(item, dst, how, mode, self.overwrite) {
             Err(e) if fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {

@@ -719,8 +719,7 @@ impl Chains {
         let is_reg = u32::from(stx.stx_mode) & libc::S_IFMT == libc::S_IFREG;
         let archive = &self.files.archive;
         let sync = archive.preserve.any()
-            || archive.files_need_sync()
-            || self.files.temp_files()
+            || self.files.files_need_sync()
             || match archive.sparse {
                 crate::config::Sparse::Never => false,
                 crate::config::Sparse::Always => stx.stx_size > 0,

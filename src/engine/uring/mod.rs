@@ -280,11 +280,9 @@ impl<'a> Worker<'a> {
         if crate::interrupt::requested() {
             return ops::drop_interrupted(item);
         }
-        // Files that need the synchronous path: attributes read from the
-        // source descriptor, or sync mode's temporary names.
-        let plain_file = matches!(item.kind, Kind::File { as_data: false, .. })
-            && !self.files.archive.files_need_sync()
-            && !self.files.temp_files();
+        // Files that need the synchronous path (see `files_need_sync`).
+        let plain_file =
+            matches!(item.kind, Kind::File { as_data: false, .. }) && !self.files.files_need_sync();
         let ready = matches!(item.dst_dir.wait(), DstState::Ready { .. });
         if plain_file && ready && self.adapt.sync() {
             self.copy_sync(item);
