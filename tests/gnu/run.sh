@@ -246,16 +246,16 @@ run_suite() {
         chown -R nobody:nogroup "$tree"
         run_tests nobody "$out/nobody" "${again[@]}"
     fi
-    : >"$out/results"
     local -A as_nobody=()
     for t in "${again[@]}"; do as_nobody[$t]=1; done
     for t in "${tests[@]}"; do
         if [ -n "${as_nobody[$t]-}" ]; then
-            echo "$t $(result "$out/nobody" "$t")(nobody)" >>"$out/results"
+            echo "$t $(result "$out/nobody" "$t")(nobody)"
         else
-            echo "$t $(result "$out/root" "$t")" >>"$out/results"
+            echo "$t $(result "$out/root" "$t")"
         fi
-    done
+    done >"$out/results.tmp"
+    mv "$out/results.tmp" "$out/results"
     log "$label: done in $((SECONDS - t0)) s: $(awk '{sub(/\(.*/, "", $2); n[$2]++} END {for (r in n) printf "%s %d  ", r, n[r]}' "$out/results")"
 }
 
@@ -264,6 +264,7 @@ run_suite() {
 fetch
 build
 trap restore_gnu_cp EXIT
+trap 'exit 130' INT TERM
 restore_gnu_cp
 
 # The uring-cp binary, copied into the cache: the clone may sit under a
@@ -332,7 +333,9 @@ while read -r t ucp; do
         if [ -n "$listed" ]; then
             verdict="known ($reason)" n_known=$((n_known + 1))
         else
-            verdict="REGRESSION: see $run_dir/*/${t%.sh}.log"
+            who=root
+            [[ $ucp == *'(nobody)' ]] && who=nobody
+            verdict="REGRESSION: see $run_dir/$who/${t%.sh}.log"
             bad=1 n_regress=$((n_regress + 1))
         fi
     else
@@ -351,7 +354,7 @@ done
 echo
 echo "engine $engine: $n_same pass like GNU cp, $n_known known differences, $n_regress regressions," \
     "$n_fixed fixed (listed but passing), $n_better pass where GNU cp does not, $n_na not comparable;" \
-    "$((SECONDS - t_start)) s"
+    "this run $((SECONDS - t_start)) s (the coreutils build, once: $(cat "$cache/build-seconds") s)"
 echo "logs: $run_dir (uring-cp), $ref_dir (GNU cp)"
 if [ "$bad" != 0 ]; then
     echo "FAIL: GNU coreutils $cu_version tests/cp differ from expected-failures.txt"
