@@ -43,6 +43,7 @@ fn remove_destination() {
     let build = |fx: &Fx| {
         basic(fx);
         fx.file("ro", 0o444, b"read-only\n");
+        fx.symlink("loop", "loop");
     };
     each_engine(
         "--remove-destination",
@@ -51,6 +52,8 @@ fn remove_destination() {
             &["--remove-destination", "a", "b"],
             &["--rem", "a", "ro"],
             &["-r", "--remove-destination", "d", "e"],
+            // A symlink loop as DEST is removed, not followed.
+            &["--remove-destination", "a", "loop"],
         ],
     );
 }
@@ -151,6 +154,7 @@ fn attributes_only_copies_no_data() {
         basic(fx);
         fx.chmod("a", 0o640);
         fx.file("old", 0o600, b"the destination's own data\n");
+        fx.symlink("sym", "a");
     };
     each_engine(
         "--attributes-only",
@@ -159,6 +163,9 @@ fn attributes_only_copies_no_data() {
             &["--attributes-only", "a", "new"],
             &["--attributes-only", "--preserve=mode", "a", "old"],
             &["-r", "--attributes-only", "d", "x"],
+            // A symlink is not put over a file: its data would go (exit 1).
+            &["-a", "--attributes-only", "sym", "old"],
+            &["-a", "--remove-destination", "--attributes-only", "sym", "old"],
         ],
     );
 }

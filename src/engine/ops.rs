@@ -85,6 +85,10 @@ impl FileCopier {
         }
         self.made_symlinks.check(item, &lst)?;
         let symlink = FileType::from_raw_mode(lst.st_mode) == FileType::Symlink;
+        if symlink && self.remove_destination {
+            // Removed, not followed (even a loop or a dangling one), as cp.
+            return Ok(DstOpen::Replace);
+        }
         if symlink && item.display.is_none() {
             // Inside a tree, a destination symlink may point anywhere, even out
             // of the destination (`dst/f -> /etc/passwd`): it is replaced by the
@@ -214,6 +218,9 @@ impl FileCopier {
         };
         match make(name) {
             Ok(()) => {}
+            // --attributes-only never replaces an entry (its data would go),
+            // unless --remove-destination says so, as cp.
+            Err(e) if self.attributes_only && !self.remove_destination => return Err(e.into()),
             Err(e) if !fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {
                 if !self.may_replace(item, dst)? {
                     return Ok(false);

@@ -79,8 +79,11 @@ pub fn plan(cfg: &Config, progress: &dyn Progress) -> Result<Vec<Root>, Fatal> {
                     return Err(Fatal(format!("target {}: {why}", quote(d))));
                 }
                 match other {
-                    // -f: a symlink loop is removed and replaced, as with cp.
-                    Err(rustix::io::Errno::LOOP) if cfg.overwrite == Overwrite::Force => {
+                    // -f, --remove-destination: a symlink loop is removed and
+                    // replaced, as with cp.
+                    Err(rustix::io::Errno::LOOP)
+                        if cfg.overwrite == Overwrite::Force || cfg.remove_destination =>
+                    {
                         (d.clone(), false)
                     }
                     // `cp a file/`: a trailing slash on an existing non-directory.
