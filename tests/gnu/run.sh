@@ -127,13 +127,14 @@ fetch() {
 
 # What configure and the tests need: a C compiler, make, perl (several tests
 # are perl), the libraries Debian's /bin/cp links with (ACL, xattr, SELinux,
-# so that the reference cp matches Debian's), and tools the cp tests call
-# (setfacl, setfattr, setcap, chroot --user for the runs as nobody).
-build_deps=(gcc make perl libacl1-dev libattr1-dev libselinux1-dev acl attr libcap2-bin)
+# so that the reference cp matches Debian's), libcap (capability.sh skips
+# without it) and tools the cp tests call (getfacl/setfacl, getfattr/setfattr,
+# getcap/setcap). The stamp holds this list: changing it rebuilds.
+build_deps=(gcc make perl libacl1-dev libattr1-dev libselinux1-dev libcap-dev acl attr libcap2-bin)
 
 build() {
     local stamp=$tree/.uring-cp-built
-    if [ -f "$stamp" ]; then
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "${build_deps[*]}" ]; then
         log "coreutils $cu_version already built in $tree (first build took $(cat "$cache/build-seconds" 2>/dev/null || echo '?') s)"
         return 0
     fi
@@ -153,7 +154,9 @@ build() {
     [ -x "$tree/src/cp" ] || die "the build produced no src/cp"
     cp -p "$tree/src/cp" "$tree/src/cp.gnu"
     echo $((SECONDS - t0)) >"$cache/build-seconds"
-    touch "$stamp"
+    # A new build invalidates GNU cp's cached results.
+    rm -rf "$cache"/reference-*
+    echo "${build_deps[*]}" >"$stamp"
     log "built coreutils $cu_version in $(cat "$cache/build-seconds") s"
 }
 
@@ -262,10 +265,11 @@ run_suite() {
 # ---------------------------------------------------------------- main
 
 fetch
-build
+# GNU's cp back in place if an earlier run was killed (and for the build).
 trap restore_gnu_cp EXIT
 trap 'exit 130' INT TERM
 restore_gnu_cp
+build
 
 # The uring-cp binary, copied into the cache: the clone may sit under a
 # directory that nobody cannot enter.
