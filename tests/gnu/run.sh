@@ -48,7 +48,7 @@ mkdir -p "$cache"
 chmod 0755 "$cache"
 # One run at a time per cache: the build tree's src/cp is swapped in and out.
 exec 9>"$cache/lock"
-flock 9
+flock -n 9 || { log "waiting for another run that uses $cache"; flock 9; }
 
 apt_quiet() { DEBIAN_FRONTEND=noninteractive apt-get -y -qq -o=Dpkg::Use-Pty=0 "$@"; }
 
@@ -193,7 +193,7 @@ run_tests() {
         paths+=("tests/cp/$t")
         rm -f "$tree/tests/cp/${t%.sh}.log" "$tree/tests/cp/${t%.sh}.trs"
     done
-    rm -f "$tree/test-suite.log"
+    rm -f "$tree/tests/test-suite.log"
     mkdir -p "$out"
     local cmd=(make -j"$jobs" check SUBDIRS=. VERBOSE=yes
         "TESTS=${paths[*]}"
