@@ -135,7 +135,7 @@ build_deps=(gcc make perl libacl1-dev libattr1-dev libselinux1-dev libcap-dev ac
 build() {
     local stamp=$tree/.uring-cp-built
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "${build_deps[*]}" ]; then
-        log "coreutils $cu_version already built in $tree (first build took $(cat "$cache/build-seconds" 2>/dev/null || echo '?') s)"
+        log "coreutils $cu_version already built in $tree (that build took $(cat "$cache/build-seconds" 2>/dev/null || echo '?') s)"
         return 0
     fi
     local missing=() p
