@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Failures, Fx, case, engines};
+use common::{Fx, each_engine, engines};
 
 fn basic(fx: &Fx) {
     fx.file("a", 0o644, b"contents of a\n");
@@ -12,18 +12,6 @@ fn basic(fx: &Fx) {
     fx.dir("d", 0o755);
     fx.file("d/f", 0o644, b"d/f\n");
     fx.dir("e", 0o755);
-}
-
-fn each_engine(name: &str, build: impl Fn(&Fx) + Copy, arg_sets: &[&[&str]]) {
-    let mut failures = Failures::default();
-    for engine in engines() {
-        for args in arg_sets {
-            failures.check(|| {
-                case(&format!("{name}: {args:?}"), engine, build, args);
-            });
-        }
-    }
-    failures.finish();
 }
 
 /// `cp -nf c d` leaves d alone: -n wins over -f in either order.
@@ -165,7 +153,13 @@ fn attributes_only_copies_no_data() {
             &["-r", "--attributes-only", "d", "x"],
             // A symlink is not put over a file: its data would go (exit 1).
             &["-a", "--attributes-only", "sym", "old"],
-            &["-a", "--remove-destination", "--attributes-only", "sym", "old"],
+            &[
+                "-a",
+                "--remove-destination",
+                "--attributes-only",
+                "sym",
+                "old",
+            ],
         ],
     );
 }

@@ -24,18 +24,6 @@ fn basic(fx: &Fx) {
     fx.file("f2", 0o644, b"plain file f2\n");
 }
 
-fn each_engine(name: &str, build: impl Fn(&Fx) + Copy, arg_sets: &[&[&str]]) {
-    let mut failures = Failures::default();
-    for engine in engines() {
-        for args in arg_sets {
-            failures.check(|| {
-                case(&format!("{name}: {args:?}"), engine, build, args);
-            });
-        }
-    }
-    failures.finish();
-}
-
 // ---------------------------------------------------------------------------
 // Basic file/dir destinations
 // ---------------------------------------------------------------------------

@@ -35,6 +35,14 @@ fn strace_or_skip() -> bool {
     true
 }
 
+fn uring_or_skip() -> bool {
+    if let Err(why) = common::uring_status() {
+        skip(&format!("io_uring engines: {why}"));
+        return false;
+    }
+    true
+}
+
 /// Run uring-cp `args` under `strace -f` with `injections` (each an
 /// `-e inject=` value), calling `during` once it started; at most 60 s.
 fn traced<A: AsRef<std::ffi::OsStr>>(
@@ -413,11 +421,7 @@ fn copy_file_range_refused_between_two_filesystems_is_still_used_within_one() {
 /// "submission queue overflow", files reported failed.
 #[test]
 fn a_ring_smaller_than_asked_still_copies_everything() {
-    if !strace_or_skip() {
-        return;
-    }
-    if common::uring_status().is_err() {
-        skip("io_uring is unavailable");
+    if !strace_or_skip() || !uring_or_skip() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -457,11 +461,7 @@ fn a_ring_smaller_than_asked_still_copies_everything() {
 /// flight leaked, redoes what only read, and reports the rest with the error.
 #[test]
 fn a_failing_ring_never_loses_or_corrupts_a_file() {
-    if !strace_or_skip() {
-        return;
-    }
-    if common::uring_status().is_err() {
-        skip("io_uring is unavailable");
+    if !strace_or_skip() || !uring_or_skip() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -634,11 +634,7 @@ fn a_failed_write_keeps_a_destination_symlink_it_was_to_replace() {
 /// from the time of the read on now sends the file to the synchronous copy.
 #[test]
 fn a_source_rewritten_after_its_ring_read_is_not_kept_with_the_new_times() {
-    if !strace_or_skip() {
-        return;
-    }
-    if common::uring_status().is_err() {
-        skip("io_uring is unavailable");
+    if !strace_or_skip() || !uring_or_skip() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

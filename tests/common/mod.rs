@@ -1095,6 +1095,20 @@ pub fn compare_all(ctx: &str, env: &TestEnv, ours: &Outcome, gnu: &Outcome) {
     );
 }
 
+/// Run `case` for every engine and every argument set: each compared with
+/// GNU cp (trees, exit status, messages); all failures reported at the end.
+pub fn each_engine(name: &str, build: impl Fn(&Fx) + Copy, arg_sets: &[&[&str]]) {
+    let mut failures = Failures::default();
+    for engine in engines() {
+        for args in arg_sets {
+            failures.check(|| {
+                case(&format!("{name}: {args:?}"), engine, build, args);
+            });
+        }
+    }
+    failures.finish();
+}
+
 /// Build the fixture in a fresh env, run both programs with `args`, compare
 /// everything, and return the env and outcomes for extra assertions.
 pub fn case<A: AsRef<[u8]>>(
