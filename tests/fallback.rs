@@ -116,7 +116,7 @@ fn check_blocked(nr: libc::c_long, what: &str) {
         "{what}: nothing may be written"
     );
 
-    let auto = run_denying(nr, &["-rv", "src", "auto"], tmp.path());
+    let auto = run_denying(nr, &["-r", "--debug", "src", "auto"], tmp.path());
     assert_eq!(
         auto.status.code(),
         Some(0),
@@ -125,7 +125,7 @@ fn check_blocked(nr: libc::c_long, what: &str) {
     );
     assert!(
         text(&auto.stderr).contains("io_uring unavailable"),
-        "{what}: -v should name the fallback: {:?}",
+        "{what}: --debug should name the fallback: {:?}",
         text(&auto.stderr)
     );
     assert_snapshots_eq(
