@@ -421,10 +421,11 @@ const SAME_FILE_ARGS: &[(&str, &str)] = &[
     ("hlsl", "sl2"),
 ];
 
-/// The option uring-cp does not have, if the set holds one.
+/// The option uring-cp does not have, if the set holds one (--rem, i.e.
+/// --remove-destination, it has).
 fn unsupported_in(opts: &str) -> Option<&'static str> {
-    if opts == "--rem" {
-        return Some("--rem");
+    if opts.starts_with("--") {
+        return None;
     }
     let letters = opts.strip_prefix('-')?;
     ["b", "l", "s"]

@@ -119,15 +119,17 @@ impl FileCopier {
                 quote(&item.dst_path())
             )));
         }
+        if self.remove_destination {
+            // Another name of the source is removed, not written: the plan
+            // refused the cases where that would lose the source.
+            return Ok(DstOpen::Replace);
+        }
         if (st.st_dev, st.st_ino) == (src.dev, src.ino) {
             return Err(Failure::Msg(format!(
                 "{} and {} are the same file",
                 quote(&item.src_path()),
                 quote(&item.dst_path())
             )));
-        }
-        if self.remove_destination {
-            return Ok(DstOpen::Replace);
         }
         Ok(if symlink {
             DstOpen::Through

@@ -248,7 +248,21 @@ fn plan_one(
     {
         return Ok(Planned::Twice);
     }
-    if dst_same.is_some() && !src_is_dir {
+    // --remove-destination removes DEST before copying: one file under two
+    // names is then no obstacle, as long as removing DEST leaves the source
+    // (DEST is a symlink, or another hard link of a source that is not one).
+    let removable = cfg.remove_destination
+        && dst_lstat.as_ref().is_some_and(|l| {
+            let src_name_is_link = rustix::fs::statat(
+                &src_parent_fd,
+                src_name.as_c_str(),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .is_ok_and(|s| FileType::from_raw_mode(s.st_mode) == FileType::Symlink);
+            key != lexical_join(&canonical_dir(&src_parent_fd), &src_name)
+                && (FileType::from_raw_mode(l.st_mode) == FileType::Symlink || !src_name_is_link)
+        });
+    if dst_same.is_some() && !src_is_dir && !removable {
         return Err(Failure::Msg(format!(
             "{} and {} are the same file",
             quote(src),
