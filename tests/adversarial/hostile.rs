@@ -188,7 +188,7 @@ pub fn check(case: &Case, report: &Report) {
     let full0 = dev_full_id();
     let planted0: Vec<(String, Kind)> = expect_kept
         .iter()
-        .map(|p| (p.to_string(), kind(&fx.lstat(p))))
+        .map(|p| (p.to_string(), crate::common::kind_of(&fx.lstat(p))))
         .collect();
 
     // A reader for the FIFO, so that opening it for writing cannot block.
@@ -262,7 +262,9 @@ pub fn check(case: &Case, report: &Report) {
         return;
     }
     for (p, k0) in &planted0 {
-        let now = std::fs::symlink_metadata(fx.p(p)).ok().map(|m| kind(&m));
+        let now = std::fs::symlink_metadata(fx.p(p))
+            .ok()
+            .map(|m| crate::common::kind_of(&m));
         if now != Some(*k0) {
             report.add(
                 "an existing destination the run did not create was removed or replaced",
@@ -329,31 +331,12 @@ pub fn check(case: &Case, report: &Report) {
                     &ctx,
                     format!(
                         "dst/d/{name}: {:?}; {}",
-                        other.map(|m| kind(&m)),
+                        other.map(|m| crate::common::kind_of(&m)),
                         run.summary()
                     ),
                 ),
             }
         }
-    }
-}
-
-fn kind(m: &std::fs::Metadata) -> Kind {
-    let t = m.file_type();
-    if t.is_symlink() {
-        Kind::Symlink
-    } else if t.is_dir() {
-        Kind::Dir
-    } else if t.is_file() {
-        Kind::File
-    } else if t.is_fifo() {
-        Kind::Fifo
-    } else if t.is_char_device() {
-        Kind::CharDev
-    } else if t.is_block_device() {
-        Kind::BlockDev
-    } else {
-        Kind::Socket
     }
 }
 

@@ -795,7 +795,8 @@ fn fd_path(dir: &File, name: &OsStr) -> PathBuf {
     p
 }
 
-fn kind_of(md: &fs::Metadata) -> Kind {
+/// The kind of entry `md` describes (from an lstat).
+pub fn kind_of(md: &fs::Metadata) -> Kind {
     let ft = md.file_type();
     if ft.is_dir() {
         Kind::Dir
