@@ -6,7 +6,7 @@
 //! filesystem: whether DEST is an existing directory is decided later, in
 //! [`crate::plan`], where the I/O happens.
 
-use crate::cli::{Args, EngineArg, ReflinkArg, RingReads, SparseArg, StatsArg};
+use crate::cli::{Args, EngineArg, PreserveStep, ReflinkArg, RingReads, SparseArg, StatsArg};
 use crate::progress::bar::When;
 use crate::progress::summary;
 use std::path::PathBuf;
@@ -152,7 +152,7 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
-/// A command line that cannot be run; reported with exit status 2.
+/// A command line that cannot be run; reported with exit status 1, as cp.
 #[derive(Debug)]
 pub struct UsageError(pub String);
 
@@ -389,36 +389,39 @@ fn apply_list(p: &mut Preserve, list: &str, on: bool, option: &str) -> Result<()
     Ok(())
 }
 
-/// -a, -d, -p, --preserve and --no-preserve. The ones that turn attributes
-/// on are applied first, then --no-preserve (cp applies them in command-line
-/// order; the two differ only for `--no-preserve=X` before an option naming X).
+/// -a, -d, -p, --preserve and --no-preserve, applied in command-line order as
+/// cp does: `--no-preserve=mode --preserve=all` keeps the mode,
+/// `--preserve=all --no-preserve=mode` does not.
 fn preserve(args: &Args) -> Result<Preserve, UsageError> {
     let mut p = Preserve::default();
-    if args.archive {
-        p.mode = true;
-        p.ownership = true;
-        p.timestamps = true;
-        p.links = true;
-        p.xattr = true;
-        p.required = true;
-        p.xattr_quiet = true;
+    for step in &args.preserve_steps {
+        match step {
+            PreserveStep::Archive => {
+                p.mode = true;
+                p.ownership = true;
+                p.timestamps = true;
+                p.links = true;
+                p.xattr = true;
+                p.required = true;
+                p.xattr_quiet = true;
+            }
+            PreserveStep::Links => p.links = true,
+            PreserveStep::Default => {
+                p.mode = true;
+                p.ownership = true;
+                p.timestamps = true;
+                p.required = true;
+            }
+            PreserveStep::On(list) => {
+                apply_list(&mut p, list, true, "--preserve")?;
+                p.required = true;
+            }
+            PreserveStep::Off(list) => apply_list(&mut p, list, false, "--no-preserve")?,
+        }
     }
-    if args.no_deref_preserve_links {
-        p.links = true;
-    }
-    if args.preserve_default {
-        p.mode = true;
-        p.ownership = true;
-        p.timestamps = true;
-        p.required = true;
-    }
-    for list in &args.preserve {
-        apply_list(&mut p, list, true, "--preserve")?;
-        p.required = true;
-    }
-    for list in &args.no_preserve {
-        apply_list(&mut p, list, false, "--no-preserve")?;
-    }
+    // (-a after --no-preserve=mode: cp preserves the mode, which takes
+    // precedence over its default permissions.)
+    p.no_mode &= !p.mode;
     Ok(p)
 }
 
@@ -445,12 +448,11 @@ fn parse_size(s: &str) -> Result<u64, UsageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
     fn cfg(argv: &[&str]) -> Result<Config, UsageError> {
         let mut v = vec!["uring-cp"];
         v.extend_from_slice(argv);
-        Config::from_args(Args::try_parse_from(v).expect("argv parses"))
+        Config::from_args(crate::cli::parse_from(v).expect("argv parses"))
     }
 
     #[test]
@@ -501,6 +503,19 @@ mod tests {
             .unwrap()
             .preserve;
         assert!(!p.mode && !p.xattr && p.ownership && p.no_mode);
+        // In command-line order, as cp.
+        let p = cfg(&["--no-preserve=mode", "--preserve=all", "a", "b"])
+            .unwrap()
+            .preserve;
+        assert!(p.mode && !p.no_mode);
+        let p = cfg(&["--preserve=all", "--no-pres=mode", "-p", "a", "b"])
+            .unwrap()
+            .preserve;
+        assert!(p.mode && p.links && !p.no_mode);
+        let p = cfg(&["-p", "--no-preserve=mode", "a", "b"])
+            .unwrap()
+            .preserve;
+        assert!(!p.mode && p.no_mode && p.timestamps);
         let p = cfg(&["--preserve=xattr", "a", "b"]).unwrap().preserve;
         assert!(p.xattr && p.xattr_required);
         let p = cfg(&["-d", "a", "b"]).unwrap();

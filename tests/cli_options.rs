@@ -163,3 +163,27 @@ fn attributes_only_copies_no_data() {
         ],
     );
 }
+
+/// -a, -p, --preserve and --no-preserve apply in command-line order, as
+/// cp's (GNU's preserve-mode.sh): the last word on an attribute wins.
+#[test]
+fn preserve_options_in_command_line_order() {
+    let build = |fx: &Fx| {
+        fx.file("a", 0o600, b"a\n");
+        fx.dir("d", 0o705);
+        fx.file("d/f", 0o640, b"f\n");
+    };
+    each_engine(
+        "preserve order",
+        build,
+        &[
+            &["--no-preserve=mode", "--preserve=all", "a", "x"],
+            &["--preserve=all", "--no-preserve=mode", "a", "x"],
+            &["--no-preserve=mode", "-p", "a", "x"],
+            &["-p", "--no-preserve=mode", "a", "x"],
+            &["--no-preserve=mode", "-a", "d", "x"],
+            &["-a", "--no-preserve=mode", "d", "x"],
+            &["-r", "--no-preserve=mode,timestamps", "--preserve=mode", "d", "x"],
+        ],
+    );
+}

@@ -1031,19 +1031,26 @@ fn usage_error(args: &[&str]) {
             let before = env.ours.snapshot();
             let ours = env.run_ours(engine, args, &RunOpts::default());
             let ctx = format!("[usage error {args:?}, engine={engine}]");
-            assert_eq!(ours.code, Some(2), "{ctx}: expected exit 2\n{ours}");
+            // GNU cp rejects these too, with the same status (1) and a
+            // last line pointing at --help.
+            let gnu = env.run_gnu(args, &RunOpts::default());
+            assert_eq!(gnu.code, Some(1), "{ctx}: GNU cp's status\n{gnu}");
+            assert_eq!(ours.code, gnu.code, "{ctx}: exit status\n{ours}");
+            let last = ours
+                .stderr_str()
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .to_string();
             assert!(
-                !ours.stderr.is_empty(),
-                "{ctx}: expected a message on stderr\n{ours}"
+                last.starts_with("Try '") && last.ends_with(" --help' for more information."),
+                "{ctx}: expected cp's `Try '... --help'` line last\n{ours}"
             );
             assert!(
                 ours.stdout.is_empty(),
                 "{ctx}: expected nothing on stdout\n{ours}"
             );
             assert_snapshots_eq(&ctx, &env.ours.snapshot(), &before, "after", "before");
-            // GNU cp also rejects these (with status 1): sanity check of the case.
-            let gnu = env.run_gnu(args, &RunOpts::default());
-            assert_ne!(gnu.code, Some(0), "{ctx}: GNU cp accepted it?\n{gnu}");
         });
     }
     failures.finish();
@@ -1067,8 +1074,15 @@ fn usage_error_unknown_flag() {
     usage_error(&["-Z9", "a", "b"]);
 }
 
+/// Options that cannot go together (GNU's sparse.sh).
+#[test]
+fn usage_error_conflicting_options() {
+    usage_error(&["--sparse=always", "--reflink", "a", "b"]);
+    usage_error(&["--sparse=never", "--reflink=always", "a", "b"]);
+}
+
 /// GNU cp reports `extra operand` via its usage() path (`Try 'cp --help'`),
-/// so uring-cp must treat it as a usage error (exit 2).
+/// so uring-cp must treat it as a usage error (exit 1, the same line).
 #[test]
 fn usage_error_extra_operand_with_no_target_directory() {
     usage_error(&["-T", "a", "b", "e"]);

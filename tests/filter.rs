@@ -169,7 +169,7 @@ fn bad_filters_are_usage_errors_naming_the_problem() {
             .current_dir(tmp.path())
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.starts_with(msg), "{args:?}: {err}");
         assert!(

@@ -226,9 +226,9 @@ fn judge(case: &Case, fixture: &Ran, ours: &Ran, gnu: &Ran) -> Result<(), String
             }
         }
         Expect::Unsupported(opt) => {
-            if ours.code != Some(2) {
+            if ours.code != Some(1) {
                 why.push(format!(
-                    "unsupported option {opt}: exit {:?}, not 2",
+                    "unsupported option {opt}: exit {:?}, not 1",
                     ours.code
                 ));
             }

@@ -351,7 +351,7 @@ fn stale_temporaries_are_removed_and_options_need_sync() {
         .current_dir(tmp.path())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", show(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out.stderr));
 }
 
 #[test]

@@ -24,7 +24,7 @@ use std::path::PathBuf;
                       uring-cp [OPTIONS] SOURCE... DIRECTORY\n       \
                       uring-cp [OPTIONS] -t DIRECTORY SOURCE...",
     after_help = "Exit status: 0 if everything was copied, 1 if any file failed \
-                  (the rest is still copied), 2 for a usage error. See `man uring-cp`."
+                  (the rest is still copied) or for a usage error. See `man uring-cp`."
 )]
 pub struct Args {
     /// Sources, then the destination (unless -t is given).
@@ -61,7 +61,8 @@ pub struct Args {
     )]
     pub preserve: Vec<String>,
 
-    /// Do not preserve the listed attributes (applied after -a, -p and --preserve).
+    /// Do not preserve the listed attributes (-a, -p, --preserve and
+    /// --no-preserve apply in command-line order: the last one wins).
     #[arg(
         long,
         value_name = "ATTR_LIST",
@@ -235,6 +236,12 @@ pub struct Args {
     #[arg(skip)]
     pub filters: Vec<Spec>,
 
+    /// -a, -d, -p, --preserve and --no-preserve in command-line order (filled
+    /// by [`parse`]): cp applies them one after another, so the last word on
+    /// an attribute wins.
+    #[arg(skip)]
+    pub preserve_steps: Vec<PreserveStep>,
+
     /// Explain what is being done: one line per copied item, as `cp -v`.
     #[arg(short, long, help_heading = "Output")]
     pub verbose: bool,
@@ -295,25 +302,76 @@ pub struct Args {
     pub version: bool,
 }
 
+/// One option that changes which attributes are preserved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PreserveStep {
+    /// -a.
+    Archive,
+    /// -d.
+    Links,
+    /// -p, or --preserve without a list.
+    Default,
+    /// --preserve=LIST.
+    On(String),
+    /// --no-preserve=LIST.
+    Off(String),
+}
+
 /// Parse the command line. Like `Args::try_parse`, and also records the
-/// order of the filter options, which decides which rule matches first.
+/// order of the options whose order matters.
 pub fn parse() -> Result<Args, clap::Error> {
-    let m = Args::command().try_get_matches()?;
+    parse_from(std::env::args_os())
+}
+
+/// [`parse`] over any argv (the first item is the program name).
+pub fn parse_from<I, T>(argv: I) -> Result<Args, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let m = Args::command().try_get_matches_from(argv)?;
     let mut args = Args::from_arg_matches(&m)?;
-    let mut ordered: Vec<(usize, Spec)> = Vec::new();
-    let mut take = |id: &str, make: &dyn Fn(usize) -> Spec| {
+    args.filters = in_order(
+        &m,
+        &[
+            ("exclude", &|i| Spec::Exclude(args.exclude[i].clone())),
+            ("include", &|i| Spec::Include(args.include[i].clone())),
+            ("exclude_from", &|i| {
+                Spec::ExcludeFrom(args.exclude_from[i].clone())
+            }),
+        ],
+    );
+    args.preserve_steps = in_order(
+        &m,
+        &[
+            ("archive", &|_| PreserveStep::Archive),
+            ("no_deref_preserve_links", &|_| PreserveStep::Links),
+            ("preserve_default", &|_| PreserveStep::Default),
+            ("preserve", &|i| PreserveStep::On(args.preserve[i].clone())),
+            ("no_preserve", &|i| {
+                PreserveStep::Off(args.no_preserve[i].clone())
+            }),
+        ],
+    );
+    Ok(args)
+}
+
+/// The occurrences of the given options in command-line order, each made
+/// into a `T` by its function from its index among that option's values.
+#[allow(clippy::type_complexity)]
+fn in_order<T>(m: &clap::ArgMatches, ids: &[(&str, &dyn Fn(usize) -> T)]) -> Vec<T> {
+    let mut ordered: Vec<(usize, T)> = Vec::new();
+    for (id, make) in ids {
+        // A flag that is not given still has a default value, without an index.
+        if m.value_source(id) != Some(clap::parser::ValueSource::CommandLine) {
+            continue;
+        }
         if let Some(idx) = m.indices_of(id) {
             ordered.extend(idx.enumerate().map(|(i, at)| (at, make(i))));
         }
-    };
-    take("exclude", &|i| Spec::Exclude(args.exclude[i].clone()));
-    take("include", &|i| Spec::Include(args.include[i].clone()));
-    take("exclude_from", &|i| {
-        Spec::ExcludeFrom(args.exclude_from[i].clone())
-    });
+    }
     ordered.sort_by_key(|(at, _)| *at);
-    args.filters = ordered.into_iter().map(|(_, s)| s).collect();
-    Ok(args)
+    ordered.into_iter().map(|(_, s)| s).collect()
 }
 
 /// The `--stats` formats.
