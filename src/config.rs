@@ -86,6 +86,36 @@ impl Preserve {
     }
 }
 
+/// How backups are named (`--backup=CONTROL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackupKind {
+    /// NAME + suffix (`simple`, `never`).
+    Simple,
+    /// NAME.~N~, one more than the highest there (`numbered`, `t`).
+    Numbered,
+    /// Numbered if NAME already has numbered backups, else simple
+    /// (`existing`, `nil`).
+    Existing,
+}
+
+/// `-b`/`--backup` and `-S`/`--suffix`: an existing destination that would
+/// be replaced is kept under a backup name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backup {
+    pub kind: BackupKind,
+    /// The simple backup suffix: `-S`, else $SIMPLE_BACKUP_SUFFIX, else `~`.
+    pub suffix: String,
+}
+
+/// -l and -s: make links instead of copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkMode {
+    /// -l: hard links to the source files.
+    Hard,
+    /// -s: symbolic links to the source files.
+    Symbolic,
+}
+
 /// `--sparse`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sparse {
@@ -148,8 +178,31 @@ pub struct Config {
     pub copy_contents: bool,
     /// --attributes-only: no file data, only the attributes preserved.
     pub attributes_only: bool,
+    /// -b/--backup: existing destinations that would be replaced are kept.
+    pub backup: Option<Backup>,
+    /// -i: ask before replacing an existing destination.
+    pub interactive: bool,
+    /// -l, -s: every non-directory becomes a link to its source.
+    pub link: Option<LinkMode>,
     /// Warnings about the command line, printed before the run (no I/O here).
     pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// The backups the engines make: none for `cp --force --backup F F`,
+    /// which the plan turns into a copy of F to its backup name (or refuses,
+    /// copying nothing, when F is not a regular file), written without a
+    /// backup of its own, as cp does.
+    pub fn engine_backup(&self) -> Option<Backup> {
+        let onto_itself = match (&self.target, self.sources.as_slice()) {
+            (Target::Auto(d) | Target::Exactly(d), [only]) => only == d,
+            _ => false,
+        };
+        match onto_itself && self.overwrite == Overwrite::Force {
+            true => None,
+            false => self.backup.clone(),
+        }
+    }
 }
 
 /// A command line that cannot be run; reported with exit status 1, as cp.
@@ -178,6 +231,11 @@ fn strip_trailing_slashes(p: &std::path::Path) -> PathBuf {
 impl Config {
     pub fn from_args(args: Args) -> Result<Config, UsageError> {
         let preserve = preserve(&args)?;
+        let backup = backup(
+            &args,
+            std::env::var("VERSION_CONTROL").ok(),
+            std::env::var("SIMPLE_BACKUP_SUFFIX").ok(),
+        )?;
         let strip = args.strip_trailing_slashes;
         let mut paths: Vec<PathBuf> = args.paths.into_iter().map(PathBuf::from).collect();
         if strip {
@@ -228,10 +286,11 @@ impl Config {
         } else if args.deref_command_line {
             Deref::CommandLine
         } else if args.no_dereference
-            || args.recursive
             || args.archive
             || args.no_deref_preserve_links
+            || (args.recursive && !args.link)
         {
+            // (cp -rl follows symlinks: it links their targets.)
             Deref::Never
         } else {
             // GNU cp: without -r and without -P, symlinks are followed.
@@ -283,6 +342,15 @@ impl Config {
             one_file_system: args.one_file_system,
             copy_contents: args.copy_contents,
             attributes_only: args.attributes_only,
+            backup,
+            interactive: args.interactive,
+            link: if args.link {
+                Some(LinkMode::Hard)
+            } else if args.symbolic_link {
+                Some(LinkMode::Symbolic)
+            } else {
+                None
+            },
             warnings,
             sync: crate::sync::SyncOptions {
                 enabled: args.sync,
@@ -324,6 +392,79 @@ impl Config {
             reflink,
         })
     }
+}
+
+/// The backup controls and their meanings, in cp's order.
+const BACKUP_CONTROLS: [(&str, Option<BackupKind>); 8] = [
+    ("none", None),
+    ("off", None),
+    ("simple", Some(BackupKind::Simple)),
+    ("never", Some(BackupKind::Simple)),
+    ("existing", Some(BackupKind::Existing)),
+    ("nil", Some(BackupKind::Existing)),
+    ("numbered", Some(BackupKind::Numbered)),
+    ("t", Some(BackupKind::Numbered)),
+];
+
+/// -b, --backup[=CONTROL], -S: what cp's `xget_version` and
+/// `set_simple_backup_suffix` decide, from the options and the environment
+/// ($VERSION_CONTROL, $SIMPLE_BACKUP_SUFFIX) given here.
+fn backup(
+    args: &Args,
+    version_control: Option<String>,
+    suffix_env: Option<String>,
+) -> Result<Option<Backup>, UsageError> {
+    if args.backup.is_none() && args.suffix.is_none() {
+        return Ok(None);
+    }
+    if args.no_clobber {
+        return Err(UsageError(
+            "options --backup and --no-clobber are mutually exclusive".into(),
+        ));
+    }
+    let (word, context) = match args.backup.clone().flatten() {
+        Some(w) => (Some(w), "backup type"),
+        None => (version_control, "$VERSION_CONTROL"),
+    };
+    let kind = match word.filter(|w| !w.is_empty()) {
+        None => Some(BackupKind::Existing),
+        Some(w) => backup_control(&w, context)?,
+    };
+    // A suffix must be a plain name ending (cp: not empty, no slash).
+    let suffix = [args.suffix.clone(), suffix_env]
+        .into_iter()
+        .flatten()
+        .next()
+        .filter(|s| !s.is_empty() && !s.contains('/'))
+        .unwrap_or_else(|| "~".to_string());
+    Ok(kind.map(|kind| Backup { kind, suffix }))
+}
+
+/// One backup control word: exact, or a prefix whose matches all mean the
+/// same (cp's argmatch: `nu` is numbered, `n` is ambiguous).
+fn backup_control(word: &str, context: &str) -> Result<Option<BackupKind>, UsageError> {
+    if let Some((_, k)) = BACKUP_CONTROLS.iter().find(|(w, _)| *w == word) {
+        return Ok(*k);
+    }
+    let matches: Vec<Option<BackupKind>> = BACKUP_CONTROLS
+        .iter()
+        .filter(|(w, _)| w.starts_with(word))
+        .map(|(_, k)| *k)
+        .collect();
+    if let Some(first) = matches.first()
+        && matches.iter().all(|k| k == first)
+    {
+        return Ok(*first);
+    }
+    let what = if matches.is_empty() {
+        "invalid"
+    } else {
+        "ambiguous"
+    };
+    Err(UsageError(format!(
+        "{what} argument '{word}' for '{context}'\nValid arguments are:\n  \
+         - 'none', 'off'\n  - 'simple', 'never'\n  - 'existing', 'nil'\n  - 'numbered', 't'"
+    )))
 }
 
 /// The attribute names of `--preserve`, in cp's order.
@@ -529,6 +670,47 @@ mod tests {
             Reflink::Always
         );
         assert_eq!(cfg(&["a", "b"]).unwrap().reflink, Reflink::Auto);
+    }
+
+    #[test]
+    fn backup_controls() {
+        let kind = |argv: &[&str], vc: Option<&str>| {
+            let mut v = vec!["uring-cp"];
+            v.extend_from_slice(argv);
+            let args = crate::cli::parse_from(v).expect("argv parses");
+            backup(&args, vc.map(str::to_string), None).map(|b| b.map(|b| b.kind))
+        };
+        assert_eq!(kind(&["a", "b"], Some("t")).unwrap(), None);
+        assert_eq!(
+            kind(&["-b", "a", "b"], None).unwrap(),
+            Some(BackupKind::Existing)
+        );
+        assert_eq!(
+            kind(&["-b", "a", "b"], Some("t")).unwrap(),
+            Some(BackupKind::Numbered)
+        );
+        assert_eq!(
+            kind(&["--backup=simple", "a", "b"], Some("t")).unwrap(),
+            Some(BackupKind::Simple)
+        );
+        assert_eq!(
+            kind(&["--backup=nu", "a", "b"], None).unwrap(),
+            Some(BackupKind::Numbered)
+        );
+        assert_eq!(kind(&["--backup=off", "a", "b"], None).unwrap(), None);
+        assert_eq!(
+            kind(&["-S", ".b", "a", "b"], None).unwrap(),
+            Some(BackupKind::Existing)
+        );
+        assert!(kind(&["--backup=n", "a", "b"], None).is_err());
+        assert!(kind(&["-b", "a", "b"], Some("bogus")).is_err());
+        assert!(kind(&["-bn", "a", "b"], None).is_err());
+        // -n then -i: -i wins, so backups are allowed.
+        assert!(kind(&["-n", "-i", "-b", "a", "b"], None).is_ok());
+        let c = cfg(&["-n", "-i", "a", "b"]).unwrap();
+        assert!(c.interactive && c.overwrite != Overwrite::Skip);
+        let c = cfg(&["-i", "-n", "a", "b"]).unwrap();
+        assert!(!c.interactive && c.overwrite == Overwrite::Skip);
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub enum Op {
     Replace,
     /// Flushing a destination filesystem to disk (`--fsync`).
     Flush,
+    /// Keeping a destination under its backup name (-b); the path is the
+    /// destination.
+    Backup,
     /// Making a kept destination's extended attributes the source's (sync mode).
     SetXattrs,
 }
@@ -192,6 +195,7 @@ impl fmt::Display for CopyError {
             Op::Changed => format!("{p} changed while it was being copied"),
             Op::Replace => format!("cannot replace {p}"),
             Op::Flush => format!("cannot flush {p} to disk"),
+            Op::Backup => format!("cannot backup {p}"),
             Op::SetXattrs => format!("setting extended attributes of {p}"),
         };
         write!(f, "{what}: {}", strip_os_suffix(&self.source))

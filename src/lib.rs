@@ -97,6 +97,9 @@ pub fn run(cfg: Config) -> i32 {
         several_sources: cfg.sources.len() > 1,
         remove_destination: cfg.remove_destination,
         attributes_only: cfg.attributes_only,
+        backup: cfg.engine_backup(),
+        interactive: cfg.interactive,
+        link: cfg.link,
     };
     let (mut engine, fallback) = match engine::select(cfg.engine, &opts) {
         Ok(v) => v,

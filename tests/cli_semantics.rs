@@ -1079,6 +1079,10 @@ fn usage_error_unknown_flag() {
 fn usage_error_conflicting_options() {
     usage_error(&["--sparse=always", "--reflink", "a", "b"]);
     usage_error(&["--sparse=never", "--reflink=always", "a", "b"]);
+    usage_error(&["-bn", "a", "b"]);
+    usage_error(&["--backup=bogus", "a", "b"]);
+    usage_error(&["--backup=n", "a", "b"]);
+    usage_error(&["-ls", "a", "b"]);
 }
 
 /// GNU cp reports `extra operand` via its usage() path (`Try 'cp --help'`),

@@ -17,7 +17,10 @@ use std::path::PathBuf;
     name = "uring-cp",
     disable_version_flag = true,
     // GNU's getopt: an unambiguous prefix of a long option is that option
-    // (`--rem` for --remove-destination), and a repeated option's last value wins.
+    // (`--rem` for --remove-destination), and a repeated option's last value
+    // wins. Where a prefix that is unambiguous in cp is ambiguous here, because
+    // of options cp does not have (`--b`: also --buffer-mem), the option has
+    // it as an alias (see `tests::gnu_abbreviations_mean_the_same`).
     infer_long_args = true,
     args_override_self = true,
     override_usage = "uring-cp [OPTIONS] SOURCE DEST\n       \
@@ -52,6 +55,7 @@ pub struct Args {
     /// context, xattr, all (comma-separated; default: mode,ownership,timestamps).
     #[arg(
         long,
+        alias = "pr",
         value_name = "ATTR_LIST",
         num_args = 0..=1,
         require_equals = true,
@@ -65,6 +69,7 @@ pub struct Args {
     /// --no-preserve apply in command-line order: the last one wins).
     #[arg(
         long,
+        aliases = ["no-p", "no-pr"],
         value_name = "ATTR_LIST",
         action = ArgAction::Append,
         help_heading = "Preserve"
@@ -104,18 +109,70 @@ pub struct Args {
 
     /// If an existing destination file cannot be opened, remove it and try again
     /// (-n, when also given, wins, as with cp).
-    #[arg(short, long, help_heading = "Copy")]
+    #[arg(short, long, alias = "f", help_heading = "Copy")]
     pub force: bool,
 
-    /// Do not overwrite an existing file; skip it and go on.
+    /// Do not overwrite an existing file; skip it and go on (-i and -n: the
+    /// last one given wins).
     #[arg(short, long, help_heading = "Copy")]
     pub no_clobber: bool,
+
+    /// Ask before replacing an existing destination: the question goes to
+    /// stderr, a line starting with `y` or `Y` on stdin answers yes; anything
+    /// else keeps the destination.
+    #[arg(short, long, aliases = ["i", "in"], help_heading = "Copy")]
+    pub interactive: bool,
+
+    /// Keep each existing destination file that would be replaced as a backup:
+    /// CONTROL is `simple`/`never` (NAME~), `numbered`/`t` (NAME.~N~),
+    /// `existing`/`nil` (numbered if numbered backups exist, else simple), or
+    /// `none`/`off`. Default: $VERSION_CONTROL, else existing. Directories are
+    /// merged, not backed up.
+    #[arg(
+        short = 'b',
+        long,
+        alias = "b",
+        value_name = "CONTROL",
+        num_args = 0..=1,
+        require_equals = true,
+        conflicts_with = "sync",
+        help_heading = "Backup"
+    )]
+    pub backup: Option<Option<String>>,
+
+    /// The suffix of simple backups (default: $SIMPLE_BACKUP_SUFFIX, else ~);
+    /// implies --backup.
+    #[arg(
+        short = 'S',
+        long,
+        value_name = "SUFFIX",
+        conflicts_with = "sync",
+        help_heading = "Backup"
+    )]
+    pub suffix: Option<String>,
 
     /// Remove each existing destination file before copying to it (it is
     /// replaced by a new file, renamed over it once complete), instead of
     /// rewriting it in place.
     #[arg(long, help_heading = "Copy")]
     pub remove_destination: bool,
+
+    /// Make hard links to the source files instead of copying them
+    /// (directories are still created; with -r, symlinks are followed unless
+    /// -P or -a is given).
+    #[arg(short = 'l', long, conflicts_with_all = ["symbolic_link", "sync"], help_heading = "Copy")]
+    pub link: bool,
+
+    /// Make symbolic links to the source files instead of copying them; a
+    /// relative SOURCE works only for a destination in the current directory.
+    #[arg(
+        short = 's',
+        long,
+        alias = "sy",
+        conflicts_with = "sync",
+        help_heading = "Copy"
+    )]
+    pub symbolic_link: bool,
 
     /// Stay on the filesystem of each SOURCE: a directory on another one (a
     /// mount point) is copied as an empty directory.
@@ -133,7 +190,7 @@ pub struct Args {
     pub attributes_only: bool,
 
     /// Remove trailing slashes from each SOURCE.
-    #[arg(long, help_heading = "Copy")]
+    #[arg(long, alias = "st", help_heading = "Copy")]
     pub strip_trailing_slashes: bool,
 
     /// Replace an existing destination only when it is older than its source
@@ -353,6 +410,15 @@ where
             }),
         ],
     );
+    // -i and -n: cp keeps the last one given.
+    let last = in_order(
+        &m,
+        &[("interactive", &|_| true), ("no_clobber", &|_| false)],
+    );
+    if let Some(&ask) = last.last() {
+        args.interactive = ask;
+        args.no_clobber = !ask;
+    }
     Ok(args)
 }
 
@@ -428,4 +494,88 @@ pub enum ReflinkArg {
     Always,
     /// Never share blocks: copy every byte (no copy_file_range).
     Never,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// GNU cp 9.1's long options.
+    const GNU_LONG: [&str; 29] = [
+        "archive",
+        "attributes-only",
+        "backup",
+        "context",
+        "copy-contents",
+        "debug",
+        "dereference",
+        "force",
+        "help",
+        "interactive",
+        "link",
+        "no-clobber",
+        "no-dereference",
+        "no-preserve",
+        "no-target-directory",
+        "one-file-system",
+        "parents",
+        "preserve",
+        "recursive",
+        "reflink",
+        "remove-destination",
+        "sparse",
+        "strip-trailing-slashes",
+        "suffix",
+        "symbolic-link",
+        "target-directory",
+        "update",
+        "verbose",
+        "version",
+    ];
+
+    /// Every prefix that names one of cp's long options in cp names the same
+    /// option here, although this tool has more options (a script's `--b` or
+    /// `--in` must not become ambiguous).
+    #[test]
+    fn gnu_abbreviations_mean_the_same() {
+        let cmd = super::Args::command();
+        let resolve = |word: &str| -> Option<String> {
+            let exact = cmd.get_arguments().find(|a| {
+                a.get_long() == Some(word)
+                    || a.get_all_aliases().is_some_and(|al| al.contains(&word))
+            });
+            if let Some(a) = exact {
+                return a.get_long().map(str::to_string);
+            }
+            let prefixed: Vec<&str> = cmd
+                .get_arguments()
+                .filter_map(|a| a.get_long())
+                .chain(["help"])
+                .filter(|l| l.starts_with(word))
+                .collect();
+            match prefixed.as_slice() {
+                [one] => Some(one.to_string()),
+                _ => None,
+            }
+        };
+        let mut wrong = Vec::new();
+        for opt in GNU_LONG {
+            for end in 1..=opt.len() {
+                let prefix = &opt[..end];
+                if GNU_LONG.iter().filter(|o| o.starts_with(prefix)).count() != 1 {
+                    continue;
+                }
+                if resolve(prefix).as_deref() != Some(opt) {
+                    wrong.push(format!(
+                        "--{prefix} (cp: --{opt}, here: {:?})",
+                        resolve(prefix)
+                    ));
+                }
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "prefixes that differ from cp's: {wrong:#?}"
+        );
+    }
 }

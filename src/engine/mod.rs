@@ -11,10 +11,13 @@
 //! - [`chains`]: every step through one ring (fewest system calls);
 //! - [`portable`]: system calls only.
 
+pub mod backup;
 pub mod chains;
+pub mod linking;
 pub mod mover;
 pub mod ops;
 pub mod portable;
+pub mod prompt;
 pub mod uring;
 
 use crate::config::{EngineChoice, Overwrite};
@@ -43,6 +46,12 @@ pub struct EngineOptions {
     pub remove_destination: bool,
     /// --attributes-only: files get their attributes, no data.
     pub attributes_only: bool,
+    /// -b: replaced destinations are kept under backup names.
+    pub backup: Option<crate::config::Backup>,
+    /// -i: ask before replacing a destination.
+    pub interactive: bool,
+    /// -l, -s: non-directories become links to their sources.
+    pub link: Option<crate::config::LinkMode>,
 }
 
 /// The CPUs this process may use. Asked once: the answer comes from reading

@@ -84,6 +84,15 @@ impl FileCopier {
             return Ok(DstOpen::Skip);
         }
         self.made_symlinks.check(item, &lst)?;
+        if !self.may_overwrite(item, dst, &lst) {
+            return Ok(DstOpen::Skip);
+        }
+        let is_dir = FileType::from_raw_mode(lst.st_mode) == FileType::Directory;
+        if self.backup.is_some() && !is_dir {
+            // Kept under its backup name once the new file is complete (see
+            // `super::backup`): never written in place, never followed.
+            return Ok(DstOpen::Replace);
+        }
         let symlink = FileType::from_raw_mode(lst.st_mode) == FileType::Symlink;
         if symlink && self.remove_destination {
             // Removed, not followed (even a loop or a dangling one), as cp.
@@ -142,7 +151,7 @@ impl FileCopier {
     /// place of what exists at its destination? cp replaces a non-directory
     /// (and says `removed 'X'` under -v), refuses a directory, and -n (or -u,
     /// when the destination is not older) skips: false.
-    fn may_replace(&self, item: &Item, dst: BorrowedFd<'_>) -> Result<bool, Failure> {
+    pub(super) fn may_replace(&self, item: &Item, dst: BorrowedFd<'_>) -> Result<bool, Failure> {
         let overwrite = self.overwrite;
         let st = match rustix::fs::statat(dst, item.dst_name(), AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => st,
@@ -161,6 +170,9 @@ impl FileCopier {
             }
         }
         self.made_symlinks.check(item, &st)?;
+        if !self.may_overwrite(item, dst, &st) {
+            return Ok(false);
+        }
         if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
             return Err(Failure::Msg(format!(
                 "cannot overwrite directory {} with non-directory",
@@ -170,18 +182,56 @@ impl FileCopier {
         Ok(true)
     }
 
+    /// -i: ask whether the existing destination (status `st`) may be
+    /// replaced. Always yes without -i.
+    fn may_overwrite(&self, item: &Item, dst: BorrowedFd<'_>, st: &rustix::fs::Stat) -> bool {
+        !self.interactive
+            || super::prompt::overwrite_ok(
+                &item.dst_path(),
+                dst,
+                item.dst_name(),
+                st,
+                self.overwrite == Overwrite::Force || self.remove_destination,
+            )
+    }
+
+    /// -b: keep the existing destination under its backup name, just before
+    /// the complete new entry (`temp`) is renamed over it.
+    fn back_up(&self, item: &Item, dst: BorrowedFd<'_>) -> Result<bool, Failure> {
+        let Some(b) = &self.backup else {
+            return Ok(false);
+        };
+        match super::backup::make(dst, item.dst_name(), b) {
+            Ok(Some(name)) => {
+                let path = crate::tree::join(&item.dst_dir.path, &name);
+                self.archive.progress.backed_up(&item.dst_path(), &path);
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(e) => Err(item.error(Op::Backup, true, e.into()).into()),
+        }
+    }
+
     /// Put a new entry in place of `item`'s existing destination in one step:
     /// `make` creates it under a temporary name, which is renamed over the
     /// old one, so a failure at any point leaves the old entry as it was (cp
     /// removes it first, and a failure then loses it).
-    fn replace(
+    pub(super) fn replace(
         &self,
         item: &Item,
         dst: BorrowedFd<'_>,
         make: impl Fn(&CStr) -> Result<(), CopyError>,
+        say_removed: bool,
     ) -> Result<(), Failure> {
         let temp = crate::sync::temp_name(item.dst_name());
         make(&temp)?;
+        let backed_up = match self.back_up(item, dst) {
+            Ok(b) => b,
+            Err(f) => {
+                self.remove_made(item, dst, &temp);
+                return Err(f);
+            }
+        };
         if let Err(e) = rustix::fs::renameat(dst, &temp, dst, item.dst_name()) {
             self.remove_made(item, dst, &temp);
             return Err(item.error(Op::Replace, true, e.into()).into());
@@ -189,7 +239,9 @@ impl FileCopier {
         // A rename onto another name of the same inode does nothing and
         // leaves the temporary name.
         let _ = rustix::fs::unlinkat(dst, &temp, AtFlags::empty());
-        self.archive.progress.removed(&item.dst_path());
+        if say_removed && !backed_up {
+            self.archive.progress.removed(&item.dst_path());
+        }
         Ok(())
     }
 
@@ -227,7 +279,7 @@ impl FileCopier {
                 if !self.may_replace(item, dst)? {
                     return Ok(false);
                 }
-                self.replace(item, dst, make)?;
+                self.replace(item, dst, make, true)?;
             }
             Err(e) => return Err(e.into()),
         }
@@ -346,7 +398,7 @@ const CHANGED_RETRIES: u32 = 3;
 /// and the io_uring engine's fallback when a linked chain cannot do it (the
 /// source changed size, a destination appeared, -f must retry).
 pub struct FileCopier {
-    overwrite: Overwrite,
+    pub(super) overwrite: Overwrite,
     /// Moves the bytes (copy_file_range, splice, read/write).
     mover: Mover,
     /// Archive mode: what to preserve, sparse files, reflinks, hard links.
@@ -357,9 +409,15 @@ pub struct FileCopier {
     /// The symlinks this run made, never to be written through.
     pub made_symlinks: MadeSymlinks,
     /// --remove-destination.
-    remove_destination: bool,
+    pub(super) remove_destination: bool,
     /// --attributes-only: no data is copied; an existing file keeps its own.
     attributes_only: bool,
+    /// -b: replaced destinations are kept under backup names.
+    pub(super) backup: Option<crate::config::Backup>,
+    /// -i: ask before replacing a destination.
+    pub(super) interactive: bool,
+    /// -l, -s: non-directories become links to their sources.
+    link: Option<crate::config::LinkMode>,
 }
 
 /// The symlinks this run made, by device and inode, when it has several
@@ -443,6 +501,9 @@ impl FileCopier {
             made_symlinks: MadeSymlinks::new(opts.several_sources),
             remove_destination: opts.remove_destination,
             attributes_only: opts.attributes_only,
+            backup: opts.backup.clone(),
+            interactive: opts.interactive,
+            link: opts.link,
             mover: Mover::new(chunk, archive.reflink != Reflink::Never),
             archive,
             large: LargeFiles {
@@ -455,11 +516,16 @@ impl FileCopier {
     }
 
     /// Must every regular file take this synchronous path? In sync mode
-    /// (temporary names), under --reflink=always (FICLONE), and with
-    /// --attributes-only (no data at all): the ring engines' fast paths do
-    /// none of these.
+    /// (temporary names), under --reflink=always (FICLONE), with
+    /// --attributes-only (no data at all), -l/-s (links, no data) and -i (a
+    /// question, asked once, before anything is opened): the ring engines'
+    /// fast paths do none of these.
     pub fn files_need_sync(&self) -> bool {
-        self.temp_files || self.attributes_only || self.archive.files_need_sync()
+        self.temp_files
+            || self.attributes_only
+            || self.link.is_some()
+            || self.interactive
+            || self.archive.files_need_sync()
     }
 
     /// Wait for a worker's next work: the next item of its shard, or a large
@@ -567,6 +633,9 @@ impl FileCopier {
         dst: BorrowedFd<'_>,
         fresh: bool,
     ) -> Result<Option<u64>, Failure> {
+        if let Some(mode) = self.link {
+            return super::linking::make(self, item, dst, fresh, mode);
+        }
         // A symlink or special file with several names: link it like a file.
         let linked = item
             .stat
@@ -699,7 +768,7 @@ impl FileCopier {
                 if !self.may_replace(item, dst)? {
                     return Ok(None);
                 }
-                self.replace(item, dst, make)?;
+                self.replace(item, dst, make, true)?;
                 Ok(Some(0))
             }
             Err(e) => Err(e.into()),
@@ -731,6 +800,9 @@ impl FileCopier {
         buf: &mut Vec<u8>,
         queue: bool,
     ) -> Result<Copied, Failure> {
+        if let Some(mode) = self.link {
+            return super::linking::make(self, item, dst, fresh, mode).map(Copied::Done);
+        }
         let (follow, as_data) = match item.kind {
             Kind::File { follow, as_data } => (follow, as_data),
             _ => (false, false),
@@ -837,9 +909,15 @@ impl FileCopier {
     /// A complete copy: close it, and rename a temporary over the destination.
     pub fn commit(&self, item: &Item, dst: BorrowedFd<'_>, out: Opened) -> Result<(), Failure> {
         drop(out.fd);
-        if let Some(t) = &out.temp
-            && let Err(e) = rustix::fs::renameat(dst, t.as_c_str(), dst, item.dst_name())
-        {
+        let Some(t) = &out.temp else {
+            return Ok(());
+        };
+        // (A temporary replaces an existing entry, which -b keeps.)
+        if let Err(f) = self.back_up(item, dst) {
+            self.remove_made(item, dst, t);
+            return Err(f);
+        }
+        if let Err(e) = rustix::fs::renameat(dst, t.as_c_str(), dst, item.dst_name()) {
             self.remove_made(item, dst, t);
             return Err(item.error(Op::Replace, true, e.into()).into());
         }

@@ -9,13 +9,14 @@
 //! [`Root`]s, each holding open descriptors for its source and destination
 //! parents, ready for the walker.
 
-use crate::config::{Config, Deref, Overwrite, Target};
+use crate::config::{Config, Deref, LinkMode, Overwrite, Target};
 use crate::error::{CopyError, Failure, Op, errno, quote, strip_os_suffix};
 use crate::progress::Progress;
 use crate::tree::{DstDir, SrcDir};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use std::collections::HashMap;
 use std::ffi::{CString, OsStr};
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -100,6 +101,13 @@ pub fn plan(cfg: &Config, progress: &dyn Progress) -> Result<Vec<Root>, Fatal> {
         },
     };
 
+    // `cp --force --backup F F` copies F to its backup name (cp's rule).
+    let dest = match (&cfg.backup, into_dir, cfg.sources.as_slice()) {
+        (Some(b), false, [only]) if cfg.overwrite == Overwrite::Force && *only == dest => {
+            own_backup_name(&dest, b).unwrap_or(dest)
+        }
+        _ => dest,
+    };
     let mut roots: Vec<Root> = Vec::new();
     let mut seen = Seen::default();
     let mut dests: Vec<PathBuf> = Vec::new();
@@ -121,6 +129,18 @@ pub fn plan(cfg: &Config, progress: &dyn Progress) -> Result<Vec<Root>, Fatal> {
         }
     }
     Ok(roots)
+}
+
+/// The backup name of the existing regular file `path`, if it is one.
+fn own_backup_name(path: &Path, b: &crate::config::Backup) -> Option<PathBuf> {
+    let st = rustix::fs::stat(path).ok()?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return None;
+    }
+    let (parent, name) = split(path);
+    let dir = open_dir_path(&parent).ok()?;
+    let backup = crate::engine::backup::name_for(dir.as_fd(), &name, b).ok()?;
+    Some(crate::tree::join(&parent, &backup))
 }
 
 /// What the operands planned so far put where.
@@ -237,6 +257,7 @@ fn plan_one(
     if link_onto_link
         && dst_same.is_some()
         && key != lexical_join(&canonical_dir(&src_parent_fd), &src_name)
+        && cfg.backup.is_none()
     {
         // Two names of one symlink inode: cp leaves them as they are.
         return Ok(Planned::Nothing);
@@ -248,21 +269,55 @@ fn plan_one(
     {
         return Ok(Planned::Twice);
     }
+    let src_lstat = rustix::fs::statat(
+        &src_parent_fd,
+        src_name.as_c_str(),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .ok();
+    let src_name_is_link = src_lstat
+        .as_ref()
+        .is_some_and(|s| FileType::from_raw_mode(s.st_mode) == FileType::Symlink);
+    let same_name = key == lexical_join(&canonical_dir(&src_parent_fd), &src_name);
+    let dst_is_link = dst_lstat
+        .as_ref()
+        .is_some_and(|l| FileType::from_raw_mode(l.st_mode) == FileType::Symlink);
+    let hard_links = cfg.link == Some(LinkMode::Hard) && !src_is_dir;
+    if hard_links
+        && (dst_lstat
+            .as_ref()
+            .is_some_and(|l| (l.st_dev, l.st_ino) == (st.st_dev, st.st_ino))
+            || (cfg.deref == Deref::Never && !dst_is_link && dst_same.is_some()))
+    {
+        // Already a hard link of the source (or of the file the symlink
+        // SOURCE points to, under -P): nothing to do, as cp.
+        return Ok(Planned::Nothing);
+    }
     // --remove-destination removes DEST before copying: one file under two
     // names is then no obstacle, as long as removing DEST leaves the source
     // (DEST is a symlink, or another hard link of a source that is not one).
     let removable = cfg.remove_destination
-        && dst_lstat.as_ref().is_some_and(|l| {
-            let src_name_is_link = rustix::fs::statat(
-                &src_parent_fd,
-                src_name.as_c_str(),
-                AtFlags::SYMLINK_NOFOLLOW,
-            )
-            .is_ok_and(|s| FileType::from_raw_mode(s.st_mode) == FileType::Symlink);
-            key != lexical_join(&canonical_dir(&src_parent_fd), &src_name)
-                && (FileType::from_raw_mode(l.st_mode) == FileType::Symlink || !src_name_is_link)
-        });
-    if dst_same.is_some() && !src_is_dir && !removable {
+        && dst_lstat.is_some()
+        && !same_name
+        && (dst_is_link || !src_name_is_link);
+    // -b moves DEST aside first (cp's rules): another name of the source
+    // may be backed up, except a file that a followed symlink SOURCE
+    // points to (the symlink would dangle), and never the source's own name.
+    let same_link = match (&src_lstat, &dst_lstat) {
+        (Some(s), Some(d)) => (s.st_dev, s.st_ino) == (d.st_dev, d.st_ino),
+        _ => false,
+    };
+    let backed_up = cfg.backup.is_some()
+        && dst_lstat.is_some()
+        && match same_link {
+            false => !(cfg.deref != Deref::Never && src_name_is_link && !dst_is_link),
+            true => !same_name,
+        };
+    // -s replaces a symlink DEST by a new symlink: it is never "the same".
+    let relinked = cfg.link == Some(LinkMode::Symbolic) && dst_is_link;
+    // -l never writes into DEST: linking onto another name of the source
+    // fails with "File exists", or replaces that name under -f.
+    if dst_same.is_some() && !src_is_dir && !removable && !backed_up && !relinked && !hard_links {
         return Err(Failure::Msg(format!(
             "{} and {} are the same file",
             quote(src),
@@ -292,6 +347,21 @@ fn plan_one(
         return Err(Failure::Msg(format!(
             "cannot overwrite directory {} with non-directory",
             quote(&dst_path)
+        )));
+    }
+    if let (Some(b), Some(_), false) = (&cfg.backup, &dst_lstat, src_is_dir)
+        && crate::engine::backup::would_destroy_source(
+            &src_name,
+            (st.st_dev, st.st_ino),
+            dst_parent_fd.as_fd(),
+            &dst_name,
+            b,
+        )
+    {
+        return Err(Failure::Msg(format!(
+            "backing up {} might destroy source;  {} not copied",
+            quote(&dst_path),
+            quote(src)
         )));
     }
     if !src_is_dir {

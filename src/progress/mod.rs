@@ -41,6 +41,9 @@ pub trait Progress: Send + Sync {
     /// An existing destination entry was removed to make room for the item
     /// that replaces it (cp's `removed 'X'` under -v).
     fn removed(&self, _path: &std::path::Path) {}
+    /// -b: the existing `dst` was kept as `backup` (cp's -v names it on the
+    /// item's line).
+    fn backed_up(&self, _dst: &std::path::Path, _backup: &std::path::Path) {}
     /// Sync mode: --max-delete stopped the deletions.
     fn delete_stopped(&self) {}
     /// What one io_uring worker submitted, when it ends.
@@ -110,6 +113,8 @@ pub struct Console {
     pub stats: Stats,
     /// The progress bar, once it is shown: lines printed meanwhile go above it.
     bar: OnceLock<indicatif::ProgressBar>,
+    /// -v with -b: the backup made of each destination, until its line is printed.
+    backups: std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, std::path::PathBuf>>,
 }
 
 impl Console {
@@ -118,6 +123,7 @@ impl Console {
             verbose,
             stats: Stats::default(),
             bar: OnceLock::new(),
+            backups: Default::default(),
         }
     }
 
@@ -152,10 +158,19 @@ impl Progress for Console {
         counter.fetch_add(1, Relaxed);
         self.stats.bytes.fetch_add(bytes, Relaxed);
         if self.verbose {
+            let dst = item.dst_path();
+            let backup = match self.backups.lock() {
+                Ok(mut b) if !b.is_empty() => b.remove(&dst),
+                _ => None,
+            };
             let line = format!(
-                "{} -> {}\n",
+                "{} -> {}{}\n",
                 crate::error::quote(&item.src_path()),
-                crate::error::quote(&item.dst_path())
+                crate::error::quote(&dst),
+                backup.map_or_else(String::new, |b| format!(
+                    " (backup: {})",
+                    crate::error::quote(&b)
+                ))
             );
             // A closed stdout (e.g. `| head`) must not stop the copy.
             self.print(|| {
@@ -183,6 +198,14 @@ impl Progress for Console {
 
     fn deleted(&self) {
         self.stats.deleted.fetch_add(1, Relaxed);
+    }
+
+    fn backed_up(&self, dst: &std::path::Path, backup: &std::path::Path) {
+        if self.verbose
+            && let Ok(mut b) = self.backups.lock()
+        {
+            b.insert(dst.to_path_buf(), backup.to_path_buf());
+        }
     }
 
     fn removed(&self, path: &std::path::Path) {

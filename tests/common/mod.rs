@@ -431,6 +431,11 @@ pub struct RunOpts {
     pub timeout: Duration,
     /// Drop to uid/gid 65534 with `setpriv` (test process must be root).
     pub as_nobody: bool,
+    /// Fed to stdin (else stdin is /dev/null): answers to -i's questions.
+    pub stdin: Option<Vec<u8>>,
+    /// Extra environment (VERSION_CONTROL, SIMPLE_BACKUP_SUFFIX are
+    /// otherwise removed).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for RunOpts {
@@ -439,6 +444,8 @@ impl Default for RunOpts {
             umask: 0o022,
             timeout: DEFAULT_TIMEOUT,
             as_nobody: false,
+            stdin: None,
+            env: Vec::new(),
         }
     }
 }
@@ -532,13 +539,25 @@ pub fn run<A: AsRef<[u8]>>(program: &str, args: &[A], cwd: &Path, opts: &RunOpts
         .env("LC_ALL", LOCALE)
         .env_remove("LANGUAGE")
         .env_remove("POSIXLY_CORRECT")
-        .stdin(Stdio::null())
+        .env_remove("VERSION_CONTROL")
+        .env_remove("SIMPLE_BACKUP_SUFFIX")
+        .envs(opts.env.iter().map(|(k, v)| (k, v)))
+        .stdin(if opts.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let start = Instant::now();
     let mut child = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {cmdline}: {e}"));
+    if let (Some(input), Some(mut pipe)) = (&opts.stdin, child.stdin.take()) {
+        use std::io::Write;
+        // (A program that exits without reading all of it closes the pipe.)
+        let _ = pipe.write_all(input);
+    }
     let (t1, t2) = read_outputs(&mut child);
     let mut timed_out = false;
     let status = loop {

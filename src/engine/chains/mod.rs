@@ -317,7 +317,9 @@ impl Chains {
                     .user_data(ud(key, 1));
                 self.push(&[mkdir, open])?;
             }
-            Kind::Symlink { target } if fresh && item.stat.is_none() => {
+            Kind::Symlink { target }
+                if fresh && item.stat.is_none() && !self.files.files_need_sync() =>
+            {
                 let target = target.as_ptr();
                 let name = item.dst_name().as_ptr();
                 let key = self.tasks.insert(Task::Symlink { item });

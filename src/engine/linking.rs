@@ -1,0 +1,132 @@
+//! `-l`/`--link` and `-s`/`--symbolic-link`: each non-directory becomes a
+//! link to its source instead of a copy (directories are still made).
+//!
+//! cp's rules for an existing destination hold: -n and -u skip it, -i asks,
+//! -b keeps it under its backup name, and it is replaced only under -f,
+//! --remove-destination or -b (and for -l, also after -i's yes); otherwise
+//! the link fails with "File exists". A replacement is made under a
+//! temporary name and renamed over the old entry, so a failure keeps it.
+
+use super::ops::FileCopier;
+use crate::config::{LinkMode, Overwrite};
+use crate::error::{CopyError, Failure, Op, quote, strip_os_suffix};
+use crate::tree::{Item, Kind};
+use rustix::fs::AtFlags;
+use std::ffi::{CStr, CString};
+use std::os::fd::BorrowedFd;
+use std::os::unix::ffi::OsStrExt;
+
+/// Make `item`'s destination a link to its source. `Ok(None)` when it was
+/// left alone (skipped, or already that very file).
+pub fn make(
+    fc: &FileCopier,
+    item: &Item,
+    dst: BorrowedFd<'_>,
+    fresh: bool,
+    mode: LinkMode,
+) -> Result<Option<u64>, Failure> {
+    let src = item.src_path();
+    let target = CString::new(src.as_os_str().as_bytes()).unwrap_or_default();
+    if mode == LinkMode::Symbolic && !src.is_absolute() && !in_current_dir(dst) {
+        // The link would point elsewhere than the source.
+        return Err(Failure::Msg(format!(
+            "{}: can make relative symbolic links only in current directory",
+            item.dst_path().display()
+        )));
+    }
+    let follow = matches!(item.kind, Kind::File { follow: true, .. });
+    let link = |name: &CStr| -> Result<(), CopyError> {
+        match mode {
+            LinkMode::Hard => rustix::fs::linkat(
+                &item.src_dir.fd,
+                &item.name,
+                dst,
+                name,
+                if follow {
+                    AtFlags::SYMLINK_FOLLOW
+                } else {
+                    AtFlags::empty()
+                },
+            )
+            .map_err(|e| item.error(Op::Link, true, e.into())),
+            LinkMode::Symbolic => rustix::fs::symlinkat(target.as_c_str(), dst, name)
+                .map_err(|e| item.error(Op::Symlink, true, e.into())),
+        }
+    };
+    let result = match link(item.dst_name()) {
+        Ok(()) => Ok(Some(0)),
+        Err(e) if !fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {
+            replace_existing(fc, item, dst, mode, follow, e, &link)
+        }
+        Err(e) => Err(Failure::Io(e)),
+    };
+    // cp names both ends: "cannot create hard link 'dst' to 'src'".
+    result.map_err(|f| match f {
+        Failure::Io(e) if matches!(e.op, Op::Link | Op::Symlink) && e.path == item.dst_path() => {
+            let what = match mode {
+                LinkMode::Hard => "hard",
+                LinkMode::Symbolic => "symbolic",
+            };
+            Failure::Msg(format!(
+                "cannot create {what} link {} to {}: {}",
+                quote(&e.path),
+                quote(&src),
+                strip_os_suffix(&e.source)
+            ))
+        }
+        other => other,
+    })
+}
+
+/// The destination exists (`exists` is the EEXIST of the first try).
+fn replace_existing(
+    fc: &FileCopier,
+    item: &Item,
+    dst: BorrowedFd<'_>,
+    mode: LinkMode,
+    follow: bool,
+    exists: CopyError,
+    link: &dyn Fn(&CStr) -> Result<(), CopyError>,
+) -> Result<Option<u64>, Failure> {
+    if mode == LinkMode::Hard && already_linked(item, dst, follow) {
+        return Ok(None);
+    }
+    if !fc.may_replace(item, dst)? {
+        return Ok(None);
+    }
+    let replace = fc.backup.is_some()
+        || fc.remove_destination
+        || fc.overwrite == Overwrite::Force
+        || (mode == LinkMode::Hard && fc.interactive);
+    if !replace {
+        return Err(Failure::Io(exists));
+    }
+    fc.replace(item, dst, link, false)?;
+    Ok(Some(0))
+}
+
+/// Is the destination already a hard link of the source? (cp does nothing then.)
+fn already_linked(item: &Item, dst: BorrowedFd<'_>, follow: bool) -> bool {
+    let flags = if follow {
+        AtFlags::empty()
+    } else {
+        AtFlags::SYMLINK_NOFOLLOW
+    };
+    match (
+        rustix::fs::statat(&item.src_dir.fd, &item.name, flags),
+        rustix::fs::statat(dst, item.dst_name(), AtFlags::SYMLINK_NOFOLLOW),
+    ) {
+        (Ok(s), Ok(d)) => (s.st_dev, s.st_ino) == (d.st_dev, d.st_ino),
+        _ => false,
+    }
+}
+
+/// Is `dir` the working directory? A relative symlink target is only right
+/// there.
+fn in_current_dir(dir: BorrowedFd<'_>) -> bool {
+    match (rustix::fs::fstat(dir), rustix::fs::stat(".")) {
+        (Ok(d), Ok(cwd)) => (d.st_dev, d.st_ino) == (cwd.st_dev, cwd.st_ino),
+        // cp: a failed stat is not this check's to report.
+        _ => true,
+    }
+}
