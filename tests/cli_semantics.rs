@@ -986,6 +986,43 @@ fn unreadable_file_in_tree_reports_and_copies_rest() {
     failures.finish();
 }
 
+/// DEST a symlink into a directory the user cannot search (GNU's
+/// fail-perm.sh): "cannot stat", not "dangling", as cp says.
+#[test]
+fn symlink_dest_into_unsearchable_dir() {
+    let Some(opts) = unprivileged_opts("symlink_dest_into_unsearchable_dir") else {
+        return;
+    };
+    let build = |fx: &Fx| {
+        fx.dir("D/D", 0o755);
+        fx.chmod("D", 0o000);
+        fx.symlink("symlink", "D/D");
+        fx.file("F", 0o644, b"F\n");
+    };
+    let mut failures = Failures::default();
+    for engine in engines() {
+        for args in [
+            &["F", "symlink"][..],
+            &["-T", "F", "symlink"],
+            &["--target-directory=symlink", "F"],
+        ] {
+            failures.check(|| {
+                let env = TestEnv::new();
+                env.build(build);
+                if opts.as_nobody {
+                    env.ours.chown_nobody();
+                    env.gnu.chown_nobody();
+                }
+                let (ours, gnu) = env.run_both(engine, args, &opts);
+                let ctx = format!("[symlink into unsearchable dir {args:?}, engine={engine}]");
+                compare_all(&ctx, &env, &ours, &gnu);
+                assert_eq!(ours.code, Some(1), "{ctx}");
+            });
+        }
+    }
+    failures.finish();
+}
+
 #[test]
 fn unreadable_dir_in_tree() {
     let Some(opts) = unprivileged_opts("unreadable_dir_in_tree") else {

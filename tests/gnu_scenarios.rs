@@ -47,10 +47,6 @@ fn gnu_cp_available() -> Result<(), String> {
 enum Expect {
     /// Exactly what GNU cp does.
     Gnu,
-    /// An option outside uring-cp's scope (not in the README's option table:
-    /// `-b`, `-l`, `-s`, `--remove-destination`): a usage error (exit 2)
-    /// naming it, and nothing touched.
-    Unsupported(&'static str),
     /// A documented, deliberate difference: this exit status, these
     /// messages (essence, prefix stripped) and the tree `tree` builds on top
     /// of the fixture.
@@ -198,7 +194,7 @@ fn brief(r: &Ran) -> String {
 
 /// Compare uring-cp's result with the expectation; `Err` describes how it
 /// differs.
-fn judge(case: &Case, fixture: &Ran, ours: &Ran, gnu: &Ran) -> Result<(), String> {
+fn judge(case: &Case, ours: &Ran, gnu: &Ran) -> Result<(), String> {
     let mut why = Vec::new();
     match &case.expect {
         Expect::Gnu => {
@@ -223,24 +219,6 @@ fn judge(case: &Case, fixture: &Ran, ours: &Ran, gnu: &Ran) -> Result<(), String
             let d = diff_lines(&ours.tree, &gnu.tree, "uring-cp", "cp");
             if !d.is_empty() {
                 why.push(format!("trees differ:\n      {}", d.join("\n      ")));
-            }
-        }
-        Expect::Unsupported(opt) => {
-            if ours.code != Some(1) {
-                why.push(format!(
-                    "unsupported option {opt}: exit {:?}, not 1",
-                    ours.code
-                ));
-            }
-            if !ours.msgs.iter().any(|m| m.contains(&format!("'{opt}'"))) {
-                why.push(format!("unsupported option {opt}: not named on stderr"));
-            }
-            let d = diff_lines(&ours.tree, &fixture.tree, "after", "before");
-            if !d.is_empty() {
-                why.push(format!(
-                    "unsupported option {opt}, yet the tree changed:\n      {}",
-                    d.join("\n      ")
-                ));
             }
         }
         Expect::Deliberate { code, msgs, .. } => {
@@ -286,7 +264,7 @@ fn run_all(title: &str, cases: &[Case]) {
         cases.len()
     );
     let mut failures = Vec::new();
-    let (mut same, mut deliberate, mut unsupported) = (0, 0, 0);
+    let (mut same, mut deliberate) = (0, 0);
     for case in cases {
         let cmd = format!(
             "{}cp {}",
@@ -296,15 +274,6 @@ fn run_all(title: &str, cases: &[Case]) {
         // GNU cp's outcome, once per case (it has no engines).
         let env = TestEnv::new();
         env.build(|fx| (case.setup)(fx));
-        let (fixture_tree, fixture_short) = tree_of(&env.gnu.root);
-        let fixture = Ran {
-            code: None,
-            msgs: Vec::new(),
-            stdout: String::new(),
-            tree: fixture_tree,
-            short: fixture_short,
-            raw: String::new(),
-        };
         let gnu = run_case(case, None, &env.gnu.root);
         drop(env);
         let mut rows: Vec<(String, Result<(), String>, String)> = Vec::new();
@@ -313,7 +282,7 @@ fn run_all(title: &str, cases: &[Case]) {
                 let env = TestEnv::new();
                 env.build(|fx| (case.setup)(fx));
                 let ours = run_case(case, Some(engine), &env.ours.root);
-                let mut verdict = judge(case, &fixture, &ours, &gnu);
+                let mut verdict = judge(case, &ours, &gnu);
                 if let (Ok(()), Expect::Deliberate { tree, .. }) = (&verdict, &case.expect) {
                     let want = env.extra_root("expected");
                     (case.setup)(&want);
@@ -347,10 +316,6 @@ fn run_all(title: &str, cases: &[Case]) {
                 same += 1;
                 "same"
             }
-            (Expect::Unsupported(_), false) => {
-                unsupported += 1;
-                "unsupp."
-            }
             (Expect::Deliberate { .. }, false) => {
                 deliberate += 1;
                 "deliber."
@@ -359,11 +324,6 @@ fn run_all(title: &str, cases: &[Case]) {
         writeln!(table, "{status:<8} {cmd}").unwrap();
         writeln!(table, "           cp: {}", brief(&gnu)).unwrap();
         match &case.expect {
-            Expect::Unsupported(opt) => writeln!(
-                table,
-                "           expected of uring-cp: usage error, exit 2 (option {opt} unsupported)"
-            )
-            .unwrap(),
             Expect::Deliberate { why, .. } => writeln!(
                 table,
                 "           expected of uring-cp: a deliberate difference: {why}"
@@ -371,7 +331,7 @@ fn run_all(title: &str, cases: &[Case]) {
             .unwrap(),
             Expect::Gnu => {}
         }
-        if differs || !matches!(case.expect, Expect::Unsupported(_)) && status != "same" {
+        if differs || status != "same" {
             // One line per distinct uring-cp outcome, with its engines.
             let mut seen: Vec<(String, Vec<String>)> = Vec::new();
             for (label, _, b) in &rows {
@@ -385,10 +345,10 @@ fn run_all(title: &str, cases: &[Case]) {
             }
         }
     }
-    let differ = cases.len() - same - deliberate - unsupported;
+    let differ = cases.len() - same - deliberate;
     writeln!(
         table,
-        "=== {title}: {same} same as cp, {deliberate} deliberate differences, {unsupported} unsupported options, {differ} DIFFER"
+        "=== {title}: {same} same as cp, {deliberate} deliberate differences, {differ} DIFFER"
     )
     .unwrap();
     notice(&table);
@@ -420,23 +380,6 @@ const SAME_FILE_ARGS: &[(&str, &str)] = &[
     ("foo", "hardlink"),
     ("hlsl", "sl2"),
 ];
-
-/// The option uring-cp does not have, if the set holds one (--rem, i.e.
-/// --remove-destination, it has).
-fn unsupported_in(opts: &str) -> Option<&'static str> {
-    if opts.starts_with("--") {
-        return None;
-    }
-    let letters = opts.strip_prefix('-')?;
-    ["b", "l", "s"]
-        .into_iter()
-        .find(|l| letters.contains(l))
-        .map(|l| match l {
-            "b" => "-b",
-            "l" => "-l",
-            _ => "-s",
-        })
-}
 
 fn same_file_cases() -> Vec<Case> {
     let mut cases = Vec::new();
@@ -471,9 +414,6 @@ fn same_file_cases() -> Vec<Case> {
             let mut c = Case::new(format!("same-file {opts:<5} {src} {dst}"), &args, setup);
             // As the script: numbered backups (`NAME.~1~`).
             c.env = vec!["VERSION_CONTROL=numbered"];
-            if let Some(opt) = unsupported_in(opts) {
-                c.expect = Expect::Unsupported(opt);
-            }
             cases.push(c);
         }
     }

@@ -259,6 +259,56 @@ fn a_failed_write_into_an_existing_file_does_not_remove_it() {
     }
 }
 
+/// -b: a copy that fails leaves the destination as it was and makes no
+/// backup (cp renames the destination aside first, so the name is missing
+/// after such a failure). The write fails, or the final rename over it.
+#[test]
+fn a_failed_copy_with_backup_keeps_the_destination_in_place() {
+    if !strace_or_skip() {
+        return;
+    }
+    for engine in engines() {
+        for fault in [
+            "copy_file_range,pwrite64,splice:error=EIO",
+            // The second rename: the first gives the old file its backup name.
+            "rename,renameat,renameat2:error=EIO:when=2",
+        ] {
+            let tmp = tempfile::tempdir().unwrap();
+            let (src, dst) = (tmp.path().join("src"), tmp.path().join("dst"));
+            std::fs::write(&src, pattern(100_000, 1)).unwrap();
+            std::fs::write(&dst, "the user's").unwrap();
+            let ino = std::fs::metadata(&dst).unwrap().ino();
+            let mut args = engine_args(engine);
+            args.extend(["-b".into(), src.into(), dst.clone().into()]);
+            let ran = traced(&[fault], &args, || {});
+            let ctx = format!("[{engine}, {fault}] {ran}");
+            // uring-chains writes through its ring, which strace cannot fail.
+            if ran.code == Some(0) {
+                assert!(
+                    engine == "uring-chains" && fault.starts_with("copy_file_range"),
+                    "{ctx}"
+                );
+                continue;
+            }
+            assert_eq!(ran.code, Some(1), "{ctx}");
+            assert_eq!(std::fs::metadata(&dst).unwrap().ino(), ino, "{ctx}");
+            assert_eq!(std::fs::read(&dst).unwrap(), b"the user's", "{ctx}");
+            if fault.starts_with("copy_file_range") {
+                assert!(
+                    !tmp.path().join("dst~").exists(),
+                    "{ctx}: a backup was made"
+                );
+            }
+            let names: Vec<_> = std::fs::read_dir(tmp.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .filter(|n| !["src", "dst", "dst~"].contains(&n.as_str()))
+                .collect();
+            assert!(names.is_empty(), "{ctx}: left behind: {names:?}");
+        }
+    }
+}
+
 /// Defect: copy_file_range's failures were all reported as write errors,
 /// even when the source could not be read.
 #[test]

@@ -3,8 +3,10 @@
 //!
 //! cp's rules for an existing destination hold: -n and -u skip it, -i asks,
 //! -b keeps it under its backup name, and it is replaced only under -f,
-//! --remove-destination or -b (and for -l, also after -i's yes); otherwise
-//! the link fails with "File exists". A replacement is made under a
+//! --remove-destination or -b (for -l, also after -i's yes), or where cp
+//! removes it first anyway (the source is a symlink copied as one; links are
+//! preserved and it has several names); otherwise the link fails with "File
+//! exists". A replacement is made under a
 //! temporary name and renamed over the old entry, so a failure keeps it.
 
 use super::ops::FileCopier;
@@ -94,10 +96,18 @@ fn replace_existing(
     if !fc.may_replace(item, dst)? {
         return Ok(None);
     }
+    // cp also removes the destination first when the source is a symlink
+    // copied as one, or when links are preserved and the destination has
+    // several names.
+    let removed_first = matches!(item.kind, Kind::Symlink { .. })
+        || (fc.archive.preserve.links
+            && rustix::fs::statat(dst, item.dst_name(), AtFlags::SYMLINK_NOFOLLOW)
+                .is_ok_and(|st| st.st_nlink > 1));
     let replace = fc.backup.is_some()
         || fc.remove_destination
         || fc.overwrite == Overwrite::Force
-        || (mode == LinkMode::Hard && fc.interactive);
+        || (mode == LinkMode::Hard && fc.interactive)
+        || removed_first;
     if !replace {
         return Err(Failure::Io(exists));
     }

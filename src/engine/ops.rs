@@ -112,12 +112,15 @@ impl FileCopier {
                     // removes it and creates the file.
                     return Ok(DstOpen::Replace);
                 }
-                Err(_) => {
+                Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => {
                     return Err(Failure::Msg(format!(
                         "not writing through dangling symlink {}",
                         quote(&item.dst_path())
                     )));
                 }
+                // Not known to dangle: its target cannot be reached (an
+                // unsearchable directory), as cp says.
+                Err(e) => return Err(item.error(Op::Stat, true, e.into()).into()),
             }
         } else {
             lst

@@ -287,7 +287,10 @@ fn plan_one(
         && (dst_lstat
             .as_ref()
             .is_some_and(|l| (l.st_dev, l.st_ino) == (st.st_dev, st.st_ino))
-            || (cfg.deref == Deref::Never && !dst_is_link && dst_same.is_some()))
+            || (cfg.deref == Deref::Never
+                && !dst_is_link
+                && dst_same.is_some()
+                && cfg.backup.is_none()))
     {
         // Already a hard link of the source (or of the file the symlink
         // SOURCE points to, under -P): nothing to do, as cp.
