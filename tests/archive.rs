@@ -405,6 +405,82 @@ fn many_hard_links_across_directories() {
     failures.finish();
 }
 
+/// Run [`case`] (trees and which names are hard links of each other, exit
+/// status, messages, all compared with GNU cp's) for every engine, the
+/// `uring` engine reading every source through its ring too, and every
+/// argument set.
+fn each_engine_and_ring_reads(name: &str, build: impl Fn(&Fx) + Copy, arg_sets: &[&[&str]]) {
+    let mut failures = Failures::default();
+    for engine in engines_and_ring_reads() {
+        for args in arg_sets {
+            failures.check(|| {
+                case(&format!("{name}: {args:?}"), engine, build, args);
+            });
+        }
+    }
+    failures.finish();
+}
+
+#[test]
+fn operands_naming_one_file_are_linked_like_cp() {
+    // GNU's tests/cp/link-preserve.sh and its neighbours: with -H each
+    // operand is remembered, so a symlink operand to another operand's file
+    // becomes a second name of its copy; with -L every file is; and a file
+    // met twice (a directory named twice through a symlink, a file inside an
+    // operand named again) is linked to its first copy again.
+    let build = |fx: &Fx| {
+        fx.file("a", 0o644, b"one inode\n");
+        fx.symlink("b", "a");
+        fx.symlink("bb", "b");
+        fx.hardlink("a", "h");
+        fx.dir("d", 0o755);
+        fx.file("d/x", 0o644, b"x and y\n");
+        fx.hardlink("d/x", "d/y");
+        fx.file("d/z", 0o644, b"z alone\n");
+        fx.symlink("e", "d");
+        fx.symlink("dx", "d/x");
+        fx.symlink("dz", "d/z");
+        fx.fifo("p", 0o644);
+        fx.symlink("ps", "p");
+        fx.dir("c", 0o755);
+        fx.stamp_all(6);
+    };
+    each_engine_and_ring_reads(
+        "operands naming one file",
+        build,
+        &[
+            // link-preserve.sh, case by case.
+            &["-d", "a", "h", "c"],
+            &["--preserve=links", "-R", "-H", "a", "b", "c"],
+            &["--preserve=links", "-R", "-L", "d", "c"],
+            &["-dR", "--no-preserve=links", "d", "c"],
+            // The symlink first; without -R; through two symlinks; with -v.
+            &["--preserve=links", "-R", "-H", "b", "a", "c"],
+            &["--preserve=links", "-H", "a", "b", "bb", "c"],
+            &["--preserve=links", "a", "b", "c"],
+            &["-aHv", "a", "b", "bb", "h", "c"],
+            &["--preserve=links", "-RL", "b", "a", "c"],
+            // No -H, or no --preserve=links: separate files (or a symlink).
+            &["-a", "a", "b", "c"],
+            &["-RH", "a", "b", "c"],
+            // An operand named twice.
+            &["--preserve=links", "-H", "a", "b", "a", "c"],
+            // A directory copied twice (through a symlink): its linked
+            // files are linked across both copies, the others are not.
+            &["--preserve=links", "-RH", "d", "e", "c"],
+            &["--preserve=links", "-RL", "d", "e", "dz", "c"],
+            // Symlink operands to files of a tree operand, before and
+            // after it: linked where the file has several names.
+            &["--preserve=links", "-RH", "d", "dx", "dz", "c"],
+            &["--preserve=links", "-RH", "dx", "dz", "d", "c"],
+            // A file inside an operand, named again.
+            &["-a", "d", "d/x", "d/z", "c"],
+            // Special files too.
+            &["--preserve=links", "-RH", "p", "ps", "c"],
+        ],
+    );
+}
+
 #[test]
 fn unprivileged_archive_matches_gnu_cp() {
     // As uid 65534: files owned by root cannot be given away, silently, and

@@ -571,7 +571,7 @@ impl FileCopier {
         let linked = item
             .stat
             .as_deref()
-            .filter(|st| self.archive.tracks_links(st));
+            .filter(|st| self.archive.tracks_links(st, item.display.is_some()));
         let first = match linked {
             Some(st) => match self.claim_link(item, st, dst, fresh) {
                 Ok(first) => first,
@@ -631,10 +631,10 @@ impl FileCopier {
         dst: BorrowedFd<'_>,
         fresh: bool,
     ) -> Result<bool, Result<Option<u64>, Failure>> {
-        if !self.archive.tracks_links(st) {
+        if !self.archive.tracks_links(st, item.display.is_some()) {
             return Ok(false);
         }
-        match self.archive.links.claim(item, st, self.archive.link_all) {
+        match self.archive.links.claim(item, st, self.archive.keep_links) {
             Claim::First => Ok(true),
             Claim::Parked => Err(Ok(Some(PARKED))),
             Claim::Link(dir, name) => Err(match dir.state() {

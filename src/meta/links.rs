@@ -11,8 +11,9 @@
 //! itself.
 //!
 //! An entry is dropped once all `nlink` names were seen; entries of inodes
-//! with names outside the copied set (and, with -L, every file's) stay until
-//! the run ends. They do not hold their first copy's directory open (a tree
+//! with names outside the copied set (and, with -L or several operands,
+//! every file's, since a name can then be met twice) stay until the run
+//! ends. They do not hold their first copy's directory open (a tree
 //! of many such files would run out of descriptors, and keep the directories'
 //! times from being set): a later name is linked through the directory while
 //! something else keeps it open, and through the copy's path after that.
@@ -88,7 +89,8 @@ impl Links {
     }
 
     /// A name of `st`'s inode is to be copied as `item`. `keep`: remember
-    /// the copy until the end even when all `nlink` names were seen (-L).
+    /// the copy until the end even when all `nlink` names were seen (-L,
+    /// several operands).
     pub fn claim(&self, item: &Item, st: &SrcStat, keep: bool) -> Claim {
         let key = (st.dev, st.ino);
         let mut map = self.lock();
