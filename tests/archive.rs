@@ -443,7 +443,13 @@ fn operands_naming_one_file_are_linked_like_cp() {
         fx.fifo("p", 0o644);
         fx.symlink("ps", "p");
         fx.dir("c", 0o755);
+        // Destinations -u keeps (newer than the sources), not yet linked.
+        fx.file("t/a", 0o644, b"one inode\n");
+        fx.file("t/b", 0o644, b"one inode\n");
         fx.stamp_all(6);
+        let later = (2_000_000_000, 0);
+        fx.set_times("t/a", later, later);
+        fx.set_times("t/b", later, later);
     };
     each_engine_and_ring_reads(
         "operands naming one file",
@@ -477,7 +483,83 @@ fn operands_naming_one_file_are_linked_like_cp() {
             &["-a", "d", "d/x", "d/z", "c"],
             // Special files too.
             &["--preserve=links", "-RH", "p", "ps", "c"],
+            // -u keeps t/a; t/b becomes a link to it all the same.
+            &["-uH", "--preserve=links", "a", "b", "t"],
         ],
+    );
+}
+
+#[test]
+fn update_links_names_to_the_kept_destination_like_cp() {
+    // GNU's tests/cp/preserve-link.sh: `cp -au s t` where -u keeps some
+    // names' destinations (not older than the source). A kept destination
+    // counts as the copy of its inode: the other names are linked to it, or,
+    // if another name was copied first, it is linked to that copy, replacing
+    // the destination -u kept. Contents are the same everywhere, so the
+    // outcome does not depend on which name the walk meets first.
+    const OLD: (i64, i64) = (1_500_000_000, 0);
+    const SRC: (i64, i64) = (1_600_000_000, 0);
+    const NEW: (i64, i64) = (1_700_000_000, 0);
+    fn source(fx: &Fx, names: &[&str]) {
+        fx.file(format!("s/{}", names[0]), 0o644, b"same\n");
+        for n in &names[1..] {
+            fx.hardlink(format!("s/{}", names[0]), format!("s/{n}"));
+        }
+        fx.set_times(format!("s/{}", names[0]), SRC, SRC);
+    }
+    fn dest(fx: &Fx, name: &str, times: (i64, i64)) {
+        let rel = format!("t/s/{name}");
+        fx.file(&rel, 0o644, b"same\n");
+        fx.set_times(&rel, times, times);
+    }
+    // The script's tree, with `f` or `linkm` at the destination.
+    fn script(fx: &Fx, there: &str) {
+        source(fx, &["f", "linkm", "linke", "fileo", "fileu"]);
+        dest(fx, there, NEW);
+        fx.hardlink(format!("t/s/{there}"), "t/s/linke");
+        dest(fx, "fileo", OLD);
+        dest(fx, "fileu", NEW);
+    }
+    let args: &[&[&str]] = &[
+        &["-au", "s", "t"],
+        &["-ru", "--preserve=links", "s", "t"],
+        &["-a", "s", "t"],
+        &["-an", "s", "t"],
+    ];
+    each_engine_and_ring_reads("preserve-link.sh, f", |fx| script(fx, "f"), args);
+    each_engine_and_ring_reads("preserve-link.sh, linkm", |fx| script(fx, "linkm"), args);
+    // Two names: the one -u keeps is first or second in directory order
+    // (one of p and q is, whatever the order), the other missing, older, or
+    // kept too (then linked to the first all the same).
+    let two: &[&[&str]] = &[&["-au", "s", "t"]];
+    for (kept, other) in [("p", "q"), ("q", "p")] {
+        let ctx = format!("-u keeps {kept}");
+        each_engine_and_ring_reads(
+            &format!("{ctx}, {other} missing"),
+            |fx| {
+                source(fx, &["p", "q"]);
+                dest(fx, kept, NEW);
+            },
+            two,
+        );
+        each_engine_and_ring_reads(
+            &format!("{ctx}, {other} older"),
+            |fx| {
+                source(fx, &["p", "q"]);
+                dest(fx, kept, NEW);
+                dest(fx, other, OLD);
+            },
+            two,
+        );
+    }
+    each_engine_and_ring_reads(
+        "-u keeps both",
+        |fx| {
+            source(fx, &["p", "q"]);
+            dest(fx, "p", NEW);
+            dest(fx, "q", NEW);
+        },
+        two,
     );
 }
 
