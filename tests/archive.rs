@@ -405,6 +405,164 @@ fn many_hard_links_across_directories() {
     failures.finish();
 }
 
+/// Run [`case`] (trees and which names are hard links of each other, exit
+/// status, messages, all compared with GNU cp's) for every engine, the
+/// `uring` engine reading every source through its ring too, and every
+/// argument set.
+fn each_engine_and_ring_reads(name: &str, build: impl Fn(&Fx) + Copy, arg_sets: &[&[&str]]) {
+    let mut failures = Failures::default();
+    for engine in engines_and_ring_reads() {
+        for args in arg_sets {
+            failures.check(|| {
+                case(&format!("{name}: {args:?}"), engine, build, args);
+            });
+        }
+    }
+    failures.finish();
+}
+
+#[test]
+fn operands_naming_one_file_are_linked_like_cp() {
+    // GNU's tests/cp/link-preserve.sh and its neighbours: with -H each
+    // operand is remembered, so a symlink operand to another operand's file
+    // becomes a second name of its copy; with -L every file is; and a file
+    // met twice (a directory named twice through a symlink, a file inside an
+    // operand named again) is linked to its first copy again.
+    let build = |fx: &Fx| {
+        fx.file("a", 0o644, b"one inode\n");
+        fx.symlink("b", "a");
+        fx.symlink("bb", "b");
+        fx.hardlink("a", "h");
+        fx.dir("d", 0o755);
+        fx.file("d/x", 0o644, b"x and y\n");
+        fx.hardlink("d/x", "d/y");
+        fx.file("d/z", 0o644, b"z alone\n");
+        fx.symlink("e", "d");
+        fx.symlink("dx", "d/x");
+        fx.symlink("dz", "d/z");
+        fx.fifo("p", 0o644);
+        fx.symlink("ps", "p");
+        fx.dir("c", 0o755);
+        // Destinations -u keeps (newer than the sources), not yet linked.
+        fx.file("t/a", 0o644, b"one inode\n");
+        fx.file("t/b", 0o644, b"one inode\n");
+        fx.stamp_all(6);
+        let later = (2_000_000_000, 0);
+        fx.set_times("t/a", later, later);
+        fx.set_times("t/b", later, later);
+    };
+    each_engine_and_ring_reads(
+        "operands naming one file",
+        build,
+        &[
+            // link-preserve.sh, case by case.
+            &["-d", "a", "h", "c"],
+            &["--preserve=links", "-R", "-H", "a", "b", "c"],
+            &["--preserve=links", "-R", "-L", "d", "c"],
+            &["-dR", "--no-preserve=links", "d", "c"],
+            // The symlink first; without -R; through two symlinks; with -v.
+            &["--preserve=links", "-R", "-H", "b", "a", "c"],
+            &["--preserve=links", "-H", "a", "b", "bb", "c"],
+            &["--preserve=links", "a", "b", "c"],
+            &["-aHv", "a", "b", "bb", "h", "c"],
+            &["--preserve=links", "-RL", "b", "a", "c"],
+            // No -H, or no --preserve=links: separate files (or a symlink).
+            &["-a", "a", "b", "c"],
+            &["-RH", "a", "b", "c"],
+            // An operand named twice.
+            &["--preserve=links", "-H", "a", "b", "a", "c"],
+            // A directory copied twice (through a symlink): its linked
+            // files are linked across both copies, the others are not.
+            &["--preserve=links", "-RH", "d", "e", "c"],
+            &["--preserve=links", "-RL", "d", "e", "dz", "c"],
+            // Symlink operands to files of a tree operand, before and
+            // after it: linked where the file has several names.
+            &["--preserve=links", "-RH", "d", "dx", "dz", "c"],
+            &["--preserve=links", "-RH", "dx", "dz", "d", "c"],
+            // A file inside an operand, named again.
+            &["-a", "d", "d/x", "d/z", "c"],
+            // Special files too.
+            &["--preserve=links", "-RH", "p", "ps", "c"],
+            // -u keeps t/a; t/b becomes a link to it all the same.
+            &["-uH", "--preserve=links", "a", "b", "t"],
+        ],
+    );
+}
+
+#[test]
+fn update_links_names_to_the_kept_destination_like_cp() {
+    // GNU's tests/cp/preserve-link.sh: `cp -au s t` where -u keeps some
+    // names' destinations (not older than the source). A kept destination
+    // counts as the copy of its inode: the other names are linked to it, or,
+    // if another name was copied first, it is linked to that copy, replacing
+    // the destination -u kept. Contents are the same everywhere, so the
+    // outcome does not depend on which name the walk meets first.
+    const OLD: (i64, i64) = (1_500_000_000, 0);
+    const SRC: (i64, i64) = (1_600_000_000, 0);
+    const NEW: (i64, i64) = (1_700_000_000, 0);
+    fn source(fx: &Fx, names: &[&str]) {
+        fx.file(format!("s/{}", names[0]), 0o644, b"same\n");
+        for n in &names[1..] {
+            fx.hardlink(format!("s/{}", names[0]), format!("s/{n}"));
+        }
+        fx.set_times(format!("s/{}", names[0]), SRC, SRC);
+    }
+    fn dest(fx: &Fx, name: &str, times: (i64, i64)) {
+        let rel = format!("t/s/{name}");
+        fx.file(&rel, 0o644, b"same\n");
+        fx.set_times(&rel, times, times);
+    }
+    // The script's tree, with `f` or `linkm` at the destination.
+    fn script(fx: &Fx, there: &str) {
+        source(fx, &["f", "linkm", "linke", "fileo", "fileu"]);
+        dest(fx, there, NEW);
+        fx.hardlink(format!("t/s/{there}"), "t/s/linke");
+        dest(fx, "fileo", OLD);
+        dest(fx, "fileu", NEW);
+    }
+    let args: &[&[&str]] = &[
+        &["-au", "s", "t"],
+        &["-ru", "--preserve=links", "s", "t"],
+        &["-a", "s", "t"],
+        &["-an", "s", "t"],
+    ];
+    each_engine_and_ring_reads("preserve-link.sh, f", |fx| script(fx, "f"), args);
+    each_engine_and_ring_reads("preserve-link.sh, linkm", |fx| script(fx, "linkm"), args);
+    // Two names: the one -u keeps is first or second in directory order
+    // (one of p and q is, whatever the order), the other missing, older, or
+    // kept too (then linked to the first all the same).
+    let two: &[&[&str]] = &[&["-au", "s", "t"]];
+    for (kept, other) in [("p", "q"), ("q", "p")] {
+        let ctx = format!("-u keeps {kept}");
+        each_engine_and_ring_reads(
+            &format!("{ctx}, {other} missing"),
+            |fx| {
+                source(fx, &["p", "q"]);
+                dest(fx, kept, NEW);
+            },
+            two,
+        );
+        each_engine_and_ring_reads(
+            &format!("{ctx}, {other} older"),
+            |fx| {
+                source(fx, &["p", "q"]);
+                dest(fx, kept, NEW);
+                dest(fx, other, OLD);
+            },
+            two,
+        );
+    }
+    each_engine_and_ring_reads(
+        "-u keeps both",
+        |fx| {
+            source(fx, &["p", "q"]);
+            dest(fx, "p", NEW);
+            dest(fx, "q", NEW);
+        },
+        two,
+    );
+}
+
 #[test]
 fn unprivileged_archive_matches_gnu_cp() {
     // As uid 65534: files owned by root cannot be given away, silently, and

@@ -1,4 +1,4 @@
-//! The scenarios of three GNU coreutils tests, run with uring-cp and with GNU
+//! The scenarios of GNU coreutils tests, run with uring-cp and with GNU
 //! cp side by side (every engine, fresh temp dirs for each run):
 //!
 //! * `tests/cp/same-file.sh`: options x source/destination relationships
@@ -7,7 +7,10 @@
 //! * `tests/cp/abuse.sh`: `cp -dR a/1 b/1 c` where `a/1` is a symlink just
 //!   copied to `c/1`: cp must not write `b/1` through it;
 //! * `tests/cp/thru-dangling.sh`: a destination that is a dangling symlink
-//!   (or a symlink loop).
+//!   (or a symlink loop);
+//! * beside `tests/cp/preserve-link.sh` (whose own cases are in
+//!   `tests/archive.rs`): -u with two names of one inode whose destinations
+//!   it keeps.
 //!
 //! Each case compares the exit status, the resulting tree (types, bytes,
 //! symlink targets, hard-link groups) and the essence of stderr: each
@@ -578,6 +581,76 @@ fn abuse_extra_cases() -> Vec<Case> {
 #[test]
 fn abuse_related_cases() {
     run_all("abuse.sh, related cases", &abuse_extra_cases());
+}
+
+// ---------------------------------------------------------------------------
+// preserve-link.sh (its own cases are in tests/archive.rs)
+// ---------------------------------------------------------------------------
+
+/// `s/f` and `s/g` are one inode; `t/s/f` and `t/s/g` are two files, each
+/// newer than the source, with contents of their own.
+fn update_fixture(fx: &Fx) {
+    fx.file("s/f", 0o644, "source\n").hardlink("s/f", "s/g");
+    fx.file("t/s/f", 0o644, "newer f\n");
+    fx.file("t/s/g", 0o644, "newer g\n");
+    let (old, new) = ((1_600_000_000, 0), (1_700_000_000, 0));
+    fx.set_times("s/f", old, old);
+    fx.set_times("t/s/f", new, new);
+    fx.set_times("t/s/g", new, new);
+}
+
+fn update_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    // With --preserve=links, cp links the later name to the first one -u
+    // kept, losing its own newer contents (preserve-link.sh checks the
+    // link), and so does uring-cp: tests/archive.rs, with the same contents
+    // in both, since which name comes first varies.
+    //
+    // Without --preserve=links, cp 9.1 still remembers every name -u keeps
+    // and links a later name of the inode to it: t/s/g's newer contents are
+    // replaced by t/s/f's. uring-cp makes hard links only when they are
+    // preserved: both destinations stay as they are.
+    let mut c = Case::new(
+        "-u keeps both names, links not preserved",
+        &["-ru", "s", "t"],
+        update_fixture,
+    );
+    c.expect = Expect::Deliberate {
+        why: "-u without --preserve=links never links a name it keeps to another",
+        code: 0,
+        msgs: &[],
+        tree: |_| {},
+    };
+    cases.push(c);
+    // The same with a file of one link named twice (in a tree operand and
+    // as an operand), which --preserve=links does not link either: cp 9.1
+    // links t/f to t/d/f, uring-cp keeps both.
+    let mut c = Case::new(
+        "-u keeps a file named twice",
+        &["-au", "d", "d/f", "t"],
+        |fx: &Fx| {
+            fx.file("d/f", 0o644, "source\n");
+            fx.file("t/d/f", 0o644, "newer d/f\n");
+            fx.file("t/f", 0o644, "newer f\n");
+            let (old, new) = ((1_600_000_000, 0), (1_700_000_000, 0));
+            fx.set_times("d/f", old, old);
+            fx.set_times("t/d/f", new, new);
+            fx.set_times("t/f", new, new);
+        },
+    );
+    c.expect = Expect::Deliberate {
+        why: "-u never links a name it keeps to another unless cp would link them anyway",
+        code: 0,
+        msgs: &[],
+        tree: |_| {},
+    };
+    cases.push(c);
+    cases
+}
+
+#[test]
+fn preserve_link_related_cases() {
+    run_all("preserve-link.sh, related cases", &update_cases());
 }
 
 // ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@
 use super::mover::{Ends, Mover};
 use crate::config::{Overwrite, Reflink};
 use crate::error::{CopyError, Failure, IoContext, Op, errno, quote};
-use crate::meta::links::Claim;
+use crate::meta::links::{Claim, Parked};
 use crate::meta::{self, Archive, SrcStat};
 use crate::progress::Progress;
 use crate::tree::{DstState, Item, Kind};
@@ -643,7 +643,7 @@ impl FileCopier {
         let linked = item
             .stat
             .as_deref()
-            .filter(|st| self.archive.tracks_links(st));
+            .filter(|st| self.archive.tracks_links(st, item.display.is_some()));
         let first = match linked {
             Some(st) => match self.claim_link(item, st, dst, fresh) {
                 Ok(first) => first,
@@ -694,8 +694,9 @@ impl FileCopier {
 
     /// For a source with several names, under --preserve=links: copy it
     /// (`Ok(true)`: the first name, call [`FileCopier::first_done`] after),
-    /// or it was linked or parked (`Err(result)`, to give [`report`]; a
-    /// parked name's is `Ok(Some(PARKED))`, which reports nothing).
+    /// or it was linked, parked or kept by -u (`Err(result)`, to give
+    /// [`report`]; a parked name's is `Ok(Some(PARKED))`, which reports
+    /// nothing).
     pub fn claim_link(
         &self,
         item: &Item,
@@ -703,20 +704,30 @@ impl FileCopier {
         dst: BorrowedFd<'_>,
         fresh: bool,
     ) -> Result<bool, Result<Option<u64>, Failure>> {
-        if !self.archive.tracks_links(st) {
+        if !self.archive.tracks_links(st, item.display.is_some()) {
             return Ok(false);
         }
-        match self.archive.links.claim(item, st, self.archive.link_all) {
-            Claim::First => Ok(true),
-            Claim::Parked => Err(Ok(Some(PARKED))),
-            Claim::Link(dir, name) => Err(match dir.state() {
+        // -u first, as cp: a destination it keeps stands for the copy.
+        let kept = !fresh
+            && self.overwrite == Overwrite::Older
+            && match rustix::fs::statat(dst, item.dst_name(), AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(d) => !older(&d, st.mtime),
+                Err(Errno::NOENT) => false,
+                Err(e) => return Err(Err(item.error(Op::Stat, true, e.into()).into())),
+            };
+        let keep = self.archive.keep_links;
+        Err(match self.archive.links.claim(item, st, keep, kept) {
+            Claim::First => return Ok(true),
+            Claim::Kept => Ok(None),
+            Claim::Parked => Ok(Some(PARKED)),
+            Claim::Link(dir, name) => match dir.state() {
                 Some(DstState::Ready { fd, .. }) => {
-                    self.link(item, LinkFrom::At(fd.as_fd(), &name), dst, fresh)
+                    self.link(item, LinkFrom::At(fd.as_fd(), &name), dst, fresh, kept)
                 }
                 _ => Err(item.error(Op::Link, true, errno(libc::ENOENT)).into()),
-            }),
-            Claim::LinkPath(path) => Err(self.link(item, LinkFrom::Path(&path), dst, fresh)),
-        }
+            },
+            Claim::LinkPath(path) => self.link(item, LinkFrom::Path(&path), dst, fresh, kept),
+        })
     }
 
     /// The first copy of a multiply-linked source ended: link (or, if it
@@ -724,7 +735,7 @@ impl FileCopier {
     pub fn first_done(&self, item: &Item, st: &SrcStat, ok: bool) {
         let progress = &*self.archive.progress;
         let mut buf = Vec::new();
-        for other in self.archive.links.first_done(item, st, ok) {
+        for Parked { item: other, kept } in self.archive.links.first_done(item, st, ok) {
             let Some(DstState::Ready { fd, fresh }) = other.dst_dir.state() else {
                 continue;
             };
@@ -735,6 +746,7 @@ impl FileCopier {
                         LinkFrom::At(from.as_fd(), item.dst_name()),
                         fd.as_fd(),
                         *fresh,
+                        kept,
                     ),
                     _ => Err(other.error(Op::Link, true, errno(libc::ENOENT)).into()),
                 },
@@ -746,13 +758,16 @@ impl FileCopier {
     }
 
     /// Make `item`'s destination a hard link to the copy `from` (cp replaces
-    /// an existing non-directory; -n keeps it).
+    /// an existing non-directory; -n keeps it). `kept`: -u kept the
+    /// destination, which cp replaces all the same, and the name counts as
+    /// skipped (`Ok(None)`).
     fn link(
         &self,
         item: &Item,
         from: LinkFrom<'_>,
         dst: BorrowedFd<'_>,
         fresh: bool,
+        kept: bool,
     ) -> Result<Option<u64>, Failure> {
         let make = |name: &CStr| {
             match from {
@@ -768,11 +783,11 @@ impl FileCopier {
         match make(item.dst_name()) {
             Ok(()) => Ok(Some(0)),
             Err(e) if !fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {
-                if !self.may_replace(item, dst)? {
+                if !kept && !self.may_replace(item, dst)? {
                     return Ok(None);
                 }
                 self.replace(item, dst, make, true)?;
-                Ok(Some(0))
+                Ok((!kept).then_some(0))
             }
             Err(e) => Err(e.into()),
         }

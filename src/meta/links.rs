@@ -10,9 +10,15 @@
 //! worker, which has many files in flight in its own ring, cannot wait on
 //! itself.
 //!
+//! A name whose existing destination -u keeps (it is not older than the
+//! source) stands for the copy, as in cp: if it is the first name seen, the
+//! later names are linked to it; if not, it is linked to the first copy,
+//! replacing what -u kept (cp's preserve-link.sh).
+//!
 //! An entry is dropped once all `nlink` names were seen; entries of inodes
-//! with names outside the copied set (and, with -L, every file's) stay until
-//! the run ends. They do not hold their first copy's directory open (a tree
+//! with names outside the copied set (and, with -L or several operands,
+//! every file's, since a name can then be met twice) stay until the run
+//! ends. They do not hold their first copy's directory open (a tree
 //! of many such files would run out of descriptors, and keep the directories'
 //! times from being set): a later name is linked through the directory while
 //! something else keeps it open, and through the copy's path after that.
@@ -36,10 +42,21 @@ pub enum Claim {
     /// The first copy is under way: the item was parked here and will be
     /// linked (and reported) by the worker that completes it.
     Parked,
+    /// The first name seen, kept as it is by -u: its destination stands
+    /// for the copy. Nothing to do.
+    Kept,
+}
+
+/// A name parked until the first copy of its inode is complete.
+pub struct Parked {
+    pub item: Item,
+    /// -u kept its destination ([`Links::claim`]'s `kept`): it is linked
+    /// all the same, replacing that destination, and reported as skipped.
+    pub kept: bool,
 }
 
 enum State {
-    Copying(Vec<Item>),
+    Copying(Vec<Parked>),
     Done(Weak<DstDir>, CString, PathBuf),
 }
 
@@ -88,30 +105,42 @@ impl Links {
     }
 
     /// A name of `st`'s inode is to be copied as `item`. `keep`: remember
-    /// the copy until the end even when all `nlink` names were seen (-L).
-    pub fn claim(&self, item: &Item, st: &SrcStat, keep: bool) -> Claim {
+    /// the copy until the end even when all `nlink` names were seen (-L,
+    /// several operands). `kept`: -u keeps `item`'s existing destination,
+    /// which becomes the copy if this is the first name seen.
+    pub fn claim(&self, item: &Item, st: &SrcStat, keep: bool, kept: bool) -> Claim {
         let key = (st.dev, st.ino);
         let mut map = self.lock();
         let Some(e) = map.get_mut(&key) else {
-            map.insert(
-                key,
-                Entry {
-                    state: State::Copying(Vec::new()),
-                    // Under -L a file may have more names (symlinks) than links.
-                    left: if keep {
-                        u64::MAX
-                    } else {
-                        st.nlink.saturating_sub(1)
+            // Under -L a file may have more names (symlinks) than links.
+            let left = if keep {
+                u64::MAX
+            } else {
+                st.nlink.saturating_sub(1)
+            };
+            let (state, claim) = match kept {
+                true => (State::done(&item.dst_dir, item.dst_name()), Claim::Kept),
+                false => (State::Copying(Vec::new()), Claim::First),
+            };
+            if left > 0 || !kept {
+                map.insert(
+                    key,
+                    Entry {
+                        state,
+                        left,
+                        at_dst: None,
                     },
-                    at_dst: None,
-                },
-            );
-            return Claim::First;
+                );
+            }
+            return claim;
         };
         e.left = e.left.saturating_sub(1);
         match &mut e.state {
             State::Copying(parked) => {
-                parked.push(item.clone());
+                parked.push(Parked {
+                    item: item.clone(),
+                    kept,
+                });
                 Claim::Parked
             }
             State::Done(..) => {
@@ -126,8 +155,8 @@ impl Links {
 
     /// The first copy of `st`'s inode, `item`, ended (`ok`: it exists).
     /// Returns the names parked meanwhile: to link to it, or, if it failed,
-    /// to copy.
-    pub fn first_done(&self, item: &Item, st: &SrcStat, ok: bool) -> Vec<Item> {
+    /// to copy (claimed again: one of them becomes the first).
+    pub fn first_done(&self, item: &Item, st: &SrcStat, ok: bool) -> Vec<Parked> {
         let key = (st.dev, st.ino);
         let mut map = self.lock();
         let Some(e) = map.get_mut(&key) else {

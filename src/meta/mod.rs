@@ -186,6 +186,15 @@ pub struct Archive {
     /// -L with --preserve=links: every file is remembered, since two
     /// symlinks to one file make two names of it (cp does the same).
     pub link_all: bool,
+    /// -H with --preserve=links: each operand is remembered, since a
+    /// symlink operand to another operand makes two names of one file
+    /// (cp does the same).
+    pub link_operands: bool,
+    /// Keep every remembered copy until the end of the run, even once all
+    /// `nlink` names were seen: with -L, or with several operands, one name
+    /// can be met twice (`cp -RH --preserve=links d sym-to-d c`, `cp -a d
+    /// d/f c`), and cp links it to the first copy again.
+    pub keep_links: bool,
     pub progress: Arc<dyn Progress>,
     pub links: links::Links,
     /// A destination directory has a default ACL, so new copies inherit ACL
@@ -213,6 +222,9 @@ impl Archive {
             privileged: rustix::process::geteuid().is_root(),
             umask,
             link_all: cfg.preserve.links && cfg.deref == crate::config::Deref::Always,
+            link_operands: cfg.preserve.links && cfg.deref == crate::config::Deref::CommandLine,
+            keep_links: cfg.preserve.links
+                && (cfg.deref == crate::config::Deref::Always || cfg.sources.len() > 1),
             progress,
             links: links::Links::default(),
             strip_acls: Default::default(),
@@ -242,6 +254,8 @@ impl Archive {
             privileged: rustix::process::geteuid().is_root(),
             umask: 0o022,
             link_all: false,
+            link_operands: false,
+            keep_links: false,
             progress,
             links: links::Links::default(),
             strip_acls: Default::default(),
@@ -298,9 +312,11 @@ impl Archive {
         p.timestamps || p.ownership || p.xattr || p.links
     }
 
-    /// Is this source (a name of it) to go through the hard-link map?
-    pub fn tracks_links(&self, st: &SrcStat) -> bool {
-        self.preserve.links && (st.nlink > 1 || self.link_all)
+    /// Is this name of a source (`operand`: named on the command line) to
+    /// go through the hard-link map? cp's rule: with --preserve=links, a
+    /// file with several links, every file under -L, an operand under -H.
+    pub fn tracks_links(&self, st: &SrcStat, operand: bool) -> bool {
+        self.preserve.links && (st.nlink > 1 || self.link_all || (self.link_operands && operand))
     }
 
     /// Does a directory's copy get any of its source's attributes?

@@ -1103,7 +1103,7 @@ fn check_verbose_order(lines: &[String], problems: &mut Vec<String>) {
     }
 }
 
-/// Compare outcome and resulting trees of both roots.
+/// Compare outcome and resulting trees of both roots, hard links included.
 pub fn compare_all(ctx: &str, env: &TestEnv, ours: &Outcome, gnu: &Outcome) {
     compare_outcomes(ctx, ours, gnu);
     assert_snapshots_eq(
@@ -1113,6 +1113,92 @@ pub fn compare_all(ctx: &str, env: &TestEnv, ours: &Outcome, gnu: &Outcome) {
         "uring-cp",
         "GNU cp",
     );
+    assert_links_eq(ctx, &env.ours.root, &env.gnu.root);
+}
+
+/// A name that shares its inode with other names of the same tree.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Linked {
+    pub path: Vec<u8>,
+    /// The first (in byte order) of the names of its inode in the tree.
+    pub first: Vec<u8>,
+}
+
+impl fmt::Debug for Linked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} is a hard link of {}",
+            show(&self.path),
+            show(&self.first)
+        )
+    }
+}
+
+/// The hard-link structure of the tree at `root`: every non-directory that
+/// shares its inode with another name in the tree, and the first name of
+/// that inode. (Links to names outside the tree are not seen.)
+pub fn link_groups(root: &Path) -> Vec<Linked> {
+    fn walk_links(dir: &File, prefix: &[u8], out: &mut Vec<((u64, u64), Vec<u8>)>) {
+        let Ok(rd) = fs::read_dir(fd_path(dir, OsStr::new(""))) else {
+            return;
+        };
+        for name in rd.map(|e| e.expect("readdir entry").file_name()) {
+            let p = fd_path(dir, &name);
+            let md =
+                fs::symlink_metadata(&p).unwrap_or_else(|e| panic!("lstat {}: {e}", p.display()));
+            let mut rel = prefix.to_vec();
+            if !rel.is_empty() {
+                rel.push(b'/');
+            }
+            rel.extend_from_slice(name.as_bytes());
+            if md.is_dir() {
+                if let Ok(sub) = File::open(&p) {
+                    walk_links(&sub, &rel, out);
+                }
+            } else if md.nlink() > 1 {
+                out.push(((md.dev(), md.ino()), rel));
+            }
+        }
+    }
+    let mut names = Vec::new();
+    if fs::symlink_metadata(root).is_ok_and(|m| m.is_dir()) {
+        let d = File::open(root).unwrap_or_else(|e| panic!("open {}: {e}", root.display()));
+        walk_links(&d, b"", &mut names);
+    }
+    // By inode, then by name: each group's first entry is its first name.
+    names.sort();
+    let mut out = Vec::new();
+    for group in names.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
+        for (_, path) in group {
+            out.push(Linked {
+                path: path.clone(),
+                first: group[0].1.clone(),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+/// Panic if the trees at `a` (uring-cp's) and `b` (GNU cp's) differ in
+/// which names are hard links of each other.
+pub fn assert_links_eq(ctx: &str, a: &Path, b: &Path) {
+    let d = diff_by_path(
+        &link_groups(a),
+        &link_groups(b),
+        |e| &e.path,
+        "uring-cp",
+        "GNU cp",
+    );
+    if !d.is_empty() {
+        let n = d.len();
+        panic!(
+            "{ctx}: hard links differ ({n} differences{}):\n  {}",
+            if n > 40 { ", first 40 shown" } else { "" },
+            d.into_iter().take(40).collect::<Vec<_>>().join("\n  ")
+        );
+    }
 }
 
 /// Run `case` for every engine and every argument set: each compared with
