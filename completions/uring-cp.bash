@@ -23,7 +23,7 @@ _uring__cp() {
 
     case "${cmd}" in
         uring__cp)
-            opts="-r -a -d -p -P -L -H -f -n -x -u -t -T -c -v -q -Z -V -h --recursive --archive --preserve --no-preserve --sparse --reflink --no-dereference --dereference --force --no-clobber --remove-destination --one-file-system --copy-contents --attributes-only --strip-trailing-slashes --update --target-directory --no-target-directory --sync --delete --max-delete --modify-window --size-only --checksum --fsync --ignore-existing --inplace --dry-run --itemize-changes --exclude --include --exclude-from --verbose --debug --progress --no-progress --quiet --stats --engine --ring-reads --buffer-mem --context --version --help"
+            opts="-r -a -d -p -P -L -H -f -n -x -u -t -T -c -v -q -Z -V -h --recursive --archive --preserve --no-preserve --sparse --reflink --no-dereference --dereference --force --no-clobber --remove-destination --one-file-system --copy-contents --attributes-only --parents --strip-trailing-slashes --update --target-directory --no-target-directory --sync --delete --max-delete --modify-window --size-only --checksum --fsync --ignore-existing --inplace --dry-run --itemize-changes --exclude --include --exclude-from --verbose --debug --progress --no-progress --quiet --stats --engine --ring-reads --buffer-mem --context --version --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -55,6 +55,7 @@ set edit:completion:arg-completer[uring-cp] = {|@words|
             cand --one-file-system 'Stay on the filesystem of each SOURCE: a directory on another one (a mount point) is copied as an empty directory'
             cand --copy-contents 'With -r, read devices and FIFOs as data (as without -r) instead of recreating them. A FIFO blocks the copy until something writes it'
             cand --attributes-only 'Do not copy file data, only the attributes: a new file is made empty, an existing one keeps its data'
+            cand --parents 'Use the full source file name under DIRECTORY: `--parents a/b/f DIR` copies to DIR/a/b/f, making the missing directories DIR/a and DIR/a/b (with -p, every directory on the way gets its source''s attributes)'
             cand --strip-trailing-slashes 'Remove trailing slashes from each SOURCE'
             cand -u 'Replace an existing destination only when it is older than its source (modification times); with --sync, leave files that are newer at the destination'
             cand --update 'Replace an existing destination only when it is older than its source (modification times); with --sync, leave files that are newer at the destination'

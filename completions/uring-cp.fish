@@ -35,6 +35,7 @@ complete -c uring-cp -l remove-destination -d 'Remove each existing destination 
 complete -c uring-cp -s x -l one-file-system -d 'Stay on the filesystem of each SOURCE: a directory on another one (a mount point) is copied as an empty directory'
 complete -c uring-cp -l copy-contents -d 'With -r, read devices and FIFOs as data (as without -r) instead of recreating them. A FIFO blocks the copy until something writes it'
 complete -c uring-cp -l attributes-only -d 'Do not copy file data, only the attributes: a new file is made empty, an existing one keeps its data'
+complete -c uring-cp -l parents -d 'Use the full source file name under DIRECTORY: `--parents a/b/f DIR` copies to DIR/a/b/f, making the missing directories DIR/a and DIR/a/b (with -p, every directory on the way gets its source\'s attributes)'
 complete -c uring-cp -l strip-trailing-slashes -d 'Remove trailing slashes from each SOURCE'
 complete -c uring-cp -s u -l update -d 'Replace an existing destination only when it is older than its source (modification times); with --sync, leave files that are newer at the destination'
 complete -c uring-cp -s T -l no-target-directory -d 'Treat DEST as a normal file (or the directory to create), never as a directory to copy into'

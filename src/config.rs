@@ -148,6 +148,9 @@ pub struct Config {
     pub copy_contents: bool,
     /// --attributes-only: no file data, only the attributes preserved.
     pub attributes_only: bool,
+    /// --parents: each SOURCE goes to its full name under the target
+    /// directory (see [`crate::plan::parents`]).
+    pub parents: bool,
     /// Warnings about the command line, printed before the run (no I/O here).
     pub warnings: Vec<String>,
 }
@@ -217,6 +220,9 @@ impl Config {
                         crate::error::quote(&dest)
                     )));
                 }
+                if args.parents {
+                    return Err(UsageError(crate::plan::PARENTS_NEED_DIR.into()));
+                }
                 Target::Exactly(dest)
             } else {
                 Target::Auto(dest)
@@ -283,6 +289,7 @@ impl Config {
             one_file_system: args.one_file_system,
             copy_contents: args.copy_contents,
             attributes_only: args.attributes_only,
+            parents: args.parents,
             warnings,
             sync: crate::sync::SyncOptions {
                 enabled: args.sync,
@@ -538,5 +545,8 @@ mod tests {
         assert_eq!(c.sources, [PathBuf::from("a"), PathBuf::from("/")]);
         assert!(cfg(&["--context=x", "a", "b"]).unwrap().warnings[0].contains("SELinux"));
         assert!(cfg(&["-Z", "a", "b"]).unwrap().warnings.is_empty());
+        assert!(cfg(&["--parent", "a", "b"]).unwrap().parents);
+        // -T names DEST itself: --parents has no directory to copy into.
+        assert!(cfg(&["--parents", "-T", "a", "b"]).is_err());
     }
 }

@@ -121,11 +121,16 @@ pub fn run(cfg: Config) -> i32 {
         }
     };
 
-    let roots = match plan::plan(&cfg, &*progress) {
-        Ok(r) => r,
-        Err(plan::Fatal(msg)) => {
+    let plan::Plan { roots, parents } = match plan::plan(&cfg, umask.bits(), &*progress) {
+        Ok(p) => p,
+        Err(plan::Fatal::Run(msg)) => {
             progress.message(&msg);
             return exit::PARTIAL;
+        }
+        Err(plan::Fatal::Usage(msg)) => {
+            progress.message(&msg);
+            eprintln!("Try 'uring-cp --help' for more information.");
+            return exit::USAGE;
         }
     };
 
@@ -174,6 +179,10 @@ pub fn run(cfg: Config) -> i32 {
     // Hard-link entries hold destination directories open: close them now,
     // which applies those directories' final attributes.
     archive.links.clear();
+    // --parents: the directories on the way get their attributes last.
+    if let Some(parents) = &parents {
+        parents.apply(&*progress);
+    }
     if cfg.fsync && !cfg.sync.dry_run && !interrupt::requested() {
         sync::durable::flush(&dests, &*progress);
     }
