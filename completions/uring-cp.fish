@@ -1,11 +1,13 @@
 complete -c uring-cp -l preserve -d 'Preserve the listed attributes: mode, ownership, timestamps, links, context, xattr, all (comma-separated; default: mode,ownership,timestamps)' -r
-complete -c uring-cp -l no-preserve -d 'Do not preserve the listed attributes (applied after -a, -p and --preserve)' -r
+complete -c uring-cp -l no-preserve -d 'Do not preserve the listed attributes (-a, -p, --preserve and --no-preserve apply in command-line order: the last one wins)' -r
 complete -c uring-cp -l sparse -d 'Control creation of sparse files: auto (keep the source\'s holes), always (also turn runs of zeros into holes), never' -r -f -a "auto\t'Keep the holes of source files that have them (SEEK_DATA/SEEK_HOLE)'
 always\t'Also make holes from runs of zero bytes'
 never\t'Write every byte; the copy has no holes'"
 complete -c uring-cp -l reflink -d 'Control clone/copy-on-write copies: auto (clone where the filesystem can, else copy), always (clone or fail), never. --reflink alone means always' -r -f -a "auto\t'Share the source\'s blocks where the filesystem can (through copy_file_range), else copy'
 always\t'Clone every file (FICLONE); fail for a file that cannot be cloned'
 never\t'Never share blocks: copy every byte (no copy_file_range)'"
+complete -c uring-cp -s b -l backup -d 'Keep each existing destination file that would be replaced as a backup: CONTROL is `simple`/`never` (NAME~), `numbered`/`t` (NAME.~N~), `existing`/`nil` (numbered if numbered backups exist, else simple), or `none`/`off`. Default: $VERSION_CONTROL, else existing. Directories are merged, not backed up' -r
+complete -c uring-cp -s S -l suffix -d 'The suffix of simple backups (default: $SIMPLE_BACKUP_SUFFIX, else ~); implies --backup' -r
 complete -c uring-cp -s t -l target-directory -d 'Copy all SOURCE arguments into DIRECTORY' -r -F
 complete -c uring-cp -l max-delete -d 'With --delete: delete at most N entries, then stop deleting (exit status 25)' -r
 complete -c uring-cp -l modify-window -d 'With --sync: modification times at most N seconds apart count as equal' -r
@@ -30,11 +32,15 @@ complete -c uring-cp -s P -l no-dereference -d 'Never follow symbolic links in S
 complete -c uring-cp -s L -l dereference -d 'Always follow symbolic links in SOURCE'
 complete -c uring-cp -s H -d 'Follow symbolic links given on the command line, not those found inside trees'
 complete -c uring-cp -s f -l force -d 'If an existing destination file cannot be opened, remove it and try again (-n, when also given, wins, as with cp)'
-complete -c uring-cp -s n -l no-clobber -d 'Do not overwrite an existing file; skip it and go on'
+complete -c uring-cp -s n -l no-clobber -d 'Do not overwrite an existing file; skip it and go on (-i and -n: the last one given wins)'
+complete -c uring-cp -s i -l interactive -d 'Ask before replacing an existing destination: the question goes to stderr, a line starting with `y` or `Y` on stdin answers yes; anything else keeps the destination'
 complete -c uring-cp -l remove-destination -d 'Remove each existing destination file before copying to it (it is replaced by a new file, renamed over it once complete), instead of rewriting it in place'
+complete -c uring-cp -s l -l link -d 'Make hard links to the source files instead of copying them (directories are still created; with -r, symlinks are followed unless -P or -a is given)'
+complete -c uring-cp -s s -l symbolic-link -d 'Make symbolic links to the source files instead of copying them; a relative SOURCE works only for a destination in the current directory'
 complete -c uring-cp -s x -l one-file-system -d 'Stay on the filesystem of each SOURCE: a directory on another one (a mount point) is copied as an empty directory'
 complete -c uring-cp -l copy-contents -d 'With -r, read devices and FIFOs as data (as without -r) instead of recreating them. A FIFO blocks the copy until something writes it'
 complete -c uring-cp -l attributes-only -d 'Do not copy file data, only the attributes: a new file is made empty, an existing one keeps its data'
+complete -c uring-cp -l parents -d 'Use the full source file name under DIRECTORY: `--parents a/b/f DIR` copies to DIR/a/b/f, making the missing directories DIR/a and DIR/a/b (with -p, every directory on the way gets its source\'s attributes)'
 complete -c uring-cp -l strip-trailing-slashes -d 'Remove trailing slashes from each SOURCE'
 complete -c uring-cp -s u -l update -d 'Replace an existing destination only when it is older than its source (modification times); with --sync, leave files that are newer at the destination'
 complete -c uring-cp -s T -l no-target-directory -d 'Treat DEST as a normal file (or the directory to create), never as a directory to copy into'

@@ -184,6 +184,9 @@ pub struct Config {
     pub interactive: bool,
     /// -l, -s: every non-directory becomes a link to its source.
     pub link: Option<LinkMode>,
+    /// --parents: each SOURCE goes to its full name under the target
+    /// directory (see [`crate::plan::parents`]).
+    pub parents: bool,
     /// Warnings about the command line, printed before the run (no I/O here).
     pub warnings: Vec<String>,
 }
@@ -275,6 +278,9 @@ impl Config {
                         crate::error::quote(&dest)
                     )));
                 }
+                if args.parents {
+                    return Err(UsageError(crate::plan::PARENTS_NEED_DIR.into()));
+                }
                 Target::Exactly(dest)
             } else {
                 Target::Auto(dest)
@@ -351,6 +357,7 @@ impl Config {
             } else {
                 None
             },
+            parents: args.parents,
             warnings,
             sync: crate::sync::SyncOptions {
                 enabled: args.sync,
@@ -735,5 +742,8 @@ mod tests {
         assert_eq!(c.sources, [PathBuf::from("a"), PathBuf::from("/")]);
         assert!(cfg(&["--context=x", "a", "b"]).unwrap().warnings[0].contains("SELinux"));
         assert!(cfg(&["-Z", "a", "b"]).unwrap().warnings.is_empty());
+        assert!(cfg(&["--parent", "a", "b"]).unwrap().parents);
+        // -T names DEST itself: --parents has no directory to copy into.
+        assert!(cfg(&["--parents", "-T", "a", "b"]).is_err());
     }
 }

@@ -49,6 +49,14 @@ pub enum Op {
     Backup,
     /// Making a kept destination's extended attributes the source's (sync mode).
     SetXattrs,
+    /// --parents: reading a directory on the way (the source's, or the one made).
+    ParentAttrs,
+    /// --parents: making a directory on the way.
+    ParentMkdir,
+    /// --parents: setting a directory's times to its source's.
+    ParentTimes,
+    /// --parents: setting back the mode a directory was made with.
+    ParentPerms,
 }
 
 /// An operation on a path failed.
@@ -197,6 +205,10 @@ impl fmt::Display for CopyError {
             Op::Flush => format!("cannot flush {p} to disk"),
             Op::Backup => format!("cannot backup {p}"),
             Op::SetXattrs => format!("setting extended attributes of {p}"),
+            Op::ParentAttrs => format!("failed to get attributes of {p}"),
+            Op::ParentMkdir => format!("cannot make directory {p}"),
+            Op::ParentTimes => format!("failed to preserve times for {p}"),
+            Op::ParentPerms => format!("failed to preserve permissions for {p}"),
         };
         write!(f, "{what}: {}", strip_os_suffix(&self.source))
     }

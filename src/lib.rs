@@ -46,6 +46,14 @@ pub mod exit {
     }
 }
 
+/// cp's pointer after a usage error, naming the program as it was invoked.
+pub fn try_help() -> String {
+    let argv0 = std::env::args_os()
+        .next()
+        .map_or_else(|| "uring-cp".into(), |a| a.to_string_lossy().into_owned());
+    format!("Try '{argv0} --help' for more information.")
+}
+
 /// Let the process open as many descriptors as its hard limit allows (the
 /// soft limit is often 1024): a copy keeps a descriptor per directory that
 /// queued items still need. What is left is budgeted by the walker.
@@ -125,11 +133,16 @@ pub fn run(cfg: Config) -> i32 {
         }
     };
 
-    let roots = match plan::plan(&cfg, &*progress) {
-        Ok(r) => r,
-        Err(plan::Fatal(msg)) => {
+    let plan::Plan { roots, parents } = match plan::plan(&cfg, umask.bits(), &*progress) {
+        Ok(p) => p,
+        Err(plan::Fatal::Run(msg)) => {
             progress.message(&msg);
             return exit::PARTIAL;
+        }
+        Err(plan::Fatal::Usage(msg)) => {
+            progress.message(&msg);
+            eprintln!("{}", try_help());
+            return exit::USAGE;
         }
     };
 
@@ -178,6 +191,10 @@ pub fn run(cfg: Config) -> i32 {
     // Hard-link entries hold destination directories open: close them now,
     // which applies those directories' final attributes.
     archive.links.clear();
+    // --parents: the directories on the way get their attributes last.
+    if let Some(parents) = &parents {
+        parents.apply(&*progress);
+    }
     if cfg.fsync && !cfg.sync.dry_run && !interrupt::requested() {
         sync::durable::flush(&dests, &*progress);
     }

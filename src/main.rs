@@ -27,10 +27,7 @@ fn main() {
 /// where to read more, naming the program as it was invoked; exit status 1
 /// (cp's and rsync's status for a usage error).
 fn usage_error(msg: &str) -> ! {
-    let argv0 = std::env::args_os()
-        .next()
-        .map_or_else(|| "uring-cp".into(), |a| a.to_string_lossy().into_owned());
-    eprintln!("uring-cp: {msg}\nTry '{argv0} --help' for more information.");
+    eprintln!("uring-cp: {msg}\n{}", uring_cp::try_help());
     std::process::exit(exit::USAGE)
 }
 

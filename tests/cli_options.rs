@@ -5,6 +5,7 @@
 mod common;
 
 use common::{Fx, RunOpts, case_opts, each_engine, engines};
+use std::os::unix::fs::MetadataExt;
 
 fn basic(fx: &Fx) {
     fx.file("a", 0o644, b"contents of a\n");
@@ -382,4 +383,130 @@ fn interactive() {
         }
     }
     failures.finish();
+}
+
+/// --parents (and its abbreviation --parent): SOURCE's full name under
+/// DIRECTORY, the missing directories on the way made with the source
+/// directories' modes (0700, 0750, a read-only 0555 one), `-v` lines for
+/// them, -p/-a giving every directory on the way its source's attributes,
+/// existing directories on the way, a symlink on the way, and the refusals.
+#[test]
+fn parents() {
+    let build = |fx: &Fx| {
+        fx.file("a/b/c/foo", 0o644, b"foo\n");
+        fx.file("a/b/bar", 0o600, b"bar\n");
+        fx.file("ro/x/y", 0o644, b"y\n");
+        fx.file("f", 0o644, b"f\n");
+        fx.dir("D", 0o755);
+        fx.dir("E/a", 0o711);
+        fx.file("F/a", 0o644, b"not a directory\n");
+        fx.symlink("sym", "a/b");
+        fx.chmod("a", 0o700);
+        fx.chmod("a/b", 0o750);
+        fx.chmod("ro", 0o555);
+        fx.stamp_all(7);
+    };
+    let with_attrs: &[&[&str]] = &[
+        &["-p", "--parents", "a/b/c/foo", "D"],
+        &["-a", "--parents", "-v", "a/b/c/foo", "a/b/bar", "D"],
+        &["-rp", "--parents", "a/b", "D"],
+        &["--preserve=mode", "--parents", "ro/x/y", "D"],
+        &["-a", "--parents", "sym/c/foo", "D"],
+    ];
+    let mut sets: Vec<&[&str]> = vec![
+        &["--parents", "a/b/c/foo", "D"],
+        &["--parent", "-v", "a/b/c/foo", "D"],
+        &["-r", "--parents", "-v", "a/b", "D"],
+        &["-r", "--parents", "a/b/", "D"],
+        &[
+            "--parents",
+            "-v",
+            "a/b/c/foo",
+            "a/b/bar",
+            "ro/x/y",
+            "f",
+            "D",
+        ],
+        &["--parents", "-v", "./a//b/c/foo", "D/"],
+        &["-t", "D", "--parents", "a/b/c/foo"],
+        // E/a exists: kept as it is, unless -p.
+        &["--parents", "-v", "a/b/c/foo", "E"],
+        &["-p", "--parents", "a/b/c/foo", "E"],
+        // A symlink on the way is followed: D/sym is a directory.
+        &["--parents", "-v", "sym/c/foo", "D"],
+        &["-r", "--parents", "sym/c", "D"],
+        &["--no-preserve=mode", "--parents", "a/b/c/foo", "D"],
+        // Refusals: a file on the way, in the source or the destination;
+        // a missing source below a directory that is made anyway.
+        &["--parents", "f/g", "D"],
+        &["--parents", "a/b/c/foo", "F"],
+        &["--parents", "a/nosuch", "D"],
+        &["--parents", "a/b/c/foo", "a/b/bar", "f"],
+    ];
+    sets.extend_from_slice(with_attrs);
+    each_engine("--parents", build, &sets);
+
+    // With the attributes preserved, the directories on the way also get
+    // the source's times and owner (compared before the trees are read,
+    // which moves access times).
+    for engine in engines() {
+        for args in with_attrs {
+            let ctx = format!("--parents: {args:?}, engine={engine}");
+            let env = common::TestEnv::new();
+            env.build(build);
+            let (ours, gnu) = env.run_both(engine, args, &common::RunOpts::default());
+            let top = ["D/ro", "D/sym"]
+                .into_iter()
+                .find(|t| args.iter().any(|a| a.starts_with(&t[2..])))
+                .unwrap_or("D/a");
+            let times = common::MetaOpts {
+                times: !args.contains(&"--preserve=mode"),
+            };
+            if args.contains(&"a/b/bar") {
+                // The second operand writes into D/a/b, which the first
+                // made: cp sets the attributes of the directories on the
+                // way after each operand and leaves D/a/b's modification
+                // time at the time of that write; here they are set after
+                // the whole copy, so D/a/b has its source's.
+                let mtime = |p: std::path::PathBuf| {
+                    let m = std::fs::symlink_metadata(&p).unwrap();
+                    (m.mtime(), m.mtime_nsec())
+                };
+                assert_eq!(
+                    mtime(env.ours.p("D/a/b")),
+                    mtime(env.ours.p("a/b")),
+                    "{ctx}"
+                );
+                common::assert_meta_eq(&ctx, &env.ours.p("D/a/b/c"), &env.gnu.p("D/a/b/c"), &times);
+            } else {
+                common::assert_meta_eq(&ctx, &env.ours.p(top), &env.gnu.p(top), &times);
+            }
+            common::compare_all(&ctx, &env, &ours, &gnu);
+        }
+    }
+
+    // DEST not a directory: cp's usage error (exit status 1), nothing copied.
+    for engine in engines() {
+        for args in [
+            &["--parents", "a/b/c/foo", "f"][..],
+            &["--parents", "a/b/c/foo", "new"],
+            &["--parents", "-T", "a/b/c/foo", "D"],
+        ] {
+            let env = common::TestEnv::new();
+            env.build(build);
+            let (ours, gnu) = env.run_both(engine, args, &common::RunOpts::default());
+            let ctx = format!("--parents: {args:?}, engine={engine}");
+            assert_eq!((ours.code, gnu.code), (Some(1), Some(1)), "{ctx}");
+            let msg = "with --parents, the destination must be a directory";
+            assert!(ours.stderr_str().contains(msg), "{ctx}: {ours}");
+            assert!(gnu.stderr_str().contains(msg), "{ctx}: {gnu}");
+            common::assert_snapshots_eq(
+                &ctx,
+                &env.ours.snapshot(),
+                &env.gnu.snapshot(),
+                "uring-cp",
+                "GNU cp",
+            );
+        }
+    }
 }

@@ -28,7 +28,8 @@ pub const SECTIONS: &[(&str, &[Para])] = &[
             ),
             Item(
                 "2",
-                "Usage error: unknown option, missing operand, bad --buffer-mem value.",
+                "Usage error: unknown option, missing operand, bad --buffer-mem value, \
+                 --parents without a directory to copy into.",
             ),
             Item(
                 "25",

@@ -189,6 +189,12 @@ pub struct Args {
     #[arg(long, conflicts_with = "sync", help_heading = "Preserve")]
     pub attributes_only: bool,
 
+    /// Use the full source file name under DIRECTORY: `--parents a/b/f DIR`
+    /// copies to DIR/a/b/f, making the missing directories DIR/a and DIR/a/b
+    /// (with -p, every directory on the way gets its source's attributes).
+    #[arg(long, conflicts_with = "dry_run", help_heading = "Copy")]
+    pub parents: bool,
+
     /// Remove trailing slashes from each SOURCE.
     #[arg(long, alias = "st", help_heading = "Copy")]
     pub strip_trailing_slashes: bool,

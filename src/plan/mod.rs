@@ -7,7 +7,11 @@
 //! a directory without -r, a file onto itself, a directory into itself, a
 //! directory over a non-directory and the reverse. What survives is a list of
 //! [`Root`]s, each holding open descriptors for its source and destination
-//! parents, ready for the walker.
+//! parents, ready for the walker. With `--parents` ([`parents`]) each SOURCE
+//! goes to its full name under DIRECTORY, and the directories on the way are
+//! made here.
+
+pub mod parents;
 
 use crate::config::{Config, Deref, LinkMode, Overwrite, Target};
 use crate::error::{CopyError, Failure, Op, errno, quote, strip_os_suffix};
@@ -39,25 +43,39 @@ pub struct Root {
     pub after_earlier: bool,
 }
 
-/// Why nothing at all can be copied (e.g. the target directory is missing).
+/// Why nothing at all can be copied.
 #[derive(Debug)]
-pub struct Fatal(pub String);
+pub enum Fatal {
+    /// The operands cannot be used (e.g. the target directory is missing).
+    Run(String),
+    /// The command line asks for what cannot be (cp's usage errors).
+    Usage(String),
+}
+
+/// What the operands resolve to.
+#[derive(Debug)]
+pub struct Plan {
+    pub roots: Vec<Root>,
+    /// `--parents`: attributes of the directories on the way, set once the
+    /// copy is done ([`parents::Fixups::apply`]).
+    pub parents: Option<parents::Fixups>,
+}
 
 /// Resolve the operands. Per-operand refusals are reported to `progress` and
-/// that operand is dropped; the rest go on.
-pub fn plan(cfg: &Config, progress: &dyn Progress) -> Result<Vec<Root>, Fatal> {
+/// that operand is dropped; the rest go on. `umask` is the process's.
+pub fn plan(cfg: &Config, umask: u32, progress: &dyn Progress) -> Result<Plan, Fatal> {
     let (dest, into_dir) = match &cfg.target {
         Target::IntoDir(d) => {
             match rustix::fs::stat(d) {
                 Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {}
                 Ok(_) => {
-                    return Err(Fatal(format!(
+                    return Err(Fatal::Run(format!(
                         "target directory {}: Not a directory",
                         quote(d)
                     )));
                 }
                 Err(e) => {
-                    return Err(Fatal(format!(
+                    return Err(Fatal::Run(format!(
                         "target directory {}: {}",
                         quote(d),
                         strip_os_suffix(&e.into())
@@ -77,7 +95,10 @@ pub fn plan(cfg: &Config, progress: &dyn Progress) -> Result<Vec<Root>, Fatal> {
                         Ok(_) => "Not a directory".to_string(),
                         Err(e) => strip_os_suffix(&e.into()),
                     };
-                    return Err(Fatal(format!("target {}: {why}", quote(d))));
+                    return Err(Fatal::Run(format!("target {}: {why}", quote(d))));
+                }
+                if cfg.parents {
+                    return Err(Fatal::Usage(PARENTS_NEED_DIR.into()));
                 }
                 match other {
                     // -f, --remove-destination: a symlink loop is removed and
@@ -89,7 +110,7 @@ pub fn plan(cfg: &Config, progress: &dyn Progress) -> Result<Vec<Root>, Fatal> {
                     }
                     // `cp a file/`: a trailing slash on an existing non-directory.
                     Err(e) if e != rustix::io::Errno::NOENT => {
-                        return Err(Fatal(format!(
+                        return Err(Fatal::Run(format!(
                             "cannot stat {}: {}",
                             quote(d),
                             strip_os_suffix(&e.into())
@@ -108,11 +129,33 @@ pub fn plan(cfg: &Config, progress: &dyn Progress) -> Result<Vec<Root>, Fatal> {
         }
         _ => dest,
     };
+
+    let mut parents = match cfg.parents {
+        true => {
+            let fd = open_dir_path(&dest).map_err(|e| {
+                Fatal::Run(format!(
+                    "target directory {}: {}",
+                    quote(&dest),
+                    strip_os_suffix(&e)
+                ))
+            })?;
+            Some(parents::Fixups::new(cfg, fd, umask))
+        }
+        false => None,
+    };
+
     let mut roots: Vec<Root> = Vec::new();
     let mut seen = Seen::default();
     let mut dests: Vec<PathBuf> = Vec::new();
     for src in &cfg.sources {
-        match plan_one(cfg, src, &dest, into_dir, &mut seen) {
+        let planned = match &mut parents {
+            // --parents: DIRECTORY/SOURCE, once the directories on the way are there.
+            Some(p) => p
+                .make(&dest, src, progress)
+                .and_then(|dst| plan_one(cfg, src, &dst, false, &mut seen)),
+            None => plan_one(cfg, src, &dest, into_dir, &mut seen),
+        };
+        match planned {
             Ok(Planned::Copy(mut root, key)) => {
                 root.after_earlier = dests
                     .iter()
@@ -128,7 +171,7 @@ pub fn plan(cfg: &Config, progress: &dyn Progress) -> Result<Vec<Root>, Fatal> {
             Err(f) => progress.failure(&f),
         }
     }
-    Ok(roots)
+    Ok(Plan { roots, parents })
 }
 
 /// The backup name of the existing regular file `path`, if it is one.
@@ -142,6 +185,9 @@ fn own_backup_name(path: &Path, b: &crate::config::Backup) -> Option<PathBuf> {
     let backup = crate::engine::backup::name_for(dir.as_fd(), &name, b).ok()?;
     Some(crate::tree::join(&parent, &backup))
 }
+
+/// GNU cp's words when --parents has no directory to copy into.
+pub const PARENTS_NEED_DIR: &str = "with --parents, the destination must be a directory";
 
 /// What the operands planned so far put where.
 #[derive(Default)]

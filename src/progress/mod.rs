@@ -48,6 +48,10 @@ pub trait Progress: Send + Sync {
     fn delete_stopped(&self) {}
     /// What one io_uring worker submitted, when it ends.
     fn ring_usage(&self, _usage: RingUsage) {}
+    /// --parents made the directory `dst` on the way to a destination, for
+    /// the source directory `src` (cp's `-v` line for it is `src -> dst`,
+    /// unquoted).
+    fn parent_made(&self, _src: &std::path::Path, _dst: &std::path::Path) {}
     /// Either kind of failure.
     fn failure(&self, f: &Failure) {
         match f {
@@ -220,6 +224,19 @@ impl Progress for Console {
     fn delete_stopped(&self) {
         if !self.stats.delete_stopped.swap(true, Relaxed) {
             self.note("deletions stopped: --max-delete limit reached");
+        }
+    }
+
+    fn parent_made(&self, src: &std::path::Path, dst: &std::path::Path) {
+        if self.verbose {
+            use std::os::unix::ffi::OsStrExt;
+            let mut line = src.as_os_str().as_bytes().to_vec();
+            line.extend_from_slice(b" -> ");
+            line.extend_from_slice(dst.as_os_str().as_bytes());
+            line.push(b'\n');
+            self.print(|| {
+                let _ = std::io::stdout().lock().write_all(&line);
+            });
         }
     }
 

@@ -506,9 +506,13 @@ impl Walker {
         };
         // The owner must be able to write into it while it is filled; while
         // the owner is preserved, group and others get nothing until the
-        // directory has its owner (cp's rule, as for files).
+        // directory has its owner (cp's rule, as for files), and while the
+        // mode is, they cannot write until it has its mode (cp's again).
         let (create, fixup) = if self.archive.preserve.ownership {
             ((want & 0o1700) | 0o700, Some(want & !self.umask))
+        } else if self.archive.preserve.mode {
+            // DirFinish gives it the source's mode.
+            ((want & !0o022) | 0o700, None)
         } else if want & 0o700 == 0o700 {
             (want, None)
         } else {
