@@ -943,6 +943,38 @@ fn unprivileged_opts(test: &str) -> Option<RunOpts> {
     }
 }
 
+/// Run each argument set with both programs on every engine as `opts` says
+/// (as nobody, owning the fixture, when the test runs as root), compare
+/// everything, and check the exit status if `code` is given.
+fn unprivileged_cases(
+    what: &str,
+    opts: &RunOpts,
+    build: impl Fn(&Fx) + Copy,
+    arg_sets: &[&[&str]],
+    code: Option<i32>,
+) {
+    let mut failures = Failures::default();
+    for engine in engines() {
+        for args in arg_sets {
+            failures.check(|| {
+                let env = TestEnv::new();
+                env.build(build);
+                if opts.as_nobody {
+                    env.ours.chown_nobody();
+                    env.gnu.chown_nobody();
+                }
+                let (ours, gnu) = env.run_both(engine, args, opts);
+                let ctx = format!("[{what} {args:?}, engine={engine}]");
+                compare_all(&ctx, &env, &ours, &gnu);
+                if let Some(code) = code {
+                    assert_eq!(ours.code, Some(code), "{ctx}");
+                }
+            });
+        }
+    }
+    failures.finish();
+}
+
 #[test]
 fn unreadable_file_in_tree_reports_and_copies_rest() {
     let Some(opts) = unprivileged_opts("unreadable_file_in_tree") else {
@@ -962,28 +994,17 @@ fn unreadable_file_in_tree_reports_and_copies_rest() {
         fx.file("top-secret", 0o000, b"top\n");
         fx.file("ok", 0o644, b"ok\n");
     };
-    let mut failures = Failures::default();
-    for engine in engines() {
-        for args in [
-            &["-r", "d", "o"][..],
+    unprivileged_cases(
+        "unreadable file",
+        &opts,
+        build,
+        &[
+            &["-r", "d", "o"],
             &["top-secret", "ok", "d"],
             &["top-secret", "x"],
-        ] {
-            failures.check(|| {
-                let env = TestEnv::new();
-                env.build(build);
-                if opts.as_nobody {
-                    env.ours.chown_nobody();
-                    env.gnu.chown_nobody();
-                }
-                let (ours, gnu) = env.run_both(engine, args, &opts);
-                let ctx = format!("[unreadable file {args:?}, engine={engine}]");
-                compare_all(&ctx, &env, &ours, &gnu);
-                assert_eq!(ours.code, Some(1), "{ctx}");
-            });
-        }
-    }
-    failures.finish();
+        ],
+        Some(1),
+    );
 }
 
 /// DEST a symlink into a directory the user cannot search (GNU's
@@ -999,28 +1020,17 @@ fn symlink_dest_into_unsearchable_dir() {
         fx.symlink("symlink", "D/D");
         fx.file("F", 0o644, b"F\n");
     };
-    let mut failures = Failures::default();
-    for engine in engines() {
-        for args in [
-            &["F", "symlink"][..],
+    unprivileged_cases(
+        "symlink into unsearchable dir",
+        &opts,
+        build,
+        &[
+            &["F", "symlink"],
             &["-T", "F", "symlink"],
             &["--target-directory=symlink", "F"],
-        ] {
-            failures.check(|| {
-                let env = TestEnv::new();
-                env.build(build);
-                if opts.as_nobody {
-                    env.ours.chown_nobody();
-                    env.gnu.chown_nobody();
-                }
-                let (ours, gnu) = env.run_both(engine, args, &opts);
-                let ctx = format!("[symlink into unsearchable dir {args:?}, engine={engine}]");
-                compare_all(&ctx, &env, &ours, &gnu);
-                assert_eq!(ours.code, Some(1), "{ctx}");
-            });
-        }
-    }
-    failures.finish();
+        ],
+        Some(1),
+    );
 }
 
 #[test]
@@ -1034,25 +1044,7 @@ fn unreadable_dir_in_tree() {
         fx.file("d/zz", 0o644, b"zz\n");
         fx.chmod("d/locked", 0o000);
     };
-    let mut failures = Failures::default();
-    for engine in engines() {
-        failures.check(|| {
-            let env = TestEnv::new();
-            env.build(build);
-            if opts.as_nobody {
-                env.ours.chown_nobody();
-                env.gnu.chown_nobody();
-            }
-            let (ours, gnu) = env.run_both(engine, &["-r", "d", "o"], &opts);
-            compare_all(
-                &format!("[unreadable dir, engine={engine}]"),
-                &env,
-                &ours,
-                &gnu,
-            );
-        });
-    }
-    failures.finish();
+    unprivileged_cases("unreadable dir", &opts, build, &[&["-r", "d", "o"]], None);
 }
 
 // ---------------------------------------------------------------------------
