@@ -100,7 +100,7 @@ pub struct Args {
     pub no_dereference: bool,
 
     /// Always follow symbolic links in SOURCE.
-    #[arg(short = 'L', long, overrides_with_all = ["no_dereference", "deref_command_line"], help_heading = "Copy")]
+    #[arg(short = 'L', long, aliases = ["d", "de"], overrides_with_all = ["no_dereference", "deref_command_line"], help_heading = "Copy")]
     pub dereference: bool,
 
     /// Follow symbolic links given on the command line, not those found inside trees.
@@ -192,7 +192,12 @@ pub struct Args {
     /// Use the full source file name under DIRECTORY: `--parents a/b/f DIR`
     /// copies to DIR/a/b/f, making the missing directories DIR/a and DIR/a/b
     /// (with -p, every directory on the way gets its source's attributes).
-    #[arg(long, conflicts_with = "dry_run", help_heading = "Copy")]
+    #[arg(
+        long,
+        alias = "path",
+        conflicts_with = "dry_run",
+        help_heading = "Copy"
+    )]
     pub parents: bool,
 
     /// Remove trailing slashes from each SOURCE.
@@ -505,15 +510,15 @@ pub enum ReflinkArg {
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
+    use clap::parser::ValueSource;
 
-    /// GNU cp 9.1's long options.
+    /// GNU cp 9.1's long options (its `--debug` came in 9.2).
     const GNU_LONG: [&str; 29] = [
         "archive",
         "attributes-only",
         "backup",
         "context",
         "copy-contents",
-        "debug",
         "dereference",
         "force",
         "help",
@@ -525,6 +530,7 @@ mod tests {
         "no-target-directory",
         "one-file-system",
         "parents",
+        "path",
         "preserve",
         "recursive",
         "reflink",
@@ -544,25 +550,29 @@ mod tests {
     /// `--in` must not become ambiguous).
     #[test]
     fn gnu_abbreviations_mean_the_same() {
-        let cmd = super::Args::command();
-        let resolve = |word: &str| -> Option<String> {
-            let exact = cmd.get_arguments().find(|a| {
-                a.get_long() == Some(word)
-                    || a.get_all_aliases().is_some_and(|al| al.contains(&word))
-            });
-            if let Some(a) = exact {
-                return a.get_long().map(str::to_string);
-            }
-            let prefixed: Vec<&str> = cmd
-                .get_arguments()
-                .filter_map(|a| a.get_long())
-                .chain(["help"])
-                .filter(|l| l.starts_with(word))
-                .collect();
-            match prefixed.as_slice() {
-                [one] => Some(one.to_string()),
-                _ => None,
-            }
+        // What clap makes of `--WORD` (with a value for options that need
+        // one): the long name of the option it set.
+        let resolve = |word: &str, opt: &str| -> Option<String> {
+            let value = match opt {
+                "no-preserve" => "=mode",
+                "sparse" | "reflink" => "=auto",
+                "suffix" => "=.b",
+                "target-directory" => "=d",
+                _ => "",
+            };
+            let arg = format!("--{word}{value}");
+            let m = match super::Args::command().try_get_matches_from(["uring-cp", &arg]) {
+                Ok(m) => m,
+                Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
+                    return Some("help".into());
+                }
+                Err(_) => return None,
+            };
+            let cmd = super::Args::command();
+            cmd.get_arguments()
+                .find(|a| m.value_source(a.get_id().as_str()) == Some(ValueSource::CommandLine))
+                .and_then(|a| a.get_long())
+                .map(str::to_string)
         };
         let mut wrong = Vec::new();
         for opt in GNU_LONG {
@@ -571,11 +581,11 @@ mod tests {
                 if GNU_LONG.iter().filter(|o| o.starts_with(prefix)).count() != 1 {
                     continue;
                 }
-                if resolve(prefix).as_deref() != Some(opt) {
-                    wrong.push(format!(
-                        "--{prefix} (cp: --{opt}, here: {:?})",
-                        resolve(prefix)
-                    ));
+                // (cp's --path is its old name for --parents.)
+                let want = if opt == "path" { "parents" } else { opt };
+                let here = resolve(prefix, opt);
+                if here.as_deref() != Some(want) {
+                    wrong.push(format!("--{prefix} (cp: --{opt}, here: {here:?})"));
                 }
             }
         }
