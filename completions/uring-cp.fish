@@ -33,7 +33,7 @@ complete -c uring-cp -s L -l dereference -d 'Always follow symbolic links in SOU
 complete -c uring-cp -s H -d 'Follow symbolic links given on the command line, not those found inside trees'
 complete -c uring-cp -s f -l force -d 'If an existing destination file cannot be opened, remove it and try again (-n, when also given, wins, as with cp)'
 complete -c uring-cp -s n -l no-clobber -d 'Do not overwrite an existing file; skip it and go on (-i and -n: the last one given wins)'
-complete -c uring-cp -s i -l interactive -d 'Ask before replacing an existing destination: the question goes to stderr, a line starting with `y` or `Y` on stdin answers yes; anything else keeps the destination'
+complete -c uring-cp -s i -l interactive -d 'Ask before replacing an existing destination: the question goes to stderr, a line starting with `y` or `Y` on stdin answers yes; anything else keeps the destination. No progress bar is drawn meanwhile'
 complete -c uring-cp -l remove-destination -d 'Remove each existing destination file before copying to it (it is replaced by a new file, renamed over it once complete), instead of rewriting it in place'
 complete -c uring-cp -s l -l link -d 'Make hard links to the source files instead of copying them (directories are still created; with -r, symlinks are followed unless -P or -a is given)'
 complete -c uring-cp -s s -l symbolic-link -d 'Make symbolic links to the source files instead of copying them; a relative SOURCE works only for a destination in the current directory'

@@ -374,7 +374,8 @@ impl Config {
                 dry_run: args.dry_run,
             },
             filters: args.filters,
-            progress: if args.quiet || args.no_progress {
+            // (-i's questions share stderr with the bar: no bar then.)
+            progress: if args.quiet || args.no_progress || args.interactive {
                 When::Never
             } else if args.progress {
                 When::Always
@@ -718,6 +719,11 @@ mod tests {
         assert!(c.interactive && c.overwrite != Overwrite::Skip);
         let c = cfg(&["-i", "-n", "a", "b"]).unwrap();
         assert!(!c.interactive && c.overwrite == Overwrite::Skip);
+        // No bar over -i's questions.
+        assert_eq!(
+            cfg(&["-i", "--progress", "a", "b"]).unwrap().progress,
+            When::Never
+        );
     }
 
     #[test]

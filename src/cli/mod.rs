@@ -119,7 +119,7 @@ pub struct Args {
 
     /// Ask before replacing an existing destination: the question goes to
     /// stderr, a line starting with `y` or `Y` on stdin answers yes; anything
-    /// else keeps the destination.
+    /// else keeps the destination. No progress bar is drawn meanwhile.
     #[arg(short, long, aliases = ["i", "in"], help_heading = "Copy")]
     pub interactive: bool,
 
