@@ -13,6 +13,8 @@
 
 pub mod backup;
 pub mod chains;
+pub mod dest;
+pub mod large;
 pub mod linking;
 pub mod mover;
 pub mod ops;

@@ -39,7 +39,8 @@
 //! [`FileCopier`] (same behaviour as the other engines; there are no opcodes
 //! for fchown, futimens or fchmod), and symlinks are made synchronously too.
 
-use super::ops::{self, DstOpen, FileCopier, report};
+use super::dest::{self, DstOpen};
+use super::ops::{FileCopier, report};
 use super::uring::bufpool::{Buf, BufPool};
 use super::uring::setup;
 use super::{Engine, EngineOptions};
@@ -798,7 +799,7 @@ impl Chains {
                 fresh: true,
             })
         } else if mkdir == 0 || mkdir == -libc::EEXIST {
-            ops::open_made_dir(&item, parent, mkdir == 0)
+            dest::open_made_dir(&item, parent, mkdir == 0)
         } else {
             Err(item.error(Op::Mkdir, true, errno(-mkdir)).into())
         };

@@ -40,7 +40,8 @@ pub(crate) mod setup;
 
 pub use setup::availability;
 
-use super::ops::{self, FileCopier, Work};
+use super::large::Work;
+use super::ops::{self, FileCopier};
 use super::{Engine, EngineOptions};
 use crate::error::{Failure, Op, errno};
 use crate::meta::{self, SrcStat};
