@@ -10,6 +10,7 @@
 //! temporary name and renamed over the old entry, so a failure keeps it.
 
 use super::ops::FileCopier;
+use super::outcome::{Done, Outcome};
 use crate::config::{LinkMode, Overwrite};
 use crate::error::{CopyError, Failure, Op, quote, strip_os_suffix};
 use crate::tree::{Item, Kind};
@@ -18,7 +19,7 @@ use std::ffi::{CStr, CString};
 use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
 
-/// Make `item`'s destination a link to its source. `Ok(None)` when it was
+/// Make `item`'s destination a link to its source. `Done::Skipped` when it was
 /// left alone (skipped, or already that very file).
 pub fn make(
     fc: &FileCopier,
@@ -26,7 +27,7 @@ pub fn make(
     dst: BorrowedFd<'_>,
     fresh: bool,
     mode: LinkMode,
-) -> Result<Option<u64>, Failure> {
+) -> Outcome {
     let src = item.src_path();
     let target = CString::new(src.as_os_str().as_bytes()).unwrap_or_default();
     if mode == LinkMode::Symbolic && !src.is_absolute() && !in_current_dir(dst) {
@@ -56,7 +57,7 @@ pub fn make(
         }
     };
     let result = match link(item.dst_name()) {
-        Ok(()) => Ok(Some(0)),
+        Ok(()) => Ok(Done::Linked),
         Err(e) if !fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {
             replace_existing(fc, item, dst, mode, follow, e, &link)
         }
@@ -89,12 +90,12 @@ fn replace_existing(
     follow: bool,
     exists: CopyError,
     link: &dyn Fn(&CStr) -> Result<(), CopyError>,
-) -> Result<Option<u64>, Failure> {
+) -> Outcome {
     if mode == LinkMode::Hard && already_linked(item, dst, follow) {
-        return Ok(None);
+        return Ok(Done::Skipped);
     }
     if !fc.may_replace(item, dst)? {
-        return Ok(None);
+        return Ok(Done::Skipped);
     }
     // cp also removes the destination first when the source is a symlink
     // copied as one, or when links are preserved and the destination has
@@ -112,7 +113,7 @@ fn replace_existing(
         return Err(Failure::Io(exists));
     }
     fc.replace(item, dst, link, false)?;
-    Ok(Some(0))
+    Ok(Done::Linked)
 }
 
 /// Is the destination already a hard link of the source? (cp does nothing then.)

@@ -18,6 +18,7 @@ pub mod large;
 pub mod linking;
 pub mod mover;
 pub mod ops;
+pub mod outcome;
 pub mod portable;
 pub mod prompt;
 pub mod uring;

@@ -13,6 +13,7 @@
 use super::dest::{MadeSymlinks, Opened, make_dir, older};
 use super::large::LargeFiles;
 use super::mover::{Ends, Mover};
+use super::outcome::{Done, Outcome, report};
 use crate::config::{Overwrite, Reflink};
 use crate::error::{CopyError, Failure, IoContext, Op, errno, quote};
 use crate::meta::links::{Claim, Parked};
@@ -66,10 +67,22 @@ pub struct FileCopier {
     pub(super) link: Option<crate::config::LinkMode>,
 }
 
+/// Where a name of a source stands in the hard-link map (--preserve=links).
+pub enum LinkClaim {
+    /// Its links are not tracked: copy it.
+    Untracked,
+    /// The first name of its inode: copy it, then call
+    /// [`FileCopier::first_done`].
+    First,
+    /// Linked to the first copy, parked until it is done, or kept by -u:
+    /// nothing to copy.
+    Ended(Outcome),
+}
+
 /// What became of a regular file given to the synchronous copier.
 enum Copied {
-    /// Copied (`Some(bytes)`) or skipped (-n).
-    Done(Option<u64>),
+    /// Copied, linked or skipped.
+    Done(Done),
     /// Large: left for the queue, nothing written yet.
     Queued,
 }
@@ -159,19 +172,14 @@ impl FileCopier {
     fn settle(&self, item: Item, copied: Result<Copied, Failure>, progress: &dyn Progress) {
         match copied {
             Ok(Copied::Queued) => self.large.queue(item),
-            Ok(Copied::Done(n)) => report(progress, &item, Ok(n)),
+            Ok(Copied::Done(d)) => report(progress, &item, Ok(d)),
             Err(e) => report(progress, &item, Err(e)),
         }
     }
 
     /// Create a symlink or special file and give it its source's preserved
-    /// attributes. `Ok(None)` if it was skipped (-n).
-    pub fn create_other(
-        &self,
-        item: &Item,
-        dst: BorrowedFd<'_>,
-        fresh: bool,
-    ) -> Result<Option<u64>, Failure> {
+    /// attributes.
+    pub fn create_other(&self, item: &Item, dst: BorrowedFd<'_>, fresh: bool) -> Outcome {
         if let Some(mode) = self.link {
             return super::linking::make(self, item, dst, fresh, mode);
         }
@@ -182,30 +190,26 @@ impl FileCopier {
             .filter(|st| self.archive.tracks_links(st, item.display.is_some()));
         let first = match linked {
             Some(st) => match self.claim_link(item, st, dst, fresh) {
-                Ok(first) => first,
-                Err(result) => return result,
+                LinkClaim::Untracked => false,
+                LinkClaim::First => true,
+                LinkClaim::Ended(outcome) => return outcome,
             },
             None => false,
         };
         let result = self.make_other(item, dst, fresh);
         if let (true, Some(st)) = (first, linked) {
-            self.first_done(item, st, matches!(result, Ok(Some(_))));
+            self.first_done(item, st, result.as_ref().is_ok_and(|d| d.made()));
         }
         result
     }
 
-    fn make_other(
-        &self,
-        item: &Item,
-        dst: BorrowedFd<'_>,
-        fresh: bool,
-    ) -> Result<Option<u64>, Failure> {
+    fn make_other(&self, item: &Item, dst: BorrowedFd<'_>, fresh: bool) -> Outcome {
         let perms = match &item.kind {
             Kind::Special { mode, .. } => self.archive.create_mode(*mode),
             _ => 0,
         };
         if !self.make_entry(item, dst, fresh, perms)? {
-            return Ok(None);
+            return Ok(Done::Skipped);
         }
         if let Some(st) = &item.stat {
             let symlink = matches!(item.kind, Kind::Symlink { .. });
@@ -225,23 +229,20 @@ impl FileCopier {
                 &|| item.dst_path(),
             );
         }
-        Ok(Some(0))
+        Ok(Done::Copied(0))
     }
 
-    /// For a source with several names, under --preserve=links: copy it
-    /// (`Ok(true)`: the first name, call [`FileCopier::first_done`] after),
-    /// or it was linked, parked or kept by -u (`Err(result)`, to give
-    /// [`report`]; a parked name's is `Ok(Some(PARKED))`, which reports
-    /// nothing).
+    /// For a source with several names, under --preserve=links: is this the
+    /// name to copy, or was it linked, parked or kept by -u?
     pub fn claim_link(
         &self,
         item: &Item,
         st: &SrcStat,
         dst: BorrowedFd<'_>,
         fresh: bool,
-    ) -> Result<bool, Result<Option<u64>, Failure>> {
+    ) -> LinkClaim {
         if !self.archive.tracks_links(st, item.display.is_some()) {
-            return Ok(false);
+            return LinkClaim::Untracked;
         }
         // -u first, as cp: a destination it keeps stands for the copy.
         let kept = !fresh
@@ -249,13 +250,15 @@ impl FileCopier {
             && match rustix::fs::statat(dst, item.dst_name(), AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(d) => !older(&d, st.mtime),
                 Err(Errno::NOENT) => false,
-                Err(e) => return Err(Err(item.error(Op::Stat, true, e.into()).into())),
+                Err(e) => {
+                    return LinkClaim::Ended(Err(item.error(Op::Stat, true, e.into()).into()));
+                }
             };
         let keep = self.archive.keep_links;
-        Err(match self.archive.links.claim(item, st, keep, kept) {
-            Claim::First => return Ok(true),
-            Claim::Kept => Ok(None),
-            Claim::Parked => Ok(Some(PARKED)),
+        LinkClaim::Ended(match self.archive.links.claim(item, st, keep, kept) {
+            Claim::First => return LinkClaim::First,
+            Claim::Kept => Ok(Done::Skipped),
+            Claim::Parked => Ok(Done::Parked),
             Claim::Link(dir, name) => match dir.state() {
                 Some(DstState::Ready { fd, .. }) => {
                     self.link(item, LinkFrom::At(fd.as_fd(), &name), dst, fresh, kept)
@@ -296,7 +299,7 @@ impl FileCopier {
     /// Make `item`'s destination a hard link to the copy `from` (cp replaces
     /// an existing non-directory; -n keeps it). `kept`: -u kept the
     /// destination, which cp replaces all the same, and the name counts as
-    /// skipped (`Ok(None)`).
+    /// skipped.
     fn link(
         &self,
         item: &Item,
@@ -304,7 +307,7 @@ impl FileCopier {
         dst: BorrowedFd<'_>,
         fresh: bool,
         kept: bool,
-    ) -> Result<Option<u64>, Failure> {
+    ) -> Outcome {
         let make = |name: &CStr| {
             match from {
                 LinkFrom::At(dir, from) => {
@@ -317,26 +320,26 @@ impl FileCopier {
             .map_err(|e| item.error(Op::Link, true, e.into()))
         };
         match make(item.dst_name()) {
-            Ok(()) => Ok(Some(0)),
+            Ok(()) => Ok(Done::Linked),
             Err(e) if !fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {
                 if !kept && !self.may_replace(item, dst)? {
-                    return Ok(None);
+                    return Ok(Done::Skipped);
                 }
                 self.replace(item, dst, make, true)?;
-                Ok((!kept).then_some(0))
+                Ok(if kept { Done::Skipped } else { Done::Linked })
             }
             Err(e) => Err(e.into()),
         }
     }
 
-    /// Copy one regular file. `Ok(None)` when skipped (-n).
+    /// Copy one regular file.
     pub fn copy(
         &self,
         item: &Item,
         dst: BorrowedFd<'_>,
         fresh: bool,
         buf: &mut Vec<u8>,
-    ) -> Result<Option<u64>, Failure> {
+    ) -> Outcome {
         match self.copy_file(item, dst, fresh, buf, false)? {
             Copied::Done(n) => Ok(n),
             Copied::Queued => unreachable!("not asked to queue"),
@@ -382,13 +385,14 @@ impl FileCopier {
         let first = match as_data {
             true => false,
             false => match self.claim_link(item, &sst, dst, fresh) {
-                Ok(first) => first,
-                Err(result) => return result.map(Copied::Done),
+                LinkClaim::Untracked => false,
+                LinkClaim::First => true,
+                LinkClaim::Ended(outcome) => return outcome.map(Copied::Done),
             },
         };
         let result = self.copy_open(item, &src, dst, fresh, &sst, as_data, buf);
         if first {
-            self.first_done(item, &sst, matches!(result, Ok(Some(_))));
+            self.first_done(item, &sst, result.as_ref().is_ok_and(|d| d.made()));
         }
         result.map(Copied::Done)
     }
@@ -404,15 +408,15 @@ impl FileCopier {
         sst: &SrcStat,
         as_data: bool,
         buf: &mut Vec<u8>,
-    ) -> Result<Option<u64>, Failure> {
+    ) -> Outcome {
         let mode = self.archive.create_mode(sst.mode);
         let Some(out) = self.open_destination(item, dst, fresh, sst, mode, as_data)? else {
-            return Ok(None);
+            return Ok(Done::Skipped);
         };
         if self.attributes_only {
             self.finish_file(item, src, &out.fd, sst);
             self.commit(item, dst, out)?;
-            return Ok(Some(0));
+            return Ok(Done::Copied(0));
         }
         if self.archive.reflink == Reflink::Always && !as_data {
             if let Err(e) = rustix::fs::ioctl_ficlone(&out.fd, src) {
@@ -429,7 +433,7 @@ impl FileCopier {
             }
             self.finish_file(item, src, &out.fd, sst);
             self.commit(item, dst, out)?;
-            return Ok(Some(sst.size));
+            return Ok(Done::Copied(sst.size));
         }
         let copied = self.dst_end(item, &out).and_then(|(dev, regular)| {
             let ends = Ends {
@@ -444,12 +448,12 @@ impl FileCopier {
             Ok((n, sst)) => {
                 self.finish_file(item, src, &out.fd, &sst);
                 self.commit(item, dst, out)?;
-                Ok(Some(n))
+                Ok(Done::Copied(n))
             }
             Err(e) => {
                 self.discard(item, dst, out);
                 if crate::interrupt::requested() {
-                    return Ok(None); // not a failure of its own
+                    return Ok(Done::Skipped); // not a failure of its own
                 }
                 Err(e.into())
             }
@@ -640,10 +644,6 @@ pub fn create_dir(item: &Item, progress: &dyn Progress) {
     node.set(state);
 }
 
-/// The "bytes copied" of a name parked in the hard-link map: nothing to
-/// report yet (see [`FileCopier::claim_link`]).
-pub const PARKED: u64 = u64::MAX;
-
 /// Drop an item because the run is stopping. A directory is marked failed,
 /// so nothing waits for it.
 pub fn drop_interrupted(item: Item) {
@@ -651,16 +651,5 @@ pub fn drop_interrupted(item: Item) {
         && node.state().is_none()
     {
         node.set(DstState::Failed);
-    }
-}
-
-/// Tell `progress` how an item ended: created (`Some(bytes)`), skipped, or failed.
-pub fn report(progress: &dyn Progress, item: &Item, result: Result<Option<u64>, Failure>) {
-    match result {
-        // Parked until the first copy of its inode is done, which reports it.
-        Ok(Some(PARKED)) => {}
-        Ok(Some(bytes)) => progress.done(item, bytes),
-        Ok(None) => progress.skipped(item),
-        Err(f) => progress.failure(&f),
     }
 }

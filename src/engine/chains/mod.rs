@@ -40,7 +40,8 @@
 //! for fchown, futimens or fchmod), and symlinks are made synchronously too.
 
 use super::dest::{self, DstOpen};
-use super::ops::{FileCopier, report};
+use super::ops::FileCopier;
+use super::outcome::{Done, report};
 use super::uring::bufpool::{Buf, BufPool};
 use super::uring::setup;
 use super::{Engine, EngineOptions};
@@ -544,14 +545,14 @@ impl Chains {
                 let result = match (res, dir) {
                     (0, Some(dir)) => {
                         self.files.made_symlinks.made(dir, item.dst_name());
-                        Ok(Some(0))
+                        Ok(Done::Copied(0))
                     }
-                    (0, None) => Ok(Some(0)),
+                    (0, None) => Ok(Done::Copied(0)),
                     (_, Some(dir)) if res == -libc::EEXIST => self
                         .files
                         .make_entry(&item, dir, false, 0)
-                        .map(|made| made.then_some(0)),
-                    (_, None) if res == -libc::EEXIST => Ok(None),
+                        .map(|made| if made { Done::Copied(0) } else { Done::Skipped }),
+                    (_, None) if res == -libc::EEXIST => Ok(Done::Skipped),
                     _ => Err(item.error(Op::Symlink, true, errno(-res)).into()),
                 };
                 report(progress, &item, result);

@@ -41,9 +41,10 @@ pub(crate) mod setup;
 pub use setup::availability;
 
 use super::large::Work;
-use super::ops::{self, FileCopier};
+use super::ops::{self, FileCopier, LinkClaim};
+use super::outcome::{Done, Outcome, report};
 use super::{Engine, EngineOptions};
-use crate::error::{Failure, Op, errno};
+use crate::error::{Op, errno};
 use crate::meta::{self, SrcStat};
 use crate::progress::{Progress, RingUsage};
 use crate::tree::{DstState, Item, Kind};
@@ -407,19 +408,13 @@ impl<'a> Worker<'a> {
                 self.write(&item, &buf, res as usize, before)
             };
         self.pool.put(buf);
-        ops::report(self.progress, &item, result);
+        report(self.progress, &item, result);
     }
 
     /// Create the destination and write the `n` bytes read.
-    fn write(
-        &mut self,
-        item: &Item,
-        buf: &Buf,
-        n: usize,
-        before: (i64, u32),
-    ) -> Result<Option<u64>, Failure> {
+    fn write(&mut self, item: &Item, buf: &Buf, n: usize, before: (i64, u32)) -> Outcome {
         let Some(DstState::Ready { fd, fresh }) = item.dst_dir.state() else {
-            return Ok(None);
+            return Ok(Done::Skipped);
         };
         let flags = match item.kind {
             Kind::File { follow: true, .. } => AtFlags::empty(),
@@ -450,27 +445,22 @@ impl<'a> Worker<'a> {
             return self.sync_copy(item);
         }
         let first = match self.files.claim_link(item, &sst, fd.as_fd(), *fresh) {
-            Ok(first) => first,
-            Err(result) => return result,
+            LinkClaim::Untracked => false,
+            LinkClaim::First => true,
+            LinkClaim::Ended(outcome) => return outcome,
         };
         let result = self.write_new(item, buf, n, &sst);
         if first {
             self.files
-                .first_done(item, &sst, matches!(result, Ok(Some(_))));
+                .first_done(item, &sst, result.as_ref().is_ok_and(|d| d.made()));
         }
         result
     }
 
     /// Write the `n` bytes read to a new or truncated destination, then its attributes.
-    fn write_new(
-        &mut self,
-        item: &Item,
-        buf: &Buf,
-        n: usize,
-        sst: &SrcStat,
-    ) -> Result<Option<u64>, Failure> {
+    fn write_new(&mut self, item: &Item, buf: &Buf, n: usize, sst: &SrcStat) -> Outcome {
         let Some(DstState::Ready { fd, fresh }) = item.dst_dir.state() else {
-            return Ok(None);
+            return Ok(Done::Skipped);
         };
         let Some(out) = self.files.open_destination(
             item,
@@ -481,7 +471,7 @@ impl<'a> Worker<'a> {
             false,
         )?
         else {
-            return Ok(None);
+            return Ok(Done::Skipped);
         };
         // SAFETY: the read completed, so the kernel no longer writes this range,
         // and `n` is at most the range's length.
@@ -505,7 +495,7 @@ impl<'a> Worker<'a> {
             );
         }
         self.files.commit(item, fd.as_fd(), out)?;
-        Ok(Some(n as u64))
+        Ok(Done::Copied(n as u64))
     }
 
     /// Copy a regular file with system calls (or queue it if it is large).
@@ -518,12 +508,12 @@ impl<'a> Worker<'a> {
         }
     }
 
-    fn sync_copy(&mut self, item: &Item) -> Result<Option<u64>, Failure> {
+    fn sync_copy(&mut self, item: &Item) -> Outcome {
         match item.dst_dir.state() {
             Some(DstState::Ready { fd, fresh }) => {
                 self.files.copy(item, fd.as_fd(), *fresh, &mut self.buf)
             }
-            _ => Ok(None),
+            _ => Ok(Done::Skipped),
         }
     }
 
