@@ -6,9 +6,12 @@
 //! filesystem: whether DEST is an existing directory is decided later, in
 //! [`crate::plan`], where the I/O happens.
 
-use crate::cli::{Args, EngineArg, PreserveStep, ReflinkArg, RingReads, SparseArg, StatsArg};
-use crate::progress::bar::When;
-use crate::progress::summary;
+mod backup;
+mod preserve;
+
+use crate::cli::{Args, EngineArg, ReflinkArg, RingReads, SparseArg, StatsArg};
+use backup::backup;
+use preserve::preserve;
 use std::path::PathBuf;
 
 /// Default cap on data-buffer memory: enough for hundreds of small files or
@@ -116,6 +119,61 @@ pub enum LinkMode {
     Symbolic,
 }
 
+/// cp's words when --parents has no directory to copy into.
+pub const PARENTS_NEED_DIR: &str = "with --parents, the destination must be a directory";
+
+/// The sync options, validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncOptions {
+    /// `--sync` was given.
+    pub enabled: bool,
+    /// Compare sizes only (`--size-only`).
+    pub size_only: bool,
+    /// Same-size files are compared by content (`--checksum`).
+    pub checksum: bool,
+    /// Seconds two modification times may differ and still count as equal.
+    pub modify_window: i64,
+    /// Leave every existing destination entry alone (`--ignore-existing`).
+    pub ignore_existing: bool,
+    /// Leave destination files that are newer than their source (`-u`).
+    pub update: bool,
+    /// Remove destination entries missing from the source (`--delete`).
+    pub delete: bool,
+    /// Stop deleting after this many (`--max-delete`).
+    pub max_delete: Option<u64>,
+    /// Write changed files in place instead of through a temporary name.
+    pub inplace: bool,
+    /// One line per change on stdout (`--itemize-changes`).
+    pub itemize: bool,
+    /// Decide and report, change nothing (`--dry-run`).
+    pub dry_run: bool,
+}
+
+impl SyncOptions {
+    /// Regular files are written through a temporary name.
+    pub fn temp_files(&self) -> bool {
+        self.enabled && !self.inplace
+    }
+}
+
+/// When to show the progress bar (`--progress`, `--no-progress`, `-q`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// On a terminal, after a second (`progress::bar::DELAY`), unless `-v`
+    /// lists every item.
+    Auto,
+    /// On a terminal, from the start.
+    Always,
+    Never,
+}
+
+/// `--stats` and `--stats=json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsFormat {
+    Text,
+    Json,
+}
+
 /// `--sparse`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sparse {
@@ -153,13 +211,13 @@ pub struct Config {
     /// `--fsync`: flush the destination filesystems before reporting success.
     pub fsync: bool,
     /// --sync and its options.
-    pub sync: crate::sync::SyncOptions,
+    pub sync: SyncOptions,
     /// --exclude/--include/--exclude-from, in order.
     pub filters: Vec<crate::filter::Spec>,
     /// When to draw the progress bar.
     pub progress: When,
     /// `--stats`: print a summary at the end, in this format.
-    pub stats: Option<summary::Format>,
+    pub stats: Option<StatsFormat>,
     /// `-q`: no notes on stderr beyond errors.
     pub quiet: bool,
     pub engine: EngineChoice,
@@ -279,7 +337,7 @@ impl Config {
                     )));
                 }
                 if args.parents {
-                    return Err(UsageError(crate::plan::PARENTS_NEED_DIR.into()));
+                    return Err(UsageError(PARENTS_NEED_DIR.into()));
                 }
                 Target::Exactly(dest)
             } else {
@@ -359,7 +417,7 @@ impl Config {
             },
             parents: args.parents,
             warnings,
-            sync: crate::sync::SyncOptions {
+            sync: SyncOptions {
                 enabled: args.sync,
                 size_only: args.size_only,
                 checksum: args.checksum,
@@ -383,8 +441,8 @@ impl Config {
                 When::Auto
             },
             stats: args.stats.map(|s| match s {
-                StatsArg::Text => summary::Format::Text,
-                StatsArg::Json => summary::Format::Json,
+                StatsArg::Text => StatsFormat::Text,
+                StatsArg::Json => StatsFormat::Json,
             }),
             quiet: args.quiet,
             engine: match args.engine {
@@ -400,178 +458,6 @@ impl Config {
             reflink,
         })
     }
-}
-
-/// The backup controls and their meanings, in cp's order.
-const BACKUP_CONTROLS: [(&str, Option<BackupKind>); 8] = [
-    ("none", None),
-    ("off", None),
-    ("simple", Some(BackupKind::Simple)),
-    ("never", Some(BackupKind::Simple)),
-    ("existing", Some(BackupKind::Existing)),
-    ("nil", Some(BackupKind::Existing)),
-    ("numbered", Some(BackupKind::Numbered)),
-    ("t", Some(BackupKind::Numbered)),
-];
-
-/// -b, --backup[=CONTROL], -S: what cp's `xget_version` and
-/// `set_simple_backup_suffix` decide, from the options and the environment
-/// ($VERSION_CONTROL, $SIMPLE_BACKUP_SUFFIX) given here.
-fn backup(
-    args: &Args,
-    version_control: Option<String>,
-    suffix_env: Option<String>,
-) -> Result<Option<Backup>, UsageError> {
-    if args.backup.is_none() && args.suffix.is_none() {
-        return Ok(None);
-    }
-    if args.no_clobber {
-        return Err(UsageError(
-            "options --backup and --no-clobber are mutually exclusive".into(),
-        ));
-    }
-    let (word, context) = match args.backup.clone().flatten() {
-        Some(w) => (Some(w), "backup type"),
-        None => (version_control, "$VERSION_CONTROL"),
-    };
-    let kind = match word.filter(|w| !w.is_empty()) {
-        None => Some(BackupKind::Existing),
-        Some(w) => backup_control(&w, context)?,
-    };
-    // A suffix must be a plain name ending (cp: not empty, no slash).
-    let suffix = [args.suffix.clone(), suffix_env]
-        .into_iter()
-        .flatten()
-        .next()
-        .filter(|s| !s.is_empty() && !s.contains('/'))
-        .unwrap_or_else(|| "~".to_string());
-    Ok(kind.map(|kind| Backup { kind, suffix }))
-}
-
-/// One backup control word: exact, or a prefix whose matches all mean the
-/// same (cp's argmatch: `nu` is numbered, `n` is ambiguous).
-fn backup_control(word: &str, context: &str) -> Result<Option<BackupKind>, UsageError> {
-    if let Some((_, k)) = BACKUP_CONTROLS.iter().find(|(w, _)| *w == word) {
-        return Ok(*k);
-    }
-    let matches: Vec<Option<BackupKind>> = BACKUP_CONTROLS
-        .iter()
-        .filter(|(w, _)| w.starts_with(word))
-        .map(|(_, k)| *k)
-        .collect();
-    if let Some(first) = matches.first()
-        && matches.iter().all(|k| k == first)
-    {
-        return Ok(*first);
-    }
-    let what = if matches.is_empty() {
-        "invalid"
-    } else {
-        "ambiguous"
-    };
-    Err(UsageError(format!(
-        "{what} argument '{word}' for '{context}'\nValid arguments are:\n  \
-         - 'none', 'off'\n  - 'simple', 'never'\n  - 'existing', 'nil'\n  - 'numbered', 't'"
-    )))
-}
-
-/// The attribute names of `--preserve`, in cp's order.
-const ATTRS: [&str; 7] = [
-    "mode",
-    "timestamps",
-    "ownership",
-    "links",
-    "context",
-    "xattr",
-    "all",
-];
-
-/// One name of an attribute list: exact, or an unambiguous prefix (cp's argmatch).
-fn attr(word: &str, option: &str) -> Result<&'static str, UsageError> {
-    if let Some(a) = ATTRS.iter().find(|a| **a == word) {
-        return Ok(a);
-    }
-    let matches: Vec<&&str> = ATTRS.iter().filter(|a| a.starts_with(word)).collect();
-    match (word.is_empty(), matches.as_slice()) {
-        (false, [one]) => Ok(one),
-        (false, []) => Err(UsageError(format!(
-            "invalid argument '{word}' for '{option}'\nValid arguments are: {}",
-            ATTRS.join(", ")
-        ))),
-        _ => Err(UsageError(format!(
-            "ambiguous argument '{word}' for '{option}'\nValid arguments are: {}",
-            ATTRS.join(", ")
-        ))),
-    }
-}
-
-/// Turn the attributes of a comma-separated list on or off.
-fn apply_list(p: &mut Preserve, list: &str, on: bool, option: &str) -> Result<(), UsageError> {
-    for word in list.split(',') {
-        match attr(word, option)? {
-            "mode" => {
-                p.mode = on;
-                p.no_mode = !on;
-            }
-            "timestamps" => p.timestamps = on,
-            "ownership" => p.ownership = on,
-            "links" => p.links = on,
-            "context" => p.context = on,
-            "xattr" => {
-                p.xattr = on;
-                p.xattr_required = on;
-            }
-            _ => {
-                // all: like cp, `all` does not insist on a security context.
-                p.mode = on;
-                p.timestamps = on;
-                p.ownership = on;
-                p.links = on;
-                p.xattr = on;
-                p.no_mode = !on;
-                if !on {
-                    p.context = false;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// -a, -d, -p, --preserve and --no-preserve, applied in command-line order as
-/// cp does: `--no-preserve=mode --preserve=all` keeps the mode,
-/// `--preserve=all --no-preserve=mode` does not.
-fn preserve(args: &Args) -> Result<Preserve, UsageError> {
-    let mut p = Preserve::default();
-    for step in &args.preserve_steps {
-        match step {
-            PreserveStep::Archive => {
-                p.mode = true;
-                p.ownership = true;
-                p.timestamps = true;
-                p.links = true;
-                p.xattr = true;
-                p.required = true;
-                p.xattr_quiet = true;
-            }
-            PreserveStep::Links => p.links = true,
-            PreserveStep::Default => {
-                p.mode = true;
-                p.ownership = true;
-                p.timestamps = true;
-                p.required = true;
-            }
-            PreserveStep::On(list) => {
-                apply_list(&mut p, list, true, "--preserve")?;
-                p.required = true;
-            }
-            PreserveStep::Off(list) => apply_list(&mut p, list, false, "--no-preserve")?,
-        }
-    }
-    // (-a after --no-preserve=mode: cp preserves the mode, which takes
-    // precedence over its default permissions.)
-    p.no_mode &= !p.mode;
-    Ok(p)
 }
 
 /// Parse `16M`, `64K`, `1GiB`, `4096` (binary multiples, as cp/dd users expect).

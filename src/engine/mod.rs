@@ -14,6 +14,7 @@
 pub mod backup;
 pub mod chains;
 pub mod dest;
+pub mod hardlinks;
 pub mod large;
 pub mod linking;
 pub mod mover;

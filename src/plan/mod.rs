@@ -98,7 +98,7 @@ pub fn plan(cfg: &Config, umask: u32, progress: &dyn Progress) -> Result<Plan, F
                     return Err(Fatal::Run(format!("target {}: {why}", quote(d))));
                 }
                 if cfg.parents {
-                    return Err(Fatal::Usage(PARENTS_NEED_DIR.into()));
+                    return Err(Fatal::Usage(crate::config::PARENTS_NEED_DIR.into()));
                 }
                 match other {
                     // -f, --remove-destination: a symlink loop is removed and
@@ -186,8 +186,6 @@ fn own_backup_name(path: &Path, b: &crate::config::Backup) -> Option<PathBuf> {
     Some(crate::tree::join(&parent, &backup))
 }
 
-/// GNU cp's words when --parents has no directory to copy into.
-pub const PARENTS_NEED_DIR: &str = "with --parents, the destination must be a directory";
 
 /// What the operands planned so far put where.
 #[derive(Default)]

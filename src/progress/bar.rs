@@ -18,15 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-/// When to show the bar (`--progress`, `--no-progress`, `-q`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum When {
-    /// On a terminal, after [`DELAY`], unless `-v` lists every item.
-    Auto,
-    /// On a terminal, from the start.
-    Always,
-    Never,
-}
+pub use crate::config::When;
 
 /// How long a run must last before the bar appears by default.
 pub const DELAY: Duration = Duration::from_secs(1);

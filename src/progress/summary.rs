@@ -6,12 +6,7 @@ use serde::Serialize;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-/// `--stats` and `--stats=json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Text,
-    Json,
-}
+pub use crate::config::StatsFormat as Format;
 
 #[derive(Debug, Serialize)]
 pub struct Summary {

@@ -27,39 +27,7 @@ use rustix::fs::{FileType, Stat};
 use std::ffi::{CStr, CString};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-/// The sync options, validated.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SyncOptions {
-    /// `--sync` was given.
-    pub enabled: bool,
-    /// Compare sizes only (`--size-only`).
-    pub size_only: bool,
-    /// Same-size files are compared by content (`--checksum`).
-    pub checksum: bool,
-    /// Seconds two modification times may differ and still count as equal.
-    pub modify_window: i64,
-    /// Leave every existing destination entry alone (`--ignore-existing`).
-    pub ignore_existing: bool,
-    /// Leave destination files that are newer than their source (`-u`).
-    pub update: bool,
-    /// Remove destination entries missing from the source (`--delete`).
-    pub delete: bool,
-    /// Stop deleting after this many (`--max-delete`).
-    pub max_delete: Option<u64>,
-    /// Write changed files in place instead of through a temporary name.
-    pub inplace: bool,
-    /// One line per change on stdout (`--itemize-changes`).
-    pub itemize: bool,
-    /// Decide and report, change nothing (`--dry-run`).
-    pub dry_run: bool,
-}
-
-impl SyncOptions {
-    /// Regular files are written through a temporary name.
-    pub fn temp_files(&self) -> bool {
-        self.enabled && !self.inplace
-    }
-}
+pub use crate::config::SyncOptions;
 
 /// What differs between a source entry and the destination entry of the
 /// same name.

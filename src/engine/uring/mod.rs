@@ -40,8 +40,9 @@ pub(crate) mod setup;
 
 pub use setup::availability;
 
+use super::hardlinks::LinkClaim;
 use super::large::Work;
-use super::ops::{self, FileCopier, LinkClaim};
+use super::ops::{self, FileCopier};
 use super::outcome::{Done, Outcome, report};
 use super::{Engine, EngineOptions};
 use crate::error::{Op, errno};

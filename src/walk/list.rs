@@ -1,0 +1,264 @@
+//! Listing: reading one source directory with `getdents64`, classifying
+//! each entry (by `d_type`, a stat only where it must), filtering, and
+//! turning entries into items or directories to visit.
+
+use super::*;
+
+/// Names held back for linking in sync mode, at most (each keeps its two
+/// directories open; past this, names are copied in walk order).
+pub(super) const DEFER_MAX: usize = 1024;
+
+pub(super) fn special(st: &Stat) -> Kind {
+    Kind::Special {
+        mode: st.st_mode,
+        rdev: st.st_rdev,
+    }
+}
+
+impl Walker {
+    pub(super) fn entries(
+        &mut self,
+        src: &Arc<SrcDir>,
+        dst: &Arc<DstDir>,
+        buf: &mut [MaybeUninit<u8>],
+        dir_rel: &Path,
+    ) -> Result<(), Closed> {
+        // Sync mode in a directory that existed before: what is there now.
+        let dst_fd = match dst.state() {
+            Some(DstState::Ready { fd, fresh: false }) if self.sync.enabled => Some(fd.as_fd()),
+            _ => None,
+        };
+        let mut there = dst_fd.and_then(|fd| self.list_dst(fd, &dst.path, src.fd.as_fd()));
+        let mut listed = true;
+        let mut dir = RawDir::new(src.fd.as_fd(), buf);
+        while let Some(entry) = dir.next() {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    self.progress
+                        .error(&CopyError::new(Op::ReadDir, &src.path, e.into()).found_in_walk());
+                    listed = false;
+                    break;
+                }
+            };
+            let name = entry.file_name();
+            if name.to_bytes() == b"." || name.to_bytes() == b".." {
+                continue;
+            }
+            // Whatever happens to it below, the source has it: never delete it.
+            let existing = there.as_mut().and_then(|m| m.remove(name));
+            let name = name.to_owned();
+            let mut ft = entry.file_type();
+            let mut follow = false;
+            let mut stat = None;
+            if ft == FileType::Unknown
+                || ft == FileType::Fifo
+                || ft == FileType::CharacterDevice
+                || ft == FileType::BlockDevice
+                || ft == FileType::Socket
+                || (ft == FileType::Symlink && self.deref == Deref::Always)
+            {
+                follow = ft == FileType::Symlink;
+                let flags = if follow {
+                    AtFlags::empty()
+                } else {
+                    AtFlags::SYMLINK_NOFOLLOW
+                };
+                match rustix::fs::statat(&src.fd, name.as_c_str(), flags) {
+                    Ok(st) => {
+                        ft = FileType::from_raw_mode(st.st_mode);
+                        stat = Some(st);
+                    }
+                    Err(e) => {
+                        let err = CopyError::new(Op::Stat, join(&src.path, &name), e.into());
+                        // Following a symlink, ENOENT means it dangles: a
+                        // failure, as in cp, not a vanished file.
+                        let err = if follow { err } else { err.found_in_walk() };
+                        self.progress.error(&err);
+                        continue;
+                    }
+                }
+            }
+            let mut rel = PathBuf::new();
+            if !self.filter.is_empty() {
+                rel = dir_rel.join(OsStr::from_bytes(name.to_bytes()));
+                if self.filter.excluded(&rel, ft == FileType::Directory) {
+                    continue;
+                }
+            }
+            // Sync mode, in a destination directory that was there: a name
+            // of a multiply-linked source that is to be copied waits for the
+            // end of the walk, when every unchanged name of its inode has
+            // been met, so that it is linked to one of them (as rsync -H)
+            // rather than copied, whatever the order of the walk.
+            let mut defer = false;
+            if self.sync.enabled
+                && dst_fd.is_some()
+                && ft != FileType::Directory
+                && self.archive.preserve.links
+                && self.deferred.len() < DEFER_MAX
+            {
+                if stat.is_none() {
+                    let flags = if follow {
+                        AtFlags::empty()
+                    } else {
+                        AtFlags::SYMLINK_NOFOLLOW
+                    };
+                    stat = rustix::fs::statat(&src.fd, name.as_c_str(), flags).ok();
+                }
+                defer = stat.as_ref().is_some_and(|st| st.st_nlink > 1);
+            }
+            if self.sync.enabled {
+                match (dst_fd, existing) {
+                    (Some(dfd), Some(dft)) => {
+                        let step = self.sync_entry(
+                            src.fd.as_fd(),
+                            &src.path,
+                            dst,
+                            dfd,
+                            &name,
+                            &name,
+                            ft,
+                            dft,
+                            stat.as_ref(),
+                            follow,
+                        );
+                        if let sync::Step::Skip = step {
+                            self.count_entry();
+                            continue;
+                        }
+                    }
+                    _ => self.itemize("new", ft, "-", &join(&dst.path, &name)),
+                }
+            }
+            let kind = match ft {
+                FileType::Directory => {
+                    self.stack.push(PendingDir {
+                        parent_src: src.clone(),
+                        name,
+                        parent_dst: dst.clone(),
+                        dst_name: None,
+                        display: None,
+                        follow,
+                        rel,
+                    });
+                    self.count_entry();
+                    continue;
+                }
+                FileType::RegularFile => Kind::File {
+                    follow,
+                    as_data: false,
+                },
+                FileType::Symlink => {
+                    if stat.is_none() && self.archive.stat_symlinks() {
+                        match rustix::fs::statat(
+                            &src.fd,
+                            name.as_c_str(),
+                            AtFlags::SYMLINK_NOFOLLOW,
+                        ) {
+                            Ok(st) => stat = Some(st),
+                            Err(e) => {
+                                self.progress.error(&CopyError::new(
+                                    Op::Stat,
+                                    join(&src.path, &name),
+                                    e.into(),
+                                ));
+                                continue;
+                            }
+                        }
+                    }
+                    if let Some(st) = &mut stat
+                        && st.st_nlink > 1
+                    {
+                        *st = self.first_seen(st);
+                    }
+                    match rustix::fs::readlinkat(&src.fd, name.as_c_str(), Vec::new()) {
+                        Ok(target) => Kind::Symlink { target },
+                        Err(e) => {
+                            self.progress.error(
+                                &CopyError::new(Op::ReadLink, join(&src.path, &name), e.into())
+                                    .found_in_walk(),
+                            );
+                            continue;
+                        }
+                    }
+                }
+                _ => match &stat {
+                    Some(st) if self.copies_contents(st) => Kind::File {
+                        follow: false,
+                        as_data: true,
+                    },
+                    Some(st) => special(st),
+                    None => continue,
+                },
+            };
+            let stat = match kind {
+                Kind::File { .. } => None,
+                _ => stat.as_ref().map(|st| Box::new(SrcStat::from_stat(st))),
+            };
+            let item = Item {
+                src_dir: src.clone(),
+                name,
+                dst_dir: dst.clone(),
+                dst_name: None,
+                display: None,
+                kind,
+                stat,
+            };
+            if defer {
+                self.deferred.push(item);
+            } else {
+                self.send(item)?;
+            }
+            self.count_entry();
+        }
+        if let (Some(dfd), Some(extra)) = (dst_fd, there)
+            && self.sync.delete
+            && listed
+        {
+            self.delete_extra(dfd, dst, dir_rel, extra)?;
+        }
+        Ok(())
+    }
+
+    /// Move to the next shard after every `ROTATE` entries of one directory.
+    /// A symlink with several names (hard links to one symlink inode): the
+    /// status its first name had. Reading a symlink's target can move its
+    /// atime, so a later name, stat'ed after the first was read, would
+    /// carry that new atime into the copy if its item were the one copied.
+    #[allow(clippy::unnecessary_cast)] // the field types differ between architectures
+    pub(super) fn first_seen(&mut self, st: &Stat) -> Stat {
+        use std::collections::hash_map::Entry;
+        match self.linked_symlinks.entry((st.st_dev, st.st_ino)) {
+            Entry::Vacant(v) => {
+                v.insert((*st, (st.st_nlink as u64).saturating_sub(1)));
+                *st
+            }
+            Entry::Occupied(mut o) => {
+                let (first, left) = *o.get();
+                o.get_mut().1 = left.saturating_sub(1);
+                if left <= 1 {
+                    o.remove(); // every name seen
+                }
+                first
+            }
+        }
+    }
+
+    pub(super) fn count_entry(&mut self) {
+        self.in_dir += 1;
+        if self.in_dir.is_multiple_of(ROTATE) {
+            self.shard = (self.shard + 1) % self.tx.len();
+        }
+    }
+
+    /// --copy-contents: a device or FIFO is read as data, as without -r
+    /// (sockets are still recreated: they cannot be read).
+    pub(super) fn copies_contents(&self, st: &Stat) -> bool {
+        self.copy_contents
+            && matches!(
+                FileType::from_raw_mode(st.st_mode),
+                FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo
+            )
+    }
+}
