@@ -629,3 +629,48 @@ fn a_new_hard_link_to_an_unchanged_file_is_linked_like_rsync() {
         );
     }
 }
+
+/// Defect: a file whose xattrs changed at the source while its other name
+/// was removed was left with its old xattrs, exit 0, when --delete had
+/// removed that other name (setting the destination's ctime) before the
+/// file was compared: the "source changed after the destination" test saw a
+/// newer destination. Found by the sync property test (seed
+/// 241695338518870877). The other name is in the top directory, listed
+/// before the subdirectory holding the file.
+#[test]
+fn xattrs_changed_while_another_name_is_deleted_are_synced() {
+    if !have_rsync() {
+        return;
+    }
+    for engine in engines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = Fx::new(tmp.path().join("src"));
+        src.dir("", 0o755)
+            .dir("sub", 0o755)
+            .file("sub/f", 0o644, "contents")
+            .hardlink("sub/f", "g")
+            .set_xattr("sub/f", "user.old", b"1");
+        let dst = format!("dst-{engine}");
+        ours_ok(engine, &[], tmp.path(), &dst);
+        // Contents, size and times stay; the xattrs change; g goes.
+        std::fs::remove_file(src.p("g")).unwrap();
+        let f = src.p("sub/f");
+        let c = std::ffi::CString::new(f.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid C string and attribute name.
+        assert_eq!(
+            unsafe { libc::lremovexattr(c.as_ptr(), c"user.old".as_ptr()) },
+            0
+        );
+        src.set_xattr("sub/f", "user.new", b"2");
+        ours_ok(engine, &[], tmp.path(), &dst);
+        rsync(&["-HX"], tmp.path(), "want");
+        let d = tmp.path().join(&dst);
+        assert!(!d.join("g").exists(), "[{engine}] g was not deleted");
+        assert_meta_eq(
+            &format!("[{engine}] vs rsync -aHX"),
+            &d,
+            &tmp.path().join("want"),
+            &MetaOpts { times: false },
+        );
+    }
+}

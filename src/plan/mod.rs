@@ -186,7 +186,6 @@ fn own_backup_name(path: &Path, b: &crate::config::Backup) -> Option<PathBuf> {
     Some(crate::tree::join(&parent, &backup))
 }
 
-
 /// What the operands planned so far put where.
 #[derive(Default)]
 struct Seen {

@@ -170,11 +170,22 @@ fn read_full(fd: BorrowedFd<'_>, buf: &mut [u8], off: u64) -> std::io::Result<us
 /// if its status changed (ctime) after the destination's last did, or in the
 /// same clock tick (timestamps are coarse): the destination's ctime is when
 /// this tool last wrote or fixed it. So an unchanged re-sync lists no
-/// attributes at all.
+/// attributes at all. Except when the destination's status changed during
+/// this run (`run_start`, a second early for coarse clocks): this run may
+/// have linked or unlinked another name of it (`--delete`, `-H`), which sets
+/// its ctime without fixing its attributes.
 #[allow(clippy::unnecessary_cast)] // the field types differ between architectures
-pub fn xattrs_may_differ(src: &Stat, dst: &Stat) -> bool {
-    (src.st_ctime as i64, src.st_ctime_nsec as i64)
-        >= (dst.st_ctime as i64, dst.st_ctime_nsec as i64)
+pub fn xattrs_may_differ(src: &Stat, dst: &Stat, run_start: (i64, i64)) -> bool {
+    let dst_ctime = (dst.st_ctime as i64, dst.st_ctime_nsec as i64);
+    (src.st_ctime as i64, src.st_ctime_nsec as i64) >= dst_ctime || dst_ctime >= run_start
+}
+
+/// A time just before now, for [`xattrs_may_differ`]'s `run_start`.
+pub fn run_start() -> (i64, i64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (now.as_secs() as i64 - 1, i64::from(now.subsec_nanos()))
 }
 
 /// Temporary names start with this; a listing in sync mode removes the ones

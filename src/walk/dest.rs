@@ -13,7 +13,9 @@ impl Walker {
         let Some(DstState::Ready { fd, fresh: false }) = node.state() else {
             return;
         };
-        if rustix::fs::fstat(fd).is_ok_and(|dst| crate::sync::xattrs_may_differ(st, &dst)) {
+        if rustix::fs::fstat(fd)
+            .is_ok_and(|dst| crate::sync::xattrs_may_differ(st, &dst, self.run_start))
+        {
             let (src, dst) = (
                 crate::meta::Src::Fd(src.fd.as_fd()),
                 crate::meta::Dst::Fd(fd.as_fd()),

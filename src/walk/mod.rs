@@ -74,6 +74,8 @@ pub struct Walker {
     filter: Arc<Filter>,
     /// --sync: decide per entry; delete extras (see `sync.rs`).
     sync: SyncOptions,
+    /// When the run started (see [`crate::sync::xattrs_may_differ`]).
+    run_start: (i64, i64),
     /// --delete: entries deleted so far (for --max-delete).
     deleted: u64,
     /// Sync mode: attributes an unchanged entry must match (see `sync.rs`).
@@ -148,6 +150,7 @@ impl Walker {
             archive: o.archive,
             filter: o.filter,
             sync: o.sync,
+            run_start: crate::sync::run_start(),
             deleted: 0,
             kept: None,
             dst_buf: if o_sync_enabled {

@@ -245,7 +245,8 @@ impl Walker {
         }
         let decision = match decision {
             Decision::Keep(mut fix)
-                if self.archive.preserve.xattr && xattrs_may_differ(&src_st, &dst_st) =>
+                if self.archive.preserve.xattr
+                    && xattrs_may_differ(&src_st, &dst_st, self.run_start) =>
             {
                 let src = Src::At {
                     dir: src_dir,
