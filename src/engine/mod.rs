@@ -22,6 +22,7 @@ pub mod ops;
 pub mod outcome;
 pub mod portable;
 pub mod prompt;
+pub mod ring;
 pub mod uring;
 
 use crate::config::{EngineChoice, Overwrite};

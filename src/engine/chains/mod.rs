@@ -49,8 +49,8 @@ mod submit;
 use super::dest::{self, DstOpen};
 use super::ops::FileCopier;
 use super::outcome::{Done, report};
-use super::uring::bufpool::{Buf, BufPool};
-use super::uring::setup;
+use super::ring::bufpool::{Buf, BufPool};
+use super::ring::setup;
 use super::{Engine, EngineOptions};
 use crate::error::{Failure, Op, errno};
 use crate::progress::{Progress, RingUsage};
@@ -376,7 +376,6 @@ impl Chains {
             }
             crate::tree::leak(task);
         }
-        let rest = super::portable::Portable::new(self.opts.clone());
         let leftover: Vec<Item> = again
             .into_iter()
             .chain(self.requeue.drain(..))
@@ -386,14 +385,16 @@ impl Chains {
         for item in leftover {
             let _ = tx.send(item);
         }
+        // The rest, in walk order, through the synchronous copier every
+        // engine shares (one thread: this is the rare path).
+        let files = &self.files;
         std::thread::scope(|s| {
             s.spawn(move || {
                 for item in items {
                     let _ = tx.send(item);
                 }
             });
-            let mut rest = rest;
-            rest.run(vec![rx], progress);
+            files.drain(&rx, &**progress, &mut Vec::new());
         });
     }
 }

@@ -35,10 +35,9 @@
 //! holes, and every file under `--reflink=always`, goes to [`FileCopier`].
 
 mod adapt;
-pub(crate) mod bufpool;
-pub(crate) mod setup;
 
-pub use setup::availability;
+pub use super::ring::availability;
+use super::ring::{bufpool, setup};
 
 use super::hardlinks::LinkClaim;
 use super::large::Work;
