@@ -4,7 +4,7 @@
 //! cp renames the destination to its backup name first and then creates the
 //! new file, so for as long as the copy runs, and after a copy that fails,
 //! nothing is under the name. Here the new entry is made under a temporary
-//! name first (as every replacement is, see `ops::FileCopier::replace`), and
+//! name first (as every replacement is, see `copier::FileCopier::replace`), and
 //! only once it is complete does the old entry get its backup name: a hard
 //! link renamed onto the backup name (which replaces an older backup of that
 //! name in one step), then the new entry is renamed over the name. At every

@@ -13,12 +13,8 @@
 
 pub mod backup;
 pub mod chains;
-pub mod dest;
-pub mod hardlinks;
-pub mod large;
-pub mod linking;
+pub mod copier;
 pub mod mover;
-pub mod ops;
 pub mod outcome;
 pub mod portable;
 pub mod prompt;
@@ -75,10 +71,10 @@ pub fn default_workers() -> usize {
 /// The synchronous copier for `workers` threads that may use `bytes` of
 /// buffers between them. Each worker copying a large file may run one range
 /// per CPU at once, each range with its own buffer.
-pub fn file_copier(opts: &EngineOptions, workers: usize, bytes: u64) -> ops::FileCopier {
+pub fn file_copier(opts: &EngineOptions, workers: usize, bytes: u64) -> copier::FileCopier {
     let buffers = (workers * cpus()).max(1);
     let chunk = (bytes as usize / buffers).clamp(4096, 1 << 20);
-    ops::FileCopier::new(opts, chunk)
+    copier::FileCopier::new(opts, chunk)
 }
 
 /// A copy engine.

@@ -262,7 +262,7 @@ impl Archive {
         }
     }
 
-    /// Must every regular file take the synchronous path ([`crate::engine::ops::FileCopier`])?
+    /// Must every regular file take the synchronous path ([`crate::engine::copier::FileCopier`])?
     /// Only it can clone.
     pub fn files_need_sync(&self) -> bool {
         self.reflink == Reflink::Always

@@ -64,7 +64,7 @@ impl Walker {
             return Err(Closed);
         }
         self.progress.found(&item);
-        crate::engine::ops::create_dir(&item, &*self.progress);
+        crate::engine::copier::create_dir(&item, &*self.progress);
         Ok(!matches!(node.state(), Some(crate::tree::DstState::Failed)))
     }
 

@@ -46,8 +46,8 @@
 mod complete;
 mod submit;
 
-use super::dest::{self, DstOpen};
-use super::ops::FileCopier;
+use super::copier::FileCopier;
+use super::copier::dest::{self, DstOpen};
 use super::outcome::{Done, report};
 use super::ring::bufpool::{Buf, BufPool};
 use super::ring::setup;

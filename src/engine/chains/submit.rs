@@ -81,7 +81,7 @@ impl Chains {
     pub(super) fn start(&mut self, item: Item, progress: &dyn Progress) -> std::io::Result<()> {
         if crate::interrupt::requested() {
             // Chains in flight finish; nothing new starts.
-            crate::engine::ops::drop_interrupted(item);
+            crate::engine::copier::drop_interrupted(item);
             return Ok(());
         }
         let (dst_fd, fresh) = match item.dst_dir.state() {

@@ -10,7 +10,7 @@
 //! Large files go to whichever worker is free ([`FileCopier::next`]).
 //! The walker has made every destination directory before its entries arrive.
 
-use super::ops::FileCopier;
+use super::copier::FileCopier;
 use super::{Engine, EngineOptions};
 use crate::progress::Progress;
 use crate::tree::Item;

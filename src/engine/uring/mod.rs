@@ -39,9 +39,9 @@ mod adapt;
 pub use super::ring::availability;
 use super::ring::{bufpool, setup};
 
-use super::hardlinks::LinkClaim;
-use super::large::Work;
-use super::ops::{self, FileCopier};
+use super::copier::hardlinks::LinkClaim;
+use super::copier::large::Work;
+use super::copier::{self as ops, FileCopier};
 use super::outcome::{Done, Outcome, report};
 use super::{Engine, EngineOptions};
 use crate::error::{Op, errno};

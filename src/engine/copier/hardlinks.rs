@@ -3,10 +3,10 @@
 //! name), linked to the first copy, or parked until that copy is done; the
 //! worker that finishes the first copy links the parked names.
 
+use super::FileCopier;
 use super::dest::older;
-use super::ops::FileCopier;
-use super::outcome::{Done, Outcome, report};
 use crate::config::Overwrite;
+use crate::engine::outcome::{Done, Outcome, report};
 use crate::error::{Op, errno};
 use crate::meta::SrcStat;
 use crate::meta::links::{Claim, Parked};

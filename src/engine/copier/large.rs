@@ -1,6 +1,6 @@
 //! The large-file queue shared by a multi-worker engine's workers.
 
-use super::ops::FileCopier;
+use super::FileCopier;
 use crate::progress::Progress;
 use crate::tree::Item;
 use crossbeam_channel::{Receiver, Select, Sender};

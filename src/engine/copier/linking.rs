@@ -9,9 +9,9 @@
 //! exists". A replacement is made under a
 //! temporary name and renamed over the old entry, so a failure keeps it.
 
-use super::ops::FileCopier;
-use super::outcome::{Done, Outcome};
+use super::FileCopier;
 use crate::config::{LinkMode, Overwrite};
+use crate::engine::outcome::{Done, Outcome};
 use crate::error::{CopyError, Failure, Op, quote, strip_os_suffix};
 use crate::tree::{Item, Kind};
 use rustix::fs::AtFlags;

@@ -2,24 +2,29 @@
 //!
 //! One regular file from open to commit: open and stat the source, claim it
 //! in the hard-link map, open the destination under cp's rules
-//! ([`super::dest`]), move the bytes ([`super::mover`]), check that the source
+//! ([`dest`]), move the bytes ([`crate::engine::mover`]), check that the source
 //! did not change meanwhile (else copy it again), apply the preserved
 //! attributes, and commit or discard. Also symlinks, special files and hard
 //! links made in place of a copy, large files handed to the shared queue
-//! ([`super::large`]), and how outcomes are reported. The portable engine
+//! ([`large`]), and how outcomes are reported. The portable engine
 //! does everything through it; the io_uring engines for what their rings do
 //! not cover.
 
-use super::dest::{MadeSymlinks, Opened, make_dir};
-use super::hardlinks::LinkClaim;
-use super::large::LargeFiles;
-use super::mover::{Ends, Mover};
-use super::outcome::{Done, Outcome, report};
+pub mod dest;
+pub mod hardlinks;
+pub mod large;
+pub mod linking;
+
 use crate::config::{Overwrite, Reflink};
+use crate::engine::mover::{Ends, Mover};
+use crate::engine::outcome::{Done, Outcome, report};
 use crate::error::{CopyError, Failure, IoContext, Op, errno, quote};
 use crate::meta::{self, Archive, SrcStat};
 use crate::progress::Progress;
 use crate::tree::{DstState, Item, Kind};
+use dest::{MadeSymlinks, Opened, make_dir};
+use hardlinks::LinkClaim;
+use large::LargeFiles;
 use rustix::fs::{FileType, Mode, OFlags};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
@@ -31,26 +36,26 @@ const CHANGED_RETRIES: u32 = 3;
 /// and the io_uring engine's fallback when a linked chain cannot do it (the
 /// source changed size, a destination appeared, -f must retry).
 pub struct FileCopier {
-    pub(super) overwrite: Overwrite,
+    overwrite: Overwrite,
     /// Moves the bytes (copy_file_range, splice, read/write).
-    pub(super) mover: Mover,
+    mover: Mover,
     /// Archive mode: what to preserve, sparse files, reflinks, hard links.
     pub archive: Arc<Archive>,
-    pub(super) large: LargeFiles,
+    large: LargeFiles,
     /// Sync mode: regular files go through a temporary name (see [`crate::sync`]).
-    pub(super) temp_files: bool,
+    temp_files: bool,
     /// The symlinks this run made, never to be written through.
     pub made_symlinks: MadeSymlinks,
     /// --remove-destination.
-    pub(super) remove_destination: bool,
+    remove_destination: bool,
     /// --attributes-only: no data is copied; an existing file keeps its own.
-    pub(super) attributes_only: bool,
+    attributes_only: bool,
     /// -b: replaced destinations are kept under backup names.
-    pub(super) backup: Option<crate::config::Backup>,
+    backup: Option<crate::config::Backup>,
     /// -i: ask before replacing a destination.
-    pub(super) interactive: bool,
+    interactive: bool,
     /// -l, -s: non-directories become links to their sources.
-    pub(super) link: Option<crate::config::LinkMode>,
+    link: Option<crate::config::LinkMode>,
 }
 
 /// What became of a regular file given to the synchronous copier.
@@ -62,7 +67,7 @@ enum Copied {
 }
 
 impl FileCopier {
-    pub fn new(opts: &super::EngineOptions, chunk: usize) -> Self {
+    pub fn new(opts: &crate::engine::EngineOptions, chunk: usize) -> Self {
         let archive = opts.archive.clone();
         FileCopier {
             overwrite: opts.overwrite,
@@ -155,7 +160,7 @@ impl FileCopier {
     /// attributes.
     pub fn create_other(&self, item: &Item, dst: BorrowedFd<'_>, fresh: bool) -> Outcome {
         if let Some(mode) = self.link {
-            return super::linking::make(self, item, dst, fresh, mode);
+            return linking::make(self, item, dst, fresh, mode);
         }
         // A symlink or special file with several names: link it like a file.
         let linked = item
@@ -232,7 +237,7 @@ impl FileCopier {
         queue: bool,
     ) -> Result<Copied, Failure> {
         if let Some(mode) = self.link {
-            return super::linking::make(self, item, dst, fresh, mode).map(Copied::Done);
+            return linking::make(self, item, dst, fresh, mode).map(Copied::Done);
         }
         let (follow, as_data) = match item.kind {
             Kind::File { follow, as_data } => (follow, as_data),
@@ -408,7 +413,7 @@ impl FileCopier {
     /// opened destination (the caller discards it on an error).
     pub fn write_whole(&self, item: &Item, out: &Opened, data: &[u8]) -> Result<(), CopyError> {
         let (_, regular) = self.dst_end(item, out)?;
-        super::mover::write_all_at(out.fd.as_fd(), data, 0, regular)
+        crate::engine::mover::write_all_at(out.fd.as_fd(), data, 0, regular)
             .map_err(|e| item.error(Op::Write, true, e.into()))?;
         verify_size(item, out.fd.as_fd(), regular, data.len() as u64)
     }
@@ -443,11 +448,11 @@ impl FileCopier {
         };
         let alone = self.large.alone();
         let cpus = if alone && ends.dst_regular {
-            super::cpus() as u64
+            crate::engine::cpus() as u64
         } else {
             1
         };
-        let parts = (size / super::large::LARGE_MIN).min(cpus).max(1);
+        let parts = (size / large::LARGE_MIN).min(cpus).max(1);
         if parts == 1 {
             return self.mover.copy(item, ends, 0, Some(size), buf);
         }

@@ -9,7 +9,7 @@
 //! removed); symlinks and special files made in place of what is there; and
 //! directory creation for the engines that make directories themselves.
 
-use super::ops::FileCopier;
+use super::FileCopier;
 use crate::config::Overwrite;
 use crate::error::{CopyError, Failure, Op, errno, quote};
 use crate::meta::SrcStat;
@@ -79,7 +79,7 @@ impl FileCopier {
         let is_dir = FileType::from_raw_mode(lst.st_mode) == FileType::Directory;
         if self.backup.is_some() && !is_dir {
             // Kept under its backup name once the new file is complete (see
-            // `super::backup`): never written in place, never followed.
+            // `crate::engine::backup`): never written in place, never followed.
             return Ok(DstOpen::Replace);
         }
         let symlink = FileType::from_raw_mode(lst.st_mode) == FileType::Symlink;
@@ -178,7 +178,7 @@ impl FileCopier {
     /// replaced. Always yes without -i.
     fn may_overwrite(&self, item: &Item, dst: BorrowedFd<'_>, st: &rustix::fs::Stat) -> bool {
         !self.interactive
-            || super::prompt::overwrite_ok(
+            || crate::engine::prompt::overwrite_ok(
                 &item.dst_path(),
                 dst,
                 item.dst_name(),
@@ -193,7 +193,7 @@ impl FileCopier {
         let Some(b) = &self.backup else {
             return Ok(false);
         };
-        match super::backup::make(dst, item.dst_name(), b) {
+        match crate::engine::backup::make(dst, item.dst_name(), b) {
             Ok(Some(name)) => {
                 let path = crate::tree::join(&item.dst_dir.path, &name);
                 self.archive.progress.backed_up(&item.dst_path(), &path);
