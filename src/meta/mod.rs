@@ -44,7 +44,6 @@
 //! failures are silent under `-a`, warnings under `--preserve=all`, and errors
 //! when `xattr` was named in `--preserve`.
 
-pub mod data;
 pub mod links;
 pub mod xattr;
 

@@ -359,9 +359,14 @@ impl FileCopier {
             let copied = match size {
                 Some(size) if ends.dst_regular && self.archive.sparse_copy(&sst) => {
                     let zeros = self.archive.sparse == crate::config::Sparse::Always;
-                    meta::data::copy_sparse(item, ends, size, zeros, buf, &mut |a, b, buf| {
-                        self.mover.copy(item, ends, a, Some(b), buf)
-                    })?
+                    crate::engine::mover::holes::copy_sparse(
+                        item,
+                        ends,
+                        size,
+                        zeros,
+                        buf,
+                        &mut |a, b, buf| self.mover.copy(item, ends, a, Some(b), buf),
+                    )?
                 }
                 _ => self.copy_data(item, ends, size, buf)?,
             };

@@ -28,6 +28,8 @@
 //! written, so a failure is reported by the step that knows which side failed
 //! ("error reading SRC" for EIO on the source, "error writing DST" for ENOSPC).
 
+pub mod holes;
+
 use crate::error::{CopyError, Op};
 use crate::tree::Item;
 use rustix::io::Errno;

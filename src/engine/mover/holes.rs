@@ -9,7 +9,7 @@
 //! and writes only the 4 KiB blocks that are not all zeros. Where the
 //! filesystem cannot seek to data, the whole file counts as one extent.
 
-use crate::engine::mover::Ends;
+use super::Ends;
 use crate::error::{CopyError, Op};
 use crate::tree::Item;
 use rustix::fs::SeekFrom;
