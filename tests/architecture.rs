@@ -176,5 +176,8 @@ fn no_new_import_cycle() {
     let known: BTreeSet<String> = ["meta", "progress", "tree"].map(String::from).into();
     let found = cycles(&g);
     let new: Vec<&BTreeSet<String>> = found.iter().filter(|c| **c != known).collect();
-    assert!(new.is_empty(), "import cycles: {new:?}\nmodule graph: {g:#?}");
+    assert!(
+        new.is_empty(),
+        "import cycles: {new:?}\nmodule graph: {g:#?}"
+    );
 }
