@@ -96,19 +96,7 @@ pub fn run(cfg: Config) -> i32 {
     rustix::process::umask(umask);
 
     let archive = Arc::new(meta::Archive::new(&cfg, progress.clone(), umask.bits()));
-    let opts = EngineOptions {
-        overwrite: cfg.overwrite,
-        buffer_mem: cfg.buffer_mem,
-        archive: archive.clone(),
-        adaptive_reads: cfg.adaptive_reads,
-        temp_files: cfg.sync.temp_files(),
-        several_sources: cfg.sources.len() > 1,
-        remove_destination: cfg.remove_destination,
-        attributes_only: cfg.attributes_only,
-        backup: cfg.engine_backup(),
-        interactive: cfg.interactive,
-        link: cfg.link,
-    };
+    let opts = engine_options(&cfg, &archive);
     let (mut engine, fallback) = match engine::select(cfg.engine, &opts) {
         Ok(v) => v,
         Err(msg) => {
@@ -208,6 +196,13 @@ pub fn run(cfg: Config) -> i32 {
         let _ = writeln!(std::io::stdout().lock(), "{}", summary.render(format));
     }
 
+    exit_status(&console)
+}
+
+/// The exit status of a finished run, and the note that explains a stop: an
+/// interruption, a full destination; else failures, --max-delete, vanished
+/// sources, in that order (see [`exit`]).
+fn exit_status(console: &progress::Console) -> i32 {
     if let Some(sig) = interrupt::signal() {
         let name = if sig == libc::SIGINT {
             "SIGINT"
@@ -254,5 +249,22 @@ pub fn run(cfg: Config) -> i32 {
         exit::VANISHED
     } else {
         exit::OK
+    }
+}
+
+/// What the engines need to know of the configuration.
+fn engine_options(cfg: &Config, archive: &Arc<meta::Archive>) -> EngineOptions {
+    EngineOptions {
+        overwrite: cfg.overwrite,
+        buffer_mem: cfg.buffer_mem,
+        archive: archive.clone(),
+        adaptive_reads: cfg.adaptive_reads,
+        temp_files: cfg.sync.temp_files(),
+        several_sources: cfg.sources.len() > 1,
+        remove_destination: cfg.remove_destination,
+        attributes_only: cfg.attributes_only,
+        backup: cfg.engine_backup(),
+        interactive: cfg.interactive,
+        link: cfg.link,
     }
 }
