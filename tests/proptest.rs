@@ -18,7 +18,8 @@
 //!   keeps: type, mode, owner, atime and mtime in ns, size and content,
 //!   symlink target, hard-link groups, xattrs; only the allocated blocks
 //!   may differ, as sparse files are copied with `--sparse=auto`), and
-//! * GNU cp's copy, blocks included (holes kept where cp keeps them).
+//! * GNU cp's copy, blocks included (holes kept where cp keeps them; a file
+//!   allocated exactly as its source passes where cp wrote a hole out).
 //!
 //! Reading a source moves its atime (relatime), so the snapshot of the
 //! source is taken before the copies (it stats every entry before reading
@@ -614,6 +615,21 @@ fn without_blocks(mut v: Vec<Meta>) -> Vec<Meta> {
     v
 }
 
+/// `ours` for comparing with GNU cp's copy: a file allocated exactly as its
+/// source counts as allocated as GNU's copy. GNU cp 9.1 sometimes writes out
+/// a leading hole of a source whose blocks are not written back yet (seen with
+/// seed 948667239677594787: data at 8192 and 15433.., cp's copy 72 blocks, the
+/// source and ours 56); a copy with the source's own holes is not worse.
+fn blocks_as_gnu_where_as_source(mut ours: Vec<Meta>, source: &[Meta], gnu: &[Meta]) -> Vec<Meta> {
+    for m in &mut ours {
+        let same_path = |v: &[Meta]| v.iter().find(|x| x.path == m.path).and_then(|x| x.blocks);
+        if m.blocks.is_some() && m.blocks == same_path(source) {
+            m.blocks = same_path(gnu).or(m.blocks);
+        }
+    }
+    ours
+}
+
 fn without_times(mut v: Vec<Meta>) -> Vec<Meta> {
     for m in &mut v {
         m.times = None;
@@ -677,7 +693,8 @@ fn check_tree(plan: &Plan, engines: &[&'static str]) -> Result<(), (&'static str
                 problems.push(format!("(GNU cp's copy differs from the source too: {g})"));
             }
         }
-        if let Some(d) = diff_text(&gnu_copy, &ours, "GNU cp -a", "uring-cp -a") {
+        let ours_for_gnu = blocks_as_gnu_where_as_source(ours.clone(), &source, &gnu_copy);
+        if let Some(d) = diff_text(&gnu_copy, &ours_for_gnu, "GNU cp -a", "uring-cp -a") {
             problems.push(format!("the copy differs from GNU cp's: {d}"));
         }
         // The source itself must be untouched (times aside: reading moves atimes).
