@@ -250,19 +250,20 @@ pub struct Config {
 }
 
 impl Config {
-    /// The backups the engines make: none for `cp --force --backup F F`,
-    /// which the plan turns into a copy of F to its backup name (or refuses,
-    /// copying nothing, when F is not a regular file), written without a
-    /// backup of its own, as cp does.
-    pub fn engine_backup(&self) -> Option<Backup> {
+    /// `cp --force --backup F F`: cp copies F to its backup name, written
+    /// without a backup of its own (the plan does the renaming; it refuses,
+    /// copying nothing, when F is not a regular file).
+    pub fn backs_up_onto_itself(&self) -> bool {
         let onto_itself = match (&self.target, self.sources.as_slice()) {
             (Target::Auto(d) | Target::Exactly(d), [only]) => only == d,
             _ => false,
         };
-        match onto_itself && self.overwrite == Overwrite::Force {
-            true => None,
-            false => self.backup.clone(),
-        }
+        onto_itself && self.overwrite == Overwrite::Force && self.backup.is_some()
+    }
+
+    /// The backups the engines make (none for [`Self::backs_up_onto_itself`]).
+    pub fn engine_backup(&self) -> Option<Backup> {
+        self.backup.clone().filter(|_| !self.backs_up_onto_itself())
     }
 }
 

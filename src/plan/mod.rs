@@ -123,8 +123,8 @@ pub fn plan(cfg: &Config, umask: u32, progress: &dyn Progress) -> Result<Plan, F
     };
 
     // `cp --force --backup F F` copies F to its backup name (cp's rule).
-    let dest = match (&cfg.backup, into_dir, cfg.sources.as_slice()) {
-        (Some(b), false, [only]) if cfg.overwrite == Overwrite::Force && *only == dest => {
+    let dest = match &cfg.backup {
+        Some(b) if cfg.backs_up_onto_itself() && !into_dir => {
             own_backup_name(&dest, b).unwrap_or(dest)
         }
         _ => dest,
