@@ -5,6 +5,7 @@
 #
 #     benches/ab.sh OLD_BINARY NEW_BINARY                    # /usr/share and a 1 GiB file
 #     RUNS=7 TREES="/usr/include" ENGINES="uring portable" benches/ab.sh old new
+#     FLAGS=-a benches/ab.sh old new                         # archive mode (default: -r)
 #
 # The 1 GiB file is made in /dev/shm (tmpfs), so its copy crosses filesystems (copy_file_range
 # is refused: the splice or sendfile path). Needs root (loop devices, mounts).
@@ -16,6 +17,7 @@ RUNS=${RUNS:-5}
 TREES=${TREES:-/usr/share}
 ENGINES=${ENGINES:-uring portable uring-chains}
 BIG=${BIG:-1}
+read -r -a FLAGS <<< "${FLAGS:--r}"
 work=$(mktemp -d /dev/shm/ucp-ab.XXXXXX)
 trap 'umount "$work/mnt" 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir "$work/mnt"
@@ -37,13 +39,14 @@ run() {
     fresh_fs
     local t0 t1
     t0=$(date +%s.%N)
-    "$1" --engine "$2" -r "$3" "$work/mnt/copy" || echo "ab.sh: $1 failed on $3" >&2
+    "$1" --engine "$2" "${FLAGS[@]}" "$3" "$work/mnt/copy" || echo "ab.sh: $1 failed on $3" >&2
     t1=$(date +%s.%N)
     python3 -c "print($t1 - $t0)"
 }
 
 median() { python3 -c 'import sys, statistics; print(statistics.median(float(x) for x in sys.stdin))'; }
 
+echo "flags: ${FLAGS[*]}"
 printf '%-28s %-13s %10s %10s %8s\n' tree engine old_s new_s new/old
 for tree in $TREES; do
     find "$tree" -type f -print0 2>/dev/null | xargs -0 cat >/dev/null 2>&1 || true # warm

@@ -150,35 +150,39 @@ pub fn run(cfg: Config) -> i32 {
         false => Vec::new(),
     };
 
-    let shards = engine.shards().max(1);
-    let (tx, rx): (Vec<_>, Vec<_>) = (0..shards)
-        .map(|_| crossbeam_channel::bounded(walk::QUEUE_DEPTH))
-        .unzip();
-    let walker = walk::Walker::new(
-        tx,
+    // Destination directories get their last step (final mode, archive
+    // attributes) on this thread once everything inside them is written.
+    let finisher = match tree::Finisher::start() {
+        Ok(f) => f,
+        Err(e) => {
+            progress.message(&format!("cannot start a thread: {e}"));
+            return exit::PARTIAL;
+        }
+    };
+    let (walker, queues) = walk::Walker::new(
+        engine.intake(),
         progress.clone(),
         walk::Options {
             deref: cfg.deref,
             recursive: cfg.recursive,
             umask: umask.bits(),
-            // Sync mode decides per entry against the destination directory,
-            // so that directory must exist when its entries are listed.
-            make_dirs: engine.walker_makes_dirs() || cfg.sync.enabled,
             archive: archive.clone(),
             filter,
             sync: cfg.sync.clone(),
             one_file_system: cfg.one_file_system,
             copy_contents: cfg.copy_contents,
+            finishes: finisher.queue(),
         },
     );
     let bar = progress::bar::Bar::start(console.clone(), cfg.progress, start);
     std::thread::scope(|s| {
         s.spawn(move || walker.run(roots));
-        engine.run(rx, &progress);
+        engine.run(queues, &progress);
     });
-    // Hard-link entries hold destination directories open: close them now,
-    // which applies those directories' final attributes.
+    // Hard-link entries hold destination directories open: release them,
+    // then wait until every released directory has its final attributes.
     archive.links.clear();
+    finisher.finish();
     // --parents: the directories on the way get their attributes last.
     if let Some(parents) = &parents {
         parents.apply(&*progress);

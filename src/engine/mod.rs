@@ -1,10 +1,12 @@
 //! Copy engines: one trait, several drivers, one chosen at start-up (xcp's design).
 //!
 //! An engine consumes [`Item`]s from the walker and creates them at the
-//! destination. All engines share the synchronous operations in [`ops`]
+//! destination. All engines share the synchronous copier in [`copier`]
 //! (existing destinations under cp's rules, symlinks, special files, large
-//! files, cleanup), so their behaviour cannot drift apart; they differ only in
-//! how the common case, a new small regular file, is copied:
+//! files, cleanup), the byte mover in [`mover`] and the result type in
+//! [`outcome`], so their behaviour cannot drift apart; the two io_uring
+//! engines share [`ring`]. They differ only in how the common case, a new
+//! small regular file, is copied:
 //!
 //! - [`uring`]: sources read through a ring per worker, destinations written
 //!   with system calls (the default where io_uring works);
@@ -77,22 +79,29 @@ pub fn file_copier(opts: &EngineOptions, workers: usize, bytes: u64) -> copier::
     copier::FileCopier::new(opts, chunk)
 }
 
+/// What an engine takes from the walker: its half of the contract described
+/// in [`crate::walk`]. The walker decides everything else (which queue an
+/// item goes to, when to wait).
+#[derive(Debug, Clone, Copy)]
+pub struct Intake {
+    /// Queues of items, one per worker; each is handled in order.
+    pub queues: usize,
+    /// Directories come as items and the engine makes them (`MKDIRAT` in its
+    /// ring). Otherwise the walker makes each directory before it sends what
+    /// goes inside: then no worker ever waits for another worker's queue to
+    /// reach a directory, which with one queue per worker stalls whole queues.
+    pub makes_dirs: bool,
+}
+
 /// A copy engine.
 pub trait Engine {
     /// Its name, for `-v` and statistics.
     fn name(&self) -> &'static str;
-    /// How many queues of items it wants (one per worker).
-    fn shards(&self) -> usize;
-    /// Whether the walker should create destination directories itself, before
-    /// it sends what goes inside them. Then no worker ever waits for another
-    /// worker's directory, which with one queue per worker would stall whole
-    /// queues; the walker thread has the time (it only lists directories).
-    fn walker_makes_dirs(&self) -> bool {
-        true
-    }
-    /// Create every item received, until all the channels close. Each channel
+    /// How it takes items from the walker.
+    fn intake(&self) -> Intake;
+    /// Create every item received, until all the queues close. Each queue
     /// is handled in order; see [`crate::walk`] for why that cannot deadlock.
-    fn run(&mut self, shards: Vec<Receiver<Item>>, progress: &Arc<dyn Progress>);
+    fn run(&mut self, queues: Vec<Receiver<Item>>, progress: &Arc<dyn Progress>);
 }
 
 /// Pick the engine: the one asked for, or io_uring when it works here.

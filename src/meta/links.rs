@@ -23,7 +23,7 @@
 //! times from being set): a later name is linked through the directory while
 //! something else keeps it open, and through the copy's path after that.
 
-use super::SrcStat;
+use crate::tree::SrcStat;
 use crate::tree::{DstDir, Item};
 use std::collections::HashMap;
 use std::ffi::CString;

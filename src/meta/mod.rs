@@ -17,10 +17,11 @@
 //!   link anyway); the attributes are set by name relative to the destination
 //!   directory (`utimensat`/`fchownat` with `AT_SYMLINK_NOFOLLOW`).
 //! - **Directories**: the walker reads the source directory's stat and xattrs
-//!   when it opens it, and [`crate::tree::DstDir`]'s `Drop` applies them. Every
-//!   item inside holds the directory's `Arc`, so that runs after the last entry
-//!   was created (a deferred hard link holds it too): the directory's times are
-//!   set after its contents are written, without any pass at the end.
+//!   when it opens it, and [`DirFinish`] applies them when the directory is
+//!   released: every item inside holds the directory's `Arc` (a deferred hard
+//!   link too), so that is after the last entry was created, and the
+//!   directory's times are set after its contents are written, without any
+//!   pass at the end ([`crate::tree::Finisher`]).
 //! - **Hard links** ([`links`]): a shared map from (dev, ino) to the first
 //!   copy. The first name of an inode is copied; a later name is linked at once
 //!   if that copy is complete, or else parked in the map, and the worker that
@@ -50,7 +51,8 @@ pub mod xattr;
 use crate::config::{Config, Preserve, Reflink, Sparse};
 use crate::error::{CopyError, IoContext, Op};
 use crate::progress::Progress;
-use rustix::fs::{AtFlags, Mode, Timespec, Timestamps};
+use crate::tree::SrcStat;
+use rustix::fs::{AtFlags, Mode};
 use rustix::io::Errno;
 use rustix::process::{Gid, Uid};
 use std::ffi::CStr;
@@ -59,90 +61,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use xattr::Xattrs;
-
-/// What is kept of a source entry's status: one `stat` or `statx`, copied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SrcStat {
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-    pub nlink: u64,
-    pub dev: u64,
-    pub ino: u64,
-    pub size: u64,
-    /// 512-byte blocks allocated.
-    pub blocks: u64,
-    pub atime: (i64, u32),
-    pub mtime: (i64, u32),
-    /// Status change time: moves with every write and cannot be set back.
-    pub ctime: (i64, u32),
-}
-
-/// rustix's `Statx` and libc's `statx` (the ring's) have the same fields.
-macro_rules! from_statx {
-    ($st:expr) => {
-        SrcStat {
-            mode: $st.stx_mode.into(),
-            uid: $st.stx_uid,
-            gid: $st.stx_gid,
-            nlink: $st.stx_nlink.into(),
-            dev: rustix::fs::makedev($st.stx_dev_major, $st.stx_dev_minor),
-            ino: $st.stx_ino,
-            size: $st.stx_size,
-            blocks: $st.stx_blocks,
-            atime: ($st.stx_atime.tv_sec, $st.stx_atime.tv_nsec),
-            mtime: ($st.stx_mtime.tv_sec, $st.stx_mtime.tv_nsec),
-            ctime: ($st.stx_ctime.tv_sec, $st.stx_ctime.tv_nsec),
-        }
-    };
-}
-
-impl SrcStat {
-    // The field types differ between architectures.
-    #[allow(clippy::unnecessary_cast)]
-    pub fn from_stat(st: &rustix::fs::Stat) -> Self {
-        SrcStat {
-            mode: st.st_mode,
-            uid: st.st_uid,
-            gid: st.st_gid,
-            nlink: st.st_nlink as u64,
-            dev: st.st_dev,
-            ino: st.st_ino,
-            size: st.st_size as u64,
-            blocks: st.st_blocks as u64,
-            atime: (st.st_atime as i64, st.st_atime_nsec as u32),
-            mtime: (st.st_mtime as i64, st.st_mtime_nsec as u32),
-            ctime: (st.st_ctime as i64, st.st_ctime_nsec as u32),
-        }
-    }
-
-    pub fn from_statx(st: &rustix::fs::Statx) -> Self {
-        from_statx!(st)
-    }
-
-    /// From the `statx` the ring's STATX fills in.
-    pub fn from_libc_statx(st: &libc::statx) -> Self {
-        from_statx!(st)
-    }
-
-    /// Is a later status of the same file (`self`) evidence that its data
-    /// did not change since `before`? Size, modification and status change
-    /// times all equal (the ctime catches a writer that set the mtime back).
-    pub fn same_content_as(&self, before: &SrcStat) -> bool {
-        (self.size, self.mtime, self.ctime) == (before.size, before.mtime, before.ctime)
-    }
-
-    fn timestamps(&self) -> Timestamps {
-        let ts = |(s, ns): (i64, u32)| Timespec {
-            tv_sec: s,
-            tv_nsec: ns.into(),
-        };
-        Timestamps {
-            last_access: ts(self.atime),
-            last_modification: ts(self.mtime),
-        }
-    }
-}
 
 /// Where the source's extended attributes come from.
 #[derive(Clone, Copy)]
@@ -241,23 +159,6 @@ impl Archive {
         {
             self.strip_acls
                 .store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-    }
-
-    /// Plain `cp -r` settings (for engines built without a command line).
-    pub fn plain(progress: Arc<dyn Progress>) -> Self {
-        Archive {
-            preserve: Preserve::default(),
-            sparse: Sparse::Auto,
-            reflink: Reflink::Auto,
-            privileged: rustix::process::geteuid().is_root(),
-            umask: 0o022,
-            link_all: false,
-            link_operands: false,
-            keep_links: false,
-            progress,
-            links: links::Links::default(),
-            strip_acls: Default::default(),
         }
     }
 
@@ -498,9 +399,9 @@ pub struct DirFinish {
     pub archive: Arc<Archive>,
 }
 
-impl DirFinish {
+impl crate::tree::FinishDir for DirFinish {
     /// Apply to the directory open as `fd`; `path` for messages.
-    pub fn apply(&self, fd: BorrowedFd<'_>, path: &std::path::Path) {
+    fn finish(&self, fd: BorrowedFd<'_>, path: &std::path::Path) {
         let dst_path = || path.to_path_buf();
         let completed = match &self.attrs {
             Some((st, attrs)) => {

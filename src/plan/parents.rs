@@ -31,9 +31,10 @@
 
 use crate::config::{Config, Preserve};
 use crate::error::{CopyError, Failure, Op, errno, quote};
+use crate::meta::Dst;
 use crate::meta::xattr::{self, Xattrs};
-use crate::meta::{Dst, SrcStat};
 use crate::progress::Progress;
+use crate::tree::SrcStat;
 use rustix::fs::{AtFlags, FileType, Mode, Timespec, Timestamps};
 use rustix::io::Errno;
 use rustix::process::{Gid, Uid};

@@ -67,11 +67,11 @@ impl Walker {
             (SrcStat::from_stat(st), xattrs)
         });
         let finish = (fixup.is_some() || attrs.is_some()).then(|| {
-            Box::new(DirFinish {
+            self.finishes.finish(Box::new(DirFinish {
                 mode: fixup,
                 attrs,
                 archive: self.archive.clone(),
-            })
+            }))
         });
         (Arc::new(DstDir::pending(path, finish)), create)
     }

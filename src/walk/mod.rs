@@ -35,12 +35,12 @@ mod sync;
 use crate::config::Deref;
 use crate::error::{CopyError, IoContext, Op};
 use crate::filter::Filter;
-use crate::meta::{Archive, DirFinish, SrcStat};
+use crate::meta::{Archive, DirFinish};
 use crate::plan::Root;
 use crate::progress::Progress;
 use crate::sync::SyncOptions;
-use crate::tree::{DstDir, DstState, Item, Kind, SrcDir, join};
-use crossbeam_channel::Sender;
+use crate::tree::{DstDir, DstState, FinishQueue, Item, Kind, SrcDir, SrcStat, join};
+use crossbeam_channel::{Receiver, Sender};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Stat};
 use std::ffi::CString;
 use std::ffi::OsStr;
@@ -50,7 +50,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// How many items may wait between the walker and the engine, over all shards.
+/// How many items may wait in each of the engine's queues.
 pub const QUEUE_DEPTH: usize = 4096;
 /// Entries of one directory sent to a shard before moving to the next.
 pub const ROTATE: usize = 128;
@@ -98,6 +98,8 @@ pub struct Walker {
     /// -x: stay on the filesystem of the operand being walked (its device).
     one_file_system: bool,
     operand_dev: u64,
+    /// Where destination directories' last steps go when they are released.
+    finishes: FinishQueue,
     copy_contents: bool,
     /// Multiply-linked symlinks seen: their first status and the names left.
     linked_symlinks: std::collections::HashMap<(u64, u64), (Stat, u64)>,
@@ -123,8 +125,6 @@ pub struct Options {
     pub deref: Deref,
     pub recursive: bool,
     pub umask: u32,
-    /// Create destination directories in the walker (see [`crate::engine::Engine::walker_makes_dirs`]).
-    pub make_dirs: bool,
     pub archive: Arc<Archive>,
     pub filter: Arc<Filter>,
     pub sync: SyncOptions,
@@ -132,12 +132,23 @@ pub struct Options {
     pub one_file_system: bool,
     /// --copy-contents: devices and FIFOs in a tree are read as data.
     pub copy_contents: bool,
+    /// The run's [`crate::tree::Finisher`].
+    pub finishes: FinishQueue,
 }
 
 impl Walker {
-    pub fn new(tx: Vec<Sender<Item>>, progress: Arc<dyn Progress>, o: Options) -> Self {
+    /// A walker feeding an engine that takes items as `intake` says; returns
+    /// it and the engine's queues.
+    pub fn new(
+        intake: crate::engine::Intake,
+        progress: Arc<dyn Progress>,
+        o: Options,
+    ) -> (Self, Vec<Receiver<Item>>) {
+        let (tx, rx) = (0..intake.queues.max(1))
+            .map(|_| crossbeam_channel::bounded(QUEUE_DEPTH))
+            .unzip();
         let o_sync_enabled = o.sync.enabled;
-        Walker {
+        let walker = Walker {
             tx,
             shard: 0,
             next_shard: 0,
@@ -146,7 +157,9 @@ impl Walker {
             deref: o.deref,
             recursive: o.recursive,
             umask: o.umask,
-            make_dirs: o.make_dirs,
+            // Sync mode decides per entry against the destination directory,
+            // so that directory must exist when its entries are listed.
+            make_dirs: !intake.makes_dirs || o_sync_enabled,
             archive: o.archive,
             filter: o.filter,
             sync: o.sync,
@@ -167,7 +180,9 @@ impl Walker {
             one_file_system: o.one_file_system,
             operand_dev: 0,
             copy_contents: o.copy_contents,
-        }
+            finishes: o.finishes,
+        };
+        (walker, rx)
     }
 
     /// Walk every root, in order. Returns when done or when the engine hung up.

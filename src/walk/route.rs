@@ -24,19 +24,27 @@ pub(super) fn descriptor_budget() -> usize {
 impl Walker {
     /// Wait until everything the earlier operands sent is done: each item
     /// holds its source directory, and so the chain up to its operand's, so
-    /// an operand is done when its source directory is no longer held. (The
-    /// names held back for the end of the walk go first.)
+    /// an operand is done when its source directory is no longer held; its
+    /// destination directories were released before (see [`Item`]'s field
+    /// order) and must have had their last steps too, or they could set an
+    /// earlier operand's attributes over a later one's. (The names held back
+    /// for the end of the walk go first.)
     pub(super) fn wait_for(&mut self, earlier: &[std::sync::Weak<SrcDir>]) -> Result<(), Closed> {
         for item in std::mem::take(&mut self.deferred) {
             self.send(item)?;
         }
-        while earlier.iter().any(|w| w.strong_count() > 0) && !crate::tree::leaked() {
+        loop {
+            let seen = crate::tree::releases();
+            let busy = earlier.iter().any(|w| w.strong_count() > 0) || self.finishes.pending() > 0;
+            if !busy || crate::tree::leaked() {
+                return Ok(());
+            }
             if crate::interrupt::requested() {
                 return Err(Closed);
             }
-            std::thread::sleep(std::time::Duration::from_millis(1));
+            // A timeout only to look at the interrupt flag again.
+            crate::tree::wait_for_release(seen, std::time::Duration::from_millis(100));
         }
-        Ok(())
     }
 
     pub(super) fn send(&self, item: Item) -> Result<(), Closed> {
@@ -70,24 +78,23 @@ impl Walker {
 
     /// Before opening another directory: if the directories open (mostly
     /// held by queued items, source and destination side) use up the
-    /// descriptor budget, wait for the engines to finish some. A tree of
+    /// descriptor budget, wait for the engines to release some. A tree of
     /// many one-file directories otherwise runs out of descriptors with
-    /// thousands of items queued. When nothing is queued and nothing has
-    /// closed for a while, the open directories are the walk's own (a deep
+    /// thousands of items queued. When nothing is queued and nothing was
+    /// released for a while, the open directories are the walk's own (a deep
     /// tree): go on, and let the open fail if it must.
     pub(super) fn wait_for_descriptors(&self) {
         let start = std::time::Instant::now();
-        let mut last = crate::tree::open_dirs();
-        let mut still = 0;
-        while crate::tree::open_dirs() >= self.dir_budget {
-            if crate::interrupt::requested() || start.elapsed().as_secs() >= 10 {
+        loop {
+            let seen = crate::tree::releases();
+            if crate::tree::open_dirs() < self.dir_budget
+                || crate::interrupt::requested()
+                || start.elapsed().as_secs() >= 10
+            {
                 return;
             }
-            std::thread::sleep(std::time::Duration::from_millis(1));
-            let now = crate::tree::open_dirs();
-            still = if now < last { 0 } else { still + 1 };
-            last = now;
-            if still >= 100 && self.tx.iter().all(|t| t.is_empty()) {
+            let quiet = !crate::tree::wait_for_release(seen, std::time::Duration::from_millis(100));
+            if quiet && self.tx.iter().all(|t| t.is_empty()) {
                 return;
             }
         }

@@ -234,7 +234,7 @@ impl Walker {
             // and if another unchanged name of it is another inode here (two
             // files that became links of each other), this one is linked to
             // that one (as rsync -H).
-            let st = crate::meta::SrcStat::from_stat(&src_st);
+            let st = crate::tree::SrcStat::from_stat(&src_st);
             let id = (dst_st.st_dev, dst_st.st_ino);
             if let Some(from) = self.archive.links.existing(&st, dst, dst_name, id) {
                 self.itemize("link", ft, "-", &path);

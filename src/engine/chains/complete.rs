@@ -22,14 +22,13 @@ impl Chains {
         res: i32,
         progress: &dyn Progress,
     ) -> std::io::Result<()> {
-        let key = (user_data >> 8) as usize;
-        let step = user_data as u8;
+        let (key, step) = Key::from_user_data(user_data);
         let Some(task) = self.tasks.get_mut(key) else {
             return Ok(());
         };
         match task {
             Task::Stat { .. } => {
-                let Task::Stat { item, stx } = self.tasks.remove(key) else {
+                let Some(Task::Stat { item, stx }) = self.tasks.remove(key) else {
                     return Ok(());
                 };
                 self.stat_done(item, stx, res, progress);
@@ -40,14 +39,14 @@ impl Chains {
                     return Ok(());
                 }
                 let mkdir = *mkdir;
-                let Task::Mkdir { item, .. } = self.tasks.remove(key) else {
+                let Some(Task::Mkdir { item, .. }) = self.tasks.remove(key) else {
                     return Ok(());
                 };
                 self.active_other -= 1;
                 self.mkdir_done(item, mkdir, res, progress);
             }
             Task::Symlink { .. } => {
-                let Task::Symlink { item } = self.tasks.remove(key) else {
+                let Some(Task::Symlink { item }) = self.tasks.remove(key) else {
                     return Ok(());
                 };
                 self.active_other -= 1;
@@ -104,7 +103,7 @@ impl Chains {
                     }
                     OPEN_DST => c.dst_opened = true,
                     RESTAT => {
-                        let now = crate::meta::SrcStat::from_libc_statx(&c.stx);
+                        let now = crate::tree::SrcStat::from_libc_statx(&c.stx);
                         if !now.same_content_as(&c.before) {
                             c.changed = true;
                         }
@@ -129,7 +128,7 @@ impl Chains {
     }
 
     /// Move a file on after a completion.
-    pub(super) fn advance(&mut self, key: usize, progress: &dyn Progress) -> std::io::Result<()> {
+    pub(super) fn advance(&mut self, key: Key, progress: &dyn Progress) -> std::io::Result<()> {
         let Some(Task::Copy(c)) = self.tasks.get_mut(key) else {
             return Ok(());
         };
@@ -147,7 +146,7 @@ impl Chains {
             }
             (Stage::Streaming, _, false) => self.stream(key),
             (_, 0, _) => {
-                let Task::Copy(c) = self.tasks.remove(key) else {
+                let Some(Task::Copy(c)) = self.tasks.remove(key) else {
                     return Ok(());
                 };
                 self.active_files -= 1;
@@ -259,7 +258,7 @@ impl Chains {
             Some(self.files.check_existing(
                 &item,
                 fd.as_fd(),
-                &crate::meta::SrcStat::from_libc_statx(&stx),
+                &crate::tree::SrcStat::from_libc_statx(&stx),
             ))
         };
         match how {
@@ -293,7 +292,7 @@ impl Chains {
                     pending: 0,
                     failed: None,
                     changed: false,
-                    before: crate::meta::SrcStat::from_libc_statx(&stx),
+                    before: crate::tree::SrcStat::from_libc_statx(&stx),
                     stx,
                     dst_opened: false,
                 };

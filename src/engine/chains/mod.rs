@@ -50,15 +50,15 @@ use super::copier::FileCopier;
 use super::copier::dest::{self, DstOpen};
 use super::outcome::{Done, report};
 use super::ring::bufpool::{Buf, BufPool};
+use super::ring::ops::{Key, Ops};
 use super::ring::setup;
-use super::{Engine, EngineOptions};
+use super::{Engine, EngineOptions, Intake};
 use crate::error::{Failure, Op, errno};
 use crate::progress::{Progress, RingUsage};
 use crate::tree::{DstDir, DstState, Item, Kind};
 use crossbeam_channel::{Receiver, TryRecvError};
 use io_uring::types::{DestinationSlot, Fd, Fixed};
 use io_uring::{IoUring, opcode, squeue};
-use slab::Slab;
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
@@ -107,11 +107,11 @@ pub struct Chains {
     slots: Vec<u32>,
     nslots: u32,
     chunk: u32,
-    tasks: Slab<Task>,
+    tasks: Ops<Task>,
     /// Files stat'ed and waiting for slots or buffer memory.
-    waiting: VecDeque<usize>,
+    waiting: VecDeque<Key>,
     /// Large files that could not get a buffer for their next chunk.
-    starved: Vec<usize>,
+    starved: Vec<Key>,
     /// For `--stats`.
     usage: RingUsage,
     /// Items whose destination directory is not made yet, by directory.
@@ -180,7 +180,7 @@ struct Copy {
     /// rewritten). Then it is copied again, the synchronous way.
     changed: bool,
     /// The status the copy was sized from, and the buffer of its re-stat.
-    before: crate::meta::SrcStat,
+    before: crate::tree::SrcStat,
     stx: Box<libc::statx>,
     dst_opened: bool,
 }
@@ -230,7 +230,7 @@ impl Chains {
             slots: (0..nslots).rev().collect(),
             nslots,
             chunk,
-            tasks: Slab::with_capacity(MAX_FILES as usize + MAX_OTHER),
+            tasks: Ops::with_capacity(MAX_FILES as usize + MAX_OTHER),
             waiting: VecDeque::new(),
             starved: Vec::new(),
             parked: HashMap::new(),
@@ -324,13 +324,12 @@ impl Engine for Chains {
         "io_uring-chains"
     }
 
-    fn shards(&self) -> usize {
-        1
-    }
-
-    fn walker_makes_dirs(&self) -> bool {
-        // MKDIRAT goes through the ring too.
-        false
+    fn intake(&self) -> Intake {
+        Intake {
+            queues: 1,
+            // MKDIRAT goes through the ring too.
+            makes_dirs: true,
+        }
     }
 
     fn run(&mut self, shards: Vec<Receiver<Item>>, progress: &Arc<dyn Progress>) {
@@ -365,7 +364,7 @@ impl Chains {
         ));
         self.pool.leak();
         let mut again = Vec::new();
-        for (_, task) in std::mem::take(&mut self.tasks) {
+        for task in self.tasks.take_all() {
             match &task {
                 Task::Stat { item, .. } | Task::Mkdir { item, .. } => again.push(item.clone()),
                 Task::Copy(c) => progress.error(&c.item.error(Op::Write, true, ring_error(&e))),

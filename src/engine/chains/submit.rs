@@ -7,7 +7,7 @@ use super::*;
 /// A `STATX` of a copy's source after all of it was read, into the copy's
 /// own buffer: a status that differs from the one the copy was sized from
 /// means it changed meanwhile (see `Copy::changed`).
-pub(super) fn restat(c: &mut Copy, key: usize) -> squeue::Entry {
+pub(super) fn restat(c: &mut Copy, key: Key) -> squeue::Entry {
     let flags = match c.item.kind {
         Kind::File { follow: true, .. } => 0,
         _ => libc::AT_SYMLINK_NOFOLLOW,
@@ -29,8 +29,8 @@ pub(super) fn is_read(step: u8) -> bool {
     step == READ || (step >= PAIR && (step - PAIR).is_multiple_of(2))
 }
 
-pub(super) fn ud(key: usize, step: u8) -> u64 {
-    ((key as u64) << 8) | step as u64
+pub(super) fn ud(key: Key, step: u8) -> u64 {
+    key.user_data(step)
 }
 
 /// A read and a write of the same buffer range, fixed or plain.
@@ -109,8 +109,7 @@ impl Chains {
                 };
                 let src_dir = item.src_dir.fd.as_raw_fd();
                 let name = item.name.as_ptr();
-                // SAFETY: all-zero is a valid `statx` (plain integers).
-                let mut stx: Box<libc::statx> = Box::new(unsafe { std::mem::zeroed() });
+                let mut stx = crate::engine::ring::sys::statx_buffer();
                 let stx_ptr: *mut libc::statx = &mut *stx;
                 let key = self.tasks.insert(Task::Stat { item, stx });
                 self.active_files += 1;
@@ -205,7 +204,7 @@ impl Chains {
 
     /// The SQEs that start a file: the whole chain for a small one, the opens
     /// for a large one.
-    pub(super) fn chain(&mut self, key: usize) -> Vec<squeue::Entry> {
+    pub(super) fn chain(&mut self, key: Key) -> Vec<squeue::Entry> {
         let fixed = self.pool.registered();
         let Some(Task::Copy(c)) = self.tasks.get_mut(key) else {
             return Vec::new();
@@ -263,7 +262,7 @@ impl Chains {
     }
 
     /// Keep a large file's read/write pairs in flight; close it when all are done.
-    pub(super) fn stream(&mut self, key: usize) -> std::io::Result<()> {
+    pub(super) fn stream(&mut self, key: Key) -> std::io::Result<()> {
         let fixed = self.pool.registered();
         let mut sqes = Vec::new();
         let Some(Task::Copy(c)) = self.tasks.get_mut(key) else {

@@ -12,7 +12,7 @@
 use super::FileCopier;
 use crate::config::Overwrite;
 use crate::error::{CopyError, Failure, Op, errno, quote};
-use crate::meta::SrcStat;
+use crate::tree::SrcStat;
 use crate::tree::{DstState, Item, Kind};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;

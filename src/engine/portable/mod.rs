@@ -11,7 +11,7 @@
 //! The walker has made every destination directory before its entries arrive.
 
 use super::copier::FileCopier;
-use super::{Engine, EngineOptions};
+use super::{Engine, EngineOptions, Intake};
 use crate::progress::Progress;
 use crate::tree::Item;
 use crossbeam_channel::Receiver;
@@ -37,8 +37,11 @@ impl Engine for Portable {
         "portable"
     }
 
-    fn shards(&self) -> usize {
-        self.workers
+    fn intake(&self) -> Intake {
+        Intake {
+            queues: self.workers,
+            makes_dirs: false,
+        }
     }
 
     fn run(&mut self, shards: Vec<Receiver<Item>>, progress: &Arc<dyn Progress>) {

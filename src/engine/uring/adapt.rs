@@ -19,6 +19,8 @@
 //!   without per-thread I/O accounting costs at most the portable engine's
 //!   speed on a cold tree, never a hang.
 
+use crate::engine::ring::sys;
+
 /// Files read inline in a row before a worker leaves the ring.
 pub const WARM_FILES: u32 = 64;
 /// Files copied with system calls between two looks at the thread's reads.
@@ -69,7 +71,7 @@ impl Adapt {
         if self.enabled && *inline >= WARM_FILES {
             self.mode = Mode::Sync {
                 left: SYNC_FILES,
-                blocks: thread_blocks_read(),
+                blocks: sys::thread_blocks_read(),
             };
         }
     }
@@ -83,26 +85,12 @@ impl Adapt {
         if *left == 0 {
             self.mode = Mode::Ring { inline: 0 };
         } else if *left % CHECK_EVERY == 0 {
-            let now = thread_blocks_read();
+            let now = sys::thread_blocks_read();
             if now > *blocks {
                 self.mode = Mode::Ring { inline: 0 };
             }
         }
     }
-}
-
-/// Blocks this thread has read from storage so far (0 where the kernel does
-/// not account it, or the call fails: then only [`SYNC_FILES`] brings the
-/// ring back).
-fn thread_blocks_read() -> u64 {
-    // rustix has no getrusage.
-    let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage writes at most one `rusage` into the zeroed buffer,
-    // which outlives the call; on failure it is left zeroed.
-    unsafe { libc::getrusage(libc::RUSAGE_THREAD, ru.as_mut_ptr()) };
-    // SAFETY: all-zero bytes are a valid `rusage` (plain integers).
-    let ru = unsafe { ru.assume_init() };
-    ru.ru_inblock.max(0) as u64
 }
 
 #[cfg(test)]
@@ -144,7 +132,7 @@ mod tests {
             left: SYNC_FILES,
             blocks: 0,
         };
-        let reads = thread_blocks_read();
+        let reads = sys::thread_blocks_read();
         for _ in 0..CHECK_EVERY {
             a.sync_file();
         }

@@ -37,16 +37,18 @@
 mod adapt;
 
 pub use super::ring::availability;
+use super::ring::ops::{Key, Ops};
 use super::ring::{bufpool, setup};
 
 use super::copier::hardlinks::LinkClaim;
 use super::copier::large::Work;
 use super::copier::{self as ops, FileCopier};
 use super::outcome::{Done, Outcome, report};
-use super::{Engine, EngineOptions};
+use super::{Engine, EngineOptions, Intake};
 use crate::error::{Op, errno};
-use crate::meta::{self, SrcStat};
+use crate::meta;
 use crate::progress::{Progress, RingUsage};
+use crate::tree::SrcStat;
 use crate::tree::{DstState, Item, Kind};
 use adapt::Adapt;
 use bufpool::{Buf, BufPool};
@@ -54,7 +56,6 @@ use crossbeam_channel::{Receiver, TryRecvError};
 use io_uring::types::{DestinationSlot, Fd, Fixed};
 use io_uring::{IoUring, opcode, squeue};
 use rustix::fs::{AtFlags, FileType, StatxFlags};
-use slab::Slab;
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
 
@@ -65,9 +66,9 @@ const MAX_CHUNK: u32 = 64 << 10;
 /// buffers per worker at the most.
 const MAX_INFLIGHT: usize = 32;
 
-// The two steps of a file's chain, the low bit of `user_data`.
-const OPEN: u64 = 0;
-const READ: u64 = 1;
+// The two steps of a file's chain (see [`Key::user_data`]).
+const OPEN: u8 = 0;
+const READ: u8 = 1;
 
 pub struct Uring {
     opts: EngineOptions,
@@ -95,8 +96,11 @@ impl Engine for Uring {
         "io_uring"
     }
 
-    fn shards(&self) -> usize {
-        self.workers
+    fn intake(&self) -> Intake {
+        Intake {
+            queues: self.workers,
+            makes_dirs: false,
+        }
     }
 
     fn run(&mut self, shards: Vec<Receiver<Item>>, progress: &Arc<dyn Progress>) {
@@ -173,7 +177,7 @@ struct Worker<'a> {
     chunk: u32,
     max_inflight: usize,
     slots: Vec<u32>,
-    inflight: Slab<Pending>,
+    inflight: Ops<Pending>,
     sqes: Vec<squeue::Entry>,
     cqes: Vec<(u64, i32)>,
     /// Scratch buffer for the synchronous path.
@@ -219,7 +223,7 @@ impl<'a> Worker<'a> {
             chunk,
             max_inflight,
             slots: (0..max_inflight as u32).rev().collect(),
-            inflight: Slab::with_capacity(max_inflight),
+            inflight: Ops::with_capacity(max_inflight),
             sqes: Vec::with_capacity(max_inflight * 2),
             cqes: Vec::with_capacity(max_inflight * 2),
             buf: Vec::new(),
@@ -287,7 +291,7 @@ impl<'a> Worker<'a> {
             matches!(item.kind, Kind::File { as_data: false, .. }) && !self.files.files_need_sync();
         let ready = matches!(item.dst_dir.wait(), DstState::Ready { .. });
         if plain_file && ready && self.adapt.sync() {
-            self.copy_sync(item);
+            self.copy_or_queue(item);
             return self.adapt.sync_file();
         }
         let slot = if plain_file && ready {
@@ -321,7 +325,7 @@ impl<'a> Worker<'a> {
             buf,
             slot,
             before,
-        }) as u64;
+        });
         let open = opcode::OpenAt::new(Fd(dir), name)
             .flags(libc::O_RDONLY | nofollow | noatime)
             .file_index(DestinationSlot::try_from_slot_target(slot).ok())
@@ -329,14 +333,14 @@ impl<'a> Worker<'a> {
             // One completion per file: the read's, or the open's if it failed
             // (which cancels the read without a completion).
             .flags(squeue::Flags::IO_LINK | squeue::Flags::SKIP_SUCCESS)
-            .user_data(key << 1 | OPEN);
+            .user_data(key.user_data(OPEN));
         let read = if self.pool.registered() {
             opcode::ReadFixed::new(Fixed(slot), ptr, len, 0).build()
         } else {
             opcode::Read::new(Fixed(slot), ptr, len).build()
         };
         self.sqes.push(open);
-        self.sqes.push(read.user_data(key << 1 | READ));
+        self.sqes.push(read.user_data(key.user_data(READ)));
         self.new_chains += 1;
     }
 
@@ -369,9 +373,9 @@ impl<'a> Worker<'a> {
         cqes.extend(self.ring.completion().map(|c| (c.user_data(), c.result())));
         self.usage.completed += cqes.len() as u64;
         for &(ud, res) in &cqes {
-            let key = (ud >> 1) as usize;
-            if let Some(p) = self.inflight.try_remove(key) {
-                self.finish(p, ud & 1, res);
+            let (key, step) = Key::from_user_data(ud);
+            if let Some(p) = self.inflight.remove(key) {
+                self.finish(p, step, res);
             }
         }
         cqes.clear();
@@ -380,7 +384,7 @@ impl<'a> Worker<'a> {
     }
 
     /// A source has been read (or could not be): write the destination.
-    fn finish(&mut self, p: Pending, step: u64, res: i32) {
+    fn finish(&mut self, p: Pending, step: u8, res: i32) {
         let Pending {
             item,
             buf,
@@ -395,7 +399,7 @@ impl<'a> Worker<'a> {
             if step == OPEN && res == -libc::EPERM && self.files.archive.preserve.timestamps {
                 // O_NOATIME is for the file's owner: copy it the synchronous way.
                 self.pool.put(buf);
-                return self.copy_sync(item);
+                return self.copy_or_queue(item);
             } else if step == OPEN || res < 0 {
                 let op = if step == OPEN { Op::OpenRead } else { Op::Read };
                 Err(item.error(op, false, errno(-res)).into())
@@ -403,7 +407,7 @@ impl<'a> Worker<'a> {
                 // It may be larger than the buffer: copy it the streaming way, or
                 // leave it to a free worker if it is large.
                 self.pool.put(buf);
-                return self.copy_sync(item);
+                return self.copy_or_queue(item);
             } else {
                 self.write(&item, &buf, res as usize, before)
             };
@@ -433,16 +437,16 @@ impl<'a> Worker<'a> {
             || st.stx_size != n as u64
         {
             // It changed since it was read: copy what is there now.
-            return self.sync_copy(item);
+            return self.copy_by_syscalls(item);
         }
         let sst = SrcStat::from_statx(&st);
         if may_have_changed(&sst, before) {
             // Written while, or just before, it was read.
-            return self.sync_copy(item);
+            return self.copy_by_syscalls(item);
         }
         if self.files.archive.sparse_copy(&sst) {
             // It may have holes: the synchronous path keeps them.
-            return self.sync_copy(item);
+            return self.copy_by_syscalls(item);
         }
         let first = match self.files.claim_link(item, &sst, fd.as_fd(), *fresh) {
             LinkClaim::Untracked => false,
@@ -498,8 +502,9 @@ impl<'a> Worker<'a> {
         Ok(Done::Copied(n as u64))
     }
 
-    /// Copy a regular file with system calls (or queue it if it is large).
-    fn copy_sync(&mut self, item: Item) {
+    /// Copy a regular file with system calls and report it, or queue it for
+    /// any worker if it is large.
+    fn copy_or_queue(&mut self, item: Item) {
         let dir = item.dst_dir.clone();
         if let Some(DstState::Ready { fd, fresh }) = dir.state() {
             let (fd, fresh) = (fd.as_fd(), *fresh);
@@ -508,7 +513,9 @@ impl<'a> Worker<'a> {
         }
     }
 
-    fn sync_copy(&mut self, item: &Item) -> Outcome {
+    /// Copy a regular file with system calls now (the ring's read of it
+    /// cannot be used); the caller reports the outcome.
+    fn copy_by_syscalls(&mut self, item: &Item) -> Outcome {
         match item.dst_dir.state() {
             Some(DstState::Ready { fd, fresh }) => {
                 self.files.copy(item, fd.as_fd(), *fresh, &mut self.buf)
@@ -526,11 +533,11 @@ impl<'a> Worker<'a> {
             crate::error::strip_os_suffix(&e)
         ));
         self.pool.leak();
-        for (_, p) in std::mem::take(&mut self.inflight) {
+        for p in self.inflight.take_all() {
             let item = p.item.clone();
             // The kernel may still use the name: never free it.
             crate::tree::leak(p);
-            self.copy_sync(item);
+            self.copy_or_queue(item);
         }
     }
 }

@@ -1,25 +1,13 @@
-//! The units of work that flow from the walker to an engine.
-//!
-//! Everything is directory-relative: an [`Item`] names an entry by its parent's
-//! open descriptor and its own name, on both the source and the destination side.
-//! That is what lets trees deeper than `PATH_MAX` copy, keeps the kernel from
-//! re-resolving long paths for every file, and is the form io_uring's `*AT`
-//! opcodes take. Full paths are only built for messages.
-//!
-//! Directory descriptors are shared (`Arc`) by everything inside them and close
-//! when the last item in them is done; a destination directory whose final mode
-//! must wait until its contents are written (a read-only source directory) gets
-//! that mode when its [`DstDir`] is dropped, and so do the attributes archive
-//! mode preserves (times, owner, xattrs, mode; see [`crate::meta`]).
+//! Open directories on both sides of the copy, shared by the items inside
+//! them, and the count of them the walker budgets its descriptors by.
 
-use crate::error::CopyError;
-use crate::meta::{DirFinish, SrcStat};
-use std::ffi::{CStr, CString, OsStr};
+use super::finish::Finish;
 use std::os::fd::OwnedFd;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
 
 /// Directories open right now, source and destination side (each holds a
 /// descriptor). Queued items keep their directories open, so a tree of many
@@ -83,6 +71,7 @@ impl Drop for SrcDir {
     /// error) would otherwise recurse once per level and overflow the stack.
     fn drop(&mut self) {
         OPEN_DIRS.fetch_sub(1, Relaxed);
+        released();
         let mut next = self.parent.take();
         while let Some(parent) = next {
             next = match Arc::into_inner(parent) {
@@ -124,8 +113,8 @@ pub struct DstDir {
     dev: OnceLock<Option<u64>>,
     /// What to apply once everything inside has been written: the mode of a
     /// source directory that does not let its owner write into it, and the
-    /// attributes archive mode preserves.
-    finish: Option<Box<DirFinish>>,
+    /// attributes archive mode preserves. Queued to the finisher on drop.
+    finish: Option<Finish>,
 }
 
 impl std::fmt::Debug for DstDir {
@@ -136,7 +125,7 @@ impl std::fmt::Debug for DstDir {
 
 impl DstDir {
     /// A directory that is not ready yet: its creator calls [`DstDir::set`].
-    pub fn pending(path: PathBuf, finish: Option<Box<DirFinish>>) -> Self {
+    pub fn pending(path: PathBuf, finish: Option<Finish>) -> Self {
         DstDir {
             path,
             state: OnceLock::new(),
@@ -180,90 +169,62 @@ impl DstDir {
 }
 
 impl Drop for DstDir {
+    /// Close the directory, or, when it has a last step, hand its descriptor
+    /// to the finisher that applies it (no filesystem work here: its failure
+    /// could not be reported).
     fn drop(&mut self) {
-        if let Some(DstState::Ready { .. }) = self.state.get() {
-            OPEN_DIRS.fetch_sub(1, Relaxed);
-        }
-        if let (Some(finish), Some(DstState::Ready { fd, .. })) = (&self.finish, self.state.get()) {
-            use std::os::fd::AsFd;
-            finish.apply(fd.as_fd(), &self.path);
-        }
-    }
-}
-
-/// What kind of thing an item is, with what the engine needs to create it.
-#[derive(Debug, Clone)]
-pub enum Kind {
-    /// A regular file (or, when `follow`, a symlink to one). Engines stat it.
-    /// `as_data`: not necessarily regular; read whatever it is until EOF, as
-    /// cp does with a device or FIFO named on the command line without -r.
-    File { follow: bool, as_data: bool },
-    /// A directory: create `node` (its children refer to it), with `mode`.
-    Dir { node: Arc<DstDir>, mode: u32 },
-    /// A symbolic link with this target.
-    Symlink { target: CString },
-    /// A FIFO, socket or device node, recreated (never read).
-    Special { mode: u32, rdev: u64 },
-}
-
-/// One entry to create at the destination.
-#[derive(Debug, Clone)]
-pub struct Item {
-    pub src_dir: Arc<SrcDir>,
-    pub name: CString,
-    pub dst_dir: Arc<DstDir>,
-    /// The destination name when it differs from `name` (command-line operands).
-    pub dst_name: Option<CString>,
-    /// How the user wrote the source, for command-line operands.
-    pub display: Option<PathBuf>,
-    pub kind: Kind,
-    /// The source's status, when the walker has it and archive mode needs it
-    /// (symlinks and special files; engines stat regular files themselves).
-    pub stat: Option<Box<SrcStat>>,
-}
-
-impl Item {
-    pub fn dst_name(&self) -> &CStr {
-        self.dst_name.as_deref().unwrap_or(&self.name)
-    }
-
-    /// The source path, for messages.
-    pub fn src_path(&self) -> PathBuf {
-        match &self.display {
-            Some(p) => p.clone(),
-            None => join(&self.src_dir.path, &self.name),
-        }
-    }
-
-    /// The destination path, for messages.
-    pub fn dst_path(&self) -> PathBuf {
-        join(&self.dst_dir.path, self.dst_name())
-    }
-
-    pub fn error(&self, op: crate::error::Op, on_dst: bool, e: std::io::Error) -> CopyError {
-        let path = if on_dst {
-            self.dst_path()
-        } else {
-            self.src_path()
+        let Some(DstState::Ready { fd, .. }) = self.state.take() else {
+            return;
         };
-        let err = CopyError::new(op, path, e);
-        // Command-line operands were checked by the plan: only what the walk
-        // found can vanish.
-        if !on_dst && self.display.is_none() {
-            err.found_in_walk()
-        } else {
-            err
+        match self.finish.take() {
+            // The finished directory closes, and is counted, there.
+            Some(finish) => finish.queue(fd, std::mem::take(&mut self.path)),
+            None => {
+                drop(fd);
+                closed_dir();
+            }
         }
     }
 }
 
-/// `dir/name`, where an empty `dir` is the current directory and `.` names the
-/// directory itself.
-pub fn join(dir: &Path, name: &CStr) -> PathBuf {
-    let name = OsStr::from_bytes(name.to_bytes());
-    if dir.as_os_str().is_empty() {
-        PathBuf::from(name)
-    } else {
-        dir.join(name)
+/// A destination directory's descriptor was closed.
+pub(super) fn closed_dir() {
+    OPEN_DIRS.fetch_sub(1, Relaxed);
+    released();
+}
+
+/// Releases so far: source directories closed, destination directories
+/// closed or finished. The walker waits on this instead of polling.
+static RELEASES: AtomicU64 = AtomicU64::new(0);
+/// Threads in [`wait_for_release`]: a release notifies only when one waits
+/// (a notification costs a system call).
+static WAITERS: AtomicUsize = AtomicUsize::new(0);
+static SIGNAL: (Mutex<()>, Condvar) = (Mutex::new(()), Condvar::new());
+
+/// Something was released.
+pub(super) fn released() {
+    RELEASES.fetch_add(1, SeqCst);
+    if WAITERS.load(SeqCst) > 0 {
+        // Taking the lock orders this after a waiter's check of `RELEASES`.
+        let _guard = SIGNAL.0.lock().unwrap_or_else(|e| e.into_inner());
+        SIGNAL.1.notify_all();
     }
+}
+
+/// How many releases there have been; pass it to [`wait_for_release`].
+pub fn releases() -> u64 {
+    RELEASES.load(SeqCst)
+}
+
+/// Wait up to `timeout` for a release after the `seen`th; returns whether
+/// there was one.
+pub fn wait_for_release(seen: u64, timeout: Duration) -> bool {
+    WAITERS.fetch_add(1, SeqCst);
+    let guard = SIGNAL.0.lock().unwrap_or_else(|e| e.into_inner());
+    let result = SIGNAL
+        .1
+        .wait_timeout_while(guard, timeout, |_| RELEASES.load(SeqCst) == seen);
+    drop(result);
+    WAITERS.fetch_sub(1, SeqCst);
+    RELEASES.load(SeqCst) != seen
 }
