@@ -575,6 +575,21 @@ fn abuse_extra_cases() -> Vec<Case> {
         c.repeat = 5;
         cases.push(c);
     }
+    // Overlapping operands in archive mode: c is made from a/. and then gets
+    // b/.'s attributes (GNU cp: the later operand's mode wins). The earlier
+    // operand's directory attributes must be applied before the later
+    // operand starts, never after it.
+    let mut c = Case::new(
+        "archive merged trees, the later operand's directory mode wins",
+        &["-a", "a/.", "b/.", "c"],
+        |fx: &Fx| {
+            fx.dir("a/d", 0o750).dir("b/d", 0o705);
+            fx.file("a/d/f", 0o644, "a\n").file("b/d/g", 0o600, "b\n");
+            fx.chmod("a", 0o751).chmod("b", 0o715);
+        },
+    );
+    c.repeat = 5;
+    cases.push(c);
     cases
 }
 

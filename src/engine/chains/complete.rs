@@ -18,17 +18,17 @@ impl Chains {
     /// Handle one completion.
     pub(super) fn complete(
         &mut self,
-        user_data: u64,
+        key: Key,
+        step: u8,
         res: i32,
         progress: &dyn Progress,
     ) -> std::io::Result<()> {
-        let (key, step) = Key::from_user_data(user_data);
-        let Some(task) = self.tasks.get_mut(key) else {
+        let Some(task) = self.ring.ops.get_mut(key) else {
             return Ok(());
         };
         match task {
             Task::Stat { .. } => {
-                let Some(Task::Stat { item, stx }) = self.tasks.remove(key) else {
+                let Some(Task::Stat { item, stx }) = self.ring.ops.remove(key) else {
                     return Ok(());
                 };
                 self.stat_done(item, stx, res, progress);
@@ -39,14 +39,14 @@ impl Chains {
                     return Ok(());
                 }
                 let mkdir = *mkdir;
-                let Some(Task::Mkdir { item, .. }) = self.tasks.remove(key) else {
+                let Some(Task::Mkdir { item, .. }) = self.ring.ops.remove(key) else {
                     return Ok(());
                 };
                 self.active_other -= 1;
                 self.mkdir_done(item, mkdir, res, progress);
             }
             Task::Symlink { .. } => {
-                let Some(Task::Symlink { item }) = self.tasks.remove(key) else {
+                let Some(Task::Symlink { item }) = self.ring.ops.remove(key) else {
                     return Ok(());
                 };
                 self.active_other -= 1;
@@ -73,7 +73,7 @@ impl Chains {
                 *pending -= 1;
                 if *pending == 0 {
                     let slots = *slots;
-                    self.tasks.remove(key);
+                    self.ring.ops.remove(key);
                     self.slots.extend(slots);
                 }
             }
@@ -117,7 +117,7 @@ impl Chains {
                         if *due == 0
                             && let Some((buf, _)) = c.pairs[i].take()
                         {
-                            self.pool.put(buf);
+                            self.ring.pool.put(buf);
                         }
                     }
                 }
@@ -129,7 +129,7 @@ impl Chains {
 
     /// Move a file on after a completion.
     pub(super) fn advance(&mut self, key: Key, progress: &dyn Progress) -> std::io::Result<()> {
-        let Some(Task::Copy(c)) = self.tasks.get_mut(key) else {
+        let Some(Task::Copy(c)) = self.ring.ops.get_mut(key) else {
             return Ok(());
         };
         if c.stage == Stage::Streaming && c.failed.is_none() && crate::interrupt::requested() {
@@ -139,14 +139,14 @@ impl Chains {
         let broken = c.failed.is_some() || c.changed;
         match (c.stage, c.pending, broken) {
             (Stage::Opening, 0, false) => {
-                if let Some(Task::Copy(c)) = self.tasks.get_mut(key) {
+                if let Some(Task::Copy(c)) = self.ring.ops.get_mut(key) {
                     c.stage = Stage::Streaming;
                 }
                 self.stream(key)
             }
             (Stage::Streaming, _, false) => self.stream(key),
             (_, 0, _) => {
-                let Some(Task::Copy(c)) = self.tasks.remove(key) else {
+                let Some(Task::Copy(c)) = self.ring.ops.remove(key) else {
                     return Ok(());
                 };
                 self.active_files -= 1;
@@ -159,7 +159,7 @@ impl Chains {
     /// A file's last completion is in.
     pub(super) fn finish(&mut self, mut c: Copy, progress: &dyn Progress) -> std::io::Result<()> {
         if let Some(buf) = c.buf.take() {
-            self.pool.put(buf);
+            self.ring.pool.put(buf);
         }
         if c.failed.is_none() && !c.changed {
             self.slots.extend([c.src, c.dst]);
@@ -167,7 +167,7 @@ impl Chains {
             return Ok(());
         }
         // Close whatever the broken chain left open, then free the slots.
-        let key = self.tasks.insert(Task::Cleanup {
+        let key = self.ring.ops.insert(Task::Cleanup {
             slots: [c.src, c.dst],
             pending: 2,
         });
@@ -296,7 +296,7 @@ impl Chains {
                     stx,
                     dst_opened: false,
                 };
-                let key = self.tasks.insert(Task::Copy(Box::new(copy)));
+                let key = self.ring.ops.insert(Task::Copy(Box::new(copy)));
                 self.waiting.push_back(key);
             }
         }

@@ -49,16 +49,16 @@ mod submit;
 use super::copier::FileCopier;
 use super::copier::dest::{self, DstOpen};
 use super::outcome::{Done, report};
-use super::ring::bufpool::{Buf, BufPool};
-use super::ring::ops::{Key, Ops};
-use super::ring::setup;
+use super::ring::Ring;
+use super::ring::bufpool::Buf;
+use super::ring::ops::Key;
 use super::{Engine, EngineOptions, Intake};
 use crate::error::{Failure, Op, errno};
-use crate::progress::{Progress, RingUsage};
+use crate::progress::Progress;
 use crate::tree::{DstDir, DstState, Item, Kind};
 use crossbeam_channel::{Receiver, TryRecvError};
 use io_uring::types::{DestinationSlot, Fd, Fixed};
-use io_uring::{IoUring, opcode, squeue};
+use io_uring::{opcode, squeue};
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
@@ -98,29 +98,25 @@ const RESTAT: u8 = 6;
 const PAIR: u8 = 16;
 
 pub struct Chains {
-    // Declared before `pool`: the ring (and its buffer registration) goes first.
-    ring: IoUring,
-    pool: BufPool,
+    /// The ring, its buffer pool, and the tasks in flight.
+    ring: Ring<Task>,
     opts: EngineOptions,
     files: FileCopier,
     /// Free direct-descriptor slots, of `nslots` registered.
     slots: Vec<u32>,
     nslots: u32,
     chunk: u32,
-    tasks: Ops<Task>,
     /// Files stat'ed and waiting for slots or buffer memory.
     waiting: VecDeque<Key>,
     /// Large files that could not get a buffer for their next chunk.
     starved: Vec<Key>,
-    /// For `--stats`.
-    usage: RingUsage,
     /// Items whose destination directory is not made yet, by directory.
     parked: HashMap<usize, Vec<Item>>,
     parked_count: usize,
     /// Items ready to start again (their directory was made).
     requeue: VecDeque<Item>,
     /// Reaped completions, reused between batches.
-    cqes: Vec<(u64, i32)>,
+    done: Vec<(Key, u8, i32)>,
     /// Number of files (stat'ed or copying) and of other operations in flight.
     active_files: usize,
     active_other: usize,
@@ -187,7 +183,7 @@ struct Copy {
 
 impl Chains {
     pub fn new(opts: EngineOptions) -> Result<Self, String> {
-        let ring = setup::build(RING_ENTRIES, RING_ENTRIES * 4)?;
+        let ring = Ring::new(RING_ENTRIES, RING_ENTRIES * 4, |_| opts.buffer_mem as usize)?;
         let submitter = ring.submitter();
 
         // Cap io-wq: creates and buffered writes on ext4 always run there, and
@@ -216,71 +212,56 @@ impl Chains {
             return Err("RLIMIT_NOFILE is too low for direct descriptors".into());
         }
 
-        let mut pool = BufPool::new(opts.buffer_mem as usize)
-            .map_err(|e| format!("cannot map the buffer pool: {e}"))?;
-        // Falls back to plain READ/WRITE on the same memory if refused.
-        pool.register(&submitter);
         let chunk = ((opts.buffer_mem / 8) as u32).clamp(4096, MAX_CHUNK);
         Ok(Chains {
-            usage: RingUsage::default(),
             ring,
-            pool,
             files: FileCopier::new(&opts, chunk as usize),
             opts,
             slots: (0..nslots).rev().collect(),
             nslots,
             chunk,
-            tasks: Ops::with_capacity(MAX_FILES as usize + MAX_OTHER),
             waiting: VecDeque::new(),
             starved: Vec::new(),
             parked: HashMap::new(),
             parked_count: 0,
             requeue: VecDeque::new(),
-            cqes: Vec::with_capacity(RING_ENTRIES as usize * 4),
+            done: Vec::with_capacity(RING_ENTRIES as usize * 4),
             active_files: 0,
             active_other: 0,
         })
     }
 
-    /// Queue SQEs, submitting first if the queue has no room for all of them
-    /// (a chain must not be split across submissions).
+    /// Queue a chain whole (see [`Ring::push`]). An error means the ring is broken.
     fn push(&mut self, entries: &[squeue::Entry]) -> std::io::Result<()> {
-        loop {
-            // SAFETY: every pointer in these entries (names, statx buffers,
-            // targets, pool ranges) is owned by a task in `self.tasks` or by the
-            // pool, and stays put until the task's last completion is reaped.
-            if unsafe { self.ring.submission().push_multiple(entries) }.is_ok() {
-                self.usage.submitted += entries.len() as u64;
-                return Ok(());
-            }
-            self.usage.enters += 1;
-            setup::enter(&self.ring, 0)?;
-        }
+        // SAFETY: every pointer in these entries (names and symlink targets
+        // of the task's item, its boxed `statx` buffers, its pool ranges) is
+        // owned by the task inserted into `ring.ops` under the entries' key,
+        // which is removed only at its last completion (`complete`), or is
+        // leaked with the pool if the ring is abandoned.
+        unsafe { self.ring.push(entries) }
     }
 
     /// Submit what is queued, wait for at least one completion, handle them all.
     fn turn(&mut self, progress: &dyn Progress) -> std::io::Result<()> {
-        self.usage.enters += 1;
-        setup::enter(&self.ring, 1)?;
-        let mut cqes = std::mem::take(&mut self.cqes);
-        cqes.extend(self.ring.completion().map(|c| (c.user_data(), c.result())));
-        self.usage.completed += cqes.len() as u64;
+        self.ring.submit(1)?;
+        let mut done = std::mem::take(&mut self.done);
+        self.ring.reap(&mut done);
         // Every completion is handled, even after one fails to submit what
         // follows it: the others are done work to report.
         let mut result = Ok(());
-        for &(ud, res) in &cqes {
-            let r = self.complete(ud, res, progress);
+        for &(key, step, res) in &done {
+            let r = self.complete(key, step, res, progress);
             if result.is_ok() {
                 result = r;
             }
         }
-        cqes.clear();
-        self.cqes = cqes;
+        done.clear();
+        self.done = done;
         result
     }
 
     fn busy(&self) -> bool {
-        !self.tasks.is_empty()
+        !self.ring.ops.is_empty()
     }
 
     fn run_loop(&mut self, items: &Receiver<Item>, progress: &dyn Progress) -> std::io::Result<()> {
@@ -337,7 +318,7 @@ impl Engine for Chains {
             return;
         };
         let result = self.run_loop(&items, &**progress);
-        progress.ring_usage(self.usage);
+        progress.ring_usage(self.ring.usage());
         if let Err(e) = result {
             self.ring_failed(e, items, progress);
         }
@@ -345,7 +326,7 @@ impl Engine for Chains {
 }
 
 impl Chains {
-    /// The ring itself failed (it kept failing, see [`setup::enter`]).
+    /// The ring itself failed (it kept failing, see `ring::setup::enter`).
     /// Operations may still be in flight, so everything they use (names and
     /// directories, `statx` buffers, the buffer pool) is leaked, never
     /// freed; closing the ring later only cancels them.
@@ -362,19 +343,15 @@ impl Chains {
             "io_uring failed ({}); finishing with plain system calls",
             crate::error::strip_os_suffix(&e)
         ));
-        self.pool.leak();
         let mut again = Vec::new();
-        for task in self.tasks.take_all() {
-            match &task {
-                Task::Stat { item, .. } | Task::Mkdir { item, .. } => again.push(item.clone()),
-                Task::Copy(c) => progress.error(&c.item.error(Op::Write, true, ring_error(&e))),
-                Task::Symlink { item } => {
-                    progress.error(&item.error(Op::Symlink, true, ring_error(&e)))
-                }
-                Task::Cleanup { .. } => {}
+        self.ring.abandon(|task| match task {
+            Task::Stat { item, .. } | Task::Mkdir { item, .. } => again.push(item.clone()),
+            Task::Copy(c) => progress.error(&c.item.error(Op::Write, true, ring_error(&e))),
+            Task::Symlink { item } => {
+                progress.error(&item.error(Op::Symlink, true, ring_error(&e)))
             }
-            crate::tree::leak(task);
-        }
+            Task::Cleanup { .. } => {}
+        });
         let leftover: Vec<Item> = again
             .into_iter()
             .chain(self.requeue.drain(..))

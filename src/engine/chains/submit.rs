@@ -61,7 +61,7 @@ impl Chains {
     pub(super) fn max_files(&self) -> usize {
         // Each file has up to 2 + 2 * MAX_PAIRS completions due: keep them within
         // the completion queue, which a locked-memory limit may have shrunk.
-        let cq = self.ring.params().cq_entries() as usize;
+        let cq = self.ring.cq_capacity();
         (MAX_FILES as usize)
             .min(self.nslots as usize / 2)
             .min(cq / 10)
@@ -111,7 +111,7 @@ impl Chains {
                 let name = item.name.as_ptr();
                 let mut stx = crate::engine::ring::sys::statx_buffer();
                 let stx_ptr: *mut libc::statx = &mut *stx;
-                let key = self.tasks.insert(Task::Stat { item, stx });
+                let key = self.ring.ops.insert(Task::Stat { item, stx });
                 self.active_files += 1;
                 let sqe = opcode::Statx::new(Fd(src_dir), name, stx_ptr.cast())
                     .flags(flags)
@@ -123,7 +123,7 @@ impl Chains {
             Kind::Dir { mode, .. } => {
                 let name = item.dst_name().as_ptr();
                 let mode = *mode;
-                let key = self.tasks.insert(Task::Mkdir { item, mkdir: 0 });
+                let key = self.ring.ops.insert(Task::Mkdir { item, mkdir: 0 });
                 self.active_other += 1;
                 let mkdir = opcode::MkDirAt::new(Fd(dst_fd), name)
                     .mode(mode)
@@ -141,7 +141,7 @@ impl Chains {
             {
                 let target = target.as_ptr();
                 let name = item.dst_name().as_ptr();
-                let key = self.tasks.insert(Task::Symlink { item });
+                let key = self.ring.ops.insert(Task::Symlink { item });
                 self.active_other += 1;
                 let sqe = opcode::SymlinkAt::new(Fd(dst_fd), target, name)
                     .build()
@@ -171,13 +171,13 @@ impl Chains {
             if self.slots.len() < 2 {
                 return Ok(());
             }
-            let Some(Task::Copy(c)) = self.tasks.get(key) else {
+            let Some(Task::Copy(c)) = self.ring.ops.get(key) else {
                 self.waiting.pop_front();
                 continue;
             };
             let small = c.size <= self.chunk as u64;
             let buf = if small && c.size > 0 {
-                match self.pool.get(c.size as u32) {
+                match self.ring.pool.get(c.size as u32) {
                     Some(b) => Some(b),
                     None => return Ok(()),
                 }
@@ -189,7 +189,7 @@ impl Chains {
                 (Some(s), Some(d)) => (s, d),
                 _ => unreachable!("two slots were checked to be free"),
             };
-            let Some(Task::Copy(c)) = self.tasks.get_mut(key) else {
+            let Some(Task::Copy(c)) = self.ring.ops.get_mut(key) else {
                 continue;
             };
             c.src = src;
@@ -205,8 +205,8 @@ impl Chains {
     /// The SQEs that start a file: the whole chain for a small one, the opens
     /// for a large one.
     pub(super) fn chain(&mut self, key: Key) -> Vec<squeue::Entry> {
-        let fixed = self.pool.registered();
-        let Some(Task::Copy(c)) = self.tasks.get_mut(key) else {
+        let fixed = self.ring.pool.registered();
+        let Some(Task::Copy(c)) = self.ring.ops.get_mut(key) else {
             return Vec::new();
         };
         let link = squeue::Flags::IO_LINK;
@@ -241,7 +241,7 @@ impl Chains {
         let mut sqes = vec![open_src];
         match (c.stage, &c.buf) {
             (Stage::Chain, Some(buf)) => {
-                let (ptr, len) = (self.pool.ptr(buf), buf.len);
+                let (ptr, len) = (self.ring.pool.ptr(buf), buf.len);
                 let (read, write) = rw(fixed, src, dst, ptr, len, 0);
                 sqes.push(read.flags(link).user_data(ud(key, READ)));
                 sqes.push(open_dst.flags(link));
@@ -263,9 +263,9 @@ impl Chains {
 
     /// Keep a large file's read/write pairs in flight; close it when all are done.
     pub(super) fn stream(&mut self, key: Key) -> std::io::Result<()> {
-        let fixed = self.pool.registered();
+        let fixed = self.ring.pool.registered();
         let mut sqes = Vec::new();
-        let Some(Task::Copy(c)) = self.tasks.get_mut(key) else {
+        let Some(Task::Copy(c)) = self.ring.ops.get_mut(key) else {
             return Ok(());
         };
         if c.failed.is_some() || c.changed {
@@ -277,13 +277,13 @@ impl Chains {
                 break;
             };
             let len = (c.size - c.next_off).min(self.chunk as u64) as u32;
-            let Some(buf) = self.pool.get(len) else {
+            let Some(buf) = self.ring.pool.get(len) else {
                 if c.pairs.iter().all(Option::is_none) {
                     self.starved.push(key);
                 }
                 break;
             };
-            let (read, write) = rw(fixed, src, dst, self.pool.ptr(&buf), len, c.next_off);
+            let (read, write) = rw(fixed, src, dst, self.ring.pool.ptr(&buf), len, c.next_off);
             let step = PAIR + 2 * i as u8;
             sqes.push(read.flags(squeue::Flags::IO_LINK).user_data(ud(key, step)));
             sqes.push(write.user_data(ud(key, step + 1)));

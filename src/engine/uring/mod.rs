@@ -36,9 +36,10 @@
 
 mod adapt;
 
+use super::ring::Ring;
 pub use super::ring::availability;
-use super::ring::ops::{Key, Ops};
-use super::ring::{bufpool, setup};
+use super::ring::bufpool::Buf;
+use super::ring::ops::Key;
 
 use super::copier::hardlinks::LinkClaim;
 use super::copier::large::Work;
@@ -47,14 +48,13 @@ use super::outcome::{Done, Outcome, report};
 use super::{Engine, EngineOptions, Intake};
 use crate::error::{Op, errno};
 use crate::meta;
-use crate::progress::{Progress, RingUsage};
+use crate::progress::Progress;
 use crate::tree::SrcStat;
 use crate::tree::{DstState, Item, Kind};
 use adapt::Adapt;
-use bufpool::{Buf, BufPool};
 use crossbeam_channel::{Receiver, TryRecvError};
 use io_uring::types::{DestinationSlot, Fd, Fixed};
-use io_uring::{IoUring, opcode, squeue};
+use io_uring::{opcode, squeue};
 use rustix::fs::{AtFlags, FileType, StatxFlags};
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
@@ -79,7 +79,7 @@ pub struct Uring {
 impl Uring {
     /// Fails (with the reason) when io_uring cannot be used here.
     pub fn new(opts: EngineOptions) -> Result<Self, String> {
-        setup::availability()?;
+        super::ring::availability()?;
         let workers = super::default_workers();
         Ok(Uring {
             // Half of --buffer-mem for the rings' read buffers, half for the
@@ -125,12 +125,12 @@ impl Engine for Uring {
 
 impl Drop for Worker<'_> {
     fn drop(&mut self) {
-        self.progress.ring_usage(self.usage);
+        self.progress.ring_usage(self.ring.usage());
         // Source files stay in their slots until a later open replaces them.
         // Close them now: the ring itself is torn down asynchronously after
         // exit, and files it still held kept the filesystem busy (umount
         // right after the copy answered EBUSY for seconds, benches/RESULTS.md).
-        if self.inflight.is_empty() {
+        if self.ring.ops.is_empty() && !self.ring.abandoned() {
             let _ = self.ring.submitter().unregister_files();
         }
     }
@@ -169,25 +169,21 @@ fn may_have_changed(st: &SrcStat, before: (i64, u32)) -> bool {
 }
 
 struct Worker<'a> {
-    // Declared before `pool`: the ring and its buffer registration go first.
-    ring: IoUring,
-    pool: BufPool,
+    /// The ring, its buffer pool, and the files being read.
+    ring: Ring<Pending>,
     files: &'a FileCopier,
     progress: &'a dyn Progress,
     chunk: u32,
     max_inflight: usize,
     slots: Vec<u32>,
-    inflight: Ops<Pending>,
-    sqes: Vec<squeue::Entry>,
-    cqes: Vec<(u64, i32)>,
+    /// Reaped completions, reused between turns.
+    done: Vec<(Key, u8, i32)>,
     /// Scratch buffer for the synchronous path.
     buf: Vec<u8>,
     /// Ring or system calls, by how warm the cache is.
     adapt: Adapt,
     /// Chains queued since the last submission.
     new_chains: u32,
-    /// For `--stats`.
-    usage: RingUsage,
 }
 
 impl<'a> Worker<'a> {
@@ -199,12 +195,15 @@ impl<'a> Worker<'a> {
     ) -> Result<Self, String> {
         let chunk = ((pool_bytes / 16) as u32).clamp(4096, MAX_CHUNK);
         let max_inflight = (pool_bytes / chunk as usize).clamp(1, MAX_INFLIGHT);
-        let ring = setup::build((max_inflight * 2) as u32, (max_inflight * 4) as u32)?;
         // The ring may be smaller than asked (locked memory): a chain is two
         // entries, and all the chains in flight must fit its queue at once.
-        let max_inflight = max_inflight
-            .min(ring.params().sq_entries() as usize / 2)
-            .max(1);
+        let fits = |capacity: usize| max_inflight.min(capacity / 2).max(1);
+        let ring = Ring::new(
+            (max_inflight * 2) as u32,
+            (max_inflight * 4) as u32,
+            |capacity| fits(capacity) * chunk as usize,
+        )?;
+        let max_inflight = fits(ring.capacity());
         let submitter = ring.submitter();
         // Opens of names that are not cached yet (a cold cache) run in io-wq:
         // let a few run at once so their inode reads overlap.
@@ -212,24 +211,17 @@ impl<'a> Worker<'a> {
         submitter
             .register_files_sparse(max_inflight as u32)
             .map_err(|e| e.to_string())?;
-        let mut pool = BufPool::new(max_inflight * chunk as usize).map_err(|e| e.to_string())?;
-        // Falls back to plain READ on the same memory if refused (memlock).
-        pool.register(&submitter);
         Ok(Worker {
             ring,
-            pool,
             files,
             progress,
             chunk,
             max_inflight,
             slots: (0..max_inflight as u32).rev().collect(),
-            inflight: Ops::with_capacity(max_inflight),
-            sqes: Vec::with_capacity(max_inflight * 2),
-            cqes: Vec::with_capacity(max_inflight * 2),
+            done: Vec::with_capacity(max_inflight * 2),
             buf: Vec::new(),
             adapt: Adapt::new(adaptive),
             new_chains: 0,
-            usage: RingUsage::default(),
         })
     }
 
@@ -237,8 +229,8 @@ impl<'a> Worker<'a> {
         let mut open = true;
         loop {
             // Take items until the ring is full or the walker has nothing ready.
-            while open && self.inflight.len() < self.max_inflight {
-                let next = if self.inflight.is_empty() && self.sqes.is_empty() {
+            while open && self.ring.ops.len() < self.max_inflight {
+                let next = if self.ring.ops.is_empty() {
                     // Nothing in flight: wait for the shard, and copy large
                     // files other workers found meanwhile.
                     match self.files.next(items) {
@@ -263,11 +255,16 @@ impl<'a> Worker<'a> {
                     }
                 };
                 match next {
-                    Some(item) => self.start(item),
+                    Some(item) => {
+                        if let Err(e) = self.start(item) {
+                            self.ring_failed(e);
+                            return self.files.drain(items, self.progress, &mut self.buf);
+                        }
+                    }
                     None => break,
                 }
             }
-            if self.inflight.is_empty() {
+            if self.ring.ops.is_empty() {
                 if open {
                     continue;
                 }
@@ -282,9 +279,11 @@ impl<'a> Worker<'a> {
     }
 
     /// Start an item: queue the read of a regular file, do anything else now.
-    fn start(&mut self, item: Item) {
+    /// An error means the ring is broken.
+    fn start(&mut self, item: Item) -> std::io::Result<()> {
         if crate::interrupt::requested() {
-            return ops::drop_interrupted(item);
+            ops::drop_interrupted(item);
+            return Ok(());
         }
         // Files that need the synchronous path (see `files_need_sync`).
         let plain_file =
@@ -292,7 +291,8 @@ impl<'a> Worker<'a> {
         let ready = matches!(item.dst_dir.wait(), DstState::Ready { .. });
         if plain_file && ready && self.adapt.sync() {
             self.copy_or_queue(item);
-            return self.adapt.sync_file();
+            self.adapt.sync_file();
+            return Ok(());
         }
         let slot = if plain_file && ready {
             self.slots.pop()
@@ -300,11 +300,13 @@ impl<'a> Worker<'a> {
             None
         };
         let Some(slot) = slot else {
-            return self.files.handle(item, self.progress, &mut self.buf);
+            self.files.handle(item, self.progress, &mut self.buf);
+            return Ok(());
         };
-        let Some(buf) = self.pool.get(self.chunk) else {
+        let Some(buf) = self.ring.pool.get(self.chunk) else {
             self.slots.push(slot);
-            return self.files.handle(item, self.progress, &mut self.buf);
+            self.files.handle(item, self.progress, &mut self.buf);
+            return Ok(());
         };
         let nofollow = match item.kind {
             Kind::File { follow: true, .. } => 0,
@@ -317,10 +319,10 @@ impl<'a> Worker<'a> {
         };
         let dir = item.src_dir.fd.as_raw_fd();
         let name = item.name.as_ptr();
-        let ptr = self.pool.ptr(&buf);
+        let ptr = self.ring.pool.ptr(&buf);
         let len = buf.len;
         let before = clock_before();
-        let key = self.inflight.insert(Pending {
+        let key = self.ring.ops.insert(Pending {
             item,
             buf,
             slot,
@@ -334,52 +336,46 @@ impl<'a> Worker<'a> {
             // (which cancels the read without a completion).
             .flags(squeue::Flags::IO_LINK | squeue::Flags::SKIP_SUCCESS)
             .user_data(key.user_data(OPEN));
-        let read = if self.pool.registered() {
+        let read = if self.ring.pool.registered() {
             opcode::ReadFixed::new(Fixed(slot), ptr, len, 0).build()
         } else {
             opcode::Read::new(Fixed(slot), ptr, len).build()
         };
-        self.sqes.push(open);
-        self.sqes.push(read.user_data(key.user_data(READ)));
+        let read = read.user_data(key.user_data(READ));
+        // SAFETY: the name belongs to the item and the buffer range to the
+        // pool entry held by the `Pending` just inserted under `key`, which
+        // stays in `ops` until its one completion is reaped (`turn`) or the
+        // ring is abandoned; the slot is this file's until then too.
+        unsafe { self.ring.push(&[open, read]) }?;
         self.new_chains += 1;
+        Ok(())
     }
 
     /// Submit the queued chains, wait for one completion, finish what completed.
     fn turn(&mut self) -> std::io::Result<()> {
-        // SAFETY: the names, buffers and slots these SQEs point to belong to
-        // entries of `self.inflight` (and the pool), which stay until their
-        // completion is reaped below. Chains are two SQEs and the queue holds
-        // `2 * max_inflight`, so a whole chain always fits.
-        unsafe { self.ring.submission().push_multiple(&self.sqes) }
-            .map_err(|_| std::io::Error::other("submission queue overflow"))?;
-        self.usage.submitted += self.sqes.len() as u64;
-        self.sqes.clear();
         // Submit without waiting first: when every chain in flight completed
         // inline, the sources are in the page cache (see `adapt`).
         let submitted = std::mem::take(&mut self.new_chains);
         let mut wait = submitted == 0;
         if !wait {
-            self.usage.enters += 1;
-            setup::enter(&self.ring, 0)?;
-            let all_done = self.ring.completion().len() >= self.inflight.len();
-            self.adapt.ring_turn(submitted, all_done);
-            wait = self.ring.completion().is_empty();
+            self.ring.submit(0)?;
+            let ready = self.ring.ready();
+            self.adapt
+                .ring_turn(submitted, ready >= self.ring.ops.len());
+            wait = ready == 0;
         }
         if wait {
-            self.usage.enters += 1;
-            setup::enter(&self.ring, 1)?;
+            self.ring.submit(1)?;
         }
-        let mut cqes = std::mem::take(&mut self.cqes);
-        cqes.extend(self.ring.completion().map(|c| (c.user_data(), c.result())));
-        self.usage.completed += cqes.len() as u64;
-        for &(ud, res) in &cqes {
-            let (key, step) = Key::from_user_data(ud);
-            if let Some(p) = self.inflight.remove(key) {
+        let mut done = std::mem::take(&mut self.done);
+        self.ring.reap(&mut done);
+        for &(key, step, res) in &done {
+            if let Some(p) = self.ring.ops.remove(key) {
                 self.finish(p, step, res);
             }
         }
-        cqes.clear();
-        self.cqes = cqes;
+        done.clear();
+        self.done = done;
         Ok(())
     }
 
@@ -393,12 +389,12 @@ impl<'a> Worker<'a> {
         } = p;
         self.slots.push(slot);
         if crate::interrupt::requested() {
-            return self.pool.put(buf); // nothing written for it yet
+            return self.ring.pool.put(buf); // nothing written for it yet
         }
         let result =
             if step == OPEN && res == -libc::EPERM && self.files.archive.preserve.timestamps {
                 // O_NOATIME is for the file's owner: copy it the synchronous way.
-                self.pool.put(buf);
+                self.ring.pool.put(buf);
                 return self.copy_or_queue(item);
             } else if step == OPEN || res < 0 {
                 let op = if step == OPEN { Op::OpenRead } else { Op::Read };
@@ -406,12 +402,12 @@ impl<'a> Worker<'a> {
             } else if res as u32 == buf.len {
                 // It may be larger than the buffer: copy it the streaming way, or
                 // leave it to a free worker if it is large.
-                self.pool.put(buf);
+                self.ring.pool.put(buf);
                 return self.copy_or_queue(item);
             } else {
                 self.write(&item, &buf, res as usize, before)
             };
-        self.pool.put(buf);
+        self.ring.pool.put(buf);
         report(self.progress, &item, result);
     }
 
@@ -479,7 +475,7 @@ impl<'a> Worker<'a> {
         };
         // SAFETY: the read completed, so the kernel no longer writes this range,
         // and `n` is at most the range's length.
-        let data = unsafe { std::slice::from_raw_parts(self.pool.ptr(buf), n) };
+        let data = unsafe { std::slice::from_raw_parts(self.ring.pool.ptr(buf), n) };
         if let Err(e) = self.files.write_whole(item, &out, data) {
             self.files.discard(item, fd.as_fd(), out);
             return Err(e.into());
@@ -532,11 +528,9 @@ impl<'a> Worker<'a> {
             "io_uring failed ({}); finishing with plain system calls",
             crate::error::strip_os_suffix(&e)
         ));
-        self.pool.leak();
-        for p in self.inflight.take_all() {
-            let item = p.item.clone();
-            // The kernel may still use the name: never free it.
-            crate::tree::leak(p);
+        let mut again = Vec::new();
+        self.ring.abandon(|p| again.push(p.item.clone()));
+        for item in again {
             self.copy_or_queue(item);
         }
     }
