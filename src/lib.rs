@@ -70,6 +70,11 @@ fn raise_descriptor_limit() {
 }
 
 /// Run a copy described by `cfg`; returns the exit status.
+///
+/// The phases: refuse what cannot be done at all, pick the engine, plan the
+/// operands (cp's path rules; nothing is copied yet), copy (walker, engine
+/// and finisher), then what must come after every write (`--parents`'
+/// directories, `--fsync`), the statistics and the exit status.
 pub fn run(cfg: Config) -> i32 {
     let start = std::time::Instant::now();
     interrupt::install();
@@ -79,40 +84,21 @@ pub fn run(cfg: Config) -> i32 {
     for w in &cfg.warnings {
         progress.warning(w);
     }
-    if cfg.preserve.context {
-        // Named explicitly: cp refuses before copying anything when it cannot.
-        let why = if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
-            "preserving SELinux security contexts is not supported"
-        } else {
-            "cannot preserve security context without an SELinux-enabled kernel"
-        };
-        progress.message(why);
-        return exit::PARTIAL;
+    if let Err(status) = refuse_unsupported(&cfg, &*progress) {
+        return status;
     }
-
     // The umask decides the final mode of directories whose mode is fixed up
     // after they are filled; reading it means setting it, so put it back.
     let umask = rustix::process::umask(rustix::fs::Mode::empty());
     rustix::process::umask(umask);
 
     let archive = Arc::new(meta::Archive::new(&cfg, progress.clone(), umask.bits()));
-    let opts = engine_options(&cfg, &archive);
-    let (mut engine, fallback) = match engine::select(cfg.engine, &opts) {
-        Ok(v) => v,
-        Err(msg) => {
-            progress.message(&msg);
-            return exit::PARTIAL;
-        }
+    let links = Arc::new(meta::links::Links::default());
+    let opts = engine_options(&cfg, &archive, &links);
+    let mut engine = match start_engine(&cfg, &opts, &*progress) {
+        Ok(e) => e,
+        Err(status) => return status,
     };
-    if cfg.debug && !cfg.quiet {
-        match fallback {
-            Some(why) => {
-                eprintln!("uring-cp: io_uring unavailable ({why}); using the portable engine")
-            }
-            None => eprintln!("uring-cp: using the {} engine", engine.name()),
-        }
-    }
-
     let filter = match filter::Filter::load(&cfg.filters) {
         Ok(f) => Arc::new(f),
         Err(msg) => {
@@ -120,27 +106,16 @@ pub fn run(cfg: Config) -> i32 {
             return exit::USAGE;
         }
     };
-
-    let plan::Plan { roots, parents } = match plan::plan(&cfg, umask.bits(), &*progress) {
+    let plan::Plan { roots, parents } = match plan_operands(&cfg, umask.bits(), &*progress) {
         Ok(p) => p,
-        Err(plan::Fatal::Run(msg)) => {
-            progress.message(&msg);
-            return exit::PARTIAL;
-        }
-        Err(plan::Fatal::Usage(msg)) => {
-            progress.message(&msg);
-            eprintln!("{}", try_help());
-            return exit::USAGE;
-        }
+        Err(status) => return status,
     };
-
     for root in &roots {
         if let Some(tree::DstState::Ready { fd, .. }) = root.dst_dir.state() {
             use std::os::fd::AsFd;
             archive.watch_dst_parent(fd.as_fd());
         }
     }
-
     // --fsync flushes the filesystems of the destinations once all is written.
     let dests: Vec<std::path::PathBuf> = match cfg.fsync {
         true => roots
@@ -150,39 +125,22 @@ pub fn run(cfg: Config) -> i32 {
         false => Vec::new(),
     };
 
-    // Destination directories get their last step (final mode, archive
-    // attributes) on this thread once everything inside them is written.
-    let finisher = match tree::Finisher::start() {
-        Ok(f) => f,
-        Err(e) => {
-            progress.message(&format!("cannot start a thread: {e}"));
-            return exit::PARTIAL;
-        }
+    let options = walk::Options {
+        deref: cfg.deref,
+        recursive: cfg.recursive,
+        umask: umask.bits(),
+        archive: archive.clone(),
+        filter,
+        sync: cfg.sync.clone(),
+        one_file_system: cfg.one_file_system,
+        copy_contents: cfg.copy_contents,
+        links: links.clone(),
     };
-    let (walker, queues) = walk::Walker::new(
-        engine.intake(),
-        progress.clone(),
-        walk::Options {
-            deref: cfg.deref,
-            recursive: cfg.recursive,
-            umask: umask.bits(),
-            archive: archive.clone(),
-            filter,
-            sync: cfg.sync.clone(),
-            one_file_system: cfg.one_file_system,
-            copy_contents: cfg.copy_contents,
-            finishes: finisher.queue(),
-        },
-    );
     let bar = progress::bar::Bar::start(console.clone(), cfg.progress, start);
-    std::thread::scope(|s| {
-        s.spawn(move || walker.run(roots));
-        engine.run(queues, &progress);
-    });
-    // Hard-link entries hold destination directories open: release them,
-    // then wait until every released directory has its final attributes.
-    archive.links.clear();
-    finisher.finish();
+    if let Err(e) = copy(&mut *engine, roots, options, &links, &progress) {
+        progress.message(&format!("cannot start a thread: {e}"));
+        return exit::PARTIAL;
+    }
     // --parents: the directories on the way get their attributes last.
     if let Some(parents) = &parents {
         parents.apply(&*progress);
@@ -199,8 +157,82 @@ pub fn run(cfg: Config) -> i32 {
         // A closed stdout is not an error of the copy.
         let _ = writeln!(std::io::stdout().lock(), "{}", summary.render(format));
     }
-
     exit_status(&console)
+}
+
+/// What cp refuses before copying anything: `--preserve=context` named
+/// explicitly without SELinux.
+fn refuse_unsupported(cfg: &Config, progress: &dyn Progress) -> Result<(), i32> {
+    if cfg.preserve.context {
+        let why = if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+            "preserving SELinux security contexts is not supported"
+        } else {
+            "cannot preserve security context without an SELinux-enabled kernel"
+        };
+        progress.message(why);
+        return Err(exit::PARTIAL);
+    }
+    Ok(())
+}
+
+/// The engine asked for (or the one that works here), said with `--debug`.
+fn start_engine(
+    cfg: &Config,
+    opts: &EngineOptions,
+    progress: &dyn Progress,
+) -> Result<Box<dyn engine::Engine>, i32> {
+    let (engine, fallback) = engine::select(cfg.engine, opts).map_err(|msg| {
+        progress.message(&msg);
+        exit::PARTIAL
+    })?;
+    if cfg.debug && !cfg.quiet {
+        match fallback {
+            Some(why) => {
+                eprintln!("uring-cp: io_uring unavailable ({why}); using the portable engine")
+            }
+            None => eprintln!("uring-cp: using the {} engine", engine.name()),
+        }
+    }
+    Ok(engine)
+}
+
+/// The operands resolved under cp's path rules, or the exit status of a
+/// refusal.
+fn plan_operands(cfg: &Config, umask: u32, progress: &dyn Progress) -> Result<plan::Plan, i32> {
+    plan::plan(cfg, umask, progress).map_err(|fatal| match fatal {
+        plan::Fatal::Run(msg) => {
+            progress.message(&msg);
+            exit::PARTIAL
+        }
+        plan::Fatal::Usage(msg) => {
+            progress.message(&msg);
+            eprintln!("{}", try_help());
+            exit::USAGE
+        }
+    })
+}
+
+/// The copy itself: the walker streams `roots` to the engine, and every
+/// destination directory gets its last step on the finisher. Returns once
+/// everything is written and every directory finished (the hard-link map,
+/// which holds directories, is emptied first).
+fn copy(
+    engine: &mut dyn engine::Engine,
+    roots: Vec<plan::Root>,
+    options: walk::Options,
+    links: &meta::links::Links,
+    progress: &Arc<dyn Progress>,
+) -> std::io::Result<()> {
+    let finisher = tree::Finisher::start()?;
+    let (walker, queues) =
+        walk::Walker::new(engine.intake(), progress.clone(), options, finisher.queue());
+    std::thread::scope(|s| {
+        s.spawn(move || walker.run(roots));
+        engine.run(queues, progress);
+    });
+    links.clear();
+    finisher.finish();
+    Ok(())
 }
 
 /// The exit status of a finished run, and the note that explains a stop: an
@@ -257,11 +289,16 @@ fn exit_status(console: &progress::Console) -> i32 {
 }
 
 /// What the engines need to know of the configuration.
-fn engine_options(cfg: &Config, archive: &Arc<meta::Archive>) -> EngineOptions {
+fn engine_options(
+    cfg: &Config,
+    archive: &Arc<meta::Archive>,
+    links: &Arc<meta::links::Links>,
+) -> EngineOptions {
     EngineOptions {
         overwrite: cfg.overwrite,
         buffer_mem: cfg.buffer_mem,
         archive: archive.clone(),
+        links: links.clone(),
         adaptive_reads: cfg.adaptive_reads,
         temp_files: cfg.sync.temp_files(),
         several_sources: cfg.sources.len() > 1,

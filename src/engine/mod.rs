@@ -37,12 +37,14 @@ pub struct EngineOptions {
     pub buffer_mem: u64,
     /// Archive mode (what is preserved, sparse, reflink), shared by all workers.
     pub archive: Arc<crate::meta::Archive>,
+    /// --preserve=links: the hard-link map, shared with the walker.
+    pub links: Arc<crate::meta::links::Links>,
     /// io_uring engine: plain system calls for sources in the page cache.
     pub adaptive_reads: bool,
     /// Sync mode: regular files are written through a temporary name.
     pub temp_files: bool,
     /// Several sources: one may land where another made a symlink (see
-    /// `ops::MadeSymlinks`).
+    /// `copier::dest::MadeSymlinks`).
     pub several_sources: bool,
     /// --remove-destination: an existing destination file is replaced by a
     /// new file, not rewritten in place.

@@ -97,6 +97,12 @@ pub struct Links {
     map: Mutex<HashMap<(u64, u64), Entry>>,
 }
 
+impl std::fmt::Debug for Links {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Links").finish_non_exhaustive()
+    }
+}
+
 impl Links {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(u64, u64), Entry>> {
         // A worker that panicked cannot have left the map half-updated in a

@@ -33,7 +33,7 @@
 //!   through `/proc/self/fd/<dir>/<name>` with `llistxattr`; one listing per
 //!   file, which also finds its ACL (`system.posix_acl_*`, copied with the mode
 //!   as cp does).
-//! - **Sparse files and reflinks** ([`data`]): a source whose allocated blocks
+//! - **Sparse files and reflinks** (`engine/mover/holes.rs`): a source whose allocated blocks
 //!   are fewer than its size (cp's test) is copied extent by extent
 //!   (`SEEK_DATA`/`SEEK_HOLE`), the holes left as holes; `--sparse=always` also
 //!   skips zero blocks; `--reflink=always` clones with `FICLONE` or fails.
@@ -92,7 +92,8 @@ pub enum Dst<'a> {
     },
 }
 
-/// The archive-mode settings of a run, and its shared hard-link map.
+/// The archive-mode settings of a run, and where its failures are reported.
+/// (The hard-link map is [`links::Links`], shared by the walker and engines.)
 pub struct Archive {
     pub preserve: Preserve,
     pub sparse: Sparse,
@@ -113,7 +114,6 @@ pub struct Archive {
     /// d/f c`), and cp links it to the first copy again.
     pub keep_links: bool,
     pub progress: Arc<dyn Progress>,
-    pub links: links::Links,
     /// A destination directory has a default ACL, so new copies inherit ACL
     /// entries: with the mode preserved, those are removed where the source
     /// has no ACL (cp replaces every copy's ACL with the source's).
@@ -143,7 +143,6 @@ impl Archive {
             keep_links: cfg.preserve.links
                 && (cfg.deref == crate::config::Deref::Always || cfg.sources.len() > 1),
             progress,
-            links: links::Links::default(),
             strip_acls: Default::default(),
         }
     }

@@ -100,6 +100,8 @@ pub struct Walker {
     operand_dev: u64,
     /// Where destination directories' last steps go when they are released.
     finishes: FinishQueue,
+    /// --preserve=links: the hard-link map the engines fill.
+    links: Arc<crate::meta::links::Links>,
     copy_contents: bool,
     /// Multiply-linked symlinks seen: their first status and the names left.
     linked_symlinks: std::collections::HashMap<(u64, u64), (Stat, u64)>,
@@ -132,17 +134,19 @@ pub struct Options {
     pub one_file_system: bool,
     /// --copy-contents: devices and FIFOs in a tree are read as data.
     pub copy_contents: bool,
-    /// The run's [`crate::tree::Finisher`].
-    pub finishes: FinishQueue,
+    /// --preserve=links: the hard-link map the engines fill.
+    pub links: Arc<crate::meta::links::Links>,
 }
 
 impl Walker {
-    /// A walker feeding an engine that takes items as `intake` says; returns
-    /// it and the engine's queues.
+    /// A walker feeding an engine that takes items as `intake` says, its
+    /// directories' last steps going to `finishes` (the run's
+    /// [`crate::tree::Finisher`]); returns it and the engine's queues.
     pub fn new(
         intake: crate::engine::Intake,
         progress: Arc<dyn Progress>,
         o: Options,
+        finishes: FinishQueue,
     ) -> (Self, Vec<Receiver<Item>>) {
         let (tx, rx) = (0..intake.queues.max(1))
             .map(|_| crossbeam_channel::bounded(QUEUE_DEPTH))
@@ -180,7 +184,8 @@ impl Walker {
             one_file_system: o.one_file_system,
             operand_dev: 0,
             copy_contents: o.copy_contents,
-            finishes: o.finishes,
+            finishes,
+            links: o.links,
         };
         (walker, rx)
     }

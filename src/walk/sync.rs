@@ -236,7 +236,7 @@ impl Walker {
             // that one (as rsync -H).
             let st = crate::tree::SrcStat::from_stat(&src_st);
             let id = (dst_st.st_dev, dst_st.st_ino);
-            if let Some(from) = self.archive.links.existing(&st, dst, dst_name, id) {
+            if let Some(from) = self.links.existing(&st, dst, dst_name, id) {
                 self.itemize("link", ft, "-", &path);
                 if !self.sync.dry_run {
                     self.relink(from, dir, dst_name, &path);

@@ -62,7 +62,7 @@ impl FileCopier {
                 }
             };
         let keep = self.archive.keep_links;
-        LinkClaim::Ended(match self.archive.links.claim(item, st, keep, kept) {
+        LinkClaim::Ended(match self.links.claim(item, st, keep, kept) {
             Claim::First => return LinkClaim::First,
             Claim::Kept => Ok(Done::Skipped),
             Claim::Parked => Ok(Done::Parked),
@@ -81,7 +81,7 @@ impl FileCopier {
     pub fn first_done(&self, item: &Item, st: &SrcStat, ok: bool) {
         let progress = &*self.archive.progress;
         let mut buf = Vec::new();
-        for Parked { item: other, kept } in self.archive.links.first_done(item, st, ok) {
+        for Parked { item: other, kept } in self.links.first_done(item, st, ok) {
             let Some(DstState::Ready { fd, fresh }) = other.dst_dir.state() else {
                 continue;
             };

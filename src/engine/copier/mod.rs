@@ -40,8 +40,10 @@ pub struct FileCopier {
     overwrite: Overwrite,
     /// Moves the bytes (copy_file_range, splice, read/write).
     mover: Mover,
-    /// Archive mode: what to preserve, sparse files, reflinks, hard links.
+    /// Archive mode: what to preserve, sparse files, reflinks.
     pub archive: Arc<Archive>,
+    /// --preserve=links: the run's map of multiply-linked sources.
+    links: Arc<crate::meta::links::Links>,
     large: LargeFiles,
     /// Sync mode: regular files go through a temporary name (see [`crate::sync`]).
     temp_files: bool,
@@ -80,6 +82,7 @@ impl FileCopier {
             link: opts.link,
             mover: Mover::new(chunk, archive.reflink != Reflink::Never),
             archive,
+            links: opts.links.clone(),
             large: LargeFiles::new(),
             temp_files: opts.temp_files,
         }

@@ -43,7 +43,7 @@ use super::ring::ops::Key;
 
 use super::copier::hardlinks::LinkClaim;
 use super::copier::large::Work;
-use super::copier::{self as ops, FileCopier};
+use super::copier::{self, FileCopier};
 use super::outcome::{Done, Outcome, report};
 use super::{Engine, EngineOptions, Intake};
 use crate::error::{Op, errno};
@@ -282,7 +282,7 @@ impl<'a> Worker<'a> {
     /// An error means the ring is broken.
     fn start(&mut self, item: Item) -> std::io::Result<()> {
         if crate::interrupt::requested() {
-            ops::drop_interrupted(item);
+            copier::drop_interrupted(item);
             return Ok(());
         }
         // Files that need the synchronous path (see `files_need_sync`).
