@@ -3,7 +3,7 @@ complete -c uring-cp -l no-preserve -d 'Do not preserve the listed attributes (-
 complete -c uring-cp -l sparse -d 'Control creation of sparse files: auto (keep the source\'s holes), always (also turn runs of zeros into holes), never' -r -f -a "auto\t'Keep the holes of source files that have them (SEEK_DATA/SEEK_HOLE)'
 always\t'Also make holes from runs of zero bytes'
 never\t'Write every byte; the copy has no holes'"
-complete -c uring-cp -l reflink -d 'Control clone/copy-on-write copies: auto (clone where the filesystem can, else copy), always (clone or fail), never. --reflink alone means always' -r -f -a "auto\t'Share the source\'s blocks where the filesystem can (through copy_file_range), else copy'
+complete -c uring-cp -l reflink -d 'Control clone/copy-on-write copies: auto (clone each whole file where the filesystem can, as on btrfs and xfs within one filesystem, else copy), always (clone or fail), never. --reflink alone means always' -r -f -a "auto\t'Share the source\'s blocks where the filesystem can (through copy_file_range), else copy'
 always\t'Clone every file (FICLONE); fail for a file that cannot be cloned'
 never\t'Never share blocks: copy every byte (no copy_file_range)'"
 complete -c uring-cp -s b -l backup -d 'Keep each existing destination file that would be replaced as a backup: CONTROL is `simple`/`never` (NAME~), `numbered`/`t` (NAME.~N~), `existing`/`nil` (numbered if numbered backups exist, else simple), or `none`/`off`. Default: $VERSION_CONTROL, else existing. Directories are merged, not backed up' -r
@@ -22,6 +22,7 @@ uring-chains\t'Every step through one ring as linked chains: fewest system calls
 portable\t'Ordinary system calls from a small thread pool'"
 complete -c uring-cp -l ring-reads -d 'How the io_uring engine reads sources: `auto` switches a worker to plain system calls while its sources come from the page cache (cheaper there) and back to the ring when they come from storage; `always` keeps every read on the ring' -r -f -a "auto\t'Ring reads while the sources come from storage, system calls while cached'
 always\t'Every source read through the ring'"
+complete -c uring-cp -s j -l jobs -d 'Worker threads of the uring and portable engines (uring-chains has one): fewer for a spinning disk, more for a network filesystem [default: two per CPU, at most 16]' -r
 complete -c uring-cp -l buffer-mem -d 'Cap on memory for file data buffers, e.g. 16M, 64K [default: 16M]' -r
 complete -c uring-cp -s Z -l context -d 'SELinux security contexts are not supported: -Z is ignored, and --context=CTX is ignored with a warning, as cp does without SELinux' -r
 complete -c uring-cp -s r -l recursive -d 'Copy directories recursively'
@@ -54,7 +55,7 @@ complete -c uring-cp -l inplace -d 'With --sync: write changed files in place in
 complete -c uring-cp -l dry-run -d 'With --sync: decide and report what would change (see --itemize-changes), change nothing'
 complete -c uring-cp -l itemize-changes -d 'With --sync: print one line per change on stdout: ACTION TYPE DETAILS PATH (see the man page)'
 complete -c uring-cp -s v -l verbose -d 'Explain what is being done: one line per copied item, as `cp -v`'
-complete -c uring-cp -l debug -d 'Like -v, and first say which engine copies (io_uring, or portable and why). cp\'s per-file lines on copy offload are not printed'
+complete -c uring-cp -l debug -d 'Like -v, and first say which engine copies, with how many workers (io_uring, or portable and why). cp\'s per-file lines on copy offload are not printed'
 complete -c uring-cp -l progress -d 'Show a progress bar on stderr from the start (by default it appears on a terminal once a run has lasted a second, unless -v is given)'
 complete -c uring-cp -l no-progress -d 'Never show a progress bar'
 complete -c uring-cp -s q -l quiet -d 'No progress bar and no notes; errors are still reported'

@@ -224,6 +224,8 @@ pub struct Config {
     /// The io_uring engine switches to system calls for cached sources.
     pub adaptive_reads: bool,
     pub buffer_mem: u64,
+    /// -j: worker threads, when not the engine's default.
+    pub jobs: Option<usize>,
     pub preserve: Preserve,
     pub sparse: Sparse,
     pub reflink: Reflink,
@@ -454,6 +456,7 @@ impl Config {
             },
             adaptive_reads: args.ring_reads == RingReads::Auto,
             buffer_mem,
+            jobs: args.jobs.map(usize::from),
             preserve,
             sparse,
             reflink,

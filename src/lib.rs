@@ -190,7 +190,14 @@ fn start_engine(
             Some(why) => {
                 eprintln!("uring-cp: io_uring unavailable ({why}); using the portable engine")
             }
-            None => eprintln!("uring-cp: using the {} engine", engine.name()),
+            None => {
+                let workers = engine.intake().queues;
+                let s = if workers == 1 { "" } else { "s" };
+                eprintln!(
+                    "uring-cp: using the {} engine, {workers} worker{s}",
+                    engine.name()
+                )
+            }
         }
     }
     Ok(engine)
@@ -297,6 +304,7 @@ fn engine_options(
     EngineOptions {
         overwrite: cfg.overwrite,
         buffer_mem: cfg.buffer_mem,
+        jobs: cfg.jobs,
         archive: archive.clone(),
         links: links.clone(),
         adaptive_reads: cfg.adaptive_reads,

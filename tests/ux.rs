@@ -342,3 +342,55 @@ fn man_page_renders_without_warnings() {
         );
     }
 }
+
+/// -j N sets the workers of the multi-worker engines (`--debug` says how
+/// many); every N copies the same tree; 0 is a usage error.
+#[test]
+fn jobs_sets_the_workers() {
+    let env = TestEnv::new();
+    env.build(|fx| {
+        fx.dir("src/a/b", 0o755);
+        for i in 0..50 {
+            fx.file(format!("src/a/f{i}"), 0o644, format!("{i}\n").repeat(i + 1));
+            fx.file(format!("src/a/b/g{i}"), 0o600, format!("g{i}\n"));
+        }
+    });
+    for engine in engines_and_ring_reads() {
+        for jobs in ["1", "3", "17"] {
+            let dst = format!("dst-{engine}-{jobs}");
+            let out = run_uring_cp(
+                engine,
+                &["-r", "--debug", "-j", jobs],
+                &["src", dst.as_str()],
+                &env.ours.root,
+                &RunOpts::default(),
+            );
+            let ctx = format!("[engine={engine}, -j {jobs}]");
+            assert_eq!(out.code, Some(0), "{ctx}: {out}");
+            if engine != "uring-chains" {
+                let want = match jobs {
+                    "1" => "1 worker\n".to_string(),
+                    n => format!("{n} workers\n"),
+                };
+                assert!(out.stderr_str().contains(&want), "{ctx}: {out}");
+            }
+            assert_snapshots_eq(
+                &ctx,
+                &snapshot(&env.ours.root.join(&dst)),
+                &snapshot(&env.ours.root.join("src")),
+                "copy",
+                "source",
+            );
+        }
+    }
+    let out = run_uring_cp(
+        "portable",
+        &["-r", "-j", "0"],
+        &["src", "dst0"],
+        &env.ours.root,
+        &RunOpts::default(),
+    );
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stderr_str().contains("--jobs"), "{out}");
+    assert!(!env.ours.root.join("dst0").exists());
+}

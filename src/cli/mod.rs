@@ -81,8 +81,9 @@ pub struct Args {
     #[arg(long, value_name = "WHEN", value_enum, default_value_t = SparseArg::Auto, help_heading = "Copy")]
     pub sparse: SparseArg,
 
-    /// Control clone/copy-on-write copies: auto (clone where the filesystem
-    /// can, else copy), always (clone or fail), never. --reflink alone means always.
+    /// Control clone/copy-on-write copies: auto (clone each whole file where
+    /// the filesystem can, as on btrfs and xfs within one filesystem, else
+    /// copy), always (clone or fail), never. --reflink alone means always.
     #[arg(
         long,
         value_name = "WHEN",
@@ -314,8 +315,8 @@ pub struct Args {
     #[arg(short, long, help_heading = "Output")]
     pub verbose: bool,
 
-    /// Like -v, and first say which engine copies (io_uring, or portable and
-    /// why). cp's per-file lines on copy offload are not printed.
+    /// Like -v, and first say which engine copies, with how many workers
+    /// (io_uring, or portable and why). cp's per-file lines on copy offload are not printed.
     #[arg(long, help_heading = "Output")]
     pub debug: bool,
 
@@ -348,6 +349,13 @@ pub struct Args {
     /// read on the ring.
     #[arg(long, value_enum, default_value_t = RingReads::Auto, value_name = "WHEN", help_heading = "Engine")]
     pub ring_reads: RingReads,
+
+    /// Worker threads of the uring and portable engines (uring-chains has
+    /// one): fewer for a spinning disk, more for a network filesystem
+    /// [default: two per CPU, at most 16].
+    #[arg(short = 'j', long, value_name = "N", help_heading = "Engine",
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: Option<u16>,
 
     /// Cap on memory for file data buffers, e.g. 16M, 64K [default: 16M].
     #[arg(long, value_name = "SIZE", help_heading = "Engine")]

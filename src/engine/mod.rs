@@ -35,6 +35,8 @@ pub struct EngineOptions {
     pub overwrite: Overwrite,
     /// Cap on file-data buffer memory, in bytes.
     pub buffer_mem: u64,
+    /// -j: workers of the multi-worker engines ([`default_workers`] if not given).
+    pub jobs: Option<usize>,
     /// Archive mode (what is preserved, sparse, reflink), shared by all workers.
     pub archive: Arc<crate::meta::Archive>,
     /// --preserve=links: the hard-link map, shared with the walker.

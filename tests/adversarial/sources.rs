@@ -279,7 +279,7 @@ fn places() -> Places {
             None
         }
     };
-    let xfs = match Mount::xfs(&root.join("xfs"), &root.join("xfs.img"), 320) {
+    let xfs = match Mount::image("xfs", &root.join("xfs"), &root.join("xfs.img"), 320) {
         Ok(m) => Some(m),
         Err(e) => {
             skip(&format!("adversarial changing sources on xfs: {e}"));

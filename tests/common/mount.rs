@@ -1,5 +1,5 @@
-//! Filesystems a test mounts for itself (a small tmpfs, an xfs image on a
-//! loop device), unmounted when dropped. Root only; the constructors say why
+//! Filesystems a test mounts for itself (a small tmpfs, an xfs, btrfs or
+//! ext4 image on a loop device), unmounted when dropped. Root only; the constructors say why
 //! not otherwise, for the caller's SKIP line.
 
 use std::path::{Path, PathBuf};
@@ -32,25 +32,37 @@ impl Mount {
         })
     }
 
-    /// An xfs filesystem in a loop-mounted image file of `mib` MiB.
-    pub fn xfs(at: &Path, image: &Path, mib: u64) -> Result<Mount, String> {
+    /// A filesystem of type `fs` (`xfs` with reflinks, `btrfs`, `ext4`) made
+    /// in an image file of `mib` MiB and loop-mounted at `at`.
+    pub fn image(fs: &str, at: &Path, image: &Path, mib: u64) -> Result<Mount, String> {
         if !super::is_root() {
-            return Err("mounting an xfs image needs root".into());
+            return Err(format!("mounting an {fs} image needs root"));
         }
-        if !super::has_command("mkfs.xfs") {
-            return Err("mkfs.xfs is not installed (apt-get install xfsprogs)".into());
+        let (mkfs, args, package): (String, &[&str], &str) = match fs {
+            "xfs" => (
+                "mkfs.xfs".into(),
+                &["-q", "-f", "-m", "reflink=1"],
+                "xfsprogs",
+            ),
+            "btrfs" => ("mkfs.btrfs".into(), &["-q", "-f"], "btrfs-progs"),
+            _ => (format!("mkfs.{fs}"), &["-q", "-F"], "e2fsprogs"),
+        };
+        if !super::has_command(&mkfs) {
+            return Err(format!(
+                "{mkfs} is not installed (apt-get install {package})"
+            ));
         }
         let f = std::fs::File::create(image).map_err(|e| e.to_string())?;
         f.set_len(mib << 20).map_err(|e| e.to_string())?;
         drop(f);
-        let out = Command::new("mkfs.xfs")
-            .args(["-q", "-f"])
+        let out = Command::new(&mkfs)
+            .args(args)
             .arg(image)
             .output()
             .map_err(|e| e.to_string())?;
         if !out.status.success() {
             return Err(format!(
-                "mkfs.xfs failed: {}",
+                "{mkfs} failed: {}",
                 String::from_utf8_lossy(&out.stderr).trim()
             ));
         }
@@ -63,7 +75,7 @@ impl Mount {
             .map_err(|e| e.to_string())?;
         if !out.status.success() {
             return Err(format!(
-                "mount -o loop of the xfs image failed: {}",
+                "mount -o loop of the {fs} image failed: {}",
                 String::from_utf8_lossy(&out.stderr).trim()
             ));
         }
@@ -82,4 +94,46 @@ impl Drop for Mount {
             .stderr(Stdio::null())
             .status();
     }
+}
+
+/// A fresh filesystem of type `fs` (see [`Mount::image`]), 512 MiB, in a
+/// temporary directory of its own; unmounted and removed on drop.
+pub struct LoopFs {
+    // Unmounted before the directory holding the image is removed.
+    mount: Mount,
+    _dir: tempfile::TempDir,
+}
+
+impl LoopFs {
+    pub fn new(fs: &str) -> Result<LoopFs, String> {
+        if !super::is_root() {
+            return Err(format!(
+                "needs root to mount an {fs} image on a loop device"
+            ));
+        }
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("uring-cp-{fs}."))
+            .tempdir()
+            .map_err(|e| e.to_string())?;
+        let mount = Mount::image(fs, &dir.path().join("m"), &dir.path().join("img"), 512)?;
+        Ok(LoopFs { mount, _dir: dir })
+    }
+
+    /// Where it is mounted.
+    pub fn path(&self) -> &Path {
+        &self.mount.path
+    }
+}
+
+/// Extents of `path` that FIEMAP reports as shared (via `filefrag -v`).
+pub fn shared_extents(path: &Path) -> usize {
+    let out = Command::new("filefrag")
+        .arg("-v")
+        .arg(path)
+        .output()
+        .expect("run filefrag");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("shared"))
+        .count()
 }

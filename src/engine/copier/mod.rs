@@ -80,12 +80,24 @@ impl FileCopier {
             backup: opts.backup.clone(),
             interactive: opts.interactive,
             link: opts.link,
-            mover: Mover::new(chunk, archive.reflink != Reflink::Never),
+            mover: Mover::new(
+                chunk,
+                archive.reflink != Reflink::Never,
+                archive.reflink == Reflink::Auto,
+            ),
             archive,
             links: opts.links.clone(),
             large: LargeFiles::new(),
             temp_files: opts.temp_files,
         }
+    }
+
+    /// May a regular file from the source directory `src` into the
+    /// destination directory `dst` be cloned? Then the ring engines give it
+    /// to this copier instead of reading it themselves (see [`Mover::may_clone`]).
+    pub fn may_clone(&self, src: &crate::tree::SrcDir, dst: &crate::tree::DstDir) -> bool {
+        dst.dev()
+            .is_some_and(|dev| self.mover.may_clone((src.dev_ino.0, dev)))
     }
 
     /// Must every regular file take this synchronous path? In sync mode
@@ -361,6 +373,10 @@ impl FileCopier {
             // A size of 0 may be a pseudo-file (/proc) with content: read it to EOF.
             let size = (!as_data && sst.size > 0).then_some(sst.size);
             let copied = match size {
+                // The whole file shares the source's blocks if it can (cp tries
+                // that first whatever --sparse says; holes stay holes). The
+                // check below sees whether the source changed meanwhile.
+                Some(size) if self.mover.clone_whole(ends) => size,
                 Some(size) if ends.dst_regular && self.archive.sparse_copy(&sst) => {
                     let zeros = self.archive.sparse == crate::config::Sparse::Always;
                     crate::engine::mover::holes::copy_sparse(

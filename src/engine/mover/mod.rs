@@ -13,6 +13,14 @@
 //! in sequence as cp does.
 //!
 //! The ways to move bytes, tried in order:
+//! 0. A clone (`FICLONE`) of the whole file, under `--reflink=auto`, the
+//!    default: on btrfs and xfs a copy within one filesystem then shares the
+//!    source's blocks and costs metadata only, as cp's does. Whether a pair
+//!    of devices can clone is learnt from the first attempt and remembered
+//!    ([`Mover::may_clone`]), so a filesystem that cannot (ext4) costs one
+//!    failed `ioctl` per pair, not one per file; the engines ask before they
+//!    read a file themselves, and give it to the synchronous copier where
+//!    it may be cloned.
 //! 1. `copy_file_range`: in-kernel, and a clone on filesystems that share
 //!    blocks (btrfs, xfs). Whether it works depends on the pair of
 //!    filesystems, so a refusal (`EXDEV`, `EOPNOTSUPP`, `ENOSYS`) is
@@ -34,7 +42,7 @@ use crate::error::{CopyError, Op};
 use crate::tree::Item;
 use rustix::io::Errno;
 use rustix::pipe::SpliceFlags;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::Mutex;
 
@@ -66,15 +74,55 @@ pub struct Mover {
     cfr: bool,
     /// Device pairs between which copy_file_range was refused.
     refused: Mutex<HashSet<(u64, u64)>>,
+    /// --reflink=auto: whole files may be cloned.
+    clone: bool,
+    /// Device pairs whose clone verdict is known: `true` where FICLONE
+    /// worked, `false` where it was refused.
+    clones: Mutex<HashMap<(u64, u64), bool>>,
 }
 
 impl Mover {
-    pub fn new(chunk: usize, cfr: bool) -> Self {
+    /// `cfr`: copy_file_range may be used (it may clone); `clone`: whole
+    /// files may be cloned with FICLONE first (--reflink=auto).
+    pub fn new(chunk: usize, cfr: bool, clone: bool) -> Self {
         Mover {
             chunk,
             cfr,
             refused: Mutex::new(HashSet::new()),
+            clone,
+            clones: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Could a file from device `devs.0` to device `devs.1` be cloned, as far
+    /// as is known? (Unknown counts as yes: the first file finds out.)
+    pub fn may_clone(&self, devs: (u64, u64)) -> bool {
+        self.clone
+            && self
+                .clones
+                .lock()
+                .map_or(true, |c| c.get(&devs) != Some(&false))
+    }
+
+    /// Clone the whole source into the (empty) destination, where the pair of
+    /// devices may clone. Returns whether it did; when not, nothing was
+    /// written and the bytes are moved another way. A refusal that is about
+    /// the filesystems (`EOPNOTSUPP`, `EXDEV`, `ENOTTY`, `ENOSYS`) is
+    /// remembered for the pair; any other error (a file the filesystem will
+    /// not clone, a read error) is left to the other ways, which report it.
+    pub fn clone_whole(&self, ends: Ends<'_>) -> bool {
+        if !ends.dst_regular || !self.may_clone(ends.devs) {
+            return false;
+        }
+        let verdict = match rustix::fs::ioctl_ficlone(ends.dst, ends.src) {
+            Ok(()) => Some(true),
+            Err(Errno::OPNOTSUPP | Errno::XDEV | Errno::NOTTY | Errno::NOSYS) => Some(false),
+            Err(_) => None,
+        };
+        if let (Some(v), Ok(mut c)) = (verdict, self.clones.lock()) {
+            c.insert(ends.devs, v);
+        }
+        verdict == Some(true)
     }
 
     fn cfr_works(&self, devs: (u64, u64)) -> bool {

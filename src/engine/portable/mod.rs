@@ -24,7 +24,7 @@ pub struct Portable {
 
 impl Portable {
     pub fn new(opts: EngineOptions) -> Self {
-        let workers = super::default_workers();
+        let workers = opts.jobs.unwrap_or_else(super::default_workers);
         Portable {
             files: super::file_copier(&opts, workers, opts.buffer_mem),
             workers,

@@ -80,7 +80,7 @@ impl Uring {
     /// Fails (with the reason) when io_uring cannot be used here.
     pub fn new(opts: EngineOptions) -> Result<Self, String> {
         super::ring::availability()?;
-        let workers = super::default_workers();
+        let workers = opts.jobs.unwrap_or_else(super::default_workers);
         Ok(Uring {
             // Half of --buffer-mem for the rings' read buffers, half for the
             // synchronous path (large files).
@@ -292,6 +292,11 @@ impl<'a> Worker<'a> {
         if plain_file && ready && self.adapt.sync() {
             self.copy_or_queue(item);
             self.adapt.sync_file();
+            return Ok(());
+        }
+        // A file that may be cloned is not read at all (see `Mover::may_clone`).
+        if plain_file && ready && self.files.may_clone(&item.src_dir, &item.dst_dir) {
+            self.copy_or_queue(item);
             return Ok(());
         }
         let slot = if plain_file && ready {

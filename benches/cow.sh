@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Same-filesystem copies on copy-on-write filesystems (issue 17): a real tree is put into a
+# fresh btrfs, xfs (reflink=1) and ext4 image on a RAM-backed loop device, then copied within
+# that filesystem by each tool, warm, interleaved, RUNS runs each. Prints the median wall time,
+# its ratio to `cp -r`, and the space each copy does not share with its source (btrfs: `btrfs
+# filesystem du` exclusive bytes; xfs, ext4: growth of the used space, so a clone shows ~0).
+#
+#     benches/cow.sh [UCP_BINARY]                       # /usr/share, btrfs xfs ext4, 5 runs
+#     RUNS=7 TREE=/usr/include FILESYSTEMS="btrfs" benches/cow.sh target/release/uring-cp
+#
+# Rivals (cpz, xcp, fcp) are used when on PATH or in ~/.cargo/bin; INSTALL=1 installs the
+# missing ones with `cargo install --locked` first. Needs root (loop devices, mounts) and
+# mkfs.btrfs / mkfs.xfs (installed from Debian when missing).
+set -euo pipefail
+[[ $EUID -eq 0 ]] || { echo "$0: must run as root (loop devices, mounts)" >&2; exit 1; }
+cd "$(dirname "$0")/.."
+UCP=$(realpath "${1:-target/release/uring-cp}")
+[[ -x $UCP ]] || cargo build --release -q
+RUNS=${RUNS:-5}
+TREE=${TREE:-/usr/share}
+FILESYSTEMS=${FILESYSTEMS:-btrfs xfs ext4}
+export PATH="$PATH:$HOME/.cargo/bin"
+command -v mkfs.btrfs >/dev/null || apt-get install -y -qq btrfs-progs >/dev/null
+command -v mkfs.xfs >/dev/null || apt-get install -y -qq xfsprogs >/dev/null
+for t in cpz xcp fcp; do
+    if ! command -v "$t" >/dev/null && [[ ${INSTALL:-0} == 1 ]]; then
+        cargo install --locked -q "$t" || echo "cow.sh: could not install $t" >&2
+    fi
+done
+
+work=$(mktemp -d /dev/shm/ucp-cow.XXXXXX)
+trap 'umount "$work/mnt" 2>/dev/null || true; rm -rf "$work"' EXIT
+mkdir "$work/mnt"
+
+# The tools: a label, then the command with SRC and DST placeholders.
+tools=("cp|cp -r SRC DST" "uring-cp|$UCP -r SRC DST" "uring-cp-portable|$UCP --engine portable -r SRC DST"
+       "uring-cp-chains|$UCP --engine uring-chains -r SRC DST")
+command -v cpz >/dev/null && tools+=("cpz|cpz SRC DST")
+command -v xcp >/dev/null && tools+=("xcp|xcp -r SRC DST")
+command -v fcp >/dev/null && tools+=("fcp|fcp SRC DST")
+
+median() { python3 -c 'import sys, statistics; print(statistics.median(float(x) for x in sys.stdin))'; }
+used() { sync; df --output=used -B1 "$work/mnt" | tail -1; }
+
+printf 'tree %s, %s runs, %s\n' "$TREE" "$RUNS" "$(uname -r)"
+printf '%-7s %-18s %9s %8s %14s\n' fs tool median_s vs_cp unshared_MiB
+for fs in $FILESYSTEMS; do
+    umount "$work/mnt" 2>/dev/null || true
+    rm -f "$work/img"
+    truncate -s 8G "$work/img"
+    case $fs in
+        btrfs) mkfs.btrfs -q -f "$work/img" ;;
+        xfs) mkfs.xfs -q -f -m reflink=1 "$work/img" ;;
+        *) mkfs.ext4 -q -F "$work/img" ;;
+    esac
+    mount -o loop "$work/img" "$work/mnt"
+    cp -a "$TREE" "$work/mnt/src"
+    sync
+    find "$work/mnt/src" -type f -print0 | xargs -0 cat >/dev/null 2>&1 || true # warm
+    declare -A times=() space=()
+    for ((i = 0; i < RUNS; i++)); do
+        for entry in "${tools[@]}"; do
+            label=${entry%%|*}
+            cmd=${entry#*|}
+            dst="$work/mnt/dst-$label"
+            cmd=${cmd//SRC/$work/mnt/src}
+            cmd=${cmd//DST/$dst}
+            before=$(used)
+            t0=$(date +%s.%N)
+            $cmd || echo "cow.sh: $label failed" >&2
+            t1=$(date +%s.%N)
+            times[$label]+="$(python3 -c "print($t1 - $t0)") "
+            if [[ $i == 0 ]]; then
+                if [[ $fs == btrfs ]]; then
+                    sync
+                    space[$label]=$(btrfs filesystem du -s --raw "$dst" | awk 'NR == 2 {print $2}')
+                else
+                    space[$label]=$(( $(used) - before ))
+                fi
+            fi
+            rm -rf "$dst"
+            sync
+        done
+    done
+    cp_med=$(tr ' ' '\n' <<< "${times[cp]}" | grep . | median)
+    for entry in "${tools[@]}"; do
+        label=${entry%%|*}
+        med=$(tr ' ' '\n' <<< "${times[$label]}" | grep . | median)
+        printf '%-7s %-18s %9.3f %8.3f %14.1f\n' "$fs" "$label" "$med" \
+            "$(python3 -c "print($med / $cp_med)")" \
+            "$(python3 -c "print(max(0, ${space[$label]}) / 1048576)")"
+    done
+    unset times space
+done

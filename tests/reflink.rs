@@ -1,0 +1,204 @@
+//! Copy-on-write filesystems (issue 17). Under the default `--reflink=auto`
+//! a copy within one btrfs or xfs filesystem shares every block that GNU
+//! cp's copy shares, on every engine (none reads a file it can clone); a
+//! filesystem that cannot clone costs one failed attempt per pair of
+//! devices, not one per file.
+
+mod common;
+
+use common::mount::LoopFs;
+use common::*;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+/// A tree of the sizes that take different paths: empty, inline-sized (btrfs
+/// keeps files under 2 KiB in its metadata), one block, what the default
+/// engine's ring reads in one go (64 KiB) and just past it, a large file (16
+/// MiB and up goes to the shared large-file queue), a sparse file.
+fn build(fx: &Fx) {
+    let mut rng = Rng(17);
+    fx.dir(".", 0o755).dir("d/e", 0o755);
+    for (i, size) in [
+        0usize,
+        1,
+        100,
+        2047,
+        2048,
+        4096,
+        5000,
+        65535,
+        65536,
+        70_000,
+        1 << 20,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        fx.file(format!("f{i}"), 0o644, rng.bytes(size));
+        fx.file(format!("d/e/g{i}"), 0o600, rng.bytes(size));
+    }
+    fx.file("large", 0o644, rng.bytes(17 << 20));
+    fx.sparse_file("sparse", 0o644, 8 << 20, &[(4 << 20, &rng.bytes(65536))]);
+    fx.symlink("link", "f3");
+}
+
+/// Does FIEMAP (through `filefrag -v`) report a shared extent in `path`?
+fn shares(path: &Path) -> bool {
+    common::mount::shared_extents(path) > 0
+}
+
+/// Regular files under `root`, relative.
+fn files(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            let t = e.file_type().unwrap();
+            if t.is_dir() {
+                stack.push(e.path());
+            } else if t.is_file() {
+                out.push(e.path().strip_prefix(root).unwrap().to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `btrfs filesystem du`'s exclusive bytes of `path`: data no other file shares.
+fn btrfs_exclusive(path: &Path) -> u64 {
+    let out = Command::new("btrfs")
+        .args(["filesystem", "du", "-s", "--raw"])
+        .arg(path)
+        .output()
+        .expect("run btrfs filesystem du");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().nth(1).unwrap_or_default();
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("btrfs filesystem du said: {text}"))
+}
+
+#[test]
+fn same_filesystem_copies_share_blocks_like_cp() {
+    if !has_command("filefrag") {
+        skip("reflink: filefrag is not installed (e2fsprogs)");
+        return;
+    }
+    for fs_type in ["xfs", "btrfs"] {
+        let mnt = match LoopFs::new(fs_type) {
+            Ok(m) => m,
+            Err(why) => {
+                skip(&format!("reflink on {fs_type}: {why}"));
+                continue;
+            }
+        };
+        let root = mnt.path();
+        build(&Fx::new(root.join("src")));
+        let gnu = run_gnu_cp(&["-r", "src", "gnu"], root, &RunOpts::default());
+        assert_eq!(gnu.code, Some(0), "[{fs_type}] GNU cp: {gnu}");
+        let mut failures = Failures::default();
+        for engine in engines_and_ring_reads() {
+            failures.check(|| {
+                let ctx = format!("[{fs_type}, engine={engine}]");
+                let dst = format!("dst-{engine}");
+                let out = run_uring_cp(
+                    engine,
+                    &["-r"],
+                    &["src", dst.as_str()],
+                    root,
+                    &RunOpts::default(),
+                );
+                assert_eq!(out.code, Some(0), "{ctx}: {out}");
+                let ours = root.join(&dst);
+                let names = files(&root.join("src"));
+                assert_eq!(files(&ours), names, "{ctx}: the same files");
+                for f in &names {
+                    assert_eq!(
+                        fs::read(ours.join(f)).unwrap(),
+                        fs::read(root.join("src").join(f)).unwrap(),
+                        "{ctx}: {} has the source's bytes",
+                        f.display()
+                    );
+                    let theirs = shares(&root.join("gnu").join(f));
+                    assert!(
+                        shares(&ours.join(f)) || !theirs,
+                        "{ctx}: {} shares no block with its source; GNU cp's copy does",
+                        f.display()
+                    );
+                }
+                if fs_type == "btrfs" {
+                    let _ = Command::new("sync").status();
+                    let (ours, theirs) =
+                        (btrfs_exclusive(&ours), btrfs_exclusive(&root.join("gnu")));
+                    assert!(
+                        ours <= theirs,
+                        "{ctx}: {ours} bytes of the copy are its own; GNU cp's copy has {theirs}"
+                    );
+                }
+            });
+        }
+        failures.finish();
+    }
+}
+
+/// ext4 cannot clone: the first file finds out, and the rest are copied
+/// without asking again (a run of 300 files makes a handful of FICLONE
+/// calls, at most one per worker that started before the answer).
+#[test]
+fn a_filesystem_that_cannot_clone_is_asked_once() {
+    if !has_command("strace") {
+        skip("clone attempts on ext4: strace is not installed (.ci/run installs it)");
+        return;
+    }
+    let mnt = match LoopFs::new("ext4") {
+        Ok(m) => m,
+        Err(why) => {
+            skip(&format!("clone attempts on ext4: {why}"));
+            return;
+        }
+    };
+    let root = mnt.path();
+    let fx = Fx::new(root.join("src"));
+    fx.dir(".", 0o755);
+    for i in 0..300 {
+        fx.file(format!("f{i}"), 0o644, format!("file {i}\n"));
+    }
+    for engine in engines_and_ring_reads() {
+        let dst = format!("dst-{engine}");
+        let log = root.join(format!("strace-{engine}"));
+        let mut args: Vec<String> = ["-f", "-qq", "-e", "trace=ioctl", "-o"]
+            .map(String::from)
+            .to_vec();
+        args.push(log.display().to_string());
+        args.push(BIN.into());
+        args.extend(
+            match engine {
+                RING_ALWAYS => vec!["--engine", "uring", "--ring-reads", "always"],
+                e => vec!["--engine", e],
+            }
+            .into_iter()
+            .map(String::from),
+        );
+        args.extend(["-r", "src", dst.as_str()].map(String::from));
+        let out = Command::new("strace")
+            .args(&args)
+            .current_dir(root)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "[engine={engine}] {out:?}");
+        let calls = fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("FICLONE") || l.contains("BTRFS_IOC_CLONE"))
+            .count();
+        assert!(
+            (1..=16).contains(&calls),
+            "[engine={engine}] {calls} clone attempts for 300 files on ext4"
+        );
+        assert_eq!(files(&root.join(&dst)).len(), 300, "[engine={engine}]");
+    }
+}
