@@ -7,6 +7,7 @@
 #
 #     benches/cow.sh [UCP_BINARY]                       # /usr/share, btrfs xfs ext4, 5 runs
 #     RUNS=7 TREE=/usr/include FILESYSTEMS="btrfs" benches/cow.sh target/release/uring-cp
+#     UCP_JOBS="1 2 8" benches/cow.sh                   # also uring-cp -j 1, -j 2, -j 8
 #
 # Rivals (cpz, xcp, fcp) are used when on PATH or in ~/.cargo/bin; INSTALL=1 installs the
 # missing ones with `cargo install --locked` first. Needs root (loop devices, mounts) and
@@ -35,6 +36,8 @@ mkdir "$work/mnt"
 # The tools: a label, then the command with SRC and DST placeholders.
 tools=("cp|cp -r SRC DST" "uring-cp|$UCP -r SRC DST" "uring-cp-portable|$UCP --engine portable -r SRC DST"
        "uring-cp-chains|$UCP --engine uring-chains -r SRC DST")
+# UCP_JOBS="1 2 8": also uring-cp with those worker counts (-j), to measure the best default.
+for j in ${UCP_JOBS:-}; do tools+=("uring-cp-j$j|$UCP -j $j -r SRC DST"); done
 command -v cpz >/dev/null && tools+=("cpz|cpz SRC DST")
 command -v xcp >/dev/null && tools+=("xcp|xcp -r SRC DST")
 command -v fcp >/dev/null && tools+=("fcp|fcp SRC DST")

@@ -396,11 +396,45 @@ pub struct DirFinish {
     /// With --preserve: the source directory's status and xattrs.
     pub attrs: Option<(SrcStat, Xattrs)>,
     pub archive: Arc<Archive>,
+    /// Sync mode: a directory that already has the mode, owner and
+    /// modification time it would be given is left alone, so a re-sync that
+    /// changed nothing changes no directory's status (its ctime stays, as
+    /// with rsync). Its xattrs are the walker's (`walk::Walker::mirror_dir_xattrs`).
+    pub only_if_changed: bool,
+}
+
+impl DirFinish {
+    /// Does the directory, whose status is `cur`, already have what this
+    /// would give it? (The access time is not compared: listing a directory
+    /// moves it, and rsync does not keep it either.)
+    fn already_applied(&self, cur: &rustix::fs::Stat) -> bool {
+        let mode = cur.st_mode & 0o7777;
+        #[allow(clippy::unnecessary_cast)] // the field types differ between architectures
+        let mtime = (cur.st_mtime as i64, cur.st_mtime_nsec as u32);
+        let attrs_match = match &self.attrs {
+            None => true,
+            Some((st, _)) => {
+                let p = &self.archive.preserve;
+                (!p.mode || mode == st.mode & 0o7777)
+                    && (!p.ownership || (cur.st_uid, cur.st_gid) == (st.uid, st.gid))
+                    && (!p.timestamps || mtime == st.mtime)
+            }
+        };
+        let fixup_matches = match self.mode {
+            Some(m) if !(self.attrs.is_some() && self.archive.preserve.mode) => mode == m,
+            _ => true,
+        };
+        attrs_match && fixup_matches
+    }
 }
 
 impl crate::tree::FinishDir for DirFinish {
     /// Apply to the directory open as `fd`; `path` for messages.
     fn finish(&self, fd: BorrowedFd<'_>, path: &std::path::Path) {
+        if self.only_if_changed && rustix::fs::fstat(fd).is_ok_and(|cur| self.already_applied(&cur))
+        {
+            return;
+        }
         let dst_path = || path.to_path_buf();
         let completed = match &self.attrs {
             Some((st, attrs)) => {

@@ -71,6 +71,7 @@ impl Walker {
                 mode: fixup,
                 attrs,
                 archive: self.archive.clone(),
+                only_if_changed: self.sync.enabled,
             }))
         });
         (Arc::new(DstDir::pending(path, finish)), create)
