@@ -214,6 +214,11 @@ pub fn check(case: &Case, report: &Report) {
                     _ => std::thread::sleep(std::time::Duration::from_millis(2)),
                 }
             }
+            // What was written just before the run ended is still in the
+            // pipe (the stop can come while this thread sleeps): drain it.
+            while let Ok(n @ 1..) = f.read(&mut buf) {
+                got.extend_from_slice(&buf[..n]);
+            }
             got
         })
     });
