@@ -713,12 +713,9 @@ fn failed_chown_as_root_is_reported_like_cp() {
                 env.build(build);
                 let mut ours_args: Vec<Vec<u8>> = vec![b"-U".to_vec(), b"-r".to_vec(), BIN.into()];
                 ours_args.extend(
-                    match engine {
-                        RING_ALWAYS => vec!["--engine", "uring", "--ring-reads", "always"],
-                        e => vec!["--engine", e],
-                    }
-                    .into_iter()
-                    .map(|s| s.as_bytes().to_vec()),
+                    engine_args(engine)
+                        .into_iter()
+                        .map(|s| s.as_bytes().to_vec()),
                 );
                 let mut gnu_args: Vec<Vec<u8>> =
                     vec![b"-U".to_vec(), b"-r".to_vec(), gnu_cp().into()];

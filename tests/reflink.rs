@@ -48,23 +48,13 @@ fn shares(path: &Path) -> bool {
     common::mount::shared_extents(path) > 0
 }
 
-/// Regular files under `root`, relative.
+/// Paths of the regular files under `root` (from [`snapshot`]).
 fn files(root: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in fs::read_dir(&dir).unwrap() {
-            let e = e.unwrap();
-            let t = e.file_type().unwrap();
-            if t.is_dir() {
-                stack.push(e.path());
-            } else if t.is_file() {
-                out.push(e.path().strip_prefix(root).unwrap().to_path_buf());
-            }
-        }
-    }
-    out.sort();
-    out
+    snapshot(root)
+        .into_iter()
+        .filter(|e| e.kind == Kind::File)
+        .map(|e| std::path::PathBuf::from(String::from_utf8_lossy(&e.path).into_owned()))
+        .collect()
 }
 
 /// `btrfs filesystem du`'s exclusive bytes of `path`: data no other file shares.
@@ -114,15 +104,14 @@ fn same_filesystem_copies_share_blocks_like_cp() {
                 );
                 assert_eq!(out.code, Some(0), "{ctx}: {out}");
                 let ours = root.join(&dst);
-                let names = files(&root.join("src"));
-                assert_eq!(files(&ours), names, "{ctx}: the same files");
-                for f in &names {
-                    assert_eq!(
-                        fs::read(ours.join(f)).unwrap(),
-                        fs::read(root.join("src").join(f)).unwrap(),
-                        "{ctx}: {} has the source's bytes",
-                        f.display()
-                    );
+                assert_snapshots_eq(
+                    &ctx,
+                    &snapshot(&ours),
+                    &snapshot(&root.join("src")),
+                    "copy",
+                    "source",
+                );
+                for f in &files(&root.join("src")) {
                     let theirs = shares(&root.join("gnu").join(f));
                     assert!(
                         shares(&ours.join(f)) || !theirs,
@@ -175,14 +164,7 @@ fn a_filesystem_that_cannot_clone_is_asked_once() {
             .to_vec();
         args.push(log.display().to_string());
         args.push(BIN.into());
-        args.extend(
-            match engine {
-                RING_ALWAYS => vec!["--engine", "uring", "--ring-reads", "always"],
-                e => vec!["--engine", e],
-            }
-            .into_iter()
-            .map(String::from),
-        );
+        args.extend(engine_args(engine).into_iter().map(String::from));
         args.extend(["-r", "src", dst.as_str()].map(String::from));
         let out = Command::new("strace")
             .args(&args)

@@ -89,7 +89,10 @@ fn traced<A: AsRef<std::ffi::OsStr>>(
 }
 
 fn engine_args(engine: &str) -> Vec<OsString> {
-    vec!["--engine".into(), engine.into()]
+    common::engine_args(engine)
+        .into_iter()
+        .map(OsString::from)
+        .collect()
 }
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
@@ -532,12 +535,7 @@ fn a_failing_ring_never_loses_or_corrupts_a_file() {
             let dst = tmp
                 .path()
                 .join(format!("dst-{engine}-{errno}-{}", when.replace('+', "p")));
-            let mut args: Vec<OsString> = match engine {
-                common::RING_ALWAYS => ["--engine", "uring", "--ring-reads", "always"]
-                    .map(OsString::from)
-                    .to_vec(),
-                e => engine_args(e),
-            };
+            let mut args = engine_args(engine);
             args.extend(["-r".into(), src.clone().into(), dst.clone().into()]);
             let inject = format!("io_uring_enter:error={errno}:when={when}");
             let ran = traced(&[&inject], &args, || {});

@@ -602,6 +602,16 @@ pub fn bytes_args<A: AsRef<[u8]>>(args: &[A]) -> Vec<Vec<u8>> {
     args.iter().map(|a| a.as_ref().to_vec()).collect()
 }
 
+/// The options that select `engine` (one of [`engines_and_ring_reads`]).
+pub fn engine_args(engine: &str) -> Vec<&str> {
+    match engine {
+        // The uring engine with every source read through its ring (by
+        // default it copies cached sources with system calls).
+        RING_ALWAYS => vec!["--engine", "uring", "--ring-reads", "always"],
+        _ => vec!["--engine", engine],
+    }
+}
+
 /// `uring-cp --engine ENGINE [extra...] args...`
 pub fn run_uring_cp<A: AsRef<[u8]>>(
     engine: &str,
@@ -610,15 +620,10 @@ pub fn run_uring_cp<A: AsRef<[u8]>>(
     cwd: &Path,
     opts: &RunOpts,
 ) -> Outcome {
-    let mut all: Vec<Vec<u8>> = match engine {
-        // The uring engine with every source read through its ring (by
-        // default it copies cached sources with system calls).
-        RING_ALWAYS => ["--engine", "uring", "--ring-reads", "always"]
-            .iter()
-            .map(|s| s.as_bytes().to_vec())
-            .collect(),
-        _ => vec![b"--engine".to_vec(), engine.as_bytes().to_vec()],
-    };
+    let mut all: Vec<Vec<u8>> = engine_args(engine)
+        .into_iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
     all.extend(extra.iter().map(|s| s.as_bytes().to_vec()));
     all.extend(bytes_args(args));
     run(BIN, &all, cwd, opts)

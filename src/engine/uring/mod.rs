@@ -289,15 +289,17 @@ impl<'a> Worker<'a> {
         let plain_file =
             matches!(item.kind, Kind::File { as_data: false, .. }) && !self.files.files_need_sync();
         let ready = matches!(item.dst_dir.wait(), DstState::Ready { .. });
-        if plain_file && ready && self.adapt.sync() {
-            self.copy_or_queue(item);
-            self.adapt.sync_file();
-            return Ok(());
-        }
-        // A file that may be cloned is not read at all (see `Mover::may_clone`).
-        if plain_file && ready && self.files.may_clone(&item.src_dir, &item.dst_dir) {
-            self.copy_or_queue(item);
-            return Ok(());
+        // While the cache is warm (see `adapt`), and for a file that may be
+        // cloned (see `Mover::may_clone`), the ring does not read it at all.
+        if plain_file && ready {
+            let warm = self.adapt.sync();
+            if warm || self.files.may_clone(&item.src_dir, &item.dst_dir) {
+                self.copy_or_queue(item);
+                if warm {
+                    self.adapt.sync_file();
+                }
+                return Ok(());
+            }
         }
         let slot = if plain_file && ready {
             self.slots.pop()
