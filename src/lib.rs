@@ -295,6 +295,16 @@ fn exit_status(console: &progress::Console) -> i32 {
     }
 }
 
+/// Workers when -j is not given: fewer within one cloning filesystem (see
+/// [`engine::workers`]).
+fn default_jobs(cfg: &Config) -> usize {
+    let dest = match &cfg.target {
+        config::Target::IntoDir(p) | config::Target::Exactly(p) | config::Target::Auto(p) => p,
+    };
+    let first = cfg.sources.first().map(|p| p.as_path());
+    engine::workers::for_copy(first, dest, cfg.reflink)
+}
+
 /// What the engines need to know of the configuration.
 fn engine_options(
     cfg: &Config,
@@ -304,7 +314,7 @@ fn engine_options(
     EngineOptions {
         overwrite: cfg.overwrite,
         buffer_mem: cfg.buffer_mem,
-        jobs: cfg.jobs,
+        jobs: Some(cfg.jobs.unwrap_or_else(|| default_jobs(cfg))),
         archive: archive.clone(),
         links: links.clone(),
         adaptive_reads: cfg.adaptive_reads,

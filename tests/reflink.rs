@@ -184,3 +184,77 @@ fn a_filesystem_that_cannot_clone_is_asked_once() {
         assert_eq!(files(&root.join(&dst)).len(), 300, "[engine={engine}]");
     }
 }
+
+/// Without -j, a copy within one btrfs or xfs filesystem (all clones, CPU
+/// work only) starts one worker per CPU; a copy between filesystems, one
+/// under `--reflink=never` and one within ext4 keep two per CPU.
+/// `--debug` says how many.
+#[test]
+fn default_workers_follow_the_filesystem() {
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let said = |cpus: usize| match cpus {
+        1 => "1 worker\n".to_string(),
+        n => format!("{n} workers\n"),
+    };
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    for fs_type in ["btrfs", "xfs", "ext4"] {
+        let mnt = match LoopFs::new(fs_type) {
+            Ok(m) => m,
+            Err(why) => {
+                skip(&format!("default workers on {fs_type}: {why}"));
+                continue;
+            }
+        };
+        let src = mnt.path().join("src");
+        fs::create_dir_all(src.join("d")).expect("mkdir");
+        fs::write(src.join("d/f"), b"data").expect("write");
+        let clones = fs_type != "ext4";
+        let cases = [
+            (
+                "same filesystem",
+                vec!["-r", "--debug"],
+                mnt.path().join("same"),
+                clones,
+            ),
+            (
+                "--reflink=never",
+                vec!["-r", "--debug", "--reflink=never"],
+                mnt.path().join("never"),
+                false,
+            ),
+            (
+                "another filesystem",
+                vec!["-r", "--debug"],
+                elsewhere.path().join(fs_type),
+                false,
+            ),
+        ];
+        for (what, flags, dst, one_per_cpu) in cases {
+            for engine in ["uring", "portable"] {
+                let dst = dst.with_extension(engine);
+                let out = run_uring_cp(
+                    engine,
+                    &flags,
+                    &[src.to_str().expect("utf-8"), dst.to_str().expect("utf-8")],
+                    mnt.path(),
+                    &RunOpts::default(),
+                );
+                let ctx = format!("[{fs_type}, {what}, engine={engine}]");
+                assert_eq!(out.code, Some(0), "{ctx}: {out}");
+                let want = match one_per_cpu {
+                    true => said(cpus.min(16)),
+                    false => said((cpus * 2).clamp(2, 16)),
+                };
+                assert!(
+                    out.stderr_str().contains(&want),
+                    "{ctx}: want {want:?}: {out}"
+                );
+                assert_eq!(
+                    fs::read(dst.join("d/f")).expect("read copy"),
+                    b"data",
+                    "{ctx}"
+                );
+            }
+        }
+    }
+}

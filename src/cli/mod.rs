@@ -352,7 +352,8 @@ pub struct Args {
 
     /// Worker threads of the uring and portable engines (uring-chains has
     /// one): fewer for a spinning disk, more for a network filesystem
-    /// [default: two per CPU, at most 16].
+    /// [default: two per CPU, at most 16; one per CPU for a copy within one
+    /// btrfs or xfs filesystem, where files are cloned]
     #[arg(short = 'j', long, value_name = "N", help_heading = "Engine",
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: Option<u16>,

@@ -22,6 +22,9 @@ pub mod portable;
 pub mod prompt;
 pub mod ring;
 pub mod uring;
+pub mod workers;
+
+pub use workers::{cpus, default_workers};
 
 use crate::config::{EngineChoice, Overwrite};
 use crate::progress::Progress;
@@ -35,7 +38,8 @@ pub struct EngineOptions {
     pub overwrite: Overwrite,
     /// Cap on file-data buffer memory, in bytes.
     pub buffer_mem: u64,
-    /// -j: workers of the multi-worker engines ([`default_workers`] if not given).
+    /// -j: workers of the multi-worker engines ([`default_workers`] if not given;
+    /// the command line's default is [`workers::for_copy`]).
     pub jobs: Option<usize>,
     /// Archive mode (what is preserved, sparse, reflink), shared by all workers.
     pub archive: Arc<crate::meta::Archive>,
@@ -59,19 +63,6 @@ pub struct EngineOptions {
     pub interactive: bool,
     /// -l, -s: non-directories become links to their sources.
     pub link: Option<crate::config::LinkMode>,
-}
-
-/// The CPUs this process may use. Asked once: the answer comes from reading
-/// cgroup files, several system calls each time.
-pub fn cpus() -> usize {
-    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-}
-
-/// Workers for the multi-worker engines: two per CPU, so one can create or
-/// read while another waits on a lock or the disk.
-pub fn default_workers() -> usize {
-    (cpus() * 2).clamp(2, 16)
 }
 
 /// The synchronous copier for `workers` threads that may use `bytes` of

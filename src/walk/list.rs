@@ -221,7 +221,6 @@ impl Walker {
         Ok(())
     }
 
-    /// Move to the next shard after every `ROTATE` entries of one directory.
     /// A symlink with several names (hard links to one symlink inode): the
     /// status its first name had. Reading a symlink's target can move its
     /// atime, so a later name, stat'ed after the first was read, would
@@ -245,6 +244,7 @@ impl Walker {
         }
     }
 
+    /// Move to the next shard after every `ROTATE` entries of one directory.
     pub(super) fn count_entry(&mut self) {
         self.in_dir += 1;
         if self.in_dir.is_multiple_of(ROTATE) {

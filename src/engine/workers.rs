@@ -1,0 +1,66 @@
+//! How many workers the multi-worker engines start when `-j` is not given.
+//!
+//! Two per CPU, so that one worker can create or read while another waits on
+//! a lock or the disk: copies between filesystems and from storage wait a lot.
+//!
+//! A copy within one btrfs or xfs filesystem is different: every file is
+//! cloned (see [`crate::engine::mover`]), so no data moves and each file is a
+//! handful of metadata updates, all CPU work. Workers beyond the CPUs then do
+//! not overlap any waiting; they take turns on the filesystem's b-tree and
+//! directory locks and cost more CPU than they save (/usr/share within one
+//! filesystem, 2 CPUs, medians of 5: btrfs 2.34 s with 2 workers against 2.92
+//! with 4, xfs 1.78 against 1.95; `benches/RESULTS-cow.md`). There the default
+//! is one worker per CPU.
+
+use crate::config::Reflink;
+use std::path::Path;
+
+/// Filesystems whose same-filesystem copies are clones (statfs `f_type`).
+const CLONING_FILESYSTEMS: [i64; 2] = [
+    0x9123_683E, // btrfs
+    0x5846_5342, // xfs (a clone fails cleanly where reflink is off)
+];
+
+/// The CPUs this process may use. Asked once: the answer comes from reading
+/// cgroup files, several system calls each time.
+pub fn cpus() -> usize {
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+}
+
+/// The default for copies that move data: two per CPU, at most 16.
+pub fn default_workers() -> usize {
+    (cpus() * 2).clamp(2, 16)
+}
+
+/// The default for this run: one per CPU when the first source and the
+/// destination are on one cloning filesystem and cloning is allowed, else
+/// [`default_workers`]. `dest` need not exist yet (its parent is asked).
+/// Only a guess: the copy itself works whatever this says.
+pub fn for_copy(first_source: Option<&Path>, dest: &Path, reflink: Reflink) -> usize {
+    let clones = reflink != Reflink::Never
+        && first_source.is_some_and(|src| same_cloning_filesystem(src, dest));
+    match clones {
+        true => cpus().clamp(1, 16),
+        false => default_workers(),
+    }
+}
+
+/// Whether `src` and `dest` (or, when it does not exist, its parent) are on
+/// one filesystem of a type that clones.
+fn same_cloning_filesystem(src: &Path, dest: &Path) -> bool {
+    let Ok(s) = rustix::fs::stat(src) else {
+        return false;
+    };
+    let parent = dest.parent().filter(|p| !p.as_os_str().is_empty());
+    let dest = match rustix::fs::stat(dest) {
+        Ok(_) => dest,
+        Err(_) => parent.unwrap_or(Path::new(".")),
+    };
+    let (Ok(d), Ok(fs)) = (rustix::fs::stat(dest), rustix::fs::statfs(dest)) else {
+        return false;
+    };
+    #[allow(clippy::unnecessary_cast)] // f_type's width differs between architectures
+    let kind = fs.f_type as i64;
+    s.st_dev == d.st_dev && CLONING_FILESYSTEMS.contains(&kind)
+}
