@@ -23,7 +23,7 @@ _uring__cp() {
 
     case "${cmd}" in
         uring__cp)
-            opts="-r -a -d -p -P -L -H -f -n -i -b -S -l -s -x -u -t -T -c -v -q -j -Z -V -h --recursive --archive --preserve --no-preserve --sparse --reflink --no-dereference --dereference --force --no-clobber --interactive --backup --suffix --remove-destination --link --symbolic-link --one-file-system --copy-contents --attributes-only --parents --strip-trailing-slashes --update --target-directory --no-target-directory --sync --delete --max-delete --modify-window --size-only --checksum --fsync --ignore-existing --inplace --dry-run --itemize-changes --exclude --include --exclude-from --verbose --debug --progress --no-progress --quiet --stats --engine --ring-reads --jobs --buffer-mem --context --version --help"
+            opts="-r -a -d -p -P -L -H -f -n -i -b -S -l -s -x -u -t -T -c -v -q -j -Z -V -h --recursive --archive --preserve --no-preserve --sparse --reflink --no-dereference --dereference --force --no-clobber --interactive --backup --suffix --remove-destination --link --symbolic-link --one-file-system --copy-contents --attributes-only --parents --strip-trailing-slashes --update --target-directory --no-target-directory --sync --delete --max-delete --modify-window --size-only --checksum --fsync --ignore-existing --inplace --dry-run --itemize-changes --link-dest --clone-dest --compare-dest --copy-dest --exclude --include --exclude-from --verbose --debug --progress --no-progress --quiet --stats --engine --ring-reads --jobs --buffer-mem --context --version --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -74,6 +74,22 @@ _uring__cp() {
                     return 0
                     ;;
                 --modify-window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --link-dest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --clone-dest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --compare-dest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --copy-dest)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

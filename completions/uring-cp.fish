@@ -11,6 +11,10 @@ complete -c uring-cp -s S -l suffix -d 'The suffix of simple backups (default: $
 complete -c uring-cp -s t -l target-directory -d 'Copy all SOURCE arguments into DIRECTORY' -r -F
 complete -c uring-cp -l max-delete -d 'With --delete: delete at most N entries, then stop deleting (exit status 25)' -r
 complete -c uring-cp -l modify-window -d 'With --sync: modification times at most N seconds apart count as equal' -r
+complete -c uring-cp -l link-dest -d 'With --sync: a file missing or changed at the destination whose twin in DIR is unchanged (quick check, same attributes) is hard-linked to that twin instead of copied (snapshot backups). Relative to DEST; up to 20, tried in order' -r -F
+complete -c uring-cp -l clone-dest -d 'With --sync: like --link-dest, but an unchanged twin is cloned (a new inode sharing the twin\'s blocks, FICLONE): snapshots that share space yet never change together. Needs btrfs or xfs (reflink) under DIR and DEST' -r -F
+complete -c uring-cp -l compare-dest -d 'With --sync: files whose twin in DIR is unchanged are not copied at all (DEST receives only what differs from DIR). Relative to DEST; up to 20' -r -F
+complete -c uring-cp -l copy-dest -d 'With --sync: files whose twin in DIR is unchanged are copied from that twin (a local copy) instead of from SOURCE. Relative to DEST; up to 20' -r -F
 complete -c uring-cp -l exclude -d 'Leave out entries matching PATTERN (rsync\'s rules: `*.o`, `cache/`, `/top-only`, `dir/***`); with --include, the first matching rule wins' -r
 complete -c uring-cp -l include -d 'Copy entries matching PATTERN even if a later --exclude matches them' -r
 complete -c uring-cp -l exclude-from -d 'Read exclude patterns from FILE (`-` for stdin), one per line; `+ PATTERN` includes; blank lines and lines starting with # or ; are skipped' -r -F
@@ -22,7 +26,7 @@ uring-chains\t'Every step through one ring as linked chains: fewest system calls
 portable\t'Ordinary system calls from a small thread pool'"
 complete -c uring-cp -l ring-reads -d 'How the io_uring engine reads sources: `auto` switches a worker to plain system calls while its sources come from the page cache (cheaper there) and back to the ring when they come from storage; `always` keeps every read on the ring' -r -f -a "auto\t'Ring reads while the sources come from storage, system calls while cached'
 always\t'Every source read through the ring'"
-complete -c uring-cp -s j -l jobs -d 'Worker threads of the uring and portable engines (uring-chains has one): fewer for a spinning disk, more for a network filesystem [default: two per CPU, at most 16]' -r
+complete -c uring-cp -s j -l jobs -d 'Worker threads of the uring and portable engines (uring-chains has one): fewer for a spinning disk, more for a network filesystem [default: two per CPU, at most 16; one per CPU for a copy within one btrfs or xfs filesystem, where files are cloned]' -r
 complete -c uring-cp -l buffer-mem -d 'Cap on memory for file data buffers, e.g. 16M, 64K [default: 16M]' -r
 complete -c uring-cp -s Z -l context -d 'SELinux security contexts are not supported: -Z is ignored, and --context=CTX is ignored with a warning, as cp does without SELinux' -r
 complete -c uring-cp -s r -l recursive -d 'Copy directories recursively'

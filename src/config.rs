@@ -7,10 +7,12 @@
 //! [`crate::plan`], where the I/O happens.
 
 mod backup;
+mod basis;
 mod preserve;
 
 use crate::cli::{Args, EngineArg, ReflinkArg, RingReads, SparseArg, StatsArg};
 use backup::backup;
+pub use basis::{Basis, BasisUse, MAX_BASIS_DIRS};
 use preserve::preserve;
 use std::path::PathBuf;
 
@@ -147,6 +149,8 @@ pub struct SyncOptions {
     pub itemize: bool,
     /// Decide and report, change nothing (`--dry-run`).
     pub dry_run: bool,
+    /// `--link-dest`, `--clone-dest`, `--compare-dest`, `--copy-dest`.
+    pub basis: Option<Basis>,
 }
 
 impl SyncOptions {
@@ -396,6 +400,19 @@ impl Config {
             ));
         }
 
+        let basis = Basis::from_args([
+            (BasisUse::Link, &args.link_dest),
+            (BasisUse::Clone, &args.clone_dest),
+            (BasisUse::Compare, &args.compare_dest),
+            (BasisUse::Copy, &args.copy_dest),
+        ])?;
+
+        if reflink == Reflink::Never && basis.as_ref().is_some_and(|b| b.use_ == BasisUse::Clone) {
+            return Err(UsageError(
+                "--clone-dest cannot be used with --reflink=never".into(),
+            ));
+        }
+
         Ok(Config {
             sources: paths,
             target,
@@ -433,6 +450,7 @@ impl Config {
                 inplace: args.inplace,
                 itemize: args.itemize_changes,
                 dry_run: args.dry_run,
+                basis,
             },
             filters: args.filters,
             // (-i's questions share stderr with the bar: no bar then.)

@@ -106,10 +106,20 @@ pub fn run(cfg: Config) -> i32 {
             return exit::USAGE;
         }
     };
-    let plan::Plan { roots, parents } = match plan_operands(&cfg, umask.bits(), &*progress) {
+    let plan::Plan {
+        roots,
+        parents,
+        dest,
+    } = match plan_operands(&cfg, umask.bits(), &*progress) {
         Ok(p) => p,
         Err(status) => return status,
     };
+    if let Some(basis) = &cfg.sync.basis
+        && let Err(msg) = walk::refuse_clone_dest(basis, &dest)
+    {
+        progress.message(&msg);
+        return exit::PARTIAL;
+    }
     for root in &roots {
         if let Some(tree::DstState::Ready { fd, .. }) = root.dst_dir.state() {
             use std::os::fd::AsFd;
@@ -135,6 +145,7 @@ pub fn run(cfg: Config) -> i32 {
         one_file_system: cfg.one_file_system,
         copy_contents: cfg.copy_contents,
         links: links.clone(),
+        dest,
     };
     let bar = progress::bar::Bar::start(console.clone(), cfg.progress, start);
     if let Err(e) = copy(&mut *engine, roots, options, &links, &progress) {

@@ -11,14 +11,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
 
-fn have_rsync() -> bool {
-    if Command::new("rsync").arg("--version").output().is_ok() {
-        return true;
-    }
-    skip("rsync is not installed (.ci/run installs it): cannot compare sync with it");
-    false
-}
-
 /// The starting tree; every file gets an explicit old mtime so that changes
 /// made a moment later are seen by the quick check whatever the clock.
 fn initial(fx: &Fx) {
@@ -107,7 +99,7 @@ fn rsync(extra: &[&str], cwd: &Path, dst: &str) {
 
 #[test]
 fn changes_are_synced_like_rsync() {
-    if !have_rsync() {
+    if !have_rsync("sync") {
         return;
     }
     for engine in engines() {
@@ -267,7 +259,7 @@ fn max_delete_stops_deleting_with_status_25() {
     let left = std::fs::read_dir(tmp.path().join("dst")).unwrap().count();
     assert_eq!(left, 7, "3 of 10 deleted");
     // rsync does the same: 3 deleted, status 25 (which 3 may differ).
-    if have_rsync() {
+    if have_rsync("sync") {
         std::fs::create_dir_all(tmp.path().join("want")).unwrap();
         for i in 0..10 {
             std::fs::write(tmp.path().join(format!("want/f{i}")), "x").unwrap();
@@ -285,7 +277,7 @@ fn max_delete_stops_deleting_with_status_25() {
 
 #[test]
 fn excluded_destination_entries_are_kept_like_rsync() {
-    if !have_rsync() {
+    if !have_rsync("sync") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -422,7 +414,7 @@ fn dry_run_changes_nothing_and_reports_what_the_sync_does() {
 
 #[test]
 fn checksum_and_update_decide_like_rsync() {
-    if !have_rsync() {
+    if !have_rsync("sync") {
         return;
     }
     const OLD: (i64, i64) = (1_600_000_000, 0);
@@ -597,7 +589,7 @@ fn a_file_operand_gets_the_quick_check_too() {
 
 #[test]
 fn a_new_hard_link_to_an_unchanged_file_is_linked_like_rsync() {
-    if !have_rsync() {
+    if !have_rsync("sync") {
         return;
     }
     for engine in engines() {
@@ -640,7 +632,7 @@ fn a_new_hard_link_to_an_unchanged_file_is_linked_like_rsync() {
 /// before the subdirectory holding the file.
 #[test]
 fn xattrs_changed_while_another_name_is_deleted_are_synced() {
-    if !have_rsync() {
+    if !have_rsync("sync") {
         return;
     }
     for engine in engines() {

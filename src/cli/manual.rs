@@ -62,8 +62,23 @@ pub const SECTIONS: &[(&str, &[Para])] = &[
                  filter excludes; --max-delete=N stops after N.",
             ),
             Text(
+                "Snapshot backups: --link-dest=DIR hard-links each file whose twin in DIR (the \
+                 same path; a relative DIR is inside DEST, as with rsync) is unchanged: the \
+                 same size and modification time (or contents, with --checksum) and the same \
+                 preserved attributes; everything else is copied. Up to 20 DIRs are tried in \
+                 order; one that does not exist is a warning. --clone-dest=DIR does the same \
+                 with clones (FICLONE): each snapshot's files are their own inodes sharing \
+                 blocks with the last one, so a chmod or an in-place write in one snapshot \
+                 never shows in another; it needs btrfs or xfs and is refused elsewhere. \
+                 --compare-dest=DIR leaves unchanged files out of DEST (removing them there, as \
+                 rsync does); --copy-dest=DIR copies them from DIR instead of SOURCE. One kind \
+                 per run.",
+            ),
+            Example(&["uring-cp -a --sync --delete --link-dest=../daily.1 -T ~/ /backup/daily.0"]),
+            Text(
                 "--itemize-changes prints one line per change: ACTION TYPE DETAILS PATH, with \
-                 ACTION new, update, attrs, replace, link or delete; TYPE file, dir, symlink \
+                 ACTION new, update, attrs, replace, link, delete, or linked, cloned, copied \
+                 (taken from a --link-dest, --clone-dest or --copy-dest twin); TYPE file, dir, symlink \
                  or special; DETAILS - or a comma list of size, content, time, perms, owner, \
                  xattrs, or was-TYPE; \
                  PATH the destination path, quoted as in -v. --dry-run prints the same lines \

@@ -287,6 +287,33 @@ pub struct Args {
     #[arg(long, requires = "sync", help_heading = "Sync")]
     pub itemize_changes: bool,
 
+    /// With --sync: a file missing or changed at the destination whose twin in
+    /// DIR is unchanged (quick check, same attributes) is hard-linked to that
+    /// twin instead of copied (snapshot backups). Relative to DEST; up to 20,
+    /// tried in order.
+    #[arg(long, value_name = "DIR", action = ArgAction::Append, requires = "sync",
+          help_heading = "Sync")]
+    pub link_dest: Vec<PathBuf>,
+
+    /// With --sync: like --link-dest, but an unchanged twin is cloned (a new
+    /// inode sharing the twin's blocks, FICLONE): snapshots that share space yet
+    /// never change together. Needs btrfs or xfs (reflink) under DIR and DEST.
+    #[arg(long, value_name = "DIR", action = ArgAction::Append, requires = "sync",
+          help_heading = "Sync")]
+    pub clone_dest: Vec<PathBuf>,
+
+    /// With --sync: files whose twin in DIR is unchanged are not copied at all
+    /// (DEST receives only what differs from DIR). Relative to DEST; up to 20.
+    #[arg(long, value_name = "DIR", action = ArgAction::Append, requires = "sync",
+          help_heading = "Sync")]
+    pub compare_dest: Vec<PathBuf>,
+
+    /// With --sync: files whose twin in DIR is unchanged are copied from that
+    /// twin (a local copy) instead of from SOURCE. Relative to DEST; up to 20.
+    #[arg(long, value_name = "DIR", action = ArgAction::Append, requires = "sync",
+          help_heading = "Sync")]
+    pub copy_dest: Vec<PathBuf>,
+
     /// Leave out entries matching PATTERN (rsync's rules: `*.o`, `cache/`,
     /// `/top-only`, `dir/***`); with --include, the first matching rule wins.
     #[arg(long, value_name = "PATTERN", action = ArgAction::Append, help_heading = "Filter")]

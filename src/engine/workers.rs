@@ -13,13 +13,8 @@
 //! is one worker per CPU.
 
 use crate::config::Reflink;
+use crate::engine::mover::clonefs;
 use std::path::Path;
-
-/// Filesystems whose same-filesystem copies are clones (statfs `f_type`).
-const CLONING_FILESYSTEMS: [i64; 2] = [
-    0x9123_683E, // btrfs
-    0x5846_5342, // xfs (a clone fails cleanly where reflink is off)
-];
 
 /// The CPUs this process may use. Asked once: the answer comes from reading
 /// cgroup files, several system calls each time.
@@ -39,28 +34,11 @@ pub fn default_workers() -> usize {
 /// Only a guess: the copy itself works whatever this says.
 pub fn for_copy(first_source: Option<&Path>, dest: &Path, reflink: Reflink) -> usize {
     let clones = reflink != Reflink::Never
-        && first_source.is_some_and(|src| same_cloning_filesystem(src, dest));
+        && first_source.is_some_and(|src| {
+            clonefs::same_cloning_filesystem(src, clonefs::existing_or_parent(dest))
+        });
     match clones {
         true => cpus().clamp(1, 16),
         false => default_workers(),
     }
-}
-
-/// Whether `src` and `dest` (or, when it does not exist, its parent) are on
-/// one filesystem of a type that clones.
-fn same_cloning_filesystem(src: &Path, dest: &Path) -> bool {
-    let Ok(s) = rustix::fs::stat(src) else {
-        return false;
-    };
-    let parent = dest.parent().filter(|p| !p.as_os_str().is_empty());
-    let dest = match rustix::fs::stat(dest) {
-        Ok(_) => dest,
-        Err(_) => parent.unwrap_or(Path::new(".")),
-    };
-    let (Ok(d), Ok(fs)) = (rustix::fs::stat(dest), rustix::fs::statfs(dest)) else {
-        return false;
-    };
-    #[allow(clippy::unnecessary_cast)] // f_type's width differs between architectures
-    let kind = fs.f_type as i64;
-    s.st_dev == d.st_dev && CLONING_FILESYSTEMS.contains(&kind)
 }

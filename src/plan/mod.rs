@@ -41,6 +41,9 @@ pub struct Root {
     /// walked only once everything of the earlier operands is done, so the
     /// outcome is that of cp's one-operand-after-another (`cp -r a/. b/. c`).
     pub after_earlier: bool,
+    /// Its destination's path inside DEST (empty when it is DEST itself):
+    /// where its twins are inside a basis directory (`--link-dest`...).
+    pub dest_rel: PathBuf,
 }
 
 /// Why nothing at all can be copied.
@@ -56,6 +59,8 @@ pub enum Fatal {
 #[derive(Debug)]
 pub struct Plan {
     pub roots: Vec<Root>,
+    /// DEST as resolved (relative basis directories are inside it).
+    pub dest: PathBuf,
     /// `--parents`: attributes of the directories on the way, set once the
     /// copy is done ([`parents::Fixups::apply`]).
     pub parents: Option<parents::Fixups>,
@@ -157,6 +162,11 @@ pub fn plan(cfg: &Config, umask: u32, progress: &dyn Progress) -> Result<Plan, F
         };
         match planned {
             Ok(Planned::Copy(mut root, key)) => {
+                let at = crate::tree::join(&root.dst_dir.path, &root.dst_name);
+                root.dest_rel = match at.strip_prefix(&dest) {
+                    Ok(rel) => rel.to_path_buf(),
+                    Err(_) => PathBuf::from(OsStr::from_bytes(root.dst_name.to_bytes())),
+                };
                 root.after_earlier = dests
                     .iter()
                     .any(|d| d.starts_with(&key) || key.starts_with(d));
@@ -171,7 +181,11 @@ pub fn plan(cfg: &Config, umask: u32, progress: &dyn Progress) -> Result<Plan, F
             Err(f) => progress.failure(&f),
         }
     }
-    Ok(Plan { roots, parents })
+    Ok(Plan {
+        roots,
+        parents,
+        dest,
+    })
 }
 
 /// The backup name of the existing regular file `path`, if it is one.
@@ -443,6 +457,7 @@ fn plan_one(
             follow,
             stat: st,
             after_earlier: false,
+            dest_rel: PathBuf::new(),
         }),
         key,
     ))

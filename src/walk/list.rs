@@ -29,6 +29,11 @@ impl Walker {
             _ => None,
         };
         let mut there = dst_fd.and_then(|fd| self.list_dst(fd, &dst.path, src.fd.as_fd()));
+        if let Some(b) = &mut self.bases {
+            for warning in b.enter(dir_rel) {
+                self.progress.warning(&warning);
+            }
+        }
         let mut listed = true;
         let mut dir = RawDir::new(src.fd.as_fd(), buf);
         while let Some(entry) = dir.next() {
@@ -80,7 +85,7 @@ impl Walker {
                 }
             }
             let mut rel = PathBuf::new();
-            if !self.filter.is_empty() {
+            if !self.filter.is_empty() || self.bases.is_some() {
                 rel = dir_rel.join(OsStr::from_bytes(name.to_bytes()));
                 if self.filter.excluded(&rel, ft == FileType::Directory) {
                     continue;
@@ -108,9 +113,35 @@ impl Walker {
                 }
                 defer = stat.as_ref().is_some_and(|st| st.st_nlink > 1);
             }
+            // Sync mode: whether it is sent at all, and with --link-dest and
+            // the like, whether a twin replaces the copy or its source.
+            let mut src_dir = src.clone();
             if self.sync.enabled {
-                match (dst_fd, existing) {
+                let path = join(&dst.path, &name);
+                let dst_dir_fd = match dst.state() {
+                    Some(DstState::Ready { fd, .. }) => Some(fd.as_fd()),
+                    _ => None,
+                };
+                let candidate = |exists, changes| basis::Candidate {
+                    src_dir: src.fd.as_fd(),
+                    name: &name,
+                    ft,
+                    stat: stat.as_ref(),
+                    dst: dst_dir_fd,
+                    dst_path: &path,
+                    exists,
+                    changes,
+                };
+                let mut looked = false;
+                let line = match (dst_fd, existing) {
                     (Some(dfd), Some(dft)) => {
+                        if self.twin_first(ft, dft) {
+                            looked = true;
+                            if let basis::Twin::Done = self.use_twin(candidate(true, "-")) {
+                                self.count_entry();
+                                continue;
+                            }
+                        }
                         let step = self.sync_entry(
                             src.fd.as_fd(),
                             &src.path,
@@ -123,12 +154,34 @@ impl Walker {
                             stat.as_ref(),
                             follow,
                         );
-                        if let sync::Step::Skip = step {
-                            self.count_entry();
-                            continue;
+                        match step {
+                            sync::Step::Skip => {
+                                self.count_entry();
+                                continue;
+                            }
+                            sync::Step::Send(line) => line,
                         }
                     }
-                    _ => self.itemize("new", ft, "-", &join(&dst.path, &name)),
+                    _ => Some(("new", "-".to_string())),
+                };
+                let twin = match looked {
+                    true => basis::Twin::None,
+                    false => self.use_twin(candidate(
+                        existing.is_some(),
+                        line.as_ref().map_or("-", |l| l.1.as_str()),
+                    )),
+                };
+                match twin {
+                    basis::Twin::Done => {
+                        self.count_entry();
+                        continue;
+                    }
+                    basis::Twin::CopyFrom(dir) => src_dir = dir,
+                    basis::Twin::None => {
+                        if let Some((action, details)) = &line {
+                            self.itemize(action, ft, details, &path);
+                        }
+                    }
                 }
             }
             let kind = match ft {
@@ -197,7 +250,7 @@ impl Walker {
                 _ => stat.as_ref().map(|st| Box::new(SrcStat::from_stat(st))),
             };
             let item = Item {
-                src_dir: src.clone(),
+                src_dir,
                 name,
                 dst_dir: dst.clone(),
                 dst_name: None,

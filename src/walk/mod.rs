@@ -27,6 +27,8 @@
 //! descriptor budget, `dest.rs` prepares each directory's destination side,
 //! and `sync.rs` makes sync mode's per-entry decisions.
 
+mod basis;
+pub use basis::refuse_clone_dest;
 mod dest;
 mod list;
 mod route;
@@ -103,6 +105,8 @@ pub struct Walker {
     /// --preserve=links: the hard-link map the engines fill.
     links: Arc<crate::meta::links::Links>,
     copy_contents: bool,
+    /// --link-dest and the like: the basis directories (see `basis.rs`).
+    bases: Option<basis::Bases>,
     /// Multiply-linked symlinks seen: their first status and the names left.
     linked_symlinks: std::collections::HashMap<(u64, u64), (Stat, u64)>,
 }
@@ -136,6 +140,8 @@ pub struct Options {
     pub copy_contents: bool,
     /// --preserve=links: the hard-link map the engines fill.
     pub links: Arc<crate::meta::links::Links>,
+    /// DEST as planned: relative basis directories are inside it.
+    pub dest: PathBuf,
 }
 
 impl Walker {
@@ -152,6 +158,10 @@ impl Walker {
             .map(|_| crossbeam_channel::bounded(QUEUE_DEPTH))
             .unzip();
         let o_sync_enabled = o.sync.enabled;
+        let bases = match &o.sync.basis {
+            Some(b) if o_sync_enabled => Some(basis::Bases::new(b, o.dest.clone())),
+            _ => None,
+        };
         let walker = Walker {
             tx,
             shard: 0,
@@ -186,6 +196,7 @@ impl Walker {
             copy_contents: o.copy_contents,
             finishes,
             links: o.links,
+            bases,
         };
         (walker, rx)
     }
@@ -220,6 +231,9 @@ impl Walker {
     }
 
     fn root(&mut self, root: Root) -> Result<(), Closed> {
+        if let Some(b) = &mut self.bases {
+            b.operand(&root.dest_rel);
+        }
         let ft = FileType::from_raw_mode(root.stat.st_mode);
         if ft == FileType::Directory {
             self.stack.push(PendingDir {
@@ -253,8 +267,12 @@ impl Walker {
                         Some(&root.stat),
                         root.follow,
                     );
-                    if let sync::Step::Skip = step {
-                        return Ok(());
+                    match step {
+                        sync::Step::Skip => return Ok(()),
+                        sync::Step::Send(Some((action, details))) => {
+                            self.itemize(action, ft, &details, &dst_path)
+                        }
+                        sync::Step::Send(None) => {}
                     }
                 }
                 Err(_) => self.itemize("new", ft, "-", &dst_path),

@@ -26,8 +26,9 @@ pub(super) type Listing = HashMap<CString, FileType>;
 pub(super) enum Step {
     /// Nothing to do (unchanged, or only attributes fixed here).
     Skip,
-    /// Send it to be created; the destination is free for it.
-    Send,
+    /// Send it to be created; the destination is free for it. With what
+    /// `--itemize-changes` says of it (ACTION and DETAILS), if anything.
+    Send(Option<(&'static str, String)>),
 }
 
 impl Walker {
@@ -138,12 +139,12 @@ impl Walker {
         }
         if ft == FileType::Directory {
             if dft == FileType::Directory {
-                return Step::Send; // synced when the walk opens it (`Walker::dir`)
+                return Step::Send(None); // synced when the walk opens it (`Walker::dir`)
             }
-            return self.replace(dir, dst_name, ft, dft, &path);
+            return self.replace(dir, dst_name, dft, &path);
         }
         if dft == FileType::Directory {
-            return self.replace(dir, dst_name, ft, dft, &path);
+            return self.replace(dir, dst_name, dft, &path);
         }
         let flags = if follow {
             AtFlags::empty()
@@ -273,18 +274,12 @@ impl Walker {
                 }
                 Step::Skip
             }
-            Decision::Update(changes) => {
-                self.itemize("update", ft, &changes.describe(), &path);
-                Step::Send
-            }
+            Decision::Update(changes) => Step::Send(Some(("update", changes.describe()))),
             // Resolved into Keep or Update above; copying is the safe answer.
-            Decision::Compare { .. } => Step::Send,
+            Decision::Compare { .. } => Step::Send(None),
             // A symlink or special file over another non-directory: the
             // engine replaces it (cp's rule for existing non-directories).
-            Decision::Replace => {
-                self.itemize("replace", ft, "-", &path);
-                Step::Send
-            }
+            Decision::Replace => Step::Send(Some(("replace", "-".into()))),
         }
     }
 
@@ -395,24 +390,14 @@ impl Walker {
 
     /// Remove a destination entry of another type than its source (one of
     /// them a directory), so the source can be created there.
-    fn replace(
-        &mut self,
-        dir: BorrowedFd<'_>,
-        name: &CStr,
-        ft: FileType,
-        dft: FileType,
-        path: &Path,
-    ) -> Step {
+    fn replace(&mut self, dir: BorrowedFd<'_>, name: &CStr, dft: FileType, path: &Path) -> Step {
         let removed = if self.sync.dry_run {
             Ok(())
         } else {
             remove(dir, name, dft == FileType::Directory)
         };
         match removed {
-            Ok(()) => {
-                self.itemize("replace", ft, &format!("was-{}", type_word(dft)), path);
-                Step::Send
-            }
+            Ok(()) => Step::Send(Some(("replace", format!("was-{}", type_word(dft))))),
             Err(e) => {
                 self.progress.error(&CopyError::new(Op::Remove, path, e));
                 Step::Skip

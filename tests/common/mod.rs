@@ -1332,6 +1332,18 @@ fn cpath(p: &Path) -> std::ffi::CString {
 }
 
 /// Whether `name` is a command on PATH.
+/// Is rsync here (the oracle of sync mode)? If not, prints a SKIP line
+/// saying what cannot be compared (`what`).
+pub fn have_rsync(what: &str) -> bool {
+    if Command::new("rsync").arg("--version").output().is_ok() {
+        return true;
+    }
+    skip(&format!(
+        "rsync is not installed (.ci/run installs it): cannot compare {what} with it"
+    ));
+    false
+}
+
 pub fn has_command(name: &str) -> bool {
     Command::new("sh")
         .arg("-c")

@@ -36,6 +36,7 @@
 //! written, so a failure is reported by the step that knows which side failed
 //! ("error reading SRC" for EIO on the source, "error writing DST" for ENOSPC).
 
+pub mod clonefs;
 pub mod holes;
 
 use crate::error::{CopyError, Op};

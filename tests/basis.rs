@@ -1,0 +1,552 @@
+//! Basis directories (issue 16) against rsync: `uring-cp -a --sync --delete
+//! --link-dest=DIR -T src dst` (and `--compare-dest`, `--copy-dest`) must give
+//! the tree, the modification times and, for `--link-dest`, the inode sharing
+//! (link counts, which names are links of the basis) that `rsync -a --delete
+//! --link-dest=DIR src/ dst/` gives, on every engine; so must a rotation of
+//! seven daily snapshots. `--clone-dest` (no rsync equivalent) gives the same
+//! trees as rsync's `--link-dest`, but every unchanged file is an independent
+//! inode sharing its twin's blocks (xfs and btrfs images); it is refused where
+//! nothing can be cloned.
+
+mod common;
+
+use common::mount::LoopFs;
+use common::*;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::Command;
+
+const DAY: i64 = 86_400;
+const T0: i64 = 1_600_000_000;
+
+/// The first day's tree: every kind of entry the basis options treat
+/// differently (files that will change in size, in content only, in mode, or
+/// not at all; a symlink, a FIFO, an empty file, a file of several blocks).
+fn day0(fx: &Fx) {
+    let mut rng = Rng(16);
+    fx.dir("", 0o755)
+        .dir("empty", 0o755)
+        .file("docs/a.txt", 0o644, "alpha")
+        .file("docs/b.txt", 0o644, "bravo")
+        .file("docs/deep/c.txt", 0o644, "charlie ".repeat(2000))
+        .file("bin/tool.sh", 0o755, "#!/bin/sh\necho hi\n")
+        .file("same-size", 0o644, "12345")
+        .file("perm", 0o644, "mode changes")
+        .file("zero", 0o644, "")
+        .file("big", 0o640, rng.bytes(300_000))
+        .symlink("link", "docs/a.txt")
+        .fifo("pipe", 0o644);
+    for rel in [
+        "docs/a.txt",
+        "docs/b.txt",
+        "docs/deep/c.txt",
+        "bin/tool.sh",
+        "same-size",
+        "perm",
+        "zero",
+        "big",
+    ] {
+        fx.set_times(rel, (T0, 0), (T0, 0));
+    }
+}
+
+/// What changes on day `d` (1..): sizes, contents with the same size, a
+/// mode, a new file and an old one gone, a retargeted symlink.
+fn change(root: &Path, d: i64) {
+    let fx = Fx::new(root);
+    fx.file("docs/a.txt", 0o644, format!("alpha on day {d}"));
+    fx.set_times("docs/a.txt", (T0 + d * DAY, 0), (T0 + d * DAY, 0));
+    fx.file("same-size", 0o644, format!("{:05}", d % 100_000));
+    fx.set_times("same-size", (T0 + d * DAY, 0), (T0 + d * DAY, 0));
+    fx.chmod("perm", if d % 2 == 1 { 0o600 } else { 0o644 });
+    fx.file(format!("new-{d}"), 0o644, format!("made on day {d}"));
+    fx.set_times(format!("new-{d}"), (T0 + d * DAY, 0), (T0 + d * DAY, 0));
+    let _ = fs::remove_file(root.join(format!("new-{}", d - 2)));
+    fs::remove_file(root.join("link")).expect("rm link");
+    fx.symlink(
+        "link",
+        if d % 2 == 0 {
+            "docs/a.txt"
+        } else {
+            "docs/b.txt"
+        },
+    );
+}
+
+fn rsync(args: &[String], cwd: &Path) {
+    let out = Command::new("rsync")
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("rsync");
+    assert!(
+        out.status.success(),
+        "rsync {args:?}: {}",
+        show(&out.stderr)
+    );
+}
+
+/// `rsync -a --delete OPTION src/ DST/` and `uring-cp -a --sync --delete
+/// OPTION -T src DST` (in `cwd`); returns our stdout.
+fn both(engine: &str, option: &str, cwd: &Path, r_dst: &str, u_dst: &str, itemize: bool) -> String {
+    let mut r = vec!["-a".to_string(), "--delete".into()];
+    r.extend((!option.is_empty()).then(|| option.to_string()));
+    r.extend(["src/".to_string(), format!("{r_dst}/")]);
+    rsync(&r, cwd);
+    let mut flags = vec!["-a", "--sync", "--delete"];
+    if !option.is_empty() {
+        flags.push(option);
+    }
+    if itemize {
+        flags.push("--itemize-changes");
+    }
+    let out = run_uring_cp(
+        engine,
+        &flags,
+        &["-T", "src", u_dst],
+        cwd,
+        &RunOpts::default(),
+    );
+    assert_eq!(out.code, Some(0), "[{engine}] {option}: {out}");
+    assert!(out.stderr.is_empty(), "[{engine}] {option}: {out}");
+    out.stdout_str()
+}
+
+/// Path -> modification time (seconds) of every entry under `root`, but
+/// the root itself.
+fn mtimes(root: &Path) -> Vec<(String, i64)> {
+    let mut v = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in fs::read_dir(&dir).expect("read_dir") {
+            let p = e.expect("entry").path();
+            let md = fs::symlink_metadata(&p).expect("lstat");
+            if md.is_dir() {
+                stack.push(p.clone());
+            }
+            let rel = p.strip_prefix(root).expect("under root");
+            v.push((rel.display().to_string(), md.mtime()));
+        }
+    }
+    v.sort();
+    v
+}
+
+/// Path -> (link count, same inode as the name in `basis`) of every
+/// non-directory under `root`.
+fn sharing(root: &Path, basis: &Path) -> Vec<(String, u64, bool)> {
+    let mut v: Vec<_> = mtimes(root)
+        .into_iter()
+        .filter_map(|(rel, _)| {
+            let md = fs::symlink_metadata(root.join(&rel)).expect("lstat");
+            if md.is_dir() {
+                return None;
+            }
+            let twin = fs::symlink_metadata(basis.join(&rel)).ok();
+            let same = twin.is_some_and(|t| (t.dev(), t.ino()) == (md.dev(), md.ino()));
+            Some((rel, md.nlink(), same))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The trees at `r` (rsync's) and `u` (ours) are equal: entries, contents,
+/// modes, symlink targets, modification times.
+fn assert_same_trees(ctx: &str, r: &Path, u: &Path) {
+    assert_snapshots_eq(ctx, &snapshot(u), &snapshot(r), "uring-cp", "rsync");
+    let (ours, theirs) = (mtimes(u), mtimes(r));
+    assert_eq!(ours, theirs, "{ctx}: modification times (uring-cp, rsync)");
+}
+
+/// For each option: a previous snapshot made from day 0, a destination that
+/// holds day 0 with one file gone stale, then day 1 synced with the option.
+/// Twice: the second run changes nothing.
+#[test]
+fn basis_options_give_rsyncs_trees() {
+    if !have_rsync("--link-dest, --compare-dest, --copy-dest") {
+        return;
+    }
+    for engine in engines() {
+        for option in [
+            "--link-dest=../prev",
+            "--compare-dest=../prev",
+            "--copy-dest=../prev",
+        ] {
+            let tmp = tempfile::tempdir().expect("tempdir");
+            let t = tmp.path();
+            day0(&Fx::new(t.join("src")));
+            for side in ["r", "u"] {
+                fs::create_dir(t.join(side)).expect("mkdir");
+                rsync(&["-a".into(), "src/".into(), format!("{side}/prev/")], t);
+                rsync(&["-a".into(), "src/".into(), format!("{side}/dst/")], t);
+                // A destination file that differs from both (it is replaced).
+                Fx::new(t.join(side).join("dst")).file("docs/b.txt", 0o644, "STALE!");
+            }
+            change(&t.join("src"), 1);
+            let ctx = format!("[{engine}] {option}");
+            for round in 0..2 {
+                let ctx = format!("{ctx} round {round}");
+                let said = both(engine, option, t, "r/dst", "u/dst", true);
+                assert_same_trees(&ctx, &t.join("r/dst"), &t.join("u/dst"));
+                assert_same_trees(&ctx, &t.join("r/prev"), &t.join("u/prev"));
+                let (r, u) = (
+                    sharing(&t.join("r/dst"), &t.join("r/prev")),
+                    sharing(&t.join("u/dst"), &t.join("u/prev")),
+                );
+                assert_eq!(
+                    u, r,
+                    "{ctx}: (link count, linked to prev) per name (uring-cp, rsync)"
+                );
+                if option.starts_with("--link-dest") {
+                    assert!(
+                        u.iter().any(|(_, _, linked)| *linked),
+                        "{ctx}: nothing linked"
+                    );
+                    if round == 0 {
+                        assert!(
+                            said.contains("linked file - 'u/dst/docs/deep/c.txt'"),
+                            "{ctx}: {said}"
+                        );
+                        // Stale at the destination, unchanged in the basis.
+                        assert!(
+                            said.contains("linked file - 'u/dst/docs/b.txt'"),
+                            "{ctx}: {said}"
+                        );
+                    }
+                } else {
+                    assert!(u.iter().all(|(_, _, linked)| !*linked), "{ctx}: {u:?}");
+                }
+                if round == 1 {
+                    assert_eq!(said, "", "{ctx}: a second run changed something");
+                }
+            }
+        }
+    }
+}
+
+/// Seven daily snapshots of a changing tree, each linked to the day before:
+/// the same trees and the same hard-link structure across all seven as
+/// rsync's (which names of which days are one inode).
+#[test]
+fn seven_daily_snapshots_like_rsync() {
+    if !have_rsync("--link-dest snapshots") {
+        return;
+    }
+    for engine in engines() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let t = tmp.path();
+        day0(&Fx::new(t.join("src")));
+        for side in ["r", "u"] {
+            fs::create_dir(t.join(side)).expect("mkdir");
+        }
+        for d in 0..7 {
+            if d > 0 {
+                change(&t.join("src"), d);
+            }
+            let option = match d {
+                0 => String::new(),
+                _ => format!("--link-dest=../day{}", d - 1),
+            };
+            let (r, u) = (format!("r/day{d}"), format!("u/day{d}"));
+            both(engine, &option, t, &r, &u, false);
+            let ctx = format!("[{engine}] day {d}");
+            assert_same_trees(&ctx, &t.join(&r), &t.join(&u));
+            assert_snapshots_eq(
+                &ctx,
+                &snapshot(&t.join(&u)),
+                &snapshot(&t.join("src")),
+                "uring-cp",
+                "source",
+            );
+        }
+        let (theirs, ours) = (link_groups(&t.join("r")), link_groups(&t.join("u")));
+        assert!(!ours.is_empty(), "[{engine}] no links at all");
+        assert_eq!(
+            ours, theirs,
+            "[{engine}] hard links across the seven days (uring-cp, rsync)"
+        );
+        for d in 0..7 {
+            assert_eq!(
+                sharing(&t.join(format!("u/day{d}")), &t.join("u/day0")),
+                sharing(&t.join(format!("r/day{d}")), &t.join("r/day0")),
+                "[{engine}] day {d}: link counts"
+            );
+        }
+    }
+}
+
+/// `--clone-dest` on xfs and btrfs: three daily snapshots whose trees are
+/// rsync `--link-dest`'s, but whose unchanged files are new inodes (link
+/// count 1) sharing their twin's extents; a chmod in one snapshot leaves
+/// the others alone (the trap of hard-link snapshots).
+#[test]
+fn clone_dest_snapshots_are_independent_and_share_blocks() {
+    if !have_rsync("--clone-dest snapshots") {
+        return;
+    }
+    if !has_command("filefrag") {
+        skip("--clone-dest: filefrag is not installed (e2fsprogs)");
+        return;
+    }
+    for fs_type in ["xfs", "btrfs"] {
+        let mnt = match LoopFs::new(fs_type) {
+            Ok(m) => m,
+            Err(why) => {
+                skip(&format!("--clone-dest on {fs_type}: {why}"));
+                continue;
+            }
+        };
+        let t = mnt.path();
+        for engine in engines() {
+            let _ = fs::remove_dir_all(t.join("src"));
+            day0(&Fx::new(t.join("src")));
+            for side in ["r", "u"] {
+                let _ = fs::remove_dir_all(t.join(side));
+                fs::create_dir(t.join(side)).expect("mkdir");
+            }
+            for d in 0..3 {
+                if d > 0 {
+                    change(&t.join("src"), d);
+                }
+                let (r, u) = (format!("r/day{d}"), format!("u/day{d}"));
+                let (link, clone) = match d {
+                    0 => (String::new(), String::new()),
+                    _ => (
+                        format!("--link-dest=../day{}", d - 1),
+                        format!("--clone-dest=../day{}", d - 1),
+                    ),
+                };
+                let mut args = vec!["-a".to_string(), "--delete".into()];
+                args.extend((d > 0).then(|| link.clone()));
+                args.extend(["src/".to_string(), format!("{r}/")]);
+                rsync(&args, t);
+                let mut flags = vec!["-a", "--sync", "--delete", "--itemize-changes"];
+                if d > 0 {
+                    flags.push(&clone);
+                }
+                let out = run_uring_cp(
+                    engine,
+                    &flags,
+                    &["-T", "src", u.as_str()],
+                    t,
+                    &RunOpts::default(),
+                );
+                let ctx = format!("[{fs_type}, {engine}] day {d}");
+                assert_eq!(out.code, Some(0), "{ctx}: {out}");
+                assert_same_trees(&ctx, &t.join(&r), &t.join(&u));
+                if d == 0 {
+                    continue;
+                }
+                // Where rsync linked a file to the day before, ours is a clone.
+                let prev_u = t.join(format!("u/day{}", d - 1));
+                let linked = sharing(&t.join(&r), &t.join(format!("r/day{}", d - 1)));
+                assert!(
+                    linked.iter().any(|(_, _, l)| *l),
+                    "{ctx}: rsync linked nothing"
+                );
+                for (rel, _, was_linked) in linked {
+                    let md = fs::symlink_metadata(t.join(&u).join(&rel)).expect("lstat");
+                    let twin = fs::symlink_metadata(prev_u.join(&rel)).ok();
+                    if twin.as_ref().is_some_and(|tw| tw.ino() == md.ino()) {
+                        panic!("{ctx}: {rel} is a hard link of the day before");
+                    }
+                    if !was_linked || !md.is_file() {
+                        continue;
+                    }
+                    assert_eq!(md.nlink(), 1, "{ctx}: {rel}");
+                    assert!(
+                        out.stdout_str()
+                            .contains(&format!("cloned file - '{u}/{rel}'")),
+                        "{ctx}: {rel}: {out}"
+                    );
+                    // Files of several blocks (btrfs keeps tiny ones inline, unshared).
+                    if md.len() >= 16_384 {
+                        assert!(
+                            common::mount::shared_extents(&t.join(&u).join(&rel)) > 0,
+                            "{ctx}: {rel} shares no extent"
+                        );
+                    }
+                }
+            }
+            // Independent inodes: a chmod of today's copy leaves yesterday's.
+            let (today, yesterday) = (
+                t.join("u/day2/docs/deep/c.txt"),
+                t.join("u/day1/docs/deep/c.txt"),
+            );
+            fs::set_permissions(&today, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .expect("chmod");
+            let mode = fs::symlink_metadata(&yesterday).expect("lstat").mode() & 0o7777;
+            assert_eq!(
+                mode, 0o644,
+                "[{fs_type}, {engine}] the day before changed too"
+            );
+        }
+    }
+}
+
+/// Where nothing can be cloned (ext4), `--clone-dest` is refused before
+/// anything is made; so is `--clone-dest` with `--reflink=never`.
+#[test]
+fn clone_dest_is_refused_where_nothing_clones() {
+    let mnt = match LoopFs::new("ext4") {
+        Ok(m) => m,
+        Err(why) => {
+            skip(&format!("--clone-dest on ext4: {why}"));
+            return;
+        }
+    };
+    let t = mnt.path();
+    day0(&Fx::new(t.join("src")));
+    Fx::new(t.join("day0")).dir("", 0o755).file("f", 0o644, "x");
+    for engine in engines() {
+        let out = run_uring_cp(
+            engine,
+            &["-a", "--sync", "--clone-dest=../day0"],
+            &["-T", "src", "day1"],
+            t,
+            &RunOpts::default(),
+        );
+        assert_eq!(out.code, Some(1), "[{engine}] {out}");
+        let err = out.stderr_str();
+        assert!(
+            err.contains("--clone-dest '../day0': cannot clone into 'day1': ext4 cannot clone"),
+            "[{engine}] {out}"
+        );
+        assert!(
+            !t.join("day1").exists(),
+            "[{engine}] made the destination anyway"
+        );
+    }
+    let out = run_uring_cp(
+        "portable",
+        &["-a", "--sync", "--clone-dest=x", "--reflink=never"],
+        &["-T", "src", "d"],
+        t,
+        &RunOpts::default(),
+    );
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(
+        out.stderr_str()
+            .contains("--clone-dest cannot be used with --reflink=never"),
+        "{out}"
+    );
+}
+
+/// rsync's rules around the options: a missing basis directory is a warning
+/// (the first snapshot of a rotation has none) and the copy is whole; two
+/// kinds at once are a usage error, as with rsync (status 1).
+#[test]
+fn missing_basis_warns_and_mixed_kinds_are_refused() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    day0(&Fx::new(t.join("src")));
+    for engine in engines() {
+        let dst = format!("dst-{engine}");
+        let out = run_uring_cp(
+            engine,
+            &["-a", "--sync", "--link-dest=../nope"],
+            &["-T", "src", dst.as_str()],
+            t,
+            &RunOpts::default(),
+        );
+        assert_eq!(out.code, Some(0), "[{engine}] {out}");
+        assert!(
+            out.stderr_str()
+                .contains("--link-dest arg does not exist: ../nope"),
+            "[{engine}] {out}"
+        );
+        assert_snapshots_eq(
+            &format!("[{engine}]"),
+            &snapshot(&t.join(&dst)),
+            &snapshot(&t.join("src")),
+            "copy",
+            "source",
+        );
+    }
+    let out = run_uring_cp(
+        "portable",
+        &["-a", "--sync", "--link-dest=a", "--compare-dest=b"],
+        &["-T", "src", "d"],
+        t,
+        &RunOpts::default(),
+    );
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(
+        out.stderr_str()
+            .contains("the --compare-dest option conflicts with the --link-dest option"),
+        "{out}"
+    );
+    if have_rsync("mixed basis options") {
+        let r = Command::new("rsync")
+            .args(["-a", "--link-dest=a", "--compare-dest=b", "src/", "r/"])
+            .current_dir(t)
+            .output()
+            .expect("rsync");
+        assert_eq!(r.status.code(), Some(1), "rsync refuses it too");
+    }
+    let many: Vec<String> = (0..21).map(|i| format!("--link-dest=d{i}")).collect();
+    let mut flags = vec!["-a", "--sync"];
+    flags.extend(many.iter().map(String::as_str));
+    let out = run_uring_cp(
+        "portable",
+        &flags,
+        &["-T", "src", "d"],
+        t,
+        &RunOpts::default(),
+    );
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(
+        out.stderr_str()
+            .contains("at most 20 --link-dest directories"),
+        "{out}"
+    );
+}
+
+/// `--dry-run` with `--link-dest` says which files would be linked and
+/// makes nothing.
+#[test]
+fn dry_run_says_what_would_be_linked() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    day0(&Fx::new(t.join("src")));
+    let out = run_uring_cp(
+        "portable",
+        &["-a", "--sync"],
+        &["-T", "src", "prev"],
+        t,
+        &RunOpts::default(),
+    );
+    assert_eq!(out.code, Some(0), "{out}");
+    change(&t.join("src"), 1);
+    for engine in engines() {
+        let out = run_uring_cp(
+            engine,
+            &[
+                "-a",
+                "--sync",
+                "--dry-run",
+                "--itemize-changes",
+                "--link-dest=../prev",
+            ],
+            &["-T", "src", "next"],
+            t,
+            &RunOpts::default(),
+        );
+        assert_eq!(out.code, Some(0), "[{engine}] {out}");
+        let said = out.stdout_str();
+        assert!(
+            said.contains("linked file - 'next/docs/deep/c.txt'"),
+            "[{engine}] {said}"
+        );
+        assert!(
+            said.contains("new file - 'next/docs/a.txt'"),
+            "[{engine}] {said}"
+        );
+        assert!(
+            !t.join("next").exists(),
+            "[{engine}] --dry-run made the destination"
+        );
+    }
+}
