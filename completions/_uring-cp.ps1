@@ -85,6 +85,7 @@ Register-ArgumentCompleter -Native -CommandName 'uring-cp' -ScriptBlock {
             [CompletionResult]::new('--size-only', '--size-only', [CompletionResultType]::ParameterName, 'With --sync: files of the same size count as the same')
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'With --sync: files of the same size are compared by content (both read in full) instead of by modification time')
             [CompletionResult]::new('--checksum', '--checksum', [CompletionResultType]::ParameterName, 'With --sync: files of the same size are compared by content (both read in full) instead of by modification time')
+            [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'Read every copied file back from the disk (its cached pages dropped after fdatasync) and compare it with its source; a copy that differs is removed and reported (exit status 1). Also without --sync')
             [CompletionResult]::new('--fsync', '--fsync', [CompletionResultType]::ParameterName, 'Make everything written durable on disk before exiting successfully (one syncfs per destination filesystem at the end; also without --sync)')
             [CompletionResult]::new('--ignore-existing', '--ignore-existing', [CompletionResultType]::ParameterName, 'With --sync: leave every existing destination entry alone')
             [CompletionResult]::new('--inplace', '--inplace', [CompletionResultType]::ParameterName, 'With --sync: write changed files in place instead of through a temporary name')

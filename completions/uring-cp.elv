@@ -82,6 +82,7 @@ set edit:completion:arg-completer[uring-cp] = {|@words|
             cand --size-only 'With --sync: files of the same size count as the same'
             cand -c 'With --sync: files of the same size are compared by content (both read in full) instead of by modification time'
             cand --checksum 'With --sync: files of the same size are compared by content (both read in full) instead of by modification time'
+            cand --verify 'Read every copied file back from the disk (its cached pages dropped after fdatasync) and compare it with its source; a copy that differs is removed and reported (exit status 1). Also without --sync'
             cand --fsync 'Make everything written durable on disk before exiting successfully (one syncfs per destination filesystem at the end; also without --sync)'
             cand --ignore-existing 'With --sync: leave every existing destination entry alone'
             cand --inplace 'With --sync: write changed files in place instead of through a temporary name'

@@ -53,6 +53,7 @@ complete -c uring-cp -l sync -d 'Make DEST an up-to-date mirror: copy only entri
 complete -c uring-cp -l delete -d 'With --sync: remove destination entries that are not in SOURCE (in the directories being synced; excluded ones are kept)'
 complete -c uring-cp -l size-only -d 'With --sync: files of the same size count as the same'
 complete -c uring-cp -s c -l checksum -d 'With --sync: files of the same size are compared by content (both read in full) instead of by modification time'
+complete -c uring-cp -l verify -d 'Read every copied file back from the disk (its cached pages dropped after fdatasync) and compare it with its source; a copy that differs is removed and reported (exit status 1). Also without --sync'
 complete -c uring-cp -l fsync -d 'Make everything written durable on disk before exiting successfully (one syncfs per destination filesystem at the end; also without --sync)'
 complete -c uring-cp -l ignore-existing -d 'With --sync: leave every existing destination entry alone'
 complete -c uring-cp -l inplace -d 'With --sync: write changed files in place instead of through a temporary name'

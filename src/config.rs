@@ -214,6 +214,8 @@ pub struct Config {
     pub debug: bool,
     /// `--fsync`: flush the destination filesystems before reporting success.
     pub fsync: bool,
+    /// `--verify`: read every copy back past the page cache and compare it.
+    pub verify: bool,
     /// --sync and its options.
     pub sync: SyncOptions,
     /// --exclude/--include/--exclude-from, in order.
@@ -422,6 +424,7 @@ impl Config {
             verbose: args.verbose || args.debug,
             debug: args.debug,
             fsync: args.fsync,
+            verify: args.verify,
             remove_destination: args.remove_destination,
             one_file_system: args.one_file_system,
             copy_contents: args.copy_contents,

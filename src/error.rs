@@ -57,6 +57,8 @@ pub enum Op {
     ParentTimes,
     /// --parents: setting back the mode a directory was made with.
     ParentPerms,
+    /// --verify: reading a copy back and comparing it with its source.
+    Verify,
 }
 
 /// An operation on a path failed.
@@ -209,6 +211,7 @@ impl fmt::Display for CopyError {
             Op::ParentMkdir => format!("cannot make directory {p}"),
             Op::ParentTimes => format!("failed to preserve times for {p}"),
             Op::ParentPerms => format!("failed to preserve permissions for {p}"),
+            Op::Verify => format!("verification of {p} failed"),
         };
         write!(f, "{what}: {}", strip_os_suffix(&self.source))
     }

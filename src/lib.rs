@@ -330,6 +330,7 @@ fn engine_options(
         links: links.clone(),
         adaptive_reads: cfg.adaptive_reads,
         temp_files: cfg.sync.temp_files(),
+        verify: cfg.verify,
         several_sources: cfg.sources.len() > 1,
         remove_destination: cfg.remove_destination,
         attributes_only: cfg.attributes_only,

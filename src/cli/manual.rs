@@ -85,6 +85,12 @@ pub const SECTIONS: &[(&str, &[Para])] = &[
                  and changes nothing.",
             ),
             Text(
+                "--verify (also without --sync) reads every copied file back from the disk \
+                 (written out with fdatasync, its cached pages dropped) and compares it byte \
+                 for byte with its source before reporting it; a copy that differs is \
+                 removed (in sync mode the old file stays) and the run exits 1.",
+            ),
+            Text(
                 "--fsync (also without --sync) makes everything written durable before a \
                  successful exit: one syncfs per destination filesystem at the end.",
             ),

@@ -161,7 +161,8 @@ pub struct Args {
     /// Make hard links to the source files instead of copying them
     /// (directories are still created; with -r, symlinks are followed unless
     /// -P or -a is given).
-    #[arg(short = 'l', long, conflicts_with_all = ["symbolic_link", "sync"], help_heading = "Copy")]
+    #[arg(short = 'l', long, aliases = ["l", "li", "lin"],
+          conflicts_with_all = ["symbolic_link", "sync"], help_heading = "Copy")]
     pub link: bool,
 
     /// Make symbolic links to the source files instead of copying them; a
@@ -182,7 +183,7 @@ pub struct Args {
 
     /// With -r, read devices and FIFOs as data (as without -r) instead of
     /// recreating them. A FIFO blocks the copy until something writes it.
-    #[arg(long, help_heading = "Copy")]
+    #[arg(long, aliases = ["cop", "copy", "copy-"], help_heading = "Copy")]
     pub copy_contents: bool,
 
     /// Do not copy file data, only the attributes: a new file is made empty,
@@ -263,6 +264,13 @@ pub struct Args {
         help_heading = "Sync"
     )]
     pub checksum: bool,
+
+    /// Read every copied file back from the disk (its cached pages dropped
+    /// after fdatasync) and compare it with its source; a copy that differs is
+    /// removed and reported (exit status 1). Also without --sync.
+    #[arg(long, conflicts_with_all = ["attributes_only", "link", "symbolic_link", "dry_run"],
+          help_heading = "Sync")]
+    pub verify: bool,
 
     /// Make everything written durable on disk before exiting successfully
     /// (one syncfs per destination filesystem at the end; also without --sync).

@@ -49,6 +49,8 @@ pub struct EngineOptions {
     pub adaptive_reads: bool,
     /// Sync mode: regular files are written through a temporary name.
     pub temp_files: bool,
+    /// --verify: every copy is read back and compared with its source.
+    pub verify: bool,
     /// Several sources: one may land where another made a symlink (see
     /// `copier::dest::MadeSymlinks`).
     pub several_sources: bool,

@@ -17,6 +17,7 @@ use crate::tree::{DstState, Item, Kind};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 use std::ffi::CStr;
+use std::os::fd::AsFd as _;
 use std::os::fd::{BorrowedFd, OwnedFd};
 
 /// How a destination file is to be opened.
@@ -410,6 +411,19 @@ pub struct Opened {
     /// Written under this temporary name, renamed over the destination by
     /// [`FileCopier::commit`].
     pub temp: Option<std::ffi::CString>,
+}
+
+impl Opened {
+    /// Where it is written: its directory `dir`, the name it has there (the
+    /// temporary one, if any), and the descriptor.
+    pub fn written<'a>(
+        &'a self,
+        item: &'a Item,
+        dir: BorrowedFd<'a>,
+    ) -> (BorrowedFd<'a>, &'a std::ffi::CStr, BorrowedFd<'a>) {
+        let name = self.temp.as_deref().unwrap_or(item.dst_name());
+        (dir, name, self.fd.as_fd())
+    }
 }
 
 /// Open the destination file the synchronous way, with -f's retry.

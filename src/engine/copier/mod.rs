@@ -14,6 +14,7 @@ pub mod dest;
 pub mod hardlinks;
 pub mod large;
 pub mod linking;
+mod verify;
 
 use crate::config::{Overwrite, Reflink};
 use crate::engine::mover::{Ends, Mover};
@@ -59,6 +60,8 @@ pub struct FileCopier {
     interactive: bool,
     /// -l, -s: non-directories become links to their sources.
     link: Option<crate::config::LinkMode>,
+    /// --verify: each copy is read back and compared (see `verify.rs`).
+    verify: bool,
 }
 
 /// What became of a regular file given to the synchronous copier.
@@ -89,6 +92,7 @@ impl FileCopier {
             links: opts.links.clone(),
             large: LargeFiles::new(),
             temp_files: opts.temp_files,
+            verify: opts.verify,
         }
     }
 
@@ -101,12 +105,13 @@ impl FileCopier {
     }
 
     /// Must every regular file take this synchronous path? In sync mode
-    /// (temporary names), under --reflink=always (FICLONE), with
+    /// (temporary names), with --verify (read back), under --reflink=always (FICLONE), with
     /// --attributes-only (no data at all), -l/-s (links, no data) and -i (a
     /// question, asked once, before anything is opened): the ring engines'
     /// fast paths do none of these.
     pub fn files_need_sync(&self) -> bool {
         self.temp_files
+            || self.verify
             || self.attributes_only
             || self.link.is_some()
             || self.interactive
@@ -326,6 +331,12 @@ impl FileCopier {
                     crate::error::strip_os_suffix(&e.into())
                 )));
             }
+            if self.verify
+                && let Err(e) = self.verify(item, src.as_fd(), out.written(item, dst), sst.size)
+            {
+                self.discard(item, dst, out);
+                return Err(e.into());
+            }
             self.finish_file(item, src, &out.fd, sst);
             self.commit(item, dst, out)?;
             return Ok(Done::Copied(sst.size));
@@ -337,7 +348,11 @@ impl FileCopier {
                 devs: (sst.dev, dev),
                 dst_regular: regular,
             };
-            self.copy_checked(item, ends, *sst, as_data, buf)
+            let (n, sst) = self.copy_checked(item, ends, *sst, as_data, buf)?;
+            if self.verify && regular && !as_data {
+                self.verify(item, src.as_fd(), out.written(item, dst), n)?;
+            }
+            Ok((n, sst))
         });
         match copied {
             Ok((n, sst)) => {
