@@ -34,7 +34,13 @@ pub enum Kind {
     /// A regular file (or, when `follow`, a symlink to one). Engines stat it.
     /// `as_data`: not necessarily regular; read whatever it is until EOF, as
     /// cp does with a device or FIFO named on the command line without -r.
-    File { follow: bool, as_data: bool },
+    /// `twin`: the source is an unchanged twin in a `--link-dest` directory,
+    /// and the destination becomes a hard link of it (see `walk/basis.rs`).
+    File {
+        follow: bool,
+        as_data: bool,
+        twin: bool,
+    },
     /// A directory: create `node` (its children refer to it), with `mode`.
     Dir { node: Arc<DstDir>, mode: u32 },
     /// A symbolic link with this target.

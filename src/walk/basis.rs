@@ -23,6 +23,7 @@ use super::Walker;
 use crate::config::{Basis, BasisUse};
 use crate::error::{CopyError, Op};
 use crate::meta::xattr;
+use crate::sync::{Kept, xattrs_may_differ};
 use crate::tree::{SrcDir, join};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
@@ -63,6 +64,9 @@ pub(super) enum Twin {
     Done,
     /// Copy it from this directory (the twin's), not the source's.
     CopyFrom(Arc<SrcDir>),
+    /// A regular file: send it to be hard-linked to its twin in this
+    /// directory (the engine's workers make the links, in parallel).
+    LinkFrom(Arc<SrcDir>),
 }
 
 impl Bases {
@@ -188,12 +192,14 @@ impl Walker {
                 Err(_) => return Twin::None, // the copy reports it
             },
         };
+        let kept = self.kept();
         let count = self.bases.as_ref().map_or(0, |b| b.roots.len());
         for i in 0..count {
             let Some(dir) = self.bases.as_mut().and_then(|b| b.dir(i)) else {
                 continue;
             };
-            let Some(twin) = self.unchanged_twin(c.src_dir, c.name, &src_st, dir.fd.as_fd()) else {
+            let Some(twin) = self.unchanged_twin(kept, c.src_dir, c.name, &src_st, dir.fd.as_fd())
+            else {
                 continue;
             };
             return match use_ {
@@ -232,13 +238,17 @@ impl Walker {
 
     /// `--link-dest`: make the entry a hard link of its twin (`twin`, in
     /// `dir`), unless it already is one.
-    fn link(&self, c: &Candidate<'_>, dir: &SrcDir, twin: &Stat) -> Twin {
+    fn link(&self, c: &Candidate<'_>, dir: &Arc<SrcDir>, twin: &Stat) -> Twin {
         if c.exists
             && let Some(dst) = c.dst
             && let Ok(st) = rustix::fs::statat(dst, c.name, AtFlags::SYMLINK_NOFOLLOW)
             && (st.st_dev, st.st_ino) == (twin.st_dev, twin.st_ino)
         {
             return Twin::None; // already linked: the quick check goes on
+        }
+        if c.ft == FileType::RegularFile {
+            self.itemize("linked", c.ft, c.changes, c.dst_path);
+            return Twin::LinkFrom(dir.clone());
         }
         match self.link_twin(dir, c.name, c.dst, c.exists) {
             Ok(()) => {
@@ -268,6 +278,7 @@ impl Walker {
     /// See the module docs.
     fn unchanged_twin(
         &self,
+        kept: Kept,
         src_dir: BorrowedFd<'_>,
         name: &CStr,
         src: &Stat,
@@ -300,13 +311,16 @@ impl Walker {
             }
             _ => (same_time || !p.timestamps) && src.st_rdev == twin.st_rdev,
         };
-        let root = rustix::process::geteuid().is_root();
+        // (xattrs are listed only where they may differ, as for a
+        // destination in sync mode: see `sync::xattrs_may_differ`.)
         let unchanged = same
-            && (!p.mode
+            && (!kept.perms
                 || ft == FileType::Symlink
                 || src.st_mode & 0o7777 == twin.st_mode & 0o7777)
-            && (!p.ownership || !root || (src.st_uid, src.st_gid) == (twin.st_uid, twin.st_gid))
-            && (!p.xattr || same_xattrs(src_dir, dir, name));
+            && (!kept.owner || (src.st_uid, src.st_gid) == (twin.st_uid, twin.st_gid))
+            && (!p.xattr
+                || !xattrs_may_differ(src, &twin, self.run_start)
+                || same_xattrs(src_dir, dir, name));
         unchanged.then_some(twin)
     }
 

@@ -116,6 +116,7 @@ impl Walker {
             // Sync mode: whether it is sent at all, and with --link-dest and
             // the like, whether a twin replaces the copy or its source.
             let mut src_dir = src.clone();
+            let mut twin_link = false;
             if self.sync.enabled {
                 let path = join(&dst.path, &name);
                 let dst_dir_fd = match dst.state() {
@@ -132,51 +133,58 @@ impl Walker {
                     exists,
                     changes,
                 };
+                // An existing regular file under --link-dest or --compare-dest
+                // looks for a twin first (see `Walker::twin_first`); anything
+                // else only once it is to be written.
+                let mut twin = basis::Twin::None;
                 let mut looked = false;
-                let line = match (dst_fd, existing) {
-                    (Some(dfd), Some(dft)) => {
-                        if self.twin_first(ft, dft) {
-                            looked = true;
-                            if let basis::Twin::Done = self.use_twin(candidate(true, "-")) {
-                                self.count_entry();
-                                continue;
+                if let (Some(_), Some(dft)) = (dst_fd, existing)
+                    && self.twin_first(ft, dft)
+                {
+                    looked = true;
+                    twin = self.use_twin(candidate(true, "-"));
+                }
+                let mut line = None;
+                if let basis::Twin::None = twin {
+                    line = match (dst_fd, existing) {
+                        (Some(dfd), Some(dft)) => {
+                            let step = self.sync_entry(
+                                src.fd.as_fd(),
+                                &src.path,
+                                dst,
+                                dfd,
+                                &name,
+                                &name,
+                                ft,
+                                dft,
+                                stat.as_ref(),
+                                follow,
+                            );
+                            match step {
+                                sync::Step::Skip => {
+                                    self.count_entry();
+                                    continue;
+                                }
+                                sync::Step::Send(line) => line,
                             }
                         }
-                        let step = self.sync_entry(
-                            src.fd.as_fd(),
-                            &src.path,
-                            dst,
-                            dfd,
-                            &name,
-                            &name,
-                            ft,
-                            dft,
-                            stat.as_ref(),
-                            follow,
-                        );
-                        match step {
-                            sync::Step::Skip => {
-                                self.count_entry();
-                                continue;
-                            }
-                            sync::Step::Send(line) => line,
-                        }
+                        _ => Some(("new", "-".to_string())),
+                    };
+                    if !looked {
+                        let changes = line.as_ref().map_or("-", |l| l.1.as_str());
+                        twin = self.use_twin(candidate(existing.is_some(), changes));
                     }
-                    _ => Some(("new", "-".to_string())),
-                };
-                let twin = match looked {
-                    true => basis::Twin::None,
-                    false => self.use_twin(candidate(
-                        existing.is_some(),
-                        line.as_ref().map_or("-", |l| l.1.as_str()),
-                    )),
-                };
+                }
                 match twin {
                     basis::Twin::Done => {
                         self.count_entry();
                         continue;
                     }
                     basis::Twin::CopyFrom(dir) => src_dir = dir,
+                    basis::Twin::LinkFrom(dir) => {
+                        src_dir = dir;
+                        twin_link = true;
+                    }
                     basis::Twin::None => {
                         if let Some((action, details)) = &line {
                             self.itemize(action, ft, details, &path);
@@ -201,6 +209,7 @@ impl Walker {
                 FileType::RegularFile => Kind::File {
                     follow,
                     as_data: false,
+                    twin: twin_link,
                 },
                 FileType::Symlink => {
                     if stat.is_none() && self.archive.stat_symlinks() {
@@ -240,6 +249,7 @@ impl Walker {
                     Some(st) if self.copies_contents(st) => Kind::File {
                         follow: false,
                         as_data: true,
+                        twin: false,
                     },
                     Some(st) => special(st),
                     None => continue,

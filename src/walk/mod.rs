@@ -282,6 +282,7 @@ impl Walker {
             FileType::RegularFile => Kind::File {
                 follow: root.follow,
                 as_data: false,
+                twin: false,
             },
             FileType::Symlink => {
                 match rustix::fs::readlinkat(&root.src_dir.fd, root.name.as_c_str(), Vec::new())
@@ -299,6 +300,7 @@ impl Walker {
             _ if !self.recursive || self.copies_contents(&root.stat) => Kind::File {
                 follow: root.follow,
                 as_data: true,
+                twin: false,
             },
             _ => list::special(&root.stat),
         };

@@ -285,7 +285,7 @@ impl Walker {
 
     /// The attributes an unchanged entry must still match: what the run
     /// preserves (the owner only as root, who can set it). Asked once.
-    fn kept(&mut self) -> Kept {
+    pub(super) fn kept(&mut self) -> Kept {
         *self.kept.get_or_insert_with(|| Kept {
             times: self.archive.preserve.timestamps,
             perms: self.archive.preserve.mode,

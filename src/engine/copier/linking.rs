@@ -141,3 +141,54 @@ fn in_current_dir(dir: BorrowedFd<'_>) -> bool {
         _ => true,
     }
 }
+
+/// `--link-dest`: make `item`'s destination a hard link of its source, an
+/// unchanged twin in a basis directory (the walker compared them). An
+/// existing destination is replaced atomically (a link under a temporary
+/// name, renamed over it) unless it already is the twin. Where the
+/// filesystem will not link (another filesystem, too many links), the twin
+/// is copied instead: the same bytes and attributes as the source's.
+pub fn twin(
+    fc: &FileCopier,
+    item: &Item,
+    dst: BorrowedFd<'_>,
+    fresh: bool,
+    buf: &mut Vec<u8>,
+) -> Outcome {
+    let link =
+        |name: &CStr| rustix::fs::linkat(&item.src_dir.fd, &item.name, dst, name, AtFlags::empty());
+    let linked = match link(item.dst_name()) {
+        Err(rustix::io::Errno::EXIST) if !fresh => {
+            if already_linked(item, dst, false) {
+                return Ok(Done::Skipped);
+            }
+            let temp = crate::sync::temp_name(item.dst_name());
+            link(&temp).and_then(|()| {
+                rustix::fs::renameat(dst, &temp, dst, item.dst_name()).inspect_err(|_| {
+                    let _ = rustix::fs::unlinkat(dst, &temp, AtFlags::empty());
+                })
+            })
+        }
+        other => other,
+    };
+    match linked {
+        Ok(()) => Ok(Done::Linked),
+        Err(rustix::io::Errno::XDEV | rustix::io::Errno::MLINK | rustix::io::Errno::PERM) => {
+            let copy = Item {
+                kind: Kind::File {
+                    follow: false,
+                    as_data: false,
+                    twin: false,
+                },
+                ..item.clone()
+            };
+            fc.copy(&copy, dst, fresh, buf)
+        }
+        Err(e) => Err(Failure::Msg(format!(
+            "cannot create hard link {} to {}: {}",
+            quote(&item.dst_path()),
+            quote(&item.src_path()),
+            strip_os_suffix(&e.into())
+        ))),
+    }
+}

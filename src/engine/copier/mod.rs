@@ -261,7 +261,12 @@ impl FileCopier {
             return linking::make(self, item, dst, fresh, mode).map(Copied::Done);
         }
         let (follow, as_data) = match item.kind {
-            Kind::File { follow, as_data } => (follow, as_data),
+            Kind::File { twin: true, .. } => {
+                return linking::twin(self, item, dst, fresh, buf).map(Copied::Done);
+            }
+            Kind::File {
+                follow, as_data, ..
+            } => (follow, as_data),
             _ => (false, false),
         };
         let mut flags = OFlags::RDONLY | OFlags::CLOEXEC;
