@@ -1,8 +1,8 @@
 //! `--verify` (issue 16): every copied file is read back past the page cache
 //! and compared with its source, in cp mode and sync mode, on every engine;
 //! a copy corrupted behind the tool's back between the write and the
-//! read-back (strace holds the run at the `fadvise64` that drops the copy's
-//! pages while the test flips a byte) is reported, removed, and the run
+//! read-back (strace holds the run at the verification's first `pread64`
+//! while the test flips a byte of the copy) is reported, removed, and the run
 //! exits 1: in cp mode the name is left empty, in sync mode the old file
 //! stays as it was.
 
@@ -26,8 +26,8 @@ fn tree(fx: &Fx) {
 }
 
 /// Copies with --verify are whole and equal, on every engine, in cp mode
-/// and sync mode; each regular file with data was flushed and read back
-/// (strace counts one `fdatasync` per such file).
+/// and sync mode; each regular file with data was read back from the device
+/// (strace counts one `O_DIRECT` open per such file).
 #[test]
 fn verified_copies_are_complete() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -43,7 +43,7 @@ fn verified_copies_are_complete() {
             let ctx = format!("[{engine}] {mode:?}");
             let mut args: Vec<String> = vec![];
             if strace {
-                args.extend(["-f", "-qq", "-e", "trace=fdatasync", "-o"].map(String::from));
+                args.extend(["-f", "-qq", "-e", "trace=openat", "-o"].map(String::from));
                 args.push(t.join(format!("{dst}.strace")).display().to_string());
                 args.push(BIN.to_string());
             }
@@ -66,16 +66,17 @@ fn verified_copies_are_complete() {
             );
             if strace {
                 let log = fs::read_to_string(t.join(format!("{dst}.strace"))).expect("strace log");
-                let flushed = log.lines().filter(|l| l.contains("fdatasync(")).count();
+                let read_back = log.lines().filter(|l| l.contains("O_DIRECT")).count();
                 // small, medium, large (the empty file has nothing to read back).
-                assert!(flushed >= 3, "{ctx}: {flushed} fdatasync calls:\n{log}");
+                assert!(read_back >= 3, "{ctx}: {read_back} direct opens:\n{log}");
             }
         }
     }
 }
 
-/// Run `uring-cp ENGINE ARGS` in `cwd` held for 1 s at every `fadvise64`
-/// (between writing a copy and reading it back); meanwhile wait for a file
+/// Run `uring-cp ENGINE ARGS` in `cwd` held for 1 s at the first `pread64` of
+/// `source` (only the verification reads it so: after the copy is written,
+/// before it is read back); meanwhile wait for a file
 /// named by `target` (given the directory's entries) to reach `size` bytes
 /// and flip a byte in it. Returns the run's outcome and whether a byte was
 /// flipped.
@@ -83,6 +84,7 @@ fn corrupt_during(
     engine: &str,
     args: &[&str],
     cwd: &Path,
+    source: &Path,
     dir: &Path,
     target: impl Fn(&str) -> bool,
     size: u64,
@@ -93,10 +95,12 @@ fn corrupt_during(
         "-qq",
         "-o",
         "/dev/null",
+        "-P",
+        source.to_str().expect("utf-8 path"),
         "-e",
-        "trace=fadvise64",
+        "trace=pread64",
         "-e",
-        "inject=fadvise64:delay_enter=1000000",
+        "inject=pread64:delay_enter=1000000:when=1",
         BIN,
     ]);
     cmd.args(engine_args(engine)).args(args).current_dir(cwd);
@@ -148,6 +152,7 @@ fn a_copy_corrupted_before_the_read_back_fails() {
             engine,
             &["--verify", "f", "g"],
             t,
+            &t.join("f"),
             t,
             |n| n == "g",
             data.len() as u64,
@@ -184,6 +189,7 @@ fn a_copy_corrupted_before_the_read_back_fails() {
             engine,
             &["-a", "--sync", "--verify", "-T", "src", "dst"],
             t,
+            &t.join("src/f"),
             &t.join("dst"),
             |n| n.starts_with(".~ucp.f."),
             data.len() as u64,

@@ -153,7 +153,7 @@ pub fn same_content(
 }
 
 /// Read at `off` until `buf` is full or EOF.
-fn read_full(fd: BorrowedFd<'_>, buf: &mut [u8], off: u64) -> std::io::Result<usize> {
+pub fn read_full(fd: BorrowedFd<'_>, buf: &mut [u8], off: u64) -> std::io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         match rustix::io::pread(fd, &mut buf[got..], off + got as u64) {

@@ -3,16 +3,17 @@
 //! renamed into place).
 //!
 //! Reading the copy back right after writing it would only read the page
-//! cache, i.e. the bytes this run handed the kernel. So the copy's data is
-//! written out first (`fdatasync`) and its cached pages dropped
-//! (`posix_fadvise(DONTNEED)`, which drops clean pages): what is read next
-//! comes from the device, through the filesystem's mapping of the file. Both
-//! sides are then read in step and compared byte for byte, stopping at the
-//! first difference (`sync::same_content`). A copy that differs is removed as
+//! cache, i.e. the bytes this run handed the kernel. So the copy is read
+//! with `O_DIRECT`: the kernel writes its dirty range out first and the read
+//! comes from the device, through the filesystem's mapping of the file,
+//! without the journal commit an `fdatasync` costs. Where direct I/O is not
+//! supported, the copy is written out (`fdatasync`) and its cached pages
+//! dropped (`posix_fadvise(DONTNEED)`) instead. Both sides are read in step
+//! and compared byte for byte, stopping at the first difference. A copy that differs is removed as
 //! any failed copy is (`FileCopier::discard`) and reported with both paths;
 //! the run exits 1.
 //!
-//! The cost is one `fdatasync` and one extra read of both sides per file;
+//! The cost is the write-out and one extra read of both sides per file;
 //! workers verify in parallel, so one file's verification overlaps the other
 //! workers' copies (benches/RESULTS-verify.md).
 
@@ -35,11 +36,25 @@ impl FileCopier {
         size: u64,
     ) -> Result<(), CopyError> {
         let failed = |e: rustix::io::Errno| item.error(Op::Verify, true, e.into());
-        rustix::fs::fdatasync(dst).map_err(failed)?;
-        // The same inode, opened for reading (a name someone else replaced
-        // meanwhile is not the copy: that fails the check too).
+        // O_DIRECT first: a direct read makes the kernel write the range out
+        // and then reads the device, with no journal commit (an fdatasync
+        // per file made copying a tree of small files 5.6x slower).
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
-        let back = rustix::fs::openat(dir, name, flags, Mode::empty()).map_err(failed)?;
+        let (back, direct) =
+            match rustix::fs::openat(dir, name, flags | OFlags::DIRECT, Mode::empty()) {
+                Ok(fd) => (fd, true),
+                // No direct I/O here (tmpfs, some FUSE filesystems): write the
+                // copy out and drop its cached pages instead.
+                Err(_) => {
+                    rustix::fs::fdatasync(dst).map_err(failed)?;
+                    let fd = rustix::fs::openat(dir, name, flags, Mode::empty()).map_err(failed)?;
+                    // Advice only: where it cannot drop the pages, the comparison still runs.
+                    let _ = rustix::fs::fadvise(&fd, 0, None, Advice::DontNeed);
+                    (fd, false)
+                }
+            };
+        // The same inode (a name someone else replaced meanwhile is not the
+        // copy: that fails the check too).
         let (a, b) = (
             rustix::fs::fstat(&back).map_err(failed)?,
             rustix::fs::fstat(dst).map_err(failed)?,
@@ -47,9 +62,11 @@ impl FileCopier {
         if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {
             return Err(failed(rustix::io::Errno::STALE));
         }
-        // Advice only: where it cannot drop the pages, the comparison still runs.
-        let _ = rustix::fs::fadvise(&back, 0, None, Advice::DontNeed);
-        match crate::sync::same_content(src, back.as_fd(), size) {
+        let compared = match direct {
+            true => same_direct(src, back.as_fd(), size),
+            false => crate::sync::same_content(src, back.as_fd(), size),
+        };
+        match compared {
             Ok(true) => Ok(()),
             Ok(false) => Err(item.error(
                 Op::Verify,
@@ -62,5 +79,43 @@ impl FileCopier {
             Err((true, e)) => Err(item.error(Op::Read, false, e)),
             Err((false, e)) => Err(item.error(Op::Verify, true, e)),
         }
+    }
+}
+
+/// Compare the source `src` with `back`, the copy opened with `O_DIRECT`:
+/// read in aligned chunks (4 KiB-aligned buffer, offsets and lengths), so
+/// every read of the copy comes from the device. Errors as
+/// [`crate::sync::same_content`]'s.
+fn same_direct(
+    src: BorrowedFd<'_>,
+    back: BorrowedFd<'_>,
+    size: u64,
+) -> Result<bool, (bool, std::io::Error)> {
+    const ALIGN: usize = 4096;
+    const CHUNK: usize = 1 << 20;
+    let len = usize::try_from(size)
+        .unwrap_or(CHUNK)
+        .clamp(1, CHUNK)
+        .next_multiple_of(ALIGN);
+    let mut raw = vec![0u8; len + ALIGN];
+    let start = raw.as_ptr().align_offset(ALIGN);
+    let b = &mut raw[start..start + len];
+    let mut a = vec![0u8; len];
+    let mut off = 0u64;
+    loop {
+        let n = crate::sync::read_full(src, &mut a, off).map_err(|e| (true, e))?;
+        let m = loop {
+            match rustix::io::pread(back, &mut *b, off) {
+                Err(rustix::io::Errno::INTR) => {}
+                other => break other.map_err(|e| (false, e.into()))?,
+            }
+        };
+        if n != m || a[..n] != b[..m] {
+            return Ok(false);
+        }
+        if n < len {
+            return Ok(true); // both ended here
+        }
+        off += len as u64;
     }
 }
