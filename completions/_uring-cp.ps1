@@ -91,6 +91,7 @@ Register-ArgumentCompleter -Native -CommandName 'uring-cp' -ScriptBlock {
             [CompletionResult]::new('--inplace', '--inplace', [CompletionResultType]::ParameterName, 'With --sync: write changed files in place instead of through a temporary name')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'With --sync: decide and report what would change (see --itemize-changes), change nothing')
             [CompletionResult]::new('--itemize-changes', '--itemize-changes', [CompletionResultType]::ParameterName, 'With --sync: print one line per change on stdout: ACTION TYPE DETAILS PATH (see the man page)')
+            [CompletionResult]::new('--remove-source-files', '--remove-source-files', [CompletionResultType]::ParameterName, 'With --sync: once a file, symlink or special file is at the destination (copied, or already up to date), remove it from SOURCE (directories stay): a move. A source that changed after it was copied is kept')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Explain what is being done: one line per copied item, as `cp -v`')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Explain what is being done: one line per copied item, as `cp -v`')
             [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Like -v, and first say which engine copies, with how many workers (io_uring, or portable and why). cp''s per-file lines on copy offload are not printed')

@@ -88,6 +88,7 @@ set edit:completion:arg-completer[uring-cp] = {|@words|
             cand --inplace 'With --sync: write changed files in place instead of through a temporary name'
             cand --dry-run 'With --sync: decide and report what would change (see --itemize-changes), change nothing'
             cand --itemize-changes 'With --sync: print one line per change on stdout: ACTION TYPE DETAILS PATH (see the man page)'
+            cand --remove-source-files 'With --sync: once a file, symlink or special file is at the destination (copied, or already up to date), remove it from SOURCE (directories stay): a move. A source that changed after it was copied is kept'
             cand -v 'Explain what is being done: one line per copied item, as `cp -v`'
             cand --verbose 'Explain what is being done: one line per copied item, as `cp -v`'
             cand --debug 'Like -v, and first say which engine copies, with how many workers (io_uring, or portable and why). cp''s per-file lines on copy offload are not printed'

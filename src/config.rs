@@ -151,6 +151,9 @@ pub struct SyncOptions {
     pub dry_run: bool,
     /// `--link-dest`, `--clone-dest`, `--compare-dest`, `--copy-dest`.
     pub basis: Option<Basis>,
+    /// `--remove-source-files`: a source name is removed once its entry is
+    /// at the destination (see [`crate::sync::remove`]).
+    pub remove_source: bool,
 }
 
 impl SyncOptions {
@@ -454,6 +457,7 @@ impl Config {
                 itemize: args.itemize_changes,
                 dry_run: args.dry_run,
                 basis,
+                remove_source: args.remove_source_files,
             },
             filters: args.filters,
             // (-i's questions share stderr with the bar: no bar then.)

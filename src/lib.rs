@@ -331,6 +331,7 @@ fn engine_options(
         adaptive_reads: cfg.adaptive_reads,
         temp_files: cfg.sync.temp_files(),
         verify: cfg.verify,
+        remove_source: cfg.sync.remove_source && !cfg.sync.dry_run,
         several_sources: cfg.sources.len() > 1,
         remove_destination: cfg.remove_destination,
         attributes_only: cfg.attributes_only,

@@ -85,6 +85,12 @@ pub const SECTIONS: &[(&str, &[Para])] = &[
                  and changes nothing.",
             ),
             Text(
+                "--remove-source-files removes each source file, symlink or special file once \
+                 it is at the destination (copied, or already up to date), if it is still \
+                 what was copied; directories stay. A source that changed meanwhile is kept \
+                 and reported.",
+            ),
+            Text(
                 "--verify (also without --sync) reads every copied file back from the disk \
                  (written out with fdatasync, its cached pages dropped) and compares it byte \
                  for byte with its source before reporting it; a copy that differs is \

@@ -155,7 +155,7 @@ pub struct Args {
     /// Remove each existing destination file before copying to it (it is
     /// replaced by a new file, renamed over it once complete), instead of
     /// rewriting it in place.
-    #[arg(long, help_heading = "Copy")]
+    #[arg(long, aliases = ["rem", "remo", "remov", "remove", "remove-"], help_heading = "Copy")]
     pub remove_destination: bool,
 
     /// Make hard links to the source files instead of copying them
@@ -294,6 +294,14 @@ pub struct Args {
     /// (see the man page).
     #[arg(long, requires = "sync", help_heading = "Sync")]
     pub itemize_changes: bool,
+
+    /// With --sync: once a file, symlink or special file is at the destination
+    /// (copied, or already up to date), remove it from SOURCE (directories
+    /// stay): a move. A source that changed after it was copied is kept.
+    #[arg(long, requires = "sync",
+          conflicts_with_all = ["link_dest", "clone_dest", "compare_dest", "copy_dest"],
+          help_heading = "Sync")]
+    pub remove_source_files: bool,
 
     /// With --sync: a file missing or changed at the destination whose twin in
     /// DIR is unchanged (quick check, same attributes) is hard-linked to that

@@ -51,6 +51,8 @@ pub struct EngineOptions {
     pub temp_files: bool,
     /// --verify: every copy is read back and compared with its source.
     pub verify: bool,
+    /// --remove-source-files: a source name goes once its copy is made.
+    pub remove_source: bool,
     /// Several sources: one may land where another made a symlink (see
     /// `copier::dest::MadeSymlinks`).
     pub several_sources: bool,

@@ -21,6 +21,7 @@
 //! stops after N.
 
 pub mod durable;
+pub mod remove;
 
 use rustix::fd::BorrowedFd;
 use rustix::fs::{FileType, Stat};

@@ -165,6 +165,11 @@ impl Walker {
                                     self.count_entry();
                                     continue;
                                 }
+                                sync::Step::Same(st) => {
+                                    self.remove_source(src, &name, &st, follow);
+                                    self.count_entry();
+                                    continue;
+                                }
                                 sync::Step::Send(line) => line,
                             }
                         }

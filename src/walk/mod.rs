@@ -269,6 +269,10 @@ impl Walker {
                     );
                     match step {
                         sync::Step::Skip => return Ok(()),
+                        sync::Step::Same(st) => {
+                            self.remove_source(&root.src_dir, &root.name, &st, root.follow);
+                            return Ok(());
+                        }
                         sync::Step::Send(Some((action, details))) => {
                             self.itemize(action, ft, &details, &dst_path)
                         }

@@ -24,8 +24,12 @@ pub(super) type Listing = HashMap<CString, FileType>;
 
 /// What the walker does with a source entry after the sync check.
 pub(super) enum Step {
-    /// Nothing to do (unchanged, or only attributes fixed here).
+    /// Nothing to do (left alone, or the entry could not be looked at).
     Skip,
+    /// The destination already is a copy of the source, whose status is
+    /// this (only attributes, if any, were fixed here):
+    /// `--remove-source-files` removes the source.
+    Same(Box<Stat>),
     /// Send it to be created; the destination is free for it. With what
     /// `--itemize-changes` says of it (ACTION and DETAILS), if anything.
     Send(Option<(&'static str, String)>),
@@ -176,12 +180,15 @@ impl Walker {
             return Step::Skip; // the same file: nothing to copy
         }
         let kept = self.kept();
+        // Set where --checksum found the contents equal.
+        let mut same_bytes = false;
         let decision = match ft {
             FileType::RegularFile => match decide_file(&src_st, &dst_st, &self.sync, kept) {
                 Decision::Compare { time } => {
                     match self.compare(src_dir, src_path, dir, (src_name, dst_name), &src_st) {
                         None => return Step::Skip, // the source could not be read: reported
                         Some(true) => {
+                            same_bytes = true;
                             let mut fix = attrs(&src_st, &dst_st, kept);
                             fix.time = time && kept.times;
                             Decision::Keep(fix)
@@ -272,7 +279,17 @@ impl Walker {
                     }
                     self.itemize("attrs", ft, &fix.describe(), &path);
                 }
-                Step::Skip
+                // Kept because the data is the same (not because of -u).
+                let o = &self.sync;
+                let same = ft != FileType::RegularFile
+                    || same_bytes
+                    || (src_st.st_size == dst_st.st_size
+                        && (o.size_only
+                            || (src_st.st_mtime - dst_st.st_mtime).abs() <= o.modify_window));
+                match same {
+                    true => Step::Same(Box::new(src_st)),
+                    false => Step::Skip,
+                }
             }
             Decision::Update(changes) => Step::Send(Some(("update", changes.describe()))),
             // Resolved into Keep or Update above; copying is the safe answer.
@@ -280,6 +297,28 @@ impl Walker {
             // A symlink or special file over another non-directory: the
             // engine replaces it (cp's rule for existing non-directories).
             Decision::Replace => Step::Send(Some(("replace", "-".into()))),
+        }
+    }
+
+    /// `--remove-source-files`: the entry `name` of `src` (status `st`) is
+    /// at the destination already; remove it from the source.
+    pub(super) fn remove_source(
+        &self,
+        src: &crate::tree::SrcDir,
+        name: &CStr,
+        st: &Stat,
+        follow: bool,
+    ) {
+        if !self.sync.remove_source
+            || self.sync.dry_run
+            || FileType::from_raw_mode(st.st_mode) == FileType::Directory
+        {
+            return;
+        }
+        let copied = crate::sync::remove::Copied::of(st);
+        if let Err(e) = crate::sync::remove::remove_source(src.fd.as_fd(), name, &copied, follow) {
+            self.progress
+                .error(&CopyError::new(Op::Remove, join(&src.path, name), e));
         }
     }
 

@@ -14,6 +14,7 @@ pub mod dest;
 pub mod hardlinks;
 pub mod large;
 pub mod linking;
+mod remove;
 mod verify;
 
 use crate::config::{Overwrite, Reflink};
@@ -62,6 +63,8 @@ pub struct FileCopier {
     link: Option<crate::config::LinkMode>,
     /// --verify: each copy is read back and compared (see `verify.rs`).
     verify: bool,
+    /// --remove-source-files: sources go once copied (see `remove.rs`).
+    remove_source: bool,
 }
 
 /// What became of a regular file given to the synchronous copier.
@@ -93,6 +96,7 @@ impl FileCopier {
             large: LargeFiles::new(),
             temp_files: opts.temp_files,
             verify: opts.verify,
+            remove_source: opts.remove_source,
         }
     }
 
@@ -105,13 +109,15 @@ impl FileCopier {
     }
 
     /// Must every regular file take this synchronous path? In sync mode
-    /// (temporary names), with --verify (read back), under --reflink=always (FICLONE), with
+    /// (temporary names), with --verify (read back) or --remove-source-files
+    /// (removed after the copy), under --reflink=always (FICLONE), with
     /// --attributes-only (no data at all), -l/-s (links, no data) and -i (a
     /// question, asked once, before anything is opened): the ring engines'
     /// fast paths do none of these.
     pub fn files_need_sync(&self) -> bool {
         self.temp_files
             || self.verify
+            || self.remove_source
             || self.attributes_only
             || self.link.is_some()
             || self.interactive
@@ -199,6 +205,9 @@ impl FileCopier {
         let result = self.make_other(item, dst, fresh);
         if let (true, Some(st)) = (first, linked) {
             self.first_done(item, st, result.as_ref().is_ok_and(|d| d.made()));
+        }
+        if let Ok(Done::Copied(_)) = result {
+            self.remove_source(item, item.stat.as_deref());
         }
         result
     }
@@ -292,7 +301,12 @@ impl FileCopier {
             false => match self.claim_link(item, &sst, dst, fresh) {
                 LinkClaim::Untracked => false,
                 LinkClaim::First => true,
-                LinkClaim::Ended(outcome) => return outcome.map(Copied::Done),
+                LinkClaim::Ended(outcome) => {
+                    if let Ok(Done::Linked) = outcome {
+                        self.remove_source(item, Some(&sst));
+                    }
+                    return outcome.map(Copied::Done);
+                }
             },
         };
         let result = self.copy_open(item, &src, dst, fresh, &sst, as_data, buf);
@@ -363,6 +377,7 @@ impl FileCopier {
             Ok((n, sst)) => {
                 self.finish_file(item, src, &out.fd, &sst);
                 self.commit(item, dst, out)?;
+                self.remove_source(item, Some(&sst));
                 Ok(Done::Copied(n))
             }
             Err(e) => {

@@ -12,10 +12,14 @@ const CLONING: [(i64, &str); 2] = [
 ];
 
 /// The filesystem `path` is on: its statfs type and device, or `None` when it
-/// cannot be asked.
+/// cannot be asked. Never through a symlink: following one moves its atime,
+/// and a source operand must not be touched (GNU's `cp -dp SYMLINK` keeps it).
 fn filesystem(path: &Path) -> Option<(i64, u64)> {
+    let st = rustix::fs::lstat(path).ok()?;
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink {
+        return None;
+    }
     let fs = rustix::fs::statfs(path).ok()?;
-    let st = rustix::fs::stat(path).ok()?;
     #[allow(clippy::unnecessary_cast)] // f_type's width differs between architectures
     Some((fs.f_type as i64, st.st_dev))
 }
