@@ -79,6 +79,8 @@ set edit:completion:arg-completer[uring-cp] = {|@words|
             cand --no-target-directory 'Treat DEST as a normal file (or the directory to create), never as a directory to copy into'
             cand --sync 'Make DEST an up-to-date mirror: copy only entries that differ (same size and modification time count as the same), write each changed file to a temporary name and rename it into place when complete'
             cand --delete 'With --sync: remove destination entries that are not in SOURCE (in the directories being synced; excluded ones are kept)'
+            cand --delete-excluded 'With --sync: also delete destination entries that --exclude matches (implies --delete; excluded entries are otherwise protected)'
+            cand --numeric-ids 'With --sync: accepted for rsync scripts. A local copy keeps numeric user and group IDs anyway (as rsync does between two names of one machine)'
             cand --size-only 'With --sync: files of the same size count as the same'
             cand -c 'With --sync: files of the same size are compared by content (both read in full) instead of by modification time'
             cand --checksum 'With --sync: files of the same size are compared by content (both read in full) instead of by modification time'

@@ -51,6 +51,8 @@ complete -c uring-cp -s u -l update -d 'Replace an existing destination only whe
 complete -c uring-cp -s T -l no-target-directory -d 'Treat DEST as a normal file (or the directory to create), never as a directory to copy into'
 complete -c uring-cp -l sync -d 'Make DEST an up-to-date mirror: copy only entries that differ (same size and modification time count as the same), write each changed file to a temporary name and rename it into place when complete'
 complete -c uring-cp -l delete -d 'With --sync: remove destination entries that are not in SOURCE (in the directories being synced; excluded ones are kept)'
+complete -c uring-cp -l delete-excluded -d 'With --sync: also delete destination entries that --exclude matches (implies --delete; excluded entries are otherwise protected)'
+complete -c uring-cp -l numeric-ids -d 'With --sync: accepted for rsync scripts. A local copy keeps numeric user and group IDs anyway (as rsync does between two names of one machine)'
 complete -c uring-cp -l size-only -d 'With --sync: files of the same size count as the same'
 complete -c uring-cp -s c -l checksum -d 'With --sync: files of the same size are compared by content (both read in full) instead of by modification time'
 complete -c uring-cp -l verify -d 'Read every copied file back from the disk (its cached pages dropped after fdatasync) and compare it with its source; a copy that differs is removed and reported (exit status 1). Also without --sync'

@@ -141,6 +141,8 @@ pub struct SyncOptions {
     pub update: bool,
     /// Remove destination entries missing from the source (`--delete`).
     pub delete: bool,
+    /// `--delete-excluded`: excluded destination entries are deleted too.
+    pub delete_excluded: bool,
     /// Stop deleting after this many (`--max-delete`).
     pub max_delete: Option<u64>,
     /// Write changed files in place instead of through a temporary name.
@@ -451,7 +453,8 @@ impl Config {
                 // -n keeps existing files in sync mode too.
                 ignore_existing: args.ignore_existing || args.no_clobber,
                 update: args.update,
-                delete: args.delete,
+                delete: args.delete || args.delete_excluded,
+                delete_excluded: args.delete_excluded,
                 max_delete: args.max_delete,
                 inplace: args.inplace,
                 itemize: args.itemize_changes,

@@ -236,6 +236,17 @@ pub struct Args {
     #[arg(long, requires = "sync", help_heading = "Sync")]
     pub delete: bool,
 
+    /// With --sync: also delete destination entries that --exclude matches
+    /// (implies --delete; excluded entries are otherwise protected).
+    #[arg(long, requires = "sync", help_heading = "Sync")]
+    pub delete_excluded: bool,
+
+    /// With --sync: accepted for rsync scripts. A local copy keeps numeric
+    /// user and group IDs anyway (as rsync does between two names of one
+    /// machine).
+    #[arg(long, requires = "sync", help_heading = "Sync")]
+    pub numeric_ids: bool,
+
     /// With --delete: delete at most N entries, then stop deleting (exit status 25).
     #[arg(long, value_name = "N", requires = "delete", help_heading = "Sync")]
     pub max_delete: Option<u64>,

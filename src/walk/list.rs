@@ -88,6 +88,12 @@ impl Walker {
             if !self.filter.is_empty() || self.bases.is_some() {
                 rel = dir_rel.join(OsStr::from_bytes(name.to_bytes()));
                 if self.filter.excluded(&rel, ft == FileType::Directory) {
+                    // --delete-excluded: not protected, and deleted below.
+                    if let (Some(m), Some(dft), true) =
+                        (there.as_mut(), existing, self.sync.delete_excluded)
+                    {
+                        m.insert(name, dft);
+                    }
                     continue;
                 }
             }

@@ -511,7 +511,10 @@ impl Walker {
                 return Err(Closed);
             }
             let rel = dir_rel.join(OsStr::from_bytes(name.to_bytes()));
-            if !self.filter.is_empty() && self.filter.excluded(&rel, ft == FileType::Directory) {
+            if !self.filter.is_empty()
+                && !self.sync.delete_excluded
+                && self.filter.excluded(&rel, ft == FileType::Directory)
+            {
                 continue; // excluded entries are protected, as in rsync
             }
             if let Some(max) = self.sync.max_delete
