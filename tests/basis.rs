@@ -550,3 +550,46 @@ fn dry_run_says_what_would_be_linked() {
         );
     }
 }
+
+/// With `--inplace` (no temporary names, so the ring engines' own read
+/// paths are open to files) a twin is still linked, never read and copied.
+#[test]
+fn twins_are_linked_on_every_path() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    day0(&Fx::new(t.join("src")));
+    let out = run_uring_cp(
+        "portable",
+        &["-a", "--sync"],
+        &["-T", "src", "prev"],
+        t,
+        &RunOpts::default(),
+    );
+    assert_eq!(out.code, Some(0), "{out}");
+    for engine in engines_and_ring_reads() {
+        for extra in [
+            &["--inplace"][..],
+            &["--inplace", "--no-preserve=all", "--preserve=timestamps"],
+        ] {
+            let dst = format!("dst-{engine}-{}", extra.len());
+            let mut flags = vec!["-a", "--sync", "--link-dest=../prev"];
+            flags.extend_from_slice(extra);
+            let out = run_uring_cp(
+                engine,
+                &flags,
+                &["-T", "src", dst.as_str()],
+                t,
+                &RunOpts::default(),
+            );
+            let ctx = format!("[{engine}] {extra:?}");
+            assert_eq!(out.code, Some(0), "{ctx}: {out}");
+            for rel in ["docs/a.txt", "docs/deep/c.txt", "big", "zero"] {
+                let (a, b) = (
+                    fs::metadata(t.join(&dst).join(rel)).expect("stat copy"),
+                    fs::metadata(t.join("prev").join(rel)).expect("stat twin"),
+                );
+                assert_eq!(a.ino(), b.ino(), "{ctx}: {rel} is not a link of its twin");
+            }
+        }
+    }
+}

@@ -101,11 +101,16 @@ impl Chains {
             Some(DstState::Ready { fd, fresh }) => (fd.as_raw_fd(), *fresh),
         };
         match &item.kind {
-            // It may be cloned (see `Mover::may_clone`): the synchronous copier
-            // does that, with no ring work first.
-            Kind::File { as_data: false, .. }
-                if !self.files.files_need_sync()
-                    && self.files.may_clone(&item.src_dir, &item.dst_dir) =>
+            // It may be cloned (see `Mover::may_clone`), or it is a --link-dest
+            // twin to link (`linking::twin`): the synchronous copier does that,
+            // with no ring work first.
+            Kind::File {
+                as_data: false,
+                twin,
+                ..
+            } if *twin
+                || (!self.files.files_need_sync()
+                    && self.files.may_clone(&item.src_dir, &item.dst_dir)) =>
             {
                 if let Some(DstState::Ready { fd, .. }) = item.dst_dir.state() {
                     let r = self.files.copy(&item, fd.as_fd(), fresh, &mut Vec::new());

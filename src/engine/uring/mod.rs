@@ -287,7 +287,8 @@ impl<'a> Worker<'a> {
         }
         // Files that need the synchronous path (see `files_need_sync`).
         let plain_file =
-            matches!(item.kind, Kind::File { as_data: false, .. }) && !self.files.files_need_sync();
+            // (a --link-dest twin is linked, never read: see `linking::twin`.)
+            matches!(item.kind, Kind::File { as_data: false, twin: false, .. }) && !self.files.files_need_sync();
         let ready = matches!(item.dst_dir.wait(), DstState::Ready { .. });
         // While the cache is warm (see `adapt`), and for a file that may be
         // cloned (see `Mover::may_clone`), the ring does not read it at all.
