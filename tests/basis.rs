@@ -419,19 +419,25 @@ fn clone_dest_is_refused_where_nothing_clones() {
             "[{engine}] made the destination anyway"
         );
     }
+    refused(
+        t,
+        &["-a", "--sync", "--clone-dest=x", "--reflink=never"],
+        "--clone-dest cannot be used with --reflink=never",
+    );
+}
+
+/// `uring-cp --engine portable FLAGS -T src d` in `t` is refused: status 1
+/// and `message` on stderr.
+fn refused(t: &Path, flags: &[&str], message: &str) {
     let out = run_uring_cp(
         "portable",
-        &["-a", "--sync", "--clone-dest=x", "--reflink=never"],
+        flags,
         &["-T", "src", "d"],
         t,
         &RunOpts::default(),
     );
     assert_eq!(out.code, Some(1), "{out}");
-    assert!(
-        out.stderr_str()
-            .contains("--clone-dest cannot be used with --reflink=never"),
-        "{out}"
-    );
+    assert!(out.stderr_str().contains(message), "{out}");
 }
 
 /// rsync's rules around the options: a missing basis directory is a warning
@@ -465,18 +471,10 @@ fn missing_basis_warns_and_mixed_kinds_are_refused() {
             "source",
         );
     }
-    let out = run_uring_cp(
-        "portable",
-        &["-a", "--sync", "--link-dest=a", "--compare-dest=b"],
-        &["-T", "src", "d"],
+    refused(
         t,
-        &RunOpts::default(),
-    );
-    assert_eq!(out.code, Some(1), "{out}");
-    assert!(
-        out.stderr_str()
-            .contains("the --compare-dest option conflicts with the --link-dest option"),
-        "{out}"
+        &["-a", "--sync", "--link-dest=a", "--compare-dest=b"],
+        "the --compare-dest option conflicts with the --link-dest option",
     );
     if have_rsync("mixed basis options") {
         let r = Command::new("rsync")
@@ -489,19 +487,7 @@ fn missing_basis_warns_and_mixed_kinds_are_refused() {
     let many: Vec<String> = (0..21).map(|i| format!("--link-dest=d{i}")).collect();
     let mut flags = vec!["-a", "--sync"];
     flags.extend(many.iter().map(String::as_str));
-    let out = run_uring_cp(
-        "portable",
-        &flags,
-        &["-T", "src", "d"],
-        t,
-        &RunOpts::default(),
-    );
-    assert_eq!(out.code, Some(1), "{out}");
-    assert!(
-        out.stderr_str()
-            .contains("at most 20 --link-dest directories"),
-        "{out}"
-    );
+    refused(t, &flags, "at most 20 --link-dest directories");
 }
 
 /// `--dry-run` with `--link-dest` says which files would be linked and

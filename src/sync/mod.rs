@@ -237,6 +237,24 @@ pub fn temp_name(name: &CStr) -> CString {
     CString::new(v).unwrap_or_default()
 }
 
+/// Make `name` in `dir` a hard link of `from_name` in `from_dir`, replacing
+/// whatever is there in one step: a link under a temporary name, renamed
+/// over `name` (removed again if the rename fails). At every moment `name`
+/// is the old entry or the new link.
+pub fn link_over<P: rustix::path::Arg>(
+    from_dir: BorrowedFd<'_>,
+    from_name: P,
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+) -> Result<(), rustix::io::Errno> {
+    use rustix::fs::AtFlags;
+    let temp = temp_name(name);
+    rustix::fs::linkat(from_dir, from_name, dir, temp.as_c_str(), AtFlags::empty())?;
+    rustix::fs::renameat(dir, temp.as_c_str(), dir, name).inspect_err(|_| {
+        let _ = rustix::fs::unlinkat(dir, temp.as_c_str(), AtFlags::empty());
+    })
+}
+
 /// The single-letter-free, script-friendly type word of `--itemize-changes`.
 pub fn type_word(ft: FileType) -> &'static str {
     match ft {

@@ -357,11 +357,7 @@ impl Walker {
         if !exists {
             return rustix::fs::linkat(&dir.fd, name, dst, name, AtFlags::empty());
         }
-        let temp = crate::sync::temp_name(name);
-        rustix::fs::linkat(&dir.fd, name, dst, temp.as_c_str(), AtFlags::empty())?;
-        rustix::fs::renameat(dst, temp.as_c_str(), dst, name).inspect_err(|_| {
-            let _ = rustix::fs::unlinkat(dst, temp.as_c_str(), AtFlags::empty());
-        })
+        crate::sync::link_over(dir.fd.as_fd(), name, dst, name)
     }
 }
 

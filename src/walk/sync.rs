@@ -369,24 +369,16 @@ impl Walker {
         path: &Path,
     ) {
         use crate::meta::links::Claim;
-        let temp = crate::sync::temp_name(name);
-        let linked = match &from {
+        let result = match &from {
             Claim::Link(d, n) => match d.state() {
                 Some(DstState::Ready { fd, .. }) => {
-                    rustix::fs::linkat(fd, n.as_c_str(), dir, temp.as_c_str(), AtFlags::empty())
+                    crate::sync::link_over(fd.as_fd(), n.as_c_str(), dir, name)
                 }
                 _ => Err(rustix::io::Errno::BADF),
             },
-            Claim::LinkPath(p) => {
-                rustix::fs::linkat(rustix::fs::CWD, p, dir, temp.as_c_str(), AtFlags::empty())
-            }
+            Claim::LinkPath(p) => crate::sync::link_over(rustix::fs::CWD, p.as_path(), dir, name),
             _ => return,
         };
-        let result = linked.and_then(|()| {
-            rustix::fs::renameat(dir, temp.as_c_str(), dir, name).inspect_err(|_| {
-                let _ = rustix::fs::unlinkat(dir, temp.as_c_str(), AtFlags::empty());
-            })
-        });
         if let Err(e) = result {
             self.progress
                 .error(&CopyError::new(Op::Link, path, e.into()));

@@ -16,7 +16,7 @@ use crate::error::{CopyError, Failure, Op, quote, strip_os_suffix};
 use crate::tree::{Item, Kind};
 use rustix::fs::AtFlags;
 use std::ffi::{CStr, CString};
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 
 /// Make `item`'s destination a link to its source. `Done::Skipped` when it was
@@ -162,12 +162,7 @@ pub fn twin(
             if already_linked(item, dst, false) {
                 return Ok(Done::Skipped);
             }
-            let temp = crate::sync::temp_name(item.dst_name());
-            link(&temp).and_then(|()| {
-                rustix::fs::renameat(dst, &temp, dst, item.dst_name()).inspect_err(|_| {
-                    let _ = rustix::fs::unlinkat(dst, &temp, AtFlags::empty());
-                })
-            })
+            crate::sync::link_over(item.src_dir.fd.as_fd(), &item.name, dst, item.dst_name())
         }
         other => other,
     };
