@@ -124,7 +124,11 @@ impl Walker {
             let mut src_dir = src.clone();
             let mut twin_link = false;
             if self.sync.enabled {
-                let path = join(&dst.path, &name);
+                // (Named only where it is said: not on the path of every entry.)
+                let path = match self.sync.itemize || self.bases.is_some() {
+                    true => join(&dst.path, &name),
+                    false => PathBuf::new(),
+                };
                 let dst_dir_fd = match dst.state() {
                     Some(DstState::Ready { fd, .. }) => Some(fd.as_fd()),
                     _ => None,
