@@ -6,8 +6,9 @@ never\t'Write every byte; the copy has no holes'"
 complete -c uring-cp -l reflink -d 'Control clone/copy-on-write copies: auto (clone each whole file where the filesystem can, as on btrfs and xfs within one filesystem, else copy), always (clone or fail), never. --reflink alone means always' -r -f -a "auto\t'Share the source\'s blocks where the filesystem can (through copy_file_range), else copy'
 always\t'Clone every file (FICLONE); fail for a file that cannot be cloned'
 never\t'Never share blocks: copy every byte (no copy_file_range)'"
-complete -c uring-cp -s b -l backup -d 'Keep each existing destination file that would be replaced as a backup: CONTROL is `simple`/`never` (NAME~), `numbered`/`t` (NAME.~N~), `existing`/`nil` (numbered if numbered backups exist, else simple), or `none`/`off`. Default: $VERSION_CONTROL, else existing. Directories are merged, not backed up' -r
-complete -c uring-cp -s S -l suffix -d 'The suffix of simple backups (default: $SIMPLE_BACKUP_SUFFIX, else ~); implies --backup' -r
+complete -c uring-cp -s b -l backup -d 'Keep each existing destination file that would be replaced as a backup: CONTROL is `simple`/`never` (NAME~), `numbered`/`t` (NAME.~N~), `existing`/`nil` (numbered if numbered backups exist, else simple), or `none`/`off`. Default: $VERSION_CONTROL, else existing (with --sync: simple, as rsync). Directories are merged, not backed up (with --sync, a directory that --delete or a file would remove is moved aside whole)' -r
+complete -c uring-cp -s S -l suffix -d 'The suffix of simple backups (default: $SIMPLE_BACKUP_SUFFIX, else ~; with --sync: ~, or none with --backup-dir); implies --backup' -r
+complete -c uring-cp -l backup-dir -d 'With --sync: backups go into DIR, each at its path relative to DEST (DIR\'s directories are made as needed), instead of beside the original; implies --backup. A relative DIR is inside DEST (rsync\'s rule), and is never deleted by --delete. Must be on DEST\'s filesystem' -r -F
 complete -c uring-cp -s t -l target-directory -d 'Copy all SOURCE arguments into DIRECTORY' -r -F
 complete -c uring-cp -l max-delete -d 'With --delete: delete at most N entries, then stop deleting (exit status 25)' -r
 complete -c uring-cp -l modify-window -d 'With --sync: modification times at most N seconds apart count as equal' -r

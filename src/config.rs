@@ -108,8 +108,27 @@ pub enum BackupKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backup {
     pub kind: BackupKind,
-    /// The simple backup suffix: `-S`, else $SIMPLE_BACKUP_SUFFIX, else `~`.
+    /// The simple backup suffix: `-S`, else $SIMPLE_BACKUP_SUFFIX, else `~`
+    /// (sync mode: `-S`, else `~`, or nothing with `--backup-dir`).
     pub suffix: String,
+    /// `--backup-dir`: where backups go instead of beside the original.
+    pub dir: Option<BackupDir>,
+}
+
+/// `--backup-dir=DIR`: backups keep their path relative to DEST inside DIR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupDir {
+    /// As given (a relative one is inside DEST).
+    pub given: PathBuf,
+    /// DEST as given: every destination path starts with it.
+    pub dest: PathBuf,
+}
+
+impl BackupDir {
+    /// The backup directory itself: DIR, or DEST/DIR when DIR is relative.
+    pub fn root(&self) -> PathBuf {
+        Basis::tree_root(&self.given, &self.dest, std::path::Path::new(""))
+    }
 }
 
 /// -l and -s: make links instead of copies.
@@ -311,6 +330,17 @@ impl Config {
             std::env::var("VERSION_CONTROL").ok(),
             std::env::var("SIMPLE_BACKUP_SUFFIX").ok(),
         )?;
+        let target_path = args
+            .target_directory
+            .clone()
+            .or_else(|| args.paths.last().map(PathBuf::from))
+            .unwrap_or_default();
+        let backup = backup.map(|mut b| {
+            if let Some(d) = &mut b.dir {
+                d.dest = target_path;
+            }
+            b
+        });
         let strip = args.strip_trailing_slashes;
         let mut paths: Vec<PathBuf> = args.paths.into_iter().map(PathBuf::from).collect();
         if strip {
@@ -414,6 +444,16 @@ impl Config {
             (BasisUse::Copy, &args.copy_dest),
         ])?;
 
+        if args.sync
+            && let (Some(_), Some(basis)) = (&backup, &basis)
+        {
+            // (A basis twin linked over a destination file would need a
+            // backup of its own; not done yet.)
+            return Err(UsageError(format!(
+                "--backup cannot be used with {}",
+                basis.use_.flag()
+            )));
+        }
         if reflink == Reflink::Never && basis.as_ref().is_some_and(|b| b.use_ == BasisUse::Clone) {
             return Err(UsageError(
                 "--clone-dest cannot be used with --reflink=never".into(),

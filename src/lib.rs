@@ -79,7 +79,9 @@ pub fn run(cfg: Config) -> i32 {
     let start = std::time::Instant::now();
     interrupt::install();
     raise_descriptor_limit();
-    let console = Arc::new(Console::new(cfg.verbose));
+    let mut console = Console::new(cfg.verbose);
+    console.itemize = cfg.sync.enabled && cfg.sync.itemize;
+    let console = Arc::new(console);
     let progress: Arc<dyn Progress> = console.clone();
     for w in &cfg.warnings {
         progress.warning(w);
@@ -146,6 +148,7 @@ pub fn run(cfg: Config) -> i32 {
         copy_contents: cfg.copy_contents,
         links: links.clone(),
         dest,
+        backup: cfg.backup.clone(),
     };
     let bar = progress::bar::Bar::start(console.clone(), cfg.progress, start);
     if let Err(e) = copy(&mut *engine, roots, options, &links, &progress) {

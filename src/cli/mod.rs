@@ -127,30 +127,44 @@ pub struct Args {
     /// Keep each existing destination file that would be replaced as a backup:
     /// CONTROL is `simple`/`never` (NAME~), `numbered`/`t` (NAME.~N~),
     /// `existing`/`nil` (numbered if numbered backups exist, else simple), or
-    /// `none`/`off`. Default: $VERSION_CONTROL, else existing. Directories are
-    /// merged, not backed up.
+    /// `none`/`off`. Default: $VERSION_CONTROL, else existing (with --sync:
+    /// simple, as rsync). Directories are merged, not backed up (with --sync,
+    /// a directory that --delete or a file would remove is moved aside whole).
     #[arg(
         short = 'b',
         long,
-        alias = "b",
+        aliases = ["b", "ba", "bac", "back", "backu"],
         value_name = "CONTROL",
         num_args = 0..=1,
         require_equals = true,
-        conflicts_with = "sync",
+        conflicts_with = "inplace",
         help_heading = "Backup"
     )]
     pub backup: Option<Option<String>>,
 
-    /// The suffix of simple backups (default: $SIMPLE_BACKUP_SUFFIX, else ~);
-    /// implies --backup.
+    /// The suffix of simple backups (default: $SIMPLE_BACKUP_SUFFIX, else ~;
+    /// with --sync: ~, or none with --backup-dir); implies --backup.
     #[arg(
         short = 'S',
         long,
         value_name = "SUFFIX",
-        conflicts_with = "sync",
+        conflicts_with = "inplace",
         help_heading = "Backup"
     )]
     pub suffix: Option<String>,
+
+    /// With --sync: backups go into DIR, each at its path relative to DEST
+    /// (DIR's directories are made as needed), instead of beside the original;
+    /// implies --backup. A relative DIR is inside DEST (rsync's rule), and is
+    /// never deleted by --delete. Must be on DEST's filesystem.
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "sync",
+        conflicts_with = "inplace",
+        help_heading = "Backup"
+    )]
+    pub backup_dir: Option<PathBuf>,
 
     /// Remove each existing destination file before copying to it (it is
     /// replaced by a new file, renamed over it once complete), instead of

@@ -1,7 +1,7 @@
 //! `-b`/`--backup[=CONTROL]` and `-S`/`--suffix` into a [`Backup`], as cp's
 //! `xget_version` and `set_simple_backup_suffix` decide.
 
-use super::{Backup, BackupKind, UsageError};
+use super::{Backup, BackupDir, BackupKind, UsageError};
 use crate::cli::Args;
 
 /// The backup controls and their meanings, in cp's order.
@@ -24,8 +24,11 @@ pub(super) fn backup(
     version_control: Option<String>,
     suffix_env: Option<String>,
 ) -> Result<Option<Backup>, UsageError> {
-    if args.backup.is_none() && args.suffix.is_none() {
+    if args.backup.is_none() && args.suffix.is_none() && args.backup_dir.is_none() {
         return Ok(None);
+    }
+    if args.sync {
+        return sync_backup(args);
     }
     if args.no_clobber {
         return Err(UsageError(
@@ -47,7 +50,40 @@ pub(super) fn backup(
         .next()
         .filter(|s| !s.is_empty() && !s.contains('/'))
         .unwrap_or_else(|| "~".to_string());
-    Ok(kind.map(|kind| Backup { kind, suffix }))
+    Ok(kind.map(|kind| Backup {
+        kind,
+        suffix,
+        dir: None,
+    }))
+}
+
+/// Sync mode's backups are rsync's: simple unless a CONTROL is given (the
+/// environment is not read), suffix `~`, or none with `--backup-dir`.
+fn sync_backup(args: &Args) -> Result<Option<Backup>, UsageError> {
+    let kind = match args.backup.clone().flatten().filter(|w| !w.is_empty()) {
+        None => Some(BackupKind::Simple),
+        Some(w) => backup_control(&w, "backup type")?,
+    };
+    let dir = args.backup_dir.clone().map(|given| BackupDir {
+        given,
+        dest: Default::default(),
+    });
+    let suffix = match &args.suffix {
+        Some(s) => s.clone(),
+        None if dir.is_some() => String::new(),
+        None => "~".into(),
+    };
+    if suffix.contains('/') {
+        return Err(UsageError(format!(
+            "invalid backup suffix '{suffix}': it may not contain '/'"
+        )));
+    }
+    if suffix.is_empty() && dir.is_none() {
+        return Err(UsageError(
+            "the backup suffix may be empty only with --backup-dir".into(),
+        ));
+    }
+    Ok(kind.map(|kind| Backup { kind, suffix, dir }))
 }
 
 /// One backup control word: exact, or a prefix whose matches all mean the

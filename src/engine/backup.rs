@@ -11,38 +11,174 @@
 //! moment the name holds the old or the new entry, and a failed copy changes
 //! nothing. Where hard links cannot be made, the old entry is renamed, as cp
 //! does.
+//!
+//! Sync mode adds rsync's `--backup-dir` (the backup keeps its path relative
+//! to DEST inside that directory) and backs up what `--delete` would remove
+//! ([`move_aside`]): moved, not copied, so the backup directory must be on
+//! DEST's filesystem (a clear error otherwise, and the entry stays).
 
 use crate::config::{Backup, BackupKind};
-use rustix::fs::AtFlags;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 use std::ffi::{CStr, CString};
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
-/// Give `name` in `dir` its backup name; returns that name. `Ok(None)` when
-/// `name` no longer exists (nothing to keep, as cp).
-pub fn make(dir: BorrowedFd<'_>, name: &CStr, b: &Backup) -> Result<Option<CString>, Errno> {
-    let backup = name_for(dir, name, b)?;
+/// Give `name` in `dir` (whose path is `dir_path`) its backup name, beside
+/// it or inside `--backup-dir`, while `name` still holds it (a hard link; see
+/// the module docs); returns the backup's path. `Ok(None)` when `name` no
+/// longer exists (nothing to keep, as cp).
+pub fn make(
+    dir: BorrowedFd<'_>,
+    dir_path: &Path,
+    name: &CStr,
+    b: &Backup,
+) -> std::io::Result<Option<Kept>> {
+    let ft = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => FileType::from_raw_mode(st.st_mode),
+        Err(Errno::NOENT) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let (to, to_path) = destination(dir_path, b)?;
+    let to = to.as_ref().map_or(dir, |fd| fd.as_fd());
+    let backup = name_for(to, name, b)?;
     let temp = crate::sync::temp_name(name);
-    match rustix::fs::linkat(dir, name, dir, &temp, AtFlags::empty()) {
+    match rustix::fs::linkat(dir, name, to, &temp, AtFlags::empty()) {
         Ok(()) => {
-            let renamed = rustix::fs::renameat(dir, &temp, dir, &backup);
+            let renamed = rustix::fs::renameat(to, &temp, to, &backup);
             // (A rename onto another name of the same inode does nothing and
             // leaves the temporary name.)
-            let _ = rustix::fs::unlinkat(dir, &temp, AtFlags::empty());
-            renamed?;
+            let _ = rustix::fs::unlinkat(to, &temp, AtFlags::empty());
+            renamed.map_err(|e| refused(e, b))?;
         }
         Err(Errno::NOENT) => return Ok(None),
         // No hard links here (or too many): move it aside, as cp does.
-        Err(Errno::PERM | Errno::MLINK | Errno::NOTSUP | Errno::XDEV) => {
-            match rustix::fs::renameat(dir, name, dir, &backup) {
+        Err(Errno::PERM | Errno::MLINK | Errno::NOTSUP) => {
+            match rustix::fs::renameat(dir, name, to, &backup) {
                 Err(Errno::NOENT) => return Ok(None),
-                other => other?,
+                other => other.map_err(|e| refused(e, b))?,
             }
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(refused(e, b)),
     }
-    Ok(Some(backup))
+    Ok(Some(Kept {
+        path: crate::tree::join(&to_path, &backup),
+        ft,
+    }))
+}
+
+/// A backup made: its path and the type of the entry kept.
+pub struct Kept {
+    pub path: PathBuf,
+    pub ft: FileType,
+}
+
+/// Sync mode: move the entry `name` of `dir` (at `dir_path`) to its backup
+/// name instead of removing it (`--delete`, or an entry of another type in
+/// the way). A directory moves whole; where its backup name is a directory
+/// already (an earlier backup), its entries are merged into that one.
+/// Returns the backup's path; `Ok(None)` when `name` is gone.
+pub fn move_aside(
+    dir: BorrowedFd<'_>,
+    dir_path: &Path,
+    name: &CStr,
+    b: &Backup,
+) -> std::io::Result<Option<PathBuf>> {
+    let (to, to_path) = destination(dir_path, b)?;
+    let to = to.as_ref().map_or(dir, |fd| fd.as_fd());
+    let backup = name_for(to, name, b)?;
+    match rustix::fs::renameat(dir, name, to, &backup) {
+        Ok(()) => {}
+        Err(Errno::NOENT) => return Ok(None),
+        Err(Errno::NOTEMPTY | Errno::EXIST) => {
+            merge(dir, name, to, &backup).map_err(|e| refused(e, b))?;
+        }
+        Err(e) => return Err(refused(e, b)),
+    }
+    Ok(Some(crate::tree::join(&to_path, &backup)))
+}
+
+/// Move every entry of the directory `name` in `dir` into the directory
+/// `into` in `to` (recursively where both have a directory of one name),
+/// then remove the emptied `name`. A clash of a directory with a
+/// non-directory stops it: nothing is removed that was not moved.
+fn merge(dir: BorrowedFd<'_>, name: &CStr, to: BorrowedFd<'_>, into: &CStr) -> Result<(), Errno> {
+    let open = |d: BorrowedFd<'_>, n: &CStr| {
+        rustix::fs::openat(
+            d,
+            n,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+    };
+    let from = open(dir, name)?;
+    let into_fd = open(to, into)?;
+    let mut names = Vec::new();
+    for entry in rustix::fs::Dir::read_from(&from)? {
+        let entry = entry?;
+        let n = entry.file_name();
+        if n != c"." && n != c".." {
+            names.push(n.to_owned());
+        }
+    }
+    for n in &names {
+        match rustix::fs::renameat(&from, n, &into_fd, n) {
+            Ok(()) => {}
+            Err(Errno::NOTEMPTY | Errno::EXIST) => merge(from.as_fd(), n, into_fd.as_fd(), n)?,
+            Err(e) => return Err(e),
+        }
+    }
+    rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR)
+}
+
+/// The directory a backup of an entry of the directory at `dir_path` goes
+/// into: that directory itself
+/// (`None`), or its counterpart in `--backup-dir`, made if missing.
+fn destination(dir_path: &Path, b: &Backup) -> std::io::Result<(Option<OwnedFd>, PathBuf)> {
+    let Some(d) = &b.dir else {
+        return Ok((None, dir_path.to_path_buf()));
+    };
+    let rel = dir_path.strip_prefix(&d.dest).map_err(|_| {
+        std::io::Error::other(format!(
+            "not inside the destination {}",
+            crate::error::quote(&d.dest)
+        ))
+    })?;
+    let path = match rel.as_os_str().is_empty() {
+        true => d.root(),
+        false => d.root().join(rel),
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .create(&path)
+        .map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot create backup directory {}: {}",
+                    crate::error::quote(&path),
+                    crate::error::strip_os_suffix(&e)
+                ),
+            )
+        })?;
+    let fd = rustix::fs::open(
+        &path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    Ok((Some(fd), path))
+}
+
+/// A backup that could not be made, said plainly where the reason is ours.
+fn refused(e: Errno, b: &Backup) -> std::io::Error {
+    match (e, &b.dir) {
+        (Errno::XDEV, Some(d)) => std::io::Error::other(format!(
+            "the backup directory {} is on another filesystem",
+            crate::error::quote(&d.given)
+        )),
+        _ => e.into(),
+    }
 }
 
 /// The backup name of `name` in `dir` under `b`'s rules.
@@ -80,6 +216,23 @@ fn highest_number(dir: BorrowedFd<'_>, name: &[u8]) -> Result<Option<u64>, Errno
         }
     }
     Ok(highest)
+}
+
+/// Is `name` a backup's name under `b`: ending in the suffix, or numbered
+/// (`NAME.~N~`)? Sync mode's `--delete` leaves those (rsync's rule).
+pub fn is_backup_name(name: &CStr, b: &Backup) -> bool {
+    let n = name.to_bytes();
+    let numbered = || {
+        let Some(rest) = n.strip_suffix(b"~") else {
+            return false;
+        };
+        let Some(at) = rest.windows(2).rposition(|w| w == b".~") else {
+            return false;
+        };
+        number_of(n, &n[..at]).is_some()
+    };
+    (!b.suffix.is_empty() && n.ends_with(b.suffix.as_bytes()))
+        || (b.kind != BackupKind::Simple && numbered())
 }
 
 /// N, if `entry` is `NAME.~N~` (N decimal, without leading zeros).
@@ -138,5 +291,23 @@ mod tests {
         assert_eq!(number_of(b"f.~1a~", b"f"), None);
         assert_eq!(number_of(b"g.~1~", b"f"), None);
         assert_eq!(number_of(b"f~", b"f"), None);
+    }
+
+    #[test]
+    fn backup_names() {
+        let b = |kind, suffix: &str| Backup {
+            kind,
+            suffix: suffix.into(),
+            dir: None,
+        };
+        let simple = b(BackupKind::Simple, "~");
+        assert!(is_backup_name(c"f~", &simple));
+        assert!(!is_backup_name(c"f", &simple));
+        assert!(!is_backup_name(c"f.~1~x", &simple));
+        let numbered = b(BackupKind::Numbered, ".bak");
+        assert!(is_backup_name(c"f.~12~", &numbered));
+        assert!(is_backup_name(c"f.bak", &numbered));
+        assert!(!is_backup_name(c"f.~01~", &numbered));
+        assert!(!is_backup_name(c"f~", &numbered));
     }
 }

@@ -41,9 +41,10 @@ pub trait Progress: Send + Sync {
     /// An existing destination entry was removed to make room for the item
     /// that replaces it (cp's `removed 'X'` under -v).
     fn removed(&self, _path: &std::path::Path) {}
-    /// -b: the existing `dst` was kept as `backup` (cp's -v names it on the
-    /// item's line).
-    fn backed_up(&self, _dst: &std::path::Path, _backup: &std::path::Path) {}
+    /// -b: the existing `dst`, a `what` (`file`, `dir`, `symlink`,
+    /// `special`), was kept as `backup` (cp's -v names it on the item's
+    /// line; sync mode's `--itemize-changes` gives it a line).
+    fn backed_up(&self, _dst: &std::path::Path, _backup: &std::path::Path, _what: &str) {}
     /// Sync mode: --max-delete stopped the deletions.
     fn delete_stopped(&self) {}
     /// What one io_uring worker submitted, when it ends.
@@ -114,6 +115,8 @@ impl Stats {
 #[derive(Debug, Default)]
 pub struct Console {
     pub verbose: bool,
+    /// Sync mode's `--itemize-changes`: backups get a line of their own.
+    pub itemize: bool,
     pub stats: Stats,
     /// The progress bar, once it is shown: lines printed meanwhile go above it.
     bar: OnceLock<indicatif::ProgressBar>,
@@ -125,6 +128,7 @@ impl Console {
     pub fn new(verbose: bool) -> Self {
         Console {
             verbose,
+            itemize: false,
             stats: Stats::default(),
             bar: OnceLock::new(),
             backups: Default::default(),
@@ -204,7 +208,12 @@ impl Progress for Console {
         self.stats.deleted.fetch_add(1, Relaxed);
     }
 
-    fn backed_up(&self, dst: &std::path::Path, backup: &std::path::Path) {
+    fn backed_up(&self, dst: &std::path::Path, backup: &std::path::Path, what: &str) {
+        if self.itemize {
+            use crate::error::quote;
+            let line = format!("backup {what} - {} -> {}", quote(dst), quote(backup));
+            return self.itemize(&line);
+        }
         if self.verbose
             && let Ok(mut b) = self.backups.lock()
         {

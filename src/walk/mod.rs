@@ -76,6 +76,9 @@ pub struct Walker {
     filter: Arc<Filter>,
     /// --sync: decide per entry; delete extras (see `sync.rs`).
     sync: SyncOptions,
+    /// Sync mode's `-b`/`--backup-dir`: what `--delete` or a type change
+    /// would remove is moved aside instead.
+    backup: Option<crate::config::Backup>,
     /// When the run started (see [`crate::sync::xattrs_may_differ`]).
     run_start: (i64, i64),
     /// --delete: entries deleted so far (for --max-delete).
@@ -142,6 +145,8 @@ pub struct Options {
     pub links: Arc<crate::meta::links::Links>,
     /// DEST as planned: relative basis directories are inside it.
     pub dest: PathBuf,
+    /// Sync mode: `-b`, `--backup-dir` (see `sync.rs`).
+    pub backup: Option<crate::config::Backup>,
 }
 
 impl Walker {
@@ -177,6 +182,7 @@ impl Walker {
             archive: o.archive,
             filter: o.filter,
             sync: o.sync,
+            backup: o.backup.filter(|_| o_sync_enabled),
             run_start: crate::sync::run_start(),
             deleted: 0,
             kept: None,

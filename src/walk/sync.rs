@@ -145,10 +145,10 @@ impl Walker {
             if dft == FileType::Directory {
                 return Step::Send(None); // synced when the walk opens it (`Walker::dir`)
             }
-            return self.replace(dir, dst_name, dft, &path);
+            return self.replace(dst, dir, dst_name, dft, &path);
         }
         if dft == FileType::Directory {
-            return self.replace(dir, dst_name, dft, &path);
+            return self.replace(dst, dir, dst_name, dft, &path);
         }
         let flags = if follow {
             AtFlags::empty()
@@ -421,16 +421,19 @@ impl Walker {
 
     /// Remove a destination entry of another type than its source (one of
     /// them a directory), so the source can be created there.
-    fn replace(&mut self, dir: BorrowedFd<'_>, name: &CStr, dft: FileType, path: &Path) -> Step {
-        let removed = if self.sync.dry_run {
-            Ok(())
-        } else {
-            remove(dir, name, dft == FileType::Directory)
-        };
-        match removed {
+    fn replace(
+        &mut self,
+        dst: &DstDir,
+        dir: BorrowedFd<'_>,
+        name: &CStr,
+        dft: FileType,
+        path: &Path,
+    ) -> Step {
+        match self.take_away(dst, dir, name, dft) {
             Ok(()) => Step::Send(Some(("replace", format!("was-{}", type_word(dft))))),
             Err(e) => {
-                self.progress.error(&CopyError::new(Op::Remove, path, e));
+                self.progress
+                    .error(&CopyError::new(self.take_away_op(), path, e));
                 Step::Skip
             }
         }
@@ -515,22 +518,77 @@ impl Walker {
                 self.progress.delete_stopped();
                 return Ok(());
             }
+            if self.protected_backup(dir, &name, ft) {
+                continue;
+            }
             let path = join(&dst.path, &name);
-            let removed = if self.sync.dry_run {
-                Ok(())
-            } else {
-                remove(dir, &name, ft == FileType::Directory)
-            };
-            match removed {
+            match self.take_away(dst, dir, &name, ft) {
                 Ok(()) => {
                     self.deleted += 1;
                     self.progress.deleted();
                     self.itemize("delete", ft, "-", &path);
                 }
-                Err(e) => self.progress.error(&CopyError::new(Op::Remove, &path, e)),
+                Err(e) => self
+                    .progress
+                    .error(&CopyError::new(self.take_away_op(), &path, e)),
             }
         }
         Ok(())
+    }
+
+    /// Remove the entry `name` (of type `ft`) of the destination directory
+    /// `dst` (open as `dir`), or with `-b` move it to its backup name (see
+    /// [`crate::engine::backup::move_aside`]). `--dry-run`: nothing.
+    pub(super) fn take_away(
+        &self,
+        dst: &DstDir,
+        dir: BorrowedFd<'_>,
+        name: &CStr,
+        ft: FileType,
+    ) -> std::io::Result<()> {
+        if self.sync.dry_run {
+            return Ok(());
+        }
+        let Some(b) = &self.backup else {
+            return remove(dir, name, ft == FileType::Directory);
+        };
+        if let Some(to) = crate::engine::backup::move_aside(dir, &dst.path, name, b)? {
+            self.progress
+                .backed_up(&join(&dst.path, name), &to, type_word(ft));
+        }
+        Ok(())
+    }
+
+    /// What [`Self::take_away`] does, for its failures' messages.
+    fn take_away_op(&self) -> Op {
+        match self.backup {
+            Some(_) => Op::Backup,
+            None => Op::Remove,
+        }
+    }
+
+    /// Is the extra destination entry `name` in `dir` one `--delete` must
+    /// leave with `-b`: a backup beside its original (rsync protects the
+    /// suffix from deletion unless `--delete-excluded`), or the backup
+    /// directory itself where it is inside DEST (rsync would delete it,
+    /// backing it up into itself)?
+    fn protected_backup(&self, dir: BorrowedFd<'_>, name: &CStr, ft: FileType) -> bool {
+        let Some(b) = &self.backup else {
+            return false;
+        };
+        match &b.dir {
+            None => !self.sync.delete_excluded && crate::engine::backup::is_backup_name(name, b),
+            Some(d) => {
+                ft == FileType::Directory
+                    && match (
+                        rustix::fs::stat(d.root()),
+                        rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW),
+                    ) {
+                        (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
+                        _ => false,
+                    }
+            }
+        }
     }
 
     /// `--itemize-changes`: `ACTION TYPE DETAILS PATH`.
@@ -546,7 +604,7 @@ impl Walker {
 }
 
 /// Remove `name` in `dir`: a file, or a whole directory tree.
-fn remove(dir: BorrowedFd<'_>, name: &CStr, is_dir: bool) -> std::io::Result<()> {
+pub(super) fn remove(dir: BorrowedFd<'_>, name: &CStr, is_dir: bool) -> std::io::Result<()> {
     if !is_dir {
         return rustix::fs::unlinkat(dir, name, AtFlags::empty()).map_err(Into::into);
     }

@@ -194,14 +194,15 @@ impl FileCopier {
         let Some(b) = &self.backup else {
             return Ok(false);
         };
-        match crate::engine::backup::make(dst, item.dst_name(), b) {
-            Ok(Some(name)) => {
-                let path = crate::tree::join(&item.dst_dir.path, &name);
-                self.archive.progress.backed_up(&item.dst_path(), &path);
+        match crate::engine::backup::make(dst, &item.dst_dir.path, item.dst_name(), b) {
+            Ok(Some(kept)) => {
+                let what = crate::sync::type_word(kept.ft);
+                let progress = &self.archive.progress;
+                progress.backed_up(&item.dst_path(), &kept.path, what);
                 Ok(true)
             }
             Ok(None) => Ok(false),
-            Err(e) => Err(item.error(Op::Backup, true, e.into()).into()),
+            Err(e) => Err(item.error(Op::Backup, true, e).into()),
         }
     }
 

@@ -1,0 +1,345 @@
+//! Sync mode's backups (issue 16): `-b`, `--backup-dir=DIR`, `--suffix`.
+//! What sync mode would replace or `--delete` would remove is moved aside;
+//! the destination and the backup directory are compared with rsync's on
+//! every engine, and the two places where we differ on purpose are pinned:
+//! a directory that must go is moved aside whole (rsync renames the files in
+//! it and fails to remove it, exit 23), and a `--backup-dir` inside DEST is
+//! never deleted by `--delete` (rsync deletes it, backing it up into itself).
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::Command;
+
+fn rsync(args: &[&str], cwd: &Path) -> std::process::Output {
+    Command::new("rsync")
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("rsync")
+}
+
+/// A source and an older destination: a changed file at the top and in a
+/// subdirectory, a changed symlink, an extra file, an extra tree, a file
+/// that became a directory and a directory that became a file, an old
+/// backup, and an unchanged file.
+fn fixture(t: &Path) {
+    let _ = std::fs::remove_dir_all(t.join("src"));
+    Fx::new(t.join("src"))
+        .dir("", 0o755)
+        .file("f", 0o644, "new f")
+        .file("sub/f", 0o644, "new sub/f")
+        .symlink("l", "new-target")
+        .file("same", 0o600, "unchanged")
+        .dir("was-file", 0o755)
+        .file("was-dir", 0o644, "now a file");
+}
+
+fn old_destination(d: &Path) {
+    let _ = std::fs::remove_dir_all(d);
+    Fx::new(d)
+        .dir("", 0o755)
+        .file("f", 0o644, "old f")
+        .file("sub/f", 0o640, "old sub/f")
+        .symlink("l", "old-target")
+        .file("extra", 0o644, "only at the destination")
+        .file("gone/deep/z", 0o644, "a tree the source lost")
+        .file("old~", 0o644, "an earlier backup")
+        .file("was-file", 0o644, "a file")
+        .file("was-dir/inside", 0o644, "in a directory");
+    // Older than the source: the quick check sees each changed file.
+    for f in ["f", "sub/f"] {
+        let p = d.join(f);
+        let when = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30);
+        std::fs::File::options()
+            .write(true)
+            .open(&p)
+            .and_then(|file| file.set_modified(when))
+            .expect("set mtime");
+    }
+    std::fs::copy(d.join("../src/same"), d.join("same")).expect("copy same");
+    let src_same = std::fs::metadata(d.join("../src/same")).expect("stat");
+    std::fs::File::options()
+        .write(true)
+        .open(d.join("same"))
+        .and_then(|file| file.set_modified(src_same.modified()?))
+        .expect("set mtime");
+    std::fs::set_permissions(
+        d.join("same"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .expect("chmod");
+}
+
+fn ours(engine: &str, t: &Path, options: &[&str], dst: &str) -> Outcome {
+    let mut flags = vec!["-a", "--sync", "--delete", "--itemize-changes"];
+    flags.extend_from_slice(options);
+    run_uring_cp(engine, &flags, &["-T", "src", dst], t, &RunOpts::default())
+}
+
+#[test]
+fn backup_dir_keeps_what_is_replaced_or_deleted_like_rsync() {
+    if !have_rsync("--backup-dir") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    fixture(t);
+    for engine in engines() {
+        for d in ["want", "dst", "want.bak", "dst.bak"] {
+            let _ = std::fs::remove_dir_all(t.join(d));
+        }
+        old_destination(&t.join("want"));
+        old_destination(&t.join("dst"));
+        // An older backup of sub/f there already: replaced, as rsync does.
+        Fx::new(t.join("want.bak"))
+            .dir("", 0o755)
+            .file("sub/f", 0o644, "older");
+        Fx::new(t.join("dst.bak"))
+            .dir("", 0o755)
+            .file("sub/f", 0o644, "older");
+        let r = rsync(
+            &[
+                "-a",
+                "--delete",
+                "--backup-dir=../want.bak",
+                "src/",
+                "want/",
+            ],
+            t,
+        );
+        assert!(r.status.success(), "rsync: {}", show(&r.stderr));
+        let out = ours(engine, t, &["--backup-dir=../dst.bak"], "dst");
+        let ctx = format!("[{engine}] --backup-dir");
+        assert_eq!(out.code, Some(0), "{ctx}: {out}");
+        for (a, b) in [("dst", "want"), ("dst.bak", "want.bak")] {
+            assert_snapshots_eq(
+                &format!("{ctx} {a}"),
+                &snapshot(&t.join(a)),
+                &snapshot(&t.join(b)),
+                "uring-cp",
+                "rsync",
+            );
+        }
+        let said = out.stdout_str();
+        for line in [
+            "backup file - 'dst/f' -> 'dst/../dst.bak/f'",
+            "backup dir - 'dst/gone' -> 'dst/../dst.bak/gone'",
+            "backup symlink - 'dst/l' -> 'dst/../dst.bak/l'",
+            "delete dir - 'dst/gone'",
+        ] {
+            assert!(
+                said.lines().any(|l| l == line),
+                "{ctx}: no {line:?} in\n{said}"
+            );
+        }
+        // Nothing changed since: nothing more is backed up, nothing printed.
+        let again = ours(engine, t, &["--backup-dir=../dst.bak"], "dst");
+        assert_eq!(again.code, Some(0), "{ctx} again: {again}");
+        assert_eq!(again.stdout_str(), "", "{ctx} again");
+    }
+}
+
+#[test]
+fn backups_beside_like_rsync_but_directories_move_whole() {
+    if !have_rsync("--backup") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    fixture(t);
+    for engine in engines() {
+        old_destination(&t.join("want"));
+        old_destination(&t.join("dst"));
+        // rsync renames the files of a directory it must remove, then cannot
+        // remove it (exit 23); we move the directory whole.
+        let r = rsync(&["-a", "--delete", "-b", "src/", "want/"], t);
+        assert_eq!(r.status.code(), Some(23), "rsync: {}", show(&r.stderr));
+        let out = ours(engine, t, &["-b"], "dst");
+        let ctx = format!("[{engine}] -b");
+        assert_eq!(out.code, Some(0), "{ctx}: {out}");
+        // (rsync also fails to put the file was-dir in place of the directory.)
+        let moved = |p: &[u8]| !(p.starts_with(b"gone") || p.starts_with(b"was-dir"));
+        assert_snapshots_eq(
+            &ctx,
+            &filter_snapshot(&snapshot(&t.join("dst")), moved),
+            &filter_snapshot(&snapshot(&t.join("want")), moved),
+            "uring-cp",
+            "rsync",
+        );
+        let d = Fx::new(t.join("dst"));
+        assert_eq!(d.read("gone~/deep/z"), b"a tree the source lost", "{ctx}");
+        assert_eq!(d.read("was-dir~/inside"), b"in a directory", "{ctx}");
+        assert_eq!(d.read("was-dir"), b"now a file", "{ctx}");
+        assert_eq!(d.read("f~"), b"old f", "{ctx}");
+        assert_eq!(
+            d.read("old~"),
+            b"an earlier backup",
+            "{ctx}: backups are kept"
+        );
+        assert!(!d.exists("gone"), "{ctx}");
+        // The tree comes back and goes again: merged into the older backup.
+        Fx::new(t.join("dst"))
+            .file("gone/deep/z", 0o644, "second")
+            .file("gone/q", 0o644, "q");
+        let out = ours(engine, t, &["-b"], "dst");
+        assert_eq!(out.code, Some(0), "{ctx} again: {out}");
+        assert_eq!(d.read("gone~/deep/z"), b"second", "{ctx} again");
+        assert_eq!(d.read("gone~/q"), b"q", "{ctx} again");
+        assert!(!d.exists("gone"), "{ctx} again");
+    }
+}
+
+#[test]
+fn a_backup_dir_inside_dest_is_never_deleted() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    fixture(t);
+    for engine in engines() {
+        old_destination(&t.join("dst"));
+        let ctx = format!("[{engine}] --backup-dir=bk");
+        let out = ours(engine, t, &["--backup-dir=bk"], "dst");
+        assert_eq!(out.code, Some(0), "{ctx}: {out}");
+        std::fs::write(t.join("src/f"), "newer f").expect("write");
+        let out = ours(engine, t, &["--backup-dir=bk"], "dst");
+        assert_eq!(out.code, Some(0), "{ctx} again: {out}");
+        let d = Fx::new(t.join("dst"));
+        // (rsync 3.2.7 deletes bk on the second run, into bk/bk.)
+        assert_eq!(d.read("bk/f"), b"new f", "{ctx}: the second run's backup");
+        assert_eq!(d.read("bk/extra"), b"only at the destination", "{ctx}");
+        assert!(!d.exists("bk/bk"), "{ctx}");
+        assert_eq!(d.read("f"), b"newer f", "{ctx}");
+        std::fs::write(t.join("src/f"), "new f").expect("write");
+        let _ = std::fs::remove_dir_all(t.join("dst"));
+    }
+}
+
+#[test]
+fn a_backup_that_cannot_be_made_keeps_the_original() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    fixture(t);
+    let other = match common::mount::Mount::tmpfs(&t.join("other"), "4m") {
+        Ok(m) => m,
+        Err(why) => {
+            skip(&format!("a backup directory on another filesystem: {why}"));
+            return;
+        }
+    };
+    let bak = other.path.join("bak");
+    let bak_arg = format!("--backup-dir={}", bak.display());
+    for engine in engines() {
+        old_destination(&t.join("dst"));
+        let ctx = format!("[{engine}] backup dir on another filesystem");
+        let out = ours(engine, t, &[&bak_arg], "dst");
+        assert_eq!(out.code, Some(1), "{ctx}: {out}");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            err.contains("'dst/f'") && err.contains("is on another filesystem"),
+            "{ctx}: {err}"
+        );
+        let d = Fx::new(t.join("dst"));
+        assert_eq!(d.read("f"), b"old f", "{ctx}: not replaced");
+        assert_eq!(
+            d.read("extra"),
+            b"only at the destination",
+            "{ctx}: not deleted"
+        );
+        assert_eq!(d.read("gone/deep/z"), b"a tree the source lost", "{ctx}");
+        // What needs no backup is still synced.
+        assert!(d.exists("was-file"), "{ctx}");
+    }
+}
+
+#[test]
+fn a_failed_copy_makes_no_backup_and_keeps_the_original() {
+    if !has_command("strace") {
+        skip("strace is not installed (.ci/run installs it)");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    fixture(t);
+    for engine in engines() {
+        old_destination(&t.join("dst"));
+        let _ = std::fs::remove_dir_all(t.join("bak"));
+        let ctx = format!("[{engine}] every data write fails");
+        let mut args: Vec<String> = [
+            "-f",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            "trace=copy_file_range,pwrite64,splice,write",
+            "-e",
+            "inject=copy_file_range:error=EIO",
+            "-e",
+            "inject=pwrite64:error=EIO",
+            "-e",
+            "inject=splice:error=EIO",
+            BIN,
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend(engine_args(engine).into_iter().map(String::from));
+        args.extend(["-a", "--sync", "--backup-dir=../bak", "-T", "src", "dst"].map(String::from));
+        let out = Command::new("strace")
+            .args(&args)
+            .current_dir(t)
+            .output()
+            .expect("strace");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(1), "{ctx}: {err}");
+        assert!(err.contains("'dst/f'"), "{ctx}: {err}");
+        let d = Fx::new(t.join("dst"));
+        assert_eq!(d.read("f"), b"old f", "{ctx}: the old file stays");
+        assert_eq!(d.read("sub/f"), b"old sub/f", "{ctx}");
+        assert!(
+            !t.join("bak/f").exists(),
+            "{ctx}: no backup of a file not replaced"
+        );
+    }
+}
+
+#[test]
+fn backup_options_that_cannot_work_are_refused() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    fixture(t);
+    for (args, says) in [
+        (
+            &["-b", "--link-dest=x"][..],
+            "--backup cannot be used with --link-dest",
+        ),
+        (&["--backup-dir=x", "--inplace"], "--inplace"),
+        (
+            &["-b", "--suffix="],
+            "the backup suffix may be empty only with --backup-dir",
+        ),
+        (&["--suffix=a/b"], "invalid backup suffix 'a/b'"),
+    ] {
+        let mut flags = vec!["-a", "--sync"];
+        flags.extend_from_slice(args);
+        let out = run_uring_cp(
+            "auto",
+            &flags,
+            &["-T", "src", "dst"],
+            t,
+            &RunOpts::default(),
+        );
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_ne!(out.code, Some(0), "{args:?}: {out}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!t.join("dst").exists(), "{args:?}: nothing copied");
+    }
+    // --backup-dir needs --sync.
+    let out = run_uring_cp(
+        "auto",
+        &["-r", "--backup-dir=x"],
+        &["src", "dst"],
+        t,
+        &RunOpts::default(),
+    );
+    assert_ne!(out.code, Some(0), "{out}");
+}
