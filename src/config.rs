@@ -162,6 +162,8 @@ pub struct SyncOptions {
     pub delete: bool,
     /// `--delete-excluded`: excluded destination entries are deleted too.
     pub delete_excluded: bool,
+    /// When `--delete` deletes (`--delete-before`, `-during`, `-after`).
+    pub delete_when: DeleteWhen,
     /// Stop deleting after this many (`--max-delete`).
     pub max_delete: Option<u64>,
     /// Write changed files in place instead of through a temporary name.
@@ -175,6 +177,19 @@ pub struct SyncOptions {
     /// `--remove-source-files`: a source name is removed once its entry is
     /// at the destination (see [`crate::sync::remove`]).
     pub remove_source: bool,
+}
+
+/// When sync mode's `--delete` deletes, relative to the copying (rsync's
+/// `--delete-before`, `--delete-during`, `--delete-after`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DeleteWhen {
+    /// All of it first, in a pass of its own.
+    Before,
+    /// Per directory, after its entries are sent.
+    #[default]
+    During,
+    /// Once everything is copied (found during the walk).
+    After,
 }
 
 impl SyncOptions {
@@ -493,8 +508,19 @@ impl Config {
                 // -n keeps existing files in sync mode too.
                 ignore_existing: args.ignore_existing || args.no_clobber,
                 update: args.update,
-                delete: args.delete || args.delete_excluded,
+                delete: args.delete
+                    || args.delete_excluded
+                    || args.delete_before
+                    || args.delete_during
+                    || args.delete_after,
                 delete_excluded: args.delete_excluded,
+                delete_when: if args.delete_before {
+                    DeleteWhen::Before
+                } else if args.delete_after {
+                    DeleteWhen::After
+                } else {
+                    DeleteWhen::During
+                },
                 max_delete: args.max_delete,
                 inplace: args.inplace,
                 itemize: args.itemize_changes,

@@ -247,12 +247,15 @@ fn copy(
     let finisher = tree::Finisher::start()?;
     let (walker, queues) =
         walk::Walker::new(engine.intake(), progress.clone(), options, finisher.queue());
-    std::thread::scope(|s| {
-        s.spawn(move || walker.run(roots));
+    let deletions = std::thread::scope(|s| {
+        let walk = s.spawn(move || walker.run(roots));
         engine.run(queues, progress);
+        walk.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
     });
     links.clear();
     finisher.finish();
+    // --delete-after: once every copy is in place and every directory finished.
+    deletions.apply(&**progress);
     Ok(())
 }
 

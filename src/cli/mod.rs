@@ -23,6 +23,9 @@ use std::path::PathBuf;
     // it as an alias (see `tests::gnu_abbreviations_mean_the_same`).
     infer_long_args = true,
     args_override_self = true,
+    // Any of the options that delete (for --max-delete).
+    group = clap::ArgGroup::new("deleting").multiple(true).args(
+        ["delete", "delete_excluded", "delete_before", "delete_during", "delete_after"]),
     override_usage = "uring-cp [OPTIONS] SOURCE DEST\n       \
                       uring-cp [OPTIONS] SOURCE... DIRECTORY\n       \
                       uring-cp [OPTIONS] -t DIRECTORY SOURCE...",
@@ -250,6 +253,30 @@ pub struct Args {
     #[arg(long, requires = "sync", help_heading = "Sync")]
     pub delete: bool,
 
+    /// With --sync: delete everything to be deleted first, in one pass over
+    /// the trees, before anything is copied (frees space; implies --delete).
+    #[arg(long, requires = "sync", conflicts_with_all = ["delete_during", "delete_after"],
+          help_heading = "Sync")]
+    pub delete_before: bool,
+
+    /// With --sync: delete in each directory while the run goes (the default;
+    /// implies --delete).
+    #[arg(
+        long,
+        alias = "del",
+        requires = "sync",
+        conflicts_with = "delete_after",
+        help_heading = "Sync"
+    )]
+    pub delete_during: bool,
+
+    /// With --sync: delete only once everything has been copied, so nothing
+    /// is gone before its replacement is in place (implies --delete). The
+    /// entries are found during the run, as rsync's --delete-delay, which is
+    /// accepted too.
+    #[arg(long, alias = "delete-delay", requires = "sync", help_heading = "Sync")]
+    pub delete_after: bool,
+
     /// With --sync: also delete destination entries that --exclude matches
     /// (implies --delete; excluded entries are otherwise protected).
     #[arg(long, requires = "sync", help_heading = "Sync")]
@@ -262,7 +289,7 @@ pub struct Args {
     pub numeric_ids: bool,
 
     /// With --delete: delete at most N entries, then stop deleting (exit status 25).
-    #[arg(long, value_name = "N", requires = "delete", help_heading = "Sync")]
+    #[arg(long, value_name = "N", requires = "deleting", help_heading = "Sync")]
     pub max_delete: Option<u64>,
 
     /// With --sync: modification times at most N seconds apart count as equal.

@@ -292,9 +292,10 @@ impl Walker {
         }
         if let (Some(dfd), Some(extra)) = (dst_fd, there)
             && self.sync.delete
+            && self.sync.delete_when != crate::config::DeleteWhen::Before
             && listed
         {
-            self.delete_extra(dfd, dst, dir_rel, extra)?;
+            self.delete_extra(dfd, &dst.path, dir_rel, extra)?;
         }
         Ok(())
     }

@@ -29,6 +29,8 @@
 
 mod basis;
 pub use basis::refuse_clone_dest;
+pub use delete::Deletions;
+mod delete;
 mod dest;
 mod list;
 mod route;
@@ -79,6 +81,8 @@ pub struct Walker {
     /// Sync mode's `-b`/`--backup-dir`: what `--delete` or a type change
     /// would remove is moved aside instead.
     backup: Option<crate::config::Backup>,
+    /// `--delete-after`: what to delete once the copy is done.
+    after: delete::Deletions,
     /// When the run started (see [`crate::sync::xattrs_may_differ`]).
     run_start: (i64, i64),
     /// --delete: entries deleted so far (for --max-delete).
@@ -183,6 +187,7 @@ impl Walker {
             filter: o.filter,
             sync: o.sync,
             backup: o.backup.filter(|_| o_sync_enabled),
+            after: Default::default(),
             run_start: crate::sync::run_start(),
             deleted: 0,
             kept: None,
@@ -207,8 +212,14 @@ impl Walker {
         (walker, rx)
     }
 
-    /// Walk every root, in order. Returns when done or when the engine hung up.
-    pub fn run(mut self, roots: Vec<Root>) {
+    /// Walk every root, in order. Returns when done or when the engine hung
+    /// up, with what `--delete-after` deletes once the copy is done.
+    pub fn run(mut self, roots: Vec<Root>) -> Deletions {
+        self.walk(roots);
+        self.deletions()
+    }
+
+    fn walk(&mut self, roots: Vec<Root>) {
         for root in &roots {
             if let Some(DstState::Ready { fd, .. }) = root.dst_dir.state()
                 && let Ok(st) = rustix::fs::fstat(fd)
@@ -217,6 +228,12 @@ impl Walker {
                 self.dests
                     .push(((st.st_dev, st.st_ino), root.dst_name.clone(), path));
             }
+        }
+        if self.sync.delete
+            && self.sync.delete_when == crate::config::DeleteWhen::Before
+            && self.delete_before(&roots).is_err()
+        {
+            return;
         }
         let mut earlier = Vec::new();
         for root in roots {

@@ -2,7 +2,7 @@
 //! directory that existed before the run, decide per source entry whether it
 //! must be sent, and delete what the source no longer has.
 
-use super::{Closed, Walker};
+use super::Walker;
 use crate::error::{CopyError, Op, quote};
 use crate::meta::xattr;
 use crate::meta::{Dst, Src};
@@ -13,9 +13,8 @@ use crate::tree::{DstDir, DstState, join};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Stat};
 use rustix::io::Errno;
 use std::collections::HashMap;
-use std::ffi::{CStr, CString, OsStr};
+use std::ffi::{CStr, CString};
 use std::os::fd::{AsFd, BorrowedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -429,7 +428,7 @@ impl Walker {
         dft: FileType,
         path: &Path,
     ) -> Step {
-        match self.take_away(dst, dir, name, dft) {
+        match self.take_away(dir, &dst.path, name, dft) {
             Ok(()) => Step::Send(Some(("replace", format!("was-{}", type_word(dft))))),
             Err(e) => {
                 self.progress
@@ -490,157 +489,16 @@ impl Walker {
         }
     }
 
-    /// `--delete`: remove what is left of a destination listing (entries the
-    /// source does not have), except what the filter excludes.
-    pub(super) fn delete_extra(
-        &mut self,
-        dir: BorrowedFd<'_>,
-        dst: &DstDir,
-        dir_rel: &Path,
-        extra: Listing,
-    ) -> Result<(), Closed> {
-        let mut extra: Vec<(CString, FileType)> = extra.into_iter().collect();
-        extra.sort_by(|a, b| a.0.cmp(&b.0)); // deterministic order for --itemize-changes
-        for (name, ft) in extra {
-            if crate::interrupt::requested() {
-                return Err(Closed);
-            }
-            let rel = dir_rel.join(OsStr::from_bytes(name.to_bytes()));
-            if !self.filter.is_empty()
-                && !self.sync.delete_excluded
-                && self.filter.excluded(&rel, ft == FileType::Directory)
-            {
-                continue; // excluded entries are protected, as in rsync
-            }
-            if let Some(max) = self.sync.max_delete
-                && self.deleted >= max
-            {
-                self.progress.delete_stopped();
-                return Ok(());
-            }
-            if self.protected_backup(dir, &name, ft) {
-                continue;
-            }
-            let path = join(&dst.path, &name);
-            match self.take_away(dst, dir, &name, ft) {
-                Ok(()) => {
-                    self.deleted += 1;
-                    self.progress.deleted();
-                    self.itemize("delete", ft, "-", &path);
-                }
-                Err(e) => self
-                    .progress
-                    .error(&CopyError::new(self.take_away_op(), &path, e)),
-            }
-        }
-        Ok(())
-    }
-
-    /// Remove the entry `name` (of type `ft`) of the destination directory
-    /// `dst` (open as `dir`), or with `-b` move it to its backup name (see
-    /// [`crate::engine::backup::move_aside`]). `--dry-run`: nothing.
-    pub(super) fn take_away(
-        &self,
-        dst: &DstDir,
-        dir: BorrowedFd<'_>,
-        name: &CStr,
-        ft: FileType,
-    ) -> std::io::Result<()> {
-        if self.sync.dry_run {
-            return Ok(());
-        }
-        let Some(b) = &self.backup else {
-            return remove(dir, name, ft == FileType::Directory);
-        };
-        if let Some(to) = crate::engine::backup::move_aside(dir, &dst.path, name, b)? {
-            self.progress
-                .backed_up(&join(&dst.path, name), &to, type_word(ft));
-        }
-        Ok(())
-    }
-
-    /// What [`Self::take_away`] does, for its failures' messages.
-    fn take_away_op(&self) -> Op {
-        match self.backup {
-            Some(_) => Op::Backup,
-            None => Op::Remove,
-        }
-    }
-
-    /// Is the extra destination entry `name` in `dir` one `--delete` must
-    /// leave with `-b`: a backup beside its original (rsync protects the
-    /// suffix from deletion unless `--delete-excluded`), or the backup
-    /// directory itself where it is inside DEST (rsync would delete it,
-    /// backing it up into itself)?
-    fn protected_backup(&self, dir: BorrowedFd<'_>, name: &CStr, ft: FileType) -> bool {
-        let Some(b) = &self.backup else {
-            return false;
-        };
-        match &b.dir {
-            None => !self.sync.delete_excluded && crate::engine::backup::is_backup_name(name, b),
-            Some(d) => {
-                ft == FileType::Directory
-                    && match (
-                        rustix::fs::stat(d.root()),
-                        rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW),
-                    ) {
-                        (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
-                        _ => false,
-                    }
-            }
-        }
-    }
-
     /// `--itemize-changes`: `ACTION TYPE DETAILS PATH`.
     pub(super) fn itemize(&self, action: &str, ft: FileType, details: &str, path: &Path) {
         if self.sync.itemize {
-            self.progress.itemize(&format!(
-                "{action} {} {details} {}",
-                type_word(ft),
-                quote(path)
-            ));
+            self.progress
+                .itemize(&itemize_line(action, ft, details, path));
         }
     }
 }
 
-/// Remove `name` in `dir`: a file, or a whole directory tree.
-pub(super) fn remove(dir: BorrowedFd<'_>, name: &CStr, is_dir: bool) -> std::io::Result<()> {
-    if !is_dir {
-        return rustix::fs::unlinkat(dir, name, AtFlags::empty()).map_err(Into::into);
-    }
-    remove_tree(dir, name)
-}
-
-/// Remove the directory `name` in `dir` and everything in it, never following
-/// a symlink (each level is opened `O_NOFOLLOW` relative to its parent).
-/// Not std's remove_dir_all: its directory streams panic when closedir fails.
-fn remove_tree(dir: BorrowedFd<'_>, name: &CStr) -> std::io::Result<()> {
-    match rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR) {
-        Err(Errno::NOTEMPTY | Errno::EXIST) => {}
-        other => return other.map_err(Into::into),
-    }
-    let fd = rustix::fs::openat(
-        dir,
-        name,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    for entry in rustix::fs::Dir::read_from(&fd)? {
-        let entry = entry?;
-        let child = entry.file_name();
-        if child == c"." || child == c".." {
-            continue;
-        }
-        let mut ft = entry.file_type();
-        if ft == FileType::Unknown {
-            ft = FileType::from_raw_mode(
-                rustix::fs::statat(&fd, child, AtFlags::SYMLINK_NOFOLLOW)?.st_mode,
-            );
-        }
-        match ft {
-            FileType::Directory => remove_tree(fd.as_fd(), child)?,
-            _ => rustix::fs::unlinkat(&fd, child, AtFlags::empty())?,
-        }
-    }
-    rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR).map_err(Into::into)
+/// One `--itemize-changes` line: `ACTION TYPE DETAILS PATH`.
+pub(super) fn itemize_line(action: &str, ft: FileType, details: &str, path: &Path) -> String {
+    format!("{action} {} {details} {}", type_word(ft), quote(path))
 }

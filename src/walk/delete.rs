@@ -1,0 +1,427 @@
+//! Sync mode's `--delete`: what the source no longer has goes from the
+//! destination (or, with `-b`/`--backup-dir`, is moved aside), at one of
+//! rsync's three moments:
+//!
+//! - during (the default): per directory, once its entries are sent
+//!   ([`Walker::delete_extra`] from the listing);
+//! - before: a pass of its own over the trees that only deletes, before the
+//!   walk sends anything ([`Walker::delete_before`]): frees the space first;
+//! - after: the walk finds them as during, and [`Deletions::apply`] deletes
+//!   them once every copy is in place and every directory finished, so
+//!   nothing is gone before its replacement is there (rsync's
+//!   `--delete-delay`; its `--delete-after` scans again at the end, which
+//!   finds the same entries unless the source changes meanwhile). The
+//!   directories' modification times, which a deletion moves, are put back.
+//!
+//! Entries excluded by the filter are protected unless `--delete-excluded`;
+//! `--max-delete` counts every deletion decided; nothing is deleted in a
+//! directory whose source could not be listed.
+
+use super::sync::{Listing, itemize_line};
+use super::{Closed, Walker};
+use crate::config::{Backup, DeleteWhen, Deref};
+use crate::error::{CopyError, Op};
+use crate::plan::Root;
+use crate::progress::Progress;
+use crate::sync::type_word;
+use crate::tree::{DstState, join};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
+use std::ffi::{CStr, CString, OsStr};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// `--delete-after`: the entries the walk found, each with the path of its
+/// destination directory, deleted by [`Deletions::apply`] once the copy is
+/// done. Empty (and `apply` does nothing) otherwise.
+#[derive(Default)]
+pub struct Deletions {
+    found: Vec<(PathBuf, CString, FileType)>,
+    backup: Option<Backup>,
+    dry_run: bool,
+    itemize: bool,
+    keep_times: bool,
+}
+
+impl Deletions {
+    /// Delete what was found, directory by directory; each directory gets
+    /// back the modification time it had (archive mode set it already).
+    pub fn apply(self, progress: &dyn Progress) {
+        let mut i = 0;
+        while i < self.found.len() {
+            let dir_path = &self.found[i].0;
+            let n = self.found[i..]
+                .iter()
+                .take_while(|(d, _, _)| d == dir_path)
+                .count();
+            self.apply_in(dir_path, &self.found[i..i + n], progress);
+            i += n;
+        }
+    }
+
+    fn apply_in(
+        &self,
+        dir_path: &Path,
+        found: &[(PathBuf, CString, FileType)],
+        progress: &dyn Progress,
+    ) {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let dir = match rustix::fs::open(dir_path, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(e) => {
+                return progress.error(&CopyError::new(Op::OpenDir, dir_path, e.into()));
+            }
+        };
+        let before = rustix::fs::fstat(&dir).ok();
+        let mut changed = false;
+        for (_, name, ft) in found {
+            if crate::interrupt::requested() {
+                break;
+            }
+            let path = join(dir_path, name);
+            match take_away(
+                dir.as_fd(),
+                dir_path,
+                name,
+                *ft,
+                self.backup.as_ref(),
+                self.dry_run,
+                progress,
+            ) {
+                Ok(()) => {
+                    changed = true;
+                    progress.deleted();
+                    if self.itemize {
+                        progress.itemize(&itemize_line("delete", *ft, "-", &path));
+                    }
+                }
+                Err(e) => progress.error(&CopyError::new(op(self.backup.as_ref()), &path, e)),
+            }
+        }
+        if let (true, false, true, Some(st)) = (changed, self.dry_run, self.keep_times, before) {
+            put_times_back(&dir, &st, dir_path, progress);
+        }
+    }
+}
+
+/// Set the directory `dir`'s times to those of `st`, its status before.
+#[allow(clippy::unnecessary_cast)] // the field types differ between architectures
+fn put_times_back(dir: &OwnedFd, st: &rustix::fs::Stat, path: &Path, progress: &dyn Progress) {
+    let ts = |s: i64, ns: i64| rustix::fs::Timespec {
+        tv_sec: s,
+        tv_nsec: ns as _,
+    };
+    let times = rustix::fs::Timestamps {
+        last_access: ts(st.st_atime as i64, st.st_atime_nsec as i64),
+        last_modification: ts(st.st_mtime as i64, st.st_mtime_nsec as i64),
+    };
+    if let Err(e) = rustix::fs::futimens(dir, &times) {
+        progress.error(&CopyError::new(Op::PreserveTimes, path, e.into()));
+    }
+}
+
+/// Remove the entry `name` (of type `ft`) of the destination directory
+/// `dir` (at `dir_path`), or with `-b` move it to its backup name (see
+/// [`crate::engine::backup::move_aside`]). `--dry-run`: nothing.
+fn take_away(
+    dir: BorrowedFd<'_>,
+    dir_path: &Path,
+    name: &CStr,
+    ft: FileType,
+    backup: Option<&Backup>,
+    dry_run: bool,
+    progress: &dyn Progress,
+) -> std::io::Result<()> {
+    if dry_run {
+        return Ok(());
+    }
+    let Some(b) = backup else {
+        return remove(dir, name, ft == FileType::Directory);
+    };
+    if let Some(to) = crate::engine::backup::move_aside(dir, dir_path, name, b)? {
+        progress.backed_up(&join(dir_path, name), &to, type_word(ft));
+    }
+    Ok(())
+}
+
+/// What [`take_away`] does, for its failures' messages.
+fn op(backup: Option<&Backup>) -> Op {
+    match backup {
+        Some(_) => Op::Backup,
+        None => Op::Remove,
+    }
+}
+
+impl Walker {
+    /// `--delete`: what is left of a destination listing (entries the source
+    /// does not have), except what the filter protects, is deleted now, or
+    /// under `--delete-after` noted for [`Deletions::apply`].
+    pub(super) fn delete_extra(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        dir_path: &Path,
+        dir_rel: &Path,
+        extra: Listing,
+    ) -> Result<(), Closed> {
+        let mut extra: Vec<(CString, FileType)> = extra.into_iter().collect();
+        extra.sort_by(|a, b| a.0.cmp(&b.0)); // deterministic order for --itemize-changes
+        for (name, ft) in extra {
+            if crate::interrupt::requested() {
+                return Err(Closed);
+            }
+            let rel = dir_rel.join(OsStr::from_bytes(name.to_bytes()));
+            if !self.filter.is_empty()
+                && !self.sync.delete_excluded
+                && self.filter.excluded(&rel, ft == FileType::Directory)
+            {
+                continue; // excluded entries are protected, as in rsync
+            }
+            if let Some(max) = self.sync.max_delete
+                && self.deleted >= max
+            {
+                self.progress.delete_stopped();
+                return Ok(());
+            }
+            if self.protected_backup(dir, &name, ft) {
+                continue;
+            }
+            if self.sync.delete_when == DeleteWhen::After {
+                self.deleted += 1;
+                self.after.found.push((dir_path.to_path_buf(), name, ft));
+                continue;
+            }
+            let path = join(dir_path, &name);
+            match self.take_away(dir, dir_path, &name, ft) {
+                Ok(()) => {
+                    self.deleted += 1;
+                    self.progress.deleted();
+                    self.itemize("delete", ft, "-", &path);
+                }
+                Err(e) => self
+                    .progress
+                    .error(&CopyError::new(op(self.backup.as_ref()), &path, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// A type change: the destination entry `name` of `dir` goes (see
+    /// [`take_away`]) so the source's can be made.
+    pub(super) fn take_away(
+        &self,
+        dir: BorrowedFd<'_>,
+        dir_path: &Path,
+        name: &CStr,
+        ft: FileType,
+    ) -> std::io::Result<()> {
+        let (backup, dry_run) = (self.backup.as_ref(), self.sync.dry_run);
+        take_away(dir, dir_path, name, ft, backup, dry_run, &*self.progress)
+    }
+
+    /// What [`Self::take_away`] does, for its failures' messages.
+    pub(super) fn take_away_op(&self) -> Op {
+        op(self.backup.as_ref())
+    }
+
+    /// The `--delete-after` list, to be applied once the copy is done.
+    pub(super) fn deletions(&mut self) -> Deletions {
+        Deletions {
+            found: std::mem::take(&mut self.after.found),
+            backup: self.backup.clone(),
+            dry_run: self.sync.dry_run,
+            itemize: self.sync.itemize,
+            keep_times: self.archive.preserve.timestamps,
+        }
+    }
+
+    /// `--delete-before`: before anything is sent, go over every operand
+    /// whose destination directory exists and delete what its source lacks.
+    pub(super) fn delete_before(&mut self, roots: &[Root]) -> Result<(), Closed> {
+        for root in roots {
+            if FileType::from_raw_mode(root.stat.st_mode) != FileType::Directory {
+                continue;
+            }
+            let Some(DstState::Ready { fd, .. }) = root.dst_dir.state() else {
+                continue;
+            };
+            let nofollow = if root.follow {
+                OFlags::empty()
+            } else {
+                OFlags::NOFOLLOW
+            };
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            let (Ok(src), Ok(dst)) = (
+                rustix::fs::openat(
+                    &root.src_dir.fd,
+                    &root.name,
+                    flags | nofollow,
+                    Mode::empty(),
+                ),
+                rustix::fs::openat(fd, &root.dst_name, flags | OFlags::NOFOLLOW, Mode::empty()),
+            ) else {
+                continue; // the walk reports it, or there is nothing to delete
+            };
+            self.operand_dev = root.stat.st_dev;
+            let dst_path = join(&root.dst_dir.path, &root.dst_name);
+            let src_path = join(&root.src_dir.path, &root.name);
+            self.prune(
+                src.as_fd(),
+                &src_path,
+                dst.as_fd(),
+                &dst_path,
+                Path::new(""),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// One directory of [`Self::delete_before`]'s pass, then its
+    /// subdirectories that both sides have.
+    fn prune(
+        &mut self,
+        src: BorrowedFd<'_>,
+        src_path: &Path,
+        dst: BorrowedFd<'_>,
+        dst_path: &Path,
+        rel: &Path,
+    ) -> Result<(), Closed> {
+        let Some(mut there) = self.list_dst(dst, dst_path, src) else {
+            return Ok(()); // reported
+        };
+        let mut both = Vec::new();
+        let entries = rustix::fs::Dir::read_from(src).map(|d| d.collect::<Result<Vec<_>, _>>());
+        let entries = match entries {
+            Ok(Ok(e)) => e,
+            Ok(Err(e)) | Err(e) => {
+                let err = CopyError::new(Op::ReadDir, src_path, e.into());
+                self.progress.error(&err.found_in_walk());
+                return Ok(()); // nothing deleted where the source is not known
+            }
+        };
+        for entry in entries {
+            let name = entry.file_name();
+            if name == c"." || name == c".." {
+                continue;
+            }
+            let mut ft = entry.file_type();
+            let mut follow = false;
+            if ft == FileType::Unknown || (ft == FileType::Symlink && self.deref == Deref::Always) {
+                follow = ft == FileType::Symlink;
+                let flags = if follow {
+                    AtFlags::empty()
+                } else {
+                    AtFlags::SYMLINK_NOFOLLOW
+                };
+                if let Ok(st) = rustix::fs::statat(src, name, flags) {
+                    ft = FileType::from_raw_mode(st.st_mode);
+                }
+            }
+            let existing = there.remove(name);
+            let child_rel = rel.join(OsStr::from_bytes(name.to_bytes()));
+            if !self.filter.is_empty()
+                && self.filter.excluded(&child_rel, ft == FileType::Directory)
+            {
+                if let (Some(dft), true) = (existing, self.sync.delete_excluded) {
+                    there.insert(name.to_owned(), dft);
+                }
+                continue;
+            }
+            if ft == FileType::Directory && existing == Some(FileType::Directory) {
+                both.push((name.to_owned(), follow, child_rel));
+            }
+        }
+        self.delete_extra(dst, dst_path, rel, there)?;
+        for (name, follow, child_rel) in both {
+            if crate::interrupt::requested() {
+                return Err(Closed);
+            }
+            let nofollow = if follow {
+                OFlags::empty()
+            } else {
+                OFlags::NOFOLLOW
+            };
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            let (Ok(s), Ok(d)) = (
+                rustix::fs::openat(src, &name, flags | nofollow, Mode::empty()),
+                rustix::fs::openat(dst, &name, flags | OFlags::NOFOLLOW, Mode::empty()),
+            ) else {
+                continue; // the walk reports it
+            };
+            if self.one_file_system
+                && rustix::fs::fstat(&s).is_ok_and(|st| st.st_dev != self.operand_dev)
+            {
+                continue; // -x: made empty by the walk, not entered
+            }
+            let (sp, dp) = (join(src_path, &name), join(dst_path, &name));
+            self.prune(s.as_fd(), &sp, d.as_fd(), &dp, &child_rel)?;
+        }
+        Ok(())
+    }
+
+    /// Is the extra destination entry `name` in `dir` one `--delete` must
+    /// leave with `-b`: a backup beside its original (rsync protects the
+    /// suffix from deletion unless `--delete-excluded`), or the backup
+    /// directory itself where it is inside DEST (rsync would delete it,
+    /// backing it up into itself)?
+    fn protected_backup(&self, dir: BorrowedFd<'_>, name: &CStr, ft: FileType) -> bool {
+        let Some(b) = &self.backup else {
+            return false;
+        };
+        match &b.dir {
+            None => !self.sync.delete_excluded && crate::engine::backup::is_backup_name(name, b),
+            Some(d) => {
+                ft == FileType::Directory
+                    && match (
+                        rustix::fs::stat(d.root()),
+                        rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW),
+                    ) {
+                        (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
+                        _ => false,
+                    }
+            }
+        }
+    }
+}
+
+/// Remove `name` in `dir`: a file, or a whole directory tree.
+fn remove(dir: BorrowedFd<'_>, name: &CStr, is_dir: bool) -> std::io::Result<()> {
+    if !is_dir {
+        return rustix::fs::unlinkat(dir, name, AtFlags::empty()).map_err(Into::into);
+    }
+    remove_tree(dir, name)
+}
+
+/// Remove the directory `name` in `dir` and everything in it, never following
+/// a symlink (each level is opened `O_NOFOLLOW` relative to its parent).
+/// Not std's remove_dir_all: its directory streams panic when closedir fails.
+fn remove_tree(dir: BorrowedFd<'_>, name: &CStr) -> std::io::Result<()> {
+    match rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR) {
+        Err(Errno::NOTEMPTY | Errno::EXIST) => {}
+        other => return other.map_err(Into::into),
+    }
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    for entry in rustix::fs::Dir::read_from(&fd)? {
+        let entry = entry?;
+        let child = entry.file_name();
+        if child == c"." || child == c".." {
+            continue;
+        }
+        let mut ft = entry.file_type();
+        if ft == FileType::Unknown {
+            ft = FileType::from_raw_mode(
+                rustix::fs::statat(&fd, child, AtFlags::SYMLINK_NOFOLLOW)?.st_mode,
+            );
+        }
+        match ft {
+            FileType::Directory => remove_tree(fd.as_fd(), child)?,
+            _ => rustix::fs::unlinkat(&fd, child, AtFlags::empty())?,
+        }
+    }
+    rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR).map_err(Into::into)
+}

@@ -1,0 +1,232 @@
+//! When `--delete` deletes (issue 16): rsync's `--delete-before`,
+//! `--delete-during` (the default) and `--delete-after`, on every engine.
+//! The trees and directory times equal rsync's; the order is checked in
+//! `--itemize-changes` and in the system calls themselves (strace): before,
+//! every removal precedes the first file written; after, every removal
+//! follows the last file renamed into place.
+
+mod common;
+
+use common::*;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::Command;
+
+const WHEN: [&str; 3] = ["--delete-before", "--delete-during", "--delete-after"];
+
+fn fixture(t: &Path) {
+    let _ = std::fs::remove_dir_all(t.join("src"));
+    Fx::new(t.join("src"))
+        .dir("", 0o755)
+        .file("a/new", 0o644, "new")
+        .file("a/changed", 0o644, "changed now")
+        .file("b/deep/x", 0o644, "x")
+        .file("top", 0o644, "top");
+    // Directory times the copy must keep, whatever is deleted in them.
+    for d in ["a", "b/deep", "b", ""] {
+        let when = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30);
+        std::fs::File::open(t.join("src").join(d))
+            .and_then(|f| f.set_modified(when))
+            .expect("set mtime");
+    }
+}
+
+fn old_destination(d: &Path) {
+    let _ = std::fs::remove_dir_all(d);
+    Fx::new(d)
+        .dir("", 0o755)
+        .file("a/changed", 0o644, "old")
+        .file("a/extra", 0o644, "extra in a")
+        .file("b/deep/extra", 0o644, "extra deep")
+        .file("b/gone/z", 0o644, "a whole tree")
+        .file("extra", 0o644, "extra at the top");
+}
+
+/// Every directory's path and modification time under `root`.
+fn dir_times(root: &Path) -> Vec<(String, i64)> {
+    let mut v: Vec<(String, i64)> = snapshot(root)
+        .iter()
+        .filter(|e| matches!(e.kind, Kind::Dir))
+        .map(|e| {
+            let p = root.join(os(&e.path));
+            (show(&e.path), std::fs::metadata(&p).expect("stat").mtime())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn each_moment_gives_rsyncs_tree_and_order() {
+    if !have_rsync("--delete-before/--delete-after") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    fixture(t);
+    for engine in engines() {
+        for when in WHEN {
+            let ctx = format!("[{engine}] {when}");
+            old_destination(&t.join("want"));
+            old_destination(&t.join("dst"));
+            let r = Command::new("rsync")
+                .args(["-a", when, "src/", "want/"])
+                .current_dir(t)
+                .output()
+                .expect("rsync");
+            assert!(r.status.success(), "{ctx}: rsync: {}", show(&r.stderr));
+            let out = run_uring_cp(
+                engine,
+                &["-a", "--sync", when, "--itemize-changes"],
+                &["-T", "src", "dst"],
+                t,
+                &RunOpts::default(),
+            );
+            assert_eq!(out.code, Some(0), "{ctx}: {out}");
+            assert_snapshots_eq(
+                &ctx,
+                &snapshot(&t.join("dst")),
+                &snapshot(&t.join("want")),
+                "uring-cp",
+                "rsync",
+            );
+            assert_eq!(
+                dir_times(&t.join("dst")),
+                dir_times(&t.join("want")),
+                "{ctx}"
+            );
+            let lines: Vec<String> = out.stdout_str().lines().map(String::from).collect();
+            let deletes: Vec<usize> = (0..lines.len())
+                .filter(|&i| lines[i].starts_with("delete "))
+                .collect();
+            assert_eq!(deletes.len(), 4, "{ctx}: {lines:#?}");
+            let others = lines.len() - deletes.len();
+            match when {
+                "--delete-before" => assert_eq!(deletes, vec![0, 1, 2, 3], "{ctx}: {lines:#?}"),
+                "--delete-after" => assert_eq!(
+                    deletes,
+                    (others..lines.len()).collect::<Vec<_>>(),
+                    "{ctx}: {lines:#?}"
+                ),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The order in the system calls: removals (`unlinkat`) against the first
+/// file created and the last temporary renamed into place.
+#[test]
+fn removals_happen_before_or_after_every_write() {
+    if !has_command("strace") {
+        skip("strace is not installed (.ci/run installs it)");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    fixture(t);
+    for engine in engines() {
+        for when in ["--delete-before", "--delete-after"] {
+            let ctx = format!("[{engine}] {when}");
+            old_destination(&t.join("dst"));
+            let log = t.join("strace.log");
+            let mut args: Vec<String> = [
+                "-f",
+                "-qq",
+                "-o",
+                log.to_str().expect("utf-8"),
+                "-e",
+                "trace=unlinkat,renameat,renameat2,openat",
+                BIN,
+            ]
+            .map(String::from)
+            .to_vec();
+            args.extend(engine_args(engine).into_iter().map(String::from));
+            args.extend(["-a", "--sync", when, "-T", "src", "dst"].map(String::from));
+            let out = Command::new("strace")
+                .args(&args)
+                .current_dir(t)
+                .output()
+                .expect("strace");
+            assert!(out.status.success(), "{ctx}: {}", show(&out.stderr));
+            let text = std::fs::read_to_string(&log).expect("log");
+            let lines: Vec<&str> = text.lines().collect();
+            let at = |pred: &dyn Fn(&str) -> bool| -> Vec<usize> {
+                (0..lines.len()).filter(|&i| pred(lines[i])).collect()
+            };
+            let removals = at(&|l| {
+                l.contains("unlinkat(")
+                    && l.ends_with("= 0")
+                    && ["\"extra\"", "\"z\"", "\"gone\""]
+                        .iter()
+                        .any(|n| l.contains(n))
+            });
+            assert_eq!(removals.len(), 5, "{ctx}: {text}");
+            let created = at(&|l| l.contains("openat(") && l.contains("O_CREAT"));
+            let renamed = at(&|l| l.contains("rename") && !l.contains("= -1"));
+            assert!(!created.is_empty() && !renamed.is_empty(), "{ctx}: {text}");
+            if when == "--delete-before" {
+                assert!(removals.iter().all(|r| r < &created[0]), "{ctx}: {text}");
+            } else {
+                let last = renamed[renamed.len() - 1];
+                assert!(removals.iter().all(|r| r > &last), "{ctx}: {text}");
+            }
+        }
+    }
+}
+
+#[test]
+fn dry_run_and_max_delete_and_one_moment_only() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    fixture(t);
+    for engine in engines() {
+        for when in ["--delete-before", "--delete-after"] {
+            let ctx = format!("[{engine}] {when}");
+            old_destination(&t.join("dst"));
+            let before = snapshot(&t.join("dst"));
+            let out = run_uring_cp(
+                engine,
+                &["-a", "--sync", when, "--dry-run", "--itemize-changes"],
+                &["-T", "src", "dst"],
+                t,
+                &RunOpts::default(),
+            );
+            assert_eq!(out.code, Some(0), "{ctx}: {out}");
+            assert_eq!(
+                out.stdout_str()
+                    .lines()
+                    .filter(|l| l.starts_with("delete "))
+                    .count(),
+                4,
+                "{ctx}: {out}"
+            );
+            assert_snapshots_eq(&ctx, &snapshot(&t.join("dst")), &before, "after", "before");
+            let out = run_uring_cp(
+                engine,
+                &["-a", "--sync", when, "--max-delete=2"],
+                &["-T", "src", "dst"],
+                t,
+                &RunOpts::default(),
+            );
+            assert_eq!(out.code, Some(25), "{ctx}: {out}");
+            let left = ["a/extra", "b/deep/extra", "b/gone", "extra"]
+                .iter()
+                .filter(|p| t.join("dst").join(p).exists())
+                .count();
+            assert_eq!(left, 2, "{ctx}: two of four deleted");
+        }
+    }
+    let out = run_uring_cp(
+        "portable",
+        &["-a", "--sync", "--delete-before", "--delete-after"],
+        &["-T", "src", "dst"],
+        t,
+        &RunOpts::default(),
+    );
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot be used with"),
+        "{out}"
+    );
+}
