@@ -9,6 +9,7 @@ never\t'Never share blocks: copy every byte (no copy_file_range)'"
 complete -c uring-cp -s b -l backup -d 'Keep each existing destination file that would be replaced as a backup: CONTROL is `simple`/`never` (NAME~), `numbered`/`t` (NAME.~N~), `existing`/`nil` (numbered if numbered backups exist, else simple), or `none`/`off`. Default: $VERSION_CONTROL, else existing (with --sync: simple, as rsync). Directories are merged, not backed up (with --sync, a directory that --delete or a file would remove is moved aside whole)' -r
 complete -c uring-cp -s S -l suffix -d 'The suffix of simple backups (default: $SIMPLE_BACKUP_SUFFIX, else ~; with --sync: ~, or none with --backup-dir); implies --backup' -r
 complete -c uring-cp -l backup-dir -d 'With --sync: backups go into DIR, each at its path relative to DEST (DIR\'s directories are made as needed), instead of beside the original; implies --backup. A relative DIR is inside DEST (rsync\'s rule), and is never deleted by --delete. Must be on DEST\'s filesystem' -r -F
+complete -c uring-cp -l files-from -d 'Copy exactly the paths listed in FILE (one per line; `-` is stdin), each relative to the one SOURCE directory, to the same path under DEST, making the directories on the way (implies --relative). As with rsync, -a does not recurse into a listed directory here (it is made); -r does' -r -F
 complete -c uring-cp -s t -l target-directory -d 'Copy all SOURCE arguments into DIRECTORY' -r -F
 complete -c uring-cp -l max-delete -d 'With --delete: delete at most N entries, then stop deleting (exit status 25)' -r
 complete -c uring-cp -l modify-window -d 'With --sync: modification times at most N seconds apart count as equal' -r
@@ -47,6 +48,8 @@ complete -c uring-cp -s x -l one-file-system -d 'Stay on the filesystem of each 
 complete -c uring-cp -l copy-contents -d 'With -r, read devices and FIFOs as data (as without -r) instead of recreating them. A FIFO blocks the copy until something writes it'
 complete -c uring-cp -l attributes-only -d 'Do not copy file data, only the attributes: a new file is made empty, an existing one keeps its data'
 complete -c uring-cp -l parents -d 'Use the full source file name under DIRECTORY: `--parents a/b/f DIR` copies to DIR/a/b/f, making the missing directories DIR/a and DIR/a/b (with -p, every directory on the way gets its source\'s attributes)'
+complete -c uring-cp -l relative -d '--parents as rsync\'s -R says it: each SOURCE goes to its full name under DEST, from the `/./` in it if there is one (`src/./a/f DEST` copies to DEST/a/f). (-R is cp\'s --recursive.)'
+complete -c uring-cp -s 0 -l from0 -d 'With --files-from: the paths in FILE end with a NUL byte, not a newline'
 complete -c uring-cp -l strip-trailing-slashes -d 'Remove trailing slashes from each SOURCE'
 complete -c uring-cp -s u -l update -d 'Replace an existing destination only when it is older than its source (modification times); with --sync, leave files that are newer at the destination'
 complete -c uring-cp -s T -l no-target-directory -d 'Treat DEST as a normal file (or the directory to create), never as a directory to copy into'

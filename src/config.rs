@@ -292,6 +292,11 @@ pub struct Config {
     /// --parents: each SOURCE goes to its full name under the target
     /// directory (see [`crate::plan::parents`]).
     pub parents: bool,
+    /// --relative: --parents from the `/./` in a SOURCE, if any.
+    pub relative: bool,
+    /// --files-from=FILE (and whether its names end with NUL): the sources
+    /// are the paths listed, inside the one SOURCE (read by `lib::run`).
+    pub files_from: Option<(PathBuf, bool)>,
     /// Warnings about the command line, printed before the run (no I/O here).
     pub warnings: Vec<String>,
 }
@@ -395,7 +400,7 @@ impl Config {
                         crate::error::quote(&dest)
                     )));
                 }
-                if args.parents {
+                if args.parents || args.relative || args.files_from.is_some() {
                     return Err(UsageError(PARENTS_NEED_DIR.into()));
                 }
                 Target::Exactly(dest)
@@ -404,6 +409,11 @@ impl Config {
             }
         };
 
+        if args.files_from.is_some() && paths.len() != 1 {
+            return Err(UsageError(
+                "--files-from takes one SOURCE directory, which the listed paths are in".into(),
+            ));
+        }
         let deref = if args.dereference {
             Deref::Always
         } else if args.deref_command_line {
@@ -478,7 +488,8 @@ impl Config {
         Ok(Config {
             sources: paths,
             target,
-            recursive: args.recursive || args.archive,
+            // (rsync: with --files-from, -a does not recurse; -r does.)
+            recursive: args.recursive || (args.archive && args.files_from.is_none()),
             deref,
             overwrite,
             verbose: args.verbose || args.debug,
@@ -498,7 +509,9 @@ impl Config {
             } else {
                 None
             },
-            parents: args.parents,
+            parents: args.parents || args.relative || args.files_from.is_some(),
+            relative: args.relative || args.files_from.is_some(),
+            files_from: args.files_from.map(|f| (f, args.from0)),
             warnings,
             sync: SyncOptions {
                 enabled: args.sync,

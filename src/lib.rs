@@ -75,7 +75,7 @@ fn raise_descriptor_limit() {
 /// operands (cp's path rules; nothing is copied yet), copy (walker, engine
 /// and finisher), then what must come after every write (`--parents`'
 /// directories, `--fsync`), the statistics and the exit status.
-pub fn run(cfg: Config) -> i32 {
+pub fn run(mut cfg: Config) -> i32 {
     let start = std::time::Instant::now();
     interrupt::install();
     raise_descriptor_limit();
@@ -88,6 +88,30 @@ pub fn run(cfg: Config) -> i32 {
     }
     if let Err(status) = refuse_unsupported(&cfg, &*progress) {
         return status;
+    }
+    // --files-from: the listed paths are the sources.
+    if let Some((list, from0)) = &cfg.files_from {
+        let dir = cfg.sources.first().cloned().unwrap_or_default();
+        match plan::relative::read_list(list, *from0, &dir) {
+            Ok((sources, refused)) => {
+                for msg in refused {
+                    progress.message(&msg);
+                }
+                cfg.sources = sources;
+                // rsync makes DEST (one level) for a list, as for any copy.
+                if let config::Target::Auto(d) = &cfg.target
+                    && let Err(e) = std::fs::create_dir(d)
+                    && e.kind() != std::io::ErrorKind::AlreadyExists
+                {
+                    progress.error(&error::CopyError::new(error::Op::Mkdir, d, e));
+                    return exit::PARTIAL;
+                }
+            }
+            Err(msg) => {
+                progress.message(&msg);
+                return exit::PARTIAL;
+            }
+        }
     }
     // The umask decides the final mode of directories whose mode is fixed up
     // after they are filled; reading it means setting it, so put it back.

@@ -219,6 +219,29 @@ pub struct Args {
     )]
     pub parents: bool,
 
+    /// --parents as rsync's -R says it: each SOURCE goes to its full name
+    /// under DEST, from the `/./` in it if there is one (`src/./a/f DEST`
+    /// copies to DEST/a/f). (-R is cp's --recursive.)
+    #[arg(long, conflicts_with = "dry_run", help_heading = "Copy")]
+    pub relative: bool,
+
+    /// Copy exactly the paths listed in FILE (one per line; `-` is stdin),
+    /// each relative to the one SOURCE directory, to the same path under
+    /// DEST, making the directories on the way (implies --relative). As with
+    /// rsync, -a does not recurse into a listed directory here (it is made);
+    /// -r does.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "dry_run",
+        help_heading = "Copy"
+    )]
+    pub files_from: Option<PathBuf>,
+
+    /// With --files-from: the paths in FILE end with a NUL byte, not a newline.
+    #[arg(short = '0', long, requires = "files_from", help_heading = "Copy")]
+    pub from0: bool,
+
     /// Remove trailing slashes from each SOURCE.
     #[arg(long, alias = "st", help_heading = "Copy")]
     pub strip_trailing_slashes: bool,

@@ -12,6 +12,7 @@
 //! made here.
 
 pub mod parents;
+pub mod relative;
 
 use crate::config::{Config, Deref, LinkMode, Overwrite, Target};
 use crate::error::{CopyError, Failure, Op, errno, quote, strip_os_suffix};
@@ -154,10 +155,23 @@ pub fn plan(cfg: &Config, umask: u32, progress: &dyn Progress) -> Result<Plan, F
     let mut dests: Vec<PathBuf> = Vec::new();
     for src in &cfg.sources {
         let planned = match &mut parents {
-            // --parents: DIRECTORY/SOURCE, once the directories on the way are there.
-            Some(p) => p
-                .make(&dest, src, progress)
-                .and_then(|dst| plan_one(cfg, src, &dst, false, &mut seen)),
+            // --files-from without -r: a listed directory is made (with the
+            // ones on the way), not copied into (rsync's --dirs).
+            Some(p) if cfg.files_from.is_some() && !cfg.recursive && is_dir(src) => {
+                let (base, rel) = relative::split(src);
+                p.make(&dest, &rel.join("."), base, progress)
+                    .map(|_| Planned::Nothing)
+            }
+            // --parents: DIRECTORY/SOURCE, once the directories on the way are
+            // there; --relative: from the `/./` in SOURCE.
+            Some(p) => {
+                let (base, rel) = match cfg.relative {
+                    true => relative::split(src),
+                    false => (Path::new(""), src.as_path()),
+                };
+                p.make(&dest, rel, base, progress)
+                    .and_then(|dst| plan_one(cfg, src, &dst, false, &mut seen))
+            }
             None => plan_one(cfg, src, &dest, into_dir, &mut seen),
         };
         match planned {
@@ -218,6 +232,11 @@ enum Planned {
     Twice,
     /// Nothing to do, silently (a symlink onto a hard link of itself).
     Nothing,
+}
+
+/// Is `p` a directory (not through a symlink)?
+fn is_dir(p: &Path) -> bool {
+    rustix::fs::lstat(p).is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory)
 }
 
 fn plan_one(

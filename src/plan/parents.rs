@@ -106,6 +106,7 @@ impl Fixups {
         &mut self,
         dir: &Path,
         src: &Path,
+        base: &Path,
         progress: &dyn Progress,
     ) -> Result<PathBuf, Failure> {
         let (dst, src_offset) = concat(
@@ -145,7 +146,8 @@ impl Fixups {
         while let Some(off) = dst[pos..].iter().position(|&b| b == b'/') {
             let end = pos + off;
             let rel = name(end, &dst[rel_start..end])?;
-            let src_dir = PathBuf::from(OsStr::from_bytes(&dst[src_offset..end]));
+            // (--relative: SOURCE's directories are inside `base`.)
+            let src_dir = base.join(OsStr::from_bytes(&dst[src_offset..end]));
             let existing = rustix::fs::statat(&self.target, &rel, AtFlags::empty());
             if existing.is_err() || self.preserving() {
                 let (st, acls) = self.source_dir(&src_dir)?;

@@ -1,0 +1,218 @@
+//! `--files-from=FILE` (`-0`/`--from0`) and `--relative` (issue 16), against
+//! rsync on every engine: the trees, and the modes and times of the
+//! directories made on the way (rsync's implied directories). A listed path
+//! that climbs out with `..` is refused (rsync sanitizes it).
+
+mod common;
+
+use common::*;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn fixture(t: &Path) {
+    let _ = std::fs::remove_dir_all(t.join("src"));
+    Fx::new(t.join("src"))
+        .dir("", 0o755)
+        .dir("a", 0o700)
+        .dir("a/b", 0o750)
+        .file("a/b/f", 0o640, "f")
+        .file("a/b/other", 0o644, "not listed")
+        .file("c/d/g", 0o644, "g")
+        .file("c/d/h", 0o644, "h")
+        .file("top", 0o600, "top")
+        .file("e/x", 0o644, "x")
+        .file("new\nline", 0o644, "a name with a newline");
+    for d in ["a", "a/b", "c", "c/d", "e"] {
+        let when = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30);
+        std::fs::File::open(t.join("src").join(d))
+            .and_then(|f| f.set_modified(when))
+            .expect("set mtime");
+    }
+}
+
+/// Every entry's path, mode and (for directories and files) modification time.
+fn tree(root: &Path) -> Vec<(String, u32, i64)> {
+    let mut v: Vec<(String, u32, i64)> = snapshot(root)
+        .iter()
+        .filter(|e| e.path != b".")
+        .map(|e| {
+            let md = std::fs::symlink_metadata(root.join(os(&e.path))).expect("stat");
+            (show(&e.path), md.mode(), md.mtime())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn rsync(args: &[&str], t: &Path, stdin: Option<&[u8]>) {
+    let mut child = Command::new("rsync")
+        .args(args)
+        .current_dir(t)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rsync");
+    if let (Some(data), Some(mut i)) = (stdin, child.stdin.take()) {
+        std::io::Write::write_all(&mut i, data).expect("stdin");
+    }
+    let out = child.wait_with_output().expect("rsync");
+    assert!(
+        out.status.success(),
+        "rsync {args:?}: {}",
+        show(&out.stderr)
+    );
+}
+
+#[test]
+fn files_from_copies_what_rsync_copies() {
+    if !have_rsync("--files-from") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    fixture(t);
+    std::fs::write(t.join("list"), "a/b/f\n/top\nc/d\ne\n\n").expect("list");
+    std::fs::write(t.join("list0"), "a/b/f\0new\nline\0c/d/g\0").expect("list");
+    for engine in engines() {
+        for (rs, ours, list) in [
+            (&["-a"][..], &["-a", "--sync"][..], "list"),
+            (&["-a", "-r"], &["-a", "-r", "--sync"], "list"),
+            (&["-a"], &["-a"], "list"),
+            (&["-a", "--from0"], &["-a", "--sync", "-0"], "list0"),
+        ] {
+            let ctx = format!("[{engine}] {ours:?} --files-from={list}");
+            let _ = std::fs::remove_dir_all(t.join("want"));
+            let _ = std::fs::remove_dir_all(t.join("dst"));
+            let from = format!("--files-from={list}");
+            let mut r = rs.to_vec();
+            r.extend([from.as_str(), "src/", "want/"]);
+            rsync(&r, t, None);
+            let mut flags = ours.to_vec();
+            flags.push(&from);
+            let out = run_uring_cp(engine, &flags, &["src", "dst"], t, &RunOpts::default());
+            assert_eq!(out.code, Some(0), "{ctx}: {out}");
+            assert_eq!(tree(&t.join("dst")), tree(&t.join("want")), "{ctx}");
+            if ours.contains(&"--sync") {
+                let mut again = flags.clone();
+                again.push("--itemize-changes");
+                let out = run_uring_cp(engine, &again, &["src", "dst"], t, &RunOpts::default());
+                assert_eq!(out.code, Some(0), "{ctx} again: {out}");
+                assert_eq!(out.stdout_str(), "", "{ctx}: a second run changes nothing");
+            }
+        }
+    }
+    // The list on stdin.
+    let _ = std::fs::remove_dir_all(t.join("want"));
+    let _ = std::fs::remove_dir_all(t.join("dst"));
+    let list = b"c/d/h\na/b/other\n";
+    rsync(&["-a", "--files-from=-", "src/", "want/"], t, Some(list));
+    let opts = RunOpts {
+        stdin: Some(list.to_vec()),
+        ..RunOpts::default()
+    };
+    let out = run_uring_cp(
+        "portable",
+        &["-a", "--sync", "--files-from=-"],
+        &["src", "dst"],
+        t,
+        &opts,
+    );
+    assert_eq!(out.code, Some(0), "stdin: {out}");
+    assert_eq!(tree(&t.join("dst")), tree(&t.join("want")), "stdin");
+}
+
+#[test]
+fn relative_keeps_the_path_from_the_marker_like_rsync() {
+    if !have_rsync("--relative") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    fixture(t);
+    for engine in engines() {
+        let ctx = format!("[{engine}] --relative");
+        for d in ["want", "dst"] {
+            let _ = std::fs::remove_dir_all(t.join(d));
+            std::fs::create_dir(t.join(d)).expect("mkdir");
+        }
+        rsync(&["-aR", "src/./a/b", "src/c/d/g", "want/"], t, None);
+        let out = run_uring_cp(
+            engine,
+            &["-a", "--sync", "--relative"],
+            &["src/./a/b", "src/c/d/g", "dst"],
+            t,
+            &RunOpts::default(),
+        );
+        assert_eq!(out.code, Some(0), "{ctx}: {out}");
+        assert_eq!(tree(&t.join("dst")), tree(&t.join("want")), "{ctx}");
+    }
+}
+
+#[test]
+fn a_listed_path_never_leaves_dest() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    fixture(t);
+    Fx::new(t.join("outside")).dir("", 0o755);
+    std::fs::write(t.join("src/escape"), "would land outside").expect("write");
+    std::fs::write(
+        t.join("list"),
+        "../outside/escape\ntop\nc/../../outside/x\n",
+    )
+    .expect("list");
+    for engine in engines() {
+        let ctx = format!("[{engine}] '..' in the list");
+        let _ = std::fs::remove_dir_all(t.join("dst"));
+        let out = run_uring_cp(
+            engine,
+            &["-a", "--sync", "--files-from=list"],
+            &["src", "dst"],
+            t,
+            &RunOpts::default(),
+        );
+        assert_eq!(out.code, Some(1), "{ctx}: {out}");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            err.contains("refusing '../outside/escape'") && err.contains("'..'"),
+            "{ctx}: {err}"
+        );
+        assert_eq!(
+            std::fs::read(t.join("dst/top")).expect("top"),
+            b"top",
+            "{ctx}"
+        );
+        assert_eq!(
+            std::fs::read_dir(t.join("outside")).expect("ls").count(),
+            0,
+            "{ctx}: nothing written outside DEST"
+        );
+    }
+    // Usage: one SOURCE; a list that cannot be read.
+    let out = run_uring_cp(
+        "portable",
+        &["-a", "--files-from=list"],
+        &["src", "top", "dst"],
+        t,
+        &RunOpts::default(),
+    );
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--files-from takes one SOURCE"),
+        "{out}"
+    );
+    let out = run_uring_cp(
+        "portable",
+        &["-a", "--files-from=missing"],
+        &["src", "dst2"],
+        t,
+        &RunOpts::default(),
+    );
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot read --files-from 'missing'"),
+        "{out}"
+    );
+    assert!(!t.join("dst2").exists(), "nothing made");
+}
