@@ -18,6 +18,7 @@ complete -c uring-cp -l copy-dest -d 'With --sync: files whose twin in DIR is un
 complete -c uring-cp -l exclude -d 'Leave out entries matching PATTERN (rsync\'s rules: `*.o`, `cache/`, `/top-only`, `dir/***`); with --include, the first matching rule wins' -r
 complete -c uring-cp -l include -d 'Copy entries matching PATTERN even if a later --exclude matches them' -r
 complete -c uring-cp -l exclude-from -d 'Read exclude patterns from FILE (`-` for stdin), one per line; `+ PATTERN` includes; blank lines and lines starting with # or ; are skipped' -r -F
+complete -c uring-cp -l log-file -d 'Append a record of the run to FILE (created if missing): a line per change (with --sync the --itemize-changes lines, otherwise -v\'s lines), every message printed on stderr, and a summary, each line prefixed with `YYYY/MM/DD HH:MM:SS [PID]` (local time) as rsync\'s. Needs neither -v nor --itemize-changes. If FILE cannot be opened, nothing is copied (exit status 1)' -r -F
 complete -c uring-cp -l stats -d 'Print a summary at the end: counts, bytes, time, throughput, engine and io_uring use; `--stats=json` prints it as one JSON object on stdout' -r -f -a "text\t'Lines for people'
 json\t'One JSON object for scripts'"
 complete -c uring-cp -l engine -d 'Which copy engine to use: io_uring if it works here (auto), or force one' -r -f -a "auto\t'io_uring when it is available and works, else portable'

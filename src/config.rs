@@ -227,6 +227,8 @@ pub struct Config {
     pub filters: Vec<crate::filter::Spec>,
     /// When to draw the progress bar.
     pub progress: When,
+    /// `--log-file=FILE`: a record of the run appended to FILE.
+    pub log_file: Option<PathBuf>,
     /// `--stats`: print a summary at the end, in this format.
     pub stats: Option<StatsFormat>,
     /// `-q`: no notes on stderr beyond errors.
@@ -471,6 +473,7 @@ impl Config {
             } else {
                 When::Auto
             },
+            log_file: args.log_file,
             stats: args.stats.map(|s| match s {
                 StatsArg::Text => StatsFormat::Text,
                 StatsArg::Json => StatsFormat::Json,

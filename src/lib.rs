@@ -79,7 +79,43 @@ pub fn run(cfg: Config) -> i32 {
     let start = std::time::Instant::now();
     interrupt::install();
     raise_descriptor_limit();
-    let console = Arc::new(Console::new(cfg.verbose));
+    let console = match open_console(&cfg) {
+        Ok(c) => Arc::new(c),
+        Err(status) => return status,
+    };
+    let status = run_with(cfg, &console, start);
+    console.finish_log(status, start.elapsed());
+    status
+}
+
+/// The console, with the log open if `--log-file` asks for one (or the exit
+/// status of a refusal: a run asked to keep a log never runs without it).
+fn open_console(cfg: &Config) -> Result<Console, i32> {
+    let console = Console::new(cfg.verbose);
+    let Some(path) = &cfg.log_file else {
+        return Ok(console);
+    };
+    // In sync mode the change lines say what was done; in cp mode, -v's.
+    match progress::log::Log::open(path, !cfg.sync.enabled) {
+        Ok(log) => {
+            let console = console.with_log(Some(log), cfg.sync.itemize);
+            console.log(&format!(
+                "uring-cp {} started: {}",
+                env!("CARGO_PKG_VERSION"),
+                progress::log::command_line()
+            ));
+            Ok(console)
+        }
+        Err(e) => {
+            // (Not `error`: ENOSPC there means a full destination.)
+            console.message(&e.to_string());
+            Err(exit::PARTIAL)
+        }
+    }
+}
+
+/// [`run`] once the console is there.
+fn run_with(cfg: Config, console: &Arc<Console>, start: std::time::Instant) -> i32 {
     let progress: Arc<dyn Progress> = console.clone();
     for w in &cfg.warnings {
         progress.warning(w);
@@ -141,7 +177,11 @@ pub fn run(cfg: Config) -> i32 {
         umask: umask.bits(),
         archive: archive.clone(),
         filter,
-        sync: cfg.sync.clone(),
+        sync: config::SyncOptions {
+            // The log gets the change lines, said or not.
+            itemize: cfg.sync.itemize || cfg.log_file.is_some(),
+            ..cfg.sync.clone()
+        },
         one_file_system: cfg.one_file_system,
         copy_contents: cfg.copy_contents,
         links: links.clone(),
@@ -168,7 +208,7 @@ pub fn run(cfg: Config) -> i32 {
         // A closed stdout is not an error of the copy.
         let _ = writeln!(std::io::stdout().lock(), "{}", summary.render(format));
     }
-    exit_status(&console)
+    exit_status(console)
 }
 
 /// What cp refuses before copying anything: `--preserve=context` named

@@ -387,6 +387,15 @@ pub struct Args {
     #[arg(short, long, overrides_with_all = ["progress", "no_progress"], help_heading = "Output")]
     pub quiet: bool,
 
+    /// Append a record of the run to FILE (created if missing): a line per
+    /// change (with --sync the --itemize-changes lines, otherwise -v's lines),
+    /// every message printed on stderr, and a summary, each line prefixed
+    /// with `YYYY/MM/DD HH:MM:SS [PID]` (local time) as rsync's. Needs
+    /// neither -v nor --itemize-changes. If FILE cannot be opened, nothing is
+    /// copied (exit status 1).
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub log_file: Option<PathBuf>,
+
     /// Print a summary at the end: counts, bytes, time, throughput, engine and
     /// io_uring use; `--stats=json` prints it as one JSON object on stdout.
     #[arg(long, value_enum, value_name = "FORMAT", num_args = 0..=1, require_equals = true,

@@ -156,3 +156,13 @@ fn gnu_getopt_conventions() {
     // -T names DEST itself: --parents has no directory to copy into.
     assert!(cfg(&["--parents", "-T", "a", "b"]).is_err());
 }
+
+#[test]
+fn log_file() {
+    assert!(cfg(&["a", "b"]).unwrap().log_file.is_none());
+    let c = cfg(&["--log-file=/var/log/x", "a", "b"]).unwrap();
+    assert_eq!(
+        c.log_file.as_deref(),
+        Some(std::path::Path::new("/var/log/x"))
+    );
+}
