@@ -37,6 +37,7 @@ set edit:completion:arg-completer[uring-cp] = {|@words|
             cand --exclude 'Leave out entries matching PATTERN (rsync''s rules: `*.o`, `cache/`, `/top-only`, `dir/***`); with --include, the first matching rule wins'
             cand --include 'Copy entries matching PATTERN even if a later --exclude matches them'
             cand --exclude-from 'Read exclude patterns from FILE (`-` for stdin), one per line; `+ PATTERN` includes; blank lines and lines starting with # or ; are skipped'
+            cand --info 'Print the whole run''s progress on stderr as plain lines, for logs: one a second and a last one at the end, each `BYTES PERCENT RATE ELAPSED (files DONE/FOUND, ETA)`, the percentage of files found (not bytes). No escape codes or carriage returns, terminal or not; it replaces the progress bar, and -q turns it off. rsync''s spelling: only `progress2`'
             cand --log-file 'Append a record of the run to FILE (created if missing): a line per change (with --sync the --itemize-changes lines, otherwise -v''s lines), every message printed on stderr, and a summary, each line prefixed with `YYYY/MM/DD HH:MM:SS [PID]` (local time) as rsync''s. Needs neither -v nor --itemize-changes. If FILE cannot be opened, nothing is copied (exit status 1)'
             cand --stats 'Print a summary at the end: counts, bytes, time, throughput, engine and io_uring use; `--stats=json` prints it as one JSON object on stdout'
             cand --engine 'Which copy engine to use: io_uring if it works here (auto), or force one'

@@ -188,6 +188,10 @@ fn run_with(cfg: Config, console: &Arc<Console>, start: std::time::Instant) -> i
         dest,
     };
     let bar = progress::bar::Bar::start(console.clone(), cfg.progress, start);
+    let lines = match cfg.progress_lines {
+        true => progress::lines::Lines::start(console.clone(), start),
+        false => None,
+    };
     if let Err(e) = copy(&mut *engine, roots, options, &links, &progress) {
         progress.message(&format!("cannot start a thread: {e}"));
         return exit::PARTIAL;
@@ -201,6 +205,9 @@ fn run_with(cfg: Config, console: &Arc<Console>, start: std::time::Instant) -> i
     }
     if let Some(bar) = bar {
         bar.finish();
+    }
+    if let Some(lines) = lines {
+        lines.finish();
     }
     if let Some(format) = cfg.stats {
         let summary =

@@ -1,14 +1,17 @@
 //! What a backup script run from cron reads afterwards: `--log-file=FILE`
-//! (rsync's: stamped lines appended, the changes, every error, a summary),
-//! run for real over temporary trees on every engine, and its shape
+//! (rsync's: stamped lines appended, the changes, every error, a summary) and
+//! `--info=progress2` (the whole run's progress as plain lines on stderr),
+//! run for real over temporary trees on every engine, and their shape
 //! compared with rsync's where rsync is installed.
 
 mod common;
 
 use common::*;
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// A time zone that is neither UTC nor the machine's (a POSIX TZ string, so
 /// no zoneinfo file is needed): the log's stamps must be in local time.
@@ -408,5 +411,266 @@ fn rsync_log_lines_have_the_same_shape() {
     assert!(
         lines.iter().any(|l| l.text.contains("a/b/two")),
         "{lines:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// --info=progress2
+// ---------------------------------------------------------------------------
+
+/// A tree whose copy waits for us: `src/zz-fifo` is read as data
+/// (`--copy-contents`), so the copy blocks until something writes it.
+/// Returns the bytes of the regular files.
+fn slow_tree(root: &Path) -> u64 {
+    let fx = Fx::new(root);
+    fx.dir("src", 0o755);
+    let mut bytes = 0;
+    for i in 0..200u64 {
+        let data = vec![b'x'; (i * 97 % 4000) as usize];
+        bytes += data.len() as u64;
+        fx.file(format!("src/d{}/f{i}", i % 4), 0o644, data);
+    }
+    fx.fifo("src/zz-fifo", 0o644);
+    bytes
+}
+
+/// Write `data` into the FIFO once the copy has opened it for reading
+/// (retrying the non-blocking open), then close it.
+fn feed(fifo: &Path, data: &[u8]) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let start = Instant::now();
+    let mut f = loop {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(fifo)
+        {
+            Ok(f) => break f,
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                assert!(start.elapsed() < DEFAULT_TIMEOUT, "nobody opened {fifo:?}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("open {fifo:?}: {e}"),
+        }
+    };
+    f.write_all(data).unwrap();
+}
+
+/// `BYTES PERCENT% RATE H:MM:SS (files D/F...)`: the bytes and percent.
+fn progress_fields(line: &str) -> (u64, u32) {
+    let rest = line
+        .splitn(5, char::is_whitespace)
+        .last()
+        .unwrap_or_default();
+    assert!(
+        line.contains(" (files ") && rest.ends_with(')'),
+        "not a progress line: {line:?}"
+    );
+    columns(line)
+}
+
+/// rsync's four columns, `BYTES PERCENT% RATE H:MM:SS`: the bytes and percent.
+fn columns(line: &str) -> (u64, u32) {
+    macro_rules! no {
+        () => {
+            bad("a progress line", line, line)
+        };
+    }
+    let w: Vec<&str> = line.split_whitespace().collect();
+    let [bytes, percent, rate, clock, ..] = w[..] else {
+        return no!();
+    };
+    let clock_ok = clock.split(':').count() == 3
+        && clock
+            .split(':')
+            .all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()));
+    let rate_ok = ["kB/s", "MB/s", "GB/s"].iter().any(|u| {
+        rate.strip_suffix(u)
+            .is_some_and(|n| n.parse::<f64>().is_ok())
+    });
+    if !clock_ok || !rate_ok {
+        no!()
+    }
+    let bytes = bytes.replace(',', "").parse().unwrap_or_else(|_| no!());
+    let percent = percent.strip_suffix('%').unwrap_or_else(|| no!());
+    (bytes, percent.parse().unwrap_or_else(|_| no!()))
+}
+
+#[test]
+fn progress_lines_on_a_pipe_are_plain_lines_ending_at_100_percent() {
+    for engine in engines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let bytes = slow_tree(tmp.path()) + 5;
+        let ctx = format!("[{engine}]");
+        let mut child = Command::new(BIN)
+            .args(engine_args(engine))
+            .args(["-r", "--copy-contents", "--info=progress2"])
+            .args(["--log-file=run.log", "src", "dst"])
+            .current_dir(tmp.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (stdout, stderr) = read_outputs(&mut child);
+        // The copy waits on the FIFO: lines go on meanwhile, and the log is
+        // flushed without waiting for the end (its first line at least).
+        std::thread::sleep(Duration::from_millis(2600));
+        let log = text(&std::fs::read(tmp.path().join("run.log")).unwrap());
+        assert!(
+            log.lines().next().is_some_and(|l| l.contains(" started: ")),
+            "{ctx} the log was not flushed while the run went on: {log:?}"
+        );
+        feed(&tmp.path().join("src/zz-fifo"), b"fifo\n");
+        let status = child.wait().unwrap();
+        let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+        assert_eq!(status.code(), Some(0), "{ctx} {}", text(&stderr));
+        assert!(stdout.is_empty(), "{ctx} {}", text(&stdout));
+        assert!(
+            !stderr.contains(&b'\x1b') && !stderr.contains(&b'\r'),
+            "{ctx} escape codes or carriage returns: {}",
+            show(&stderr)
+        );
+        let stderr = text(&stderr);
+        assert!(stderr.ends_with(")\n"), "{ctx} {stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert!(
+            lines.len() >= 3,
+            "{ctx} a line a second while the copy waited, then the last: {stderr}"
+        );
+        let fields: Vec<(u64, u32)> = lines.iter().map(|l| progress_fields(l)).collect();
+        for pair in fields.windows(2) {
+            assert!(
+                pair[0].0 <= pair[1].0 && pair[0].1 <= pair[1].1,
+                "{ctx} {stderr}"
+            );
+        }
+        // Below 100% while the FIFO held the copy.
+        assert!(fields[lines.len() - 2].1 < 100, "{ctx} {stderr}");
+        assert_eq!(fields[lines.len() - 1], (bytes, 100), "{ctx} {stderr}");
+        let last = lines[lines.len() - 1];
+        assert!(last.ends_with("(files 201/201)"), "{ctx} {last}");
+        assert_eq!(
+            std::fs::read(tmp.path().join("dst/zz-fifo")).unwrap(),
+            b"fifo\n"
+        );
+    }
+}
+
+#[test]
+fn progress_lines_replace_the_bar_and_quiet_silences_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = Fx::new(tmp.path());
+    fx.file("src/a", 0o644, "abc").file("src/b", 0o644, "defg");
+    let run = |args: &[&str], dst: &str| {
+        let out = Command::new(BIN)
+            .args(args)
+            .args(["-r", "src", dst])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?} {out:?}");
+        text(&out.stderr)
+    };
+    // A short run: only the last line, whatever --progress says.
+    for (i, args) in [
+        &["--info=progress2"][..],
+        &["--progress", "--info=progress2"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let err = run(args, &format!("dst{i}"));
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with(&format!("{:>15} 100% ", 7)) && err.ends_with(" (files 2/2)\n"),
+            "{args:?}: {err:?}"
+        );
+    }
+    for args in [&["-q", "--info=progress2"][..], &["--info=progress2", "-q"]] {
+        assert_eq!(run(args, "dst-q"), "", "{args:?}");
+    }
+    // Not a value rsync's --info has that this one does not.
+    let out = Command::new(BIN)
+        .args(["--info=stats2", "-r", "src", "dst-bad"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(text(&out.stderr).contains("'stats2'"), "{out:?}");
+    assert!(!tmp.path().join("dst-bad").exists());
+}
+
+/// In a terminal too: lines, never the bar's escape codes.
+#[test]
+fn progress_lines_in_a_terminal_are_plain_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    slow_tree(tmp.path());
+    std::fs::remove_file(tmp.path().join("src/zz-fifo")).unwrap();
+    let cmd = format!("{BIN} -r --progress --info=progress2 src dst");
+    let out = match Command::new("script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .current_dir(tmp.path())
+        .env("TERM", "xterm")
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) => return skip(&format!("no pseudo-terminal: `script` cannot run ({e})")),
+    };
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out.stdout));
+    // (The terminal turns each \n into \r\n.)
+    let screen = text(&out.stdout).replace("\r\n", "\n");
+    assert!(!screen.contains(['\x1b', '\r']), "{}", show(&out.stdout));
+    assert!(screen.trim_end().ends_with("(files 200/200)"), "{screen}");
+}
+
+/// rsync's last progress2 line and ours: the same four columns, in the
+/// same places.
+#[test]
+fn progress_columns_line_up_with_rsyncs() {
+    if !have_rsync("--info=progress2 lines") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let bytes = slow_tree(tmp.path());
+    std::fs::remove_file(tmp.path().join("src/zz-fifo")).unwrap();
+    let rsync = Command::new("rsync")
+        .args(["-a", "--info=progress2", "src/", "dst-rsync/"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(rsync.status.success(), "{rsync:?}");
+    let theirs = text(&rsync.stdout);
+    let theirs = theirs
+        .split(['\r', '\n'])
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap()
+        .to_string();
+    let ours = Command::new(BIN)
+        .args(["-a", "--info=progress2", "-T", "src", "dst-ours"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(ours.status.success(), "{ours:?}");
+    let ours = text(&ours.stderr).trim_end().to_string();
+    assert_eq!(progress_fields(&ours), (bytes, 100), "{ours}");
+    assert_eq!(columns(&theirs).0, bytes, "{theirs}");
+    // Column ends: bytes, percent sign, rate unit, clock.
+    let ends = |l: &str| {
+        let b = l.as_bytes();
+        let pct = l.find('%').unwrap();
+        let unit = l.find("B/s").unwrap() + 3;
+        let clock = unit + l[unit..].find(':').unwrap() + 6;
+        (
+            b[..pct].iter().rposition(|c| *c == b' ').unwrap(),
+            pct,
+            unit,
+            clock,
+        )
+    };
+    assert_eq!(
+        ends(&ours),
+        ends(&theirs),
+        "\nours:   {ours}\nrsync:  {theirs}"
     );
 }

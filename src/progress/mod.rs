@@ -4,12 +4,13 @@
 //! which counts and decides what reaches the terminal. [`Console`] is the one
 //! the command line uses: `-v` lines on stdout, error messages on stderr, and
 //! counters that the progress bar ([`bar`]) and `--stats` ([`summary`]) read.
-//! The copying threads only bump atomic counters; the bar is drawn by a thread
-//! of its own at a bounded rate, so it costs the copy nothing measurable.
-//! With `--log-file` ([`log`]) the console also appends what it says to a
-//! file.
+//! The copying threads only bump atomic counters; the bar, and the lines of
+//! `--info=progress2` ([`lines`]), are written by a thread of their own at a
+//! bounded rate, so they cost the copy nothing measurable. With `--log-file`
+//! ([`log`]) the console also appends what it says to a file.
 
 pub mod bar;
+pub mod lines;
 pub mod log;
 pub mod summary;
 
