@@ -513,9 +513,10 @@ fn progress_lines_on_a_pipe_are_plain_lines_ending_at_100_percent() {
             .spawn()
             .unwrap();
         let (stdout, stderr) = read_outputs(&mut child);
-        // The copy waits on the FIFO: lines go on meanwhile, and the log is
-        // flushed without waiting for the end (its first line at least).
-        std::thread::sleep(Duration::from_millis(2600));
+        // The copy waits on the FIFO: lines go on meanwhile (three, or two
+        // on a slow start), and the log is flushed without waiting for the
+        // end (its first line at least).
+        std::thread::sleep(Duration::from_millis(3500));
         let log = text(&std::fs::read(tmp.path().join("run.log")).unwrap());
         assert!(
             log.lines().next().is_some_and(|l| l.contains(" started: ")),
