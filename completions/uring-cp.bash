@@ -23,7 +23,7 @@ _uring__cp() {
 
     case "${cmd}" in
         uring__cp)
-            opts="-r -a -d -p -P -L -H -f -n -i -b -S -l -s -x -0 -u -t -T -c -v -q -j -Z -V -h --recursive --archive --preserve --no-preserve --sparse --reflink --no-dereference --dereference --force --no-clobber --interactive --backup --suffix --backup-dir --remove-destination --link --symbolic-link --one-file-system --copy-contents --attributes-only --parents --relative --files-from --from0 --strip-trailing-slashes --update --target-directory --no-target-directory --sync --delete --delete-before --delete-during --delete-after --delete-excluded --numeric-ids --max-delete --modify-window --size-only --checksum --verify --fsync --ignore-existing --inplace --dry-run --itemize-changes --remove-source-files --link-dest --clone-dest --compare-dest --copy-dest --exclude --include --exclude-from --verbose --debug --progress --no-progress --quiet --stats --engine --ring-reads --jobs --buffer-mem --context --version --help"
+            opts="-r -a -d -p -P -L -H -f -n -i -b -S -l -s -x -0 -u -t -T -c -v -q -j -Z -V -h --recursive --archive --preserve --no-preserve --sparse --reflink --no-dereference --dereference --force --no-clobber --interactive --backup --suffix --backup-dir --remove-destination --link --symbolic-link --one-file-system --copy-contents --attributes-only --parents --relative --files-from --from0 --strip-trailing-slashes --update --target-directory --no-target-directory --sync --delete --delete-before --delete-during --delete-after --delete-excluded --numeric-ids --max-delete --modify-window --size-only --checksum --verify --fsync --ignore-existing --inplace --dry-run --itemize-changes --remove-source-files --link-dest --clone-dest --compare-dest --copy-dest --exclude --include --exclude-from --verbose --debug --progress --no-progress --quiet --info --log-file --stats --engine --ring-reads --jobs --buffer-mem --context --version --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -110,6 +110,14 @@ _uring__cp() {
                     return 0
                     ;;
                 --exclude-from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --info)
+                    COMPREPLY=($(compgen -W "progress2" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

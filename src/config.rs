@@ -10,7 +10,7 @@ mod backup;
 mod basis;
 mod preserve;
 
-use crate::cli::{Args, EngineArg, ReflinkArg, RingReads, SparseArg, StatsArg};
+use crate::cli::{Args, EngineArg, InfoArg, ReflinkArg, RingReads, SparseArg, StatsArg};
 use backup::backup;
 pub use basis::{Basis, BasisUse, MAX_BASIS_DIRS};
 use preserve::preserve;
@@ -261,6 +261,11 @@ pub struct Config {
     pub filters: Vec<crate::filter::Spec>,
     /// When to draw the progress bar.
     pub progress: When,
+    /// `--info=progress2` (and not `-q`): progress as plain lines on stderr
+    /// instead of the bar.
+    pub progress_lines: bool,
+    /// `--log-file=FILE`: a record of the run appended to FILE.
+    pub log_file: Option<PathBuf>,
     /// `--stats`: print a summary at the end, in this format.
     pub stats: Option<StatsFormat>,
     /// `-q`: no notes on stderr beyond errors.
@@ -485,6 +490,11 @@ impl Config {
             ));
         }
 
+        // rsync's -q silences --info=progress2 too, whatever the order; -i's
+        // questions on stderr must not be cut by a progress line.
+        let progress_lines =
+            args.info == Some(InfoArg::Progress2) && !args.quiet && !args.interactive;
+
         Ok(Config {
             sources: paths,
             target,
@@ -542,14 +552,17 @@ impl Config {
                 remove_source: args.remove_source_files,
             },
             filters: args.filters,
-            // (-i's questions share stderr with the bar: no bar then.)
-            progress: if args.quiet || args.no_progress || args.interactive {
+            // (-i's questions share stderr with the bar: no bar then; nor
+            // with --info=progress2, whose lines take its place.)
+            progress: if args.quiet || args.no_progress || args.interactive || progress_lines {
                 When::Never
             } else if args.progress {
                 When::Always
             } else {
                 When::Auto
             },
+            progress_lines,
+            log_file: args.log_file,
             stats: args.stats.map(|s| match s {
                 StatsArg::Text => StatsFormat::Text,
                 StatsArg::Json => StatsFormat::Json,

@@ -59,6 +59,10 @@ pub enum Op {
     ParentPerms,
     /// --verify: reading a copy back and comparing it with its source.
     Verify,
+    /// --log-file: opening (creating) the log before the run.
+    OpenLog,
+    /// --log-file: writing to the log during the run.
+    WriteLog,
 }
 
 /// An operation on a path failed.
@@ -212,6 +216,8 @@ impl fmt::Display for CopyError {
             Op::ParentTimes => format!("failed to preserve times for {p}"),
             Op::ParentPerms => format!("failed to preserve permissions for {p}"),
             Op::Verify => format!("verification of {p} failed"),
+            Op::OpenLog => format!("cannot open log file {p}"),
+            Op::WriteLog => format!("cannot write to log file {p}"),
         };
         write!(f, "{what}: {}", strip_os_suffix(&self.source))
     }

@@ -75,13 +75,48 @@ fn raise_descriptor_limit() {
 /// operands (cp's path rules; nothing is copied yet), copy (walker, engine
 /// and finisher), then what must come after every write (`--parents`'
 /// directories, `--fsync`), the statistics and the exit status.
-pub fn run(mut cfg: Config) -> i32 {
+pub fn run(cfg: Config) -> i32 {
     let start = std::time::Instant::now();
     interrupt::install();
     raise_descriptor_limit();
+    let console = match open_console(&cfg) {
+        Ok(c) => Arc::new(c),
+        Err(status) => return status,
+    };
+    let status = run_with(cfg, &console, start);
+    console.finish_log(status, start.elapsed());
+    status
+}
+
+/// The console, with the log open if `--log-file` asks for one (or the exit
+/// status of a refusal: a run asked to keep a log never runs without it).
+fn open_console(cfg: &Config) -> Result<Console, i32> {
     let mut console = Console::new(cfg.verbose);
-    console.itemize = cfg.sync.enabled && cfg.sync.itemize;
-    let console = Arc::new(console);
+    console.backup_lines = cfg.sync.enabled && (cfg.sync.itemize || cfg.log_file.is_some());
+    let Some(path) = &cfg.log_file else {
+        return Ok(console);
+    };
+    // In sync mode the change lines say what was done; in cp mode, -v's.
+    match progress::log::Log::open(path, !cfg.sync.enabled) {
+        Ok(log) => {
+            let console = console.with_log(Some(log), cfg.sync.itemize);
+            console.log(&format!(
+                "uring-cp {} started: {}",
+                env!("CARGO_PKG_VERSION"),
+                progress::log::command_line()
+            ));
+            Ok(console)
+        }
+        Err(e) => {
+            // (Not `error`: ENOSPC there means a full destination.)
+            console.message(&e.to_string());
+            Err(exit::PARTIAL)
+        }
+    }
+}
+
+/// [`run`] once the console is there.
+fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) -> i32 {
     let progress: Arc<dyn Progress> = console.clone();
     for w in &cfg.warnings {
         progress.warning(w);
@@ -167,7 +202,11 @@ pub fn run(mut cfg: Config) -> i32 {
         umask: umask.bits(),
         archive: archive.clone(),
         filter,
-        sync: cfg.sync.clone(),
+        sync: config::SyncOptions {
+            // The log gets the change lines, said or not.
+            itemize: cfg.sync.itemize || cfg.log_file.is_some(),
+            ..cfg.sync.clone()
+        },
         one_file_system: cfg.one_file_system,
         copy_contents: cfg.copy_contents,
         links: links.clone(),
@@ -175,6 +214,10 @@ pub fn run(mut cfg: Config) -> i32 {
         backup: cfg.backup.clone(),
     };
     let bar = progress::bar::Bar::start(console.clone(), cfg.progress, start);
+    let lines = match cfg.progress_lines {
+        true => progress::lines::Lines::start(console.clone(), start),
+        false => None,
+    };
     if let Err(e) = copy(&mut *engine, roots, options, &links, &progress) {
         progress.message(&format!("cannot start a thread: {e}"));
         return exit::PARTIAL;
@@ -189,13 +232,16 @@ pub fn run(mut cfg: Config) -> i32 {
     if let Some(bar) = bar {
         bar.finish();
     }
+    if let Some(lines) = lines {
+        lines.finish();
+    }
     if let Some(format) = cfg.stats {
         let summary =
             progress::summary::Summary::new(&console.stats, engine.name(), start.elapsed());
         // A closed stdout is not an error of the copy.
         let _ = writeln!(std::io::stdout().lock(), "{}", summary.render(format));
     }
-    exit_status(&console)
+    exit_status(console)
 }
 
 /// What cp refuses before copying anything: `--preserve=context` named

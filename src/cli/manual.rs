@@ -153,6 +153,15 @@ pub const SECTIONS: &[(&str, &[Para])] = &[
                 "    echo \"some files were not copied, see above\" >&2",
                 "fi",
             ]),
+            Text(
+                "A nightly mirror from cron: the changes, errors and a summary appended to a \
+                 log (stamped lines, as rsync's --log-file), and the progress as plain lines \
+                 (rsync's --info=progress2 columns; the percentage is of files) to another.",
+            ),
+            Example(&[
+                "uring-cp -a --sync --delete --log-file=/var/log/backup.log --info=progress2 \\",
+                "    -T \"$HOME\" /backup/home 2>>/var/log/backup-progress.log",
+            ]),
         ],
     ),
     (

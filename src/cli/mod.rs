@@ -451,6 +451,23 @@ pub struct Args {
     #[arg(short, long, overrides_with_all = ["progress", "no_progress"], help_heading = "Output")]
     pub quiet: bool,
 
+    /// Print the whole run's progress on stderr as plain lines, for logs: one
+    /// a second and a last one at the end, each `BYTES PERCENT RATE ELAPSED
+    /// (files DONE/FOUND, ETA)`, the percentage of files found (not bytes).
+    /// No escape codes or carriage returns, terminal or not; it replaces the
+    /// progress bar, and -q turns it off. rsync's spelling: only `progress2`.
+    #[arg(long, value_enum, value_name = "FLAGS", help_heading = "Output")]
+    pub info: Option<InfoArg>,
+
+    /// Append a record of the run to FILE (created if missing): a line per
+    /// change (with --sync the --itemize-changes lines, otherwise -v's lines),
+    /// every message printed on stderr, and a summary, each line prefixed
+    /// with `YYYY/MM/DD HH:MM:SS [PID]` (local time) as rsync's. Needs
+    /// neither -v nor --itemize-changes. If FILE cannot be opened, nothing is
+    /// copied (exit status 1).
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub log_file: Option<PathBuf>,
+
     /// Print a summary at the end: counts, bytes, time, throughput, engine and
     /// io_uring use; `--stats=json` prints it as one JSON object on stdout.
     #[arg(long, value_enum, value_name = "FORMAT", num_args = 0..=1, require_equals = true,
@@ -585,6 +602,13 @@ pub enum StatsArg {
     Text,
     /// One JSON object for scripts.
     Json,
+}
+
+/// The `--info` values (rsync has many; this one only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InfoArg {
+    /// The whole run's progress as plain lines on stderr.
+    Progress2,
 }
 
 /// The `--ring-reads` values.

@@ -156,3 +156,44 @@ fn gnu_getopt_conventions() {
     // -T names DEST itself: --parents has no directory to copy into.
     assert!(cfg(&["--parents", "-T", "a", "b"]).is_err());
 }
+
+#[test]
+fn progress_lines_and_log_file() {
+    let c = cfg(&["--info=progress2", "a", "b"]).unwrap();
+    assert!(c.progress_lines);
+    // The lines take the bar's place, even when it is asked for.
+    assert_eq!(c.progress, When::Never);
+    let c = cfg(&["--progress", "--info", "progress2", "a", "b"]).unwrap();
+    assert!(c.progress_lines && c.progress == When::Never);
+    // -q silences them whatever the order (rsync), and so do -i's questions.
+    assert!(
+        !cfg(&["--info=progress2", "-q", "a", "b"])
+            .unwrap()
+            .progress_lines
+    );
+    assert!(
+        !cfg(&["-q", "--info=progress2", "a", "b"])
+            .unwrap()
+            .progress_lines
+    );
+    assert!(
+        !cfg(&["-i", "--info=progress2", "a", "b"])
+            .unwrap()
+            .progress_lines
+    );
+    // Without it the bar is as it was.
+    let c = cfg(&["a", "b"]).unwrap();
+    assert!(!c.progress_lines && c.progress == When::Auto && c.log_file.is_none());
+    // rsync's other --info flags are not taken for this one.
+    for bad in ["--info=stats2", "--info=progress2,name0", "--info=progress"] {
+        let v = ["uring-cp", bad, "a", "b"];
+        let err = crate::cli::parse_from(v).expect_err(bad).to_string();
+        let value = bad.trim_start_matches("--info=");
+        assert!(err.contains(&format!("'{value}'")), "{bad}: {err}");
+    }
+    let c = cfg(&["--log-file=/var/log/x", "a", "b"]).unwrap();
+    assert_eq!(
+        c.log_file.as_deref(),
+        Some(std::path::Path::new("/var/log/x"))
+    );
+}

@@ -4,10 +4,14 @@
 //! which counts and decides what reaches the terminal. [`Console`] is the one
 //! the command line uses: `-v` lines on stdout, error messages on stderr, and
 //! counters that the progress bar ([`bar`]) and `--stats` ([`summary`]) read.
-//! The copying threads only bump atomic counters; the bar is drawn by a thread
-//! of its own at a bounded rate, so it costs the copy nothing measurable.
+//! The copying threads only bump atomic counters; the bar, and the lines of
+//! `--info=progress2` ([`lines`]), are written by a thread of their own at a
+//! bounded rate, so they cost the copy nothing measurable. With `--log-file`
+//! ([`log`]) the console also appends what it says to a file.
 
 pub mod bar;
+pub mod lines;
+pub mod log;
 pub mod summary;
 
 use crate::error::{CopyError, Failure};
@@ -115,24 +119,74 @@ impl Stats {
 #[derive(Debug, Default)]
 pub struct Console {
     pub verbose: bool,
-    /// Sync mode's `--itemize-changes`: backups get a line of their own.
-    pub itemize: bool,
+    /// Sync mode with change lines (`--itemize-changes`, `--log-file`):
+    /// backups get a change line of their own.
+    pub backup_lines: bool,
     pub stats: Stats,
     /// The progress bar, once it is shown: lines printed meanwhile go above it.
     bar: OnceLock<indicatif::ProgressBar>,
     /// -v with -b: the backup made of each destination, until its line is printed.
     backups: std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, std::path::PathBuf>>,
+    /// Change lines ([`Progress::itemize`]) go to stdout (`--itemize-changes`);
+    /// otherwise they are only logged.
+    itemize: bool,
+    /// `--log-file`: the lines above, messages, and a summary at the end.
+    log: Option<log::Log>,
 }
 
 impl Console {
     pub fn new(verbose: bool) -> Self {
         Console {
             verbose,
-            itemize: false,
+            backup_lines: false,
             stats: Stats::default(),
             bar: OnceLock::new(),
             backups: Default::default(),
+            itemize: true,
+            log: None,
         }
+    }
+
+    /// Also append to `log`; change lines reach stdout only if `itemize`.
+    pub fn with_log(mut self, log: Option<log::Log>, itemize: bool) -> Self {
+        self.log = log;
+        self.itemize = itemize;
+        self
+    }
+
+    /// The log, where each item made gets a line (`-v`'s, in cp mode).
+    fn item_log(&self) -> Option<&log::Log> {
+        self.log.as_ref().filter(|l| l.item_lines())
+    }
+
+    /// Write `text` to the log, if there is one.
+    pub fn log(&self, text: &str) {
+        if let Some(log) = &self.log {
+            log.line(text);
+        }
+    }
+
+    /// The log's last line, `status` the exit status; then flush it.
+    pub fn finish_log(&self, status: i32, elapsed: std::time::Duration) {
+        let Some(log) = &self.log else {
+            return;
+        };
+        let s = &self.stats;
+        log.line(&format!(
+            "total: {} files, {} directories, {} symlinks, {} special files, {} bytes, \
+             {} skipped, {} deleted, {} failed, {} vanished in {:.3} s; exit status {status}",
+            s.files.load(Relaxed),
+            s.dirs.load(Relaxed),
+            s.symlinks.load(Relaxed),
+            s.specials.load(Relaxed),
+            s.bytes.load(Relaxed),
+            s.skipped.load(Relaxed),
+            s.deleted.load(Relaxed),
+            s.failed.load(Relaxed),
+            s.vanished.load(Relaxed),
+            elapsed.as_secs_f64(),
+        ));
+        log.finish();
     }
 
     pub fn failed(&self) -> u64 {
@@ -141,6 +195,7 @@ impl Console {
 
     /// A note on stderr that is not a failure.
     pub fn note(&self, msg: &str) {
+        self.log(&format!("uring-cp: {msg}"));
         self.print(|| {
             let _ = writeln!(std::io::stderr().lock(), "uring-cp: {msg}");
         });
@@ -165,14 +220,15 @@ impl Progress for Console {
         };
         counter.fetch_add(1, Relaxed);
         self.stats.bytes.fetch_add(bytes, Relaxed);
-        if self.verbose {
+        let log = self.item_log();
+        if self.verbose || log.is_some() {
             let dst = item.dst_path();
             let backup = match self.backups.lock() {
                 Ok(mut b) if !b.is_empty() => b.remove(&dst),
                 _ => None,
             };
             let line = format!(
-                "{} -> {}{}\n",
+                "{} -> {}{}",
                 crate::error::quote(&item.src_path()),
                 crate::error::quote(&dst),
                 backup.map_or_else(String::new, |b| format!(
@@ -180,10 +236,15 @@ impl Progress for Console {
                     crate::error::quote(&b)
                 ))
             );
-            // A closed stdout (e.g. `| head`) must not stop the copy.
-            self.print(|| {
-                let _ = std::io::stdout().lock().write_all(line.as_bytes());
-            });
+            if let Some(log) = log {
+                log.line(&line);
+            }
+            if self.verbose {
+                // A closed stdout (e.g. `| head`) must not stop the copy.
+                self.print(|| {
+                    let _ = writeln!(std::io::stdout().lock(), "{line}");
+                });
+            }
         }
     }
 
@@ -199,9 +260,12 @@ impl Progress for Console {
     }
 
     fn itemize(&self, line: &str) {
-        self.print(|| {
-            let _ = writeln!(std::io::stdout().lock(), "{line}");
-        });
+        self.log(line);
+        if self.itemize {
+            self.print(|| {
+                let _ = writeln!(std::io::stdout().lock(), "{line}");
+            });
+        }
     }
 
     fn deleted(&self) {
@@ -209,12 +273,12 @@ impl Progress for Console {
     }
 
     fn backed_up(&self, dst: &std::path::Path, backup: &std::path::Path, what: &str) {
-        if self.itemize {
+        if self.backup_lines {
             use crate::error::quote;
             let line = format!("backup {what} - {} -> {}", quote(dst), quote(backup));
             return self.itemize(&line);
         }
-        if self.verbose
+        if (self.verbose || self.item_log().is_some())
             && let Ok(mut b) = self.backups.lock()
         {
             b.insert(dst.to_path_buf(), backup.to_path_buf());
@@ -222,11 +286,17 @@ impl Progress for Console {
     }
 
     fn removed(&self, path: &std::path::Path) {
-        if self.verbose {
-            let line = format!("removed {}\n", crate::error::quote(path));
-            self.print(|| {
-                let _ = std::io::stdout().lock().write_all(line.as_bytes());
-            });
+        let log = self.item_log();
+        if self.verbose || log.is_some() {
+            let line = format!("removed {}", crate::error::quote(path));
+            if let Some(log) = log {
+                log.line(&line);
+            }
+            if self.verbose {
+                self.print(|| {
+                    let _ = writeln!(std::io::stdout().lock(), "{line}");
+                });
+            }
         }
     }
 
@@ -237,15 +307,21 @@ impl Progress for Console {
     }
 
     fn parent_made(&self, src: &std::path::Path, dst: &std::path::Path) {
-        if self.verbose {
+        let log = self.item_log();
+        if self.verbose || log.is_some() {
             use std::os::unix::ffi::OsStrExt;
             let mut line = src.as_os_str().as_bytes().to_vec();
             line.extend_from_slice(b" -> ");
             line.extend_from_slice(dst.as_os_str().as_bytes());
+            if let Some(log) = log {
+                log.line(&String::from_utf8_lossy(&line));
+            }
             line.push(b'\n');
-            self.print(|| {
-                let _ = std::io::stdout().lock().write_all(&line);
-            });
+            if self.verbose {
+                self.print(|| {
+                    let _ = std::io::stdout().lock().write_all(&line);
+                });
+            }
         }
     }
 
@@ -279,11 +355,13 @@ impl Progress for Console {
     }
 
     fn warning(&self, msg: &str) {
+        self.log(&format!("uring-cp: {msg}"));
         let _ = writeln!(std::io::stderr().lock(), "uring-cp: {msg}");
     }
 
     fn message(&self, msg: &str) {
         self.stats.failed.fetch_add(1, Relaxed);
+        self.log(&format!("uring-cp: {msg}"));
         // A closed stderr must not turn into a panic; the exit status still says it.
         self.print(|| {
             let _ = writeln!(std::io::stderr().lock(), "uring-cp: {msg}");
