@@ -218,9 +218,20 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
         true => progress::lines::Lines::start(console.clone(), start),
         false => None,
     };
-    if let Err(e) = copy(&mut *engine, roots, options, &links, &progress) {
-        progress.message(&format!("cannot start a thread: {e}"));
-        return exit::PARTIAL;
+    let deletions = match copy(&mut *engine, roots, options, &links, &progress) {
+        Ok(d) => d,
+        Err(e) => {
+            progress.message(&format!("cannot start a thread: {e}"));
+            return exit::PARTIAL;
+        }
+    };
+    // --delete-after: once every copy is in place and every directory
+    // finished; not at all after a failure (the entry to delete may be the
+    // only copy of a file whose new name did not make it).
+    if console.failed() > 0 || interrupt::requested() || interrupt::destination_full() {
+        deletions.skip(&*progress);
+    } else {
+        deletions.apply(&*progress);
     }
     // --parents: the directories on the way get their attributes last.
     if let Some(parents) = &parents {
@@ -306,14 +317,15 @@ fn plan_operands(cfg: &Config, umask: u32, progress: &dyn Progress) -> Result<pl
 /// The copy itself: the walker streams `roots` to the engine, and every
 /// destination directory gets its last step on the finisher. Returns once
 /// everything is written and every directory finished (the hard-link map,
-/// which holds directories, is emptied first).
+/// which holds directories, is emptied first), with what `--delete-after`
+/// is to delete.
 fn copy(
     engine: &mut dyn engine::Engine,
     roots: Vec<plan::Root>,
     options: walk::Options,
     links: &meta::links::Links,
     progress: &Arc<dyn Progress>,
-) -> std::io::Result<()> {
+) -> std::io::Result<walk::Deletions> {
     let finisher = tree::Finisher::start()?;
     let (walker, queues) =
         walk::Walker::new(engine.intake(), progress.clone(), options, finisher.queue());
@@ -324,9 +336,7 @@ fn copy(
     });
     links.clear();
     finisher.finish();
-    // --delete-after: once every copy is in place and every directory finished.
-    deletions.apply(&**progress);
-    Ok(())
+    Ok(deletions)
 }
 
 /// The exit status of a finished run, and the note that explains a stop: an

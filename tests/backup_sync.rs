@@ -343,3 +343,43 @@ fn backup_options_that_cannot_work_are_refused() {
     );
     assert_ne!(out.code, Some(0), "{out}");
 }
+
+#[test]
+fn dry_run_says_the_backups_it_would_make() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    fixture(t);
+    for engine in engines() {
+        for options in [&["-b"][..], &["--backup-dir=../dst.bak"]] {
+            let ctx = format!("[{engine}] {options:?} --dry-run");
+            let _ = std::fs::remove_dir_all(t.join("dst.bak"));
+            old_destination(&t.join("dst"));
+            let before = snapshot(&t.join("dst"));
+            let mut dry = options.to_vec();
+            dry.push("--dry-run");
+            let said = ours(engine, t, &dry, "dst");
+            assert_eq!(said.code, Some(0), "{ctx}: {said}");
+            assert_snapshots_eq(&ctx, &snapshot(&t.join("dst")), &before, "after", "before");
+            assert!(
+                !t.join("dst.bak").exists(),
+                "{ctx}: no backup directory made"
+            );
+            let done = ours(engine, t, options, "dst");
+            assert_eq!(done.code, Some(0), "{ctx}: {done}");
+            let sorted = |o: &Outcome| {
+                let mut v: Vec<String> = o.stdout_str().lines().map(String::from).collect();
+                v.sort();
+                v
+            };
+            assert_eq!(
+                sorted(&said),
+                sorted(&done),
+                "{ctx}: the lines of the real run"
+            );
+            assert!(
+                said.stdout_str().contains("backup file - 'dst/f' -> "),
+                "{ctx}: {said}"
+            );
+        }
+    }
+}

@@ -579,3 +579,39 @@ fn twins_are_linked_on_every_path() {
         }
     }
 }
+
+/// `--compare-dest` removes an up-to-date destination file that equals its
+/// twin (as rsync does): such removals count against `--max-delete`.
+#[test]
+fn compare_dest_removals_count_against_max_delete() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    Fx::new(t.join("src"))
+        .dir("", 0o755)
+        .file("a", 0o644, "a")
+        .file("b", 0o644, "b")
+        .file("c", 0o644, "c");
+    for engine in engines() {
+        for d in ["base", "dst"] {
+            let _ = fs::remove_dir_all(t.join(d));
+            let out = run_uring_cp(engine, &["-a"], &["-T", "src", d], t, &RunOpts::default());
+            assert_eq!(out.code, Some(0), "[{engine}] {out}");
+        }
+        let out = run_uring_cp(
+            engine,
+            &["-a", "--sync", "--compare-dest=../base", "--max-delete=1"],
+            &["-T", "src", "dst"],
+            t,
+            &RunOpts::default(),
+        );
+        assert_eq!(out.code, Some(25), "[{engine}] {out}");
+        let left = ["a", "b", "c"]
+            .iter()
+            .filter(|n| t.join("dst").join(n).exists())
+            .count();
+        assert_eq!(
+            left, 2,
+            "[{engine}] one removal, then --max-delete stops them"
+        );
+    }
+}

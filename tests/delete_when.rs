@@ -230,3 +230,65 @@ fn dry_run_and_max_delete_and_one_moment_only() {
         "{out}"
     );
 }
+
+/// A file renamed in the source: its old name is extra at the destination,
+/// its new name must be copied. Under `--delete-after`, if that copy fails,
+/// the old name is the only copy left: nothing is deleted (said on stderr),
+/// exit 1. (strace fails every data write.)
+#[test]
+fn delete_after_deletes_nothing_after_a_failure() {
+    if !has_command("strace") {
+        skip("strace is not installed (.ci/run installs it)");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    Fx::new(t.join("src"))
+        .dir("", 0o755)
+        .file("renamed", 0o644, "the only data");
+    for engine in engines() {
+        let ctx = format!("[{engine}] --delete-after, the copy fails");
+        let _ = std::fs::remove_dir_all(t.join("dst"));
+        Fx::new(t.join("dst"))
+            .dir("", 0o755)
+            .file("old-name", 0o644, "the only data");
+        let mut args: Vec<String> = [
+            "-f",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            "trace=copy_file_range,pwrite64,splice,sendfile",
+            "-e",
+            "inject=copy_file_range:error=EIO",
+            "-e",
+            "inject=pwrite64:error=EIO",
+            "-e",
+            "inject=splice:error=EIO",
+            "-e",
+            "inject=sendfile:error=EIO",
+            BIN,
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend(engine_args(engine).into_iter().map(String::from));
+        args.extend(["-a", "--sync", "--delete-after", "-T", "src", "dst"].map(String::from));
+        let out = Command::new("strace")
+            .args(&args)
+            .current_dir(t)
+            .output()
+            .expect("strace");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(1), "{ctx}: {err}");
+        assert!(err.contains("'dst/renamed'"), "{ctx}: {err}");
+        assert!(
+            err.contains("--delete-after: 1 deletions skipped"),
+            "{ctx}: {err}"
+        );
+        assert_eq!(
+            std::fs::read(t.join("dst/old-name")).expect("kept"),
+            b"the only data",
+            "{ctx}"
+        );
+    }
+}

@@ -25,7 +25,8 @@ use std::path::PathBuf;
     args_override_self = true,
     // Any of the options that delete (for --max-delete).
     group = clap::ArgGroup::new("deleting").multiple(true).args(
-        ["delete", "delete_excluded", "delete_before", "delete_during", "delete_after"]),
+        ["delete", "delete_excluded", "delete_before", "delete_during", "delete_after",
+         "compare_dest"]),
     override_usage = "uring-cp [OPTIONS] SOURCE DEST\n       \
                       uring-cp [OPTIONS] SOURCE... DIRECTORY\n       \
                       uring-cp [OPTIONS] -t DIRECTORY SOURCE...",
@@ -311,7 +312,8 @@ pub struct Args {
     #[arg(long, requires = "sync", help_heading = "Sync")]
     pub numeric_ids: bool,
 
-    /// With --delete: delete at most N entries, then stop deleting (exit status 25).
+    /// With --delete (or --compare-dest, which removes files too): delete at
+    /// most N entries, then stop deleting (exit status 25).
     #[arg(long, value_name = "N", requires = "deleting", help_heading = "Sync")]
     pub max_delete: Option<u64>,
 

@@ -183,18 +183,46 @@ fn refused(e: Errno, b: &Backup) -> std::io::Error {
 
 /// The backup name of `name` in `dir` under `b`'s rules.
 pub fn name_for(dir: BorrowedFd<'_>, name: &CStr, b: &Backup) -> Result<CString, Errno> {
-    let simple = || join(name.to_bytes(), b.suffix.as_bytes());
     let highest = match b.kind {
-        BackupKind::Simple => return Ok(simple()),
+        BackupKind::Simple => None,
         BackupKind::Numbered | BackupKind::Existing => highest_number(dir, name.to_bytes())?,
     };
-    Ok(match (b.kind, highest) {
-        (BackupKind::Existing, None) => simple(),
+    Ok(named(name, b, highest))
+}
+
+/// The backup name of `name` when the highest numbered backup there is
+/// `highest`.
+fn named(name: &CStr, b: &Backup, highest: Option<u64>) -> CString {
+    match (b.kind, highest) {
+        (BackupKind::Simple, _) | (BackupKind::Existing, None) => {
+            join(name.to_bytes(), b.suffix.as_bytes())
+        }
         (_, n) => join(
             name.to_bytes(),
             format!(".~{}~", n.unwrap_or(0) + 1).as_bytes(),
         ),
-    })
+    }
+}
+
+/// `--dry-run`: the path the backup of `name` in `dir` (at `dir_path`)
+/// would get. Nothing is made (a backup directory not there yet holds no
+/// backups).
+pub fn planned(dir: BorrowedFd<'_>, dir_path: &Path, name: &CStr, b: &Backup) -> PathBuf {
+    let Some(d) = &b.dir else {
+        let backup = name_for(dir, name, b).unwrap_or_else(|_| named(name, b, None));
+        return crate::tree::join(dir_path, &backup);
+    };
+    let rel = dir_path.strip_prefix(&d.dest).unwrap_or(Path::new(""));
+    let to_path = match rel.as_os_str().is_empty() {
+        true => d.root(),
+        false => d.root().join(rel),
+    };
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let backup = match rustix::fs::open(&to_path, flags, Mode::empty()) {
+        Ok(fd) => name_for(fd.as_fd(), name, b).unwrap_or_else(|_| named(name, b, None)),
+        Err(_) => named(name, b, None),
+    };
+    crate::tree::join(&to_path, &backup)
 }
 
 /// The highest N of the `NAME.~N~` entries in `dir`, if any.

@@ -221,10 +221,18 @@ impl Walker {
 
     /// `--compare-dest`: the entry is not to be in the destination; one
     /// that is there is removed (rsync does the same).
-    fn leave_out(&self, c: &Candidate<'_>) -> Twin {
+    fn leave_out(&mut self, c: &Candidate<'_>) -> Twin {
         if !c.exists {
             return Twin::Done;
         }
+        // A removal like --delete's: counted against --max-delete.
+        if let Some(max) = self.sync.max_delete
+            && self.deleted >= max
+        {
+            self.progress.delete_stopped();
+            return Twin::Done;
+        }
+        self.deleted += 1;
         if let Some(dst) = c.dst.filter(|_| !self.sync.dry_run)
             && let Err(e) = rustix::fs::unlinkat(dst, c.name, AtFlags::empty())
         {
@@ -232,6 +240,7 @@ impl Walker {
                 .error(&CopyError::new(Op::Remove, c.dst_path, e.into()));
             return Twin::Done;
         }
+        self.progress.deleted();
         self.itemize("delete", c.ft, "-", c.dst_path);
         Twin::Done
     }

@@ -12,6 +12,8 @@
 //!   `--delete-delay`; its `--delete-after` scans again at the end, which
 //!   finds the same entries unless the source changes meanwhile). The
 //!   directories' modification times, which a deletion moves, are put back.
+//!   After a failure (or an interruption) nothing is deleted: an entry to
+//!   delete may be the only copy of a file whose new name was not copied.
 //!
 //! Entries excluded by the filter are protected unless `--delete-excluded`;
 //! `--max-delete` counts every deletion decided; nothing is deleted in a
@@ -57,6 +59,16 @@ impl Deletions {
                 .count();
             self.apply_in(dir_path, &self.found[i..i + n], progress);
             i += n;
+        }
+    }
+
+    /// The copy did not go through: nothing is deleted, and that is said.
+    pub fn skip(self, progress: &dyn Progress) {
+        if !self.found.is_empty() {
+            progress.warning(&format!(
+                "--delete-after: {} deletions skipped, as not everything was copied",
+                self.found.len()
+            ));
         }
     }
 
@@ -134,6 +146,10 @@ fn take_away(
     progress: &dyn Progress,
 ) -> std::io::Result<()> {
     if dry_run {
+        if let Some(b) = backup {
+            let to = crate::engine::backup::planned(dir, dir_path, name, b);
+            progress.backed_up(&join(dir_path, name), &to, type_word(ft));
+        }
         return Ok(());
     }
     let Some(b) = backup else {
@@ -217,6 +233,31 @@ impl Walker {
     ) -> std::io::Result<()> {
         let (backup, dry_run) = (self.backup.as_ref(), self.sync.dry_run);
         take_away(dir, dir_path, name, ft, backup, dry_run, &*self.progress)
+    }
+
+    /// `--dry-run` with `-b`: the backup line of an existing non-directory
+    /// `name` in `dir` that the engine would replace (after `action`'s line:
+    /// `update`, or `replace` with DETAILS `-`; a type change is backed up
+    /// by [`Self::take_away`]).
+    pub(super) fn dry_run_backup(
+        &self,
+        dir: BorrowedFd<'_>,
+        dir_path: &Path,
+        name: &CStr,
+        (action, details): (&str, &str),
+    ) {
+        let Some(b) = self.backup.as_ref().filter(|_| self.sync.dry_run) else {
+            return;
+        };
+        if action != "update" && !(action == "replace" && details == "-") {
+            return;
+        }
+        if let Ok(st) = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            let to = crate::engine::backup::planned(dir, dir_path, name, b);
+            let ft = FileType::from_raw_mode(st.st_mode);
+            self.progress
+                .backed_up(&join(dir_path, name), &to, type_word(ft));
+        }
     }
 
     /// What [`Self::take_away`] does, for its failures' messages.

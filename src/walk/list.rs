@@ -203,6 +203,9 @@ impl Walker {
                     basis::Twin::None => {
                         if let Some((action, details)) = &line {
                             self.itemize(action, ft, details, &path);
+                            if let Some(dfd) = dst_fd {
+                                self.dry_run_backup(dfd, &dst.path, &name, (action, details));
+                            }
                         }
                     }
                 }

@@ -297,7 +297,9 @@ impl Walker {
                             return Ok(());
                         }
                         sync::Step::Send(Some((action, details))) => {
-                            self.itemize(action, ft, &details, &dst_path)
+                            self.itemize(action, ft, &details, &dst_path);
+                            let dir = (fd.as_fd(), root.dst_dir.path.as_path());
+                            self.dry_run_backup(dir.0, dir.1, &root.dst_name, (action, &details));
                         }
                         sync::Step::Send(None) => {}
                     }
