@@ -615,3 +615,28 @@ fn compare_dest_removals_count_against_max_delete() {
         );
     }
 }
+
+/// A file operand is copied, not looked up in the basis directories (only
+/// the entries of directory operands are): said, not silent.
+#[test]
+fn a_file_operand_is_copied_and_said_so() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    Fx::new(t.join("src")).dir("", 0o755).file("f", 0o644, "f");
+    Fx::new(t.join("prev")).dir("", 0o755).file("f", 0o644, "f");
+    Fx::new(t.join("dst")).dir("", 0o755);
+    let out = run_uring_cp(
+        "portable",
+        &["-a", "--sync", "--link-dest=../prev"],
+        &["src/f", "dst"],
+        t,
+        &RunOpts::default(),
+    );
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("warning: 'src/f' is not a directory: copied, not taken from a basis"),
+        "{out}"
+    );
+    assert_eq!(fs::read(t.join("dst/f")).expect("copied"), b"f");
+}

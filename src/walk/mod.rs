@@ -270,6 +270,13 @@ impl Walker {
             });
             return self.drain();
         }
+        if self.bases.is_some() {
+            // (Twins are looked up for the entries of directory operands.)
+            self.progress.warning(&format!(
+                "warning: {} is not a directory: copied, not taken from a basis directory",
+                crate::error::quote(&root.display)
+            ));
+        }
         if self.sync.enabled
             && let Some(DstState::Ready { fd, .. }) = root.dst_dir.state()
         {
