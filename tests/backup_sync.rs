@@ -265,30 +265,11 @@ fn a_failed_copy_makes_no_backup_and_keeps_the_original() {
         old_destination(&t.join("dst"));
         let _ = std::fs::remove_dir_all(t.join("bak"));
         let ctx = format!("[{engine}] every data write fails");
-        let mut args: Vec<String> = [
-            "-f",
-            "-qq",
-            "-o",
-            "/dev/null",
-            "-e",
-            "trace=copy_file_range,pwrite64,splice,write",
-            "-e",
-            "inject=copy_file_range:error=EIO",
-            "-e",
-            "inject=pwrite64:error=EIO",
-            "-e",
-            "inject=splice:error=EIO",
-            BIN,
-        ]
-        .map(String::from)
-        .to_vec();
-        args.extend(engine_args(engine).into_iter().map(String::from));
-        args.extend(["-a", "--sync", "--backup-dir=../bak", "-T", "src", "dst"].map(String::from));
-        let out = Command::new("strace")
-            .args(&args)
-            .current_dir(t)
-            .output()
-            .expect("strace");
+        let out = run_with_failing_writes(
+            engine,
+            &["-a", "--sync", "--backup-dir=../bak", "-T", "src", "dst"],
+            t,
+        );
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
         assert_eq!(out.status.code(), Some(1), "{ctx}: {err}");
         assert!(err.contains("'dst/f'"), "{ctx}: {err}");

@@ -252,32 +252,11 @@ fn delete_after_deletes_nothing_after_a_failure() {
         Fx::new(t.join("dst"))
             .dir("", 0o755)
             .file("old-name", 0o644, "the only data");
-        let mut args: Vec<String> = [
-            "-f",
-            "-qq",
-            "-o",
-            "/dev/null",
-            "-e",
-            "trace=copy_file_range,pwrite64,splice,sendfile",
-            "-e",
-            "inject=copy_file_range:error=EIO",
-            "-e",
-            "inject=pwrite64:error=EIO",
-            "-e",
-            "inject=splice:error=EIO",
-            "-e",
-            "inject=sendfile:error=EIO",
-            BIN,
-        ]
-        .map(String::from)
-        .to_vec();
-        args.extend(engine_args(engine).into_iter().map(String::from));
-        args.extend(["-a", "--sync", "--delete-after", "-T", "src", "dst"].map(String::from));
-        let out = Command::new("strace")
-            .args(&args)
-            .current_dir(t)
-            .output()
-            .expect("strace");
+        let out = run_with_failing_writes(
+            engine,
+            &["-a", "--sync", "--delete-after", "-T", "src", "dst"],
+            t,
+        );
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
         assert_eq!(out.status.code(), Some(1), "{ctx}: {err}");
         assert!(err.contains("'dst/renamed'"), "{ctx}: {err}");

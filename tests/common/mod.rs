@@ -1712,3 +1712,26 @@ pub fn assert_meta_eq(ctx: &str, ours: &Path, gnu: &Path, o: &MetaOpts) {
         );
     }
 }
+
+/// Run uring-cp (`engine`, then `args`) in `cwd` under `strace -f` with
+/// every data write failing with EIO (`copy_file_range`, `pwrite64`,
+/// `splice`, `sendfile`): a copy that can never be completed. Callers check
+/// `has_command("strace")` first.
+pub fn run_with_failing_writes(engine: &str, args: &[&str], cwd: &Path) -> std::process::Output {
+    let mut all: Vec<String> = ["-f", "-qq", "-o", "/dev/null"].map(String::from).to_vec();
+    all.extend([
+        "-e".into(),
+        "trace=copy_file_range,pwrite64,splice,sendfile".into(),
+    ]);
+    for call in ["copy_file_range", "pwrite64", "splice", "sendfile"] {
+        all.extend(["-e".into(), format!("inject={call}:error=EIO")]);
+    }
+    all.push(BIN.into());
+    all.extend(engine_args(engine).into_iter().map(String::from));
+    all.extend(args.iter().map(|a| a.to_string()));
+    Command::new("strace")
+        .args(&all)
+        .current_dir(cwd)
+        .output()
+        .expect("strace")
+}
