@@ -364,3 +364,44 @@ fn dry_run_says_the_backups_it_would_make() {
         }
     }
 }
+
+/// The directories made in `--backup-dir` take the permissions of their
+/// counterparts in DEST (as rsync's do): a backup of a file in a private
+/// directory is not open to other users.
+#[test]
+fn backup_directories_are_as_private_as_the_originals() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    Fx::new(t.join("src"))
+        .dir("", 0o755)
+        .dir("private", 0o700)
+        .dir("private/deeper", 0o750)
+        .file("private/deeper/secret", 0o644, "new");
+    for engine in engines() {
+        let ctx = format!("[{engine}] private backups");
+        let _ = std::fs::remove_dir_all(t.join("bak"));
+        let _ = std::fs::remove_dir_all(t.join("dst"));
+        Fx::new(t.join("dst"))
+            .dir("", 0o755)
+            .dir("private", 0o700)
+            .dir("private/deeper", 0o750)
+            .file("private/deeper/secret", 0o644, "old secret");
+        let out = ours(engine, t, &["--backup-dir=../bak"], "dst");
+        assert_eq!(out.code, Some(0), "{ctx}: {out}");
+        let mode = |p: &str| {
+            std::fs::metadata(t.join(p))
+                .expect("stat")
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        assert_eq!(mode("bak/private"), 0o700, "{ctx}");
+        assert_eq!(mode("bak/private/deeper"), 0o750, "{ctx}");
+        assert_eq!(
+            std::fs::read(t.join("bak/private/deeper/secret")).expect("backup"),
+            b"old secret",
+            "{ctx}"
+        );
+    }
+}

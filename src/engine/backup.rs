@@ -145,29 +145,51 @@ fn destination(dir_path: &Path, b: &Backup) -> std::io::Result<(Option<OwnedFd>,
             crate::error::quote(&d.dest)
         ))
     })?;
-    let path = match rel.as_os_str().is_empty() {
-        true => d.root(),
-        false => d.root().join(rel),
-    };
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .create(&path)
-        .map_err(|e| {
-            std::io::Error::new(
-                e.kind(),
-                format!(
-                    "cannot create backup directory {}: {}",
-                    crate::error::quote(&path),
-                    crate::error::strip_os_suffix(&e)
-                ),
-            )
-        })?;
+    // The backup directory, then each directory on the way inside it, made
+    // where missing with the permissions of its counterpart in DEST (the
+    // umask only takes bits away): a backup is never open to more users
+    // than its original was.
+    let mut path = d.root();
+    let mut like = d.dest.clone();
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .create(parent)
+            .map_err(|e| cannot_create(parent, e))?;
+    }
+    make_dir_like(&path, &like)?;
+    for c in rel.components() {
+        path.push(c);
+        like.push(c);
+        make_dir_like(&path, &like)?;
+    }
     let fd = rustix::fs::open(
         &path,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
     Ok((Some(fd), path))
+}
+
+/// Make the directory `path` unless it is there, with the permission bits
+/// of the directory `like` (owner-only if those cannot be read).
+fn make_dir_like(path: &Path, like: &Path) -> std::io::Result<()> {
+    let mode = rustix::fs::stat(like).map_or(0o700, |st| st.st_mode & 0o7777);
+    match rustix::fs::mkdir(path, Mode::from_raw_mode(mode)) {
+        Ok(()) | Err(Errno::EXIST) => Ok(()),
+        Err(e) => Err(cannot_create(path, e.into())),
+    }
+}
+
+fn cannot_create(path: &Path, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(
+        e.kind(),
+        format!(
+            "cannot create backup directory {}: {}",
+            crate::error::quote(path),
+            crate::error::strip_os_suffix(&e)
+        ),
+    )
 }
 
 /// A backup that could not be made, said plainly where the reason is ours.
