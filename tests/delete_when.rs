@@ -271,3 +271,71 @@ fn delete_after_deletes_nothing_after_a_failure() {
         );
     }
 }
+
+/// `--delete-after` deletes by the directory's path once the copy is done:
+/// a directory put in the place of the one the walk listed (here while
+/// strace holds the run at that `open`) is left alone, and that is said.
+#[test]
+fn delete_after_leaves_a_directory_put_in_place_meanwhile() {
+    if !has_command("strace") {
+        skip("strace is not installed (.ci/run installs it)");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    Fx::new(t.join("src"))
+        .dir("", 0o755)
+        .file("a/new", 0o644, "new");
+    for engine in engines() {
+        let ctx = format!("[{engine}] --delete-after, a directory swapped");
+        let _ = std::fs::remove_dir_all(t.join("dst"));
+        let _ = std::fs::remove_dir_all(t.join("listed"));
+        Fx::new(t.join("dst"))
+            .dir("", 0o755)
+            .file("a/extra", 0o644, "extra");
+        let a = t.join("dst/a");
+        let mut args: Vec<String> = ["-f", "-qq", "-o", "/dev/null", "-P"]
+            .map(String::from)
+            .to_vec();
+        args.push(a.to_str().expect("utf-8").into());
+        args.extend(
+            [
+                "-e",
+                "trace=open,openat",
+                "-e",
+                "inject=open:delay_enter=2000000",
+            ]
+            .map(String::from),
+        );
+        args.push(BIN.into());
+        args.extend(engine_args(engine).into_iter().map(String::from));
+        args.extend(["-a", "--sync", "--delete-after", "-T"].map(String::from));
+        args.push(t.join("src").to_str().expect("utf-8").into());
+        args.push(t.join("dst").to_str().expect("utf-8").into());
+        let child = Command::new("strace")
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("strace");
+        // Once the copy is there, the run is held at its `open` of dst/a.
+        let start = std::time::Instant::now();
+        while !a.join("new").exists() {
+            assert!(start.elapsed().as_secs() < 30, "{ctx}: no copy");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        std::fs::rename(&a, t.join("listed")).expect("rename");
+        Fx::new(&a)
+            .dir("", 0o755)
+            .file("extra", 0o644, "someone else's");
+        let out = child.wait_with_output().expect("wait");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(1), "{ctx}: {err}");
+        assert!(err.contains("replaced after it was listed"), "{ctx}: {err}");
+        assert_eq!(
+            std::fs::read(a.join("extra")).expect("kept"),
+            b"someone else's",
+            "{ctx}"
+        );
+    }
+}

@@ -34,12 +34,16 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+/// An entry to delete after the copy: its directory's path and identity
+/// (device, inode) when the walk listed it, its name and type.
+type Found = (PathBuf, (u64, u64), CString, FileType);
+
 /// `--delete-after`: the entries the walk found, each with the path of its
 /// destination directory, deleted by [`Deletions::apply`] once the copy is
 /// done. Empty (and `apply` does nothing) otherwise.
 #[derive(Default)]
 pub struct Deletions {
-    found: Vec<(PathBuf, CString, FileType)>,
+    found: Vec<Found>,
     backup: Option<Backup>,
     dry_run: bool,
     itemize: bool,
@@ -55,7 +59,7 @@ impl Deletions {
             let dir_path = &self.found[i].0;
             let n = self.found[i..]
                 .iter()
-                .take_while(|(d, _, _)| d == dir_path)
+                .take_while(|(d, _, _, _)| d == dir_path)
                 .count();
             self.apply_in(dir_path, &self.found[i..i + n], progress);
             i += n;
@@ -72,12 +76,7 @@ impl Deletions {
         }
     }
 
-    fn apply_in(
-        &self,
-        dir_path: &Path,
-        found: &[(PathBuf, CString, FileType)],
-        progress: &dyn Progress,
-    ) {
+    fn apply_in(&self, dir_path: &Path, found: &[Found], progress: &dyn Progress) {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let dir = match rustix::fs::open(dir_path, flags, Mode::empty()) {
             Ok(fd) => fd,
@@ -86,8 +85,16 @@ impl Deletions {
             }
         };
         let before = rustix::fs::fstat(&dir).ok();
+        // Still the directory the walk listed (not something put in its
+        // place since, which the names would then be deleted from).
+        let listed = found.first().map(|f| f.1);
+        if before.as_ref().map(|st| (st.st_dev, st.st_ino)) != listed {
+            let why =
+                std::io::Error::other("it was replaced after it was listed; nothing deleted in it");
+            return progress.error(&CopyError::new(Op::Remove, dir_path, why));
+        }
         let mut changed = false;
-        for (_, name, ft) in found {
+        for (_, _, name, ft) in found {
             if crate::interrupt::requested() {
                 break;
             }
@@ -204,7 +211,10 @@ impl Walker {
             }
             if self.sync.delete_when == DeleteWhen::After {
                 self.deleted += 1;
-                self.after.found.push((dir_path.to_path_buf(), name, ft));
+                let id = rustix::fs::fstat(dir).map_or((0, 0), |st| (st.st_dev, st.st_ino));
+                self.after
+                    .found
+                    .push((dir_path.to_path_buf(), id, name, ft));
                 continue;
             }
             let path = join(dir_path, &name);
