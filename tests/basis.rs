@@ -616,27 +616,75 @@ fn compare_dest_removals_count_against_max_delete() {
     }
 }
 
-/// A file operand is copied, not looked up in the basis directories (only
-/// the entries of directory operands are): said, not silent.
+/// File operands take their twins too (`uring-cp --sync --link-dest=../prev
+/// f g dst/`), as rsync's do: an unchanged one is linked, a changed one
+/// copied; one copied under another name has no twin (said).
 #[test]
-fn a_file_operand_is_copied_and_said_so() {
+fn file_operands_take_their_twins_like_rsync() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let t = tmp.path();
-    Fx::new(t.join("src")).dir("", 0o755).file("f", 0o644, "f");
-    Fx::new(t.join("prev")).dir("", 0o755).file("f", 0o644, "f");
-    Fx::new(t.join("dst")).dir("", 0o755);
+    Fx::new(t.join("src"))
+        .dir("", 0o755)
+        .file("f", 0o644, "same")
+        .file("g", 0o644, "changed");
+    Fx::new(t.join("prev"))
+        .dir("", 0o755)
+        .file("g", 0o644, "older");
+    fs::copy(t.join("src/f"), t.join("prev/f")).expect("copy");
+    let m = fs::metadata(t.join("src/f")).expect("stat");
+    fs::File::options()
+        .write(true)
+        .open(t.join("prev/f"))
+        .and_then(|f| f.set_modified(m.modified()?))
+        .expect("mtime");
+    let prev_f = fs::metadata(t.join("prev/f")).expect("stat").ino();
+    let have_rsync = have_rsync("--link-dest with file operands");
+    for engine in engines() {
+        let ctx = format!("[{engine}] file operands");
+        for d in ["want", "dst"] {
+            let _ = fs::remove_dir_all(t.join(d));
+            fs::create_dir(t.join(d)).expect("mkdir");
+        }
+        let out = run_uring_cp(
+            engine,
+            &["-a", "--sync", "--itemize-changes", "--link-dest=../prev"],
+            &["src/f", "src/g", "dst/"],
+            t,
+            &RunOpts::default(),
+        );
+        assert_eq!(out.code, Some(0), "{ctx}: {out}");
+        assert!(
+            out.stdout_str().contains("linked file - 'dst/f'"),
+            "{ctx}: {out}"
+        );
+        let ino = |p: &str| fs::metadata(t.join(p)).expect("stat").ino();
+        assert_eq!(ino("dst/f"), prev_f, "{ctx}: linked to its twin");
+        assert_ne!(
+            ino("dst/g"),
+            ino("prev/g"),
+            "{ctx}: a changed file is copied"
+        );
+        assert_eq!(fs::read(t.join("dst/g")).expect("g"), b"changed", "{ctx}");
+        if have_rsync {
+            rsync(
+                &["-a", "--link-dest=../prev", "src/f", "src/g", "want/"].map(String::from),
+                t,
+            );
+            assert_eq!(ino("want/f"), prev_f, "{ctx}: rsync links it too");
+            assert_same_trees(&ctx, &t.join("want"), &t.join("dst"));
+        }
+    }
     let out = run_uring_cp(
         "portable",
         &["-a", "--sync", "--link-dest=../prev"],
-        &["src/f", "dst"],
+        &["src/f", "dst/h"],
         t,
         &RunOpts::default(),
     );
     assert_eq!(out.code, Some(0), "{out}");
     assert!(
         String::from_utf8_lossy(&out.stderr)
-            .contains("warning: 'src/f' is not a directory: copied, not taken from a basis"),
+            .contains("warning: 'src/f' is copied under another name: not taken from a basis"),
         "{out}"
     );
-    assert_eq!(fs::read(t.join("dst/f")).expect("copied"), b"f");
 }

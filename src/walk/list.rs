@@ -124,89 +124,25 @@ impl Walker {
             let mut src_dir = src.clone();
             let mut twin_link = false;
             if self.sync.enabled {
-                // (Named only where it is said: not on the path of every entry.)
-                let path = match self.sync.itemize || self.bases.is_some() {
-                    true => join(&dst.path, &name),
-                    false => PathBuf::new(),
-                };
-                let dst_dir_fd = match dst.state() {
-                    Some(DstState::Ready { fd, .. }) => Some(fd.as_fd()),
-                    _ => None,
-                };
-                let candidate = |exists, changes| basis::Candidate {
-                    src_dir: src.fd.as_fd(),
+                let entry = decide::Entry {
+                    src,
+                    dst,
+                    listed: dst_fd,
                     name: &name,
+                    dst_name: &name,
                     ft,
                     stat: stat.as_ref(),
-                    dst: dst_dir_fd,
-                    dst_path: &path,
-                    exists,
-                    changes,
+                    follow,
+                    existing,
                 };
-                // An existing regular file under --link-dest or --compare-dest
-                // looks for a twin first (see `Walker::twin_first`); anything
-                // else only once it is to be written.
-                let mut twin = basis::Twin::None;
-                let mut looked = false;
-                if let (Some(_), Some(dft)) = (dst_fd, existing)
-                    && self.twin_first(ft, dft)
-                {
-                    looked = true;
-                    twin = self.use_twin(candidate(true, "-"));
-                }
-                let mut line = None;
-                if let basis::Twin::None = twin {
-                    line = match (dst_fd, existing) {
-                        (Some(dfd), Some(dft)) => {
-                            let step = self.sync_entry(
-                                src.fd.as_fd(),
-                                &src.path,
-                                dst,
-                                dfd,
-                                &name,
-                                &name,
-                                ft,
-                                dft,
-                                stat.as_ref(),
-                                follow,
-                            );
-                            match step {
-                                sync::Step::Skip => {
-                                    self.count_entry();
-                                    continue;
-                                }
-                                sync::Step::Same(st) => {
-                                    self.remove_source(src, &name, &st, follow);
-                                    self.count_entry();
-                                    continue;
-                                }
-                                sync::Step::Send(line) => line,
-                            }
-                        }
-                        _ => Some(("new", "-".to_string())),
-                    };
-                    if !looked {
-                        let changes = line.as_ref().map_or("-", |l| l.1.as_str());
-                        twin = self.use_twin(candidate(existing.is_some(), changes));
-                    }
-                }
-                match twin {
-                    basis::Twin::Done => {
+                match self.decide(entry) {
+                    decide::Decided::Nothing => {
                         self.count_entry();
                         continue;
                     }
-                    basis::Twin::CopyFrom(dir) => src_dir = dir,
-                    basis::Twin::LinkFrom(dir) => {
-                        src_dir = dir;
-                        twin_link = true;
-                    }
-                    basis::Twin::None => {
-                        if let Some((action, details)) = &line {
-                            self.itemize(action, ft, details, &path);
-                            if let Some(dfd) = dst_fd {
-                                self.dry_run_backup(dfd, &dst.path, &name, (action, details));
-                            }
-                        }
+                    decide::Decided::Send { from, twin } => {
+                        src_dir = from;
+                        twin_link = twin;
                     }
                 }
             }

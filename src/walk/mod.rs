@@ -28,6 +28,7 @@
 //! and `sync.rs` makes sync mode's per-entry decisions.
 
 mod basis;
+mod decide;
 pub use basis::refuse_clone_dest;
 pub use delete::Deletions;
 mod delete;
@@ -270,55 +271,54 @@ impl Walker {
             });
             return self.drain();
         }
-        if self.bases.is_some() {
-            // (Twins are looked up for the entries of directory operands.)
-            self.progress.warning(&format!(
-                "warning: {} is not a directory: copied, not taken from a basis directory",
-                crate::error::quote(&root.display)
-            ));
+        let mut src_dir = root.src_dir.clone();
+        let mut twin_link = false;
+        if let Some(b) = &mut self.bases {
+            // A non-directory operand's twin is beside where its copy goes.
+            b.operand(root.dest_rel.parent().unwrap_or(Path::new("")));
+            for warning in b.enter(Path::new("")) {
+                self.progress.warning(&warning);
+            }
+            if root.name != root.dst_name {
+                self.progress.warning(&format!(
+                    "warning: {} is copied under another name: not taken from a basis directory",
+                    crate::error::quote(&root.display)
+                ));
+            }
         }
         if self.sync.enabled
             && let Some(DstState::Ready { fd, .. }) = root.dst_dir.state()
         {
-            // A file operand gets the same quick check as a file in a tree
+            // A file operand gets the same decision as a file in a tree
             // (`uring-cp --sync big.iso /backup/` copies it only if it changed).
-            let dst_path = join(&root.dst_dir.path, &root.dst_name);
-            match rustix::fs::statat(fd, root.dst_name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(dst) => {
-                    let step = self.sync_entry(
-                        root.src_dir.fd.as_fd(),
-                        &root.src_dir.path,
-                        &root.dst_dir,
-                        fd.as_fd(),
-                        &root.name,
-                        &root.dst_name,
-                        ft,
-                        FileType::from_raw_mode(dst.st_mode),
-                        Some(&root.stat),
-                        root.follow,
-                    );
-                    match step {
-                        sync::Step::Skip => return Ok(()),
-                        sync::Step::Same(st) => {
-                            self.remove_source(&root.src_dir, &root.name, &st, root.follow);
-                            return Ok(());
-                        }
-                        sync::Step::Send(Some((action, details))) => {
-                            self.itemize(action, ft, &details, &dst_path);
-                            let dir = (fd.as_fd(), root.dst_dir.path.as_path());
-                            self.dry_run_backup(dir.0, dir.1, &root.dst_name, (action, &details));
-                        }
-                        sync::Step::Send(None) => {}
-                    }
+            let existing =
+                rustix::fs::statat(fd, root.dst_name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW)
+                    .ok()
+                    .map(|st| FileType::from_raw_mode(st.st_mode));
+            let entry = decide::Entry {
+                src: &root.src_dir,
+                dst: &root.dst_dir,
+                listed: Some(fd.as_fd()),
+                name: &root.name,
+                dst_name: &root.dst_name,
+                ft,
+                stat: Some(&root.stat),
+                follow: root.follow,
+                existing,
+            };
+            match self.decide(entry) {
+                decide::Decided::Nothing => return Ok(()),
+                decide::Decided::Send { from, twin } => {
+                    src_dir = from;
+                    twin_link = twin;
                 }
-                Err(_) => self.itemize("new", ft, "-", &dst_path),
             }
         }
         let kind = match ft {
             FileType::RegularFile => Kind::File {
                 follow: root.follow,
                 as_data: false,
-                twin: false,
+                twin: twin_link,
             },
             FileType::Symlink => {
                 match rustix::fs::readlinkat(&root.src_dir.fd, root.name.as_c_str(), Vec::new())
@@ -345,7 +345,7 @@ impl Walker {
             _ => Some(Box::new(SrcStat::from_stat(&root.stat))),
         };
         self.send(Item {
-            src_dir: root.src_dir,
+            src_dir,
             name: root.name,
             dst_dir: root.dst_dir,
             dst_name: Some(root.dst_name),
