@@ -474,16 +474,6 @@ impl Config {
             (BasisUse::Copy, &args.copy_dest),
         ])?;
 
-        if args.sync
-            && let (Some(_), Some(basis)) = (&backup, &basis)
-        {
-            // (A basis twin linked over a destination file would need a
-            // backup of its own; not done yet.)
-            return Err(UsageError(format!(
-                "--backup cannot be used with {}",
-                basis.use_.flag()
-            )));
-        }
         if reflink == Reflink::Never && basis.as_ref().is_some_and(|b| b.use_ == BasisUse::Clone) {
             return Err(UsageError(
                 "--clone-dest cannot be used with --reflink=never".into(),

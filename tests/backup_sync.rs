@@ -289,11 +289,7 @@ fn backup_options_that_cannot_work_are_refused() {
     let t = tmp.path();
     fixture(t);
     for (args, says) in [
-        (
-            &["-b", "--link-dest=x"][..],
-            "--backup cannot be used with --link-dest",
-        ),
-        (&["--backup-dir=x", "--inplace"], "--inplace"),
+        (&["--backup-dir=x", "--inplace"][..], "--inplace"),
         (
             &["-b", "--suffix="],
             "the backup suffix may be empty only with --backup-dir",
@@ -403,5 +399,58 @@ fn backup_directories_are_as_private_as_the_originals() {
             b"old secret",
             "{ctx}"
         );
+    }
+}
+
+/// With `--link-dest`/`--compare-dest`, what a twin's link replaces, or what
+/// `--compare-dest` removes, is kept too. rsync 3.2.7 keeps only the
+/// symlink here: the two files it links over and the one it removes are gone
+/// without a backup (a difference on purpose).
+#[test]
+fn backups_keep_what_twins_replace() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    Fx::new(t.join("src"))
+        .dir("", 0o755)
+        .file("f", 0o644, "same")
+        .file("c", 0o644, "c")
+        .symlink("l", "t1");
+    let _ = std::fs::remove_dir_all(t.join("prev"));
+    let out = run_uring_cp(
+        "portable",
+        &["-a"],
+        &["-T", "src", "prev"],
+        t,
+        &RunOpts::default(),
+    );
+    assert_eq!(out.code, Some(0), "{out}");
+    for engine in engines() {
+        for basis in ["--link-dest=../prev", "--compare-dest=../prev"] {
+            let ctx = format!("[{engine}] {basis} --backup-dir");
+            let _ = std::fs::remove_dir_all(t.join("bak"));
+            let _ = std::fs::remove_dir_all(t.join("dst"));
+            Fx::new(t.join("dst"))
+                .dir("", 0o755)
+                .file("f", 0o644, "stale content")
+                .file("c", 0o644, "cc")
+                .symlink("l", "t0");
+            let out = ours(engine, t, &[basis, "--backup-dir=../bak"], "dst");
+            assert_eq!(out.code, Some(0), "{ctx}: {out}");
+            let b = Fx::new(t.join("bak"));
+            assert_eq!(b.read("f"), b"stale content", "{ctx}");
+            assert_eq!(b.read("c"), b"cc", "{ctx}");
+            assert_eq!(
+                std::fs::read_link(t.join("bak/l")).expect("link"),
+                Path::new("t0"),
+                "{ctx}"
+            );
+            let said = out.stdout_str();
+            assert!(said.contains("backup file - 'dst/f' -> "), "{ctx}: {said}");
+            if basis.starts_with("--link-dest") {
+                assert_eq!(Fx::new(t.join("dst")).read("f"), b"same", "{ctx}");
+            } else {
+                assert!(!t.join("dst/f").exists(), "{ctx}: left out of DEST");
+            }
+        }
     }
 }

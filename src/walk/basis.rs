@@ -233,11 +233,11 @@ impl Walker {
             return Twin::Done;
         }
         self.deleted += 1;
-        if let Some(dst) = c.dst.filter(|_| !self.sync.dry_run)
-            && let Err(e) = rustix::fs::unlinkat(dst, c.name, AtFlags::empty())
+        if let Some(dst) = c.dst
+            && let Err(e) = self.take_away(dst, parent(c.dst_path), c.name, c.ft)
         {
-            self.progress
-                .error(&CopyError::new(Op::Remove, c.dst_path, e.into()));
+            let op = self.take_away_op();
+            self.progress.error(&CopyError::new(op, c.dst_path, e));
             return Twin::Done;
         }
         self.progress.deleted();
@@ -254,6 +254,17 @@ impl Walker {
             && (st.st_dev, st.st_ino) == (twin.st_dev, twin.st_ino)
         {
             return Twin::None; // already linked: the quick check goes on
+        }
+        // -b: what the link replaces is kept (the engine keeps a regular
+        // file, once its link is made; here it is only said under --dry-run).
+        if c.exists
+            && let Some(dst) = c.dst
+            && (c.ft != FileType::RegularFile || self.sync.dry_run)
+            && let Err(e) = self.back_up_existing(dst, parent(c.dst_path), c.name)
+        {
+            self.progress
+                .error(&CopyError::new(Op::Backup, c.dst_path, e));
+            return Twin::Done;
         }
         if c.ft == FileType::RegularFile {
             self.itemize("linked", c.ft, c.changes, c.dst_path);
@@ -417,4 +428,9 @@ pub fn refuse_clone_dest(basis: &Basis, dest: &Path) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The directory part of a destination path (for backups' relative paths).
+fn parent(path: &Path) -> &Path {
+    path.parent().unwrap_or(Path::new(""))
 }

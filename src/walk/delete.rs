@@ -256,18 +256,38 @@ impl Walker {
         name: &CStr,
         (action, details): (&str, &str),
     ) {
-        let Some(b) = self.backup.as_ref().filter(|_| self.sync.dry_run) else {
-            return;
+        if self.sync.dry_run && (action == "update" || (action == "replace" && details == "-")) {
+            // (Under --dry-run nothing is made, so nothing fails.)
+            let _ = self.back_up_existing(dir, dir_path, name);
+        }
+    }
+
+    /// `-b`: keep the existing entry `name` of `dir` (at `dir_path`) as a
+    /// backup before the walker puts something in its place (a twin's
+    /// link); under `--dry-run` only its line is said.
+    pub(super) fn back_up_existing(
+        &self,
+        dir: BorrowedFd<'_>,
+        dir_path: &Path,
+        name: &CStr,
+    ) -> std::io::Result<()> {
+        let Some(b) = &self.backup else {
+            return Ok(());
         };
-        if action != "update" && !(action == "replace" && details == "-") {
-            return;
+        let here = join(dir_path, name);
+        if self.sync.dry_run {
+            if let Ok(st) = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+                let to = crate::engine::backup::planned(dir, dir_path, name, b);
+                let what = type_word(FileType::from_raw_mode(st.st_mode));
+                self.progress.backed_up(&here, &to, what);
+            }
+            return Ok(());
         }
-        if let Ok(st) = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-            let to = crate::engine::backup::planned(dir, dir_path, name, b);
-            let ft = FileType::from_raw_mode(st.st_mode);
+        if let Some(kept) = crate::engine::backup::make(dir, dir_path, name, b)? {
             self.progress
-                .backed_up(&join(dir_path, name), &to, type_word(ft));
+                .backed_up(&here, &kept.path, type_word(kept.ft));
         }
+        Ok(())
     }
 
     /// What [`Self::take_away`] does, for its failures' messages.

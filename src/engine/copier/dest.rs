@@ -190,7 +190,7 @@ impl FileCopier {
 
     /// -b: keep the existing destination under its backup name, just before
     /// the complete new entry (`temp`) is renamed over it.
-    fn back_up(&self, item: &Item, dst: BorrowedFd<'_>) -> Result<bool, Failure> {
+    pub(super) fn back_up(&self, item: &Item, dst: BorrowedFd<'_>) -> Result<bool, Failure> {
         let Some(b) = &self.backup else {
             return Ok(false);
         };

@@ -162,6 +162,8 @@ pub fn twin(
             if already_linked(item, dst, false) {
                 return Ok(Done::Skipped);
             }
+            // -b: the file the link replaces is kept first.
+            fc.back_up(item, dst)?;
             crate::sync::link_over(item.src_dir.fd.as_fd(), &item.name, dst, item.dst_name())
         }
         other => other,
