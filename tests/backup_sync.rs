@@ -254,8 +254,7 @@ fn a_backup_that_cannot_be_made_keeps_the_original() {
 
 #[test]
 fn a_failed_copy_makes_no_backup_and_keeps_the_original() {
-    if !has_command("strace") {
-        skip("strace is not installed (.ci/run installs it)");
+    if !have_strace() {
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -118,8 +118,7 @@ fn each_moment_gives_rsyncs_tree_and_order() {
 /// file created and the last temporary renamed into place.
 #[test]
 fn removals_happen_before_or_after_every_write() {
-    if !has_command("strace") {
-        skip("strace is not installed (.ci/run installs it)");
+    if !have_strace() {
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -237,8 +236,7 @@ fn dry_run_and_max_delete_and_one_moment_only() {
 /// exit 1. (strace fails every data write.)
 #[test]
 fn delete_after_deletes_nothing_after_a_failure() {
-    if !has_command("strace") {
-        skip("strace is not installed (.ci/run installs it)");
+    if !have_strace() {
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -277,8 +275,7 @@ fn delete_after_deletes_nothing_after_a_failure() {
 /// strace holds the run at that `open`) is left alone, and that is said.
 #[test]
 fn delete_after_leaves_a_directory_put_in_place_meanwhile() {
-    if !has_command("strace") {
-        skip("strace is not installed (.ci/run installs it)");
+    if !have_strace() {
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");

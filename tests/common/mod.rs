@@ -1713,10 +1713,19 @@ pub fn assert_meta_eq(ctx: &str, ours: &Path, gnu: &Path, o: &MetaOpts) {
     }
 }
 
+/// Is strace here? If not, the caller's test is skipped with a reason.
+pub fn have_strace() -> bool {
+    if has_command("strace") {
+        return true;
+    }
+    skip("strace is not installed (.ci/run installs it)");
+    false
+}
+
 /// Run uring-cp (`engine`, then `args`) in `cwd` under `strace -f` with
 /// every data write failing with EIO (`copy_file_range`, `pwrite64`,
 /// `splice`, `sendfile`): a copy that can never be completed. Callers check
-/// `has_command("strace")` first.
+/// [`have_strace`] first.
 pub fn run_with_failing_writes(engine: &str, args: &[&str], cwd: &Path) -> std::process::Output {
     let mut all: Vec<String> = ["-f", "-qq", "-o", "/dev/null"].map(String::from).to_vec();
     all.extend([
