@@ -24,18 +24,21 @@
 //! This file holds the walk itself (operands, the stack of directories to
 //! visit, one directory at a time); `list.rs` reads and classifies a
 //! directory's entries, `route.rs` sends items to shards and keeps the
-//! descriptor budget, `dest.rs` prepares each directory's destination side,
-//! and `sync.rs` makes sync mode's per-entry decisions.
+//! descriptor budget, `dest.rs` prepares each directory's destination side;
+//! in sync mode `decide.rs` makes the decision for each entry (with
+//! `sync.rs`'s quick check and `basis.rs`'s twins) and `delete.rs` deletes
+//! what the source lacks, before, during or after the copy.
 
 mod basis;
 mod decide;
-pub use basis::refuse_clone_dest;
-pub use delete::Deletions;
 mod delete;
 mod dest;
 mod list;
 mod route;
 mod sync;
+
+pub use basis::refuse_clone_dest;
+pub use delete::Deletions;
 
 use crate::config::Deref;
 use crate::error::{CopyError, IoContext, Op};
