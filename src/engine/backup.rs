@@ -139,12 +139,7 @@ fn destination(dir_path: &Path, b: &Backup) -> std::io::Result<(Option<OwnedFd>,
     let Some(d) = &b.dir else {
         return Ok((None, dir_path.to_path_buf()));
     };
-    let rel = dir_path.strip_prefix(&d.dest).map_err(|_| {
-        std::io::Error::other(format!(
-            "not inside the destination {}",
-            crate::error::quote(&d.dest)
-        ))
-    })?;
+    let rel = inside_dest(d, dir_path)?;
     // The backup directory, then each directory on the way inside it, made
     // where missing with the permissions of its counterpart in DEST (the
     // umask only takes bits away): a backup is never open to more users
@@ -169,6 +164,17 @@ fn destination(dir_path: &Path, b: &Backup) -> std::io::Result<(Option<OwnedFd>,
         Mode::empty(),
     )?;
     Ok((Some(fd), path))
+}
+
+/// Where the destination directory at `dir_path` is inside DEST: where its
+/// backups go inside the backup directory.
+fn inside_dest<'a>(d: &crate::config::BackupDir, dir_path: &'a Path) -> std::io::Result<&'a Path> {
+    dir_path.strip_prefix(&d.dest).map_err(|_| {
+        std::io::Error::other(format!(
+            "not inside the destination {}",
+            crate::error::quote(&d.dest)
+        ))
+    })
 }
 
 /// Make the directory `path` unless it is there, with the permission bits
@@ -234,11 +240,9 @@ pub fn planned(dir: BorrowedFd<'_>, dir_path: &Path, name: &CStr, b: &Backup) ->
         let backup = name_for(dir, name, b).unwrap_or_else(|_| named(name, b, None));
         return crate::tree::join(dir_path, &backup);
     };
-    let rel = dir_path.strip_prefix(&d.dest).unwrap_or(Path::new(""));
-    let to_path = match rel.as_os_str().is_empty() {
-        true => d.root(),
-        false => d.root().join(rel),
-    };
+    let to_path = d
+        .root()
+        .join(inside_dest(d, dir_path).unwrap_or(Path::new("")));
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let backup = match rustix::fs::open(&to_path, flags, Mode::empty()) {
         Ok(fd) => name_for(fd.as_fd(), name, b).unwrap_or_else(|_| named(name, b, None)),

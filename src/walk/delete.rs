@@ -189,6 +189,8 @@ impl Walker {
     ) -> Result<(), Closed> {
         let mut extra: Vec<(CString, FileType)> = extra.into_iter().collect();
         extra.sort_by(|a, b| a.0.cmp(&b.0)); // deterministic order for --itemize-changes
+        // --delete-after: the directory's identity, checked before deleting.
+        let mut dir_id = None;
         for (name, ft) in extra {
             if crate::interrupt::requested() {
                 return Err(Closed);
@@ -211,7 +213,10 @@ impl Walker {
             }
             if self.sync.delete_when == DeleteWhen::After {
                 self.deleted += 1;
-                let id = rustix::fs::fstat(dir).map_or((0, 0), |st| (st.st_dev, st.st_ino));
+                // (Asked once per directory.)
+                let id = *dir_id.get_or_insert_with(|| {
+                    rustix::fs::fstat(dir).map_or((0, 0), |st| (st.st_dev, st.st_ino))
+                });
                 self.after
                     .found
                     .push((dir_path.to_path_buf(), id, name, ft));
