@@ -667,3 +667,102 @@ fn xattrs_changed_while_another_name_is_deleted_are_synced() {
         );
     }
 }
+
+/// Big directories (past the size where the quick check's stats are taken
+/// by helper threads, `walk/prestat.rs`) with every kind of change spread
+/// over them: the result equals rsync's, and a second run is a no-op.
+#[test]
+fn big_directories_are_checked_like_rsync() {
+    if !have_rsync("sync") {
+        return;
+    }
+    const N: usize = 300;
+    for engine in engines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("src");
+        let fx = Fx::new(&src);
+        fx.dir("", 0o755).dir("big", 0o755).dir("big/sub", 0o755);
+        for i in 0..N {
+            let rel = format!("big/f{i:03}");
+            match i % 10 {
+                7 => {
+                    fx.symlink(&rel, format!("f{:03}", i - 1));
+                }
+                8 => {
+                    fx.dir(&rel, 0o755).file(format!("{rel}/in"), 0o644, "in");
+                }
+                _ => {
+                    fx.file(&rel, 0o644, format!("file {i}"));
+                }
+            }
+            if i % 10 != 8 {
+                fx.set_times(&rel, (1_600_000_000, 0), (1_600_000_000, 0));
+            }
+            fx.file(format!("big/sub/g{i:03}"), 0o644, "g");
+            fx.set_times(
+                format!("big/sub/g{i:03}"),
+                (1_600_000_000, 0),
+                (1_600_000_000, 0),
+            );
+        }
+        fx.hardlink("big/f000", "big/h000");
+        let dst = format!("dst-{engine}");
+        for round in 0..3 {
+            if round == 1 {
+                for i in (0..N).step_by(3) {
+                    let rel = format!("big/f{i:03}");
+                    match i % 10 {
+                        // Size, then time only, then mode only, then type.
+                        0 => {
+                            fx.file(&rel, 0o644, "longer contents now");
+                        }
+                        1 => {
+                            fx.set_times(&rel, (1_700_000_000, 0), (1_700_000_000, 0));
+                        }
+                        2 => {
+                            fx.chmod(&rel, 0o600);
+                        }
+                        3 => {
+                            std::fs::remove_file(src.join(&rel)).unwrap();
+                            fx.symlink(&rel, "elsewhere");
+                        }
+                        4 => {
+                            std::fs::remove_file(src.join(&rel)).unwrap();
+                            fx.dir(&rel, 0o700);
+                        }
+                        5 => std::fs::remove_file(src.join(&rel)).unwrap(),
+                        7 => {
+                            std::fs::remove_file(src.join(&rel)).unwrap();
+                            fx.symlink(&rel, "retargeted");
+                        }
+                        8 => {
+                            std::fs::remove_dir_all(src.join(&rel)).unwrap();
+                            fx.file(&rel, 0o644, "was a directory");
+                        }
+                        _ => {
+                            fx.file(&rel, 0o755, "x");
+                        }
+                    }
+                }
+                fx.hardlink("big/f001", "big/h001");
+            }
+            rsync(&[], tmp.path(), "want");
+            let out = ours(engine, &["--itemize-changes"], tmp.path(), &dst);
+            let ctx = format!("[{engine} round {round}]");
+            assert_eq!(out.status.code(), Some(0), "{ctx}: {}", show(&out.stderr));
+            assert!(out.stderr.is_empty(), "{ctx}: {}", show(&out.stderr));
+            if round == 2 {
+                assert!(out.stdout.is_empty(), "{ctx}: {}", show(&out.stdout));
+            }
+            let ours_snap = snapshot(&tmp.path().join(&dst));
+            assert_snapshots_eq(
+                &ctx,
+                &ours_snap,
+                &snapshot(&tmp.path().join("want")),
+                "uring-cp",
+                "rsync",
+            );
+            assert_snapshots_eq(&ctx, &ours_snap, &snapshot(&src), "uring-cp", "source");
+        }
+    }
+}

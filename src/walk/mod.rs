@@ -34,6 +34,7 @@ mod decide;
 mod delete;
 mod dest;
 mod list;
+mod prestat;
 mod route;
 mod sync;
 
@@ -120,6 +121,8 @@ pub struct Walker {
     bases: Option<basis::Bases>,
     /// Multiply-linked symlinks seen: their first status and the names left.
     linked_symlinks: std::collections::HashMap<(u64, u64), (Stat, u64)>,
+    /// Sync mode: helpers that take the quick check's stats in parallel.
+    prestat: prestat::Prestat,
 }
 
 struct PendingDir {
@@ -212,6 +215,7 @@ impl Walker {
             finishes,
             links: o.links,
             bases,
+            prestat: Default::default(),
         };
         (walker, rx)
     }
@@ -308,6 +312,7 @@ impl Walker {
                 stat: Some(&root.stat),
                 follow: root.follow,
                 existing,
+                pre: None,
             };
             match self.decide(entry) {
                 decide::Decided::Nothing => return Ok(()),
