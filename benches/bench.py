@@ -1271,16 +1271,37 @@ def write_report(raw, out):
             cells.append(f"{fmt_ms(a['wall'])}{ratio}{star}")
         w(f"| {s} | {c} | " + " | ".join(cells) + " |")
     w("")
+    w("### Summary: median CPU ms (avg cores busy)")
+    w("")
+    w("Each cell: median user+sys CPU ms of the tool's process tree (avg cores busy = median CPU / median "
+      "wall: 1.00 = one core busy for the whole copy; the machine has "
+      f"{m['cores']}). Work done for the copy by kernel threads (writeback, loop, journal) is not in it: "
+      "see `other` in the details.")
+    w("")
+    w("| scenario | corpus | " + " | ".join(f"`{TOOL_LABEL[t]}`" for t in tools) + " |")
+    w("|---|---|" + "---:|" * len(tools))
+    for (s, c) in keys:
+        cells = []
+        for t in tools:
+            a = A.get((s, c, t))
+            if not a or a["all_failed"] or a["cpu"] is None:
+                cells.append("FAIL" if a else "-")
+                continue
+            cells.append(f"{fmt_ms(a['cpu'])} ({cores(a)})" + ("*" if a["bad"] else ""))
+        w(f"| {s} | {c} | " + " | ".join(cells) + " |")
+    w("")
 
     w("## Details per scenario and corpus")
     w("")
     w("wall = median wall-clock ms of the copy (fork to exit; the destination is unmounted, i.e. "
       "written back, outside the timing); CPU = median user+sys ms of the tool's process tree (wait4 "
       "rusage; includes io_uring io-wq workers); peak RSS = largest ru_maxrss over the runs; "
+      "avg cores = median CPU / median wall (how many cores the tool kept busy on average); "
       "other = median machine CPU outside the tool during the run (loop/writeback/journal kworkers "
-      "plus anyone else's load: large values flag a noisy run); syscalls (per file) = census of one "
+      "plus anyone else's load: large values flag a noisy run); syscalls = census of one "
       "untimed copy (see below; the same for every scenario of a corpus; io_uring requests are not "
-      "syscalls) divided by the number of regular files.")
+      "syscalls), then in parentheses per regular file / per entry (files + dirs + symlinks: real "
+      "trees have many directories).")
     for s in CFG_SCEN_ORDER(keys):
         w("")
         w(f"### {s}: {scen_title(s)}")
@@ -1290,11 +1311,12 @@ def write_report(raw, out):
             ci = corpora.get(c, {})
             w("")
             w(f"#### {c} ({ci.get('files', 0):,} files, {ci.get('dirs', 0):,} dirs, {ci.get('symlinks', 0):,} "
-              f"symlinks, {fmt_bytes(ci.get('bytes', 0))})")
+              f"symlinks, {fmt_bytes(ci.get('bytes', 0))}"
+              + (f"; the machine's own `{ci['path']}`, in place" if ci.get("in_place") else "") + ")")
             w("")
-            w("| tool | median wall ms | ratio to uring-cp | min-max ms | median CPU ms | peak RSS MiB | "
-              "syscalls (per file) | runs ok | check | median other ms |")
-            w("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+            w("| tool | median wall ms | ratio to uring-cp | min-max ms | median CPU ms | avg cores | "
+              "peak RSS MiB | syscalls (per file / per entry) | runs ok | check | median other ms |")
+            w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
             ref = ref_of(s, c)
             for t in tools:
                 a = A.get((s, c, t))
@@ -1304,10 +1326,11 @@ def write_report(raw, out):
                 sc = "-"
                 if ce and ce["calls"].get("total"):
                     tot = ce["calls"]["total"]
-                    sc = f"{tot:,} ({tot / max(1, ci.get('files', 1)):.1f})"
+                    sc = (f"{tot:,} ({tot / max(1, ci.get('files', 1)):.1f} / "
+                          f"{tot / max(1, ci.get('entries', 1)):.1f})")
                 ratio = f"{a['wall'] / ref:.2f}" if ref and a["wall"] else "-"
                 w(f"| `{TOOL_LABEL[t]}` | {fmt_ms(a['wall'])} | {ratio} | {fmt_ms(a['wmin'])}-{fmt_ms(a['wmax'])} | "
-                  f"{fmt_ms(a['cpu'])} | {a['rss'] / 1024:.1f} | {sc} | {a['n'] - a['bad']}/{a['n']} | "
+                  f"{fmt_ms(a['cpu'])} | {cores(a)} | {a['rss'] / 1024:.1f} | {sc} | {a['n'] - a['bad']}/{a['n']} | "
                   f"{'/'.join(a['checks'])} | {a['other']:.0f} |")
     w("")
 
@@ -1435,10 +1458,11 @@ def write_report(raw, out):
         w(f"Corpus: {c.get('files', 0):,} files (mostly empty, 1 in 20 holds 1-100 bytes), "
           f"{c.get('dirs', 0):,} dirs; destination fresh ext4, source on the root disk, warm cache; one run each.")
         w("")
-        w("| tool | wall ms | CPU ms | peak RSS MiB | exit | check |")
-        w("|---|---:|---:|---:|---:|---|")
+        w("| tool | wall ms | CPU ms | avg cores | peak RSS MiB | exit | check |")
+        w("|---|---:|---:|---:|---:|---:|---|")
         for r in million:
             w(f"| `{TOOL_LABEL[r['tool']]}` | {fmt_ms(r['wall_ms'])} | {fmt_ms(r['cpu_ms'])} | "
+              f"{r['cpu_ms'] / max(r['wall_ms'], 1e-9):.2f} | "
               f"{r['maxrss_kib'] / 1024:.1f} | {r['rc']} | {r['check']} |")
         w("")
 
@@ -1461,6 +1485,11 @@ def write_report(raw, out):
     with open(tmp, "w") as f:
         f.write("\n".join(L))
     os.replace(tmp, out)
+
+
+def cores(a):
+    """Average cores busy: median CPU / median wall."""
+    return f"{a['cpu'] / a['wall']:.2f}" if a.get("cpu") is not None and a.get("wall") else "-"
 
 
 def CFG_SCEN_ORDER(keys):
