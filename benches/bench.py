@@ -236,7 +236,7 @@ def corpus_params(name):
     if name == "python":
         return {"py": PY_VERSION, "v": PY_CORPUS_VERSION}
     raise SystemExit(f"unknown corpus {name!r} (small flat large mixed million; real trees: "
-                     f"{' '.join(REAL_CORPORA)}, or real for all four)")
+                     f"{' '.join(REAL_CORPORA)}, or real for those four; python-lib)")
 
 
 def generate(name, root, p):
@@ -273,6 +273,7 @@ def generate(name, root, p):
 # generated corpora.
 # ----------------------------------------------------------------------------------------------
 
+IN_PLACE = ("usr-share", "usr-include", "toolchain", "python-lib")
 PY_VERSION = "3.11"
 PY_CORPUS_VERSION = 1      # bump when build_python changes
 PY_TESTSUITE = f"libpython{PY_VERSION}-testsuite"
@@ -302,6 +303,16 @@ def in_place_root(name):
         p = toolchain_root()
         if not p:
             return None, "no Rust toolchain found (`rustc --print sysroot` failed, no ~/.rustup/toolchains/stable-*)"
+    elif name == "python-lib":
+        # PYLIB, else the standard library directory of PATH's python3 (here pyenv's 3.11.7 with
+        # its site-packages: the 54.5k-entry tree of /work/shared/notes/io_uring-facts.md).
+        p = os.environ.get("PYLIB", "")
+        if not p:
+            r = subprocess.run(["python3", "-c", "import sysconfig; print(sysconfig.get_path('stdlib'))"],
+                               capture_output=True, text=True)
+            p = r.stdout.strip()
+            if r.returncode != 0 or not p:
+                return None, "python3 on PATH did not name its standard library directory"
     else:
         return None, ""
     p = os.path.realpath(p)
@@ -367,7 +378,7 @@ EXCLUDED = {}
 
 def ensure_corpus(name):
     """-> (root, info); root None (info = {"reason": ...}) for a real tree that is missing here."""
-    if name in ("usr-share", "usr-include", "toolchain"):
+    if name in IN_PLACE:
         return in_place_corpus(name)
     p = corpus_params(name)
     sig = "-".join(f"{k}{v}" for k, v in p.items())
