@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end benchmark: uring-cp (both engines) against cp -r, rsync -a, and cpz / xcp / fcp when
-# installed, on generated corpora, into fresh journaled ext4 and xfs filesystems, warm and cold.
+# installed, on generated corpora (and real trees: CORPORA=real), into fresh journaled ext4 and xfs
+# filesystems, warm and cold.
 # Writes benches/RESULTS.md. See benches/README.md for the method and every knob.
 #
 #     benches/run.sh                          # full default run (~30 min; corpora generated once)
