@@ -60,7 +60,8 @@ CFG["QUICK"] = QUICK
 # Real trees (see ensure_corpus): three of the machine's own, used in place, and a CPython library
 # tree built once. CORPORA=real is shorthand for the four.
 REAL_CORPORA = ["usr-share", "python", "usr-include", "toolchain"]
-CFG["CORPORA"] = [c for word in env_str("CORPORA", "small flat large mixed").split()
+# CORPORA= (set but empty) means none, e.g. MILLION=1 CORPORA= for the peak-RSS check alone.
+CFG["CORPORA"] = [c for word in os.environ.get("CORPORA", "small flat large mixed").split()
                   for c in (REAL_CORPORA if word == "real" else [word])]
 # Default: ~30 min on the 2-CPU reference machine. FULL=1: the whole FS x PLACEMENT x CACHE matrix.
 FULL = os.environ.get("FULL", "0") == "1"
