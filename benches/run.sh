@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end benchmark: uring-cp (both engines) against cp -r, rsync -a, and cpz / xcp / fcp when
-# installed, on generated corpora, into fresh journaled ext4 and xfs filesystems, warm and cold.
+# installed, on generated corpora (and real trees: CORPORA=real), into fresh journaled ext4 and xfs
+# filesystems, warm and cold.
 # Writes benches/RESULTS.md. See benches/README.md for the method and every knob.
 #
 #     benches/run.sh                          # full default run (~30 min; corpora generated once)
@@ -77,13 +78,23 @@ trap 'exit 143' TERM
 # Build, then snapshot the binary: src/ is edited concurrently, and a rebuild by someone else must
 # not swap the binary in the middle of the measurements.
 # ------------------------------------------------------------------------------------------------
-log "cargo build --release"
-(cd "$REPO" && cargo build --release --quiet) >&2
+# UCP=/path/to/uring-cp measures that binary instead (no build; e.g. another checkout's release
+# build, so a second worktree need not compile everything again on a busy machine).
 mkdir -p "$WORK/bin"
-cp "$REPO/target/release/uring-cp" "$WORK/bin/uring-cp"
-REV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
-DIRTY=$(git -C "$REPO" status --porcelain --untracked-files=no -- src Cargo.toml Cargo.lock 2>/dev/null | wc -l)
-[[ $DIRTY -gt 0 ]] && REV="$REV + $DIRTY uncommitted change(s) in src/Cargo"
+if [[ -n ${UCP:-} ]]; then
+    [[ -x $UCP ]] || die "UCP=$UCP is not an executable"
+    cp "$UCP" "$WORK/bin/uring-cp"
+    UREPO=$(cd "$(dirname "$UCP")" && git rev-parse --show-toplevel 2>/dev/null || true)
+    REV="prebuilt $UCP ($(date -r "$UCP" '+%Y-%m-%d %H:%M'))"
+    [[ -n $UREPO ]] && REV="$REV; its checkout is at $(git -C "$UREPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
+else
+    log "cargo build --release"
+    (cd "$REPO" && cargo build --release --quiet) >&2
+    cp "$REPO/target/release/uring-cp" "$WORK/bin/uring-cp"
+    REV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    DIRTY=$(git -C "$REPO" status --porcelain --untracked-files=no -- src Cargo.toml Cargo.lock 2>/dev/null | wc -l)
+    [[ $DIRTY -gt 0 ]] && REV="$REV + $DIRTY uncommitted change(s) in src/Cargo"
+fi
 export UCP_BIN="$WORK/bin/uring-cp" UCP_REV="$REV"
 export UCP_SHA=$(sha256sum "$UCP_BIN" | cut -c1-64)
 export BENCH_WORK="$WORK" BENCH_SHM="$SHM" BENCH_OUT="${BENCH_OUT:-$BENCHES/RESULTS.md}"
