@@ -29,8 +29,6 @@ pub(super) struct Entry<'a> {
     pub follow: bool,
     /// The type of the destination entry of that name, if there is one.
     pub existing: Option<FileType>,
-    /// The quick check's stats, if taken ahead (`prestat.rs`).
-    pub pre: Option<&'a super::prestat::Pair>,
 }
 
 /// What sync mode decided for an [`Entry`].
@@ -59,7 +57,6 @@ impl Walker {
             stat,
             follow,
             existing,
-            pre,
         } = e;
         // (Named only where it is said: not on the path of every entry.)
         let path = match self.sync.itemize || self.bases.is_some() {
@@ -109,7 +106,6 @@ impl Walker {
                         dft,
                         stat,
                         follow,
-                        pre,
                     );
                     match step {
                         Step::Skip => return Decided::Nothing,

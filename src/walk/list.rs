@@ -36,46 +36,24 @@ impl Walker {
         }
         let mut listed = true;
         let mut dir = RawDir::new(src.fd.as_fd(), buf);
-        // Sync mode against a listed destination: the whole source listing
-        // first, so that the quick check's stats are taken in parallel
-        // (`prestat.rs`); the destination's listing is in memory already.
-        let mut read_ahead = match &there {
-            Some(m) => {
-                let ahead = self.stat_ahead(src, dst, m);
-                let (names, ok) = self.read_all(&mut dir, &src.path);
-                listed = ok;
-                let mut pairs = ahead.map(prestat::Ahead::finish).unwrap_or_default();
-                let with = |(name, ft): (CString, FileType)| {
-                    let pre = pairs.remove(&name);
-                    (name, ft, pre)
-                };
-                Some(names.into_iter().map(with).collect::<Vec<_>>().into_iter())
-            }
-            None => None,
-        };
-        loop {
-            let (name, mut ft, pre) = match &mut read_ahead {
-                Some(ahead) => match ahead.next() {
-                    Some(e) => e,
-                    None => break,
-                },
-                None => match dir.next() {
-                    None => break,
-                    Some(Ok(e)) => (e.file_name().to_owned(), e.file_type(), None),
-                    Some(Err(e)) => {
-                        self.progress.error(
-                            &CopyError::new(Op::ReadDir, &src.path, e.into()).found_in_walk(),
-                        );
-                        listed = false;
-                        break;
-                    }
-                },
+        while let Some(entry) = dir.next() {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    self.progress
+                        .error(&CopyError::new(Op::ReadDir, &src.path, e.into()).found_in_walk());
+                    listed = false;
+                    break;
+                }
             };
+            let name = entry.file_name();
             if name.to_bytes() == b"." || name.to_bytes() == b".." {
                 continue;
             }
             // Whatever happens to it below, the source has it: never delete it.
-            let existing = there.as_mut().and_then(|m| m.remove(&name));
+            let existing = there.as_mut().and_then(|m| m.remove(name));
+            let name = name.to_owned();
+            let mut ft = entry.file_type();
             let mut follow = false;
             let mut stat = None;
             if ft == FileType::Unknown
@@ -137,11 +115,7 @@ impl Walker {
                     } else {
                         AtFlags::SYMLINK_NOFOLLOW
                     };
-                    stat = match pre.and_then(|p| p.src) {
-                        // Taken ahead with these flags (never following).
-                        Some(ahead) if !follow => ahead.ok(),
-                        _ => rustix::fs::statat(&src.fd, name.as_c_str(), flags).ok(),
-                    };
+                    stat = rustix::fs::statat(&src.fd, name.as_c_str(), flags).ok();
                 }
                 defer = stat.as_ref().is_some_and(|st| st.st_nlink > 1);
             }
@@ -160,7 +134,6 @@ impl Walker {
                     stat: stat.as_ref(),
                     follow,
                     existing,
-                    pre: pre.as_ref(),
                 };
                 match self.decide(entry) {
                     decide::Decided::Nothing => {
@@ -264,53 +237,6 @@ impl Walker {
             self.delete_extra(dfd, &dst.path, dir_rel, extra)?;
         }
         Ok(())
-    }
-
-    /// Read the rest of the source directory `dir` (at `path`): its entries'
-    /// names and types, and whether it was read to the end (a failure is
-    /// reported; the entries read so far are still copied).
-    fn read_all(
-        &mut self,
-        dir: &mut RawDir<'_, BorrowedFd<'_>>,
-        path: &Path,
-    ) -> (Vec<(CString, FileType)>, bool) {
-        let mut names = Vec::new();
-        while let Some(entry) = dir.next() {
-            match entry {
-                Ok(e) => names.push((e.file_name().to_owned(), e.file_type())),
-                Err(e) => {
-                    self.progress
-                        .error(&CopyError::new(Op::ReadDir, path, e.into()).found_in_walk());
-                    return (names, false);
-                }
-            }
-        }
-        (names, true)
-    }
-
-    /// Start taking the quick check's stats of the non-directories the
-    /// destination's listing `there` has, in parallel, if there are enough
-    /// (`prestat.rs`): the helpers start on them while the walker reads the
-    /// source's listing. Only what the check would stat without following
-    /// is taken.
-    fn stat_ahead(
-        &mut self,
-        src: &Arc<SrcDir>,
-        dst: &Arc<DstDir>,
-        there: &sync::Listing,
-    ) -> Option<prestat::Ahead> {
-        if self.sync.ignore_existing || there.len() < prestat::MIN_ENTRIES {
-            return None;
-        }
-        let wants = there
-            .iter()
-            .filter(|&(_, &ft)| ft != FileType::Directory)
-            .map(|(name, &ft)| prestat::Want {
-                name: name.clone(),
-                src: ft == FileType::RegularFile || ft == FileType::Symlink,
-            })
-            .collect();
-        self.prestat.begin(src, dst, wants)
     }
 
     /// A symlink with several names (hard links to one symlink inode): the

@@ -34,7 +34,6 @@ mod decide;
 mod delete;
 mod dest;
 mod list;
-mod prestat;
 mod route;
 mod sync;
 
@@ -121,8 +120,6 @@ pub struct Walker {
     bases: Option<basis::Bases>,
     /// Multiply-linked symlinks seen: their first status and the names left.
     linked_symlinks: std::collections::HashMap<(u64, u64), (Stat, u64)>,
-    /// Sync mode: helpers that take the quick check's stats in parallel.
-    prestat: prestat::Prestat,
 }
 
 struct PendingDir {
@@ -215,7 +212,6 @@ impl Walker {
             finishes,
             links: o.links,
             bases,
-            prestat: Default::default(),
         };
         (walker, rx)
     }
@@ -312,7 +308,6 @@ impl Walker {
                 stat: Some(&root.stat),
                 follow: root.follow,
                 existing,
-                pre: None,
             };
             match self.decide(entry) {
                 decide::Decided::Nothing => return Ok(()),

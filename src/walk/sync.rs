@@ -121,7 +121,7 @@ impl Walker {
     /// Decide about a source entry `src_name` of type `ft` whose destination
     /// `dst_name` (of type `dft`, the same name but for operands) exists in
     /// `dst`. `src_stat`: the source's status if
-    /// the walk already has it; `pre`: both stats, if taken ahead.
+    /// the walk already has it.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn sync_entry(
         &mut self,
@@ -135,7 +135,6 @@ impl Walker {
         dft: FileType,
         src_stat: Option<&Stat>,
         follow: bool,
-        pre: Option<&super::prestat::Pair>,
     ) -> Step {
         let path = join(&dst.path, dst_name);
         if self.sync.ignore_existing {
@@ -155,11 +154,9 @@ impl Walker {
         } else {
             AtFlags::SYMLINK_NOFOLLOW
         };
-        // Taken ahead without following: good unless this one is followed.
-        let ahead = pre.and_then(|p| p.src).filter(|_| !follow);
         let src_st = match src_stat {
             Some(st) => *st,
-            None => match ahead.unwrap_or_else(|| rustix::fs::statat(src_dir, src_name, flags)) {
+            None => match rustix::fs::statat(src_dir, src_name, flags) {
                 Ok(st) => st,
                 Err(e) => {
                     self.progress.error(
@@ -170,10 +167,7 @@ impl Walker {
                 }
             },
         };
-        let dst_st = match pre.map_or_else(
-            || rustix::fs::statat(dir, dst_name, AtFlags::SYMLINK_NOFOLLOW),
-            |p| p.dst,
-        ) {
+        let dst_st = match rustix::fs::statat(dir, dst_name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => st,
             Err(e) => {
                 self.progress
