@@ -487,8 +487,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = RingReads::Auto, value_name = "WHEN", help_heading = "Engine")]
     pub ring_reads: RingReads,
 
-    /// Worker threads of the uring and portable engines (uring-chains has
-    /// one): fewer for a spinning disk, more for a network filesystem
+    /// Worker threads of the engines (uring-chains: rings, each on its own
+    /// thread): fewer for a spinning disk, more for a network filesystem
     /// [default: two per CPU, at most 16; one per CPU for a copy within one
     /// btrfs or xfs filesystem, where files are cloned]
     #[arg(short = 'j', long, value_name = "N", help_heading = "Engine",
@@ -630,8 +630,9 @@ pub enum EngineArg {
     /// The io_uring engine (sources read through rings, destinations written
     /// by worker threads); fail if io_uring cannot be used.
     Uring,
-    /// Every step through one ring as linked chains: fewest system calls,
-    /// slower on ext4; fail if io_uring cannot be used.
+    /// Every step through a ring as linked chains, one ring per worker:
+    /// fewest system calls, slower on ext4 warm, fastest cold; fail if
+    /// io_uring cannot be used.
     UringChains,
     /// Ordinary system calls from a small thread pool.
     Portable,

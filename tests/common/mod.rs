@@ -244,12 +244,19 @@ pub fn uring_status() -> Result<(), String> {
 /// A pseudo-engine for [`run_uring_cp`]: `--engine uring --ring-reads always`.
 pub const RING_ALWAYS: &str = "uring-ring-always";
 
+/// A pseudo-engine for [`run_uring_cp`]: `--engine uring-chains -j 1`, the
+/// all-in-ring engine with one ring, which makes directories in its ring
+/// (with several rings, the default, the walker makes them).
+pub const ONE_RING: &str = "uring-chains-one-ring";
+
 /// [`engines`], plus the uring engine forced to read every source through
-/// its ring (when io_uring is available).
+/// its ring and the all-in-ring engine with one ring (when io_uring is
+/// available).
 pub fn engines_and_ring_reads() -> Vec<&'static str> {
     let mut v = engines();
     if v.contains(&"uring") {
         v.push(RING_ALWAYS);
+        v.push(ONE_RING);
     }
     v
 }
@@ -608,6 +615,7 @@ pub fn engine_args(engine: &str) -> Vec<&str> {
         // The uring engine with every source read through its ring (by
         // default it copies cached sources with system calls).
         RING_ALWAYS => vec!["--engine", "uring", "--ring-reads", "always"],
+        ONE_RING => vec!["--engine", "uring-chains", "-j", "1"],
         _ => vec!["--engine", engine],
     }
 }

@@ -5,7 +5,7 @@
 use super::submit::{is_read, ud};
 use super::*;
 
-impl Chains {
+impl Worker {
     /// A destination directory is made (or failed): let its contents go.
     pub(super) fn publish(&mut self, node: &Arc<DstDir>, state: DstState) {
         node.set(state);

@@ -57,7 +57,7 @@ pub(super) fn rw(
     }
 }
 
-impl Chains {
+impl Worker {
     pub(super) fn max_files(&self) -> usize {
         // Each file has up to 2 + 2 * MAX_PAIRS completions due: keep them within
         // the completion queue, which a locked-memory limit may have shrunk.

@@ -1,7 +1,7 @@
 //! The io_uring engine: sources read through rings, destinations written with
 //! plain system calls, by several workers.
 //!
-//! Why this split (measured; see ARCHITECTURE.md and benches/RESULTS.md): on
+//! Why this split (measured; see ARCHITECTURE.md and benches/RESULTS-generated.md): on
 //! ext4, io_uring runs every create (`OPENAT` with `O_CREAT`), every buffered
 //! write and every `STATX` in its io-wq worker threads. A design that sends
 //! whole copies through the ring pays a hand-off, a wake-up and contention on
@@ -129,7 +129,7 @@ impl Drop for Worker<'_> {
         // Source files stay in their slots until a later open replaces them.
         // Close them now: the ring itself is torn down asynchronously after
         // exit, and files it still held kept the filesystem busy (umount
-        // right after the copy answered EBUSY for seconds, benches/RESULTS.md).
+        // right after the copy answered EBUSY for seconds, benches/RESULTS-generated.md).
         if self.ring.ops.is_empty() && !self.ring.abandoned() {
             let _ = self.ring.submitter().unregister_files();
         }
