@@ -71,7 +71,16 @@ fn a_worker_returns_to_the_ring_when_the_cache_goes_cold() {
         return;
     }
     let out = Command::new(BIN)
-        .args(["--engine", "uring", "-r", "--stats=json", "src", "dst"])
+        .args([
+            "--engine",
+            "uring",
+            "--ring-reads",
+            "auto",
+            "-r",
+            "--stats=json",
+            "src",
+            "dst",
+        ])
         .current_dir(tmp.path())
         .output()
         .unwrap();

@@ -4,8 +4,9 @@
 //! statuses, messages and every attribute cp preserves (mode, owner, atime and
 //! mtime with nanoseconds, size, content, allocated blocks, hard-link groups,
 //! symlink targets, device numbers, xattrs and ACLs) of the two copies. The
-//! `uring` engine runs twice: as by default (cached sources copied with system
-//! calls) and with every source read through its ring (`--ring-reads always`).
+//! `uring` engine runs twice: as by default (every source read through its
+//! ring) and with cached sources copied with system calls (`--ring-reads
+//! auto`); `uring-chains` runs with several rings and with one (`-j 1`).
 
 mod common;
 

@@ -118,9 +118,8 @@ pub const SECTIONS: &[(&str, &[Para])] = &[
                  the ring (many files per system call, deep queues when the data must come \
                  from storage); destinations are written with system calls, because on ext4 \
                  the kernel hands every create and buffered write queued on a ring to a worker \
-                 thread. While a worker's sources come from the page cache it copies with \
-                 system calls, which are cheaper there (--ring-reads always turns that off). \
-                 Large files go to whichever worker is free.",
+                 thread. Large files go to whichever worker is free (--ring-reads auto: \
+                 copy with system calls while the sources come from the page cache).",
             ),
             Item(
                 "uring-chains",

@@ -249,13 +249,17 @@ pub const RING_ALWAYS: &str = "uring-ring-always";
 /// (with several rings, the default, the walker makes them).
 pub const ONE_RING: &str = "uring-chains-one-ring";
 
-/// [`engines`], plus the uring engine forced to read every source through
-/// its ring and the all-in-ring engine with one ring (when io_uring is
+/// A pseudo-engine for [`run_uring_cp`]: `--engine uring --ring-reads auto`,
+/// the uring engine copying cached sources with system calls.
+pub const RING_AUTO: &str = "uring-ring-auto";
+
+/// [`engines`], plus the uring engine switching to system calls for cached
+/// sources and the all-in-ring engine with one ring (when io_uring is
 /// available).
 pub fn engines_and_ring_reads() -> Vec<&'static str> {
     let mut v = engines();
     if v.contains(&"uring") {
-        v.push(RING_ALWAYS);
+        v.push(RING_AUTO);
         v.push(ONE_RING);
     }
     v
@@ -616,6 +620,7 @@ pub fn engine_args(engine: &str) -> Vec<&str> {
         // default it copies cached sources with system calls).
         RING_ALWAYS => vec!["--engine", "uring", "--ring-reads", "always"],
         ONE_RING => vec!["--engine", "uring-chains", "-j", "1"],
+        RING_AUTO => vec!["--engine", "uring", "--ring-reads", "auto"],
         _ => vec!["--engine", engine],
     }
 }

@@ -1,4 +1,11 @@
-//! Whether a worker reads its sources through its ring or with system calls.
+//! Whether a worker reads its sources through its ring or with system calls
+//! (`--ring-reads auto`; the default, `always`, keeps every read on the ring).
+//!
+//! Not the default since the real-tree benchmarks (`benches/RESULTS.md`,
+//! 2026-12-02): warm, every read on the ring measured 1,392 ms against 1,545
+//! for this (/usr/share, ext4, medians of 5), 1,547 against 1,524 (a CPython
+//! tree) and 1,691 against 1,793 (/usr/share, xfs), with less CPU in all
+//! three; the estimate below came from a generated tree.
 //!
 //! The ring wins when sources come from the disk: many opens and reads in
 //! flight at once (cold 100,000-file tree: 2.2 s against 3.7 s with system
