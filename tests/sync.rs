@@ -668,9 +668,10 @@ fn xattrs_changed_while_another_name_is_deleted_are_synced() {
     }
 }
 
-/// Big directories (past the size where the quick check's stats are taken
-/// by helper threads, `walk/prestat.rs`) with every kind of change spread
-/// over them: the result equals rsync's, and a second run is a no-op.
+/// Big directories (hundreds of entries, each listed and compared in one
+/// go; a parallel quick check was tried on such directories) with every
+/// kind of change spread over them: the result equals rsync's, and a second
+/// run is a no-op.
 #[test]
 fn big_directories_are_checked_like_rsync() {
     if !have_rsync("sync") {

@@ -241,7 +241,8 @@ pub fn uring_status() -> Result<(), String> {
     .clone()
 }
 
-/// A pseudo-engine for [`run_uring_cp`]: `--engine uring --ring-reads always`.
+/// A pseudo-engine for [`run_uring_cp`]: `--engine uring --ring-reads always`
+/// (the default, named for tests that must not depend on it).
 pub const RING_ALWAYS: &str = "uring-ring-always";
 
 /// A pseudo-engine for [`run_uring_cp`]: `--engine uring-chains -j 1`, the
@@ -616,8 +617,7 @@ pub fn bytes_args<A: AsRef<[u8]>>(args: &[A]) -> Vec<Vec<u8>> {
 /// The options that select `engine` (one of [`engines_and_ring_reads`]).
 pub fn engine_args(engine: &str) -> Vec<&str> {
     match engine {
-        // The uring engine with every source read through its ring (by
-        // default it copies cached sources with system calls).
+        // The uring engine with every source read through its ring.
         RING_ALWAYS => vec!["--engine", "uring", "--ring-reads", "always"],
         ONE_RING => vec!["--engine", "uring-chains", "-j", "1"],
         RING_AUTO => vec!["--engine", "uring", "--ring-reads", "auto"],
