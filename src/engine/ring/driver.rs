@@ -45,8 +45,12 @@ impl<T> Ring<T> {
     ) -> Result<Self, String> {
         let ring = setup::build(entries, cq_entries)?;
         let bytes = pool_bytes(ring.params().sq_entries() as usize);
-        let mut pool =
-            BufPool::new(bytes).map_err(|e| format!("cannot map the buffer pool: {e}"))?;
+        // Every range of the pool belongs to a read or write in flight; as
+        // many as the submission queue holds is plenty (past it a request is
+        // refused as when the memory is used up, and callers wait or copy
+        // synchronously).
+        let mut pool = BufPool::new(bytes, ring.params().sq_entries())
+            .map_err(|e| format!("cannot map the buffer pool: {e}"))?;
         // Falls back to plain READ/WRITE on the same memory if refused (memlock).
         pool.register(&ring.submitter());
         Ok(Ring {
