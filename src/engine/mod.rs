@@ -70,11 +70,9 @@ pub struct EngineOptions {
 }
 
 /// The synchronous copier for `workers` threads that may use `bytes` of
-/// buffers between them. Each worker copying a large file may run one range
-/// per CPU at once, each range with its own buffer.
+/// buffers between them, one buffer each.
 pub fn file_copier(opts: &EngineOptions, workers: usize, bytes: u64) -> copier::FileCopier {
-    let buffers = (workers * cpus()).max(1);
-    let chunk = (bytes as usize / buffers).clamp(4096, 1 << 20);
+    let chunk = (bytes as usize / workers.max(1)).clamp(4096, 1 << 20);
     copier::FileCopier::new(opts, chunk)
 }
 

@@ -4,11 +4,9 @@ use super::FileCopier;
 use crate::progress::Progress;
 use crate::tree::Item;
 use crossbeam_channel::{Receiver, Select, Sender};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 /// Files at least this large are large: a worker that finds one queues it for
-/// whichever worker is free (see [`FileCopier::handle`]), and one that is the
-/// only large file being copied is split into one range per CPU.
+/// whichever worker is free (see [`FileCopier::handle`]).
 pub(super) const LARGE_MIN: u64 = 16 << 20;
 
 /// Most large files queued at once; past it a worker copies what it finds
@@ -20,25 +18,18 @@ const LARGE_BACKLOG: usize = 16;
 ///
 /// Why: a walk hands a directory's entries to one worker, so the large files
 /// of one directory (a backup's images, a build's artefacts) would be copied
-/// one after another by one thread while the others idle; two ranges of one
-/// file copied at once queue on the destination inode's lock, two files do
-/// not (2 x 1 GiB, ext4: 611 ms split in ranges by one worker, 380 ms for fcp's
-/// one thread per file).
+/// one after another by one thread while the others idle (2 x 1 GiB, ext4:
+/// 611 ms split in ranges by one worker, 380 ms for fcp's one thread per
+/// file).
 pub(super) struct LargeFiles {
     tx: Sender<Item>,
     rx: Receiver<Item>,
-    /// Large files being copied right now.
-    copying: AtomicUsize,
 }
 
 impl LargeFiles {
     pub(super) fn new() -> Self {
         let (tx, rx) = crossbeam_channel::unbounded();
-        LargeFiles {
-            tx,
-            rx,
-            copying: AtomicUsize::new(0),
-        }
+        LargeFiles { tx, rx }
     }
 
     /// Should a file of `size` bytes go to the queue (it is large and the
@@ -50,11 +41,6 @@ impl LargeFiles {
     pub(super) fn queue(&self, item: Item) {
         // Cannot fail: `self` holds the receiver too.
         drop(self.tx.send(item));
-    }
-
-    /// Is the large file being copied the only one, with none queued?
-    pub(super) fn alone(&self) -> bool {
-        self.copying.load(Relaxed) <= 1 && self.rx.is_empty()
     }
 }
 
@@ -104,8 +90,6 @@ impl FileCopier {
 
     /// Copy a large file taken from the queue, and report it.
     pub fn handle_large(&self, item: Item, progress: &dyn Progress, buf: &mut Vec<u8>) {
-        self.large.copying.fetch_add(1, Relaxed);
         self.handle_inner(item, progress, buf, false);
-        self.large.copying.fetch_sub(1, Relaxed);
     }
 }

@@ -423,7 +423,14 @@ impl FileCopier {
                         &mut |a, b, buf| self.mover.copy(item, ends, a, Some(b), buf),
                     )?
                 }
-                _ => self.copy_data(item, ends, size, buf)?,
+                // Until EOF or, when the size is known, that many bytes (no EOF
+                // probe). One range, on this thread: a lone 2 GiB file split in
+                // two ranges on two threads spent twice the CPU for no wall time
+                // warm and lost cold (two read-ahead streams on one disk; 9
+                // interleaved runs, 1st-quartile wall: warm 0.64 s split, 0.66
+                // one range, fcp 0.75; cold 1.31, 0.89, fcp 0.82). Several
+                // large files still go to several workers ([`large`]).
+                _ => self.mover.copy(item, ends, 0, size, buf)?,
             };
             let Some(size) = size else {
                 return Ok((copied, sst));
@@ -489,50 +496,6 @@ impl FileCopier {
                 &|| item.dst_path(),
             );
         }
-    }
-
-    /// Move the bytes: until EOF or, when the size is known, until that many
-    /// bytes (saving the EOF probe). A large file that is the only one being
-    /// copied or queued is split into one range per CPU, copied at once (a
-    /// single 1 GiB file between filesystems: 274 ms against 365 in one
-    /// piece); with several, each goes whole on its own worker.
-    fn copy_data(
-        &self,
-        item: &Item,
-        ends: Ends<'_>,
-        size: Option<u64>,
-        buf: &mut Vec<u8>,
-    ) -> Result<u64, CopyError> {
-        let Some(size) = size else {
-            return self.mover.copy(item, ends, 0, None, buf);
-        };
-        let alone = self.large.alone();
-        let cpus = if alone && ends.dst_regular {
-            crate::engine::cpus() as u64
-        } else {
-            1
-        };
-        let parts = (size / large::LARGE_MIN).min(cpus).max(1);
-        if parts == 1 {
-            return self.mover.copy(item, ends, 0, Some(size), buf);
-        }
-        let bound = |i: u64| size * i / parts;
-        std::thread::scope(|s| {
-            let others: Vec<_> = (1..parts)
-                .map(|i| {
-                    s.spawn(move || {
-                        let range = (bound(i), Some(bound(i + 1)));
-                        self.mover
-                            .copy(item, ends, range.0, range.1, &mut Vec::new())
-                    })
-                })
-                .collect();
-            let mut total = self.mover.copy(item, ends, 0, Some(bound(1)), buf)?;
-            for h in others {
-                total += h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?;
-            }
-            Ok(total)
-        })
     }
 }
 
