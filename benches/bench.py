@@ -92,6 +92,7 @@ UCP = os.environ.get("UCP_BIN", "")            # snapshot of target/release/urin
 OUT = os.environ.get("BENCH_OUT", "")          # RESULTS.md path
 
 TOOL_LABEL = {
+    "auto": "uring-cp -r (default: --engine auto)",
     "uring": "uring-cp -r --engine uring",
     "portable": "uring-cp -r --engine portable",
     "ring": "uring-cp -r --engine uring --ring-reads always",
@@ -103,7 +104,7 @@ TOOL_LABEL = {
     "xcp": "xcp -r",
     "fcp": "fcp",
 }
-OURS = ("uring", "portable", "ring", "chains", "bar")   # uring-cp itself, in its configurations
+OURS = ("auto", "uring", "portable", "ring", "chains", "bar")   # uring-cp itself, in its configurations
 FS_UUID = {"ext4": "6f0c5a8e-3b1d-4c2a-9e7f-0a1b2c3d4e5f", "xfs": "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a"}
 EXT4_HASH_SEED = "1c2d3e4f-5a6b-4c7d-8e9f-a0b1c2d3e4f5"
 
@@ -767,6 +768,7 @@ def warm(root):
 
 def tool_cmd(tool, src, dst):
     return {
+        "auto": [UCP, "-r", src, dst],
         "uring": [UCP, "-r", "--engine", "uring", src, dst],
         "portable": [UCP, "-r", "--engine", "portable", src, dst],
         "ring": [UCP, "-r", "--engine", "uring", "--ring-reads", "always", src, dst],

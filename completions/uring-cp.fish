@@ -24,7 +24,7 @@ complete -c uring-cp -l info -d 'Print the whole run\'s progress on stderr as pl
 complete -c uring-cp -l log-file -d 'Append a record of the run to FILE (created if missing): a line per change (with --sync the --itemize-changes lines, otherwise -v\'s lines), every message printed on stderr, and a summary, each line prefixed with `YYYY/MM/DD HH:MM:SS [PID]` (local time) as rsync\'s. Needs neither -v nor --itemize-changes. If FILE cannot be opened, nothing is copied (exit status 1)' -r -F
 complete -c uring-cp -l stats -d 'Print a summary at the end: counts, bytes, time, throughput, engine and io_uring use; `--stats=json` prints it as one JSON object on stdout' -r -f -a "text\t'Lines for people'
 json\t'One JSON object for scripts'"
-complete -c uring-cp -l engine -d 'Which copy engine to use: io_uring if it works here (auto), or force one' -r -f -a "auto\t'io_uring when it is available and works, else portable'
+complete -c uring-cp -l engine -d 'Which copy engine to use: io_uring if it works here (auto), or force one' -r -f -a "auto\t'io_uring when it is available and works, else portable; for a plain copy (nothing preserved beyond -r) of a tree whose files are not in the page cache, uring-chains (a look at up to 8 files first)'
 uring\t'The io_uring engine (sources read through rings, destinations written by worker threads); fail if io_uring cannot be used'
 uring-chains\t'Every step through a ring as linked chains, one ring per worker: fewest system calls, slower on ext4 warm, fastest cold; fail if io_uring cannot be used'
 portable\t'Ordinary system calls from a small thread pool'"

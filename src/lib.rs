@@ -276,7 +276,18 @@ fn start_engine(
     opts: &EngineOptions,
     progress: &dyn Progress,
 ) -> Result<Box<dyn engine::Engine>, i32> {
-    let (engine, fallback) = engine::select(cfg.engine, opts).map_err(|msg| {
+    // `--engine auto` on a plain copy whose sources are not cached: the
+    // all-in-ring engine (see `engine::cache`).
+    let found_cold = std::cell::Cell::new(false);
+    let cold = || {
+        let first = cfg.sources.first().map(|p| p.as_path());
+        let cold = opts.ring_copies_files()
+            && !engine::workers::clones(first, dest(cfg), cfg.reflink)
+            && engine::cache::look(&cfg.sources).cold();
+        found_cold.set(cold);
+        cold
+    };
+    let (engine, fallback) = engine::select(cfg.engine, opts, cold).map_err(|msg| {
         progress.message(&msg);
         exit::PARTIAL
     })?;
@@ -288,8 +299,12 @@ fn start_engine(
             None => {
                 let workers = engine.intake().queues;
                 let s = if workers == 1 { "" } else { "s" };
+                let why = match found_cold.get() {
+                    true => " (the sources are not in the page cache)",
+                    false => "",
+                };
                 eprintln!(
-                    "uring-cp: using the {} engine, {workers} worker{s}",
+                    "uring-cp: using the {} engine, {workers} worker{s}{why}",
                     engine.name()
                 )
             }
@@ -395,11 +410,15 @@ fn exit_status(console: &progress::Console) -> i32 {
 /// Workers when -j is not given: fewer within one cloning filesystem (see
 /// [`engine::workers`]).
 fn default_jobs(cfg: &Config) -> usize {
-    let dest = match &cfg.target {
-        config::Target::IntoDir(p) | config::Target::Exactly(p) | config::Target::Auto(p) => p,
-    };
     let first = cfg.sources.first().map(|p| p.as_path());
-    engine::workers::for_copy(first, dest, cfg.reflink)
+    engine::workers::for_copy(first, dest(cfg), cfg.reflink)
+}
+
+/// The destination operand, as given.
+fn dest(cfg: &Config) -> &std::path::Path {
+    match &cfg.target {
+        config::Target::IntoDir(p) | config::Target::Exactly(p) | config::Target::Auto(p) => p,
+    }
 }
 
 /// What the engines need to know of the configuration.

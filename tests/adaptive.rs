@@ -1,7 +1,12 @@
-//! The io_uring engine's adaptive reads: a worker whose sources come from the
-//! page cache copies with system calls, and must go back to the ring when
-//! they start coming from storage. Checked through `--stats=json`: the ring's
-//! submissions must cover the files that were not cached.
+//! Choices made from what the page cache holds:
+//! - `--engine auto` runs the all-in-ring engine for a plain copy of a tree
+//!   whose files are not cached, and the default engine otherwise (checked
+//!   through `--debug`, which names the engine);
+//! - the io_uring engine's adaptive reads (`--ring-reads auto`): a worker
+//!   whose sources come from the page cache copies with system calls, and
+//!   must go back to the ring when they start coming from storage. Checked
+//!   through `--stats=json`: the ring's submissions must cover the files that
+//!   were not cached.
 
 mod common;
 
@@ -107,4 +112,77 @@ fn a_worker_returns_to_the_ring_when_the_cache_goes_cold() {
         "source",
         "copy",
     );
+}
+
+/// The engine `uring-cp --debug ARGS...` (run in `dir`) says it uses, after
+/// checking that the copy succeeded.
+fn engine_used(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .arg("--debug")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let err = show(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    err.lines()
+        .find(|l| l.starts_with("uring-cp: using the "))
+        .unwrap_or_else(|| panic!("--debug did not name the engine: {err}"))
+        .to_string()
+}
+
+#[test]
+fn auto_runs_the_all_in_ring_engine_for_a_tree_that_is_not_cached() {
+    if let Err(why) = uring_status() {
+        skip(&format!("uring engine: {why}"));
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let mut files = Vec::new();
+    for d in ["a", "b/c"] {
+        std::fs::create_dir_all(src.join(d)).unwrap();
+        for i in 0..20 {
+            let f = src.join(format!("{d}/f{i}"));
+            std::fs::write(&f, vec![b'x'; 5000 + i]).unwrap();
+            files.push(f);
+        }
+    }
+    let make_cold = || {
+        // SAFETY: sync(2) has no preconditions.
+        unsafe { libc::sync() };
+        files.iter().for_each(|f| evict(f));
+    };
+    make_cold();
+    if cached(&files[0]) {
+        skip("the page cache keeps these files (tmpfs?): cannot make the sources cold");
+        return;
+    }
+    let cold = engine_used(tmp.path(), &["-r", "src", "cold"]);
+    assert!(
+        cold.contains("io_uring-chains engine") && cold.contains("not in the page cache"),
+        "uncached tree: {cold}"
+    );
+    // That copy read every file into the cache.
+    let warm = engine_used(tmp.path(), &["-r", "src", "warm"]);
+    assert!(warm.contains("the io_uring engine"), "cached tree: {warm}");
+    // Attributes the ring cannot set, or an engine named: no switch.
+    make_cold();
+    let archive = engine_used(tmp.path(), &["-a", "src", "archive"]);
+    assert!(archive.contains("the io_uring engine"), "-a: {archive}");
+    make_cold();
+    let named = engine_used(tmp.path(), &["--engine", "uring", "-r", "src", "named"]);
+    assert!(
+        named.contains("the io_uring engine"),
+        "--engine uring: {named}"
+    );
+    for copy in ["cold", "warm", "archive", "named"] {
+        assert_snapshots_eq(
+            copy,
+            &snapshot(&src),
+            &snapshot(&tmp.path().join(copy)),
+            "source",
+            "copy",
+        );
+    }
 }

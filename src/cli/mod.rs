@@ -625,7 +625,9 @@ pub enum RingReads {
 /// The `--engine` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EngineArg {
-    /// io_uring when it is available and works, else portable.
+    /// io_uring when it is available and works, else portable; for a plain
+    /// copy (nothing preserved beyond -r) of a tree whose files are not in
+    /// the page cache, uring-chains (a look at up to 8 files first).
     Auto,
     /// The io_uring engine (sources read through rings, destinations written
     /// by worker threads); fail if io_uring cannot be used.

@@ -14,6 +14,7 @@
 //! - [`portable`]: system calls only.
 
 pub mod backup;
+pub mod cache;
 pub mod chains;
 pub mod copier;
 pub mod mover;
@@ -69,6 +70,31 @@ pub struct EngineOptions {
     pub link: Option<crate::config::LinkMode>,
 }
 
+impl EngineOptions {
+    /// Must every regular file take the synchronous copier's path? In sync
+    /// mode (temporary names), with --verify (read back) or
+    /// --remove-source-files (removed after the copy), under --reflink=always
+    /// (FICLONE), with --attributes-only (no data at all), -l/-s (links, no
+    /// data) and -i (a question, asked once, before anything is opened): the
+    /// ring engines' fast paths do none of these.
+    pub fn files_need_sync(&self) -> bool {
+        self.temp_files
+            || self.verify
+            || self.remove_source
+            || self.attributes_only
+            || self.link.is_some()
+            || self.interactive
+            || self.archive.files_need_sync()
+    }
+
+    /// Does the all-in-ring engine copy regular files in its ring (not with
+    /// the synchronous copier)? Only when nothing beyond `cp -r` is kept:
+    /// there are no opcodes for fchown, futimens or fchmod.
+    pub fn ring_copies_files(&self) -> bool {
+        !self.files_need_sync() && !self.archive.preserve.any()
+    }
+}
+
 /// The synchronous copier for `workers` threads that may use `bytes` of
 /// buffers between them, one buffer each.
 pub fn file_copier(opts: &EngineOptions, workers: usize, bytes: u64) -> copier::FileCopier {
@@ -101,11 +127,14 @@ pub trait Engine {
     fn run(&mut self, queues: Vec<Receiver<Item>>, progress: &Arc<dyn Progress>);
 }
 
-/// Pick the engine: the one asked for, or io_uring when it works here.
-/// Returns the engine and, when `auto` fell back, why.
+/// Pick the engine: the one asked for, or for `auto` io_uring when it works
+/// here: the all-in-ring engine when `cold()` says the sources are not in
+/// the page cache (see [`cache`]; asked only then), else the default one.
+/// Returns the engine and, when `auto` fell back to the portable engine, why.
 pub fn select(
     choice: EngineChoice,
     opts: &EngineOptions,
+    cold: impl FnOnce() -> bool,
 ) -> Result<(Box<dyn Engine>, Option<String>), String> {
     match choice {
         EngineChoice::Portable => Ok((Box::new(portable::Portable::new(opts.clone())), None)),
@@ -115,9 +144,16 @@ pub fn select(
         EngineChoice::UringChains => chains::Chains::new(opts.clone())
             .map(|e| (Box::new(e) as Box<dyn Engine>, None))
             .map_err(|why| format!("the io_uring engine is unavailable: {why}")),
-        EngineChoice::Auto => match uring::Uring::new(opts.clone()) {
-            Ok(e) => Ok((Box::new(e), None)),
-            Err(why) => Ok((Box::new(portable::Portable::new(opts.clone())), Some(why))),
-        },
+        EngineChoice::Auto => {
+            if cold()
+                && let Ok(e) = chains::Chains::new(opts.clone())
+            {
+                return Ok((Box::new(e), None));
+            }
+            match uring::Uring::new(opts.clone()) {
+                Ok(e) => Ok((Box::new(e), None)),
+                Err(why) => Ok((Box::new(portable::Portable::new(opts.clone())), Some(why))),
+            }
+        }
     }
 }

@@ -33,12 +33,18 @@ pub fn default_workers() -> usize {
 /// [`default_workers`]. `dest` need not exist yet (its parent is asked).
 /// Only a guess: the copy itself works whatever this says.
 pub fn for_copy(first_source: Option<&Path>, dest: &Path, reflink: Reflink) -> usize {
-    let clones = reflink != Reflink::Never
-        && first_source.is_some_and(|src| {
-            clonefs::same_cloning_filesystem(src, clonefs::existing_or_parent(dest))
-        });
-    match clones {
+    match clones(first_source, dest, reflink) {
         true => cpus().clamp(1, 16),
         false => default_workers(),
     }
+}
+
+/// Are the first source and the destination on one cloning filesystem, with
+/// cloning allowed (so files are cloned, not read)? `dest` need not exist
+/// yet. Only a guess, as for [`for_copy`].
+pub fn clones(first_source: Option<&Path>, dest: &Path, reflink: Reflink) -> bool {
+    reflink != Reflink::Never
+        && first_source.is_some_and(|src| {
+            clonefs::same_cloning_filesystem(src, clonefs::existing_or_parent(dest))
+        })
 }

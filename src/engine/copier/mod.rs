@@ -65,6 +65,8 @@ pub struct FileCopier {
     verify: bool,
     /// --remove-source-files: sources go once copied (see `remove.rs`).
     remove_source: bool,
+    /// Every regular file takes this synchronous path.
+    need_sync: bool,
 }
 
 /// What became of a regular file given to the synchronous copier.
@@ -97,6 +99,7 @@ impl FileCopier {
             temp_files: opts.temp_files,
             verify: opts.verify,
             remove_source: opts.remove_source,
+            need_sync: opts.files_need_sync(),
         }
     }
 
@@ -108,20 +111,10 @@ impl FileCopier {
             .is_some_and(|dev| self.mover.may_clone((src.dev_ino.0, dev)))
     }
 
-    /// Must every regular file take this synchronous path? In sync mode
-    /// (temporary names), with --verify (read back) or --remove-source-files
-    /// (removed after the copy), under --reflink=always (FICLONE), with
-    /// --attributes-only (no data at all), -l/-s (links, no data) and -i (a
-    /// question, asked once, before anything is opened): the ring engines'
-    /// fast paths do none of these.
+    /// Must every regular file take this synchronous path (see
+    /// [`crate::engine::EngineOptions::files_need_sync`])?
     pub fn files_need_sync(&self) -> bool {
-        self.temp_files
-            || self.verify
-            || self.remove_source
-            || self.attributes_only
-            || self.link.is_some()
-            || self.interactive
-            || self.archive.files_need_sync()
+        self.need_sync
     }
 
     /// Create one item of any kind the synchronous way, and report it; a
