@@ -299,7 +299,8 @@ fn start_engine(
             None => {
                 let workers = engine.intake().queues;
                 let s = if workers == 1 { "" } else { "s" };
-                let why = match found_cold.get() {
+                // (Unless the all-in-ring engine could not start.)
+                let why = match found_cold.get() && engine.name() == "io_uring-chains" {
                     true => " (the sources are not in the page cache)",
                     false => "",
                 };
