@@ -68,7 +68,13 @@ pub fn look(sources: &[PathBuf]) -> Look {
             }
             match entry.file_type() {
                 FileType::RegularFile => {
-                    if let Some(fd) = open(&dir, name, OFlags::NONBLOCK | OFlags::NOFOLLOW) {
+                    // (Read only what is still a regular file: not a device
+                    // or FIFO that replaced it since the listing.)
+                    if let Some(fd) = open(&dir, name, OFlags::NONBLOCK | OFlags::NOFOLLOW)
+                        && rustix::fs::fstat(&fd).is_ok_and(|st| {
+                            FileType::from_raw_mode(st.st_mode) == FileType::RegularFile
+                        })
+                    {
                         let mut byte = [0u8; 1];
                         let buf = &mut [std::io::IoSliceMut::new(&mut byte)];
                         match rustix::io::preadv2(&fd, buf, 0, ReadWriteFlags::NOWAIT) {
