@@ -409,10 +409,23 @@ fn exit_status(console: &progress::Console) -> i32 {
 }
 
 /// Workers when -j is not given: fewer within one cloning filesystem (see
-/// [`engine::workers`]).
+/// [`engine::workers`]), and no more than the files named when there is no
+/// tree to copy: each worker's ring costs ~1 ms to set up and tear down (one
+/// small file: 7.2 ms with 4 workers, 4.0 with 1; cp 1.5).
 fn default_jobs(cfg: &Config) -> usize {
     let first = cfg.sources.first().map(|p| p.as_path());
-    engine::workers::for_copy(first, dest(cfg), cfg.reflink)
+    let jobs = engine::workers::for_copy(first, dest(cfg), cfg.reflink);
+    // A guess, as the rest: a source that cannot be stat'ed counts as a tree.
+    let trees = cfg.files_from.is_some()
+        || cfg.recursive
+            && cfg
+                .sources
+                .iter()
+                .any(|s| std::fs::metadata(s).map_or(true, |m| m.is_dir()));
+    match trees {
+        true => jobs,
+        false => jobs.min(cfg.sources.len().max(1)),
+    }
 }
 
 /// The destination operand, as given.

@@ -343,6 +343,54 @@ fn man_page_renders_without_warnings() {
     }
 }
 
+/// Without -j, a copy of files named on the command line (no tree) starts no
+/// more workers than there are files: each ring costs ~1 ms to set up. A tree
+/// gets the default, also when named beside files.
+#[test]
+fn named_files_start_no_more_workers_than_files() {
+    let env = TestEnv::new();
+    env.build(|fx| {
+        fx.dir("d/sub", 0o755);
+        fx.file("d/sub/x", 0o644, "x\n");
+        fx.file("a", 0o644, "a\n");
+        fx.file("b", 0o644, "b\n");
+        fx.dir("two", 0o755);
+    });
+    // The engine line of `--debug`, after a successful copy.
+    let engine_line = |engine: &str, args: &[&str]| {
+        let mut all = vec!["--debug"];
+        all.extend_from_slice(args);
+        let out = run_uring_cp(engine, &[], &all, &env.ours.root, &RunOpts::default());
+        assert_eq!(out.code, Some(0), "[{engine}] {args:?}: {out}");
+        out.stderr_str()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    for engine in engines_and_ring_reads() {
+        if engine.starts_with("uring-chains") {
+            continue; // -j counts rings there, and ONE_RING sets it
+        }
+        let one = engine_line(engine, &["a", "one"]);
+        assert!(one.ends_with(" 1 worker"), "[{engine}] {one}");
+        assert_eq!(env.ours.read("one"), b"a\n");
+        let two = engine_line(engine, &["a", "b", "two"]);
+        assert!(two.ends_with(" 2 workers"), "[{engine}] {two}");
+        assert_eq!(env.ours.read("two/b"), b"b\n");
+        let tree = engine_line(engine, &["-r", "d", "tree"]);
+        let mixed = engine_line(engine, &["-r", "a", "d", "two"]);
+        assert_eq!(mixed, tree, "[{engine}] a file beside a tree");
+        assert_eq!(env.ours.read("two/d/sub/x"), b"x\n");
+        for d in ["one", "two/a", "two/b", "two/d", "tree"] {
+            let p = env.ours.p(d);
+            std::fs::remove_dir_all(&p)
+                .or_else(|_| std::fs::remove_file(&p))
+                .unwrap();
+        }
+    }
+}
+
 /// -j N sets the workers of the multi-worker engines (`--debug` says how
 /// many); every N copies the same tree; 0 is a usage error.
 #[test]
