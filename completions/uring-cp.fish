@@ -30,7 +30,7 @@ uring-chains\t'Every step through a ring as linked chains, one ring per worker: 
 portable\t'Ordinary system calls from a small thread pool'"
 complete -c uring-cp -l ring-reads -d 'How the io_uring engine reads sources: `always` keeps every read on the ring; `auto` switches a worker to plain system calls while its sources come from the page cache and back to the ring when they come from storage (measured no faster on real trees, so not the default)' -r -f -a "auto\t'Ring reads while the sources come from storage, system calls while cached'
 always\t'Every source read through the ring'"
-complete -c uring-cp -s j -l jobs -d 'Worker threads of the engines (uring-chains: rings, each on its own thread): fewer for a spinning disk, more for a network filesystem [default: two per CPU, at most 16; one per CPU for a copy within one btrfs or xfs filesystem, where files are cloned]' -r
+complete -c uring-cp -s j -l jobs -d 'Worker threads of the engines (uring-chains: rings, each on its own thread): fewer for a spinning disk, more for a network filesystem [default: two per CPU, at most 16; one per CPU for a copy within one btrfs or xfs filesystem, where files are cloned; no more than the files named when there is no tree to copy]' -r
 complete -c uring-cp -l buffer-mem -d 'Cap on memory for file data buffers, e.g. 16M, 64K [default: 16M]' -r
 complete -c uring-cp -s Z -l context -d 'SELinux security contexts are not supported: -Z is ignored, and --context=CTX is ignored with a warning, as cp does without SELinux' -r
 complete -c uring-cp -s r -l recursive -d 'Copy directories recursively'
