@@ -415,13 +415,15 @@ fn exit_status(console: &progress::Console) -> i32 {
 fn default_jobs(cfg: &Config) -> usize {
     let first = cfg.sources.first().map(|p| p.as_path());
     let jobs = engine::workers::for_copy(first, dest(cfg), cfg.reflink);
-    // A guess, as the rest: a source that cannot be stat'ed counts as a tree.
+    // A guess, as the rest: anything but a regular file may be a tree (a
+    // symlink under -L/-H). lstat, not stat: following a symlink operand
+    // would move its access time, which -a then copies.
     let trees = cfg.files_from.is_some()
         || cfg.recursive
             && cfg
                 .sources
                 .iter()
-                .any(|s| std::fs::metadata(s).map_or(true, |m| m.is_dir()));
+                .any(|s| std::fs::symlink_metadata(s).map_or(true, |m| !m.is_file()));
     match trees {
         true => jobs,
         false => jobs.min(cfg.sources.len().max(1)),

@@ -52,7 +52,15 @@ pub fn look(sources: &[PathBuf]) -> Look {
     let mut found = Look::default();
     let mut dirs: VecDeque<OwnedFd> = sources
         .iter()
-        .filter_map(|s| open(rustix::fs::CWD, s.as_path(), OFlags::DIRECTORY))
+        // Not through a symlink operand: -r copies it as a symlink, and
+        // following it would move its access time.
+        .filter_map(|s| {
+            open(
+                rustix::fs::CWD,
+                s.as_path(),
+                OFlags::DIRECTORY | OFlags::NOFOLLOW,
+            )
+        })
         .take(PROBE_DIRS)
         .collect();
     let mut listed = dirs.len();
