@@ -163,5 +163,12 @@ mod tests {
             Look::default(),
             "file operands are not looked at"
         );
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink("a/b", &link).unwrap();
+        assert_eq!(
+            look(&[link]),
+            Look::default(),
+            "a symlink operand was followed"
+        );
     }
 }
