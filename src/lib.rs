@@ -155,8 +155,14 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
 
     let archive = Arc::new(meta::Archive::new(&cfg, progress.clone(), umask.bits()));
     let links = Arc::new(meta::links::Links::default());
-    let opts = engine_options(&cfg, &archive, &links);
-    let mut engine = match start_engine(&cfg, &opts, &*progress) {
+    // Asked once: it sets -j's default and keeps `auto` off the ring.
+    let clones = engine::workers::clones(
+        cfg.sources.first().map(|p| p.as_path()),
+        dest(&cfg),
+        cfg.reflink,
+    );
+    let opts = engine_options(&cfg, &archive, &links, clones);
+    let mut engine = match start_engine(&cfg, &opts, clones, &*progress) {
         Ok(e) => e,
         Err(status) => return status,
     };
@@ -274,16 +280,14 @@ fn refuse_unsupported(cfg: &Config, progress: &dyn Progress) -> Result<(), i32> 
 fn start_engine(
     cfg: &Config,
     opts: &EngineOptions,
+    clones: bool,
     progress: &dyn Progress,
 ) -> Result<Box<dyn engine::Engine>, i32> {
     // `--engine auto` on a plain copy whose sources are not cached: the
     // all-in-ring engine (see `engine::cache`).
     let found_cold = std::cell::Cell::new(false);
     let cold = || {
-        let first = cfg.sources.first().map(|p| p.as_path());
-        let cold = opts.ring_copies_files()
-            && !engine::workers::clones(first, dest(cfg), cfg.reflink)
-            && engine::cache::look(&cfg.sources).cold();
+        let cold = opts.ring_copies_files() && !clones && engine::cache::look(&cfg.sources).cold();
         found_cold.set(cold);
         cold
     };
@@ -408,13 +412,12 @@ fn exit_status(console: &progress::Console) -> i32 {
     }
 }
 
-/// Workers when -j is not given: fewer within one cloning filesystem (see
-/// [`engine::workers`]), and no more than the files named when there is no
+/// Workers when -j is not given: fewer when the copy `clones` (within one
+/// cloning filesystem, see [`engine::workers`]), and no more than the files named when there is no
 /// tree to copy: each worker's ring costs ~1 ms to set up and tear down (one
 /// small file: 7.2 ms with 4 workers, 4.0 with 1; cp 1.5).
-fn default_jobs(cfg: &Config) -> usize {
-    let first = cfg.sources.first().map(|p| p.as_path());
-    let jobs = engine::workers::for_copy(first, dest(cfg), cfg.reflink);
+fn default_jobs(cfg: &Config, clones: bool) -> usize {
+    let jobs = engine::workers::for_copy(clones);
     // A guess, as the rest: anything but a regular file may be a tree (a
     // symlink under -L/-H). lstat, not stat: following a symlink operand
     // would move its access time, which -a then copies.
@@ -442,11 +445,12 @@ fn engine_options(
     cfg: &Config,
     archive: &Arc<meta::Archive>,
     links: &Arc<meta::links::Links>,
+    clones: bool,
 ) -> EngineOptions {
     EngineOptions {
         overwrite: cfg.overwrite,
         buffer_mem: cfg.buffer_mem,
-        jobs: Some(cfg.jobs.unwrap_or_else(|| default_jobs(cfg))),
+        jobs: Some(cfg.jobs.unwrap_or_else(|| default_jobs(cfg, clones))),
         archive: archive.clone(),
         links: links.clone(),
         adaptive_reads: cfg.adaptive_reads,

@@ -28,12 +28,10 @@ pub fn default_workers() -> usize {
     (cpus() * 2).clamp(2, 16)
 }
 
-/// The default for this run: one per CPU when the first source and the
-/// destination are on one cloning filesystem and cloning is allowed, else
-/// [`default_workers`]. `dest` need not exist yet (its parent is asked).
-/// Only a guess: the copy itself works whatever this says.
-pub fn for_copy(first_source: Option<&Path>, dest: &Path, reflink: Reflink) -> usize {
-    match clones(first_source, dest, reflink) {
+/// The default for this run: one per CPU when the copy clones (see
+/// [`clones`]), else [`default_workers`].
+pub fn for_copy(clones: bool) -> usize {
+    match clones {
         true => cpus().clamp(1, 16),
         false => default_workers(),
     }
@@ -41,7 +39,8 @@ pub fn for_copy(first_source: Option<&Path>, dest: &Path, reflink: Reflink) -> u
 
 /// Are the first source and the destination on one cloning filesystem, with
 /// cloning allowed (so files are cloned, not read)? `dest` need not exist
-/// yet. Only a guess, as for [`for_copy`].
+/// yet (its parent is asked). Only a guess: the copy itself works whatever
+/// this says.
 pub fn clones(first_source: Option<&Path>, dest: &Path, reflink: Reflink) -> bool {
     reflink != Reflink::Never
         && first_source.is_some_and(|src| {
