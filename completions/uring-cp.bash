@@ -126,7 +126,7 @@ _uring__cp() {
                     return 0
                     ;;
                 --engine)
-                    COMPREPLY=($(compgen -W "auto uring uring-chains portable" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "auto uring uring-chains portable walkers" -- "${cur}"))
                     return 0
                     ;;
                 --ring-reads)

@@ -239,6 +239,7 @@ pub enum EngineChoice {
     Uring,
     UringChains,
     Portable,
+    Walkers,
 }
 
 #[derive(Debug, Clone)]
@@ -563,6 +564,7 @@ impl Config {
                 EngineArg::Uring => EngineChoice::Uring,
                 EngineArg::UringChains => EngineChoice::UringChains,
                 EngineArg::Portable => EngineChoice::Portable,
+                EngineArg::Walkers => EngineChoice::Walkers,
             },
             adaptive_reads: args.ring_reads == RingReads::Auto,
             buffer_mem,

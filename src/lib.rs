@@ -285,35 +285,33 @@ fn start_engine(
 ) -> Result<Box<dyn engine::Engine>, i32> {
     // `--engine auto` on a plain copy whose sources are not cached: the
     // all-in-ring engine (see `engine::cache`).
-    let found_cold = std::cell::Cell::new(false);
-    let cold = || {
-        let cold = opts.ring_copies_files() && !clones && engine::cache::look(&cfg.sources).cold();
-        found_cold.set(cold);
-        cold
-    };
-    let (engine, fallback) = engine::select(cfg.engine, opts, cold).map_err(|msg| {
+    let cold = || opts.ring_copies_files() && !clones && engine::cache::look(&cfg.sources).cold();
+    let (engine, why) = engine::select(cfg.engine, opts, clones, cold).map_err(|msg| {
         progress.message(&msg);
         exit::PARTIAL
     })?;
     if cfg.debug && !cfg.quiet {
-        match fallback {
-            Some(why) => {
-                eprintln!("uring-cp: io_uring unavailable ({why}); using the portable engine")
+        let workers = engine.intake().queues;
+        let s = if workers == 1 { "" } else { "s" };
+        let (workers, why) = match why {
+            engine::Why::NoUring(why) => {
+                eprintln!("uring-cp: io_uring unavailable ({why}); using the portable engine");
+                return Ok(engine);
             }
-            None => {
-                let workers = engine.intake().queues;
-                let s = if workers == 1 { "" } else { "s" };
-                // (Unless the all-in-ring engine could not start.)
-                let why = match found_cold.get() && engine.name() == "io_uring-chains" {
-                    true => " (the sources are not in the page cache)",
-                    false => "",
-                };
-                eprintln!(
-                    "uring-cp: using the {} engine, {workers} worker{s}{why}",
-                    engine.name()
-                )
-            }
-        }
+            engine::Why::Asked | engine::Why::Default => (format!("{workers} worker{s}"), ""),
+            engine::Why::Cold => (
+                format!("{workers} worker{s}"),
+                " (the sources are not in the page cache)",
+            ),
+            engine::Why::Clones => (
+                format!("{workers} walker{s} taking whole directories"),
+                " (one cloning filesystem: every file is cloned)",
+            ),
+        };
+        eprintln!(
+            "uring-cp: using the {} engine, {workers}{why}",
+            engine.name()
+        );
     }
     Ok(engine)
 }
@@ -347,13 +345,20 @@ fn copy(
     progress: &Arc<dyn Progress>,
 ) -> std::io::Result<walk::Deletions> {
     let finisher = tree::Finisher::start()?;
-    let (walker, queues) =
+    let (mut walker, queues) =
         walk::Walker::new(engine.intake(), progress.clone(), options, finisher.queue());
-    let deletions = std::thread::scope(|s| {
-        let walk = s.spawn(move || walker.run(roots));
-        engine.run(queues, progress);
-        walk.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
-    });
+    let deletions = match engine.walkers() {
+        Some((walkers, files)) => {
+            drop(queues);
+            walker.take_whole_directories(walkers, files);
+            walker.run(roots)
+        }
+        None => std::thread::scope(|s| {
+            let walk = s.spawn(move || walker.run(roots));
+            engine.run(queues, progress);
+            walk.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+        }),
+    };
     links.clear();
     finisher.finish();
     Ok(deletions)
@@ -463,5 +468,6 @@ fn engine_options(
         backup: cfg.engine_backup(),
         interactive: cfg.interactive,
         link: cfg.link,
+        sync: cfg.sync.enabled,
     }
 }

@@ -258,3 +258,66 @@ fn default_workers_follow_the_filesystem() {
         }
     }
 }
+
+/// Within one cloning filesystem `auto` runs walkers that take whole
+/// directories (no queues, no rings): the copy equals the source and
+/// shares its blocks like every engine's (see above). Sync mode, whose
+/// decisions are one walker's, and a copy to another filesystem do not.
+#[test]
+fn auto_takes_whole_directories_within_one_cloning_filesystem() {
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    for fs_type in ["btrfs", "xfs", "ext4"] {
+        let mnt = match LoopFs::new(fs_type) {
+            Ok(m) => m,
+            Err(why) => {
+                skip(&format!("auto within {fs_type}: {why}"));
+                continue;
+            }
+        };
+        let root = mnt.path();
+        build(&Fx::new(root.join("src")));
+        let clones = fs_type != "ext4";
+        let cases = [
+            (
+                "same filesystem",
+                vec!["-r", "--debug"],
+                root.join("same"),
+                clones,
+            ),
+            (
+                "sync mode",
+                vec!["-r", "--debug", "--sync"],
+                root.join("sync"),
+                false,
+            ),
+            (
+                "another filesystem",
+                vec!["-r", "--debug"],
+                elsewhere.path().join(fs_type),
+                false,
+            ),
+        ];
+        for (what, flags, dst, walkers) in cases {
+            let ctx = format!("[{fs_type}, {what}]");
+            let mut args: Vec<&str> = flags;
+            args.extend(["src", dst.to_str().expect("utf-8")]);
+            let out = run(BIN, &args, root, &RunOpts::default());
+            assert_eq!(out.code, Some(0), "{ctx}: {out}");
+            let said = out.stderr_str().contains("using the walkers engine");
+            assert_eq!(said, walkers, "{ctx}: {out}");
+            if walkers {
+                assert!(
+                    out.stderr_str().contains("taking whole directories"),
+                    "{ctx}: {out}"
+                );
+            }
+            assert_snapshots_eq(
+                &ctx,
+                &snapshot(&dst),
+                &snapshot(&root.join("src")),
+                "copy",
+                "source",
+            );
+        }
+    }
+}

@@ -376,6 +376,16 @@ fn generated_tree_portable_buffer_64k() {
 }
 
 #[test]
+fn generated_tree_walkers_default_buffer() {
+    copy_and_verify("walkers", None);
+}
+
+#[test]
+fn generated_tree_walkers_buffer_64k() {
+    copy_and_verify("walkers", Some("64K"));
+}
+
+#[test]
 fn generated_tree_uring_default_buffer() {
     if let Err(why) = uring_status() {
         skip(&format!("uring engine: {why}"));

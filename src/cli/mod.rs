@@ -626,9 +626,11 @@ pub enum RingReads {
 /// The `--engine` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EngineArg {
-    /// io_uring when it is available and works, else portable; for a plain
-    /// copy (nothing preserved beyond -r) of a tree whose files are not in
-    /// the page cache, uring-chains (a look at up to 8 files first).
+    /// walkers for a copy within one btrfs or xfs filesystem (every file
+    /// is cloned); else io_uring when it is available and works, else
+    /// portable; for a plain copy (nothing preserved beyond -r) of a tree
+    /// whose files are not in the page cache, uring-chains (a look at up to
+    /// 8 files first).
     Auto,
     /// The io_uring engine (sources read through rings, destinations written
     /// by worker threads); fail if io_uring cannot be used.
@@ -639,6 +641,11 @@ pub enum EngineArg {
     UringChains,
     /// Ordinary system calls from a small thread pool.
     Portable,
+    /// Ordinary system calls from walkers that each take whole directories
+    /// and create what they list (no queues): what auto runs for a copy
+    /// within one btrfs or xfs filesystem, where every file is cloned.
+    /// (In sync mode one walker decides, and it runs as portable.)
+    Walkers,
 }
 
 /// The `--sparse` values.

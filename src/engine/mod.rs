@@ -11,7 +11,9 @@
 //! - [`uring`]: sources read through a ring per worker, destinations written
 //!   with system calls (the default where io_uring works);
 //! - [`chains`]: every step through one ring (fewest system calls);
-//! - [`portable`]: system calls only.
+//! - [`portable`]: system calls only; as `--engine walkers` (the choice
+//!   within one cloning filesystem) without queues: the walkers take whole
+//!   directories and create what they list (see [`crate::walk::Pool`]).
 
 pub mod backup;
 pub mod cache;
@@ -68,6 +70,9 @@ pub struct EngineOptions {
     pub interactive: bool,
     /// -l, -s: non-directories become links to their sources.
     pub link: Option<crate::config::LinkMode>,
+    /// Sync mode: one walker decides per entry, so walkers that take whole
+    /// directories are not used (the walkers engine runs with queues).
+    pub sync: bool,
 }
 
 impl EngineOptions {
@@ -125,34 +130,75 @@ pub trait Engine {
     /// Create every item received, until all the queues close. Each queue
     /// is handled in order; see [`crate::walk`] for why that cannot deadlock.
     fn run(&mut self, queues: Vec<Receiver<Item>>, progress: &Arc<dyn Progress>);
+    /// `Some` when there are no queues: this many walkers take whole
+    /// directories and create what they list with this copier (see
+    /// [`crate::walk::Pool`]), and [`Engine::run`] is not called.
+    fn walkers(&self) -> Option<(usize, Arc<copier::FileCopier>)> {
+        None
+    }
 }
 
-/// Pick the engine: the one asked for, or for `auto` io_uring when it works
-/// here: the all-in-ring engine when `cold()` says the sources are not in
-/// the page cache (see [`cache`]; asked only then), else the default one.
-/// Returns the engine and, when `auto` fell back to the portable engine, why.
+/// Why [`select`] picked its engine, for `--debug`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Why {
+    /// `--engine` named it.
+    Asked,
+    /// `auto`: io_uring works here.
+    Default,
+    /// `auto`: the sources are not in the page cache.
+    Cold,
+    /// `auto`: a copy within one cloning filesystem (every file is cloned).
+    Clones,
+    /// `auto`: io_uring cannot be used here (the reason).
+    NoUring(String),
+}
+
+/// Pick the engine: the one asked for, or for `auto`: within one cloning
+/// filesystem (`clones`, outside sync mode) the walkers engine, which
+/// clones every file and needs no ring; else io_uring when it works here:
+/// the all-in-ring engine when `cold()` says the sources are not in the page
+/// cache (see [`cache`]; asked only then), else the default one, else the
+/// portable engine. Returns the engine and why it was picked.
 pub fn select(
     choice: EngineChoice,
     opts: &EngineOptions,
+    clones: bool,
     cold: impl FnOnce() -> bool,
-) -> Result<(Box<dyn Engine>, Option<String>), String> {
+) -> Result<(Box<dyn Engine>, Why), String> {
+    let unavailable = |why| format!("the io_uring engine is unavailable: {why}");
     match choice {
-        EngineChoice::Portable => Ok((Box::new(portable::Portable::new(opts.clone())), None)),
+        EngineChoice::Portable => Ok((
+            Box::new(portable::Portable::new(opts.clone(), false)),
+            Why::Asked,
+        )),
+        EngineChoice::Walkers => Ok((
+            Box::new(portable::Portable::new(opts.clone(), true)),
+            Why::Asked,
+        )),
         EngineChoice::Uring => uring::Uring::new(opts.clone())
-            .map(|e| (Box::new(e) as Box<dyn Engine>, None))
-            .map_err(|why| format!("the io_uring engine is unavailable: {why}")),
+            .map(|e| (Box::new(e) as Box<dyn Engine>, Why::Asked))
+            .map_err(unavailable),
         EngineChoice::UringChains => chains::Chains::new(opts.clone())
-            .map(|e| (Box::new(e) as Box<dyn Engine>, None))
-            .map_err(|why| format!("the io_uring engine is unavailable: {why}")),
+            .map(|e| (Box::new(e) as Box<dyn Engine>, Why::Asked))
+            .map_err(unavailable),
         EngineChoice::Auto => {
+            if clones && !opts.sync {
+                return Ok((
+                    Box::new(portable::Portable::new(opts.clone(), true)),
+                    Why::Clones,
+                ));
+            }
             if cold()
                 && let Ok(e) = chains::Chains::new(opts.clone())
             {
-                return Ok((Box::new(e), None));
+                return Ok((Box::new(e), Why::Cold));
             }
             match uring::Uring::new(opts.clone()) {
-                Ok(e) => Ok((Box::new(e), None)),
-                Err(why) => Ok((Box::new(portable::Portable::new(opts.clone())), Some(why))),
+                Ok(e) => Ok((Box::new(e), Why::Default)),
+                Err(why) => Ok((
+                    Box::new(portable::Portable::new(opts.clone(), false)),
+                    Why::NoUring(why),
+                )),
             }
         }
     }

@@ -156,6 +156,7 @@ impl Walker {
                         display: None,
                         follow,
                         rel,
+                        operand_dev: self.operand_dev,
                     });
                     self.count_entry();
                     continue;
@@ -244,9 +245,13 @@ impl Walker {
     /// atime, so a later name, stat'ed after the first was read, would
     /// carry that new atime into the copy if its item were the one copied.
     #[allow(clippy::unnecessary_cast)] // the field types differ between architectures
-    pub(super) fn first_seen(&mut self, st: &Stat) -> Stat {
+    pub(super) fn first_seen(&self, st: &Stat) -> Stat {
         use std::collections::hash_map::Entry;
-        match self.linked_symlinks.entry((st.st_dev, st.st_ino)) {
+        let mut seen = self
+            .linked_symlinks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match seen.entry((st.st_dev, st.st_ino)) {
             Entry::Vacant(v) => {
                 v.insert((*st, (st.st_nlink as u64).saturating_sub(1)));
                 *st
@@ -266,7 +271,7 @@ impl Walker {
     pub(super) fn count_entry(&mut self) {
         self.in_dir += 1;
         if self.in_dir.is_multiple_of(ROTATE) {
-            self.shard = (self.shard + 1) % self.tx.len();
+            self.shard = (self.shard + 1) % self.tx.len().max(1);
         }
     }
 

@@ -21,6 +21,10 @@
 //! in order, so a worker that waits for a directory always waits for an item
 //! that is earlier in the walk: waits cannot form a cycle.
 //!
+//! For `--engine walkers` (what `auto` runs within one cloning filesystem)
+//! there are no queues: `-j` walkers share the directories still to visit
+//! and each creates what it lists (`pool.rs` says why).
+//!
 //! This file holds the walk itself (operands, the stack of directories to
 //! visit, one directory at a time); `list.rs` reads and classifies a
 //! directory's entries, `route.rs` sends items to shards and keeps the
@@ -34,11 +38,13 @@ mod decide;
 mod delete;
 mod dest;
 mod list;
+mod pool;
 mod route;
 mod sync;
 
 pub use basis::refuse_clone_dest;
 pub use delete::Deletions;
+pub use pool::Pool;
 
 use crate::config::Deref;
 use crate::error::{CopyError, IoContext, Op};
@@ -118,9 +124,23 @@ pub struct Walker {
     copy_contents: bool,
     /// --link-dest and the like: the basis directories (see `basis.rs`).
     bases: Option<basis::Bases>,
-    /// Multiply-linked symlinks seen: their first status and the names left.
-    linked_symlinks: std::collections::HashMap<(u64, u64), (Stat, u64)>,
+    /// Multiply-linked symlinks seen: their first status and the names left
+    /// (shared by the walkers of a pool).
+    linked_symlinks: Arc<std::sync::Mutex<LinkedSymlinks>>,
+    /// Walkers that take whole directories (see `pool.rs`): the directories
+    /// shared with the other walkers; items are created here, not sent.
+    pool: Option<Arc<Pool>>,
+    /// The buffer this walker copies with, when it creates items itself.
+    copy_buf: std::cell::RefCell<Vec<u8>>,
+    /// Entries listed here for a walker that waits for work.
+    lent: std::cell::RefCell<Vec<Item>>,
+    /// A directory taken from the pool is being listed: its entries may be lent.
+    listing: bool,
 }
+
+/// Multiply-linked symlinks by (device, inode): the first status seen and
+/// how many names are still to come.
+type LinkedSymlinks = std::collections::HashMap<(u64, u64), (Stat, u64)>;
 
 struct PendingDir {
     parent_src: Arc<SrcDir>,
@@ -132,6 +152,8 @@ struct PendingDir {
     /// Its path inside the source operand, for the filter (empty when there
     /// is no filter, and for the operand itself).
     rel: PathBuf,
+    /// -x: the device of its operand (set when the operand is opened).
+    operand_dev: u64,
 }
 
 /// The channel to the engine is closed: the engine stopped.
@@ -204,6 +226,10 @@ impl Walker {
             stack: Vec::new(),
             dests: Vec::new(),
             linked_symlinks: Default::default(),
+            pool: None,
+            copy_buf: Default::default(),
+            lent: Default::default(),
+            listing: false,
             deferred: Vec::new(),
             dir_budget: route::descriptor_budget(),
             one_file_system: o.one_file_system,
@@ -219,12 +245,41 @@ impl Walker {
     /// Walk every root, in order. Returns when done or when the engine hung
     /// up, with what `--delete-after` deletes once the copy is done.
     pub fn run(mut self, roots: Vec<Root>) -> Deletions {
-        self.walk(roots);
+        self.note_dests(&roots);
+        match self.pool.clone() {
+            None => self.walk(roots),
+            Some(pool) => std::thread::scope(|s| {
+                // Closed however the walk through the operands ends (a
+                // panic too), or the other walkers would wait forever.
+                let _close = pool::CloseOnDrop(&pool);
+                for _ in 1..pool.walkers {
+                    let mut helper = self.helper();
+                    let pool = &pool;
+                    s.spawn(move || helper.walk_pool(pool, false));
+                }
+                self.walk(roots);
+            }),
+        }
         self.deletions()
     }
 
-    fn walk(&mut self, roots: Vec<Root>) {
-        for root in &roots {
+    /// Take whole directories, `walkers` walkers in all, each creating
+    /// what it lists with `files` instead of sending items to queues (see
+    /// `pool.rs`). Not for sync mode (its decisions, deletions and
+    /// held-back names are one walker's).
+    pub fn take_whole_directories(
+        &mut self,
+        walkers: usize,
+        files: Arc<crate::engine::copier::FileCopier>,
+    ) {
+        debug_assert!(!self.sync.enabled);
+        self.tx.clear();
+        self.pool = Some(Pool::new(walkers, files));
+    }
+
+    /// Note each destination operand (see `dests`), before any walking.
+    fn note_dests(&mut self, roots: &[Root]) {
+        for root in roots {
             if let Some(DstState::Ready { fd, .. }) = root.dst_dir.state()
                 && let Ok(st) = rustix::fs::fstat(fd)
             {
@@ -233,6 +288,9 @@ impl Walker {
                     .push(((st.st_dev, st.st_ino), root.dst_name.clone(), path));
             }
         }
+    }
+
+    fn walk(&mut self, roots: Vec<Root>) {
         if self.sync.delete
             && self.sync.delete_when == crate::config::DeleteWhen::Before
             && self.delete_before(&roots).is_err()
@@ -271,6 +329,7 @@ impl Walker {
                 display: Some(root.display),
                 follow: root.follow,
                 rel: PathBuf::new(),
+                operand_dev: 0,
             });
             return self.drain();
         }
@@ -359,6 +418,9 @@ impl Walker {
     }
 
     fn drain(&mut self) -> Result<(), Closed> {
+        if let Some(pool) = self.pool.clone() {
+            return self.walk_pool(&pool, true);
+        }
         while let Some(p) = self.stack.pop() {
             self.dir(p)?;
         }
@@ -450,7 +512,7 @@ impl Walker {
         // This directory, then its entries, go to the next shard in turn: the
         // worker that handles its entries is the one that creates it.
         self.shard = self.next_shard;
-        self.next_shard = (self.next_shard + 1) % self.tx.len();
+        self.next_shard = (self.next_shard + 1) % self.tx.len().max(1);
         self.in_dir = 0;
         let item = Item {
             src_dir: p.parent_src,
@@ -473,9 +535,11 @@ impl Walker {
         if self.sync.enabled && self.archive.preserve.xattr && !self.sync.dry_run {
             self.mirror_dir_xattrs(&src, &st, &node);
         }
-        if p_is_operand {
-            self.operand_dev = st.st_dev;
-        } else if self.one_file_system && st.st_dev != self.operand_dev {
+        self.operand_dev = match p_is_operand {
+            true => st.st_dev,
+            false => p.operand_dev,
+        };
+        if self.one_file_system && !p_is_operand && st.st_dev != self.operand_dev {
             // -x: a mount point is copied as an empty directory, as cp does.
             return Ok(());
         }

@@ -55,6 +55,10 @@ impl Walker {
             return Ok(()); // decided and itemized; nothing is written
         }
         self.progress.found(&item);
+        if let Some(pool) = &self.pool {
+            self.create(pool, item);
+            return Ok(());
+        }
         self.tx[self.shard % self.tx.len()]
             .send(item)
             .map_err(|_| Closed)

@@ -266,11 +266,12 @@ pub fn engines_and_ring_reads() -> Vec<&'static str> {
     v
 }
 
-/// Engines to exercise: always `portable`; `uring` only when available
-/// (otherwise prints `SKIP uring engine: <reason>`).
-/// The engines every behavioural test runs against.
+/// The engines every behavioural test runs against: always `portable` and
+/// `walkers` (walkers taking whole directories, what `auto` runs within one
+/// cloning filesystem); the io_uring engines only when available (otherwise
+/// prints `SKIP uring engine: <reason>`).
 pub fn engines() -> Vec<&'static str> {
-    let mut v = vec!["portable"];
+    let mut v = vec!["portable", "walkers"];
     match uring_status() {
         Ok(()) => v.extend(["uring", "uring-chains"]),
         Err(reason) => skip(&format!("uring engine: {reason}")),

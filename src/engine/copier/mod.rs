@@ -124,6 +124,12 @@ impl FileCopier {
         self.handle_inner(item, progress, buf, true);
     }
 
+    /// Like [`FileCopier::handle`], but a large file is copied here too: for
+    /// walkers that create what they list (see [`crate::walk::Pool`]).
+    pub fn create_now(&self, item: Item, progress: &dyn Progress, buf: &mut Vec<u8>) {
+        self.handle_inner(item, progress, buf, false);
+    }
+
     pub(super) fn handle_inner(
         &self,
         item: Item,

@@ -9,6 +9,11 @@
 //! A refusal of copy_file_range is remembered, not retried for every file.
 //! Large files go to whichever worker is free ([`FileCopier::next`]).
 //! The walker has made every destination directory before its entries arrive.
+//!
+//! As `--engine walkers` (what `auto` runs within one cloning filesystem)
+//! there are no queues: the workers are walkers that take whole
+//! directories and create what they list (see [`crate::walk::Pool`]);
+//! in sync mode, whose decisions are one walker's, it runs with queues.
 
 use super::copier::FileCopier;
 use super::{Engine, EngineOptions, Intake};
@@ -19,22 +24,29 @@ use std::sync::Arc;
 
 pub struct Portable {
     workers: usize,
-    files: FileCopier,
+    files: Arc<FileCopier>,
+    /// The workers are walkers that take whole directories.
+    whole_dirs: bool,
 }
 
 impl Portable {
-    pub fn new(opts: EngineOptions) -> Self {
+    /// `whole_dirs`: `--engine walkers` (not in sync mode).
+    pub fn new(opts: EngineOptions, whole_dirs: bool) -> Self {
         let workers = opts.jobs.unwrap_or_else(super::default_workers);
         Portable {
-            files: super::file_copier(&opts, workers, opts.buffer_mem),
+            files: Arc::new(super::file_copier(&opts, workers, opts.buffer_mem)),
             workers,
+            whole_dirs: whole_dirs && !opts.sync,
         }
     }
 }
 
 impl Engine for Portable {
     fn name(&self) -> &'static str {
-        "portable"
+        match self.whole_dirs {
+            true => "walkers",
+            false => "portable",
+        }
     }
 
     fn intake(&self) -> Intake {
@@ -54,5 +66,9 @@ impl Engine for Portable {
                 });
             }
         });
+    }
+
+    fn walkers(&self) -> Option<(usize, Arc<FileCopier>)> {
+        self.whole_dirs.then(|| (self.workers, self.files.clone()))
     }
 }

@@ -1,0 +1,266 @@
+//! Walkers that take whole directories: for a copy within one cloning
+//! filesystem (btrfs, xfs), several walkers share the directories still to
+//! visit, and each creates what it lists itself, with the synchronous copier.
+//!
+//! Why: there a file costs only metadata updates (it is cloned, no data
+//! moves), all CPU work under the destination directory's lock. With one
+//! walker feeding per-worker queues, a big directory's entries are spread
+//! over the workers, which then take turns on that directory's lock
+//! (`perf`: `rwsem_spin_on_owner` under `openat(O_CREAT)`), and the walker
+//! is a third thread on two CPUs. A walker that owns the directories it
+//! lists creates in one directory at a time, like cpz's workers.
+//!
+//! A big directory found late would then be one walker's alone while the
+//! others wait (strace: the 17.9k-entry man1 of /usr/share was the last
+//! seconds of the copy); so while a walker waits for work, the walker
+//! listing a directory lends it entries, [`LEND`] at a time. /usr/share
+//! within one filesystem, 2 CPUs, medians of 5: btrfs 2.270 -> 2.195 s,
+//! xfs 2.119 -> 1.839 s (`benches/RESULTS-cow.md`).
+//!
+//! Each walker has its own [`Walker`] (buffers, stack); what they share is
+//! the [`Pool`]: the directories found and not yet taken, and how many
+//! walkers are busy, so that a walker with nothing to take waits until
+//! another one finds more, or until all are idle and the walk is over.
+//! Directories are taken last-found first: depth-first, as with one walker,
+//! so the pool holds little more than the siblings along the current paths.
+
+use super::*;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Condvar, Mutex};
+
+/// Entries of a directory lent to a waiting walker at once.
+const LEND: usize = 64;
+
+/// The directories found and not yet taken, shared by the walkers.
+pub struct Pool {
+    state: Mutex<State>,
+    /// How many walkers share it.
+    pub(super) walkers: usize,
+    /// Signalled when a directory is added, a walker goes idle, or the walk ends.
+    changed: Condvar,
+    /// The synchronous copier every walker creates items with.
+    pub(super) files: Arc<crate::engine::copier::FileCopier>,
+    /// Walkers waiting for work (read without the lock by the listers).
+    waiting: AtomicUsize,
+}
+
+struct State {
+    dirs: Vec<PendingDir>,
+    /// Entries lent by a walker in a big directory (see [`Walker::lend`]).
+    lent: Vec<Vec<Item>>,
+    /// Walkers working on a directory they took.
+    busy: usize,
+    /// No more directories will come: walkers with nothing to take stop.
+    closed: bool,
+}
+
+/// A walker's turn on one directory: going idle (even by a panic) is
+/// announced, so no other walker waits for it forever.
+struct Busy<'a>(&'a Pool);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        let mut st = self.0.lock();
+        st.busy -= 1;
+        drop(st);
+        self.0.changed.notify_all();
+    }
+}
+
+impl Pool {
+    pub fn new(walkers: usize, files: Arc<crate::engine::copier::FileCopier>) -> Arc<Self> {
+        Arc::new(Pool {
+            walkers,
+            waiting: AtomicUsize::new(0),
+            state: Mutex::new(State {
+                dirs: Vec::new(),
+                lent: Vec::new(),
+                busy: 0,
+                closed: false,
+            }),
+            changed: Condvar::new(),
+            files,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A walker that panicked holding the lock left nothing half-done in it.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Take a directory to walk. `None` when there is none and none can
+    /// come: the pool is closed, or `until_idle` and no walker is busy.
+    fn take(&self, until_idle: bool) -> Option<(Work, Busy<'_>)> {
+        let mut st = self.lock();
+        loop {
+            if crate::interrupt::requested() {
+                return None;
+            }
+            let work = match st.dirs.pop() {
+                Some(p) => Some(Work::Dir(p)),
+                None => st.lent.pop().map(Work::Entries),
+            };
+            if let Some(work) = work {
+                st.busy += 1;
+                return Some((work, Busy(self)));
+            }
+            if st.closed || (until_idle && st.busy == 0) {
+                return None;
+            }
+            self.waiting.fetch_add(1, Relaxed);
+            // A timeout only to look at the interrupt flag again.
+            st = match self
+                .changed
+                .wait_timeout(st, std::time::Duration::from_millis(100))
+            {
+                Ok((st, _)) => st,
+                Err(e) => e.into_inner().0,
+            };
+            self.waiting.fetch_sub(1, Relaxed);
+        }
+    }
+
+    /// Is a walker waiting for work? Then a walker in a big directory lends
+    /// it entries (a long directory found last would otherwise be one
+    /// walker's alone while the others wait).
+    pub(super) fn wants_help(&self) -> bool {
+        self.waiting.load(Relaxed) > 0
+    }
+
+    /// Entries of a directory (never directories) for another walker.
+    fn lend(&self, entries: Vec<Item>) {
+        if entries.is_empty() {
+            return;
+        }
+        self.lock().lent.push(entries);
+        self.changed.notify_one();
+    }
+
+    /// Add directories found (in the order they are to be taken last).
+    fn give(&self, found: impl Iterator<Item = PendingDir>) {
+        let mut st = self.lock();
+        let before = st.dirs.len();
+        st.dirs.extend(found);
+        let added = st.dirs.len() > before;
+        drop(st);
+        if added {
+            self.changed.notify_all();
+        }
+    }
+
+    /// The walk is over: walkers waiting for directories stop.
+    fn close(&self) {
+        self.lock().closed = true;
+        self.changed.notify_all();
+    }
+}
+
+/// Closes the pool when dropped.
+pub(super) struct CloseOnDrop<'a>(pub(super) &'a Pool);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// What a walker takes from the pool.
+enum Work {
+    /// A directory to list, and create what is in it.
+    Dir(PendingDir),
+    /// Entries another walker listed, to create.
+    Entries(Vec<Item>),
+}
+
+impl Walker {
+    /// Create an item listed here, or lend it to a waiting walker.
+    pub(super) fn create(&self, pool: &Pool, item: Item) {
+        if self.listing && pool.wants_help() {
+            let mut lent = self.lent.borrow_mut();
+            lent.push(item);
+            if lent.len() >= LEND {
+                pool.lend(std::mem::take(&mut *lent));
+            }
+            return;
+        }
+        let mut buf = self.copy_buf.borrow_mut();
+        pool.files.create_now(item, &*self.progress, &mut buf);
+    }
+
+    /// Walk the directories of the pool until none is left and no walker is
+    /// busy (`until_idle`, the walker that goes through the operands), or
+    /// until the pool is closed (the others).
+    pub(super) fn walk_pool(&mut self, pool: &Pool, until_idle: bool) -> Result<(), Closed> {
+        pool.give(self.stack.drain(..));
+        while let Some((work, _busy)) = pool.take(until_idle) {
+            match work {
+                Work::Dir(p) => {
+                    // Entries of a directory may be lent while it is
+                    // listed (an operand that is a file is not: nothing
+                    // would take it back before the walk goes on).
+                    self.listing = true;
+                    let done = self.dir(p);
+                    self.listing = false;
+                    pool.lend(self.lent.take());
+                    // Its subdirectories, first listed to be taken first.
+                    pool.give(self.stack.drain(..));
+                    done?;
+                }
+                Work::Entries(items) => {
+                    let mut buf = self.copy_buf.borrow_mut();
+                    for item in items {
+                        if crate::interrupt::requested() {
+                            break;
+                        }
+                        pool.files.create_now(item, &*self.progress, &mut buf);
+                    }
+                }
+            }
+        }
+        match crate::interrupt::requested() {
+            true => Err(Closed),
+            false => Ok(()),
+        }
+    }
+
+    /// Another walker for the same run, sharing this one's pool: the same
+    /// settings, its own buffers and stack.
+    pub(super) fn helper(&self) -> Walker {
+        Walker {
+            tx: Vec::new(),
+            shard: 0,
+            next_shard: 0,
+            in_dir: 0,
+            progress: self.progress.clone(),
+            deref: self.deref,
+            recursive: self.recursive,
+            umask: self.umask,
+            make_dirs: self.make_dirs,
+            archive: self.archive.clone(),
+            filter: self.filter.clone(),
+            sync: self.sync.clone(),
+            backup: self.backup.clone(),
+            after: Default::default(),
+            run_start: self.run_start,
+            deleted: 0,
+            kept: None,
+            dst_buf: Vec::new(),
+            buf: vec![MaybeUninit::uninit(); 64 << 10],
+            copy_buf: Default::default(),
+            lent: Default::default(),
+            listing: false,
+            stack: Vec::new(),
+            dests: self.dests.clone(),
+            dir_budget: self.dir_budget,
+            deferred: Vec::new(),
+            one_file_system: self.one_file_system,
+            operand_dev: self.operand_dev,
+            finishes: self.finishes.clone(),
+            links: self.links.clone(),
+            copy_contents: self.copy_contents,
+            bases: None,
+            linked_symlinks: self.linked_symlinks.clone(),
+            pool: self.pool.clone(),
+        }
+    }
+}
