@@ -11,6 +11,7 @@
 //! goes to its full name under DIRECTORY, and the directories on the way are
 //! made here.
 
+mod overlap;
 pub mod parents;
 pub mod relative;
 
@@ -152,7 +153,7 @@ pub fn plan(cfg: &Config, umask: u32, progress: &dyn Progress) -> Result<Plan, F
 
     let mut roots: Vec<Root> = Vec::new();
     let mut seen = Seen::default();
-    let mut dests: Vec<PathBuf> = Vec::new();
+    let mut landed = overlap::Landed::default();
     for src in &cfg.sources {
         let planned = match &mut parents {
             // --files-from without -r: a listed directory is made (with the
@@ -181,10 +182,7 @@ pub fn plan(cfg: &Config, umask: u32, progress: &dyn Progress) -> Result<Plan, F
                     Ok(rel) => rel.to_path_buf(),
                     Err(_) => PathBuf::from(OsStr::from_bytes(root.dst_name.to_bytes())),
                 };
-                root.after_earlier = dests
-                    .iter()
-                    .any(|d| d.starts_with(&key) || key.starts_with(d));
-                dests.push(key);
+                root.after_earlier = landed.overlaps(&key);
                 roots.push(*root);
             }
             Ok(Planned::Twice) => progress.warning(&format!(

@@ -312,6 +312,9 @@ impl Walker {
                 return;
             }
         }
+        if self.finish_pool().is_err() {
+            return;
+        }
         self.progress.walk_done();
     }
 
@@ -418,8 +421,10 @@ impl Walker {
     }
 
     fn drain(&mut self) -> Result<(), Closed> {
-        if let Some(pool) = self.pool.clone() {
-            return self.walk_pool(&pool, true);
+        if let Some(pool) = &self.pool {
+            // The other walkers start on it while the next operands are read.
+            pool.give(self.stack.drain(..));
+            return Ok(());
         }
         while let Some(p) = self.stack.pop() {
             self.dir(p)?;

@@ -137,7 +137,7 @@ impl Pool {
     }
 
     /// Add directories found (in the order they are to be taken last).
-    fn give(&self, found: impl Iterator<Item = PendingDir>) {
+    pub(super) fn give(&self, found: impl Iterator<Item = PendingDir>) {
         let mut st = self.lock();
         let before = st.dirs.len();
         st.dirs.extend(found);
@@ -173,9 +173,11 @@ enum Work {
 }
 
 impl Walker {
-    /// Create an item listed here, or lend it to a waiting walker.
+    /// Create an item listed here, or lend it to a waiting walker. Operands
+    /// that are not directories are always lent (the walker goes on to the
+    /// next operand), and [`Walker::finish_pool`] gives what is left.
     pub(super) fn create(&self, pool: &Pool, item: Item) {
-        if self.listing && pool.wants_help() {
+        if !self.listing || pool.wants_help() {
             let mut lent = self.lent.borrow_mut();
             lent.push(item);
             if lent.len() >= LEND {
@@ -185,6 +187,19 @@ impl Walker {
         }
         let mut buf = self.copy_buf.borrow_mut();
         pool.files.create_now(item, &*self.progress, &mut buf);
+    }
+
+    /// The walker that goes through the operands, before it waits for them
+    /// (overlapping operands, the end of the walk): give the entries it
+    /// holds, and help until every walker is idle.
+    pub(super) fn finish_pool(&mut self) -> Result<(), Closed> {
+        match self.pool.clone() {
+            Some(pool) => {
+                pool.lend(self.lent.take());
+                self.walk_pool(&pool, true)
+            }
+            None => Ok(()),
+        }
     }
 
     /// Walk the directories of the pool until none is left and no walker is

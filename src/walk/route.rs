@@ -33,6 +33,8 @@ impl Walker {
         for item in std::mem::take(&mut self.deferred) {
             self.send(item)?;
         }
+        // Walkers taking whole directories: help until everything given so far is done.
+        self.finish_pool()?;
         loop {
             let seen = crate::tree::releases();
             let busy = earlier.iter().any(|w| w.strong_count() > 0) || self.finishes.pending() > 0;
