@@ -134,7 +134,8 @@ pub struct Walker {
     copy_buf: std::cell::RefCell<Vec<u8>>,
     /// Entries listed here for a walker that waits for work.
     lent: std::cell::RefCell<Vec<Item>>,
-    /// A directory taken from the pool is being listed: its entries may be lent.
+    /// A directory taken from the pool is being listed: its entries are
+    /// created here unless a walker waits (else, operands, always lent).
     listing: bool,
 }
 

@@ -46,9 +46,10 @@ pub struct Pool {
 
 struct State {
     dirs: Vec<PendingDir>,
-    /// Entries lent by a walker in a big directory (see [`Walker::lend`]).
+    /// Entries lent by the walker listing a directory, or going through the
+    /// operands (see [`Walker::create`]).
     lent: Vec<Vec<Item>>,
-    /// Walkers working on a directory they took.
+    /// Walkers working on what they took (a directory or lent entries).
     busy: usize,
     /// No more directories will come: walkers with nothing to take stop.
     closed: bool,
@@ -88,8 +89,9 @@ impl Pool {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Take a directory to walk. `None` when there is none and none can
-    /// come: the pool is closed, or `until_idle` and no walker is busy.
+    /// Take a directory to walk, or else lent entries to create. `None` when
+    /// there is neither and none can come: the pool is closed, or
+    /// `until_idle` and no walker is busy.
     fn take(&self, until_idle: bool) -> Option<(Work, Busy<'_>)> {
         let mut st = self.lock();
         loop {
@@ -206,13 +208,10 @@ impl Walker {
     /// busy (`until_idle`, the walker that goes through the operands), or
     /// until the pool is closed (the others).
     pub(super) fn walk_pool(&mut self, pool: &Pool, until_idle: bool) -> Result<(), Closed> {
-        pool.give(self.stack.drain(..));
         while let Some((work, _busy)) = pool.take(until_idle) {
             match work {
                 Work::Dir(p) => {
-                    // Entries of a directory may be lent while it is
-                    // listed (an operand that is a file is not: nothing
-                    // would take it back before the walk goes on).
+                    // Its entries are created here unless a walker waits.
                     self.listing = true;
                     let done = self.dir(p);
                     self.listing = false;
