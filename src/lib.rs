@@ -187,7 +187,13 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
         progress.message(&msg);
         return exit::PARTIAL;
     }
+    // (Operands in one directory share one `DstDir`: look at it once.)
+    let mut watched: Option<&Arc<tree::DstDir>> = None;
     for root in &roots {
+        if watched.is_some_and(|w| Arc::ptr_eq(w, &root.dst_dir)) {
+            continue;
+        }
+        watched = Some(&root.dst_dir);
         if let Some(tree::DstState::Ready { fd, .. }) = root.dst_dir.state() {
             use std::os::fd::AsFd;
             archive.watch_dst_parent(fd.as_fd());

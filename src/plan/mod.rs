@@ -7,10 +7,12 @@
 //! a directory without -r, a file onto itself, a directory into itself, a
 //! directory over a non-directory and the reverse. What survives is a list of
 //! [`Root`]s, each holding open descriptors for its source and destination
-//! parents, ready for the walker. With `--parents` ([`parents`]) each SOURCE
+//! parents (one per distinct directory, shared: `opened.rs`), ready for the
+//! walker. With `--parents` ([`parents`]) each SOURCE
 //! goes to its full name under DIRECTORY, and the directories on the way are
 //! made here.
 
+mod opened;
 mod overlap;
 pub mod parents;
 pub mod relative;
@@ -220,6 +222,8 @@ struct Seen {
     /// Non-directory sources as named, by (name, dev, ino): cp copies a source
     /// named twice once.
     sources: std::collections::HashSet<(PathBuf, u64, u64)>,
+    /// The operands' parent directories, each opened once.
+    opened: opened::Opened,
 }
 
 /// What becomes of one operand.
@@ -248,13 +252,17 @@ fn plan_one(
     let trailing_slash = src.as_os_str().as_bytes().ends_with(b"/");
     let follow = cfg.deref != Deref::Never || trailing_slash;
 
-    let src_parent_fd = open_dir_path(&src_parent).map_err(|e| CopyError::new(Op::Stat, src, e))?;
+    let src_parent_at = seen
+        .opened
+        .src(&src_parent)
+        .map_err(|e| CopyError::new(Op::Stat, src, e))?;
+    let src_parent_fd = src_parent_at.fd.as_fd();
     let stat_flags = if follow {
         AtFlags::empty()
     } else {
         AtFlags::SYMLINK_NOFOLLOW
     };
-    let st = rustix::fs::statat(&src_parent_fd, src_name.as_c_str(), stat_flags)
+    let st = rustix::fs::statat(src_parent_fd, src_name.as_c_str(), stat_flags)
         .map_err(|e| CopyError::new(Op::Stat, src, e.into()))?;
     let src_is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
     if trailing_slash && !src_is_dir {
@@ -282,15 +290,20 @@ fn plan_one(
     };
 
     let create_op = if src_is_dir { Op::Mkdir } else { Op::Create };
-    let dst_parent_fd =
-        open_dir_path(&dst_parent).map_err(|e| CopyError::new(create_op, &dst_path, e))?;
+    let dst_parent_at = seen
+        .opened
+        .dst(&dst_parent)
+        .map_err(|e| CopyError::new(create_op, &dst_path, e))?;
+    let dst_parent_fd = dst_parent_at
+        .fd()
+        .map_err(|e| CopyError::new(create_op, &dst_path, e))?;
     let dst_lstat = rustix::fs::statat(
-        &dst_parent_fd,
+        dst_parent_fd,
         dst_name.as_c_str(),
         AtFlags::SYMLINK_NOFOLLOW,
     )
     .ok();
-    let dst_stat = rustix::fs::statat(&dst_parent_fd, dst_name.as_c_str(), AtFlags::empty()).ok();
+    let dst_stat = rustix::fs::statat(dst_parent_fd, dst_name.as_c_str(), AtFlags::empty()).ok();
 
     if !src_is_dir
         && !into_dir
@@ -304,7 +317,7 @@ fn plan_one(
     // (`st` is a symlink's own status only when it is copied as a symlink.)
     let src_is_link = FileType::from_raw_mode(st.st_mode) == FileType::Symlink;
     let src_target = if src_is_link {
-        rustix::fs::statat(&src_parent_fd, src_name.as_c_str(), AtFlags::empty()).ok()
+        rustix::fs::statat(src_parent_fd, src_name.as_c_str(), AtFlags::empty()).ok()
     } else {
         None
     };
@@ -327,10 +340,10 @@ fn plan_one(
             .filter(|l| (l.st_dev, l.st_ino) == (st.st_dev, st.st_ino)),
         false => dst_stat.as_ref().filter(|d| same(d)),
     };
-    let key = lexical_join(&canonical_dir(&dst_parent_fd), &dst_name);
+    let key = lexical_join(&dst_parent_at.canonical, &dst_name);
     if link_onto_link
         && dst_same.is_some()
-        && key != lexical_join(&canonical_dir(&src_parent_fd), &src_name)
+        && key != lexical_join(&src_parent_at.canonical, &src_name)
         && cfg.backup.is_none()
     {
         // Two names of one symlink inode: cp leaves them as they are.
@@ -344,7 +357,7 @@ fn plan_one(
         return Ok(Planned::Twice);
     }
     let src_lstat = rustix::fs::statat(
-        &src_parent_fd,
+        src_parent_fd,
         src_name.as_c_str(),
         AtFlags::SYMLINK_NOFOLLOW,
     )
@@ -352,7 +365,7 @@ fn plan_one(
     let src_name_is_link = src_lstat
         .as_ref()
         .is_some_and(|s| FileType::from_raw_mode(s.st_mode) == FileType::Symlink);
-    let same_name = key == lexical_join(&canonical_dir(&src_parent_fd), &src_name);
+    let same_name = key == lexical_join(&src_parent_at.canonical, &src_name);
     let dst_is_link = dst_lstat
         .as_ref()
         .is_some_and(|l| FileType::from_raw_mode(l.st_mode) == FileType::Symlink);
@@ -411,7 +424,12 @@ fn plan_one(
                 quote(src)
             )));
         }
-        if is_inside(&src_parent_fd, &src_name, &dst_parent_fd, &dst_name) {
+        if is_inside(
+            &src_parent_at.canonical,
+            &src_name,
+            &dst_parent_at.canonical,
+            &dst_name,
+        ) {
             return Err(Failure::Msg(format!(
                 "cannot copy a directory, {}, into itself, {}",
                 quote(src),
@@ -430,7 +448,7 @@ fn plan_one(
         && crate::engine::backup::would_destroy_source(
             &src_name,
             (st.st_dev, st.st_ino),
-            dst_parent_fd.as_fd(),
+            dst_parent_fd,
             &dst_name,
             b,
         )
@@ -466,9 +484,9 @@ fn plan_one(
 
     Ok(Planned::Copy(
         Box::new(Root {
-            src_dir: Arc::new(SrcDir::new(src_parent_fd, src_parent, (0, 0), None)),
+            src_dir: src_parent_at.dir(src_parent),
             name: src_name,
-            dst_dir: Arc::new(DstDir::existing(dst_parent, dst_parent_fd)),
+            dst_dir: dst_parent_at.dir.clone(),
             dst_name,
             display: src.to_path_buf(),
             follow,
@@ -525,21 +543,10 @@ pub fn open_dir_path(path: &Path) -> std::io::Result<rustix::fd::OwnedFd> {
     )?)
 }
 
-/// The canonical path of an open directory.
-fn canonical_dir(fd: &rustix::fd::OwnedFd) -> PathBuf {
-    use std::os::fd::AsRawFd;
-    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap_or_default()
-}
-
 /// Would `dst_parent/dst_name` be `src_parent/src_name` or inside it?
-fn is_inside(
-    src_parent: &rustix::fd::OwnedFd,
-    src_name: &CString,
-    dst_parent: &rustix::fd::OwnedFd,
-    dst_name: &CString,
-) -> bool {
-    let src = lexical_join(&canonical_dir(src_parent), src_name);
-    let dst = lexical_join(&canonical_dir(dst_parent), dst_name);
+fn is_inside(src_parent: &Path, src_name: &CString, dst_parent: &Path, dst_name: &CString) -> bool {
+    let src = lexical_join(src_parent, src_name);
+    let dst = lexical_join(dst_parent, dst_name);
     if src.as_os_str().is_empty() {
         return false;
     }

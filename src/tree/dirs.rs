@@ -2,7 +2,7 @@
 //! them, and the count of them the walker budgets its descriptors by.
 
 use super::finish::Finish;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -36,10 +36,43 @@ pub fn leaked() -> bool {
     LEAKED.load(Relaxed)
 }
 
+/// An open directory descriptor, counted in [`open_dirs`]. Shared (`Arc`)
+/// when several source directories are one: the command-line operands
+/// `man1/a man1/b ...` each have a [`SrcDir`] of their own (the walker waits
+/// on it, see `walk::Walker::wait_for`) over one descriptor of `man1`.
+#[derive(Debug)]
+pub struct DirFd(OwnedFd);
+
+impl DirFd {
+    pub fn new(fd: OwnedFd) -> Self {
+        OPEN_DIRS.fetch_add(1, Relaxed);
+        DirFd(fd)
+    }
+}
+
+impl AsFd for DirFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+impl AsRawFd for DirFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
+impl Drop for DirFd {
+    fn drop(&mut self) {
+        OPEN_DIRS.fetch_sub(1, Relaxed);
+        released();
+    }
+}
+
 /// An open source directory.
 #[derive(Debug)]
 pub struct SrcDir {
-    pub fd: OwnedFd,
+    pub fd: Arc<DirFd>,
     /// The path for messages (as the user typed it, then joined).
     pub path: PathBuf,
     /// Device and inode, to detect cycles when following symlinks.
@@ -55,7 +88,16 @@ impl SrcDir {
         dev_ino: (u64, u64),
         parent: Option<Arc<SrcDir>>,
     ) -> Self {
-        OPEN_DIRS.fetch_add(1, Relaxed);
+        SrcDir::sharing(Arc::new(DirFd::new(fd)), path, dev_ino, parent)
+    }
+
+    /// A source directory over a descriptor that others may hold too.
+    pub fn sharing(
+        fd: Arc<DirFd>,
+        path: PathBuf,
+        dev_ino: (u64, u64),
+        parent: Option<Arc<SrcDir>>,
+    ) -> Self {
         SrcDir {
             fd,
             path,
@@ -70,7 +112,7 @@ impl Drop for SrcDir {
     /// (thousands of levels, e.g. a symlink loop under -L stopped by an
     /// error) would otherwise recurse once per level and overflow the stack.
     fn drop(&mut self) {
-        OPEN_DIRS.fetch_sub(1, Relaxed);
+        // (Its descriptor counts as released when the last holder drops it.)
         released();
         let mut next = self.parent.take();
         while let Some(parent) = next {

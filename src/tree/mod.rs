@@ -18,7 +18,9 @@ mod dirs;
 mod finish;
 mod stat;
 
-pub use dirs::{DstDir, DstState, SrcDir, leak, leaked, open_dirs, releases, wait_for_release};
+pub use dirs::{
+    DirFd, DstDir, DstState, SrcDir, leak, leaked, open_dirs, releases, wait_for_release,
+};
 pub use finish::{Finish, FinishDir, FinishQueue, Finisher};
 pub use stat::SrcStat;
 

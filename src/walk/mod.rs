@@ -280,7 +280,11 @@ impl Walker {
 
     /// Note each destination operand (see `dests`), before any walking.
     fn note_dests(&mut self, roots: &[Root]) {
-        for root in roots {
+        // (Only a directory can be come upon while walking.)
+        let dirs = roots
+            .iter()
+            .filter(|r| FileType::from_raw_mode(r.stat.st_mode) == FileType::Directory);
+        for root in dirs {
             if let Some(DstState::Ready { fd, .. }) = root.dst_dir.state()
                 && let Ok(st) = rustix::fs::fstat(fd)
             {
