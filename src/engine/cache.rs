@@ -11,8 +11,8 @@
 //! it starts.
 //!
 //! The look is small and leaves no trace: up to [`PROBE_FILES`] regular
-//! files found breadth-first under the directory operands (at most
-//! [`PROBE_DIRS`] directories listed), each asked for its first byte without
+//! files found breadth-first under the directory operands (among the first
+//! [`PROBE_OPERANDS`]; at most [`PROBE_DIRS`] directories listed), each asked for its first byte without
 //! waiting for storage (`preadv2` with `RWF_NOWAIT`, which answers `EAGAIN`
 //! when that byte is not cached). Everything is opened with `O_NOATIME`, so
 //! the look moves no access time that `-a` would copy; where the kernel
@@ -30,6 +30,8 @@ use std::path::PathBuf;
 pub const PROBE_FILES: usize = 8;
 /// Most directories listed to find them.
 pub const PROBE_DIRS: usize = 16;
+/// Most operands tried as directories.
+pub const PROBE_OPERANDS: usize = 64;
 
 /// What the look found.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -52,6 +54,8 @@ pub fn look(sources: &[PathBuf]) -> Look {
     let mut found = Look::default();
     let mut dirs: VecDeque<OwnedFd> = sources
         .iter()
+        // (`cp -r dir/* dest/` may name thousands of files: look at the first few.)
+        .take(PROBE_OPERANDS)
         // Not through a symlink operand: -r copies it as a symlink, and
         // following it would move its access time.
         .filter_map(|s| {

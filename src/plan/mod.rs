@@ -303,7 +303,13 @@ fn plan_one(
         AtFlags::SYMLINK_NOFOLLOW,
     )
     .ok();
-    let dst_stat = rustix::fs::statat(dst_parent_fd, dst_name.as_c_str(), AtFlags::empty()).ok();
+    // (Only a symlink's target needs another look.)
+    let dst_stat = match &dst_lstat {
+        Some(l) if FileType::from_raw_mode(l.st_mode) == FileType::Symlink => {
+            rustix::fs::statat(dst_parent_fd, dst_name.as_c_str(), AtFlags::empty()).ok()
+        }
+        other => *other,
+    };
 
     if !src_is_dir
         && !into_dir
@@ -356,12 +362,15 @@ fn plan_one(
     {
         return Ok(Planned::Twice);
     }
-    let src_lstat = rustix::fs::statat(
-        src_parent_fd,
-        src_name.as_c_str(),
-        AtFlags::SYMLINK_NOFOLLOW,
-    )
-    .ok();
+    let src_lstat = match follow {
+        false => Some(st),
+        true => rustix::fs::statat(
+            src_parent_fd,
+            src_name.as_c_str(),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .ok(),
+    };
     let src_name_is_link = src_lstat
         .as_ref()
         .is_some_and(|s| FileType::from_raw_mode(s.st_mode) == FileType::Symlink);

@@ -11,6 +11,7 @@
 use super::open_dir_path;
 use crate::tree::{DirFd, DstDir, DstState, SrcDir};
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -46,16 +47,17 @@ impl DstParent {
     }
 }
 
-/// The parents opened so far, by path as the operands name them.
+/// The parents opened so far, by path as the operands name them (the bytes:
+/// `Path`'s own hash goes component by component, and costs more).
 #[derive(Default)]
 pub(super) struct Opened {
-    src: HashMap<PathBuf, Arc<SrcParent>>,
-    dst: HashMap<PathBuf, Arc<DstParent>>,
+    src: HashMap<OsString, Arc<SrcParent>>,
+    dst: HashMap<OsString, Arc<DstParent>>,
 }
 
 impl Opened {
     pub fn src(&mut self, path: &Path) -> std::io::Result<Arc<SrcParent>> {
-        if let Some(p) = self.src.get(path) {
+        if let Some(p) = self.src.get(path.as_os_str()) {
             return Ok(p.clone());
         }
         let fd = open_dir_path(path)?;
@@ -64,12 +66,12 @@ impl Opened {
             fd: Arc::new(DirFd::new(fd)),
             canonical,
         });
-        self.src.insert(path.to_path_buf(), p.clone());
+        self.src.insert(path.as_os_str().to_owned(), p.clone());
         Ok(p)
     }
 
     pub fn dst(&mut self, path: &Path) -> std::io::Result<Arc<DstParent>> {
-        if let Some(p) = self.dst.get(path) {
+        if let Some(p) = self.dst.get(path.as_os_str()) {
             return Ok(p.clone());
         }
         let fd = open_dir_path(path)?;
@@ -78,7 +80,7 @@ impl Opened {
             dir: Arc::new(DstDir::existing(path.to_path_buf(), fd)),
             canonical,
         });
-        self.dst.insert(path.to_path_buf(), p.clone());
+        self.dst.insert(path.as_os_str().to_owned(), p.clone());
         Ok(p)
     }
 }

@@ -414,6 +414,9 @@ impl Walker {
             Kind::File { .. } => None,
             _ => Some(Box::new(SrcStat::from_stat(&root.stat))),
         };
+        // File operands are shared out like a directory's entries (`cp -r
+        // dir/* dest/` names thousands of them; all went to one worker).
+        self.count_entry();
         self.send(Item {
             src_dir,
             name: root.name,
