@@ -112,7 +112,7 @@ pub struct Walker {
     /// [`Walker::wait_for_descriptors`]).
     dir_budget: usize,
     /// Sync mode: names of multiply-linked sources held back until the end
-    /// of the walk (see `dir`), at most [`DEFER_MAX`].
+    /// of the walk (see `dir`), at most [`DEFER_MAX`](list::DEFER_MAX).
     deferred: Vec<Item>,
     /// -x: stay on the filesystem of the operand being walked (its device).
     one_file_system: bool,

@@ -4,8 +4,8 @@
 //! engines' `push`).
 
 /// Blocks this thread has read from storage so far (0 where the kernel does
-/// not account it, or the call fails: then only [`SYNC_FILES`] brings the
-/// ring back).
+/// not account it, or the call fails: then only `SYNC_FILES`
+/// (`engine/uring/adapt.rs`) brings the ring back).
 pub fn thread_blocks_read() -> u64 {
     // rustix has no getrusage.
     let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();

@@ -25,7 +25,7 @@
 //! symlinks and special files are created synchronously. With `--ring-reads
 //! auto`, while a worker's sources come from the page cache it copies them
 //! with system calls instead of the ring, and goes back to the ring when they
-//! come from storage ([`adapt`]; not the default: no faster on real trees).
+//! come from storage (`adapt.rs`; not the default: no faster on real trees).
 //!
 //! Archive mode adds no system call before the write: the `statx` after the
 //! read already has everything (times, owner, nlink, blocks), and sources are
