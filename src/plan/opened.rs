@@ -12,7 +12,7 @@ use super::open_dir_path;
 use crate::tree::{DirFd, DstDir, DstState, SrcDir};
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -57,32 +57,34 @@ pub(super) struct Opened {
 
 impl Opened {
     pub fn src(&mut self, path: &Path) -> std::io::Result<Arc<SrcParent>> {
-        if let Some(p) = self.src.get(path.as_os_str()) {
-            return Ok(p.clone());
-        }
-        let fd = open_dir_path(path)?;
-        let canonical = canonical_dir(&fd);
-        let p = Arc::new(SrcParent {
+        cached(&mut self.src, path, |fd, canonical| SrcParent {
             fd: Arc::new(DirFd::new(fd)),
             canonical,
-        });
-        self.src.insert(path.as_os_str().to_owned(), p.clone());
-        Ok(p)
+        })
     }
 
     pub fn dst(&mut self, path: &Path) -> std::io::Result<Arc<DstParent>> {
-        if let Some(p) = self.dst.get(path.as_os_str()) {
-            return Ok(p.clone());
-        }
-        let fd = open_dir_path(path)?;
-        let canonical = canonical_dir(&fd);
-        let p = Arc::new(DstParent {
+        cached(&mut self.dst, path, |fd, canonical| DstParent {
             dir: Arc::new(DstDir::existing(path.to_path_buf(), fd)),
             canonical,
-        });
-        self.dst.insert(path.as_os_str().to_owned(), p.clone());
-        Ok(p)
+        })
     }
+}
+
+/// `path`'s entry in `map`, opened and made with `make` the first time.
+fn cached<T>(
+    map: &mut HashMap<OsString, Arc<T>>,
+    path: &Path,
+    make: impl FnOnce(OwnedFd, PathBuf) -> T,
+) -> std::io::Result<Arc<T>> {
+    if let Some(p) = map.get(path.as_os_str()) {
+        return Ok(p.clone());
+    }
+    let fd = open_dir_path(path)?;
+    let canonical = canonical_dir(&fd);
+    let p = Arc::new(make(fd, canonical));
+    map.insert(path.as_os_str().to_owned(), p.clone());
+    Ok(p)
 }
 
 /// The canonical path of an open directory.
