@@ -8,9 +8,8 @@
 //! directory over a non-directory and the reverse. What survives is a list of
 //! [`Root`]s, each holding open descriptors for its source and destination
 //! parents (one per distinct directory, shared: `opened.rs`), ready for the
-//! walker. With `--parents` ([`parents`]) each SOURCE
-//! goes to its full name under DIRECTORY, and the directories on the way are
-//! made here.
+//! walker. With `--parents` ([`parents`]) each SOURCE goes to its full name
+//! under DIRECTORY, and the directories on the way are made here.
 
 mod opened;
 mod overlap;
