@@ -16,6 +16,7 @@ pub mod meta;
 pub mod plan;
 pub mod progress;
 pub mod sync;
+pub mod threads;
 pub mod tree;
 pub mod walk;
 
@@ -233,7 +234,10 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
     let deletions = match copy(&mut *engine, roots, options, &links, &progress) {
         Ok(d) => d,
         Err(e) => {
-            progress.message(&format!("cannot start a thread: {e}"));
+            progress.message(&format!(
+                "cannot start a thread: {}",
+                error::strip_os_suffix(&e)
+            ));
             return exit::PARTIAL;
         }
     };
@@ -360,10 +364,11 @@ fn copy(
             walker.run(roots)
         }
         None => std::thread::scope(|s| {
-            let walk = s.spawn(move || walker.run(roots));
+            // (Not started: the walker and the queues drop, nothing was sent.)
+            let walk = threads::scoped(s, "walker".into(), move || walker.run(roots))?;
             engine.run(queues, progress);
-            walk.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
-        }),
+            Ok::<_, std::io::Error>(walk.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+        })?,
     };
     links.clear();
     finisher.finish();

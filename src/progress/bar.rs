@@ -49,7 +49,11 @@ impl Bar {
             DELAY
         };
         let (stop, stopped) = crossbeam_channel::bounded(1);
-        let thread = std::thread::spawn(move || draw(&console, &stopped, delay, start));
+        // (No bar when no thread can be started for it.)
+        let thread = std::thread::Builder::new()
+            .name("bar".into())
+            .spawn(move || draw(&console, &stopped, delay, start))
+            .ok()?;
         Some(Bar { stop, thread })
     }
 

@@ -253,10 +253,20 @@ impl Walker {
                 // Closed however the walk through the operands ends (a
                 // panic too), or the other walkers would wait forever.
                 let _close = pool::CloseOnDrop(&pool);
-                for _ in 1..pool.walkers {
+                for i in 1..pool.walkers {
                     let mut helper = self.helper();
                     let pool = &pool;
-                    s.spawn(move || helper.walk_pool(pool, false));
+                    let name = format!("walker-{i}");
+                    if let Err(e) =
+                        crate::threads::scoped(s, name, move || helper.walk_pool(pool, false))
+                    {
+                        // Fewer walkers share the same directories.
+                        self.progress.warning(&format!(
+                            "cannot start another walker ({}); going on with {i}",
+                            crate::error::strip_os_suffix(&e)
+                        ));
+                        break;
+                    }
                 }
                 self.walk(roots);
             }),

@@ -360,13 +360,21 @@ impl Engine for Chains {
         };
         let (each, files) = (&self.each, &self.files);
         std::thread::scope(|s| {
-            for items in shards {
-                s.spawn(move || match Worker::new(each.clone(), files.clone()) {
-                    Ok(mut w) => w.run(items, progress),
-                    // No ring for this one (e.g. locked memory ran out): the
-                    // synchronous path copies the same way.
-                    Err(_) => files.drain(&items, &**progress, &mut Vec::new()),
+            for (i, items) in shards.enumerate() {
+                let name = format!("chains-{}", i + 1);
+                let started = crate::threads::scoped(s, name.clone(), move || {
+                    match Worker::new(each.clone(), files.clone()) {
+                        Ok(mut w) => w.run(items, progress),
+                        // No ring for this one (e.g. locked memory ran out): the
+                        // synchronous path copies the same way.
+                        Err(_) => files.drain(&items, &**progress, &mut Vec::new()),
+                    }
                 });
+                if let Err(e) = started {
+                    // Its queue and the ones after it close: the walker stops.
+                    progress.message(&crate::threads::cannot_start(&name, &e));
+                    break;
+                }
             }
             self.first.run(first, progress);
         });
@@ -420,17 +428,12 @@ impl Worker {
         for item in leftover {
             let _ = tx.send(item);
         }
-        // The rest, in walk order, through the synchronous copier every
-        // engine shares (one thread: this is the rare path).
-        let files = &self.files;
-        std::thread::scope(|s| {
-            s.spawn(move || {
-                for item in items {
-                    let _ = tx.send(item);
-                }
-            });
-            files.drain(&rx, &**progress, &mut Vec::new());
-        });
+        drop(tx);
+        // Then the rest, in walk order, through the synchronous copier every
+        // engine shares (this is the rare path).
+        let mut buf = Vec::new();
+        self.files.drain(&rx, &**progress, &mut buf);
+        self.files.drain(&items, &**progress, &mut buf);
     }
 }
 

@@ -59,11 +59,17 @@ impl Engine for Portable {
     fn run(&mut self, shards: Vec<Receiver<Item>>, progress: &Arc<dyn Progress>) {
         let this = &*self;
         std::thread::scope(|s| {
-            for items in shards {
-                let progress = progress.clone();
-                s.spawn(move || {
-                    this.files.drain(&items, &*progress, &mut Vec::new());
+            for (i, items) in shards.into_iter().enumerate() {
+                let name = format!("worker-{i}");
+                let each = progress.clone();
+                let started = crate::threads::scoped(s, name.clone(), move || {
+                    this.files.drain(&items, &*each, &mut Vec::new());
                 });
+                if let Err(e) = started {
+                    // Its queue and the ones after it close: the walker stops.
+                    progress.message(&crate::threads::cannot_start(&name, &e));
+                    break;
+                }
             }
         });
     }
