@@ -301,7 +301,9 @@ fn start_engine(
         exit::PARTIAL
     })?;
     if cfg.debug && !cfg.quiet {
-        let workers = engine.intake().queues;
+        let workers = engine
+            .walkers()
+            .map_or(engine.intake().queues, |(walkers, _)| walkers);
         let s = if workers == 1 { "" } else { "s" };
         let (workers, why) = match why {
             engine::Why::NoUring(why) => {

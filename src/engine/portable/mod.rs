@@ -51,7 +51,9 @@ impl Engine for Portable {
 
     fn intake(&self) -> Intake {
         Intake {
-            queues: self.workers,
+            // Walkers taking whole directories use no queues (the walker
+            // still makes one, unused).
+            queues: if self.whole_dirs { 0 } else { self.workers },
             makes_dirs: false,
         }
     }
