@@ -135,3 +135,68 @@ fn files_from_with_thousands_of_files_under_a_small_descriptor_limit() {
         );
     }
 }
+
+/// Into a directory this run did not make, a new file is created without
+/// looking first (the look contends with the other workers' creates), and
+/// once something was in the way there the copiers look first: copying
+/// 300 files again over their copies tries to create only a few of them
+/// before looking (at most one per worker), and overwrites every one in
+/// place (same inode, new bytes).
+#[test]
+fn a_copy_over_existing_files_looks_first_after_the_first_collision() {
+    if !have_strace() {
+        return;
+    }
+    for engine in engines() {
+        let env = TestEnv::new();
+        for i in 0..300 {
+            env.ours
+                .file(format!("src/f{i:03}"), 0o644, format!("old {i}\n"));
+        }
+        env.ours.dir("dest", 0o755);
+        let mut args: Vec<String> = engine_args(engine).iter().map(|s| s.to_string()).collect();
+        args.extend(["-r", "src/.", "dest/"].map(String::from));
+        let first = run(BIN, &args, &env.ours.root, &RunOpts::default());
+        assert_eq!(first.code, Some(0), "{engine}: {first}");
+        let inode = |i: usize| {
+            std::os::unix::fs::MetadataExt::ino(
+                &std::fs::metadata(env.ours.p(format!("dest/f{i:03}"))).expect("stat copy"),
+            )
+        };
+        let before: Vec<u64> = (0..300).map(inode).collect();
+        for i in 0..300 {
+            env.ours
+                .file(format!("src/f{i:03}"), 0o644, format!("new {i}\n"));
+        }
+        let trace = env.tmp.path().join("trace");
+        let mut traced = vec![
+            "-f".to_string(),
+            "-qq".into(),
+            "-e".into(),
+            "trace=openat".into(),
+            "-o".into(),
+            trace.to_string_lossy().into_owned(),
+            BIN.into(),
+        ];
+        traced.extend(args.iter().cloned());
+        let again = run("strace", &traced, &env.ours.root, &RunOpts::default());
+        assert_eq!(again.code, Some(0), "{engine}: {again}");
+        let lines = std::fs::read_to_string(&trace).expect("read trace");
+        let tried = lines
+            .lines()
+            .filter(|l| l.contains("O_EXCL") && l.contains("EEXIST"))
+            .count();
+        assert!(tried <= 8, "{engine}: {tried} creates of existing names");
+        for i in 0..300 {
+            assert_eq!(
+                env.ours.read(format!("dest/f{i:03}")),
+                format!("new {i}\n").as_bytes()
+            );
+            assert_eq!(
+                inode(i),
+                before[i],
+                "{engine}: f{i:03} overwritten in place"
+            );
+        }
+    }
+}

@@ -4,8 +4,8 @@
 use super::finish::Finish;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -153,6 +153,9 @@ pub struct DstDir {
     state: OnceLock<DstState>,
     /// Its device, asked once (see [`DstDir::dev`]).
     dev: OnceLock<Option<u64>>,
+    /// A file was created here where something already was (see
+    /// [`DstDir::note_in_the_way`]).
+    in_the_way: AtomicBool,
     /// What to apply once everything inside has been written: the mode of a
     /// source directory that does not let its owner write into it, and the
     /// attributes archive mode preserves. Queued to the finisher on drop.
@@ -172,6 +175,7 @@ impl DstDir {
             path,
             state: OnceLock::new(),
             dev: OnceLock::new(),
+            in_the_way: AtomicBool::new(false),
             finish,
         }
     }
@@ -198,6 +202,17 @@ impl DstDir {
 
     pub fn state(&self) -> Option<&DstState> {
         self.state.get()
+    }
+
+    /// Something was in the way of a new file here: the copiers then look
+    /// before they create in this directory, instead of trying to create
+    /// first (a copy over an existing tree would try every name twice).
+    pub fn note_in_the_way(&self) {
+        self.in_the_way.store(true, Relaxed);
+    }
+
+    pub fn had_in_the_way(&self) -> bool {
+        self.in_the_way.load(Relaxed)
     }
 
     /// The device of the open directory, which is that of every file created

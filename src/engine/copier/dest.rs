@@ -343,7 +343,28 @@ impl FileCopier {
         as_data: bool,
     ) -> Result<Option<Opened>, Failure> {
         let mode = mode & 0o777;
-        let how = if fresh {
+        // In a directory this run made nothing can be in the way, and in
+        // another a new name is usually free too (`cp -r dir/* dest/`):
+        // create, and look at what is there only when that fails. Looking
+        // first costs a lookup of the missing name, which also waits on the
+        // directory's lock while other workers create in it (17.9k operands
+        // into one directory: 0.84 -> 0.61 s). Once something was in the
+        // way in a directory, look first there. (Not with temporary files:
+        // the name written is another.)
+        let mut in_the_way = false;
+        if !self.temp_files && (fresh || !item.dst_dir.had_in_the_way()) {
+            match open_dst(item, dst, DstOpen::Create, mode, self.overwrite) {
+                Ok(opened) => return Ok(Some(opened)),
+                Err(e) if e.source.raw_os_error() == Some(libc::EEXIST) => {
+                    item.dst_dir.note_in_the_way();
+                    in_the_way = true;
+                }
+                Err(e) if fresh => return Err(e.into()),
+                // Said again, as cp would, once it is decided below.
+                Err(_) => {}
+            }
+        }
+        let how = if fresh && !in_the_way {
             DstOpen::Create
         } else {
             self.check_existing(item, dst, src)?
@@ -383,16 +404,7 @@ impl FileCopier {
             })
             .map_err(|e| item.error(Op::Create, true, e.into()).into());
         }
-        match open_dst(item, dst, how, mode, self.overwrite) {
-            Err(e) if fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {
-                // Something appeared in a directory we just made: take the slow path.
-                match self.check_existing(item, dst, src)? {
-                    DstOpen::Skip => Ok(None),
-                    how => Ok(Some(open_dst(item, dst, how, mode, self.overwrite)?)),
-                }
-            }
-            other => Ok(Some(other?)),
-        }
+        Ok(Some(open_dst(item, dst, how, mode, self.overwrite)?))
     }
 }
 
