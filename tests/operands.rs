@@ -187,16 +187,12 @@ fn a_copy_over_existing_files_looks_first_after_the_first_collision() {
             .filter(|l| l.contains("O_EXCL") && l.contains("EEXIST"))
             .count();
         assert!(tried <= 8, "{engine}: {tried} creates of existing names");
-        for i in 0..300 {
+        for (i, &ino) in before.iter().enumerate() {
             assert_eq!(
                 env.ours.read(format!("dest/f{i:03}")),
                 format!("new {i}\n").as_bytes()
             );
-            assert_eq!(
-                inode(i),
-                before[i],
-                "{engine}: f{i:03} overwritten in place"
-            );
+            assert_eq!(inode(i), ino, "{engine}: f{i:03} overwritten in place");
         }
     }
 }
