@@ -20,10 +20,26 @@ where
     Builder::new().name(name).spawn_scoped(scope, f)
 }
 
-/// What to say when an engine could not start the thread named `name`.
-pub fn cannot_start(name: &str, e: &std::io::Error) -> String {
-    format!(
-        "cannot start a thread ({name}): {}; stopping the copy",
-        crate::error::strip_os_suffix(e)
-    )
+/// Start an engine's worker `f` on a thread named `name` within `scope`;
+/// when it cannot start, say so and return false: the caller starts no more
+/// and drops the queues left, so the walker stops at the next item for them.
+pub fn worker<'scope, F>(
+    scope: &'scope Scope<'scope, '_>,
+    name: String,
+    progress: &dyn crate::progress::Progress,
+    f: F,
+) -> bool
+where
+    F: FnOnce() + Send + 'scope,
+{
+    match scoped(scope, name.clone(), f) {
+        Ok(_) => true,
+        Err(e) => {
+            progress.message(&format!(
+                "cannot start a thread ({name}): {}; stopping the copy",
+                crate::error::strip_os_suffix(&e)
+            ));
+            false
+        }
+    }
 }

@@ -361,18 +361,13 @@ impl Engine for Chains {
         let (each, files) = (&self.each, &self.files);
         std::thread::scope(|s| {
             for (i, items) in shards.enumerate() {
-                let name = format!("chains-{}", i + 1);
-                let started = crate::threads::scoped(s, name.clone(), move || {
-                    match Worker::new(each.clone(), files.clone()) {
-                        Ok(mut w) => w.run(items, progress),
-                        // No ring for this one (e.g. locked memory ran out): the
-                        // synchronous path copies the same way.
-                        Err(_) => files.drain(&items, &**progress, &mut Vec::new()),
-                    }
-                });
-                if let Err(e) = started {
-                    // Its queue and the ones after it close: the walker stops.
-                    progress.message(&crate::threads::cannot_start(&name, &e));
+                let work = move || match Worker::new(each.clone(), files.clone()) {
+                    Ok(mut w) => w.run(items, progress),
+                    // No ring for this one (e.g. locked memory ran out): the
+                    // synchronous path copies the same way.
+                    Err(_) => files.drain(&items, &**progress, &mut Vec::new()),
+                };
+                if !crate::threads::worker(s, format!("chains-{}", i + 1), &**progress, work) {
                     break;
                 }
             }

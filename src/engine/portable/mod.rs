@@ -62,14 +62,9 @@ impl Engine for Portable {
         let this = &*self;
         std::thread::scope(|s| {
             for (i, items) in shards.into_iter().enumerate() {
-                let name = format!("worker-{i}");
                 let each = progress.clone();
-                let started = crate::threads::scoped(s, name.clone(), move || {
-                    this.files.drain(&items, &*each, &mut Vec::new());
-                });
-                if let Err(e) = started {
-                    // Its queue and the ones after it close: the walker stops.
-                    progress.message(&crate::threads::cannot_start(&name, &e));
+                let work = move || this.files.drain(&items, &*each, &mut Vec::new());
+                if !crate::threads::worker(s, format!("worker-{i}"), &**progress, work) {
                     break;
                 }
             }

@@ -109,19 +109,14 @@ impl Engine for Uring {
         let adaptive = self.opts.adaptive_reads;
         std::thread::scope(|s| {
             for (i, items) in shards.into_iter().enumerate() {
-                let name = format!("ring-{i}");
                 let each = progress.clone();
-                let started = crate::threads::scoped(s, name.clone(), move || {
-                    match Worker::new(per_worker, adaptive, files, &*each) {
-                        Ok(mut w) => w.run(&items),
-                        // No ring for this worker (e.g. locked memory ran out): the
-                        // synchronous path copies the same way.
-                        Err(_) => files.drain(&items, &*each, &mut Vec::new()),
-                    }
-                });
-                if let Err(e) = started {
-                    // Its queue and the ones after it close: the walker stops.
-                    progress.message(&crate::threads::cannot_start(&name, &e));
+                let work = move || match Worker::new(per_worker, adaptive, files, &*each) {
+                    Ok(mut w) => w.run(&items),
+                    // No ring for this worker (e.g. locked memory ran out): the
+                    // synchronous path copies the same way.
+                    Err(_) => files.drain(&items, &*each, &mut Vec::new()),
+                };
+                if !crate::threads::worker(s, format!("ring-{i}"), &**progress, work) {
                     break;
                 }
             }
