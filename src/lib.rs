@@ -438,9 +438,9 @@ fn default_jobs(cfg: &Config, clones: bool) -> usize {
     let jobs = engine::workers::for_copy(clones);
     // A guess, as the rest: anything but a regular file may be a tree (a
     // symlink under -L/-H). lstat, not stat: following a symlink operand
-    // would move its access time, which -a then copies.
-    // (Only asked when there are fewer sources than workers: `cp -r dir/*
-    // dest/` names thousands of files and gets every worker either way.)
+    // would move its access time, which -a then copies. Only asked when
+    // there are fewer sources than workers: `cp -r dir/* dest/` names
+    // thousands of files and gets every worker either way.
     let trees = cfg.files_from.is_some()
         || cfg.sources.len() >= jobs
         || cfg.recursive

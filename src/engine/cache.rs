@@ -14,11 +14,11 @@
 //! files found breadth-first under the directory operands (among the first
 //! [`PROBE_OPERANDS`]; at most [`PROBE_DIRS`] directories listed), each
 //! asked for its first byte without waiting for storage (`preadv2` with
-//! `RWF_NOWAIT`, which answers `EAGAIN` when that byte is not cached). Everything is opened with `O_NOATIME`, so
-//! the look moves no access time that `-a` would copy; where the kernel
-//! refuses that (not the owner, no `CAP_FOWNER`), the entry is skipped, not
-//! read. File operands are not looked at: a lone large file gains nothing
-//! from the ring.
+//! `RWF_NOWAIT`, which answers `EAGAIN` when that byte is not cached).
+//! Everything is opened with `O_NOATIME`, so the look moves no access time
+//! that `-a` would copy; where the kernel refuses that (not the owner, no
+//! `CAP_FOWNER`), the entry is skipped, not read. File operands are not
+//! looked at: a lone large file gains nothing from the ring.
 
 use rustix::fs::{FileType, Mode, OFlags};
 use rustix::io::{Errno, ReadWriteFlags};
