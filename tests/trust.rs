@@ -361,7 +361,7 @@ fn a_partial_file_that_cannot_be_removed_is_reported() {
     args.extend([src.into(), dst.into()]);
     let ran = traced(
         &[
-            "copy_file_range,pwrite64:error=ENOSPC",
+            "copy_file_range,splice,pwrite64:error=ENOSPC",
             "unlinkat:error=EPERM",
         ],
         &args,
