@@ -163,7 +163,7 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
         cfg.reflink,
     );
     let opts = engine_options(&cfg, &archive, &links, clones);
-    let mut engine = match start_engine(&cfg, &opts, clones, &*progress) {
+    let mut engine = match start_engine(&cfg, opts, clones, &*progress) {
         Ok(e) => e,
         Err(status) => return status,
     };
@@ -289,14 +289,19 @@ fn refuse_unsupported(cfg: &Config, progress: &dyn Progress) -> Result<(), i32> 
 /// The engine asked for (or the one that works here), said with `--debug`.
 fn start_engine(
     cfg: &Config,
-    opts: &EngineOptions,
+    mut opts: EngineOptions,
     clones: bool,
     progress: &dyn Progress,
 ) -> Result<Box<dyn engine::Engine>, i32> {
-    // `--engine auto` on a plain copy whose sources are not cached: the
-    // all-in-ring engine (see `engine::cache`).
-    let cold = || opts.ring_copies_files() && !clones && engine::cache::look(&cfg.sources).cold();
-    let (engine, why) = engine::select(cfg.engine, opts, clones, cold).map_err(|msg| {
+    // `--engine auto` looks whether the sources are cached (see `engine::cache`).
+    let cold = || engine::cache::look(&cfg.sources).cold();
+    let (pick, why) = engine::pick(cfg.engine, &opts, clones, cold);
+    // Walkers taking whole directories do CPU work only (files cloned, or
+    // read from the cache): one per CPU unless -j says otherwise.
+    if pick == engine::Pick::Walkers && cfg.jobs.is_none() {
+        opts.jobs = Some(default_jobs(cfg, true));
+    }
+    let (engine, why) = engine::build(pick, why, &opts).map_err(|msg| {
         progress.message(&msg);
         exit::PARTIAL
     })?;
@@ -311,6 +316,10 @@ fn start_engine(
                 return Ok(engine);
             }
             engine::Why::Asked | engine::Why::Default => (format!("{workers} worker{s}"), ""),
+            engine::Why::Cached => (
+                format!("{workers} walker{s} taking whole directories"),
+                " (the sources are in the page cache)",
+            ),
             engine::Why::Cold => (
                 format!("{workers} worker{s}"),
                 " (the sources are not in the page cache)",
@@ -430,12 +439,13 @@ fn exit_status(console: &progress::Console) -> i32 {
     }
 }
 
-/// Workers when -j is not given: fewer when the copy `clones` (within one
-/// cloning filesystem, see [`engine::workers`]), and no more than the files named when there is no
+/// Workers when -j is not given: one per CPU for CPU work (`per_cpu`: files
+/// cloned within one filesystem, or walkers copying cached sources; see
+/// [`engine::workers`]), and no more than the files named when there is no
 /// tree to copy: each worker's ring costs ~1 ms to set up and tear down (one
 /// small file: 7.2 ms with 4 workers, 4.0 with 1; cp 1.5).
-fn default_jobs(cfg: &Config, clones: bool) -> usize {
-    let jobs = engine::workers::for_copy(clones);
+fn default_jobs(cfg: &Config, per_cpu: bool) -> usize {
+    let jobs = engine::workers::for_copy(per_cpu);
     // A guess, as the rest: anything but a regular file may be a tree (a
     // symlink under -L/-H). lstat, not stat: following a symlink operand
     // would move its access time, which -a then copies. Only asked when

@@ -131,8 +131,12 @@ fn engine_used(dir: &Path, args: &[&str]) -> String {
         .to_string()
 }
 
+/// `--engine auto` by the page cache: a tree that is not cached goes to the
+/// ring engines (the all-in-ring one for `-r`, the io_uring one for `-a`),
+/// a cached one to walkers taking whole directories; sync mode keeps the
+/// io_uring engine; a named engine is used.
 #[test]
-fn auto_runs_the_all_in_ring_engine_for_a_tree_that_is_not_cached() {
+fn auto_runs_the_ring_engines_for_a_cold_tree_and_walkers_for_a_cached_one() {
     if let Err(why) = uring_status() {
         skip(&format!("uring engine: {why}"));
         return;
@@ -173,18 +177,33 @@ fn auto_runs_the_all_in_ring_engine_for_a_tree_that_is_not_cached() {
     );
     // That copy read every file into the cache.
     let warm = engine_used(tmp.path(), &["-r", "src", "warm"]);
-    assert!(warm.contains("the io_uring engine"), "cached tree: {warm}");
-    // Attributes the ring cannot set, or an engine named: no switch.
+    assert!(
+        warm.contains("the walkers engine") && warm.contains("are in the page cache"),
+        "cached tree: {warm}"
+    );
+    let warm_archive = engine_used(tmp.path(), &["-a", "src", "warm-archive"]);
+    assert!(
+        warm_archive.contains("the walkers engine"),
+        "cached tree, -a: {warm_archive}"
+    );
+    // Sync mode: one walker decides, with queues.
+    let sync = engine_used(tmp.path(), &["-r", "--sync", "src", "sync"]);
+    assert!(sync.contains("the io_uring engine"), "--sync: {sync}");
+    // Attributes the all-in-ring engine cannot set: the io_uring engine
+    // reads the cold files through its rings; an engine named is used.
     make_cold();
     let archive = engine_used(tmp.path(), &["-a", "src", "archive"]);
-    assert!(archive.contains("the io_uring engine"), "-a: {archive}");
+    assert!(
+        archive.contains("the io_uring engine") && archive.contains("not in the page cache"),
+        "-a: {archive}"
+    );
     make_cold();
     let named = engine_used(tmp.path(), &["--engine", "uring", "-r", "src", "named"]);
     assert!(
         named.contains("the io_uring engine"),
         "--engine uring: {named}"
     );
-    for copy in ["cold", "warm", "archive", "named"] {
+    for copy in ["cold", "warm", "warm-archive", "sync", "archive", "named"] {
         assert_snapshots_eq(
             copy,
             &snapshot(&src),

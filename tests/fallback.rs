@@ -116,25 +116,40 @@ fn check_blocked(nr: libc::c_long, what: &str) {
         "{what}: nothing may be written"
     );
 
-    let auto = run_denying(nr, &["-r", "--debug", "src", "auto"], tmp.path());
-    assert_eq!(
-        auto.status.code(),
-        Some(0),
-        "{what}: {}",
-        text(&auto.stderr)
-    );
-    assert!(
-        text(&auto.stderr).contains("io_uring unavailable"),
-        "{what}: --debug should name the fallback: {:?}",
-        text(&auto.stderr)
-    );
-    assert_snapshots_eq(
-        what,
-        &snapshot(&tmp.path().join("src")),
-        &snapshot(&tmp.path().join("auto")),
-        "source",
-        "copy",
-    );
+    // `auto` on these cached sources runs walkers, which need no ring; in
+    // sync mode it would run the io_uring engine, and falls back.
+    for (flags, dst, fallback) in [
+        (&["-r", "--debug"][..], "auto", false),
+        (&["-r", "--debug", "--sync"][..], "auto-sync", true),
+    ] {
+        let mut args = flags.to_vec();
+        args.extend(["src", dst]);
+        let auto = run_denying(nr, &args, tmp.path());
+        assert_eq!(
+            auto.status.code(),
+            Some(0),
+            "{what}, {args:?}: {}",
+            text(&auto.stderr)
+        );
+        let said = text(&auto.stderr);
+        match fallback {
+            true => assert!(
+                said.contains("io_uring unavailable") && said.contains("portable engine"),
+                "{what}, {args:?}: --debug should name the fallback: {said:?}"
+            ),
+            false => assert!(
+                said.contains("the walkers engine"),
+                "{what}, {args:?}: {said:?}"
+            ),
+        }
+        assert_snapshots_eq(
+            what,
+            &snapshot(&tmp.path().join("src")),
+            &snapshot(&tmp.path().join(dst)),
+            "source",
+            "copy",
+        );
+    }
 }
 
 #[test]

@@ -489,9 +489,10 @@ pub struct Args {
 
     /// Worker threads of the engines (uring-chains: rings, each on its own
     /// thread): fewer for a spinning disk, more for a network filesystem
-    /// [default: two per CPU, at most 16; one per CPU for a copy within one
-    /// btrfs or xfs filesystem, where files are cloned; no more than the files
-    /// named when there is no tree to copy]
+    /// [default: two per CPU, at most 16; one per CPU for walkers (a copy
+    /// within one btrfs or xfs filesystem, where files are cloned, or of
+    /// cached sources); no more than the files named when there is no tree
+    /// to copy]
     #[arg(short = 'j', long, value_name = "N", help_heading = "Engine",
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: Option<u16>,
@@ -627,10 +628,10 @@ pub enum RingReads {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EngineArg {
     /// walkers for a copy within one btrfs or xfs filesystem (every file
-    /// is cloned); else io_uring when it is available and works, else
-    /// portable; for a plain copy (nothing preserved beyond -r) of a tree
-    /// whose files are not in the page cache, uring-chains (a look at up to
-    /// 8 files first).
+    /// is cloned) and for sources in the page cache (a look at up to 8
+    /// files first); for sources that are not, uring-chains for a plain
+    /// copy (nothing preserved beyond -r), else uring; in sync mode uring;
+    /// portable where io_uring cannot be used.
     Auto,
     /// The io_uring engine (sources read through rings, destinations written
     /// by worker threads); fail if io_uring cannot be used.
@@ -643,8 +644,9 @@ pub enum EngineArg {
     Portable,
     /// Ordinary system calls from walkers that each take whole directories
     /// and create what they list (no queues): what auto runs for a copy
-    /// within one btrfs or xfs filesystem, where every file is cloned.
-    /// (In sync mode one walker decides, and it runs as portable.)
+    /// within one btrfs or xfs filesystem, where every file is cloned, and
+    /// for sources in the page cache. (In sync mode one walker decides,
+    /// and it runs as portable.)
     Walkers,
 }
 
