@@ -97,6 +97,7 @@ TOOL_LABEL = {
     "portable": "uring-cp -r --engine portable",
     "ring": "uring-cp -r --engine uring --ring-reads always",
     "chains": "uring-cp -r --engine uring-chains",
+    "walkers": "uring-cp -r --engine walkers",
     "bar": "uring-cp -r --progress (in a pseudo-terminal)",
     "cp": "cp -r",
     "rsync": "rsync -a",
@@ -104,7 +105,7 @@ TOOL_LABEL = {
     "xcp": "xcp -r",
     "fcp": "fcp",
 }
-OURS = ("auto", "uring", "portable", "ring", "chains", "bar")   # uring-cp itself, in its configurations
+OURS = ("auto", "uring", "portable", "ring", "chains", "walkers", "bar")   # uring-cp itself, in its configurations
 FS_UUID = {"ext4": "6f0c5a8e-3b1d-4c2a-9e7f-0a1b2c3d4e5f", "xfs": "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a"}
 EXT4_HASH_SEED = "1c2d3e4f-5a6b-4c7d-8e9f-a0b1c2d3e4f5"
 
@@ -773,6 +774,7 @@ def tool_cmd(tool, src, dst):
         "portable": [UCP, "-r", "--engine", "portable", src, dst],
         "ring": [UCP, "-r", "--engine", "uring", "--ring-reads", "always", src, dst],
         "chains": [UCP, "-r", "--engine", "uring-chains", src, dst],
+        "walkers": [UCP, "-r", "--engine", "walkers", src, dst],
         # The progress bar drawn into a pseudo-terminal (util-linux script): its cost.
         "bar": [shutil.which("script") or "script", "-qec",
                 " ".join(shlex.quote(a) for a in [UCP, "-r", "--progress", src, dst]), "/dev/null"],
