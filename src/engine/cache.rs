@@ -1,14 +1,15 @@
 //! Whether a tree's files are in the page cache, for `--engine auto`.
 //!
-//! Why: which io_uring engine is fastest depends on where the bytes come
-//! from. From storage, the all-in-ring engine (`uring-chains`) wins: every
-//! open, stat and read of many files is in flight at once (ext4, cold cache,
-//! medians of 3, `benches/RESULTS.md`: /usr/include 538 ms against 577 for
-//! the default engine, a CPython tree 3,330 against 4,072, /usr/share 2,960
-//! against 3,740). From the page cache it loses: creates and buffered writes
-//! run in io-wq threads, and the hand-offs cost more than the system calls
-//! they save (/usr/share warm 1,884 against 1,392). So `auto` looks before
-//! it starts.
+//! Why: which engine is fastest depends on where the bytes come from. From
+//! storage, the all-in-ring engine (`uring-chains`) wins: every open, stat
+//! and read of many files is in flight at once (ext4, cold cache, medians of
+//! 3, `benches/RESULTS.md`: /usr/include 538 ms against 577 for the io_uring
+//! engine, a CPython tree 3,330 against 4,072, /usr/share 2,960 against
+//! 3,740). From the page cache it loses: creates and buffered writes run in
+//! io-wq threads, and the hand-offs cost more than the system calls they
+//! save (/usr/share warm 1,884 against 1,392); there walkers taking whole
+//! directories spend the least CPU of all (see [`super::pick`]). So `auto`
+//! looks before it starts.
 //!
 //! The look is small and leaves no trace: up to [`PROBE_FILES`] regular
 //! files found breadth-first under the directory operands (among the first

@@ -9,7 +9,8 @@
 //! small regular file, is copied:
 //!
 //! - [`uring`]: sources read through a ring per worker, destinations written
-//!   with system calls (the default where io_uring works);
+//!   with system calls (`auto`'s choice for `-a` from storage and in sync
+//!   mode);
 //! - [`chains`]: every step through one ring (fewest system calls);
 //! - [`portable`]: system calls only; as `--engine walkers` (`auto`'s choice
 //!   within one cloning filesystem and for cached sources) without queues:

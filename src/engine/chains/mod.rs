@@ -308,7 +308,7 @@ impl Worker {
 /// thread of its own.
 ///
 /// With one ring (`-j 1`), directories are made in it (`MKDIRAT`). With
-/// several, the walker makes them, as for the default engine, and sends each
+/// several, the walker makes them, as for the io_uring engine, and sends each
 /// worker only what goes inside ready directories: a ring never waits for a
 /// directory another ring is making. Several rings keep more of a cold copy
 /// in flight and spread completion handling over the CPUs (/usr/include,
