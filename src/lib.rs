@@ -162,7 +162,7 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
         dest(&cfg),
         cfg.reflink,
     );
-    let opts = engine_options(&cfg, &archive, &links, clones);
+    let opts = engine_options(&cfg, &archive, &links);
     let mut engine = match start_engine(&cfg, opts, clones, &*progress) {
         Ok(e) => e,
         Err(status) => return status,
@@ -296,11 +296,11 @@ fn start_engine(
     // `--engine auto` looks whether the sources are cached (see `engine::cache`).
     let cold = || engine::cache::look(&cfg.sources).cold();
     let (pick, why) = engine::pick(cfg.engine, &opts, clones, cold);
-    // Walkers taking whole directories do CPU work only (files cloned, or
-    // read from the cache): one per CPU unless -j says otherwise.
-    if pick == engine::Pick::Walkers && cfg.jobs.is_none() {
-        opts.jobs = Some(default_jobs(cfg, true));
-    }
+    // Cloned files, and walkers taking whole directories (files cloned, or
+    // read from the cache), are CPU work only: one thread per CPU unless -j
+    // says otherwise.
+    let per_cpu = clones || pick == engine::Pick::Walkers;
+    opts.jobs = Some(cfg.jobs.unwrap_or_else(|| default_jobs(cfg, per_cpu)));
     let (engine, why) = engine::build(pick, why, &opts).map_err(|msg| {
         progress.message(&msg);
         exit::PARTIAL
@@ -476,12 +476,12 @@ fn engine_options(
     cfg: &Config,
     archive: &Arc<meta::Archive>,
     links: &Arc<meta::links::Links>,
-    clones: bool,
 ) -> EngineOptions {
     EngineOptions {
         overwrite: cfg.overwrite,
         buffer_mem: cfg.buffer_mem,
-        jobs: Some(cfg.jobs.unwrap_or_else(|| default_jobs(cfg, clones))),
+        // Set by `start_engine`, once the engine is picked.
+        jobs: cfg.jobs,
         archive: archive.clone(),
         links: links.clone(),
         adaptive_reads: cfg.adaptive_reads,
