@@ -1290,3 +1290,33 @@ fn update_replaces_only_older_destinations_like_cp() {
     }
     failures.finish();
 }
+
+/// A directory its owner cannot write into, copied into a set-group-ID
+/// directory: made with owner rwx, its mode is fixed last, and the fix keeps
+/// the set-group-ID bit it inherited there, as cp's does (`cp -r` of a 0311
+/// directory into a 2775 one makes 2311), on every engine.
+#[test]
+fn the_last_mode_fix_keeps_an_inherited_set_group_id() {
+    for engine in engines() {
+        let ctx = format!("[{engine}]");
+        let env = TestEnv::new();
+        env.build(|fx| {
+            fx.dir("out", 0o2775);
+            fx.file("src/odd/inner/f", 0o644, "f");
+            fx.chmod("src/odd/inner", 0o555);
+            fx.chmod("src/odd", 0o311);
+        });
+        let (ours, gnu) = env.run_both(engine, &["-r", "src", "out/copy"], &RunOpts::default());
+        compare_outcomes(&ctx, &ours, &gnu);
+        assert_snapshots_eq(
+            &ctx,
+            &snapshot(&env.ours.p("out")),
+            &snapshot(&env.gnu.p("out")),
+            "uring-cp",
+            "GNU cp",
+        );
+        let copy = Fx::new(env.ours.p("out/copy"));
+        assert_eq!(copy.lstat("odd").mode() & 0o7777, 0o2311, "{ctx}");
+        assert_eq!(copy.lstat("odd/inner").mode() & 0o7777, 0o2555, "{ctx}");
+    }
+}

@@ -403,6 +403,13 @@ pub struct DirFinish {
     pub only_if_changed: bool,
 }
 
+/// The mode `fixup` for a directory whose mode is now `cur`, keeping the
+/// set-group-ID bit it inherited from its parent, as cp does (`cp -r` of a
+/// directory mode 0555 into a set-group-ID directory makes it 2555).
+fn keep_inherited(fixup: u32, cur: u32) -> u32 {
+    fixup | (cur & 0o2000)
+}
+
 impl DirFinish {
     /// Does the directory, whose status is `cur`, already have what this
     /// would give it? (The access time is not compared: listing a directory
@@ -421,7 +428,9 @@ impl DirFinish {
             }
         };
         let fixup_matches = match self.mode {
-            Some(m) if !(self.attrs.is_some() && self.archive.preserve.mode) => mode == m,
+            Some(m) if !(self.attrs.is_some() && self.archive.preserve.mode) => {
+                mode == keep_inherited(m, cur.st_mode)
+            }
             _ => true,
         };
         attrs_match && fixup_matches
@@ -447,6 +456,10 @@ impl crate::tree::FinishDir for DirFinish {
             && completed
             && !(self.attrs.is_some() && self.archive.preserve.mode)
         {
+            let mode = match rustix::fs::fstat(fd) {
+                Ok(cur) => keep_inherited(mode, cur.st_mode),
+                Err(_) => mode,
+            };
             let r = rustix::fs::fchmod(fd, Mode::from_raw_mode(mode)).ctx(Op::SetPerms, path);
             if let Err(e) = r {
                 self.archive.progress.error(&e);
