@@ -112,11 +112,12 @@ impl Mover {
     /// Could a file from device `devs.0` to device `devs.1` be cloned, as far
     /// as is known? (Unknown counts as yes: the first file finds out.)
     pub fn may_clone(&self, devs: (u64, u64)) -> bool {
-        self.clone
-            && self
-                .clones
-                .lock()
-                .map_or(true, |c| c.get(&devs) != Some(&false))
+        self.clone && self.clone_known(devs) != Some(false)
+    }
+
+    /// What the pair of devices answered to a clone, if it was asked yet.
+    fn clone_known(&self, devs: (u64, u64)) -> Option<bool> {
+        self.clones.lock().ok().and_then(|c| c.get(&devs).copied())
     }
 
     /// Clone the whole source into the (empty) destination, where the pair of
@@ -126,7 +127,8 @@ impl Mover {
     /// remembered for the pair; any other error (a file the filesystem will
     /// not clone, a read error) is left to the other ways, which report it.
     pub fn clone_whole(&self, ends: Ends<'_>) -> bool {
-        if !ends.dst_regular || !self.may_clone(ends.devs) {
+        let known = self.clone_known(ends.devs);
+        if !ends.dst_regular || !self.clone || known == Some(false) {
             return false;
         }
         let verdict = match rustix::fs::ioctl_ficlone(ends.dst, ends.src) {
@@ -134,7 +136,11 @@ impl Mover {
             Err(Errno::OPNOTSUPP | Errno::XDEV | Errno::NOTTY | Errno::NOSYS) => Some(false),
             Err(_) => None,
         };
-        if let (Some(v), Ok(mut c)) = (verdict, self.clones.lock()) {
+        // Written only when new: the walkers share this map, file after file.
+        if verdict.is_some()
+            && verdict != known
+            && let (Some(v), Ok(mut c)) = (verdict, self.clones.lock())
+        {
             c.insert(ends.devs, v);
         }
         verdict == Some(true)
