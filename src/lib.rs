@@ -231,7 +231,8 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
         true => progress::lines::Lines::start(console.clone(), start),
         false => None,
     };
-    let deletions = match copy(&mut *engine, roots, options, &links, &progress) {
+    let debug = cfg.debug && !cfg.quiet;
+    let deletions = match copy(&mut *engine, roots, options, &links, &progress, debug) {
         Ok(d) => d,
         Err(e) => {
             progress.message(&format!(
@@ -357,13 +358,14 @@ fn plan_operands(cfg: &Config, umask: u32, progress: &dyn Progress) -> Result<pl
 /// destination directory gets its last step on the finisher. Returns once
 /// everything is written and every directory finished (the hard-link map,
 /// which holds directories, is emptied first), with what `--delete-after`
-/// is to delete.
+/// is to delete. `debug`: say how the walkers schedule.
 fn copy(
     engine: &mut dyn engine::Engine,
     roots: Vec<plan::Root>,
     options: walk::Options,
     links: &meta::links::Links,
     progress: &Arc<dyn Progress>,
+    debug: bool,
 ) -> std::io::Result<walk::Deletions> {
     let finisher = tree::Finisher::start()?;
     let (mut walker, queues) =
@@ -371,7 +373,17 @@ fn copy(
     let deletions = match engine.walkers() {
         Some((walkers, files)) => {
             drop(queues);
-            walker.take_whole_directories(walkers, files);
+            // Where the first operand's copy goes decides (`walk::ahead`).
+            let ahead = roots.first().is_some_and(|r| match r.dst_dir.state() {
+                Some(tree::DstState::Ready { fd, .. }) => {
+                    engine::mover::clonefs::is_btrfs(std::os::fd::AsFd::as_fd(fd))
+                }
+                _ => false,
+            });
+            if ahead && debug {
+                eprintln!("uring-cp: the destination is on btrfs: directories are made as found");
+            }
+            walker.take_whole_directories(walkers, files, ahead);
             walker.run(roots)
         }
         None => std::thread::scope(|s| {

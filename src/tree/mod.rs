@@ -43,8 +43,14 @@ pub enum Kind {
         as_data: bool,
         twin: bool,
     },
-    /// A directory: create `node` (its children refer to it), with `mode`.
-    Dir { node: Arc<DstDir>, mode: u32 },
+    /// A directory: create `node` (its children refer to it), with `mode`;
+    /// `made`: the walker made it already, when it listed its parent (see
+    /// `walk::ahead`), and it is only to be opened.
+    Dir {
+        node: Arc<DstDir>,
+        mode: u32,
+        made: bool,
+    },
     /// A symbolic link with this target.
     Symlink { target: CString },
     /// A FIFO, socket or device node, recreated (never read).

@@ -33,28 +33,7 @@ impl Walker {
         fd: Option<BorrowedFd<'_>>,
     ) -> (Arc<DstDir>, u32) {
         let path = join(&p.parent_dst.path, p.dst_name.as_deref().unwrap_or(&p.name));
-        // cp without -p: the source's bits (sticky kept, set-id dropped) under the umask.
-        let want = if self.archive.preserve.no_mode {
-            // --no-preserve=mode: the default permissions (cp keeps the
-            // sticky bit mkdir gives the copy).
-            0o777 | (st.st_mode & 0o1000)
-        } else {
-            st.st_mode & 0o1777
-        };
-        // The owner must be able to write into it while it is filled; while
-        // the owner is preserved, group and others get nothing until the
-        // directory has its owner (cp's rule, as for files), and while the
-        // mode is, they cannot write until it has its mode (cp's again).
-        let (create, fixup) = if self.archive.preserve.ownership {
-            ((want & 0o1700) | 0o700, Some(want & !self.umask))
-        } else if self.archive.preserve.mode {
-            // DirFinish gives it the source's mode.
-            ((want & !0o022) | 0o700, None)
-        } else if want & 0o700 == 0o700 {
-            (want, None)
-        } else {
-            (want | 0o700, Some(want & !self.umask))
-        };
+        let (create, fixup) = self.dir_modes(st.st_mode);
         // Archive mode: the source's status and xattrs, read now, applied
         // when the copy's contents are all written.
         let attrs = self.archive.dir_attrs().then(|| {
@@ -75,5 +54,32 @@ impl Walker {
             }))
         });
         (Arc::new(DstDir::pending(path, finish)), create)
+    }
+
+    /// The mode to create a copy of a directory of mode `st_mode` with, and
+    /// the mode it gets once its contents are written, if another.
+    pub(super) fn dir_modes(&self, st_mode: u32) -> (u32, Option<u32>) {
+        // cp without -p: the source's bits (sticky kept, set-id dropped) under the umask.
+        let want = if self.archive.preserve.no_mode {
+            // --no-preserve=mode: the default permissions (cp keeps the
+            // sticky bit mkdir gives the copy).
+            0o777 | (st_mode & 0o1000)
+        } else {
+            st_mode & 0o1777
+        };
+        // The owner must be able to write into it while it is filled; while
+        // the owner is preserved, group and others get nothing until the
+        // directory has its owner (cp's rule, as for files), and while the
+        // mode is, they cannot write until it has its mode (cp's again).
+        if self.archive.preserve.ownership {
+            ((want & 0o1700) | 0o700, Some(want & !self.umask))
+        } else if self.archive.preserve.mode {
+            // DirFinish gives it the source's mode.
+            ((want & !0o022) | 0o700, None)
+        } else if want & 0o700 == 0o700 {
+            (want, None)
+        } else {
+            (want | 0o700, Some(want & !self.umask))
+        }
     }
 }

@@ -148,6 +148,7 @@ impl Walker {
             }
             let kind = match ft {
                 FileType::Directory => {
+                    let made = self.make_ahead(src, dst, &name, stat.as_ref(), follow);
                     self.stack.push(PendingDir {
                         parent_src: src.clone(),
                         name,
@@ -157,6 +158,7 @@ impl Walker {
                         follow,
                         rel,
                         operand_dev: self.operand_dev,
+                        made,
                     });
                     self.count_entry();
                     continue;

@@ -33,6 +33,7 @@
 //! `sync.rs`'s quick check and `basis.rs`'s twins) and `delete.rs` deletes
 //! what the source lacks, before, during or after the copy.
 
+mod ahead;
 mod basis;
 mod decide;
 mod delete;
@@ -155,6 +156,8 @@ struct PendingDir {
     rel: PathBuf,
     /// -x: the device of its operand (set when the operand is opened).
     operand_dev: u64,
+    /// Its destination was made when its parent was listed (`ahead.rs`).
+    made: bool,
 }
 
 /// The channel to the engine is closed: the engine stopped.
@@ -278,14 +281,17 @@ impl Walker {
     /// what it lists with `files` instead of sending items to queues (see
     /// `pool.rs`). Not for sync mode (its decisions, deletions and
     /// held-back names are one walker's).
+    /// `ahead`: make directories when they are found and take them in that
+    /// order (for a destination on btrfs, see `ahead.rs`).
     pub fn take_whole_directories(
         &mut self,
         walkers: usize,
         files: Arc<crate::engine::copier::FileCopier>,
+        ahead: bool,
     ) {
         debug_assert!(!self.sync.enabled);
         self.tx.clear();
-        self.pool = Some(Pool::new(walkers, files));
+        self.pool = Some(Pool::new(walkers, files, ahead, self.dir_budget));
     }
 
     /// Note each destination operand (see `dests`), before any walking.
@@ -348,6 +354,7 @@ impl Walker {
                 follow: root.follow,
                 rel: PathBuf::new(),
                 operand_dev: 0,
+                made: false,
             });
             return self.drain();
         }
@@ -494,6 +501,7 @@ impl Walker {
                         kind: Kind::Dir {
                             node: node.clone(),
                             mode,
+                            made: p.made,
                         },
                         stat: None,
                     };
@@ -546,6 +554,7 @@ impl Walker {
             kind: Kind::Dir {
                 node: node.clone(),
                 mode,
+                made: p.made,
             },
             stat: None,
         };

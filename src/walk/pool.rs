@@ -23,8 +23,13 @@
 //! another one finds more, or until all are idle and the walk is over.
 //! Directories are taken last-found first: depth-first, as with one walker,
 //! so the pool holds little more than the siblings along the current paths.
+//! Where directories are made ahead (`ahead.rs`, btrfs) they are taken
+//! first-found first, while the directories open use less than half the
+//! descriptor budget (the pool holds their parents open); past that,
+//! depth-first again until some are closed.
 
 use super::*;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Condvar, Mutex};
 
@@ -42,10 +47,15 @@ pub struct Pool {
     pub(super) files: Arc<crate::engine::copier::FileCopier>,
     /// Walkers waiting for work (read without the lock by the listers).
     waiting: AtomicUsize,
+    /// Directories are made when found, and taken in the order found.
+    pub(super) ahead: bool,
+    /// How many directories may be open (the walkers' descriptor budget).
+    budget: usize,
 }
 
 struct State {
-    dirs: Vec<PendingDir>,
+    /// Taken from the back (depth-first), or from the front when `ahead`.
+    dirs: VecDeque<PendingDir>,
     /// Entries lent by the walker listing a directory, or going through the
     /// operands (see [`Walker::create`]).
     lent: Vec<Vec<Item>>,
@@ -69,12 +79,19 @@ impl Drop for Busy<'_> {
 }
 
 impl Pool {
-    pub fn new(walkers: usize, files: Arc<crate::engine::copier::FileCopier>) -> Arc<Self> {
+    pub fn new(
+        walkers: usize,
+        files: Arc<crate::engine::copier::FileCopier>,
+        ahead: bool,
+        budget: usize,
+    ) -> Arc<Self> {
         Arc::new(Pool {
             walkers,
             waiting: AtomicUsize::new(0),
+            ahead,
+            budget,
             state: Mutex::new(State {
-                dirs: Vec::new(),
+                dirs: VecDeque::new(),
                 lent: Vec::new(),
                 busy: 0,
                 closed: false,
@@ -98,7 +115,11 @@ impl Pool {
             if crate::interrupt::requested() {
                 return None;
             }
-            let work = match st.dirs.pop() {
+            let dir = match self.ahead && crate::tree::open_dirs() < self.budget / 2 {
+                true => st.dirs.pop_front(),
+                false => st.dirs.pop_back(),
+            };
+            let work = match dir {
                 Some(p) => Some(Work::Dir(p)),
                 None => st.lent.pop().map(Work::Entries),
             };
@@ -139,10 +160,14 @@ impl Pool {
     }
 
     /// Add directories found (in the order they are to be taken last).
-    pub(super) fn give(&self, found: impl Iterator<Item = PendingDir>) {
+    pub(super) fn give(&self, found: impl DoubleEndedIterator<Item = PendingDir>) {
         let mut st = self.lock();
         let before = st.dirs.len();
-        st.dirs.extend(found);
+        match self.ahead {
+            // Those found first at the front, after those found before.
+            true => st.dirs.extend(found.rev()),
+            false => st.dirs.extend(found),
+        }
         let added = st.dirs.len() > before;
         drop(st);
         if added {

@@ -532,11 +532,14 @@ pub fn verify_size(
 /// until its parent exists; a failed parent makes it fail silently (the
 /// parent's failure was reported).
 pub fn create_dir(item: &Item, progress: &dyn Progress) {
-    let Kind::Dir { node, mode } = &item.kind else {
+    let Kind::Dir { node, mode, made } = &item.kind else {
         return;
     };
     let state = match item.dst_dir.wait() {
-        DstState::Ready { fd, .. } => match make_dir(item, fd.as_fd(), *mode) {
+        DstState::Ready { fd, .. } => match match made {
+            true => dest::open_made_dir(item, fd.as_fd(), true),
+            false => make_dir(item, fd.as_fd(), *mode),
+        } {
             Ok(state) => {
                 // Report before publishing, so `-v` lists a directory before its contents.
                 if let DstState::Ready { fresh: true, .. } = state {

@@ -24,6 +24,13 @@ fn filesystem(path: &Path) -> Option<(i64, u64)> {
     Some((fs.f_type as i64, st.st_dev))
 }
 
+/// Is the directory `fd` on btrfs? (The walkers schedule for it:
+/// `walk::ahead`.)
+pub fn is_btrfs(fd: std::os::fd::BorrowedFd<'_>) -> bool {
+    #[allow(clippy::unnecessary_cast)] // f_type's width differs between architectures
+    rustix::fs::fstatfs(fd).is_ok_and(|fs| fs.f_type as i64 == CLONING[0].0)
+}
+
 /// Names of common filesystems that do not clone, for messages.
 const OTHERS: [(i64, &str); 5] = [
     (0xEF53, "ext4"),
