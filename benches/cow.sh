@@ -8,6 +8,8 @@
 #     benches/cow.sh [UCP_BINARY]                       # /usr/share, btrfs xfs ext4, 5 runs
 #     RUNS=7 TREE=/usr/include FILESYSTEMS="btrfs" benches/cow.sh target/release/uring-cp
 #     UCP_JOBS="1 2 8" benches/cow.sh                   # also uring-cp -j 1, -j 2, -j 8
+#     CPZ_SHARED=1 benches/cow.sh                       # also cpz with its threads sharing one
+#                                                       # descriptor table, as uring-cp's do
 #
 # Rivals (cpz, xcp, fcp) are used when on PATH or in ~/.cargo/bin; INSTALL=1 installs the
 # missing ones with `cargo install --locked` first. Needs root (loop devices, mounts) and
@@ -39,6 +41,11 @@ tools=("cp|cp -r SRC DST" "uring-cp|$UCP -r SRC DST" "uring-cp-portable|$UCP --e
 # UCP_JOBS="1 2 8": also uring-cp with those worker counts (-j), to measure the best default.
 for j in ${UCP_JOBS:-}; do tools+=("uring-cp-j$j|$UCP -j $j -r SRC DST"); done
 command -v cpz >/dev/null && tools+=("cpz|cpz SRC DST")
+if [[ ${CPZ_SHARED:-0} == 1 ]] && command -v cpz >/dev/null; then
+    probe=$work/nounshare
+    cc -O2 -o "$probe" "$(dirname "$0")/probes/shared-fd-table/nounshare.c"
+    tools+=("cpz-shared-fds|$probe $(command -v cpz) SRC DST")
+fi
 command -v xcp >/dev/null && tools+=("xcp|xcp -r SRC DST")
 command -v fcp >/dev/null && tools+=("fcp|fcp SRC DST")
 

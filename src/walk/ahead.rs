@@ -11,7 +11,7 @@
 //! walkers: 2,618 sleeps on a tree lock under `btrfs_add_link` against cpz's
 //! 463. Made when found, and taken in the order found, a directory is filled
 //! after later ones were made (cpz works this way): its entries go where the
-//! other walker is not. Medians of 7: 1,401 -> 1,318 ms (cpz 1,266). Either
+//! other walker is not. Medians of 7: 1,396 -> 1,310 ms (cpz 1,251). Either
 //! half alone measured nothing (1,375 and 1,436), and on xfs, which keeps
 //! each directory's entries in its own blocks, both together were slower
 //! (1,107 -> 1,173 ms, cpz 1,100): so btrfs only.
