@@ -3,7 +3,12 @@
 //! Made ahead or not, the copy is the one GNU cp makes, compared on the same
 //! btrfs: modes (read-only, odd, sticky, set-id dropped, set-group-ID
 //! inherited from the destination) under two umasks, `-a`; `cp -r d d/sub`
-//! still writes nothing; and a wide tree with few descriptors (the walkers go depth-first again past half the budget).
+//! still writes nothing; and a wide tree with few descriptors (the walkers go
+//! depth-first again past half the budget). Faults injected with strace: a
+//! source directory that cannot be read after its copy was made ahead (as GNU
+//! cp, the copy stays, empty), and a directory whose copy cannot be made,
+//! ahead or when taken (reported once, its contents left out, the rest
+//! copied).
 
 mod common;
 
@@ -125,5 +130,112 @@ fn directories_made_ahead_on_btrfs_are_the_ones_cp_makes() {
         &snapshot(&root.join("src/wide")),
         "uring-cp",
         "source",
+    );
+}
+
+/// Every entry of `root` but those under `left_out`.
+fn without(root: &Path, left_out: &str) -> Vec<Entry> {
+    snapshot(root)
+        .into_iter()
+        .filter(|e| {
+            e.path != left_out.as_bytes() && !e.path.starts_with(format!("{left_out}/").as_bytes())
+        })
+        .collect()
+}
+
+#[test]
+fn faults_around_directories_made_ahead_on_btrfs() {
+    if !have_strace() {
+        return;
+    }
+    let mnt = match LoopFs::new("btrfs") {
+        Ok(m) => m,
+        Err(why) => return skip(&format!("directories made ahead, faults: {why}")),
+    };
+    let root = mnt.path();
+    let src = Fx::new(root.join("src"));
+    src.dir(".", 0o755)
+        .file("a/f", 0o644, "f")
+        .file("a/x-dir/g", 0o644, "g")
+        .file("a/x-dir/deeper/h", 0o644, "h")
+        .file("b/i", 0o644, "i");
+    let before = snapshot(&root.join("src"));
+
+    // The source directory cannot be listed (getdents64 on its descriptor
+    // fails; strace -P matches the descriptor's path for both tools): its
+    // copy, made ahead when its parent was listed, stays empty, as GNU cp's
+    // (made before it reads the source) does.
+    let gone = root.join("src/a/x-dir");
+    let inject = |out: &str, program: &str, extra: &[&str]| {
+        let mut args: Vec<String> = ["-f", "-qq", "-o", "/dev/null", "-P"]
+            .map(String::from)
+            .to_vec();
+        args.push(gone.to_string_lossy().into_owned());
+        args.extend(["-e", "inject=getdents64:error=EIO", program].map(String::from));
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args.extend(["-r", "src", out].map(String::from));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_in("strace", &args, root, 0o022)
+    };
+    let ours = inject("ours-eio", BIN, &["--debug"]);
+    let gnu = inject("gnu-eio", gnu_cp(), &[]);
+    assert_eq!(ours.code, Some(1), "[unreadable source directory]: {ours}");
+    assert_eq!(
+        gnu.code,
+        Some(1),
+        "[unreadable source directory] GNU cp: {gnu}"
+    );
+    assert!(
+        ours.stderr_str().contains("directories are made as found"),
+        "[unreadable source directory]: not made ahead: {ours}"
+    );
+    assert!(
+        ours.stderr_str()
+            .contains("cannot read directory 'src/a/x-dir': Input/output error"),
+        "[unreadable source directory]: {ours}"
+    );
+    assert_snapshots_eq(
+        "[unreadable source directory]",
+        &snapshot(&root.join("ours-eio")),
+        &snapshot(&root.join("gnu-eio")),
+        "uring-cp",
+        "GNU cp",
+    );
+
+    // The copy of x-dir cannot be made (every mkdirat of that name fails:
+    // ahead, then again when the directory is taken): one message naming
+    // it, its contents left out, everything else copied, exit 1.
+    let mut args: Vec<&str> = vec!["-f", "-qq", "-o", "/dev/null", "-P", "x-dir"];
+    args.extend([
+        "-e",
+        "inject=mkdirat:error=EACCES",
+        BIN,
+        "-r",
+        "src",
+        "ours-eacces",
+    ]);
+    let out = run_in("strace", &args, root, 0o022);
+    assert_eq!(out.code, Some(1), "[directory not made]: {out}");
+    let err = out.stderr_str();
+    assert_eq!(
+        err.matches("cannot create directory 'ours-eacces/a/x-dir': Permission denied")
+            .count(),
+        1,
+        "[directory not made]: {out}"
+    );
+    assert_eq!(err.lines().count(), 1, "[directory not made]: {out}");
+    assert_snapshots_eq(
+        "[directory not made]",
+        &snapshot(&root.join("ours-eacces")),
+        &without(&root.join("src"), "a/x-dir"),
+        "uring-cp",
+        "source without a/x-dir",
+    );
+    assert_snapshots_eq(
+        "[source untouched]",
+        &snapshot(&root.join("src")),
+        &before,
+        "after",
+        "before",
     );
 }
