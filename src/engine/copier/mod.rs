@@ -536,22 +536,26 @@ pub fn create_dir(item: &Item, progress: &dyn Progress) {
         return;
     };
     let state = match item.dst_dir.wait() {
-        DstState::Ready { fd, .. } => match match made {
-            true => dest::open_made_dir(item, fd.as_fd(), true),
-            false => make_dir(item, fd.as_fd(), *mode),
-        } {
-            Ok(state) => {
-                // Report before publishing, so `-v` lists a directory before its contents.
-                if let DstState::Ready { fresh: true, .. } = state {
-                    progress.done(item, 0);
+        DstState::Ready { fd, .. } => {
+            let opened = match made {
+                // Made when its parent was listed (`walk::ahead`).
+                true => dest::open_made_dir(item, fd.as_fd(), true),
+                false => make_dir(item, fd.as_fd(), *mode),
+            };
+            match opened {
+                Ok(state) => {
+                    // Report before publishing, so `-v` lists a directory before its contents.
+                    if let DstState::Ready { fresh: true, .. } = state {
+                        progress.done(item, 0);
+                    }
+                    state
                 }
-                state
+                Err(f) => {
+                    progress.failure(&f);
+                    DstState::Failed
+                }
             }
-            Err(f) => {
-                progress.failure(&f);
-                DstState::Failed
-            }
-        },
+        }
         DstState::Failed => DstState::Failed,
     };
     node.set(state);
