@@ -2,7 +2,8 @@
 //! its parent and take directories in the order found (`walk/ahead.rs`).
 //! Made ahead or not, the copy is the one GNU cp makes, compared on the same
 //! btrfs: modes (read-only, odd, sticky, set-id dropped, set-group-ID
-//! inherited from the destination) under two umasks, `-a`; `cp -r d d/sub`
+//! inherited from the destination) under two umasks, `-a`; not from another
+//! filesystem (nothing is cloned there); `cp -r d d/sub`
 //! still writes nothing; and a wide tree with few descriptors (the walkers go
 //! depth-first again past half the budget). Faults injected with strace: a
 //! source directory that cannot be read after its copy was made ahead (as GNU
@@ -114,6 +115,40 @@ fn directories_made_ahead_on_btrfs_are_the_ones_cp_makes() {
         &before,
         "after",
         "before",
+    );
+
+    // From another filesystem into btrfs the bytes are copied, not cloned,
+    // and directories are made when taken (ahead measured slower there).
+    let elsewhere = tempfile::tempdir().expect("a temporary directory");
+    build(&Fx::new(elsewhere.path().join("src")));
+    let from = elsewhere.path().join("src");
+    let path = from.to_str().expect("a UTF-8 temporary path");
+    let out = run_in(
+        BIN,
+        &[
+            "-r",
+            "--debug",
+            "--engine",
+            "walkers",
+            from.to_str().expect("a UTF-8 temporary path"),
+            "from-elsewhere",
+        ],
+        root,
+        0o022,
+    );
+    assert_eq!(out.code, Some(0), "[from another filesystem]: {out}");
+    assert!(
+        !out.stderr_str().contains("directories are made as found"),
+        "[from another filesystem]: made ahead: {out}"
+    );
+    let gnu = run_in(gnu_cp(), &["-r", path, "gnu-from-elsewhere"], root, 0o022);
+    assert_eq!(gnu.code, Some(0), "[from another filesystem] GNU cp: {gnu}");
+    assert_snapshots_eq(
+        "[from another filesystem]",
+        &snapshot(&root.join("from-elsewhere")),
+        &snapshot(&root.join("gnu-from-elsewhere")),
+        "uring-cp",
+        "GNU cp",
     );
 
     // Few descriptors: 150 directories wait with their parents open.
