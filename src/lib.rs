@@ -163,7 +163,7 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
         cfg.reflink,
     );
     let opts = engine_options(&cfg, &archive, &links);
-    let mut engine = match start_engine(&cfg, opts, clones, &*progress) {
+    let mut engine = match start_engine(&cfg, opts, clones.is_some(), &*progress) {
         Ok(e) => e,
         Err(status) => return status,
     };
@@ -232,7 +232,7 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
         false => None,
     };
     let how = Scheduling {
-        clones,
+        ahead: clones == Some(engine::mover::clonefs::BTRFS),
         debug: cfg.debug && !cfg.quiet,
     };
     let deletions = match copy(&mut *engine, roots, options, &links, &progress, how) {
@@ -343,11 +343,11 @@ fn start_engine(
 
 /// What [`copy`] needs to know to schedule the walkers.
 struct Scheduling {
-    /// The copy is within one cloning filesystem (every file is cloned).
-    /// Into btrfs, and there only, the walkers then make directories ahead
-    /// (`walk::ahead`): copying the bytes of /usr/share from another
-    /// filesystem into btrfs, it measured slower (2,515 -> 2,616 ms, 7 runs).
-    clones: bool,
+    /// The copy is within one btrfs filesystem (every file is cloned): the
+    /// walkers make directories ahead (`walk::ahead`). Not when the bytes
+    /// are copied into btrfs from another filesystem: /usr/share, 7 runs,
+    /// 2,487 ms without, 2,600 with.
+    ahead: bool,
     /// `--debug`: say so.
     debug: bool,
 }
@@ -387,19 +387,10 @@ fn copy(
     let deletions = match engine.walkers() {
         Some((walkers, files)) => {
             drop(queues);
-            // Within one cloning filesystem, where the first operand's copy
-            // goes decides (`walk::ahead`).
-            let ahead = how.clones
-                && roots.first().is_some_and(|r| match r.dst_dir.state() {
-                    Some(tree::DstState::Ready { fd, .. }) => {
-                        engine::mover::clonefs::is_btrfs(std::os::fd::AsFd::as_fd(fd))
-                    }
-                    _ => false,
-                });
-            if ahead && how.debug {
+            if how.ahead && how.debug {
                 eprintln!("uring-cp: the destination is on btrfs: directories are made as found");
             }
-            walker.take_whole_directories(walkers, files, ahead);
+            walker.take_whole_directories(walkers, files, how.ahead);
             walker.run(roots)
         }
         None => std::thread::scope(|s| {

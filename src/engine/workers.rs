@@ -42,12 +42,12 @@ pub fn for_copy(per_cpu: bool) -> usize {
 }
 
 /// Are the first source and the destination on one cloning filesystem, with
-/// cloning allowed (so files are cloned, not read)? `dest` need not exist
-/// yet (its parent is asked). Only a guess: the copy itself works whatever
-/// this says.
-pub fn clones(first_source: Option<&Path>, dest: &Path, reflink: Reflink) -> bool {
-    reflink != Reflink::Never
-        && first_source.is_some_and(|src| {
-            clonefs::same_cloning_filesystem(src, clonefs::existing_or_parent(dest))
-        })
+/// cloning allowed (so files are cloned, not read)? Its name if so
+/// (`clonefs::BTRFS`, "xfs"). `dest` need not exist yet (its parent is
+/// asked). Only a guess: the copy itself works whatever this says.
+pub fn clones(first_source: Option<&Path>, dest: &Path, reflink: Reflink) -> Option<&'static str> {
+    match (reflink, first_source) {
+        (Reflink::Never, _) | (_, None) => None,
+        (_, Some(src)) => clonefs::same_cloning_filesystem(src, clonefs::existing_or_parent(dest)),
+    }
 }

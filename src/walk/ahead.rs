@@ -17,7 +17,7 @@
 //! each directory's entries in its own blocks, both together were slower
 //! (1,107 -> 1,173 ms, cpz 1,100): so btrfs only. And only where files are
 //! cloned: copying the bytes of /usr/share from another filesystem into
-//! btrfs, it measured slower (2,515 -> 2,616 ms, 7 runs), the copying of
+//! btrfs, it measured slower (2,487 -> 2,600 ms, 7 runs), the copying of
 //! data, not the b-tree, being what the walkers wait for there.
 //!
 //! A directory made ahead is made exactly as the walker taking it would

@@ -173,12 +173,14 @@ impl Pool {
         self.wake(false);
     }
 
-    /// Add directories found (in the order they are to be taken last).
+    /// Add directories found, the first found last (the order in which a
+    /// walker alone takes them, from the back: see `Walker::dir`).
     pub(super) fn give(&self, found: impl DoubleEndedIterator<Item = PendingDir>) {
         let mut st = self.lock();
         let before = st.dirs.len();
         match self.ahead {
-            // Those found first at the front, after those found before.
+            // In the order found, behind those found before: taken from the
+            // front, the oldest first.
             true => st.dirs.extend(found.rev()),
             false => st.dirs.extend(found),
         }

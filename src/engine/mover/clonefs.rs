@@ -1,13 +1,18 @@
 //! Which filesystems clone, asked of paths before a run: the default worker
-//! count (`engine::workers`) and `--clone-dest`'s refusal use it. The byte
+//! count (`engine::workers`), the walkers' scheduling within btrfs
+//! (`walk::ahead`) and `--clone-dest`'s refusal use it. The byte
 //! mover itself never guesses: it tries `FICLONE` and remembers the answer.
 
 use std::path::Path;
 
+/// The name [`same_cloning_filesystem`] gives btrfs (the walkers schedule
+/// for it: `walk::ahead`).
+pub const BTRFS: &str = "btrfs";
+
 /// Filesystems whose files can be cloned within one filesystem, by statfs
 /// `f_type`, with their names for messages.
 const CLONING: [(i64, &str); 2] = [
-    (0x9123_683E, "btrfs"),
+    (0x9123_683E, BTRFS),
     (0x5846_5342, "xfs"), // where made with reflink=1 (the default since xfsprogs 5.1)
 ];
 
@@ -22,13 +27,6 @@ fn filesystem(path: &Path) -> Option<(i64, u64)> {
     let fs = rustix::fs::statfs(path).ok()?;
     #[allow(clippy::unnecessary_cast)] // f_type's width differs between architectures
     Some((fs.f_type as i64, st.st_dev))
-}
-
-/// Is the directory `fd` on btrfs? (The walkers schedule for it:
-/// `walk::ahead`.)
-pub fn is_btrfs(fd: std::os::fd::BorrowedFd<'_>) -> bool {
-    #[allow(clippy::unnecessary_cast)] // f_type's width differs between architectures
-    rustix::fs::fstatfs(fd).is_ok_and(|fs| fs.f_type as i64 == CLONING[0].0)
 }
 
 /// Names of common filesystems that do not clone, for messages.
@@ -56,11 +54,11 @@ pub fn existing_or_parent(path: &Path) -> &Path {
     }
 }
 
-/// Are `a` and `b` on one filesystem of a type that clones?
-pub fn same_cloning_filesystem(a: &Path, b: &Path) -> bool {
+/// Are `a` and `b` on one filesystem of a type that clones? Its name if so.
+pub fn same_cloning_filesystem(a: &Path, b: &Path) -> Option<&'static str> {
     match (filesystem(a), filesystem(b)) {
-        (Some((ka, da)), Some((kb, db))) => da == db && ka == kb && cloning(ka).is_some(),
-        _ => false,
+        (Some((ka, da)), Some((kb, db))) if da == db && ka == kb => cloning(ka),
+        _ => None,
     }
 }
 
