@@ -382,8 +382,9 @@ impl Archive {
             Dst::Fd(fd) => rustix::fs::fchmod(fd, m),
             Dst::At { dir, name, .. } => rustix::fs::chmodat(dir, name, m, AtFlags::empty()),
         };
-        if let Err(e) = r.ctx(Op::PreservePerms, &dst_path()) {
-            self.progress.error(&e);
+        if let Err(e) = r {
+            self.progress
+                .error(&CopyError::new(Op::PreservePerms, dst_path(), e.into()));
         }
     }
 }

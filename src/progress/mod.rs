@@ -10,12 +10,14 @@
 //! ([`log`]) the console also appends what it says to a file.
 
 pub mod bar;
+mod counter;
 pub mod lines;
 pub mod log;
 pub mod summary;
 
 use crate::error::{CopyError, Failure};
 use crate::tree::{Item, Kind};
+pub use counter::Counter;
 use std::io::Write;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -75,14 +77,14 @@ pub struct RingUsage {
     pub enters: u64,
 }
 
-/// Counters for a run.
+/// Counters for a run (those bumped per entry are [`Counter`]s).
 #[derive(Debug, Default)]
 pub struct Stats {
-    pub files: AtomicU64,
-    pub dirs: AtomicU64,
-    pub symlinks: AtomicU64,
-    pub specials: AtomicU64,
-    pub bytes: AtomicU64,
+    pub files: Counter,
+    pub dirs: Counter,
+    pub symlinks: Counter,
+    pub specials: Counter,
+    pub bytes: Counter,
     pub skipped: AtomicU64,
     pub failed: AtomicU64,
     /// Source entries the walk listed that were gone when reached.
@@ -93,9 +95,9 @@ pub struct Stats {
     pub deleted: AtomicU64,
     pub delete_stopped: AtomicBool,
     /// Regular files the walker has found so far.
-    pub found_files: AtomicU64,
+    pub found_files: Counter,
     /// Entries of any kind the walker has found so far.
-    pub found: AtomicU64,
+    pub found: Counter,
     pub walk_done: AtomicBool,
     pub ring_submitted: AtomicU64,
     pub ring_completed: AtomicU64,

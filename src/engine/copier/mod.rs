@@ -20,7 +20,7 @@ mod verify;
 use crate::config::{Overwrite, Reflink};
 use crate::engine::mover::{Ends, Mover};
 use crate::engine::outcome::{Done, Outcome, report};
-use crate::error::{CopyError, Failure, IoContext, Op, errno, quote};
+use crate::error::{CopyError, Failure, Op, errno, quote};
 use crate::meta::{self, Archive};
 use crate::progress::Progress;
 use crate::tree::SrcStat;
@@ -287,7 +287,9 @@ impl FileCopier {
         }
         let src = rustix::fs::openat(&item.src_dir.fd, item.name.as_c_str(), flags, Mode::empty())
             .map_err(|e| item.error(Op::OpenRead, false, e.into()))?;
-        let st = rustix::fs::fstat(&src).ctx(Op::Stat, &item.src_path())?;
+        // (The path is built only for a message: joining it costs an allocation per file.)
+        let st = rustix::fs::fstat(&src)
+            .map_err(|e| CopyError::new(Op::Stat, item.src_path(), e.into()))?;
         if !as_data && FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
             return Err(item.error(Op::Changed, false, errno(libc::EINVAL)).into());
         }

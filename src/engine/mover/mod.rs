@@ -47,14 +47,14 @@
 
 pub mod clonefs;
 pub mod holes;
+mod verdicts;
 
 use crate::error::{CopyError, Op};
 use crate::tree::Item;
 use rustix::io::Errno;
 use rustix::pipe::SpliceFlags;
-use std::collections::{HashMap, HashSet};
 use std::os::fd::{BorrowedFd, OwnedFd};
-use std::sync::Mutex;
+use verdicts::Verdicts;
 
 /// Most bytes moved by one copy_file_range call, and between two looks for an
 /// interrupt (64 MiB take ~30 ms here).
@@ -85,14 +85,14 @@ pub struct Mover {
     /// copy_file_range may be tried at all (not with --reflink=never: it may clone).
     cfr: bool,
     /// Device pairs between which copy_file_range was refused.
-    refused: Mutex<HashSet<(u64, u64)>>,
+    refused: Verdicts,
     /// Device pairs between which splice was refused.
-    splice_refused: Mutex<HashSet<(u64, u64)>>,
+    splice_refused: Verdicts,
     /// --reflink=auto: whole files may be cloned.
     clone: bool,
     /// Device pairs whose clone verdict is known: `true` where FICLONE
     /// worked, `false` where it was refused.
-    clones: Mutex<HashMap<(u64, u64), bool>>,
+    clones: Verdicts,
 }
 
 impl Mover {
@@ -102,10 +102,10 @@ impl Mover {
         Mover {
             chunk,
             cfr,
-            refused: Mutex::new(HashSet::new()),
-            splice_refused: Mutex::new(HashSet::new()),
+            refused: Verdicts::default(),
+            splice_refused: Verdicts::default(),
             clone,
-            clones: Mutex::new(HashMap::new()),
+            clones: Verdicts::default(),
         }
     }
 
@@ -117,7 +117,7 @@ impl Mover {
 
     /// What the pair of devices answered to a clone, if it was asked yet.
     fn clone_known(&self, devs: (u64, u64)) -> Option<bool> {
-        self.clones.lock().ok().and_then(|c| c.get(&devs).copied())
+        self.clones.get(devs)
     }
 
     /// Clone the whole source into the (empty) destination, where the pair of
@@ -137,11 +137,10 @@ impl Mover {
             Err(_) => None,
         };
         // Written only when new: the walkers share this map, file after file.
-        if verdict.is_some()
+        if let Some(v) = verdict
             && verdict != known
-            && let (Some(v), Ok(mut c)) = (verdict, self.clones.lock())
         {
-            c.insert(ends.devs, v);
+            self.clones.set(ends.devs, v);
         }
         verdict == Some(true)
     }
@@ -237,14 +236,12 @@ impl Mover {
 }
 
 /// Is `devs` in the set (a verdict remembered for a pair of devices)?
-fn known(set: &Mutex<HashSet<(u64, u64)>>, devs: (u64, u64)) -> bool {
-    set.lock().is_ok_and(|r| r.contains(&devs))
+fn known(set: &Verdicts, devs: (u64, u64)) -> bool {
+    set.get(devs).is_some()
 }
 
-fn remember(set: &Mutex<HashSet<(u64, u64)>>, devs: (u64, u64)) {
-    if let Ok(mut r) = set.lock() {
-        r.insert(devs);
-    }
+fn remember(set: &Verdicts, devs: (u64, u64)) {
+    set.set(devs, true);
 }
 
 /// How far a fast way of moving bytes got.
