@@ -215,6 +215,17 @@ impl DstDir {
         self.in_the_way.load(Relaxed)
     }
 
+    /// This directory was just made in `parent`, so it is on the parent's
+    /// device: asked once for a tree the run makes, not once per directory
+    /// (an `fstat` each). Only a key for what the byte mover remembers per
+    /// pair of devices, so a mount over the new directory in between costs a
+    /// wrong guess, never a wrong copy.
+    pub fn inherit_dev(&self, parent: &DstDir) {
+        if let Some(dev) = parent.dev() {
+            let _ = self.dev.set(Some(dev));
+        }
+    }
+
     /// The device of the open directory, which is that of every file created
     /// in it (`None` when it is not open or cannot be stat'ed).
     pub fn dev(&self) -> Option<u64> {

@@ -549,6 +549,7 @@ pub fn create_dir(item: &Item, progress: &dyn Progress) {
                     // Report before publishing, so `-v` lists a directory before its contents.
                     if let DstState::Ready { fresh: true, .. } = state {
                         progress.done(item, 0);
+                        node.inherit_dev(&item.dst_dir);
                     }
                     state
                 }
