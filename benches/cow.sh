@@ -2,14 +2,17 @@
 # Same-filesystem copies on copy-on-write filesystems (issue 17): a real tree is put into a
 # fresh btrfs, xfs (reflink=1) and ext4 image on a RAM-backed loop device, then copied within
 # that filesystem by each tool, warm, interleaved, RUNS runs each. Prints the median wall time,
-# its ratio to `cp -r`, and the space each copy does not share with its source (btrfs: `btrfs
-# filesystem du` exclusive bytes; xfs, ext4: growth of the used space, so a clone shows ~0).
+# its ratio to `cp -r`, the median CPU time (user + system), and the space each copy does not
+# share with its source (btrfs: `btrfs filesystem du` exclusive bytes; xfs, ext4: growth of the
+# used space, so a clone shows ~0).
 #
 #     benches/cow.sh [UCP_BINARY]                       # /usr/share, btrfs xfs ext4, 5 runs
 #     RUNS=7 TREE=/usr/include FILESYSTEMS="btrfs" benches/cow.sh target/release/uring-cp
 #     UCP_JOBS="1 2 8" benches/cow.sh                   # also uring-cp -j 1, -j 2, -j 8
 #     CPZ_SHARED=1 benches/cow.sh                       # also cpz with its threads sharing one
-#                                                       # descriptor table, as uring-cp's do
+#                                                       # descriptor table, as uring-cp's do,
+#                                                       # and cpz under the same seccomp filter
+#                                                       # with its tables private (the control)
 #
 # Rivals (cpz, xcp, fcp) are used when on PATH or in ~/.cargo/bin; INSTALL=1 installs the
 # missing ones with `cargo install --locked` first. Needs root (loop devices, mounts) and
@@ -25,6 +28,7 @@ FILESYSTEMS=${FILESYSTEMS:-btrfs xfs ext4}
 export PATH="$PATH:$HOME/.cargo/bin"
 command -v mkfs.btrfs >/dev/null || apt-get install -y -qq btrfs-progs >/dev/null
 command -v mkfs.xfs >/dev/null || apt-get install -y -qq xfsprogs >/dev/null
+[[ -x /usr/bin/time ]] || apt-get install -y -qq time >/dev/null
 for t in cpz xcp fcp; do
     if ! command -v "$t" >/dev/null && [[ ${INSTALL:-0} == 1 ]]; then
         cargo install --locked -q "$t" || echo "cow.sh: could not install $t" >&2
@@ -45,6 +49,8 @@ if [[ ${CPZ_SHARED:-0} == 1 ]] && command -v cpz >/dev/null; then
     probe=$work/nounshare
     cc -O2 -o "$probe" "$(dirname "$0")/probes/shared-fd-table/nounshare.c"
     tools+=("cpz-shared-fds|$probe $(command -v cpz) SRC DST")
+    # The same seccomp filter, unshare let through: what the filter alone costs.
+    tools+=("cpz-filter-only|env NOUNSHARE_CONTROL=1 $probe $(command -v cpz) SRC DST")
 fi
 command -v xcp >/dev/null && tools+=("xcp|xcp -r SRC DST")
 command -v fcp >/dev/null && tools+=("fcp|fcp SRC DST")
@@ -53,7 +59,7 @@ median() { python3 -c 'import sys, statistics; print(statistics.median(float(x) 
 used() { sync; df --output=used -B1 "$work/mnt" | tail -1; }
 
 printf 'tree %s, %s runs, %s\n' "$TREE" "$RUNS" "$(uname -r)"
-printf '%-7s %-18s %9s %8s %14s\n' fs tool median_s vs_cp unshared_MiB
+printf '%-7s %-18s %9s %8s %9s %14s\n' fs tool median_s vs_cp cpu_s unshared_MiB
 for fs in $FILESYSTEMS; do
     umount "$work/mnt" 2>/dev/null || true
     rm -f "$work/img"
@@ -67,7 +73,7 @@ for fs in $FILESYSTEMS; do
     cp -a "$TREE" "$work/mnt/src"
     sync
     find "$work/mnt/src" -type f -print0 | xargs -0 cat >/dev/null 2>&1 || true # warm
-    declare -A times=() space=()
+    declare -A times=() cpu=() space=()
     for ((i = 0; i < RUNS; i++)); do
         for entry in "${tools[@]}"; do
             label=${entry%%|*}
@@ -77,9 +83,10 @@ for fs in $FILESYSTEMS; do
             cmd=${cmd//DST/$dst}
             before=$(used)
             t0=$(date +%s.%N)
-            $cmd || echo "cow.sh: $label failed" >&2
+            /usr/bin/time -f '%U %S' -o "$work/cpu" $cmd || echo "cow.sh: $label failed" >&2
             t1=$(date +%s.%N)
             times[$label]+="$(python3 -c "print($t1 - $t0)") "
+            cpu[$label]+="$(awk 'END {print $1 + $2}' "$work/cpu") "
             if [[ $i == 0 ]]; then
                 if [[ $fs == btrfs ]]; then
                     sync
@@ -96,9 +103,10 @@ for fs in $FILESYSTEMS; do
     for entry in "${tools[@]}"; do
         label=${entry%%|*}
         med=$(tr ' ' '\n' <<< "${times[$label]}" | grep . | median)
-        printf '%-7s %-18s %9.3f %8.3f %14.1f\n' "$fs" "$label" "$med" \
-            "$(python3 -c "print($med / $cp_med)")" \
+        cpu_med=$(tr ' ' '\n' <<< "${cpu[$label]}" | grep . | median)
+        printf '%-7s %-18s %9.3f %8.3f %9.2f %14.1f\n' "$fs" "$label" "$med" \
+            "$(python3 -c "print($med / $cp_med)")" "$cpu_med" \
             "$(python3 -c "print(max(0, ${space[$label]}) / 1048576)")"
     done
-    unset times space
+    unset times cpu space
 done
