@@ -411,3 +411,73 @@ fn a_source_rewritten_during_its_clone_is_never_a_mix() {
         );
     }
 }
+
+/// What a pair of devices answered is kept per pair: in one run, files from
+/// a filesystem that cannot clone into btrfs (ext4: refused) and files from
+/// the destination's own btrfs (cloned) go to one destination, in both
+/// orders. A verdict learnt for one pair must not decide for the other:
+/// every copy equals its source, and every copy from the same btrfs shares
+/// its blocks (as GNU cp's does), whichever operand came first.
+#[test]
+fn clone_verdicts_are_kept_per_pair_of_devices() {
+    if !has_command("filefrag") {
+        skip("clone verdicts per device pair: filefrag is not installed (e2fsprogs)");
+        return;
+    }
+    let (btrfs, ext4) = match (LoopFs::new("btrfs"), LoopFs::new("ext4")) {
+        (Ok(b), Ok(e)) => (b, e),
+        (Err(why), _) | (_, Err(why)) => {
+            skip(&format!("clone verdicts per device pair: {why}"));
+            return;
+        }
+    };
+    let root = btrfs.path();
+    let mut rng = Rng(23);
+    let (same, other) = (
+        Fx::new(root.join("same")),
+        Fx::new(ext4.path().join("other")),
+    );
+    same.dir(".", 0o755);
+    other.dir(".", 0o755);
+    for i in 0..40 {
+        same.file(format!("s{i}"), 0o644, rng.bytes(5000 + i * 1000));
+        other.file(format!("o{i}"), 0o644, rng.bytes(5000 + i * 1000));
+    }
+    let other = ext4.path().join("other").display().to_string();
+    let mut failures = Failures::default();
+    for engine in engines_and_ring_reads() {
+        for (order, operands) in [
+            ("other first", [other.as_str(), "same"]),
+            ("same first", ["same", other.as_str()]),
+        ] {
+            failures.check(|| {
+                let ctx = format!("[engine={engine}, {order}]");
+                let dst = format!("dst-{engine}-{}", order.replace(' ', "-"));
+                fs::create_dir(root.join(&dst)).unwrap();
+                let args: Vec<&str> = operands.iter().copied().chain([dst.as_str()]).collect();
+                let out = run_uring_cp(engine, &["-r"], &args, root, &RunOpts::default());
+                assert_eq!(out.code, Some(0), "{ctx}: {out}");
+                for (name, src) in [
+                    ("same", root.join("same")),
+                    ("other", ext4.path().join("other")),
+                ] {
+                    assert_snapshots_eq(
+                        &ctx,
+                        &snapshot(&root.join(&dst).join(name)),
+                        &snapshot(&src),
+                        "copy",
+                        "source",
+                    );
+                }
+                for f in &files(&root.join("same")) {
+                    assert!(
+                        shares(&root.join(&dst).join("same").join(f)),
+                        "{ctx}: same/{} was not cloned from its source on the same btrfs",
+                        f.display()
+                    );
+                }
+            });
+        }
+    }
+    failures.finish();
+}
