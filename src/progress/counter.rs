@@ -4,9 +4,10 @@
 //! Why not one `AtomicU64`: with two walkers each adding to the same counters
 //! for every file (found, done, bytes), the counters' cache line went back and
 //! forth between the CPUs several times per file. Each thread adds to a
-//! stripe of its own (on its own cache line); a read sums the stripes. The
-//! same methods as an `AtomicU64` (`fetch_add`, `load`), so readers do not
-//! change.
+//! stripe of its own (on its own cache line); a read sums the stripes. It
+//! has the `AtomicU64` methods the counters were used with (`fetch_add`,
+//! which returns nothing here, `load`, and `store` for tests), so their
+//! readers did not change.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

@@ -130,6 +130,33 @@ impl FileCopier {
         self.handle_inner(item, progress, buf, false);
     }
 
+    /// For walkers (see `walk::pool`): like [`FileCopier::create_now`], but a
+    /// large regular file is given back uncopied (opened and stat'ed only,
+    /// nothing written), for the pool to hand to whichever walker is free,
+    /// so that the large files of one directory are copied at once.
+    pub fn create_now_or_give_back(
+        &self,
+        item: Item,
+        progress: &dyn Progress,
+        buf: &mut Vec<u8>,
+    ) -> Option<Item> {
+        if crate::interrupt::requested() || !matches!(item.kind, Kind::File { .. }) {
+            self.handle_inner(item, progress, buf, false);
+            return None;
+        }
+        let (dst, fresh) = match item.dst_dir.wait() {
+            DstState::Ready { fd, fresh } => (fd.as_fd(), *fresh),
+            DstState::Failed => return None,
+        };
+        match self.copy_file(&item, dst, fresh, buf, true) {
+            Ok(Copied::Queued) => Some(item),
+            copied => {
+                self.settle(item, copied, progress);
+                None
+            }
+        }
+    }
+
     pub(super) fn handle_inner(
         &self,
         item: Item,
