@@ -90,6 +90,6 @@ impl FileCopier {
 
     /// Copy a large file taken from the queue, and report it.
     pub fn handle_large(&self, item: Item, progress: &dyn Progress, buf: &mut Vec<u8>) {
-        self.handle_inner(item, progress, buf, false);
+        self.handle_inner(item, progress, buf, super::Large::CopyHere);
     }
 }

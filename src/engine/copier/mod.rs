@@ -69,6 +69,18 @@ pub struct FileCopier {
     need_sync: bool,
 }
 
+/// What [`FileCopier::handle_inner`] does with a large regular file (see
+/// `large.rs`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Large {
+    /// Queue it for whichever worker of a multi-worker engine is free.
+    Queue,
+    /// Copy it here.
+    CopyHere,
+    /// Give it back uncopied, to the walker that asked.
+    GiveBack,
+}
+
 /// What became of a regular file given to the synchronous copier.
 enum Copied {
     /// Copied, linked or skipped.
@@ -121,13 +133,13 @@ impl FileCopier {
     /// large file may be queued instead, for whichever worker is free.
     /// Waits until the item's destination directory exists.
     pub fn handle(&self, item: Item, progress: &dyn Progress, buf: &mut Vec<u8>) {
-        self.handle_inner(item, progress, buf, true);
+        self.handle_inner(item, progress, buf, Large::Queue);
     }
 
     /// Like [`FileCopier::handle`], but a large file is copied here too: for
     /// walkers that create what they list (see [`crate::walk::Pool`]).
     pub fn create_now(&self, item: Item, progress: &dyn Progress, buf: &mut Vec<u8>) {
-        self.handle_inner(item, progress, buf, false);
+        self.handle_inner(item, progress, buf, Large::CopyHere);
     }
 
     /// For walkers (see `walk::pool`): like [`FileCopier::create_now`], but a
@@ -140,47 +152,42 @@ impl FileCopier {
         progress: &dyn Progress,
         buf: &mut Vec<u8>,
     ) -> Option<Item> {
-        if crate::interrupt::requested() || !matches!(item.kind, Kind::File { .. }) {
-            self.handle_inner(item, progress, buf, false);
-            return None;
-        }
-        let (dst, fresh) = match item.dst_dir.wait() {
-            DstState::Ready { fd, fresh } => (fd.as_fd(), *fresh),
-            DstState::Failed => return None,
-        };
-        match self.copy_file(&item, dst, fresh, buf, true) {
-            Ok(Copied::Queued) => Some(item),
-            copied => {
-                self.settle(item, copied, progress);
-                None
-            }
-        }
+        self.handle_inner(item, progress, buf, Large::GiveBack)
     }
 
+    /// Create `item`; a large regular file goes as `large` says. Returns it
+    /// only when it is given back ([`Large::GiveBack`]).
     pub(super) fn handle_inner(
         &self,
         item: Item,
         progress: &dyn Progress,
         buf: &mut Vec<u8>,
-        queue: bool,
-    ) {
+        large: Large,
+    ) -> Option<Item> {
         if crate::interrupt::requested() {
-            return drop_interrupted(item);
+            drop_interrupted(item);
+            return None;
         }
         if let Kind::Dir { .. } = item.kind {
-            return create_dir(&item, progress);
+            create_dir(&item, progress);
+            return None;
         }
         let (dst, fresh) = match item.dst_dir.wait() {
             DstState::Ready { fd, fresh } => (fd.as_fd(), *fresh),
             // The directory failed and was reported: its contents cannot go anywhere.
-            DstState::Failed => return,
+            DstState::Failed => return None,
         };
         if let Kind::File { .. } = item.kind {
-            let copied = self.copy_file(&item, dst, fresh, buf, queue);
-            return self.settle(item, copied, progress);
+            let copied = self.copy_file(&item, dst, fresh, buf, large != Large::CopyHere);
+            if let (Ok(Copied::Queued), Large::GiveBack) = (&copied, large) {
+                return Some(item);
+            }
+            self.settle(item, copied, progress);
+            return None;
         }
         let made = self.create_other(&item, dst, fresh);
         report(progress, &item, made);
+        None
     }
 
     /// Like [`FileCopier::handle`] for a regular file whose destination
