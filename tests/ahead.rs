@@ -130,7 +130,7 @@ fn directories_made_ahead_on_btrfs_are_the_ones_cp_makes() {
             "--debug",
             "--engine",
             "walkers",
-            from.to_str().expect("a UTF-8 temporary path"),
+            path,
             "from-elsewhere",
         ],
         root,

@@ -301,20 +301,20 @@ impl Walker {
                     // warm into ext4, 700 ms against fcp's 405), unless it is
                     // the last: this walker would then wait while the other
                     // copies it (or take it back itself).
+                    let progress = &*self.progress;
                     let mut items = items.into_iter().peekable();
                     while let Some(item) = items.next() {
                         if crate::interrupt::requested() {
                             break;
                         }
                         if items.peek().is_some() && pool.wants_help() {
-                            let progress = &*self.progress;
                             if let Some(large) =
                                 pool.files.create_now_or_give_back(item, progress, &mut buf)
                             {
                                 pool.lend_large(large);
                             }
                         } else {
-                            pool.files.create_now(item, &*self.progress, &mut buf);
+                            pool.files.create_now(item, progress, &mut buf);
                         }
                     }
                 }
