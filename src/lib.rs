@@ -163,7 +163,7 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
         cfg.reflink,
     );
     let opts = engine_options(&cfg, &archive, &links);
-    let mut engine = match start_engine(&cfg, opts, clones.is_some(), &*progress) {
+    let (mut engine, cold) = match start_engine(&cfg, opts, clones.is_some(), &*progress) {
         Ok(e) => e,
         Err(status) => return status,
     };
@@ -233,6 +233,10 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
     };
     let how = Scheduling {
         ahead: clones == Some(engine::mover::clonefs::BTRFS),
+        list_ahead: match cold {
+            true => cfg.sources.clone(),
+            false => Vec::new(),
+        },
         debug: cfg.debug && !cfg.quiet,
     };
     let deletions = match copy(&mut *engine, roots, options, &links, &progress, how) {
@@ -290,16 +294,22 @@ fn refuse_unsupported(cfg: &Config, progress: &dyn Progress) -> Result<(), i32> 
     Ok(())
 }
 
-/// The engine asked for (or the one that works here), said with `--debug`.
+/// The engine asked for (or the one that works here), said with `--debug`,
+/// and whether `auto` found the sources not cached.
 fn start_engine(
     cfg: &Config,
     mut opts: EngineOptions,
     clones: bool,
     progress: &dyn Progress,
-) -> Result<Box<dyn engine::Engine>, i32> {
+) -> Result<(Box<dyn engine::Engine>, bool), i32> {
     // `--engine auto` looks whether the sources are cached (see `engine::cache`).
-    let cold = || engine::cache::look(&cfg.sources).cold();
+    let found_cold = std::cell::Cell::new(false);
+    let cold = || {
+        found_cold.set(engine::cache::look(&cfg.sources).cold());
+        found_cold.get()
+    };
     let (pick, why) = engine::pick(cfg.engine, &opts, clones, cold);
+    let cold = found_cold.get();
     // Cloned files, and walkers taking whole directories (files cloned, or
     // read from the cache), are CPU work only: one thread per CPU unless -j
     // says otherwise.
@@ -317,7 +327,7 @@ fn start_engine(
         let (workers, why) = match why {
             engine::Why::NoUring(why) => {
                 eprintln!("uring-cp: io_uring unavailable ({why}); using the portable engine");
-                return Ok(engine);
+                return Ok((engine, cold));
             }
             engine::Why::Asked | engine::Why::Default => (format!("{workers} worker{s}"), ""),
             engine::Why::Cached => (
@@ -338,7 +348,7 @@ fn start_engine(
             engine.name()
         );
     }
-    Ok(engine)
+    Ok((engine, cold))
 }
 
 /// What [`copy`] needs to know to schedule the walkers.
@@ -348,6 +358,9 @@ struct Scheduling {
     /// are copied into btrfs from another filesystem: /usr/share, 7 runs,
     /// 2,487 ms without, 2,600 with.
     ahead: bool,
+    /// The sources were found not cached: a list-ahead reads these operands'
+    /// directories in front of the walker (`walk::listahead`).
+    list_ahead: Vec<std::path::PathBuf>,
     /// `--debug`: say so.
     debug: bool,
 }
@@ -384,6 +397,18 @@ fn copy(
     let finisher = tree::Finisher::start()?;
     let (mut walker, queues) =
         walk::Walker::new(engine.intake(), progress.clone(), options, finisher.queue());
+    let list_ahead = match how.list_ahead.is_empty() {
+        true => None,
+        false => walk::listahead::ListAhead::start(how.list_ahead),
+    };
+    if let Some((_, lead)) = &list_ahead {
+        walker.led_by(lead.clone());
+        if how.debug {
+            eprintln!(
+                "uring-cp: the sources are not cached: directories are listed ahead of the walk"
+            );
+        }
+    }
     let deletions = match engine.walkers() {
         Some((walkers, files)) => {
             drop(queues);
@@ -400,6 +425,9 @@ fn copy(
             Ok::<_, std::io::Error>(walk.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
         })?,
     };
+    if let Some((list_ahead, _)) = list_ahead {
+        list_ahead.finish();
+    }
     links.clear();
     finisher.finish();
     Ok(deletions)

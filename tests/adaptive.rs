@@ -114,6 +114,21 @@ fn a_worker_returns_to_the_ring_when_the_cache_goes_cold() {
     );
 }
 
+/// Evict `files` from the page cache. DONTNEED can leave pages that sit in
+/// another CPU's LRU batch, so evict until none is cached (1 run in 5 kept
+/// some at the first try).
+fn make_cold(files: &[std::path::PathBuf]) {
+    for _ in 0..20 {
+        // SAFETY: sync(2) has no preconditions.
+        unsafe { libc::sync() };
+        files.iter().for_each(|f| evict(f));
+        if !files.iter().any(|f| cached(f)) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// The engine `uring-cp --debug ARGS...` (run in `dir`) says it uses, after
 /// checking that the copy succeeded.
 fn engine_used(dir: &Path, args: &[&str]) -> String {
@@ -152,19 +167,7 @@ fn auto_runs_the_ring_engines_for_a_cold_tree_and_walkers_for_a_cached_one() {
             files.push(f);
         }
     }
-    // DONTNEED can leave pages that sit in another CPU's LRU batch, so
-    // evict until no file is cached (1 run in 5 kept some at the first try).
-    let make_cold = || {
-        for _ in 0..20 {
-            // SAFETY: sync(2) has no preconditions.
-            unsafe { libc::sync() };
-            files.iter().for_each(|f| evict(f));
-            if !files.iter().any(|f| cached(f)) {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    };
+    let make_cold = || make_cold(&files);
     make_cold();
     if files.iter().any(|f| cached(f)) {
         skip("the page cache keeps these files (tmpfs?): cannot make the sources cold");
@@ -212,4 +215,121 @@ fn auto_runs_the_ring_engines_for_a_cold_tree_and_walkers_for_a_cached_one() {
             "copy",
         );
     }
+}
+
+/// Where `auto` finds the sources cold, threads list the directories ahead
+/// of the walker (`walk/listahead.rs`). They must not change what is copied:
+/// `-a` keeps each directory's access time as it was before the copy read
+/// the directory, so a list-ahead that moved it (reading without
+/// `O_NOATIME`, before the walker's `fstat`) would show in the copy. Every
+/// source directory's atime is older than its ctime, so under `relatime` any
+/// other read moves it.
+#[test]
+fn listing_ahead_of_a_cold_walk_changes_nothing_that_is_copied() {
+    use std::os::unix::fs::MetadataExt;
+    if let Err(why) = uring_status() {
+        skip(&format!("uring engine: {why}"));
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let (mut files, mut dirs) = (Vec::new(), vec![src.clone()]);
+    for a in 0..6 {
+        // (Files near the top: `auto` looks for files breadth-first, in a
+        // few directories.)
+        std::fs::create_dir_all(src.join(format!("a{a}"))).unwrap();
+        for i in 0..2 {
+            let f = src.join(format!("a{a}/top{i}"));
+            std::fs::write(&f, vec![b'0' + i; 5000]).unwrap();
+            files.push(f);
+        }
+        for b in 0..4 {
+            let d = src.join(format!("a{a}/b{b}/c"));
+            std::fs::create_dir_all(&d).unwrap();
+            dirs.extend([
+                src.join(format!("a{a}")),
+                src.join(format!("a{a}/b{b}")),
+                d.clone(),
+            ]);
+            for i in 0..4 {
+                let f = d.join(format!("f{i}"));
+                std::fs::write(&f, vec![b'a' + a as u8; 3000 + i]).unwrap();
+                files.push(f);
+            }
+        }
+    }
+    dirs.sort();
+    dirs.dedup();
+    let (atime, mtime) = (1_000_000_000, 1_000_000_100);
+    let set_times = || {
+        for d in &dirs {
+            let t = filetime_pair(atime, mtime);
+            let c = std::ffi::CString::new(d.as_os_str().as_encoded_bytes()).unwrap();
+            // SAFETY: a NUL-terminated path and two timespecs.
+            let r = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), t.as_ptr(), 0) };
+            assert_eq!(r, 0, "utimensat {}", d.display());
+        }
+    };
+    for (args, copy) in [(["-a"], "archive"), (["-r"], "plain")] {
+        set_times();
+        make_cold(&files);
+        if files.iter().any(|f| cached(f)) {
+            skip("the page cache keeps these files (tmpfs?): cannot make the sources cold");
+            return;
+        }
+        let out = Command::new(BIN)
+            .arg("--debug")
+            .args(args)
+            .args(["src", copy])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        let err = show(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert!(
+            err.contains("directories are listed ahead of the walk"),
+            "{copy}: no list-ahead for a cold tree: {err}"
+        );
+        // (Before anything lists the copy: that moves its access times.)
+        for d in dirs.iter().filter(|_| copy == "archive") {
+            let rel = d.strip_prefix(&src).unwrap();
+            let md = std::fs::metadata(tmp.path().join(copy).join(rel)).unwrap();
+            assert_eq!(
+                (md.atime(), md.mtime()),
+                (atime, mtime),
+                "-a copy of {}: its access time moved before the walker read it",
+                d.display()
+            );
+        }
+        assert_snapshots_eq(
+            copy,
+            &snapshot(&src),
+            &snapshot(&tmp.path().join(copy)),
+            "source",
+            "copy",
+        );
+    }
+    // Cached now: no list-ahead.
+    let out = Command::new(BIN)
+        .args(["--debug", "-r", "src", "warm"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    let err = show(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("listed ahead"), "cached tree: {err}");
+}
+
+/// (atime, mtime) as utimensat's two timespecs.
+fn filetime_pair(atime: i64, mtime: i64) -> [libc::timespec; 2] {
+    [
+        libc::timespec {
+            tv_sec: atime,
+            tv_nsec: 0,
+        },
+        libc::timespec {
+            tv_sec: mtime,
+            tv_nsec: 0,
+        },
+    ]
 }

@@ -39,6 +39,7 @@ mod decide;
 mod delete;
 mod dest;
 mod list;
+pub mod listahead;
 mod pool;
 mod route;
 mod sync;
@@ -138,6 +139,9 @@ pub struct Walker {
     /// A directory taken from the pool is being listed: its entries are
     /// created here unless a walker waits (else, operands, always lent).
     listing: bool,
+    /// A list-ahead reading directories before this walker (see
+    /// `listahead.rs`): told of each directory listed here.
+    lead: Option<Arc<listahead::Lead>>,
 }
 
 /// Multiply-linked symlinks by (device, inode): the first status seen and
@@ -234,6 +238,7 @@ impl Walker {
             copy_buf: Default::default(),
             lent: Default::default(),
             listing: false,
+            lead: None,
             deferred: Vec::new(),
             dir_budget: route::descriptor_budget(),
             one_file_system: o.one_file_system,
@@ -292,6 +297,11 @@ impl Walker {
         debug_assert!(!self.sync.enabled);
         self.tx.clear();
         self.pool = Some(Pool::new(walkers, files, ahead, self.dir_budget));
+    }
+
+    /// Tell `lead` of each directory listed: a list-ahead runs in front.
+    pub fn led_by(&mut self, lead: Arc<listahead::Lead>) {
+        self.lead = Some(lead);
     }
 
     /// Note each destination operand (see `dests`), before any walking.
@@ -577,6 +587,9 @@ impl Walker {
         }
 
         let first_subdir = self.stack.len();
+        if let Some(lead) = &self.lead {
+            lead.walked_one();
+        }
         let mut buf = std::mem::take(&mut self.buf);
         let result = self.entries(&src, &node, &mut buf, &p.rel);
         self.buf = buf;

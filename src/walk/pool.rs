@@ -356,6 +356,7 @@ impl Walker {
             copy_buf: Default::default(),
             lent: Default::default(),
             listing: false,
+            lead: self.lead.clone(),
             stack: Vec::new(),
             dests: self.dests.clone(),
             dir_budget: self.dir_budget,
