@@ -43,7 +43,7 @@ pub const MAX_LEAD: usize = 4096;
 /// then at 7,997 directories; four were done at 1.2 s, the walker at
 /// 4,694). Two did best: 7 interleaved cold runs, medians, 2,732 ms without
 /// a list-ahead, 2,291 with one lister, 2,231 with two, 2,295 with four.
-const LISTERS: usize = 2;
+pub const LISTERS: usize = 2;
 
 /// How often a list-ahead that is far enough ahead looks again.
 const PAUSE: Duration = Duration::from_millis(2);
