@@ -247,10 +247,13 @@ impl Worker {
                 crate::config::Sparse::Always => stx.stx_size > 0,
                 crate::config::Sparse::Auto => stx.stx_blocks.saturating_mul(512) < stx.stx_size,
             };
-        let how = if !is_reg || sync || stx.stx_size == 0 {
+        let large = stx.stx_size >= crate::engine::copier::large::LARGE_MIN;
+        let how = if !is_reg || sync || stx.stx_size == 0 || large {
             // Changed type since the walk, a device read as data, attributes
             // to keep, or a size of 0, which may be a pseudo-file (/proc) with
-            // content: synchronous path, which reads to EOF.
+            // content: synchronous path, which reads to EOF. So is a large
+            // file: the byte mover moves it in the kernel (`splice`: one
+            // memory copy, the ring's reads and writes make two).
             None
         } else if *fresh {
             Some(Ok(DstOpen::Create))

@@ -24,6 +24,10 @@
 //!    the descriptors living in ring slots, never in the process's table.
 //!    A larger file opens both ends in a chain, then streams through several
 //!    `READ_FIXED -> WRITE_FIXED` pairs in flight at once, then closes both.
+//!    A large one (16 MiB and up, `copier::large::LARGE_MIN`) goes to the
+//!    synchronous copier instead: its byte mover `splice`s, one memory copy
+//!    against the ring's two (one 2 GiB file from a cold cache, 7 runs:
+//!    1,561 -> 1,424 ms, CPU 796 -> 701).
 //!
 //! Any failure cancels the rest of its chain; the engine then closes both slots,
 //! removes a destination it had opened (no file with wrong bytes stays under its

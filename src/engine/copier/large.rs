@@ -7,7 +7,7 @@ use crossbeam_channel::{Receiver, Select, Sender};
 
 /// Files at least this large are large: a worker that finds one queues it for
 /// whichever worker is free (see [`FileCopier::handle`]).
-pub(super) const LARGE_MIN: u64 = 16 << 20;
+pub const LARGE_MIN: u64 = 16 << 20;
 
 /// Most large files queued at once; past it a worker copies what it finds
 /// itself. Queued items keep their directories open, so this bounds the
