@@ -78,7 +78,9 @@ impl ListAhead {
         let theirs = lead.clone();
         let thread = std::thread::Builder::new()
             .name("list-ahead".into())
-            .spawn(move || list(&operands, &theirs))
+            .spawn(move || {
+                list(&operands, &theirs);
+            })
             .ok()?;
         let running = ListAhead {
             lead: lead.clone(),
@@ -118,6 +120,8 @@ struct Todo {
     busy: usize,
 }
 
+/// What the listing threads share: the directories to list, a signal when
+/// some are added, the walker's count, and how many they have opened.
 struct Shared<'a> {
     todo: Mutex<Todo>,
     more: Condvar,
@@ -125,7 +129,8 @@ struct Shared<'a> {
     listed: AtomicUsize,
 }
 
-fn list(operands: &[PathBuf], lead: &Lead) {
+/// List the trees under `operands`; returns how many directories it listed.
+fn list(operands: &[PathBuf], lead: &Lead) -> usize {
     let mut stack: Vec<Pending> = operands
         .iter()
         .filter_map(|p| CString::new(p.as_os_str().as_bytes()).ok())
@@ -146,6 +151,7 @@ fn list(operands: &[PathBuf], lead: &Lead) {
         }
         lister(&shared);
     });
+    shared.listed.load(Relaxed)
 }
 
 /// One listing thread: take the next directory in the walker's order, list
@@ -178,7 +184,8 @@ fn lister(shared: &Shared) {
 /// leaving the filesystem or moving its access time is skipped.
 fn next(shared: &Shared) -> Option<Arc<OwnedFd>> {
     let how = ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_XDEV | ResolveFlags::NO_MAGICLINKS;
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOATIME | OFlags::CLOEXEC;
+    let flags =
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::NOATIME | OFlags::CLOEXEC;
     loop {
         if stopped(shared.lead, shared.listed.load(Relaxed)) {
             shared.lead.stop.store(true, Relaxed);
@@ -199,15 +206,13 @@ fn next(shared: &Shared) -> Option<Arc<OwnedFd>> {
         drop(todo);
         let opened = match &parent {
             // An operand's own path may go through symlinks (as the walker's
-            // does); nothing under it will.
+            // does), but not end in one: `-r` copies that as a symlink, and
+            // what it points to may be a whole other tree. Nothing under an
+            // operand is reached through a symlink.
             None => rustix::fs::openat(rustix::fs::CWD, name.as_c_str(), flags, Mode::empty()),
-            Some(parent) => rustix::fs::openat2(
-                &**parent,
-                name.as_c_str(),
-                flags | OFlags::NOFOLLOW,
-                Mode::empty(),
-                how,
-            ),
+            Some(parent) => {
+                rustix::fs::openat2(&**parent, name.as_c_str(), flags, Mode::empty(), how)
+            }
         };
         match opened {
             Ok(fd) => {
@@ -235,5 +240,44 @@ fn stopped(lead: &Lead, listed: usize) -> bool {
             return false;
         }
         std::thread::sleep(PAUSE);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every directory of the tree is listed, none reached through a
+    /// symlink (inside the tree or as the operand), and a file operand is
+    /// skipped.
+    #[test]
+    fn lists_the_tree_and_follows_no_symlink() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("tree");
+        for d in ["a/b/c", "a/d", "e"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        std::fs::write(root.join("a/file"), b"x").unwrap();
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir_all(outside.join("x/y")).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("a/link")).unwrap();
+        std::os::unix::fs::symlink(&root, tmp.path().join("root-link")).unwrap();
+        let lead = Lead::default();
+        // tree, a, a/b, a/b/c, a/d, e
+        assert_eq!(list(std::slice::from_ref(&root), &lead), 6);
+        assert_eq!(list(&[tmp.path().join("root-link")], &lead), 0);
+        assert_eq!(list(&[root.join("a/file")], &lead), 0);
+        assert_eq!(list(&[root.join("a/d"), root.join("e")], &lead), 2);
+    }
+
+    /// It waits while [`MAX_LEAD`] directories ahead, and ends when told.
+    #[test]
+    fn stays_within_its_lead_and_stops() {
+        let lead = Lead::default();
+        assert!(!stopped(&lead, MAX_LEAD - 1));
+        lead.walked_one();
+        assert!(!stopped(&lead, MAX_LEAD));
+        lead.stop.store(true, Relaxed);
+        assert!(stopped(&lead, MAX_LEAD + 5), "a stopped list-ahead waited");
     }
 }
