@@ -107,10 +107,14 @@ pub const SECTIONS: &[(&str, &[Para])] = &[
         "ENGINES",
         &[
             Text(
-                "uring-cp picks its engine at start-up. With --engine auto (the default) it \
-                 checks that io_uring works here (container seccomp profiles, \
-                 kernel.io_uring_disabled, old kernels and locked-memory limits can block it) \
-                 and otherwise uses the portable engine, with the same behaviour.",
+                "uring-cp picks its engine at start-up; --debug says which and why. With \
+                 --engine auto (the default): walkers for a copy within one btrfs or xfs \
+                 filesystem (every file is cloned) and for sources in the page cache; for \
+                 sources that must come from storage, uring-chains (uring when attributes \
+                 are kept, as with -a), with two more threads reading the directories ahead \
+                 of the walk; in sync mode, uring. Where io_uring is blocked (container \
+                 seccomp profiles, kernel.io_uring_disabled, old kernels, locked-memory \
+                 limits) the portable engine runs instead, with the same behaviour.",
             ),
             Item(
                 "uring",
@@ -125,13 +129,20 @@ pub const SECTIONS: &[(&str, &[Para])] = &[
                 "uring-chains",
                 "Every step of every file as linked requests on a ring, one ring per worker \
                  (-j): the fewest system calls; slower on ext4 while sources are cached, the \
-                 fastest from a cold disk.",
+                 fastest from a cold disk. Files of 16 MiB and up are moved by the kernel \
+                 (splice) instead.",
             ),
             Item(
                 "portable",
-                "The same workers with ordinary system calls: copy_file_range within a \
-                 filesystem, sendfile for large files between filesystems, read and write \
-                 otherwise.",
+                "The same workers with ordinary system calls: a clone or copy_file_range \
+                 within a filesystem, splice between filesystems, read and write where \
+                 neither works.",
+            ),
+            Item(
+                "walkers",
+                "-j threads that each take whole directories and create what they list with \
+                 system calls, no queues between them: the least CPU per file, so the \
+                 fastest for clones and for sources in the page cache.",
             ),
         ],
     ),
