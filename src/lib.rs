@@ -303,13 +303,9 @@ fn start_engine(
     progress: &dyn Progress,
 ) -> Result<(Box<dyn engine::Engine>, bool), i32> {
     // `--engine auto` looks whether the sources are cached (see `engine::cache`).
-    let found_cold = std::cell::Cell::new(false);
-    let cold = || {
-        found_cold.set(engine::cache::look(&cfg.sources).cold());
-        found_cold.get()
-    };
+    let cold = || engine::cache::look(&cfg.sources).cold();
     let (pick, why) = engine::pick(cfg.engine, &opts, clones, cold);
-    let cold = found_cold.get();
+    let cold = why == engine::Why::Cold;
     // Cloned files, and walkers taking whole directories (files cloned, or
     // read from the cache), are CPU work only: one thread per CPU unless -j
     // says otherwise.
