@@ -270,7 +270,13 @@ fn listing_ahead_of_a_cold_walk_changes_nothing_that_is_copied() {
             assert_eq!(r, 0, "utimensat {}", d.display());
         }
     };
-    for (args, copy) in [(["-a"], "archive"), (["-r"], "plain")] {
+    // Sync mode keeps its engine, and lists ahead too.
+    let runs: [(&[&str], &str); 3] = [
+        (&["-a"], "archive"),
+        (&["-r"], "plain"),
+        (&["-a", "--sync"], "synced"),
+    ];
+    for (args, copy) in runs {
         set_times();
         make_cold(&files);
         if files.iter().any(|f| cached(f)) {

@@ -112,7 +112,8 @@ pub const SECTIONS: &[(&str, &[Para])] = &[
                  filesystem (every file is cloned) and for sources in the page cache; for \
                  sources that must come from storage, uring-chains (uring when attributes \
                  are kept, as with -a), with two more threads reading the directories ahead \
-                 of the walk; in sync mode, uring. Where io_uring is blocked (container \
+                 of the walk; in sync mode, uring (listing ahead likewise). Where io_uring \
+                 is blocked (container \
                  seccomp profiles, kernel.io_uring_disabled, old kernels, locked-memory \
                  limits) the portable engine runs instead, with the same behaviour.",
             ),

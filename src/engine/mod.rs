@@ -185,7 +185,8 @@ pub enum Pick {
 ///   xfs 1,807 vs 1,899, 1,723 vs 1,815, 307 vs 351; `-a` /usr/share into
 ///   ext4 1,201 vs 1,347, the CPython tree 1,302 vs 1,513.
 ///
-/// In sync mode `auto` is the io_uring engine.
+/// In sync mode `auto` is the io_uring engine, cold or not (the look only
+/// decides whether directories are listed ahead of the walk).
 pub fn pick(
     choice: EngineChoice,
     opts: &EngineOptions,
@@ -197,7 +198,12 @@ pub fn pick(
         EngineChoice::Walkers => (Pick::Walkers, Why::Asked),
         EngineChoice::Uring => (Pick::Uring, Why::Asked),
         EngineChoice::UringChains => (Pick::Chains, Why::Asked),
-        EngineChoice::Auto if opts.sync => (Pick::Uring, Why::Default),
+        // Sync mode's engine does not depend on the cache, but a cold tree
+        // gets its directories listed ahead of the walk (`walk::listahead`).
+        EngineChoice::Auto if opts.sync => match cold() {
+            true => (Pick::Uring, Why::Cold),
+            false => (Pick::Uring, Why::Default),
+        },
         EngineChoice::Auto if clones => (Pick::Walkers, Why::Clones),
         EngineChoice::Auto if cold() => match opts.ring_copies_files() {
             true => (Pick::Chains, Why::Cold),
