@@ -186,10 +186,13 @@ impl Pool {
         self.wake(false);
     }
 
-    /// A large file, for whichever walker is free first (see `Work::Large`).
-    fn lend_large(&self, item: Item) {
-        self.lock().large.push(item);
-        self.wake(false);
+    /// Create `item` here, unless it is a large file: that is left in the
+    /// pool for whichever walker is free first (see `Work::Large`).
+    fn create_or_lend_large(&self, item: Item, progress: &dyn Progress, buf: &mut Vec<u8>) {
+        if let Some(large) = self.files.create_now_or_give_back(item, progress, buf) {
+            self.lock().large.push(large);
+            self.wake(false);
+        }
     }
 
     /// Add directories found, the first found last (the order in which a
@@ -256,12 +259,7 @@ impl Walker {
         // copied here, it would hold up the listing, and a second large file
         // after it, until its copy was done.
         let mut buf = self.copy_buf.borrow_mut();
-        if let Some(large) = pool
-            .files
-            .create_now_or_give_back(item, &*self.progress, &mut buf)
-        {
-            pool.lend_large(large);
-        }
+        pool.create_or_lend_large(item, &*self.progress, &mut buf);
     }
 
     /// The walker that goes through the operands, before it waits for them
@@ -308,11 +306,7 @@ impl Walker {
                             break;
                         }
                         if items.peek().is_some() && pool.wants_help() {
-                            if let Some(large) =
-                                pool.files.create_now_or_give_back(item, progress, &mut buf)
-                            {
-                                pool.lend_large(large);
-                            }
+                            pool.create_or_lend_large(item, progress, &mut buf);
                         } else {
                             pool.files.create_now(item, progress, &mut buf);
                         }
