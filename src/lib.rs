@@ -134,8 +134,10 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
                     progress.message(&msg);
                 }
                 cfg.sources = sources;
-                // rsync makes DEST (one level) for a list, as for any copy.
+                // rsync makes DEST (one level) for a list, as for any copy
+                // (a dry run plans it as missing: everything in it is new).
                 if let config::Target::Auto(d) = &cfg.target
+                    && !cfg.sync.dry_run
                     && let Err(e) = std::fs::create_dir(d)
                     && e.kind() != std::io::ErrorKind::AlreadyExists
                 {

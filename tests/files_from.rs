@@ -45,12 +45,13 @@ fn tree(root: &Path) -> Vec<(String, u32, i64)> {
     v
 }
 
-fn rsync(args: &[&str], t: &Path, stdin: Option<&[u8]>) {
+/// Run rsync in `t`; its standard output.
+fn rsync(args: &[&str], t: &Path, stdin: Option<&[u8]>) -> String {
     let mut child = Command::new("rsync")
         .args(args)
         .current_dir(t)
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("rsync");
@@ -63,6 +64,7 @@ fn rsync(args: &[&str], t: &Path, stdin: Option<&[u8]>) {
         "rsync {args:?}: {}",
         show(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
@@ -121,6 +123,108 @@ fn files_from_copies_what_rsync_copies() {
     );
     assert_eq!(out.code, Some(0), "stdin: {out}");
     assert_eq!(tree(&t.join("dst")), tree(&t.join("want")), "stdin");
+}
+
+/// What rsync's `-i` lines say is new (`>f+++++++++ a/b/f`, `cd+++++++++
+/// a/`) and what ours say is (`new file - 'dst/a/b/f'`), as sorted paths
+/// inside DEST.
+fn new_in(rsync_out: &str, ours: &str) -> (Vec<String>, Vec<String>) {
+    let mut theirs: Vec<String> = rsync_out
+        .lines()
+        .filter(|l| l.get(2..11) == Some("+++++++++") && !l.ends_with(" ./"))
+        .map(|l| l[12..].trim_end_matches('/').to_string())
+        .collect();
+    let mut mine: Vec<String> = ours
+        .lines()
+        .filter_map(|l| l.strip_prefix("new "))
+        .filter_map(|l| l.split_once(" - 'dst/"))
+        .map(|(_, p)| p.trim_end_matches('\'').to_string())
+        .collect();
+    theirs.sort();
+    mine.sort();
+    (theirs, mine)
+}
+
+/// `--dry-run` with `--files-from` or `--relative` writes nothing (not even
+/// DEST or the directories on the way) and says what the run would make,
+/// as `rsync -n -i` does: each directory on the way once, then the listed
+/// entries; the real run then says the same.
+#[test]
+fn dry_run_with_files_from_says_what_rsync_would_make() {
+    if !have_rsync("--files-from --dry-run") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    fixture(t);
+    std::fs::write(t.join("list"), "a/b/f\n/top\nc/d/g\nc/d/h\ne\n").expect("list");
+    for engine in engines() {
+        // DEST missing; DEST there with some of it (`c/d` holds an old `g`).
+        for with_dest in [false, true] {
+            let ctx = format!("[{engine}] --dry-run --files-from, DEST there: {with_dest}");
+            for d in ["dst", "want"] {
+                let _ = std::fs::remove_dir_all(t.join(d));
+                if with_dest {
+                    std::fs::create_dir_all(t.join(d).join("c/d")).expect("mkdir");
+                    std::fs::write(t.join(d).join("c/d/g"), "old").expect("old g");
+                }
+            }
+            let before = with_dest.then(|| snapshot(&t.join("dst")));
+            let said = rsync(
+                &["-n", "-a", "-i", "--files-from=list", "src/", "want/"],
+                t,
+                None,
+            );
+            let flags = ["-a", "--sync", "--itemize-changes", "--files-from=list"];
+            let mut dry = flags.to_vec();
+            dry.push("--dry-run");
+            let out = run_uring_cp(engine, &dry, &["src", "dst"], t, &RunOpts::default());
+            assert_eq!(out.code, Some(0), "{ctx}: {out}");
+            match &before {
+                Some(b) => assert_eq!(&snapshot(&t.join("dst")), b, "{ctx}: nothing written"),
+                None => assert!(!t.join("dst").exists(), "{ctx}: DEST made"),
+            }
+            let (theirs, mine) = new_in(&said, &out.stdout_str());
+            assert_eq!(mine, theirs, "{ctx}: what is new\n{out}\nrsync:\n{said}");
+            let wet = run_uring_cp(engine, &flags, &["src", "dst"], t, &RunOpts::default());
+            assert_eq!(wet.code, Some(0), "{ctx}: the real run: {wet}");
+            assert_eq!(
+                wet.stdout_str(),
+                out.stdout_str(),
+                "{ctx}: the real run says"
+            );
+        }
+        // --relative alike: the directories on the way are not made.
+        let _ = std::fs::remove_dir_all(t.join("dst"));
+        std::fs::create_dir(t.join("dst")).expect("mkdir");
+        let out = run_uring_cp(
+            engine,
+            &[
+                "-a",
+                "--sync",
+                "--relative",
+                "--dry-run",
+                "--itemize-changes",
+            ],
+            &["src/./a/b", "src/c/d/g", "dst"],
+            t,
+            &RunOpts::default(),
+        );
+        assert_eq!(out.code, Some(0), "[{engine}] --relative --dry-run: {out}");
+        assert_eq!(
+            std::fs::read_dir(t.join("dst")).expect("ls").count(),
+            0,
+            "[{engine}] --relative --dry-run wrote into DEST"
+        );
+        let said = out.stdout_str();
+        for line in [
+            "new dir - 'dst/a'",
+            "new file - 'dst/a/b/f'",
+            "new dir - 'dst/src/c/d'",
+        ] {
+            assert!(said.lines().any(|l| l == line), "[{engine}] {line}: {said}");
+        }
+    }
 }
 
 #[test]

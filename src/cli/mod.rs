@@ -212,18 +212,13 @@ pub struct Args {
     /// Use the full source file name under DIRECTORY: `--parents a/b/f DIR`
     /// copies to DIR/a/b/f, making the missing directories DIR/a and DIR/a/b
     /// (with -p, every directory on the way gets its source's attributes).
-    #[arg(
-        long,
-        alias = "path",
-        conflicts_with = "dry_run",
-        help_heading = "Copy"
-    )]
+    #[arg(long, alias = "path", help_heading = "Copy")]
     pub parents: bool,
 
     /// --parents as rsync's -R says it: each SOURCE goes to its full name
     /// under DEST, from the `/./` in it if there is one (`src/./a/f DEST`
     /// copies to DEST/a/f). (-R is cp's --recursive.)
-    #[arg(long, conflicts_with = "dry_run", help_heading = "Copy")]
+    #[arg(long, help_heading = "Copy")]
     pub relative: bool,
 
     /// Copy exactly the paths listed in FILE (one per line; `-` is stdin),
@@ -231,12 +226,7 @@ pub struct Args {
     /// DEST, making the directories on the way (implies --relative). As with
     /// rsync, -a does not recurse into a listed directory here (it is made);
     /// -r does.
-    #[arg(
-        long,
-        value_name = "FILE",
-        conflicts_with = "dry_run",
-        help_heading = "Copy"
-    )]
+    #[arg(long, value_name = "FILE", help_heading = "Copy")]
     pub files_from: Option<PathBuf>,
 
     /// With --files-from: the paths in FILE end with a NUL byte, not a newline.

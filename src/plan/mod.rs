@@ -72,6 +72,8 @@ pub struct Plan {
 /// Resolve the operands. Per-operand refusals are reported to `progress` and
 /// that operand is dropped; the rest go on. `umask` is the process's.
 pub fn plan(cfg: &Config, umask: u32, progress: &dyn Progress) -> Result<Plan, Fatal> {
+    // (A dry run's DEST that `--files-from` would have made.)
+    let mut dest_absent = false;
     let (dest, into_dir) = match &cfg.target {
         Target::IntoDir(d) => {
             match rustix::fs::stat(d) {
@@ -95,6 +97,12 @@ pub fn plan(cfg: &Config, umask: u32, progress: &dyn Progress) -> Result<Plan, F
         Target::Exactly(d) => (d.clone(), false),
         Target::Auto(d) => match rustix::fs::stat(d) {
             Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
+                (d.clone(), true)
+            }
+            // A dry run does not make DEST for `--files-from` (lib.rs):
+            // everything goes in new.
+            Err(rustix::io::Errno::NOENT) if cfg.sync.dry_run && cfg.files_from.is_some() => {
+                dest_absent = true;
                 (d.clone(), true)
             }
             other => {
@@ -138,8 +146,8 @@ pub fn plan(cfg: &Config, umask: u32, progress: &dyn Progress) -> Result<Plan, F
         _ => dest,
     };
 
-    let mut parents = match cfg.parents {
-        true => {
+    let mut parents = match (cfg.parents, dest_absent) {
+        (true, false) => {
             let fd = open_dir_path(&dest).map_err(|e| {
                 Fatal::Run(format!(
                     "target directory {}: {}",
@@ -147,9 +155,10 @@ pub fn plan(cfg: &Config, umask: u32, progress: &dyn Progress) -> Result<Plan, F
                     strip_os_suffix(&e)
                 ))
             })?;
-            Some(parents::Fixups::new(cfg, fd, umask))
+            Some(parents::Fixups::new(cfg, Some(fd), umask))
         }
-        false => None,
+        (true, true) => Some(parents::Fixups::new(cfg, None, umask)),
+        (false, _) => None,
     };
 
     let mut roots: Vec<Root> = Vec::new();
@@ -172,9 +181,9 @@ pub fn plan(cfg: &Config, umask: u32, progress: &dyn Progress) -> Result<Plan, F
                     false => (Path::new(""), src.as_path()),
                 };
                 p.make(&dest, rel, base, progress)
-                    .and_then(|dst| plan_one(cfg, src, &dst, false, &mut seen))
+                    .and_then(|(dst, absent)| plan_one(cfg, src, &dst, false, absent, &mut seen))
             }
-            None => plan_one(cfg, src, &dest, into_dir, &mut seen),
+            None => plan_one(cfg, src, &dest, into_dir, false, &mut seen),
         };
         match planned {
             Ok(Planned::Copy(mut root, key)) => {
@@ -240,11 +249,14 @@ fn is_dir(p: &Path) -> bool {
     rustix::fs::lstat(p).is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory)
 }
 
+/// Plan one operand. `absent`: a dry run would have made `dest`'s parent
+/// directory (`--relative`), so it is not there and everything goes in new.
 fn plan_one(
     cfg: &Config,
     src: &Path,
     dest: &Path,
     into_dir: bool,
+    absent: bool,
     seen: &mut Seen,
 ) -> Result<Planned, Failure> {
     let (src_parent, src_name) = split(src);
@@ -289,25 +301,29 @@ fn plan_one(
     };
 
     let create_op = if src_is_dir { Op::Mkdir } else { Op::Create };
-    let dst_parent_at = seen
-        .opened
-        .dst(&dst_parent)
-        .map_err(|e| CopyError::new(create_op, &dst_path, e))?;
-    let dst_parent_fd = dst_parent_at
-        .fd()
-        .map_err(|e| CopyError::new(create_op, &dst_path, e))?;
-    let dst_lstat = rustix::fs::statat(
-        dst_parent_fd,
-        dst_name.as_c_str(),
-        AtFlags::SYMLINK_NOFOLLOW,
-    )
-    .ok();
+    let dst_parent_at = match absent {
+        true => seen.opened.absent(&dst_parent),
+        false => seen
+            .opened
+            .dst(&dst_parent)
+            .map_err(|e| CopyError::new(create_op, &dst_path, e))?,
+    };
+    let dst_parent_fd = match absent {
+        true => None,
+        false => Some(
+            dst_parent_at
+                .fd()
+                .map_err(|e| CopyError::new(create_op, &dst_path, e))?,
+        ),
+    };
+    let dst_lstat = dst_parent_fd
+        .and_then(|fd| rustix::fs::statat(fd, dst_name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW).ok());
     // (Only a symlink's target needs another look.)
-    let dst_stat = match &dst_lstat {
-        Some(l) if FileType::from_raw_mode(l.st_mode) == FileType::Symlink => {
-            rustix::fs::statat(dst_parent_fd, dst_name.as_c_str(), AtFlags::empty()).ok()
+    let dst_stat = match (&dst_lstat, dst_parent_fd) {
+        (Some(l), Some(fd)) if FileType::from_raw_mode(l.st_mode) == FileType::Symlink => {
+            rustix::fs::statat(fd, dst_name.as_c_str(), AtFlags::empty()).ok()
         }
-        other => *other,
+        (other, _) => *other,
     };
 
     if !src_is_dir
@@ -452,7 +468,8 @@ fn plan_one(
             quote(&dst_path)
         )));
     }
-    if let (Some(b), Some(_), false) = (&cfg.backup, &dst_lstat, src_is_dir)
+    if let (Some(b), Some(_), false, Some(dst_parent_fd)) =
+        (&cfg.backup, &dst_lstat, src_is_dir, dst_parent_fd)
         && crate::engine::backup::would_destroy_source(
             &src_name,
             (st.st_dev, st.st_ino),

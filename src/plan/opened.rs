@@ -69,6 +69,29 @@ impl Opened {
             canonical,
         })
     }
+
+    /// A destination parent a dry run would have made (`--relative`): not
+    /// there, so never ready; its canonical path is that of its nearest
+    /// existing ancestor with the rest of `path` after it.
+    pub fn absent(&mut self, path: &Path) -> Arc<DstParent> {
+        if let Some(p) = self.dst.get(path.as_os_str()) {
+            return p.clone();
+        }
+        let canonical = path
+            .ancestors()
+            .find_map(|a| {
+                let fd = open_dir_path(a).ok()?;
+                let rest = path.strip_prefix(a).ok()?;
+                Some(canonical_dir(&fd).join(rest))
+            })
+            .unwrap_or_else(|| path.to_path_buf());
+        let p = Arc::new(DstParent {
+            dir: Arc::new(DstDir::pending(path.to_path_buf(), None)),
+            canonical,
+        });
+        self.dst.insert(path.as_os_str().to_owned(), p.clone());
+        p
+    }
 }
 
 /// `path`'s entry in `map`, opened and made with `make` the first time.

@@ -21,6 +21,10 @@
 //!   or new, gets its source's times, owner and mode (with its ACL) after
 //!   the copy, in that order, innermost first.
 //! - `-v` prints `a -> D/a` (unquoted) for each directory made.
+//! - Sync mode's `--itemize-changes` says `new dir - 'D/a'` for each one made
+//!   (rsync's `cd+++++++++ a/`); under `--dry-run` nothing is made, the same
+//!   lines are said once per directory, and an operand whose directories
+//!   would be made is planned as new (everything in it is new).
 //!
 //! The directories are made when the operands are planned; the attributes
 //! are set once the whole copy is done ([`Fixups::apply`]), after every write
@@ -34,12 +38,14 @@ use crate::error::{CopyError, Failure, Op, errno, quote};
 use crate::meta::Dst;
 use crate::meta::xattr::{self, Xattrs};
 use crate::progress::Progress;
+use crate::sync::itemize_line;
 use crate::tree::SrcStat;
 use rustix::fs::{AtFlags, FileType, Mode, Timespec, Timestamps};
 use rustix::io::Errno;
 use rustix::process::{Gid, Uid};
+use std::collections::HashSet;
 use std::ffi::{CString, OsStr};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -63,11 +69,18 @@ struct Fixup {
 /// Makes the leading directories of each operand and remembers what to
 /// set on them once the copy is done.
 pub struct Fixups {
-    /// The target directory (`O_PATH`).
-    target: OwnedFd,
+    /// The target directory (`O_PATH`); `None` in a dry run that would
+    /// have made it (`--files-from`, as rsync makes DEST).
+    target: Option<OwnedFd>,
     preserve: Preserve,
     umask: u32,
     privileged: bool,
+    /// `--dry-run`: nothing is made; each directory that would be is said
+    /// once (`--itemize-changes`) and remembered here, by path.
+    dry_run: bool,
+    would_make: HashSet<PathBuf>,
+    /// Sync mode's `--itemize-changes`: a line for each directory made.
+    itemize: bool,
     /// For each operand whose directories were made: innermost first.
     operands: Vec<Vec<Fixup>>,
 }
@@ -81,15 +94,32 @@ impl std::fmt::Debug for Fixups {
 }
 
 impl Fixups {
-    /// For copies into `target`, open as `fd`.
-    pub fn new(cfg: &Config, target: OwnedFd, umask: u32) -> Self {
+    /// For copies into `target`, open as `fd` (`None`: a dry run's missing
+    /// DEST).
+    pub fn new(cfg: &Config, target: Option<OwnedFd>, umask: u32) -> Self {
         Fixups {
             target,
             preserve: cfg.preserve,
             umask,
             privileged: rustix::process::geteuid().is_root(),
+            dry_run: cfg.sync.dry_run,
+            would_make: HashSet::new(),
+            itemize: cfg.sync.itemize,
             operands: Vec::new(),
         }
+    }
+
+    /// The target directory; `ENOENT` for a dry run's missing DEST.
+    fn target(&self) -> Result<BorrowedFd<'_>, Errno> {
+        self.target
+            .as_ref()
+            .map(|fd| fd.as_fd())
+            .ok_or(Errno::NOENT)
+    }
+
+    /// `rel`'s status (symlinks followed) under the target directory.
+    fn stat(&self, rel: &CString) -> Result<rustix::fs::Stat, Errno> {
+        rustix::fs::statat(self.target()?, rel, AtFlags::empty())
     }
 
     /// Any preserve option that makes every directory on the way get its
@@ -100,15 +130,17 @@ impl Fixups {
     }
 
     /// Make the directories leading to `src`'s destination under `dir` (the
-    /// target directory as the user named it). Returns that destination.
-    /// `Err` when a directory could not be made: then `src` is not copied.
+    /// target directory as the user named it). Returns that destination, and
+    /// whether its parent directory is missing because this is a dry run (it
+    /// would have been made). `Err` when a directory could not be made: then
+    /// `src` is not copied.
     pub fn make(
         &mut self,
         dir: &Path,
         src: &Path,
         base: &Path,
         progress: &dyn Progress,
-    ) -> Result<PathBuf, Failure> {
+    ) -> Result<(PathBuf, bool), Failure> {
         let (dst, src_offset) = concat(
             dir.as_os_str().as_bytes(),
             strip_trailing_slashes(src.as_os_str().as_bytes()),
@@ -129,16 +161,20 @@ impl Fixups {
             |st: &rustix::fs::Stat| FileType::from_raw_mode(st.st_mode) == FileType::Directory;
         let dirlen = dir_len(&dst);
         if dirlen <= src_offset {
-            return Ok(path(dst.len())); // a single name: DIRECTORY/name
+            // A single name: DIRECTORY/name.
+            return Ok((path(dst.len()), self.target.is_none()));
         }
         let rel_start = src_offset + leading_slashes(&dst[src_offset..]);
         // Everything there already: nothing to make, nothing to set.
         let innermost = name(dirlen, &dst[rel_start..dirlen])?;
-        if let Ok(st) = rustix::fs::statat(&self.target, &innermost, AtFlags::empty()) {
+        if let Ok(st) = self.stat(&innermost) {
             return match is_dir(&st) {
-                true => Ok(path(dst.len())),
+                true => Ok((path(dst.len()), false)),
                 false => Err(not_a_dir(dirlen)),
             };
+        }
+        if self.would_make.contains(&path(dirlen)) {
+            return Ok((path(dst.len()), true));
         }
 
         let mut list: Vec<Fixup> = Vec::new();
@@ -148,8 +184,10 @@ impl Fixups {
             let rel = name(end, &dst[rel_start..end])?;
             // (--relative: SOURCE's directories are inside `base`.)
             let src_dir = base.join(OsStr::from_bytes(&dst[src_offset..end]));
-            let existing = rustix::fs::statat(&self.target, &rel, AtFlags::empty());
-            if existing.is_err() || self.preserving() {
+            let existing = self.stat(&rel);
+            // (A dry run said so already for a directory it would make.)
+            let said = existing.is_err() && self.would_make.contains(&path(end));
+            if !said && (existing.is_err() || self.preserving()) {
                 let (st, acls) = self.source_dir(&src_dir)?;
                 let mut fix = Fixup {
                     rel,
@@ -159,10 +197,21 @@ impl Fixups {
                     restore_mode: false,
                 };
                 if existing.is_err() {
-                    self.make_one(&mut fix)?;
-                    progress.parent_made(&src_dir, &fix.path);
+                    match self.dry_run {
+                        true => drop(self.would_make.insert(fix.path.clone())),
+                        false => {
+                            self.make_one(&mut fix)?;
+                            progress.parent_made(&src_dir, &fix.path);
+                        }
+                    }
+                    if self.itemize {
+                        let dir = FileType::Directory;
+                        progress.itemize(&itemize_line("new", dir, "-", &fix.path));
+                    }
                 }
-                list.push(fix);
+                if !self.dry_run {
+                    list.push(fix);
+                }
             }
             if let Ok(st) = existing
                 && !is_dir(&st)
@@ -175,7 +224,10 @@ impl Fixups {
         if !list.is_empty() {
             self.operands.push(list);
         }
-        Ok(path(dst.len()))
+        Ok((
+            path(dst.len()),
+            self.dry_run && self.would_make.contains(&path(dirlen)),
+        ))
     }
 
     /// The status of a source directory (symlinks followed), and its ACLs
@@ -210,9 +262,12 @@ impl Fixups {
             };
         let base = if p.no_mode { 0o777 } else { src_mode };
         let mode = base & 0o7777 & !omitted;
-        rustix::fs::mkdirat(&self.target, rel, Mode::from_raw_mode(mode))
+        let target = self
+            .target()
             .map_err(|e| CopyError::new(Op::ParentMkdir, path, e.into()))?;
-        let st = rustix::fs::statat(&self.target, rel, AtFlags::SYMLINK_NOFOLLOW)
+        rustix::fs::mkdirat(target, rel, Mode::from_raw_mode(mode))
+            .map_err(|e| CopyError::new(Op::ParentMkdir, path, e.into()))?;
+        let st = rustix::fs::statat(target, rel, AtFlags::SYMLINK_NOFOLLOW)
             .map_err(|e| CopyError::new(Op::ParentAttrs, path, e.into()))?;
         let made = st.st_mode & 0o7777;
         if !p.mode {
@@ -226,7 +281,7 @@ impl Fixups {
         }
         if made | 0o700 != made {
             rustix::fs::chmodat(
-                &self.target,
+                target,
                 rel,
                 Mode::from_raw_mode(made | 0o700),
                 AtFlags::empty(),
@@ -249,7 +304,9 @@ impl Fixups {
 
     fn reprotect(&self, list: &[Fixup]) -> Result<(), CopyError> {
         let p = &self.preserve;
-        let dir = self.target.as_fd();
+        let Some(dir) = self.target.as_ref().map(|fd| fd.as_fd()) else {
+            return Ok(()); // (a dry run: nothing was made, nothing is set)
+        };
         for f in list {
             let name = f.rel.as_c_str();
             let fail = |op: Op, e: Errno| CopyError::new(op, &f.path, e.into());

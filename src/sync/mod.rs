@@ -255,6 +255,12 @@ pub fn link_over<P: rustix::path::Arg>(
     })
 }
 
+/// One `--itemize-changes` line: `ACTION TYPE DETAILS PATH`.
+pub fn itemize_line(action: &str, ft: FileType, details: &str, path: &std::path::Path) -> String {
+    let (kind, path) = (type_word(ft), crate::error::quote(path));
+    format!("{action} {kind} {details} {path}")
+}
+
 /// The single-letter-free, script-friendly type word of `--itemize-changes`.
 pub fn type_word(ft: FileType) -> &'static str {
     match ft {

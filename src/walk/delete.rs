@@ -19,13 +19,13 @@
 //! `--max-delete` counts every deletion decided; nothing is deleted in a
 //! directory whose source could not be listed.
 
-use super::sync::{Listing, itemize_line};
+use super::sync::Listing;
 use super::{Closed, Walker};
 use crate::config::{Backup, DeleteWhen, Deref};
 use crate::error::{CopyError, Op};
 use crate::plan::Root;
 use crate::progress::Progress;
-use crate::sync::type_word;
+use crate::sync::{itemize_line, type_word};
 use crate::tree::{DstState, join};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;

@@ -383,19 +383,24 @@ impl Walker {
                 ));
             }
         }
-        if self.sync.enabled
-            && let Some(DstState::Ready { fd, .. }) = root.dst_dir.state()
-        {
+        let dst_fd = match root.dst_dir.state() {
+            Some(DstState::Ready { fd, .. }) => Some(fd.as_fd()),
+            _ => None,
+        };
+        // (A dry run's `--relative` operand whose directories would have
+        // been made has no destination directory: it is new.)
+        if self.sync.enabled && (dst_fd.is_some() || self.sync.dry_run) {
             // A file operand gets the same decision as a file in a tree
             // (`uring-cp --sync big.iso /backup/` copies it only if it changed).
-            let existing =
+            let existing = dst_fd.and_then(|fd| {
                 rustix::fs::statat(fd, root.dst_name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW)
                     .ok()
-                    .map(|st| FileType::from_raw_mode(st.st_mode));
+                    .map(|st| FileType::from_raw_mode(st.st_mode))
+            });
             let entry = decide::Entry {
                 src: &root.src_dir,
                 dst: &root.dst_dir,
-                listed: Some(fd.as_fd()),
+                listed: dst_fd,
                 name: &root.name,
                 dst_name: &root.dst_name,
                 ft,

@@ -3,11 +3,11 @@
 //! must be sent, and delete what the source no longer has.
 
 use super::Walker;
-use crate::error::{CopyError, Op, quote};
+use crate::error::{CopyError, Op};
 use crate::meta::xattr;
 use crate::meta::{Dst, Src};
 use crate::sync::{
-    Decision, Kept, attrs, decide_file, is_stale_temp, type_word, xattrs_may_differ,
+    Decision, Kept, attrs, decide_file, is_stale_temp, itemize_line, type_word, xattrs_may_differ,
 };
 use crate::tree::{DstDir, DstState, join};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Stat};
@@ -496,9 +496,4 @@ impl Walker {
                 .itemize(&itemize_line(action, ft, details, path));
         }
     }
-}
-
-/// One `--itemize-changes` line: `ACTION TYPE DETAILS PATH`.
-pub(super) fn itemize_line(action: &str, ft: FileType, details: &str, path: &Path) -> String {
-    format!("{action} {} {details} {}", type_word(ft), quote(path))
 }
