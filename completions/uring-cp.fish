@@ -12,7 +12,7 @@ complete -c uring-cp -l backup-dir -d 'With --sync: backups go into DIR, each at
 complete -c uring-cp -l files-from -d 'Copy exactly the paths listed in FILE (one per line; `-` is stdin), each relative to the one SOURCE directory, to the same path under DEST, making the directories on the way (implies --relative). As with rsync, -a does not recurse into a listed directory here (it is made); -r does' -r -F
 complete -c uring-cp -s t -l target-directory -d 'Copy all SOURCE arguments into DIRECTORY' -r -F
 complete -c uring-cp -l max-delete -d 'With --delete (or --compare-dest, which removes files too): delete at most N entries, then stop deleting (exit status 25)' -r
-complete -c uring-cp -l modify-window -d 'With --sync: modification times at most N seconds apart count as equal' -r
+complete -c uring-cp -l modify-window -d 'With --sync: modification times at most N seconds apart count as equal (without it, the same second with other nanoseconds is a change where both sides keep nanoseconds)' -r
 complete -c uring-cp -l link-dest -d 'With --sync: a file missing or changed at the destination whose twin in DIR is unchanged (quick check, same attributes) is hard-linked to that twin instead of copied (snapshot backups). Relative to DEST; up to 20, tried in order' -r -F
 complete -c uring-cp -l clone-dest -d 'With --sync: like --link-dest, but an unchanged twin is cloned (a new inode sharing the twin\'s blocks, FICLONE): snapshots that share space yet never change together. Needs btrfs or xfs (reflink) under DIR and DEST' -r -F
 complete -c uring-cp -l compare-dest -d 'With --sync: files whose twin in DIR is unchanged are not copied at all (DEST receives only what differs from DIR). Relative to DEST; up to 20' -r -F

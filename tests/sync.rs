@@ -553,6 +553,61 @@ fn fsync_flushes_every_destination_filesystem_once() {
     }
 }
 
+/// On purpose stricter than rsync's default quick check (whole seconds): a
+/// file rewritten at the same size within the second it was last synced has
+/// other nanoseconds, and is copied again (rsync keeps the old bytes unless
+/// `--modify-window=-1`). Where a side keeps no nanoseconds (0), or the
+/// destination's time is the source's cut to its filesystem's granularity,
+/// or with `--modify-window=N`, whole seconds decide (no copy on every run).
+#[test]
+fn a_file_rewritten_within_the_same_second_is_synced() {
+    for engine in engines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let t = tmp.path();
+        let fx = Fx::new(t);
+        fx.dir("src", 0o755)
+            .file("src/f", 0o644, "version 1")
+            .set_times(
+                "src/f",
+                (1_700_000_000, 100_000_000),
+                (1_700_000_000, 100_000_000),
+            );
+        ours_ok(engine, &[], t, "dst");
+        let ns = 600_000_001; // a rewrite half a second later
+        fx.file("src/f", 0o644, "version 2").set_times(
+            "src/f",
+            (1_700_000_000, ns),
+            (1_700_000_000, ns),
+        );
+        let out = ours_ok(engine, &["--itemize-changes"], t, "dst");
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(said, "update file time 'dst/f'\n", "[{engine}]");
+        assert_eq!(
+            fx.read("dst/f"),
+            b"version 2",
+            "[{engine}] the old bytes kept"
+        );
+        assert_eq!(fx.lstat("dst/f").mtime_nsec(), ns, "[{engine}]");
+        // rsync's rule where nanoseconds say nothing or a window is given,
+        // and a destination time that is the source's cut to 10 ms (exFAT).
+        let keep: [(&[&str], i64); 3] =
+            [(&[], 0), (&["--modify-window=1"], 300), (&[], 600_000_000)];
+        for (extra, dst_ns) in keep {
+            fx.file("dst/f", 0o644, "version 3").set_times(
+                "dst/f",
+                (1_700_000_000, dst_ns),
+                (1_700_000_000, dst_ns),
+            );
+            let mut flags = vec!["--itemize-changes"];
+            flags.extend(extra);
+            let out = ours_ok(engine, &flags, t, "dst");
+            let said = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(said, "", "[{engine}] {extra:?}");
+            assert_eq!(fx.read("dst/f"), b"version 3", "[{engine}] {extra:?}");
+        }
+    }
+}
+
 #[test]
 fn a_file_operand_gets_the_quick_check_too() {
     for engine in engines() {

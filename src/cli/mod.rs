@@ -307,7 +307,9 @@ pub struct Args {
     #[arg(long, value_name = "N", requires = "deleting", help_heading = "Sync")]
     pub max_delete: Option<u64>,
 
-    /// With --sync: modification times at most N seconds apart count as equal.
+    /// With --sync: modification times at most N seconds apart count as equal
+    /// (without it, the same second with other nanoseconds is a change where
+    /// both sides keep nanoseconds).
     #[arg(
         long,
         value_name = "N",

@@ -311,7 +311,7 @@ impl Walker {
         }
         let o = &self.sync;
         let p = &self.archive.preserve;
-        let same_time = (src.st_mtime - twin.st_mtime).abs() <= o.modify_window;
+        let same_time = !crate::sync::mtimes_differ(src, &twin, o.modify_window);
         let same = match ft {
             FileType::RegularFile => {
                 src.st_size == twin.st_size

@@ -7,7 +7,8 @@ use crate::error::{CopyError, Op};
 use crate::meta::xattr;
 use crate::meta::{Dst, Src};
 use crate::sync::{
-    Decision, Kept, attrs, decide_file, is_stale_temp, itemize_line, type_word, xattrs_may_differ,
+    Decision, Kept, attrs, decide_file, is_stale_temp, itemize_line, mtimes_differ, type_word,
+    xattrs_may_differ,
 };
 use crate::tree::{DstDir, DstState, join};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Stat};
@@ -207,7 +208,7 @@ impl Walker {
                         == rustix::fs::readlinkat(dir, dst_name, Vec::new()).ok();
                 if same {
                     // Permissions mean nothing on a symlink; owner and times do.
-                    let time = (src_st.st_mtime - dst_st.st_mtime).abs() > self.sync.modify_window;
+                    let time = mtimes_differ(&src_st, &dst_st, self.sync.modify_window);
                     Decision::Keep(crate::sync::Changes {
                         time: time && kept.times,
                         ..attrs(
@@ -283,8 +284,7 @@ impl Walker {
                 let same = ft != FileType::RegularFile
                     || same_bytes
                     || (src_st.st_size == dst_st.st_size
-                        && (o.size_only
-                            || (src_st.st_mtime - dst_st.st_mtime).abs() <= o.modify_window));
+                        && (o.size_only || !mtimes_differ(&src_st, &dst_st, o.modify_window)));
                 match same {
                     true => Step::Same(Box::new(src_st)),
                     false => Step::Skip,
