@@ -59,12 +59,15 @@ use verdicts::Verdicts;
 /// Most bytes moved by one copy_file_range call, and between two looks for an
 /// interrupt (64 MiB take ~30 ms here).
 const STEP: u64 = 64 << 20;
-/// The pipe splice moves data through. Not larger: moving a cached 2 GiB
-/// file into ext4 on one thread took 945-1,052 ms through a 256 KiB pipe,
-/// 1,633-2,006 through 512 KiB and 1,892-2,088 through 1 MiB (3 runs each;
-/// 64 KiB: 1,110-1,221), likely the pipe's pages no longer fitting the CPU's
-/// cache between the two halves of the move.
-const PIPE_SIZE: usize = 256 << 10;
+/// The pipe splice moves data through: the kernel's default, as `sendfile`
+/// uses. Measured on two hosts, one 2 GiB file into ext4 on one thread: on
+/// an AMD EPYC VM 256 KiB took 945-1,052 ms and 64 KiB 1,110-1,221 (larger
+/// pipes were slower still: 1 MiB 1,892-2,088); on an Intel Xeon VM 256 KiB
+/// was bimodal, 430-1,190 ms (median 600, 9 runs; cold 748 against fcp's
+/// 556), and 64 KiB steady at 460-490 (median 470; cold 567), level with
+/// fcp's and cpz's `sendfile`. Trees (mostly files under 64 KiB) do not
+/// tell the two apart (/usr/share warm, 10 runs: 360 ms both).
+const PIPE_SIZE: usize = 64 << 10;
 
 /// The two ends of one file's copy.
 #[derive(Clone, Copy)]
