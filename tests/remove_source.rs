@@ -154,6 +154,39 @@ fn a_source_changed_after_its_copy_is_kept() {
     }
 }
 
+/// A source is removed because its copy is already there only when the
+/// two agree to the nanosecond: a destination on a filesystem with coarser
+/// times (here: no nanoseconds) passes the quick check in whole seconds, so
+/// it is not copied again, but its source is not deleted on that basis; it
+/// is left as it was (the bytes differ here).
+#[test]
+fn a_source_is_not_removed_on_a_whole_second_match() {
+    for engine in engines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fx = Fx::new(tmp.path());
+        fx.dir("src", 0o755)
+            .file("src/f", 0o644, "new bytes")
+            .set_times("src/f", (1_600_000_000, 5), (1_600_000_000, 500_000_000))
+            .dir("dst", 0o755)
+            .file("dst/f", 0o644, "old bytes")
+            .set_times("dst/f", (1_600_000_000, 0), (1_600_000_000, 0));
+        let out = run_uring_cp(
+            engine,
+            &["-a", "--sync", "--remove-source-files", "-T"],
+            &["src", "dst"],
+            tmp.path(),
+            &RunOpts::default(),
+        );
+        assert_eq!(out.code, Some(0), "[{engine}] {out}");
+        assert_eq!(
+            fx.read("src/f"),
+            b"new bytes",
+            "[{engine}] the source was removed"
+        );
+        assert_eq!(fx.read("dst/f"), b"old bytes", "[{engine}]");
+    }
+}
+
 #[test]
 fn remove_source_files_refuses_basis_directories() {
     let tmp = tempfile::tempdir().expect("tempdir");

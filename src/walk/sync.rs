@@ -279,12 +279,22 @@ impl Walker {
                     }
                     self.itemize("attrs", ft, &fix.describe(), &path);
                 }
-                // Kept because the data is the same (not because of -u).
+                // Kept because the data is the same (not because of -u). The
+                // source may be removed on this basis (--remove-source-files):
+                // unless --size-only or a window says otherwise, only the same
+                // time to the nanosecond counts (the quick check's allowance
+                // for a destination that keeps coarser times is not enough to
+                // delete the source; it is then left, and the copy too).
                 let o = &self.sync;
+                let mtime = |st: &Stat| (st.st_mtime, st.st_mtime_nsec);
                 let same = ft != FileType::RegularFile
                     || same_bytes
                     || (src_st.st_size == dst_st.st_size
-                        && (o.size_only || !mtimes_differ(&src_st, &dst_st, o.modify_window)));
+                        && (o.size_only
+                            || match o.modify_window {
+                                0 => mtime(&src_st) == mtime(&dst_st),
+                                w => !mtimes_differ(&src_st, &dst_st, w),
+                            }));
                 match same {
                     true => Step::Same(Box::new(src_st)),
                     false => Step::Skip,
