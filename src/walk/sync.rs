@@ -45,22 +45,31 @@ impl Walker {
         path: &Path,
         src: BorrowedFd<'_>,
     ) -> Option<Listing> {
-        let fd = match rustix::fs::openat(
-            dir,
-            c".",
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(fd) => fd,
-            Err(e) => {
-                self.progress
-                    .error(&CopyError::new(Op::OpenDir, path, e.into()));
-                return None;
-            }
+        // Through `dir` itself, rewound (a listing moves its position; only
+        // the walker lists a destination directory): a descriptor of its own
+        // per directory cost an `openat` and a `close` on the one thread a
+        // no-op re-sync runs on. An `O_PATH` descriptor (an operand's parent)
+        // cannot be read or rewound: then through one of its own.
+        let own = match rustix::fs::seek(dir, rustix::fs::SeekFrom::Start(0)) {
+            Ok(_) => None,
+            Err(_) => match rustix::fs::openat(
+                dir,
+                c".",
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) {
+                Ok(fd) => Some(fd),
+                Err(e) => {
+                    self.progress
+                        .error(&CopyError::new(Op::OpenDir, path, e.into()));
+                    return None;
+                }
+            },
         };
+        let fd = own.as_ref().map_or(dir, |fd| fd.as_fd());
         let mut there = Listing::new();
         let mut buf = std::mem::take(&mut self.dst_buf);
-        let mut list = RawDir::new(&fd, &mut buf);
+        let mut list = RawDir::new(fd, &mut buf);
         while let Some(entry) = list.next() {
             let entry = match entry {
                 Ok(e) => e,
