@@ -118,7 +118,7 @@ pub fn mtimes_differ(src: &Stat, dst: &Stat, window: i64) -> bool {
 /// The coarsest sub-second timestamp granularity of a filesystem that keeps
 /// one (exFAT: 10 ms): a destination time below the source's by less than
 /// this, in the same second, is taken as the source's time cut to it.
-const CUT_NS: i64 = 10_000_000;
+pub const CUT_NS: i64 = 10_000_000;
 
 /// The quick check for two regular files (rsync's).
 pub fn decide_file(src: &Stat, dst: &Stat, o: &SyncOptions, kept: Kept) -> Decision {
