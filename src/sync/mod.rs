@@ -108,9 +108,10 @@ pub struct Kept {
 /// ext3, a copy by a tool that drops them) still compares whole seconds.
 pub fn mtimes_differ(src: &Stat, dst: &Stat, window: i64) -> bool {
     let apart = (src.st_mtime - dst.st_mtime).abs();
-    if apart > window || window != 0 || apart != 0 {
+    if window > 0 || apart > 0 {
         return apart > window;
     }
+    // The same second and no window: the nanoseconds, where both keep them.
     let (s, d) = (src.st_mtime_nsec as i64, dst.st_mtime_nsec as i64);
     s != 0 && d != 0 && (d > s || s - d >= CUT_NS)
 }
