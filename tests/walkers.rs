@@ -15,8 +15,8 @@ use std::process::Command;
 /// directory, copied by two walkers under strace (`--seccomp-bpf`: only the
 /// traced calls stop, so the threads' timing stays close to a run without
 /// it): the two large copies are created by two different threads (the
-/// walker listing the directory leaves both in the pool), and every copy
-/// equals its source.
+/// walker listing the directory leaves both in the pool) in at least one of
+/// three runs, and every copy equals its source.
 #[test]
 fn large_files_of_one_directory_are_copied_by_different_walkers() {
     if !has_command("strace") {
@@ -38,6 +38,7 @@ fn large_files_of_one_directory_are_copied_by_different_walkers() {
     for i in 0..5 {
         fx.file(format!("src/small{i}"), 0o644, rng.bytes(100 + i));
     }
+    let mut seen = Vec::new();
     for attempt in 0..3 {
         let dst = format!("dst{attempt}");
         let log = root.join(format!("strace{attempt}"));
@@ -75,9 +76,13 @@ fn large_files_of_one_directory_are_copied_by_different_walkers() {
             2,
             "{ctx} large copies created: {creators:?}\n{text}"
         );
-        assert_ne!(
-            creators["big0"], creators["big1"],
-            "{ctx} one walker created both large copies, one after the other: {creators:?}"
-        );
+        if creators["big0"] != creators["big1"] {
+            return;
+        }
+        seen.push(format!("{ctx} {creators:?}"));
     }
+    // (A loaded machine may leave the second walker unscheduled for a whole
+    // copy now and then; the code that copied a large file where it was
+    // found did it every time.)
+    panic!("one walker created both large copies, one after the other, every time: {seen:?}");
 }
