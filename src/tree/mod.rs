@@ -30,6 +30,20 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// Whether a directory's copy is there before its item is handled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DirMade {
+    /// It is to be made (`mkdir`; an existing directory is used as it is).
+    No,
+    /// The walker made it when it listed the parent (see `walk::ahead`):
+    /// it is only to be opened, and it is the run's.
+    Ahead,
+    /// Sync mode listed a directory of that name at the destination: it is
+    /// opened as it is (no `mkdir` that would fail), and made only if it has
+    /// gone since.
+    There,
+}
+
 /// What kind of thing an item is, with what the engine needs to create it.
 #[derive(Debug, Clone)]
 pub enum Kind {
@@ -43,13 +57,12 @@ pub enum Kind {
         as_data: bool,
         twin: bool,
     },
-    /// A directory: create `node` (its children refer to it), with `mode`;
-    /// `made`: the walker made it already, when it listed its parent (see
-    /// `walk::ahead`), and it is only to be opened.
+    /// A directory: create `node` (its children refer to it), with `mode`,
+    /// unless `made` says it is there already.
     Dir {
         node: Arc<DstDir>,
         mode: u32,
-        made: bool,
+        made: DirMade,
     },
     /// A symbolic link with this target.
     Symlink { target: CString },

@@ -26,6 +26,8 @@ pub(super) struct Entry<'a> {
     pub ft: FileType,
     /// The source's status, if the walk has it.
     pub stat: Option<&'a Stat>,
+    /// The destination's, if the walk has it (see `statahead.rs`).
+    pub dst_stat: Option<&'a Stat>,
     pub follow: bool,
     /// The type of the destination entry of that name, if there is one.
     pub existing: Option<FileType>,
@@ -55,6 +57,7 @@ impl Walker {
             dst_name,
             ft,
             stat,
+            dst_stat,
             follow,
             existing,
         } = e;
@@ -104,7 +107,7 @@ impl Walker {
                         dst_name,
                         ft,
                         dft,
-                        stat,
+                        (stat, dst_stat),
                         follow,
                     );
                     match step {

@@ -187,7 +187,10 @@ impl Walker {
         dir_rel: &Path,
         extra: Listing,
     ) -> Result<(), Closed> {
-        let mut extra: Vec<(CString, FileType)> = extra.into_iter().collect();
+        let mut extra: Vec<(CString, FileType)> = extra
+            .into_iter()
+            .map(|(name, (ft, _))| (name, ft))
+            .collect();
         extra.sort_by(|a, b| a.0.cmp(&b.0)); // deterministic order for --itemize-changes
         // --delete-after: the directory's identity, checked before deleting.
         let mut dir_id = None;
@@ -403,7 +406,7 @@ impl Walker {
                 }
                 continue;
             }
-            if ft == FileType::Directory && existing == Some(FileType::Directory) {
+            if ft == FileType::Directory && existing.map(|e| e.0) == Some(FileType::Directory) {
                 both.push((name.to_owned(), follow, child_rel));
             }
         }

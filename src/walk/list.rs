@@ -29,6 +29,39 @@ impl Walker {
             _ => None,
         };
         let mut there = dst_fd.and_then(|fd| self.list_dst(fd, &dst.path, src.fd.as_fd()));
+        // A big directory's stats are shared with the stat-ahead thread.
+        let ahead = match &there {
+            Some(_) => self.stat_ahead.share(src, dst, &self.dst_names),
+            None => None,
+        };
+        let result = self.list_entries(
+            src,
+            dst,
+            buf,
+            dir_rel,
+            dst_fd,
+            there.take(),
+            ahead.as_deref(),
+        );
+        if let Some(job) = &ahead {
+            job.close();
+        }
+        result
+    }
+
+    /// The loop of [`Walker::entries`]: `there`, the destination's listing
+    /// in sync mode; `ahead`, where its stats are shared.
+    #[allow(clippy::too_many_arguments)]
+    fn list_entries(
+        &mut self,
+        src: &Arc<SrcDir>,
+        dst: &Arc<DstDir>,
+        buf: &mut [MaybeUninit<u8>],
+        dir_rel: &Path,
+        dst_fd: Option<BorrowedFd<'_>>,
+        mut there: Option<sync::Listing>,
+        ahead: Option<&statahead::Job>,
+    ) -> Result<(), Closed> {
         if let Some(b) = &mut self.bases {
             for warning in b.enter(dir_rel) {
                 self.progress.warning(&warning);
@@ -51,7 +84,8 @@ impl Walker {
                 continue;
             }
             // Whatever happens to it below, the source has it: never delete it.
-            let existing = there.as_mut().and_then(|m| m.remove(name));
+            let listed = there.as_mut().and_then(|m| m.remove(name));
+            let existing = listed.map(|(ft, _)| ft);
             let name = name.to_owned();
             let mut ft = entry.file_type();
             let mut follow = false;
@@ -90,12 +124,23 @@ impl Walker {
                 if self.filter.excluded(&rel, ft == FileType::Directory) {
                     // --delete-excluded: not protected, and deleted below.
                     if let (Some(m), Some(dft), true) =
-                        (there.as_mut(), existing, self.sync.delete_excluded)
+                        (there.as_mut(), listed, self.sync.delete_excluded)
                     {
                         m.insert(name, dft);
                     }
                     continue;
                 }
+            }
+            // The stats the stat-ahead made of both sides, if it came to this
+            // name first (never through a symlink: not for one followed).
+            let mut dst_stat = None;
+            if let (Some(job), Some((_, slot))) = (ahead, listed)
+                && let Some(pair) = job.take(slot)
+            {
+                if stat.is_none() && !follow {
+                    stat = pair.src.ok();
+                }
+                dst_stat = pair.dst.ok();
             }
             // Sync mode, in a destination directory that was there: a name
             // of a multiply-linked source that is to be copied waits for the
@@ -132,6 +177,7 @@ impl Walker {
                     dst_name: &name,
                     ft,
                     stat: stat.as_ref(),
+                    dst_stat: dst_stat.as_ref(),
                     follow,
                     existing,
                 };
@@ -148,7 +194,12 @@ impl Walker {
             }
             let kind = match ft {
                 FileType::Directory => {
-                    let made = self.make_ahead(src, dst, &name, stat.as_ref(), follow);
+                    let made = match self.make_ahead(src, dst, &name, stat.as_ref(), follow) {
+                        true => DirMade::Ahead,
+                        // (Not one replaced above: that was not a directory.)
+                        false if existing == Some(FileType::Directory) => DirMade::There,
+                        false => DirMade::No,
+                    };
                     self.stack.push(PendingDir {
                         parent_src: src.clone(),
                         name,

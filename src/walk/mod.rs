@@ -42,6 +42,7 @@ mod list;
 pub mod listahead;
 mod pool;
 mod route;
+mod statahead;
 mod sync;
 
 pub use basis::refuse_clone_dest;
@@ -55,7 +56,7 @@ use crate::meta::{Archive, DirFinish};
 use crate::plan::Root;
 use crate::progress::Progress;
 use crate::sync::SyncOptions;
-use crate::tree::{DstDir, DstState, FinishQueue, Item, Kind, SrcDir, SrcStat, join};
+use crate::tree::{DirMade, DstDir, DstState, FinishQueue, Item, Kind, SrcDir, SrcStat, join};
 use crossbeam_channel::{Receiver, Sender};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Stat};
 use std::ffi::CString;
@@ -103,6 +104,11 @@ pub struct Walker {
     kept: Option<crate::sync::Kept>,
     /// getdents buffer for destination directories (sync mode).
     dst_buf: Vec<MaybeUninit<u8>>,
+    /// The last destination directory listed, its names in order (sync mode).
+    dst_names: statahead::Names,
+    /// Sync mode: the thread that stats entries from the other end of a
+    /// big directory (see `statahead.rs`).
+    stat_ahead: statahead::StatAhead,
     buf: Vec<MaybeUninit<u8>>,
     /// Directories still to visit (depth-first).
     stack: Vec<PendingDir>,
@@ -160,8 +166,9 @@ struct PendingDir {
     rel: PathBuf,
     /// -x: the device of its operand (set when the operand is opened).
     operand_dev: u64,
-    /// Its destination was made when its parent was listed (`ahead.rs`).
-    made: bool,
+    /// Whether its destination is there: made when its parent was listed
+    /// (`ahead.rs`), or listed there (sync mode).
+    made: DirMade,
 }
 
 /// The channel to the engine is closed: the engine stopped.
@@ -230,6 +237,8 @@ impl Walker {
             } else {
                 Vec::new()
             },
+            dst_names: Default::default(),
+            stat_ahead: Default::default(),
             buf: vec![MaybeUninit::uninit(); 64 << 10],
             stack: Vec::new(),
             dests: Vec::new(),
@@ -256,7 +265,11 @@ impl Walker {
     pub fn run(mut self, roots: Vec<Root>) -> Deletions {
         self.note_dests(&roots);
         match self.pool.clone() {
-            None => self.walk(roots),
+            None => {
+                self.walk(roots);
+                // Joined: no directory stays open in it past the walk.
+                self.stat_ahead = Default::default();
+            }
             Some(pool) => std::thread::scope(|s| {
                 // Closed however the walk through the operands ends (a
                 // panic too), or the other walkers would wait forever.
@@ -364,7 +377,7 @@ impl Walker {
                 follow: root.follow,
                 rel: PathBuf::new(),
                 operand_dev: 0,
-                made: false,
+                made: DirMade::No,
             });
             return self.drain();
         }
@@ -392,11 +405,12 @@ impl Walker {
         if self.sync.enabled && (dst_fd.is_some() || self.sync.dry_run) {
             // A file operand gets the same decision as a file in a tree
             // (`uring-cp --sync big.iso /backup/` copies it only if it changed).
-            let existing = dst_fd.and_then(|fd| {
-                rustix::fs::statat(fd, root.dst_name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW)
-                    .ok()
-                    .map(|st| FileType::from_raw_mode(st.st_mode))
+            let dst_stat = dst_fd.and_then(|fd| {
+                rustix::fs::statat(fd, root.dst_name.as_c_str(), AtFlags::SYMLINK_NOFOLLOW).ok()
             });
+            let existing = dst_stat
+                .as_ref()
+                .map(|st| FileType::from_raw_mode(st.st_mode));
             let entry = decide::Entry {
                 src: &root.src_dir,
                 dst: &root.dst_dir,
@@ -405,6 +419,7 @@ impl Walker {
                 dst_name: &root.dst_name,
                 ft,
                 stat: Some(&root.stat),
+                dst_stat: dst_stat.as_ref(),
                 follow: root.follow,
                 existing,
             };

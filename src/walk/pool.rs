@@ -346,6 +346,8 @@ impl Walker {
             deleted: 0,
             kept: None,
             dst_buf: Vec::new(),
+            dst_names: Default::default(),
+            stat_ahead: Default::default(),
             buf: vec![MaybeUninit::uninit(); 64 << 10],
             copy_buf: Default::default(),
             lent: Default::default(),

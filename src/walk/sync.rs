@@ -19,8 +19,9 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 use std::sync::Arc;
 
-/// A destination directory's entries, by name (stale temporaries removed).
-pub(super) type Listing = HashMap<CString, FileType>;
+/// A destination directory's entries, by name (stale temporaries removed):
+/// each one's type and its slot in the listing (see `statahead.rs`).
+pub(super) type Listing = HashMap<CString, (FileType, u32)>;
 
 /// What the walker does with a source entry after the sync check.
 pub(super) enum Step {
@@ -68,6 +69,7 @@ impl Walker {
         };
         let fd = own.as_ref().map_or(dir, |fd| fd.as_fd());
         let mut there = Listing::new();
+        self.dst_names.clear();
         let mut buf = std::mem::take(&mut self.dst_buf);
         let mut list = RawDir::new(fd, &mut buf);
         while let Some(entry) = list.next() {
@@ -104,7 +106,8 @@ impl Walker {
                     .map(|st| FileType::from_raw_mode(st.st_mode))
                     .unwrap_or(FileType::Unknown);
             }
-            there.insert(name.to_owned(), ft);
+            let slot = self.dst_names.push(name, ft);
+            there.insert(name.to_owned(), (ft, slot));
         }
         self.dst_buf = buf;
         Some(there)
@@ -130,8 +133,8 @@ impl Walker {
 
     /// Decide about a source entry `src_name` of type `ft` whose destination
     /// `dst_name` (of type `dft`, the same name but for operands) exists in
-    /// `dst`. `src_stat`: the source's status if
-    /// the walk already has it.
+    /// `dst`. `known`: the source's and the destination's status where the
+    /// walk already has them.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn sync_entry(
         &mut self,
@@ -143,7 +146,7 @@ impl Walker {
         dst_name: &CStr,
         ft: FileType,
         dft: FileType,
-        src_stat: Option<&Stat>,
+        (src_stat, dst_stat): (Option<&Stat>, Option<&Stat>),
         follow: bool,
     ) -> Step {
         let path = join(&dst.path, dst_name);
@@ -177,7 +180,10 @@ impl Walker {
                 }
             },
         };
-        let dst_st = match rustix::fs::statat(dir, dst_name, AtFlags::SYMLINK_NOFOLLOW) {
+        let dst_st = match dst_stat.map_or_else(
+            || rustix::fs::statat(dir, dst_name, AtFlags::SYMLINK_NOFOLLOW),
+            |st| Ok(*st),
+        ) {
             Ok(st) => st,
             Err(e) => {
                 self.progress

@@ -24,7 +24,7 @@ use crate::error::{CopyError, Failure, Op, errno, quote};
 use crate::meta::{self, Archive};
 use crate::progress::Progress;
 use crate::tree::SrcStat;
-use crate::tree::{DstState, Item, Kind};
+use crate::tree::{DirMade, DstState, Item, Kind};
 use dest::{MadeSymlinks, Opened, make_dir};
 use hardlinks::LinkClaim;
 use large::LargeFiles;
@@ -575,8 +575,9 @@ pub fn create_dir(item: &Item, progress: &dyn Progress) {
         DstState::Ready { fd, .. } => {
             let opened = match made {
                 // Made when its parent was listed (`walk::ahead`).
-                true => dest::open_made_dir(item, fd.as_fd(), true),
-                false => make_dir(item, fd.as_fd(), *mode),
+                DirMade::Ahead => dest::open_made_dir(item, fd.as_fd(), true),
+                DirMade::There => dest::open_listed_dir(item, fd.as_fd(), *mode),
+                DirMade::No => make_dir(item, fd.as_fd(), *mode),
             };
             match opened {
                 Ok(state) => {
