@@ -1,9 +1,10 @@
 //! The byte mover between two filesystems, where `copy_file_range` is refused
 //! and every file's bytes go through a pipe with `splice` (kept per thread
-//! from one file to the next): a refusal of splice is remembered and the
-//! bytes still arrive by read/write; a splice that fails part way is
-//! continued from the last byte that reached the destination; a pipe that
-//! still holds bytes after a failure never carries them into another file.
+//! from one file to the next), or from 1 MiB with `sendfile`: a refusal of
+//! splice is remembered and the bytes still arrive by read/write; a splice
+//! or a sendfile that fails is continued from the last byte that reached
+//! the destination; a pipe that still holds bytes after a failure never
+//! carries them into another file.
 //! The faults are injected with strace; every engine runs each test.
 
 mod common;
@@ -55,10 +56,10 @@ fn two_filesystems() -> Option<(tempfile::TempDir, tempfile::TempDir)> {
 }
 
 /// Run `uring-cp --engine ENGINE -j 2 -r SRC DST` under strace with
-/// `injection`, logging the splice calls; returns the log.
+/// `injection`, logging the splice and sendfile calls; returns the log.
 fn traced_copy(engine: &str, injection: &str, src: &Path, dst: &Path, log: &Path) -> String {
     let out = Command::new("strace")
-        .args(["-f", "-qq", "-e", "trace=splice", "-e"])
+        .args(["-f", "-qq", "-e", "trace=splice,sendfile", "-e"])
         .arg(format!("inject={injection}"))
         .arg("-o")
         .arg(log)
@@ -154,6 +155,41 @@ fn a_splice_failing_part_way_continues_and_never_mixes_files() {
                 failed >= 1 && moved > failed,
                 "{engine}, {injection}: {failed} failed and {moved} other splices:\n{log}"
             );
+        }
+    }
+}
+
+/// Each thread's first `sendfile` (what moves the 2.5 MB files) fails, with
+/// `EIO` and with `EINVAL`: the file is continued by the next way, and
+/// every copy has its source's bytes; later large files still try it
+/// after an `EIO` (it is about a file, not the pair of filesystems).
+#[test]
+fn a_failing_sendfile_is_continued_and_never_loses_bytes() {
+    let Some((tmp, shm)) = two_filesystems() else {
+        return;
+    };
+    for engine in engines() {
+        for error in ["EIO", "EINVAL"] {
+            let dst = shm.path().join(format!("sendfile-{engine}-{error}"));
+            let log = tmp.path().join(format!("sendfile-{engine}-{error}.log"));
+            let injection = format!("sendfile:error={error}:when=1");
+            let log = traced_copy(engine, &injection, &tmp.path().join("src"), &dst, &log);
+            assert_same_tree(engine, &tmp.path().join("src"), &dst);
+            if engine == "uring-chains" {
+                continue; // (its ring reads most files itself, as above)
+            }
+            let calls = log.lines().filter(|l| l.contains("sendfile(")).count();
+            let failed = log.lines().filter(|l| l.contains(error)).count();
+            assert!(
+                failed >= 1,
+                "{engine}, {injection}: no sendfile failed:\n{log}"
+            );
+            if error == "EIO" {
+                assert!(
+                    calls > failed,
+                    "{engine}, {injection}: no sendfile after the failure:\n{log}"
+                );
+            }
         }
     }
 }

@@ -331,7 +331,7 @@ fn a_source_that_cannot_be_read_is_reported_as_a_read_error() {
         let ran = traced(
             // (The dynamic loader makes the first two pread64 calls.)
             &[
-                "copy_file_range,splice:error=EIO",
+                "copy_file_range,splice,sendfile:error=EIO",
                 "pread64:error=EIO:when=3+",
             ],
             &args,
