@@ -982,9 +982,34 @@ fn change_strategy() -> impl Strategy<Value = Change> {
     ]
 }
 
+/// Nodes of a wide tree A, seven in eight of them in the root: a directory
+/// big enough (16 non-directories and more) for sync mode to share its
+/// stats with its stat-ahead thread (`walk/statahead.rs`), which the
+/// ordinary trees (28 nodes over several directories) seldom reach.
+const WIDE_NODES: std::ops::RangeInclusive<usize> = 32..=64;
+
+fn wide_tree_strategy() -> impl Strategy<Value = TreeSpec> {
+    (
+        attrs_strategy(true),
+        prop::collection::vec((node_strategy(), 0u8..8), WIDE_NODES),
+    )
+        .prop_map(|(root, nodes)| TreeSpec {
+            root,
+            nodes: nodes
+                .into_iter()
+                .map(|(mut n, in_root)| {
+                    if in_root != 0 {
+                        n.parent = 0;
+                    }
+                    n
+                })
+                .collect(),
+        })
+}
+
 fn sync_pair_strategy() -> impl Strategy<Value = (TreeSpec, Vec<Change>)> {
     (
-        tree_strategy(),
+        prop_oneof![2 => tree_strategy(), 1 => wide_tree_strategy()],
         prop::collection::vec(change_strategy(), 0..=MAX_CHANGES),
     )
 }
