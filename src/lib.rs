@@ -176,41 +176,20 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
             return exit::USAGE;
         }
     };
-    let plan::Plan {
-        roots,
-        parents,
-        dest,
-    } = match plan_operands(&cfg, umask.bits(), &*progress) {
+    let mut plan = match plan_operands(&cfg, umask.bits(), &*progress) {
         Ok(p) => p,
         Err(status) => return status,
     };
     if let Some(basis) = &cfg.sync.basis
-        && let Err(msg) = walk::refuse_clone_dest(basis, &dest)
+        && let Err(msg) = walk::refuse_clone_dest(basis, &plan.dest)
     {
         progress.message(&msg);
         return exit::PARTIAL;
     }
-    // (Operands in one directory share one `DstDir`: look at it once.)
-    let mut watched: Option<&Arc<tree::DstDir>> = None;
-    for root in &roots {
-        if watched.is_some_and(|w| Arc::ptr_eq(w, &root.dst_dir)) {
-            continue;
-        }
-        watched = Some(&root.dst_dir);
-        if let Some(tree::DstState::Ready { fd, .. }) = root.dst_dir.state() {
-            use std::os::fd::AsFd;
-            archive.watch_dst_parent(fd.as_fd());
-        }
-    }
-    // --fsync flushes the filesystems of the destinations once all is written.
-    let dests: Vec<std::path::PathBuf> = match cfg.fsync {
-        true => roots
-            .iter()
-            .map(|r| tree::join(&r.dst_dir.path, &r.dst_name))
-            .collect(),
-        false => Vec::new(),
-    };
-
+    // The operands, a batch at a time when they name more parent
+    // directories than a share of the descriptor limit (see `plan::Plan`).
+    let budget = plan::parent_budget();
+    let mut roots = plan.next_roots(&cfg, &*progress, budget);
     let options = walk::Options {
         deref: cfg.deref,
         recursive: cfg.recursive,
@@ -225,7 +204,7 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
         one_file_system: cfg.one_file_system,
         copy_contents: cfg.copy_contents,
         links: links.clone(),
-        dest,
+        dest: plan.dest.clone(),
         backup: cfg.backup.clone(),
     };
     let bar = progress::bar::Bar::start(console.clone(), cfg.progress, start);
@@ -233,24 +212,44 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
         true => progress::lines::Lines::start(console.clone(), start),
         false => None,
     };
-    let how = Scheduling {
-        ahead: clones == Some(engine::mover::clonefs::BTRFS),
-        list_ahead: match cold {
-            true => cfg.sources.clone(),
-            false => Vec::new(),
-        },
-        debug: cfg.debug && !cfg.quiet,
+    // --fsync flushes the filesystems of the destinations once all is written.
+    let mut dests: Vec<std::path::PathBuf> = Vec::new();
+    let mut deletions = walk::Deletions::default();
+    // (The list-ahead reads every operand's tree: with the first batch.)
+    let mut list_ahead = match cold {
+        true => cfg.sources.clone(),
+        false => Vec::new(),
     };
-    let deletions = match copy(&mut *engine, roots, options, &links, &progress, how) {
-        Ok(d) => d,
-        Err(e) => {
-            progress.message(&format!(
-                "cannot start a thread: {}",
-                error::strip_os_suffix(&e)
-            ));
-            return exit::PARTIAL;
+    loop {
+        watch_dst_parents(&archive, &roots);
+        if cfg.fsync {
+            dests.extend(
+                roots
+                    .iter()
+                    .map(|r| tree::join(&r.dst_dir.path, &r.dst_name)),
+            );
         }
-    };
+        let how = Scheduling {
+            ahead: clones == Some(engine::mover::clonefs::BTRFS),
+            list_ahead: std::mem::take(&mut list_ahead),
+            debug: cfg.debug && !cfg.quiet,
+        };
+        match copy(&mut *engine, roots, options.clone(), &links, &progress, how) {
+            Ok(d) => deletions.append(d),
+            Err(e) => {
+                progress.message(&format!(
+                    "cannot start a thread: {}",
+                    error::strip_os_suffix(&e)
+                ));
+                return exit::PARTIAL;
+            }
+        }
+        if plan.done(&cfg) || interrupt::requested() {
+            break;
+        }
+        roots = plan.next_roots(&cfg, &*progress, budget);
+    }
+    let parents = plan.parents;
     // --delete-after: once every copy is in place and every directory
     // finished; not at all after a failure (the entry to delete may be the
     // only copy of a file whose new name did not make it).
@@ -279,6 +278,23 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
         let _ = writeln!(std::io::stdout().lock(), "{}", summary.render(format));
     }
     exit_status(console)
+}
+
+/// Note the directories `roots` are copied into (copies inherit a default
+/// ACL there: [`meta::Archive::watch_dst_parent`]); operands in one
+/// directory share one `DstDir`, looked at once.
+fn watch_dst_parents(archive: &meta::Archive, roots: &[plan::Root]) {
+    let mut watched: Option<&Arc<tree::DstDir>> = None;
+    for root in roots {
+        if watched.is_some_and(|w| Arc::ptr_eq(w, &root.dst_dir)) {
+            continue;
+        }
+        watched = Some(&root.dst_dir);
+        if let Some(tree::DstState::Ready { fd, .. }) = root.dst_dir.state() {
+            use std::os::fd::AsFd;
+            archive.watch_dst_parent(fd.as_fd());
+        }
+    }
 }
 
 /// What cp refuses before copying anything: `--preserve=context` named
@@ -366,7 +382,7 @@ struct Scheduling {
 /// The operands resolved under cp's path rules, or the exit status of a
 /// refusal.
 fn plan_operands(cfg: &Config, umask: u32, progress: &dyn Progress) -> Result<plan::Plan, i32> {
-    plan::plan(cfg, umask, progress).map_err(|fatal| match fatal {
+    plan::plan(cfg, umask).map_err(|fatal| match fatal {
         plan::Fatal::Run(msg) => {
             progress.message(&msg);
             exit::PARTIAL

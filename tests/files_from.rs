@@ -320,3 +320,91 @@ fn a_listed_path_never_leaves_dest() {
     );
     assert!(!t.join("dst2").exists(), "nothing made");
 }
+
+/// A list naming files in more directories than a share of the descriptor
+/// limit allows open at once: every root holds its parent directories open
+/// until it is walked, so the operands are planned and copied in batches
+/// (`plan::Plan`), and every file arrives. Before, 30,000 one-file
+/// directories under a 20,000-descriptor limit failed from the 10,000th on
+/// (`Too many open files`, exit 1). Also `--parents` with as many operands.
+#[test]
+fn operands_in_more_directories_than_descriptors_are_all_copied() {
+    const DIRS: usize = 300; // 600 parents (source and destination) under `ulimit -n 256`
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let fx = Fx::new(t.join("src"));
+    fx.dir("", 0o755);
+    let mut list = String::new();
+    let mut names = Vec::new();
+    for i in 0..DIRS {
+        let rel = format!("d{i:03}/f");
+        fx.file(&rel, 0o644, format!("file {i}"));
+        list.push_str(&rel);
+        list.push('\n');
+        names.push(rel);
+    }
+    std::fs::write(t.join("list"), list).expect("list");
+    let limited = |args: &[&str], cwd: &Path| {
+        Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -n 256 && exec \"$0\" \"$@\"")
+            .arg(BIN)
+            .args(args)
+            .current_dir(cwd)
+            .stdin(Stdio::null())
+            .output()
+            .expect("sh")
+    };
+    for engine in engines() {
+        let runs: [(&str, Vec<&str>, &Path, &str); 3] = [
+            (
+                "files-from",
+                vec!["-a", "--files-from=list", "src", "dst"],
+                t,
+                "dst",
+            ),
+            (
+                "files-from, sync",
+                vec!["-a", "--sync", "--files-from=list", "src", "dst"],
+                t,
+                "dst",
+            ),
+            (
+                "--parents",
+                [
+                    &["-a", "--parents"][..],
+                    &names.iter().map(String::as_str).collect::<Vec<_>>(),
+                    &["../pdst"],
+                ]
+                .concat(),
+                &t.join("src"),
+                "pdst",
+            ),
+        ];
+        for (what, args, cwd, dst) in runs {
+            let _ = std::fs::remove_dir_all(t.join(dst));
+            if dst == "pdst" {
+                std::fs::create_dir(t.join(dst)).expect("pdst");
+            }
+            let mut all = vec!["--engine", engine];
+            all.extend(&args);
+            let out = limited(&all, cwd);
+            let ctx = format!("[{engine}] {what}, ulimit -n 256");
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{ctx}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                out.stderr.is_empty(),
+                "{ctx}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            for (i, rel) in names.iter().enumerate() {
+                let got = std::fs::read(t.join(dst).join(rel)).unwrap_or_default();
+                assert_eq!(got, format!("file {i}").into_bytes(), "{ctx}: {rel}");
+            }
+        }
+    }
+}

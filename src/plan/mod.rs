@@ -5,10 +5,10 @@
 //! directory), follows cp's rules for trailing slashes, `src/.` and -T/-t, and
 //! refuses, before anything is written, the copies cp refuses: a missing source,
 //! a directory without -r, a file onto itself, a directory into itself, a
-//! directory over a non-directory and the reverse. What survives is a list of
+//! directory over a non-directory and the reverse. What survives are
 //! [`Root`]s, each holding open descriptors for its source and destination
 //! parents (one per distinct directory, shared: `opened.rs`), ready for the
-//! walker. With `--parents` ([`parents`]) each SOURCE goes to its full name
+//! walker, planned a batch at a time ([`Plan`] says why). With `--parents` ([`parents`]) each SOURCE goes to its full name
 //! under DIRECTORY, and the directories on the way are made here.
 
 mod opened;
@@ -58,20 +58,119 @@ pub enum Fatal {
     Usage(String),
 }
 
-/// What the operands resolve to.
-#[derive(Debug)]
+/// What the operands resolve to: DEST, checked, and the operands, planned
+/// into [`Root`]s a batch at a time ([`Plan::next_roots`]).
+///
+/// Why batches: every root holds its parent directories open until it is
+/// walked (one descriptor per distinct directory, `opened.rs`), and
+/// `--files-from` or `--parents` may name files in tens of thousands of
+/// directories (30,000 one-file directories under a 20,000-descriptor
+/// limit: `Too many open files` from the 10,000th on). So operands are
+/// planned until their parents fill a share of the descriptor limit
+/// ([`parent_budget`]), those are copied, and the rest are planned next;
+/// an ordinary command line is one batch.
 pub struct Plan {
-    pub roots: Vec<Root>,
     /// DEST as resolved (relative basis directories are inside it).
     pub dest: PathBuf,
     /// `--parents`: attributes of the directories on the way, set once the
     /// copy is done ([`parents::Fixups::apply`]).
     pub parents: Option<parents::Fixups>,
+    into_dir: bool,
+    /// Operands planned so far: `cfg.sources[..next]`.
+    next: usize,
+    seen: Seen,
+    landed: overlap::Landed,
 }
 
-/// Resolve the operands. Per-operand refusals are reported to `progress` and
-/// that operand is dropped; the rest go on. `umask` is the process's.
-pub fn plan(cfg: &Config, umask: u32, progress: &dyn Progress) -> Result<Plan, Fatal> {
+impl std::fmt::Debug for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plan")
+            .field("dest", &self.dest)
+            .field("next", &self.next)
+            .finish()
+    }
+}
+
+/// Parent directories one batch of operands may hold open: a quarter of
+/// the descriptor limit (the walk of the batch needs the rest).
+pub fn parent_budget() -> usize {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(u64::MAX);
+    usize::try_from(limit / 4).unwrap_or(usize::MAX).max(16)
+}
+
+impl Plan {
+    /// Is every operand planned?
+    pub fn done(&self, cfg: &Config) -> bool {
+        self.next >= cfg.sources.len()
+    }
+
+    /// Plan the next operands, in order: all that are left, or as many as
+    /// hold at most `budget` parent directories open (at least one).
+    /// Per-operand refusals are reported to `progress` and that operand is
+    /// dropped; the rest go on.
+    pub fn next_roots(
+        &mut self,
+        cfg: &Config,
+        progress: &dyn Progress,
+        budget: usize,
+    ) -> Vec<Root> {
+        // (The roots of earlier batches hold what they still need.)
+        self.seen.opened = Default::default();
+        let mut roots: Vec<Root> = Vec::new();
+        while let Some(src) = cfg.sources.get(self.next) {
+            if self.seen.opened.len() >= budget {
+                break;
+            }
+            self.next += 1;
+            let dest = &self.dest;
+            let planned = match &mut self.parents {
+                // --files-from without -r: a listed directory is made (with the
+                // ones on the way), not copied into (rsync's --dirs).
+                Some(p) if cfg.files_from.is_some() && !cfg.recursive && is_dir(src) => {
+                    let (base, rel) = relative::split(src);
+                    p.make(dest, &rel.join("."), base, progress)
+                        .map(|_| Planned::Nothing)
+                }
+                // --parents: DIRECTORY/SOURCE, once the directories on the way are
+                // there; --relative: from the `/./` in SOURCE.
+                Some(p) => {
+                    let (base, rel) = match cfg.relative {
+                        true => relative::split(src),
+                        false => (Path::new(""), src.as_path()),
+                    };
+                    p.make(dest, rel, base, progress).and_then(|(dst, absent)| {
+                        plan_one(cfg, src, &dst, false, absent, &mut self.seen)
+                    })
+                }
+                None => plan_one(cfg, src, dest, self.into_dir, false, &mut self.seen),
+            };
+            match planned {
+                Ok(Planned::Copy(mut root, key)) => {
+                    let at = crate::tree::join(&root.dst_dir.path, &root.dst_name);
+                    root.dest_rel = match at.strip_prefix(dest) {
+                        Ok(rel) => rel.to_path_buf(),
+                        Err(_) => PathBuf::from(OsStr::from_bytes(root.dst_name.to_bytes())),
+                    };
+                    root.after_earlier = self.landed.overlaps(&key);
+                    roots.push(*root);
+                }
+                Ok(Planned::Twice) => progress.warning(&format!(
+                    "warning: source file {} specified more than once",
+                    quote(src)
+                )),
+                Ok(Planned::Nothing) => {}
+                Err(f) => progress.failure(&f),
+            }
+        }
+        roots
+    }
+}
+
+/// Check DEST and prepare to plan the operands ([`Plan::next_roots`]).
+/// `umask` is the process's.
+pub fn plan(cfg: &Config, umask: u32) -> Result<Plan, Fatal> {
     // (A dry run's DEST that `--files-from` would have made.)
     let mut dest_absent = false;
     let (dest, into_dir) = match &cfg.target {
@@ -146,7 +245,7 @@ pub fn plan(cfg: &Config, umask: u32, progress: &dyn Progress) -> Result<Plan, F
         _ => dest,
     };
 
-    let mut parents = match (cfg.parents, dest_absent) {
+    let parents = match (cfg.parents, dest_absent) {
         (true, false) => {
             let fd = open_dir_path(&dest).map_err(|e| {
                 Fatal::Run(format!(
@@ -161,52 +260,13 @@ pub fn plan(cfg: &Config, umask: u32, progress: &dyn Progress) -> Result<Plan, F
         (false, _) => None,
     };
 
-    let mut roots: Vec<Root> = Vec::new();
-    let mut seen = Seen::default();
-    let mut landed = overlap::Landed::default();
-    for src in &cfg.sources {
-        let planned = match &mut parents {
-            // --files-from without -r: a listed directory is made (with the
-            // ones on the way), not copied into (rsync's --dirs).
-            Some(p) if cfg.files_from.is_some() && !cfg.recursive && is_dir(src) => {
-                let (base, rel) = relative::split(src);
-                p.make(&dest, &rel.join("."), base, progress)
-                    .map(|_| Planned::Nothing)
-            }
-            // --parents: DIRECTORY/SOURCE, once the directories on the way are
-            // there; --relative: from the `/./` in SOURCE.
-            Some(p) => {
-                let (base, rel) = match cfg.relative {
-                    true => relative::split(src),
-                    false => (Path::new(""), src.as_path()),
-                };
-                p.make(&dest, rel, base, progress)
-                    .and_then(|(dst, absent)| plan_one(cfg, src, &dst, false, absent, &mut seen))
-            }
-            None => plan_one(cfg, src, &dest, into_dir, false, &mut seen),
-        };
-        match planned {
-            Ok(Planned::Copy(mut root, key)) => {
-                let at = crate::tree::join(&root.dst_dir.path, &root.dst_name);
-                root.dest_rel = match at.strip_prefix(&dest) {
-                    Ok(rel) => rel.to_path_buf(),
-                    Err(_) => PathBuf::from(OsStr::from_bytes(root.dst_name.to_bytes())),
-                };
-                root.after_earlier = landed.overlaps(&key);
-                roots.push(*root);
-            }
-            Ok(Planned::Twice) => progress.warning(&format!(
-                "warning: source file {} specified more than once",
-                quote(src)
-            )),
-            Ok(Planned::Nothing) => {}
-            Err(f) => progress.failure(&f),
-        }
-    }
     Ok(Plan {
-        roots,
-        parents,
         dest,
+        parents,
+        into_dir,
+        next: 0,
+        seen: Seen::default(),
+        landed: overlap::Landed::default(),
     })
 }
 

@@ -56,6 +56,11 @@ pub(super) struct Opened {
 }
 
 impl Opened {
+    /// Directories held open.
+    pub fn len(&self) -> usize {
+        self.src.len() + self.dst.len()
+    }
+
     pub fn src(&mut self, path: &Path) -> std::io::Result<Arc<SrcParent>> {
         cached(&mut self.src, path, |fd, canonical| SrcParent {
             fd: Arc::new(DirFd::new(fd)),

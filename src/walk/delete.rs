@@ -51,6 +51,15 @@ pub struct Deletions {
 }
 
 impl Deletions {
+    /// Add what the walk of a later batch of operands found (see
+    /// [`crate::plan::Plan`]): deleted together, after the last batch.
+    pub fn append(&mut self, later: Deletions) {
+        match self.found.is_empty() {
+            true => *self = later,
+            false => self.found.extend(later.found),
+        }
+    }
+
     /// Delete what was found, directory by directory; each directory gets
     /// back the modification time it had (archive mode set it already).
     pub fn apply(self, progress: &dyn Progress) {

@@ -175,6 +175,7 @@ struct PendingDir {
 struct Closed;
 
 /// How to walk: what the command line and the engine decided.
+#[derive(Clone)]
 pub struct Options {
     pub deref: Deref,
     pub recursive: bool,
