@@ -206,6 +206,7 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
         links: links.clone(),
         dest: plan.dest.clone(),
         backup: cfg.backup.clone(),
+        last_batch: false, // (per batch, below)
     };
     let bar = progress::bar::Bar::start(console.clone(), cfg.progress, start);
     let lines = match cfg.progress_lines {
@@ -234,7 +235,11 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
             list_ahead: std::mem::take(&mut list_ahead),
             debug: cfg.debug && !cfg.quiet,
         };
-        match copy(&mut *engine, roots, options.clone(), &links, &progress, how) {
+        let options = walk::Options {
+            last_batch: plan.done(&cfg),
+            ..options.clone()
+        };
+        match copy(&mut *engine, roots, options, &links, &progress, how) {
             Ok(d) => deletions.append(d),
             Err(e) => {
                 progress.message(&format!(

@@ -94,6 +94,8 @@ pub struct Walker {
     /// Sync mode's `-b`/`--backup-dir`: what `--delete` or a type change
     /// would remove is moved aside instead.
     backup: Option<crate::config::Backup>,
+    /// See [`Options::last_batch`].
+    last_batch: bool,
     /// `--delete-after`: what to delete once the copy is done.
     after: delete::Deletions,
     /// When the run started (see [`crate::sync::xattrs_may_differ`]).
@@ -193,6 +195,10 @@ pub struct Options {
     pub dest: PathBuf,
     /// Sync mode: `-b`, `--backup-dir` (see `sync.rs`).
     pub backup: Option<crate::config::Backup>,
+    /// These roots are the last of the operands (they are walked in
+    /// batches when they name many directories, see [`crate::plan::Plan`]):
+    /// at the end of this walk, the total the progress counts is known.
+    pub last_batch: bool,
 }
 
 impl Walker {
@@ -229,6 +235,7 @@ impl Walker {
             filter: o.filter,
             sync: o.sync,
             backup: o.backup.filter(|_| o_sync_enabled),
+            last_batch: o.last_batch,
             after: Default::default(),
             run_start: crate::sync::run_start(),
             deleted: 0,
@@ -360,7 +367,9 @@ impl Walker {
         if self.finish_pool().is_err() {
             return;
         }
-        self.progress.walk_done();
+        if self.last_batch {
+            self.progress.walk_done();
+        }
     }
 
     fn root(&mut self, root: Root) -> Result<(), Closed> {

@@ -341,6 +341,7 @@ impl Walker {
             filter: self.filter.clone(),
             sync: self.sync.clone(),
             backup: self.backup.clone(),
+            last_batch: self.last_batch,
             after: Default::default(),
             run_start: self.run_start,
             deleted: 0,
