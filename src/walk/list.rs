@@ -28,21 +28,13 @@ impl Walker {
             Some(DstState::Ready { fd, fresh: false }) if self.sync.enabled => Some(fd.as_fd()),
             _ => None,
         };
-        let mut there = dst_fd.and_then(|fd| self.list_dst(fd, &dst.path, src.fd.as_fd()));
+        let there = dst_fd.and_then(|fd| self.list_dst(fd, &dst.path, src.fd.as_fd()));
         // A big directory's stats are shared with the stat-ahead thread.
         let ahead = match &there {
             Some(_) => self.stat_ahead.share(src, dst, &self.dst_names),
             None => None,
         };
-        let result = self.list_entries(
-            src,
-            dst,
-            buf,
-            dir_rel,
-            dst_fd,
-            there.take(),
-            ahead.as_deref(),
-        );
+        let result = self.list_entries(src, dst, buf, dir_rel, dst_fd, there, ahead.as_deref());
         if let Some(job) = &ahead {
             job.close();
         }
