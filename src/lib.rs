@@ -207,6 +207,7 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
         dest: plan.dest.clone(),
         backup: cfg.backup.clone(),
         last_batch: false, // (per batch, below)
+        deleted_before: 0,
     };
     let bar = progress::bar::Bar::start(console.clone(), cfg.progress, start);
     let lines = match cfg.progress_lines {
@@ -237,6 +238,7 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
         };
         let options = walk::Options {
             last_batch: plan.done(&cfg),
+            deleted_before: deletions.decided(),
             ..options.clone()
         };
         match copy(&mut *engine, roots, options, &links, &progress, how) {

@@ -408,3 +408,53 @@ fn operands_in_more_directories_than_descriptors_are_all_copied() {
         }
     }
 }
+
+/// `--max-delete` is one limit for the whole run when the operands are
+/// copied in batches: each batch's walk goes on from the deletions the
+/// batches before it decided (not from 0), and the run ends with rsync's
+/// status 25.
+#[test]
+fn max_delete_is_one_limit_across_batches() {
+    const DIRS: usize = 300; // listed `pN/d`: 600 parents under `ulimit -n 256`
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let fx = Fx::new(t.join("src"));
+    fx.dir("", 0o755);
+    let mut list = String::new();
+    for i in 0..DIRS {
+        fx.file(format!("p{i:03}/d/f"), 0o644, format!("{i}"));
+        list.push_str(&format!("p{i:03}/d\n"));
+    }
+    std::fs::write(t.join("list"), list).expect("list");
+    for engine in engines() {
+        let _ = std::fs::remove_dir_all(t.join("dst"));
+        let flags = ["-a", "-r", "--sync", "--files-from=list"];
+        let out = run_uring_cp(engine, &flags, &["src", "dst"], t, &RunOpts::default());
+        assert_eq!(out.code, Some(0), "[{engine}] first sync: {out}");
+        for i in 0..DIRS {
+            std::fs::write(t.join(format!("dst/p{i:03}/d/extra")), "x").expect("extra");
+        }
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -n 256 && exec \"$0\" \"$@\"")
+            .arg(BIN)
+            .args(["--engine", engine])
+            .args(flags)
+            .args(["--delete", "--max-delete=5", "src", "dst"])
+            .current_dir(t)
+            .stdin(Stdio::null())
+            .output()
+            .expect("sh");
+        let ctx = format!("[{engine}] --max-delete=5 over batches");
+        assert_eq!(
+            out.status.code(),
+            Some(25),
+            "{ctx}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let left = (0..DIRS)
+            .filter(|i| t.join(format!("dst/p{i:03}/d/extra")).exists())
+            .count();
+        assert_eq!(left, DIRS - 5, "{ctx}: {} deleted", DIRS - left);
+    }
+}

@@ -48,6 +48,9 @@ pub struct Deletions {
     dry_run: bool,
     itemize: bool,
     keep_times: bool,
+    /// Deletions the walk decided, done or noted here, counting those of
+    /// the batches before it: where `--max-delete` stands.
+    decided: u64,
 }
 
 impl Deletions {
@@ -56,8 +59,17 @@ impl Deletions {
     pub fn append(&mut self, later: Deletions) {
         match self.found.is_empty() {
             true => *self = later,
-            false => self.found.extend(later.found),
+            false => {
+                self.found.extend(later.found);
+                self.decided = later.decided;
+            }
         }
+    }
+
+    /// Deletions decided so far (the next batch's walk goes on from there:
+    /// [`super::Options::deleted_before`]).
+    pub fn decided(&self) -> u64 {
+        self.decided
     }
 
     /// Delete what was found, directory by directory; each directory gets
@@ -320,6 +332,7 @@ impl Walker {
             dry_run: self.sync.dry_run,
             itemize: self.sync.itemize,
             keep_times: self.archive.preserve.timestamps,
+            decided: self.deleted,
         }
     }
 

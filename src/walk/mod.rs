@@ -100,7 +100,8 @@ pub struct Walker {
     after: delete::Deletions,
     /// When the run started (see [`crate::sync::xattrs_may_differ`]).
     run_start: (i64, i64),
-    /// --delete: entries deleted so far (for --max-delete).
+    /// --delete: entries deleted so far in the run, earlier batches of
+    /// operands included (for --max-delete).
     deleted: u64,
     /// Sync mode: attributes an unchanged entry must match (see `sync.rs`).
     kept: Option<crate::sync::Kept>,
@@ -199,6 +200,9 @@ pub struct Options {
     /// batches when they name many directories, see [`crate::plan::Plan`]):
     /// at the end of this walk, the total the progress counts is known.
     pub last_batch: bool,
+    /// `--max-delete`: the deletions the earlier batches decided (one limit
+    /// for the whole run, not one per batch).
+    pub deleted_before: u64,
 }
 
 impl Walker {
@@ -238,7 +242,7 @@ impl Walker {
             last_batch: o.last_batch,
             after: Default::default(),
             run_start: crate::sync::run_start(),
-            deleted: 0,
+            deleted: o.deleted_before,
             kept: None,
             dst_buf: if o_sync_enabled {
                 vec![MaybeUninit::uninit(); 64 << 10]
