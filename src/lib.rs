@@ -235,6 +235,7 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
             ahead: clones == Some(engine::mover::clonefs::BTRFS),
             list_ahead: std::mem::take(&mut list_ahead),
             debug: cfg.debug && !cfg.quiet,
+            last_batch: plan.done(&cfg),
         };
         let options = walk::Options {
             last_batch: plan.done(&cfg),
@@ -384,6 +385,8 @@ struct Scheduling {
     list_ahead: Vec<std::path::PathBuf>,
     /// `--debug`: say so.
     debug: bool,
+    /// These are the last operands (see [`plan::Plan`]).
+    last_batch: bool,
 }
 
 /// The operands resolved under cp's path rules, or the exit status of a
@@ -404,9 +407,9 @@ fn plan_operands(cfg: &Config, umask: u32, progress: &dyn Progress) -> Result<pl
 
 /// The copy itself: the walker streams `roots` to the engine, and every
 /// destination directory gets its last step on the finisher. Returns once
-/// everything is written and every directory finished (the hard-link map,
-/// which holds directories, is emptied first), with what `--delete-after`
-/// is to delete.
+/// everything is written and every directory finished (after the last
+/// batch of operands the hard-link map, which can hold directories, is
+/// emptied first), with what `--delete-after` is to delete.
 fn copy(
     engine: &mut dyn engine::Engine,
     roots: Vec<plan::Root>,
@@ -449,7 +452,11 @@ fn copy(
     if let Some((list_ahead, _)) = list_ahead {
         list_ahead.finish();
     }
-    links.clear();
+    // (Not between batches of operands: a later batch may hold more names
+    // of an inode copied in an earlier one.)
+    if how.last_batch {
+        links.clear();
+    }
     finisher.finish();
     Ok(deletions)
 }

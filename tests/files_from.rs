@@ -458,3 +458,52 @@ fn max_delete_is_one_limit_across_batches() {
         assert_eq!(left, DIRS - 5, "{ctx}: {} deleted", DIRS - left);
     }
 }
+
+/// Hard links between operands of different batches stay hard links (cp
+/// -a keeps links among everything it copies): the hard-link map is kept
+/// from one batch to the next.
+#[test]
+fn hard_links_across_batches_stay_links() {
+    const DIRS: usize = 300; // 600 parents under `ulimit -n 256`
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let fx = Fx::new(t.join("src"));
+    fx.dir("", 0o755);
+    let mut list = String::new();
+    for i in 0..DIRS {
+        fx.dir(format!("p{i:03}/d"), 0o755);
+        match i {
+            0 => fx.file("p000/d/f", 0o644, "one inode"),
+            _ => fx.hardlink("p000/d/f", format!("p{i:03}/d/f")),
+        };
+        list.push_str(&format!("p{i:03}/d/f\n"));
+    }
+    std::fs::write(t.join("list"), list).expect("list");
+    for engine in engines() {
+        let _ = std::fs::remove_dir_all(t.join("dst"));
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -n 256 && exec \"$0\" \"$@\"")
+            .arg(BIN)
+            .args(["--engine", engine, "-a", "--files-from=list", "src", "dst"])
+            .current_dir(t)
+            .stdin(Stdio::null())
+            .output()
+            .expect("sh");
+        let ctx = format!("[{engine}] {DIRS} names of one inode, in batches");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{ctx}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let inodes: std::collections::BTreeSet<u64> = (0..DIRS)
+            .map(|i| {
+                std::fs::metadata(t.join(format!("dst/p{i:03}/d/f")))
+                    .expect("copy")
+                    .ino()
+            })
+            .collect();
+        assert_eq!(inodes.len(), 1, "{ctx}: {} inodes", inodes.len());
+    }
+}
