@@ -321,6 +321,22 @@ fn a_listed_path_never_leaves_dest() {
     assert!(!t.join("dst2").exists(), "nothing made");
 }
 
+/// Run uring-cp's `engine` with `args` in `cwd` under `ulimit -n 256`
+/// (soft and hard limit: a batch of operands may hold 64 parent directories
+/// open).
+fn with_256_descriptors(engine: &str, args: &[&str], cwd: &Path) -> std::process::Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 256 && exec \"$0\" \"$@\"")
+        .arg(BIN)
+        .args(["--engine", engine])
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .expect("sh")
+}
+
 /// A list naming files in more directories than a share of the descriptor
 /// limit allows open at once: every root holds its parent directories open
 /// until it is walked, so the operands are planned and copied in batches
@@ -344,17 +360,6 @@ fn operands_in_more_directories_than_descriptors_are_all_copied() {
         names.push(rel);
     }
     std::fs::write(t.join("list"), list).expect("list");
-    let limited = |args: &[&str], cwd: &Path| {
-        Command::new("sh")
-            .arg("-c")
-            .arg("ulimit -n 256 && exec \"$0\" \"$@\"")
-            .arg(BIN)
-            .args(args)
-            .current_dir(cwd)
-            .stdin(Stdio::null())
-            .output()
-            .expect("sh")
-    };
     for engine in engines() {
         let runs: [(&str, Vec<&str>, &Path, &str); 3] = [
             (
@@ -386,9 +391,7 @@ fn operands_in_more_directories_than_descriptors_are_all_copied() {
             if dst == "pdst" {
                 std::fs::create_dir(t.join(dst)).expect("pdst");
             }
-            let mut all = vec!["--engine", engine];
-            all.extend(&args);
-            let out = limited(&all, cwd);
+            let out = with_256_descriptors(engine, &args, cwd);
             let ctx = format!("[{engine}] {what}, ulimit -n 256");
             assert_eq!(
                 out.status.code(),
@@ -434,17 +437,8 @@ fn max_delete_is_one_limit_across_batches() {
         for i in 0..DIRS {
             std::fs::write(t.join(format!("dst/p{i:03}/d/extra")), "x").expect("extra");
         }
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg("ulimit -n 256 && exec \"$0\" \"$@\"")
-            .arg(BIN)
-            .args(["--engine", engine])
-            .args(flags)
-            .args(["--delete", "--max-delete=5", "src", "dst"])
-            .current_dir(t)
-            .stdin(Stdio::null())
-            .output()
-            .expect("sh");
+        let args = [&flags[..], &["--delete", "--max-delete=5", "src", "dst"]].concat();
+        let out = with_256_descriptors(engine, &args, t);
         let ctx = format!("[{engine}] --max-delete=5 over batches");
         assert_eq!(
             out.status.code(),
@@ -481,15 +475,8 @@ fn hard_links_across_batches_stay_links() {
     std::fs::write(t.join("list"), list).expect("list");
     for engine in engines() {
         let _ = std::fs::remove_dir_all(t.join("dst"));
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg("ulimit -n 256 && exec \"$0\" \"$@\"")
-            .arg(BIN)
-            .args(["--engine", engine, "-a", "--files-from=list", "src", "dst"])
-            .current_dir(t)
-            .stdin(Stdio::null())
-            .output()
-            .expect("sh");
+        let args = ["-a", "--files-from=list", "src", "dst"];
+        let out = with_256_descriptors(engine, &args, t);
         let ctx = format!("[{engine}] {DIRS} names of one inode, in batches");
         assert_eq!(
             out.status.code(),
