@@ -453,8 +453,10 @@ fn copy(
         list_ahead.finish();
     }
     // (Not between batches of operands: a later batch may hold more names
-    // of an inode copied in an earlier one.)
-    if how.last_batch {
+    // of an inode copied in an earlier one. An interrupted copy, after
+    // which no batch follows, may have left names parked, holding their
+    // directories: those go before the finisher stops.)
+    if how.last_batch || interrupt::requested() {
         links.clear();
     }
     finisher.finish();
