@@ -235,7 +235,6 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
             ahead: clones == Some(engine::mover::clonefs::BTRFS),
             list_ahead: std::mem::take(&mut list_ahead),
             debug: cfg.debug && !cfg.quiet,
-            last_batch: plan.done(&cfg),
         };
         let options = walk::Options {
             last_batch: plan.done(&cfg),
@@ -385,8 +384,6 @@ struct Scheduling {
     list_ahead: Vec<std::path::PathBuf>,
     /// `--debug`: say so.
     debug: bool,
-    /// These are the last operands (see [`plan::Plan`]).
-    last_batch: bool,
 }
 
 /// The operands resolved under cp's path rules, or the exit status of a
@@ -419,6 +416,7 @@ fn copy(
     how: Scheduling,
 ) -> std::io::Result<walk::Deletions> {
     let finisher = tree::Finisher::start()?;
+    let last_batch = options.last_batch;
     let (mut walker, queues) =
         walk::Walker::new(engine.intake(), progress.clone(), options, finisher.queue());
     let list_ahead = match how.list_ahead.is_empty() {
@@ -456,7 +454,7 @@ fn copy(
     // of an inode copied in an earlier one. An interrupted copy, after
     // which no batch follows, may have left names parked, holding their
     // directories: those go before the finisher stops.)
-    if how.last_batch || interrupt::requested() {
+    if last_batch || interrupt::requested() {
         links.clear();
     }
     finisher.finish();
