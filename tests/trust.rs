@@ -145,15 +145,11 @@ fn a_source_touched_mid_copy_is_never_copied_after_zeros() {
                     args.extend(["-a".into(), "--sync".into()]);
                 }
                 args.extend([src.clone().into(), dst.clone().into()]);
-                let ran = traced(
-                    &["sendfile,splice:delay_enter=400000:when=1"],
-                    &args,
-                    || {
-                        std::thread::sleep(Duration::from_millis(150));
-                        let f = std::fs::File::options().write(true).open(&src).unwrap();
-                        f.set_modified(std::time::SystemTime::now()).unwrap();
-                    },
-                );
+                let ran = traced(&["sendfile:delay_enter=400000:when=1"], &args, || {
+                    std::thread::sleep(Duration::from_millis(150));
+                    let f = std::fs::File::options().write(true).open(&src).unwrap();
+                    f.set_modified(std::time::SystemTime::now()).unwrap();
+                });
                 assert_eq!(ran.code, Some(0), "{ran}");
                 let copy = std::fs::read(dst).unwrap();
                 assert!(
@@ -245,7 +241,11 @@ fn a_failed_write_into_an_existing_file_does_not_remove_it() {
         let ino = std::fs::metadata(&dst).unwrap().ino();
         let mut args = engine_args(engine);
         args.extend([src.into(), dst.clone().into()]);
-        let ran = traced(&["copy_file_range,pwrite64,splice:error=EIO"], &args, || {});
+        let ran = traced(
+            &["copy_file_range,pwrite64,sendfile:error=EIO"],
+            &args,
+            || {},
+        );
         // uring-chains writes through its ring, which strace cannot fail.
         if ran.code != Some(0) {
             assert_eq!(ran.code, Some(1), "{ran}");
@@ -272,7 +272,7 @@ fn a_failed_copy_with_backup_keeps_the_destination_in_place() {
     }
     for engine in engines() {
         for fault in [
-            "copy_file_range,pwrite64,splice:error=EIO",
+            "copy_file_range,pwrite64,sendfile:error=EIO",
             // The second rename: the first gives the old file its backup name.
             "rename,renameat,renameat2:error=EIO:when=2",
         ] {
@@ -331,7 +331,7 @@ fn a_source_that_cannot_be_read_is_reported_as_a_read_error() {
         let ran = traced(
             // (The dynamic loader makes the first two pread64 calls.)
             &[
-                "copy_file_range,splice,sendfile:error=EIO",
+                "copy_file_range,sendfile:error=EIO",
                 "pread64:error=EIO:when=3+",
             ],
             &args,
@@ -361,7 +361,7 @@ fn a_partial_file_that_cannot_be_removed_is_reported() {
     args.extend([src.into(), dst.into()]);
     let ran = traced(
         &[
-            "copy_file_range,splice,pwrite64:error=ENOSPC",
+            "copy_file_range,sendfile,pwrite64:error=ENOSPC",
             "unlinkat:error=EPERM",
         ],
         &args,
@@ -396,7 +396,7 @@ fn a_source_rewritten_mid_copy_is_never_a_mix() {
         ]);
         args.extend([src.clone().into(), dst.clone().into()]);
         // Every submission to the ring and every data call waits 100 ms.
-        let delay = "io_uring_enter,copy_file_range,splice,pread64:delay_enter=100000:when=3+";
+        let delay = "io_uring_enter,copy_file_range,sendfile,pread64:delay_enter=100000:when=3+";
         let ran = traced(&[delay], &args, || {
             // Rewrite it once part of it is copied.
             let start = Instant::now();
@@ -643,7 +643,11 @@ fn a_failed_write_keeps_a_destination_symlink_it_was_to_replace() {
                 false => vec![OsString::from("-r")],
             });
             args.extend(["-T".into(), d.join("src").into(), d.join("dst").into()]);
-            let ran = traced(&["copy_file_range,splice,pwrite64:error=EIO"], &args, || {});
+            let ran = traced(
+                &["copy_file_range,sendfile,pwrite64:error=EIO"],
+                &args,
+                || {},
+            );
             let ctx = format!("[{engine} sync={sync}] {ran}");
             assert_eq!(ran.code, Some(1), "{ctx}");
             assert_eq!(

@@ -131,12 +131,12 @@ pub const SECTIONS: &[(&str, &[Para])] = &[
                 "Every step of every file as linked requests on a ring, one ring per worker \
                  (-j): the fewest system calls; slower on ext4 while sources are cached, the \
                  fastest from a cold disk. Files of 16 MiB and up are moved by the kernel \
-                 (splice) instead.",
+                 (sendfile) instead.",
             ),
             Item(
                 "portable",
                 "The same workers with ordinary system calls: a clone or copy_file_range \
-                 within a filesystem, splice between filesystems, read and write where \
+                 within a filesystem, sendfile between filesystems, read and write where \
                  neither works.",
             ),
             Item(

@@ -252,7 +252,7 @@ impl Worker {
             // Changed type since the walk, a device read as data, attributes
             // to keep, or a size of 0, which may be a pseudo-file (/proc) with
             // content: synchronous path, which reads to EOF. So is a large
-            // file: the byte mover moves it in the kernel (`splice`: one
+            // file: the byte mover moves it in the kernel (`sendfile`: one
             // memory copy, the ring's reads and writes make two).
             None
         } else if *fresh {

@@ -25,7 +25,7 @@
 //!    A larger file opens both ends in a chain, then streams through several
 //!    `READ_FIXED -> WRITE_FIXED` pairs in flight at once, then closes both.
 //!    A large one (16 MiB and up, `copier::large::LARGE_MIN`) goes to the
-//!    synchronous copier instead: its byte mover `splice`s, one memory copy
+//!    synchronous copier instead: its byte mover `sendfile`s, one memory copy
 //!    against the ring's two (one 2 GiB file from a cold cache, 7 runs:
 //!    1,561 -> 1,424 ms, CPU 796 -> 701).
 //!

@@ -40,7 +40,7 @@ const CHANGED_RETRIES: u32 = 3;
 /// source changed size, a destination appeared, -f must retry).
 pub struct FileCopier {
     overwrite: Overwrite,
-    /// Moves the bytes (copy_file_range, splice, read/write).
+    /// Moves the bytes (a clone, copy_file_range, sendfile, read/write).
     mover: Mover,
     /// Archive mode: what to preserve, sparse files, reflinks.
     pub archive: Arc<Archive>,
@@ -395,12 +395,15 @@ impl FileCopier {
             self.commit(item, dst, out)?;
             return Ok(Done::Copied(sst.size));
         }
+        // Just opened: its file position is 0.
+        let dst_pos = std::cell::Cell::new(Some(0));
         let copied = self.dst_end(item, &out).and_then(|(dev, regular)| {
             let ends = Ends {
                 src: src.as_fd(),
                 dst: out.fd.as_fd(),
                 devs: (sst.dev, dev),
                 dst_regular: regular,
+                dst_pos: &dst_pos,
             };
             let (n, sst) = self.copy_checked(item, ends, *sst, as_data, buf)?;
             if self.verify && regular && !as_data {

@@ -1,18 +1,18 @@
 //! The byte mover: copies a range of one file into another, and nothing else.
 //!
 //! Every byte is placed at an explicit offset on both sides (`copy_file_range`
-//! and `splice` with offsets, `pread`/`pwrite`). A file position left by an
-//! earlier attempt is never trusted: a copy that starts again (its source
-//! changed, see `FileCopier`) or a range copied by another thread must not
-//! continue where an earlier attempt left a descriptor's position.
-//! (`sendfile` writes at the destination's position: once, used as it was,
-//! after `ftruncate(out, 0)` it went on at the old offset and left zeros
-//! before the data; now `sendfile()` here sets the position to the range's
-//! offset first, so it is the explicit offset.) The only exceptions are
-//! ends that have no offsets: a source of unknown size read to EOF (a
-//! pseudo-file, a device named without -r) and a destination that is not a
-//! regular file (a device or FIFO named as DEST), both read or written in
-//! sequence as cp does.
+//! with offsets, `pread`/`pwrite`, and `sendfile`, which writes at the
+//! destination's file position: the mover knows that position
+//! ([`Ends::dst_pos`]) and sets it with `lseek` wherever it is not the
+//! range's offset). A file position left by an earlier attempt is never
+//! trusted: a copy that starts again (its source changed, see `FileCopier`)
+//! must not continue where the earlier attempt left the descriptor's
+//! position. (`sendfile`, used once at the position as it was, went on at
+//! the old offset after `ftruncate(out, 0)` and left zeros before the data.)
+//! The only exceptions are ends that have no offsets: a source of unknown
+//! size read to EOF (a pseudo-file, a device named without -r) and a
+//! destination that is not a regular file (a device or FIFO named as DEST),
+//! both read or written in sequence as cp does.
 //!
 //! The ways to move bytes, tried in order:
 //! 0. A clone (`FICLONE`) of the whole file, under `--reflink=auto`, the
@@ -29,19 +29,14 @@
 //!    remembered per (source device, destination device): one `/proc` file or
 //!    one operand on another filesystem does not turn it off for the rest of
 //!    the run. `EINVAL` is about the file, not the pair, and is not remembered.
-//! 2. `splice` through a pipe, for what `copy_file_range` cannot move
-//!    (between filesystems); from `SENDFILE_MIN` (1 MiB) up, `sendfile`, the
-//!    same splice loop inside the kernel: the source's cached pages go
-//!    into the pipe by reference and are copied once, into the destination,
-//!    against twice for read/write (into the buffer and out of it). Each
-//!    thread keeps its pipe for the next file (a new pipe per file cost four
-//!    more system calls). Small files are most of a real tree: /usr/share
-//!    (43k files) into ext4 on another filesystem, walkers engine, 7 runs,
-//!    medians: 1,426 -> 1,389 ms, CPU 2,757 -> 2,695; a CPython tree 1,647 ->
-//!    1,499 ms (CPU 3,172 -> 2,856); /usr/include 293 -> 257; into xfs
-//!    1,907 -> 1,807, 1,828 -> 1,723, 366 -> 307. Like `copy_file_range`, a
-//!    refusal (nothing moved, `EINVAL`: a filesystem without splice) is
-//!    remembered per pair of devices.
+//! 2. `sendfile`, for what `copy_file_range` cannot move (between
+//!    filesystems): the kernel's splice loop through its own pipe, so the
+//!    source's cached pages are copied once, into the destination, against
+//!    twice for read/write (into the buffer and out of it), and one system
+//!    call moves a small file (two `splice`s through a pipe of the mover's
+//!    own did before; see `sendfile()` here). Like `copy_file_range`, a refusal
+//!    (nothing moved, `EINVAL`: a filesystem without splice) is remembered
+//!    per pair of devices.
 //! 3. `pread`/`pwrite` through the caller's buffer.
 //!
 //! Any other error from 1 or 2 continues the range with 3 from the last byte
@@ -55,23 +50,13 @@ mod verdicts;
 use crate::error::{CopyError, Op};
 use crate::tree::Item;
 use rustix::io::Errno;
-use rustix::pipe::SpliceFlags;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::cell::Cell;
+use std::os::fd::BorrowedFd;
 use verdicts::Verdicts;
 
 /// Most bytes moved by one copy_file_range call, and between two looks for an
 /// interrupt (64 MiB take ~30 ms here).
 const STEP: u64 = 64 << 20;
-/// The pipe splice moves data through: the kernel's default, as `sendfile`
-/// uses. Measured on two hosts, one 2 GiB file into ext4 on one thread: on
-/// an AMD EPYC VM 256 KiB took 945-1,052 ms and 64 KiB 1,110-1,221 (larger
-/// pipes were slower still: 1 MiB 1,892-2,088); on an Intel Xeon VM 256 KiB
-/// was bimodal, 430-1,190 ms (median 600, 9 runs; cold 748 against fcp's
-/// 556), and 64 KiB steady at 460-490 (median 470; cold 567), level with
-/// fcp's and cpz's `sendfile`. Trees (mostly files under 64 KiB) do not
-/// tell the two apart (/usr/share warm, 10 runs: 360 ms both).
-const PIPE_SIZE: usize = 64 << 10;
-
 /// The two ends of one file's copy.
 #[derive(Clone, Copy)]
 pub struct Ends<'a> {
@@ -82,6 +67,12 @@ pub struct Ends<'a> {
     /// The destination is a regular file, written at explicit offsets; else
     /// (a device, a FIFO) it is written in sequence and only read/write is used.
     pub dst_regular: bool,
+    /// The destination descriptor's file position, where it is known: 0 once
+    /// opened (never with `O_APPEND`), then wherever `sendfile` left it;
+    /// `None` after a failure. Only `sendfile` and `lseek` move it here (the
+    /// other ways write at explicit offsets), so a range that starts where
+    /// the last one ended needs no `lseek`.
+    pub dst_pos: &'a Cell<Option<u64>>,
 }
 
 /// Moves byte ranges; shared by all the workers of a run.
@@ -92,8 +83,8 @@ pub struct Mover {
     cfr: bool,
     /// Device pairs between which copy_file_range was refused.
     refused: Verdicts,
-    /// Device pairs between which splice was refused.
-    splice_refused: Verdicts,
+    /// Device pairs between which sendfile (splice) was refused.
+    sendfile_refused: Verdicts,
     /// --reflink=auto: whole files may be cloned.
     clone: bool,
     /// Device pairs whose clone verdict is known: `true` where FICLONE
@@ -109,7 +100,7 @@ impl Mover {
             chunk,
             cfr,
             refused: Verdicts::default(),
-            splice_refused: Verdicts::default(),
+            sendfile_refused: Verdicts::default(),
             clone,
             clones: Verdicts::default(),
         }
@@ -178,15 +169,11 @@ impl Mover {
                     Moved::Refused | Moved::Failed => {}
                 }
             }
-            if off < end && !known(&self.splice_refused, ends.devs) {
+            if off < end && !known(&self.sendfile_refused, ends.devs) {
                 let from = off;
-                let moved = match end - off >= SENDFILE_MIN {
-                    true => sendfile(item, ends, &mut off, end)?,
-                    false => splice(item, ends, &mut off, end)?,
-                };
-                match moved {
+                match sendfile(item, ends, &mut off, end)? {
                     Moved::All => return Ok(off - start),
-                    Moved::Refused if off == from => remember(&self.splice_refused, ends.devs),
+                    Moved::Refused if off == from => remember(&self.sendfile_refused, ends.devs),
                     Moved::Refused | Moved::Failed => {}
                 }
             }
@@ -265,25 +252,31 @@ enum Moved {
     Failed,
 }
 
-/// Ranges this long and longer are moved with [`sendfile`] rather than
-/// [`splice`]: two system calls per 64 KiB add up over a large file. One 2
-/// GiB file into ext4 (RAM-backed), warm, hyperfine 21 runs, medians: splice
-/// 473 ms (CPU 565), sendfile 449 (CPU 491); fcp 455, cpz 465. Cold (caches
-/// dropped, 9 interleaved runs): splice 553, sendfile 566, fcp 576, cpz 581
-/// (within this host's noise). Small files gained nothing measurable from
-/// it (CPU -0.6% over /usr/share) and keep the splice.
-const SENDFILE_MIN: u64 = 1 << 20;
-
 /// Move `*off..end` with `sendfile`, advancing `*off`: the kernel's own
-/// splice loop, one system call per [`STEP`] instead of two per pipe-full.
+/// splice loop, one system call per [`STEP`] (a small file's whole range).
 /// `sendfile` writes at the destination's file position, so that is set to
-/// `*off` first and is then the explicit offset (each call moves the source
-/// offset and the position by the same count). The destination descriptor is
-/// one copy's own: a file is one range on one thread (`FileCopier::copy`),
-/// and the ranges of a sparse copy are moved one after another.
+/// `*off` first unless [`Ends::dst_pos`] says it is there already (a fresh
+/// descriptor and the range from 0: every small file), and is then the
+/// explicit offset (each call moves the source offset and the position by
+/// the same count). The destination descriptor is one copy's own: a file is
+/// one range on one thread (`FileCopier::copy`), and the ranges of a sparse
+/// copy are moved one after another.
+///
+/// Against two `splice`s through a pipe of the mover's own (what moved files
+/// under 1 MiB before): /usr/share (43k files) into ext4 on another
+/// filesystem, warm, 15 interleaved runs, medians: 380 -> 370 ms, CPU 730
+/// -> 710 (`benches/ab.sh`, 15 runs: default engine 428 -> 426 ms, portable
+/// 439 -> 431; a CPython tree 459 -> 451, 476 -> 463). One 2 GiB file into
+/// ext4, warm, hyperfine 21 runs, medians: splice 473 ms (CPU 565),
+/// sendfile 449 (CPU 491); fcp 455, cpz 465. Moving in the kernel at all, against read/write (walkers engine,
+/// 7 runs): /usr/share 1,426 -> 1,389 ms, a CPython tree 1,647 -> 1,499.
 fn sendfile(item: &Item, ends: Ends<'_>, off: &mut u64, end: u64) -> Result<Moved, CopyError> {
-    if rustix::fs::seek(ends.dst, rustix::fs::SeekFrom::Start(*off)).is_err() {
-        return Ok(Moved::Failed);
+    if ends.dst_pos.get() != Some(*off) {
+        ends.dst_pos.set(None);
+        if rustix::fs::seek(ends.dst, rustix::fs::SeekFrom::Start(*off)).is_err() {
+            return Ok(Moved::Failed);
+        }
+        ends.dst_pos.set(Some(*off));
     }
     let from = *off;
     while *off < end {
@@ -292,94 +285,25 @@ fn sendfile(item: &Item, ends: Ends<'_>, off: &mut u64, end: u64) -> Result<Move
         let want = (end - *off).min(STEP) as usize;
         match rustix::fs::sendfile(ends.dst, ends.src, Some(&mut i), want) {
             Ok(0) => return Ok(Moved::All),
-            Ok(n) => *off += n as u64,
-            Err(Errno::INTR) => {}
-            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) if *off == from => {
-                return Ok(Moved::Refused);
+            Ok(n) => {
+                *off += n as u64;
+                ends.dst_pos.set(Some(*off));
             }
-            Err(_) => return Ok(Moved::Failed),
-        }
-    }
-    Ok(Moved::All)
-}
-
-/// A thread's pipe for [`splice`], kept between files: (read end, write
-/// end, capacity). Taken out while in use; put back only empty (after a
-/// range moved in full), so no byte of one file can reach another.
-type Pipe = (OwnedFd, OwnedFd, usize);
-
-thread_local! {
-    static PIPE: std::cell::Cell<Option<Pipe>> = const { std::cell::Cell::new(None) };
-}
-
-/// Move `*off..end` from file to file through a pipe, with explicit offsets
-/// on both files, advancing `*off` by what reached the destination.
-fn splice(item: &Item, ends: Ends<'_>, off: &mut u64, end: u64) -> Result<Moved, CopyError> {
-    let pipe = match PIPE.take() {
-        Some(p) => p,
-        None => {
-            let Ok((r, w)) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) else {
-                return Ok(Moved::Failed);
-            };
-            let cap = rustix::pipe::fcntl_setpipe_size(&w, PIPE_SIZE)
-                .or_else(|_| rustix::pipe::fcntl_getpipe_size(&w))
-                .unwrap_or(64 << 10);
-            (r, w, cap)
-        }
-    };
-    let moved = splice_through(item, ends, off, end, &pipe)?;
-    if moved == Moved::All {
-        PIPE.set(Some(pipe));
-    }
-    Ok(moved)
-}
-
-fn splice_through(
-    item: &Item,
-    ends: Ends<'_>,
-    off: &mut u64,
-    end: u64,
-    (r, w, cap): &Pipe,
-) -> Result<Moved, CopyError> {
-    let mut read_off = *off;
-    while *off < end {
-        stop_if_interrupted(item)?;
-        let want = ((end - read_off) as usize).min(*cap);
-        let n = match rustix::pipe::splice(
-            ends.src,
-            Some(&mut read_off),
-            w,
-            None,
-            want,
-            SpliceFlags::MOVE,
-        ) {
-            Ok(0) => return Ok(Moved::All),
-            Ok(n) => n,
-            Err(Errno::INTR) => continue,
-            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => return Ok(Moved::Refused),
-            Err(_) => return Ok(Moved::Failed),
-        };
-        match drain_pipe(r, ends.dst, off, n) {
-            Ok(()) => {}
-            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => return Ok(Moved::Refused),
-            Err(_) => return Ok(Moved::Failed),
-        }
-    }
-    Ok(Moved::All)
-}
-
-/// Move `n` bytes from the pipe `r` to `dst` at `*off` (what was written
-/// is counted in `*off`, also on an error).
-fn drain_pipe(r: &OwnedFd, dst: BorrowedFd<'_>, off: &mut u64, mut n: usize) -> Result<(), Errno> {
-    while n > 0 {
-        match rustix::pipe::splice(r, None, dst, Some(off), n, SpliceFlags::MOVE) {
-            Ok(0) => return Err(Errno::NOSPC),
-            Ok(m) => n -= m,
             Err(Errno::INTR) => {}
-            Err(e) => return Err(e),
+            Err(e) => {
+                // (Nothing was written, so the position did not move; it
+                // is forgotten all the same: a cheap `lseek` next time.)
+                ends.dst_pos.set(None);
+                return Ok(match e {
+                    Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP if *off == from => {
+                        Moved::Refused
+                    }
+                    _ => Moved::Failed,
+                });
+            }
         }
     }
-    Ok(())
+    Ok(Moved::All)
 }
 
 /// Write all of `data` at `off` (a regular file) or in sequence (anything else).

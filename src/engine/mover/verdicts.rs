@@ -1,5 +1,5 @@
 //! What a pair of devices answered to a way of moving bytes (a clone,
-//! `copy_file_range`, `splice`), remembered for the run.
+//! `copy_file_range`, `sendfile`), remembered for the run.
 //!
 //! Why not a `Mutex<HashMap>`: every worker asks once or twice per file and
 //! the answer is written once per pair of devices. Behind one lock, two
