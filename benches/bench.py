@@ -7,6 +7,7 @@ see benches/README.md for the method and the knobs.
     bench.py report RAW.jsonl     re-write RESULTS.md from a previous run's raw data
 """
 import datetime
+import glob
 import hashlib
 import json
 import math
@@ -756,6 +757,29 @@ def drop_caches():
         f.write("3\n")
 
 
+def page_out_idle():
+    """What pages out idle page cache on this machine, if anything: a DAMON scheme (this host's
+    kernel runs one that pages out unmapped file pages not seen accessed for 60 s, at up to 128
+    MiB/s). A source read once per round of tools looks idle to its sampling, so a warm `cross`
+    source read only at the start of a scenario was partly paged out after a minute: runs of any
+    tool then went bimodal (CPython into ext4, 11 runs: ours 432-472 ms or 524-592 with less CPU,
+    cpz 466-477 or 505-513). Every warm run therefore re-reads its source first."""
+    base = "/sys/kernel/mm/damon/admin/kdamonds"
+    found = []
+    try:
+        for k in sorted(os.listdir(base)):
+            if not k.isdigit():
+                continue
+            with open(f"{base}/{k}/state") as f:
+                state = f.read().strip()
+            schemes = glob.glob(f"{base}/{k}/contexts/*/schemes/*/action")
+            actions = sorted({open(a).read().strip() for a in schemes})
+            found.append(f"kdamond {k} {state} ({', '.join(actions) or 'no scheme'})")
+    except OSError:
+        pass
+    return "; ".join(found) or "none found"
+
+
 def warm(root):
     """Read every file's data and every inode once (page cache, dentries, inodes). Parallel: a
     freshly mounted loop device answers one synchronous read at a time per reader (100k files:
@@ -904,7 +928,8 @@ def run_scenario(rec, scen, runs, corpus, src, info, src_list, tools):
         for r in range(1, runs + 1):
             for t in tools:
                 img.fresh()
-                if same and cache == "warm":
+                if cache == "warm":
+                    # Before every run, also for `cross`: see page_out_idle().
                     warm(the_src)
                 if cache == "cold":
                     drop_caches()
@@ -1091,7 +1116,8 @@ def machine_info():
                            .splitlines() or ["?"])[0].strip(),
                 mkfs_xfs=subprocess.run(["mkfs.xfs", "-V"], capture_output=True, text=True).stdout.strip(),
                 io_uring_disabled=open("/proc/sys/kernel/io_uring_disabled").read().strip()
-                if os.path.exists("/proc/sys/kernel/io_uring_disabled") else "n/a")
+                if os.path.exists("/proc/sys/kernel/io_uring_disabled") else "n/a",
+                page_out=page_out_idle())
 
 
 def main_run():
@@ -1196,6 +1222,8 @@ def write_report(raw, out):
     w("")
     w(f"- CPU: {m['cpu']}, {m['cores']} logical CPUs; RAM {fmt_bytes(m['mem'])}; kernel {m['kernel']}; "
       f"kernel.io_uring_disabled={m['io_uring_disabled']}")
+    w(f"- proactive page-out of idle page cache (DAMON): {m.get('page_out', 'not recorded')}; warm runs "
+      "re-read their source right before each run")
     w(f"- source filesystem (root disk, `{BENCH_ROOT}`): {m['src_fs']} ({m['src_journal']})")
     w(f"- destination filesystems: journaled ext4 ({m['mkfs_ext4']}; `-E lazy_itable_init=0,lazy_journal_init=0`, "
       f"fixed UUID and hash seed) and xfs ({m['mkfs_xfs']}; defaults, so reflink=1), each on a loop device over an "
