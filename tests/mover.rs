@@ -157,3 +157,67 @@ fn a_failing_sendfile_is_continued_and_never_loses_bytes() {
         }
     }
 }
+
+/// A sparse source copied to another filesystem: each data extent moves
+/// with its own `sendfile`, the first from offset 0 at the position a fresh
+/// descriptor has, the others after an `lseek` to their offset (unaligned
+/// ones too); every byte lands at its offset and the holes stay holes.
+#[test]
+fn sparse_files_between_filesystems_keep_every_byte_at_its_offset() {
+    let Some((tmp, shm)) = two_filesystems() else {
+        return;
+    };
+    let src = tmp.path().join("sparse");
+    std::fs::create_dir_all(&src).unwrap();
+    // (name, size, data extents as (offset, length))
+    let files: [(&str, u64, &[(u64, usize)]); 2] = [
+        (
+            "data-first",
+            (4 << 20) + 5,
+            &[(0, 100_000), ((1 << 20) + 3, 200_000), (3 << 20, 50)],
+        ),
+        ("hole-first", 2 << 20, &[((1 << 20) + 17, 10_000)]),
+    ];
+    for (i, (name, size, extents)) in files.iter().enumerate() {
+        let f = std::fs::File::create(src.join(name)).unwrap();
+        f.set_len(*size).unwrap();
+        for (j, (off, len)) in extents.iter().enumerate() {
+            let data = pattern(*len, 100 + i * 10 + j);
+            std::os::unix::fs::FileExt::write_all_at(&f, &data, *off).unwrap();
+        }
+    }
+    use std::os::unix::fs::MetadataExt;
+    let blocks = |p: &Path| std::fs::metadata(p).unwrap().blocks() * 512;
+    if blocks(&src.join("hole-first")) >= 2 << 20 {
+        skip("the temporary directory's filesystem does not keep holes");
+        return;
+    }
+    for engine in engines() {
+        let dst = shm.path().join(format!("sparse-{engine}"));
+        let out = Command::new(BIN)
+            .args(common::engine_args(engine))
+            .arg("-r")
+            .arg(&src)
+            .arg(&dst)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{engine}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for (name, size, _) in files {
+            let (want, got) = (src.join(name), dst.join(name));
+            assert!(
+                std::fs::read(&want).unwrap() == std::fs::read(&got).unwrap(),
+                "{engine}: {name} differs from its source"
+            );
+            assert!(
+                blocks(&got) < size,
+                "{engine}: {name} has {} bytes allocated of {size}: its holes were filled",
+                blocks(&got)
+            );
+        }
+    }
+}
