@@ -158,6 +158,9 @@ fn a_failing_sendfile_is_continued_and_never_loses_bytes() {
     }
 }
 
+/// A file's data extents, as (offset, length).
+type Extents = &'static [(u64, usize)];
+
 /// A sparse source copied to another filesystem: each data extent moves
 /// with its own `sendfile`, the first from offset 0 at the position a fresh
 /// descriptor has, the others after an `lseek` to their offset (unaligned
@@ -169,8 +172,7 @@ fn sparse_files_between_filesystems_keep_every_byte_at_its_offset() {
     };
     let src = tmp.path().join("sparse");
     std::fs::create_dir_all(&src).unwrap();
-    // (name, size, data extents as (offset, length))
-    let files: [(&str, u64, &[(u64, usize)]); 2] = [
+    let files: [(&str, u64, Extents); 2] = [
         (
             "data-first",
             (4 << 20) + 5,
