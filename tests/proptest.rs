@@ -11,6 +11,10 @@
 //! directories), owners (as root), atimes and mtimes with nanoseconds
 //! (before 1970 too), and `user.*` xattrs on files and directories.
 //!
+//! One tree in two is copied onto another filesystem (tmpfs, where
+//! `copy_file_range` is refused and the bytes move with `sendfile`), GNU
+//! cp's copy too; the others beside their source.
+//!
 //! The tree is built twice, as `ours/src` and `gnu/src`; GNU `cp -a` copies
 //! `gnu/src` once, and `uring-cp -a` copies `ours/src` once per engine of
 //! [`engines_and_ring_reads`]. Each copy must exit 0 silently and equal
@@ -43,6 +47,7 @@ use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunne
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 use std::time::Instant;
@@ -129,6 +134,8 @@ struct Node {
 struct TreeSpec {
     root: Attrs,
     nodes: Vec<Node>,
+    /// Copied onto another filesystem (tmpfs; see [`other_filesystem`]).
+    elsewhere: bool,
 }
 
 fn name_strategy() -> impl Strategy<Value = Vec<u8>> {
@@ -280,8 +287,13 @@ fn tree_strategy() -> impl Strategy<Value = TreeSpec> {
     (
         attrs_strategy(true),
         prop::collection::vec(node_strategy(), 0..=MAX_NODES),
+        prop::bool::ANY,
     )
-        .prop_map(|(root, nodes)| TreeSpec { root, nodes })
+        .prop_map(|(root, nodes, elsewhere)| TreeSpec {
+            root,
+            nodes,
+            elsewhere,
+        })
 }
 
 // ---------------------------------------------------------------------------
@@ -306,6 +318,8 @@ struct Inode {
 struct Plan {
     ops: Vec<Op>,
     inodes: Vec<Inode>,
+    /// The copies go to another filesystem, GNU cp's too.
+    elsewhere: bool,
 }
 
 fn join(parent: &[u8], name: &[u8]) -> Vec<u8> {
@@ -460,7 +474,11 @@ fn resolve(spec: &TreeSpec) -> Plan {
             t.atime.0 = t.mtime.0.max(3_000_000_000) + 1 + t.atime.0.rem_euclid(1000);
         }
     }
-    Plan { ops, inodes }
+    Plan {
+        ops,
+        inodes,
+        elsewhere: spec.elsewhere,
+    }
 }
 
 impl Plan {
@@ -525,9 +543,10 @@ impl Plan {
 
     /// Add what this tree holds to `t`: trees, regular files, files past
     /// 64 KiB, past 1 MiB, sparse files, directories, symlinks, extra
-    /// hard-link names, xattrs.
-    fn tally(&self, t: &mut [u64; 9]) {
+    /// hard-link names, xattrs, trees copied onto another filesystem.
+    fn tally(&self, t: &mut [u64; 10]) {
         t[0] += 1;
+        t[9] += u64::from(self.elsewhere);
         for op in &self.ops {
             match op {
                 Op::File(_, d) => {
@@ -659,12 +678,27 @@ fn check_tree(plan: &Plan, engines: &[&'static str]) -> Result<(), (&'static str
     plan.build(&Fx::new(env.gnu.p("src")));
     let source = meta_snapshot(&src.root, &TIMES);
 
-    let gnu = env.run_gnu(&["-a", "src", "dst"], &RunOpts::default());
+    // Where the copies go: beside the sources, or (one tree in two) on
+    // another filesystem, where copy_file_range is refused and the bytes
+    // move with sendfile (holes, hard links and xattrs too).
+    let other = match plan.elsewhere {
+        true => other_filesystem(env.tmp.path()),
+        false => None,
+    };
+    let dst_of = |name: &str, fx: &Fx| match &other {
+        Some(dir) => dir.path().join(name),
+        None => fx.p(name),
+    };
+    let gnu_dst = dst_of("gnu-dst", &env.gnu);
+    let gnu = env.run_gnu(
+        &[&b"-a"[..], b"src", gnu_dst.as_os_str().as_bytes()],
+        &RunOpts::default(),
+    );
     if gnu.code != Some(0) || !gnu.stderr.is_empty() {
         return Err(("GNU cp", format!("fixture: GNU cp -a must succeed: {gnu}")));
     }
     let source_no_times = without_times(source.clone());
-    let gnu_copy = meta_snapshot(&env.gnu.p("dst"), &TIMES);
+    let gnu_copy = meta_snapshot(&gnu_dst, &TIMES);
     let gnu_vs_source = diff_text(
         &without_blocks(source.clone()),
         &without_blocks(gnu_copy.clone()),
@@ -674,13 +708,17 @@ fn check_tree(plan: &Plan, engines: &[&'static str]) -> Result<(), (&'static str
 
     for &engine in engines {
         plan.stamp(&src);
-        let dst = format!("dst-{engine}");
-        let out = env.run_ours(engine, &["-a", "src", dst.as_str()], &RunOpts::default());
+        let dst = dst_of(&format!("dst-{engine}"), &env.ours);
+        let out = env.run_ours(
+            engine,
+            &[&b"-a"[..], b"src", dst.as_os_str().as_bytes()],
+            &RunOpts::default(),
+        );
         let mut problems = Vec::new();
         if out.code != Some(0) || !out.stderr.is_empty() {
             problems.push("must exit 0 and print nothing".to_string());
         }
-        let ours = meta_snapshot(&env.ours.p(&dst), &TIMES);
+        let ours = meta_snapshot(&dst, &TIMES);
         let vs_source = diff_text(
             &without_blocks(source.clone()),
             &without_blocks(ours.clone()),
@@ -703,10 +741,35 @@ fn check_tree(plan: &Plan, engines: &[&'static str]) -> Result<(), (&'static str
             problems.push(format!("the copy changed the source: {d}"));
         }
         if !problems.is_empty() {
+            if other.is_some() {
+                problems.push(format!(
+                    "(copied onto another filesystem: {})",
+                    dst.display()
+                ));
+            }
             return Err((engine, format!("{out}\n{}", problems.join("\n"))));
         }
     }
     Ok(())
+}
+
+/// A directory on /dev/shm (tmpfs) when that is another filesystem than
+/// `beside`'s, for the trees copied elsewhere; else `None`, said once.
+fn other_filesystem(beside: &std::path::Path) -> Option<tempfile::TempDir> {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    let dev = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.dev());
+    let why = match tempfile::tempdir_in("/dev/shm") {
+        Ok(d) if dev(d.path()).ok() != dev(beside).ok() => return Some(d),
+        Ok(_) => "the temporary directory is on /dev/shm".to_string(),
+        Err(e) => format!("no /dev/shm: {e}"),
+    };
+    SAID.call_once(|| {
+        notice(&format!(
+            "proptest: trees meant for another filesystem are copied beside their source \
+             ({why})"
+        ))
+    });
+    None
 }
 
 // ---------------------------------------------------------------------------
@@ -763,7 +826,7 @@ fn random_trees_under_archive_equal_the_source_and_cp_on_every_engine() {
     // The first failure, before shrinking: (call number, engine, message).
     let first: RefCell<Option<(usize, &'static str, String)>> = RefCell::new(None);
     // What the trees that passed held (see `Plan::tally`).
-    let tally = Cell::new([0u64; 9]);
+    let tally = Cell::new([0u64; 10]);
     let result = runner.run(&tree_strategy(), |spec| {
         calls.set(calls.get() + 1);
         let plan = resolve(&spec);
@@ -799,11 +862,13 @@ fn random_trees_under_archive_equal_the_source_and_cp_on_every_engine() {
         Ok(()) => {
             let t = tally.get();
             notice(&format!(
-                "proptest: {cases} trees x {} engines passed in {:.1?}; the trees held {} \
-                 regular files ({} over 64 KiB, {} over 1 MiB, {} sparse), {} directories, \
-                 {} symlinks, {} extra hard-link names, {} xattrs",
+                "proptest: {cases} trees x {} engines passed in {:.1?} ({} of the trees copied \
+                 onto another filesystem); the trees held {} regular files ({} over 64 KiB, {} \
+                 over 1 MiB, {} sparse), {} directories, {} symlinks, {} extra hard-link names, \
+                 {} xattrs",
                 engines.len(),
                 started.elapsed(),
+                t[9],
                 t[1],
                 t[2],
                 t[3],
@@ -1004,6 +1069,7 @@ fn wide_tree_strategy() -> impl Strategy<Value = TreeSpec> {
                     n
                 })
                 .collect(),
+            elsewhere: false,
         })
 }
 
@@ -1132,7 +1198,11 @@ impl Model {
             });
         }
         ops.extend(links);
-        Plan { ops, inodes }
+        Plan {
+            ops,
+            inodes,
+            elsewhere: false,
+        }
     }
 
     /// The path holding the inode of `p` (`p` itself unless a `Link`).
@@ -1542,7 +1612,7 @@ fn random_changes_sync_like_rsync_on_every_engine() {
     let focus: Cell<Option<&'static str>> = Cell::new(None);
     let first: RefCell<Option<(usize, &'static str, String)>> = RefCell::new(None);
     // What the pairs that passed held: tree A (see `Plan::tally`), changes.
-    let tally = Cell::new([0u64; 9]);
+    let tally = Cell::new([0u64; 10]);
     let changed = Cell::new(0usize);
     let result = runner.run(&sync_pair_strategy(), |(spec, changes)| {
         calls.set(calls.get() + 1);
