@@ -1057,8 +1057,9 @@ fn wide_tree_strategy() -> impl Strategy<Value = TreeSpec> {
     (
         attrs_strategy(true),
         prop::collection::vec((node_strategy(), 0u8..8), WIDE_NODES),
+        prop::bool::ANY,
     )
-        .prop_map(|(root, nodes)| TreeSpec {
+        .prop_map(|(root, nodes, elsewhere)| TreeSpec {
             root,
             nodes: nodes
                 .into_iter()
@@ -1069,7 +1070,7 @@ fn wide_tree_strategy() -> impl Strategy<Value = TreeSpec> {
                     n
                 })
                 .collect(),
-            elsewhere: false,
+            elsewhere,
         })
 }
 
@@ -1520,29 +1521,47 @@ fn check_sync(a: &Plan, b: &Plan, engines: &[&'static str]) -> Result<(), (&'sta
     let src = Fx::new(dir.join("src"));
     let opts = RunOpts::default();
     let sync_args = ["-a", "--sync", "--delete"];
+    // The mirrors, rsync's too, beside the source or (when tree A says so)
+    // on another filesystem, as in `check_tree`.
+    let other = match a.elsewhere {
+        true => other_filesystem(dir),
+        false => None,
+    };
+    let mirror = |name: &str| match &other {
+        Some(o) => o.path().join(name),
+        None => dir.join(name),
+    };
+    let want_dir = mirror("want");
+    let want_arg = format!("{}/", want_dir.display());
     for (round, plan) in [(1, a), (2, b)] {
         if round == 2 {
             std::fs::remove_dir_all(&src.root).expect("remove src");
         }
         plan.build(&src);
         let source = synced_view(&src.root);
-        let rsync = run("rsync", &["-aHX", "--delete", "src/", "want/"], dir, &opts);
+        let rsync = run(
+            "rsync",
+            &["-aHX", "--delete", "src/", want_arg.as_str()],
+            dir,
+            &opts,
+        );
         if rsync.code != Some(0) || !rsync.stderr.is_empty() {
             return Err((
                 "rsync",
                 format!("round {round}: rsync must succeed: {rsync}"),
             ));
         }
-        let want = synced_view(&dir.join("want"));
+        let want = synced_view(&want_dir);
         let rsync_vs_source = diff_text(&source, &want, "source", "rsync");
         for &engine in engines {
-            let dst = format!("dst-{engine}");
+            let dst_dir = mirror(&format!("dst-{engine}"));
+            let dst = dst_dir.to_string_lossy().into_owned();
             let out = run_uring_cp(engine, &sync_args, &["-T", "src", &dst], dir, &opts);
             let mut problems = Vec::new();
             if out.code != Some(0) || !out.stderr.is_empty() {
                 problems.push("must exit 0 and print nothing".to_string());
             }
-            let ours = synced_view(&dir.join(&dst));
+            let ours = synced_view(&dst_dir);
             if let Some(d) = diff_text(&want, &ours, "rsync -aHX", "uring-cp") {
                 problems.push(format!("the mirror differs from rsync's: {d}"));
             }
@@ -1576,6 +1595,9 @@ fn check_sync(a: &Plan, b: &Plan, engines: &[&'static str]) -> Result<(), (&'sta
                 }
             }
             if !problems.is_empty() {
+                if other.is_some() {
+                    problems.push(format!("(mirrors on another filesystem: {dst})"));
+                }
                 return Err((
                     engine,
                     format!(
@@ -1652,11 +1674,13 @@ fn random_changes_sync_like_rsync_on_every_engine() {
         Ok(()) => {
             let t = tally.get();
             notice(&format!(
-                "proptest (sync): {cases} tree pairs x {} engines passed in {:.1?}; the A trees \
-                 held {} regular files, {} directories, {} symlinks, {} extra hard-link names, \
-                 {} xattrs; {} random changes made the B trees",
+                "proptest (sync): {cases} tree pairs x {} engines passed in {:.1?} ({} \
+                 mirrored onto another filesystem); the A trees held {} regular files, {} \
+                 directories, {} symlinks, {} extra hard-link names, {} xattrs; {} random \
+                 changes made the B trees",
                 engines.len(),
                 started.elapsed(),
+                t[9],
                 t[1],
                 t[5],
                 t[6],
