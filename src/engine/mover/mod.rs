@@ -268,8 +268,9 @@ enum Moved {
 /// -> 710 (`benches/ab.sh`, 15 runs: default engine 428 -> 426 ms, portable
 /// 439 -> 431; a CPython tree 459 -> 451, 476 -> 463). One 2 GiB file into
 /// ext4, warm, hyperfine 21 runs, medians: splice 473 ms (CPU 565),
-/// sendfile 449 (CPU 491); fcp 455, cpz 465. Moving in the kernel at all, against read/write (walkers engine,
-/// 7 runs): /usr/share 1,426 -> 1,389 ms, a CPython tree 1,647 -> 1,499.
+/// sendfile 449 (CPU 491); fcp 455, cpz 465. Moving in the kernel at all,
+/// against read/write (walkers engine, 7 runs): /usr/share 1,426 -> 1,389
+/// ms, a CPython tree 1,647 -> 1,499.
 fn sendfile(item: &Item, ends: Ends<'_>, off: &mut u64, end: u64) -> Result<Moved, CopyError> {
     if ends.dst_pos.get() != Some(*off) {
         ends.dst_pos.set(None);
