@@ -9,6 +9,7 @@
 mod common;
 
 use common::{BIN, engines, has_command, skip};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -196,19 +197,15 @@ fn sparse_files_between_filesystems_keep_every_byte_at_its_offset() {
     }
     for engine in engines() {
         let dst = shm.path().join(format!("sparse-{engine}"));
-        let out = Command::new(BIN)
-            .args(common::engine_args(engine))
-            .arg("-r")
-            .arg(&src)
-            .arg(&dst)
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{engine}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let (from, to) = (src.as_os_str().as_bytes(), dst.as_os_str().as_bytes());
+        let out = common::run_uring_cp(
+            engine,
+            &["-r"],
+            &[from, to],
+            tmp.path(),
+            &common::RunOpts::default(),
         );
+        assert_eq!(out.code, Some(0), "{engine}: {out}");
         for (name, size, _) in files {
             let (want, got) = (src.join(name), dst.join(name));
             assert!(
