@@ -86,3 +86,153 @@ fn large_files_of_one_directory_are_copied_by_different_walkers() {
     // found did it every time.)
     panic!("one walker created both large copies, one after the other, every time: {seen:?}");
 }
+
+/// Sixty small files in one directory, `--engine walkers -j 2`: the walker
+/// listing the directory opens each source and creates its copy, and hands
+/// it to the other walker to fill (`engine::copier::lent`). Every write
+/// fails (`EIO` injected): each file is reported, exit 1, and each created
+/// copy is removed, also by a walker that did not create it (at least one
+/// such file in one of three runs).
+#[test]
+fn a_copy_created_by_one_walker_and_failing_in_another_is_removed() {
+    if !has_command("strace") {
+        skip("walkers finishing each other's files: strace is not installed (.ci/run installs it)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let fx = Fx::new(&root);
+    fx.dir("src", 0o755).dir("src/d", 0o755);
+    for i in 0..60 {
+        fx.file(format!("src/d/f{i}"), 0o644, vec![b'x'; 1000 + i]);
+    }
+    let mut seen = Vec::new();
+    for attempt in 0..3 {
+        let dst = format!("dst{attempt}");
+        let log = root.join(format!("strace{attempt}"));
+        let out = Command::new("strace")
+            .args(["-f", "-qq", "--seccomp-bpf", "-o"])
+            .arg(&log)
+            .args([
+                "-e",
+                "trace=openat,unlinkat,copy_file_range,sendfile,pwrite64",
+            ])
+            .args(["-e", "inject=copy_file_range,sendfile,pwrite64:error=EIO"])
+            .arg(BIN)
+            .args(["--engine", "walkers", "-j", "2", "-r", "src", dst.as_str()])
+            .current_dir(&root)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        let ctx = format!("[attempt {attempt}] {err}");
+        assert_eq!(out.status.code(), Some(1), "{ctx}");
+        assert_eq!(
+            err.matches("error writing").count(),
+            60,
+            "{ctx}: every file reported once"
+        );
+        let left: Vec<_> = fs::read_dir(root.join(&dst).join("d"))
+            .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{ctx}: failed copies left: {left:?}");
+        // The thread that created each copy, and the one that removed it
+        // (`PID openat(DIR, "fN", ...O_CREAT...)`, `PID unlinkat(DIR, "fN", 0)`).
+        let text = fs::read_to_string(&log).unwrap();
+        let by = |call: &str| -> BTreeMap<String, String> {
+            text.lines()
+                .filter(|l| l.contains(call) && (call != "openat(" || l.contains("O_CREAT")))
+                .filter_map(|l| {
+                    let name = l.split('"').nth(1)?;
+                    Some((name.to_string(), l.split_whitespace().next()?.to_string()))
+                })
+                .filter(|(name, _)| name.starts_with('f'))
+                .collect()
+        };
+        let (made, removed) = (by("openat("), by("unlinkat("));
+        assert_eq!(made.len(), 60, "{ctx}: created {made:?}\n{text}");
+        assert_eq!(removed.len(), 60, "{ctx}: removed {removed:?}\n{text}");
+        let across = made.iter().filter(|(n, t)| removed[*n] != **t).count();
+        if across > 0 {
+            notice(&format!(
+                "NOTE {across} of 60 copies removed by another walker than their creator"
+            ));
+            return;
+        }
+        seen.push(format!(
+            "[attempt {attempt}] every copy removed by its creator"
+        ));
+    }
+    panic!("no file was finished by another walker than the one that opened it: {seen:?}");
+}
+
+/// An interrupted copy by two walkers, one opening files for the other
+/// (each byte move slowed by 30 ms): files opened and not finished when the
+/// signal comes are removed; every file left at the destination is whole.
+#[test]
+fn an_interrupted_copy_removes_the_files_opened_for_another_walker() {
+    if !has_command("strace") {
+        skip("interrupting walkers: strace is not installed (.ci/run installs it)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let fx = Fx::new(&root);
+    fx.dir("src", 0o755).dir("src/d", 0o755);
+    for i in 0..200 {
+        fx.file(format!("src/d/f{i}"), 0o644, vec![b'y'; 10_000 + i]);
+    }
+    let log = root.join("strace");
+    let child = Command::new("strace")
+        .args(["-f", "-qq", "--seccomp-bpf", "-o"])
+        .arg(&log)
+        .args(["-e", "trace=copy_file_range,sendfile,unlinkat"])
+        .args(["-e", "inject=copy_file_range,sendfile:delay_enter=30000"])
+        .arg(BIN)
+        .args(["--engine", "walkers", "-j", "2", "-r", "src", "dst"])
+        .current_dir(&root)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The traced uring-cp is strace's child.
+    let children = format!("/proc/{0}/task/{0}/children", child.id());
+    let t = std::time::Instant::now();
+    let pid = loop {
+        let found = fs::read_to_string(&children).unwrap_or_default();
+        if let Some(pid) = found.split_whitespace().next() {
+            break pid.parse::<i32>().unwrap();
+        }
+        assert!(
+            t.elapsed().as_secs() < 10,
+            "uring-cp did not start under strace"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    while fs::read_dir(root.join("dst/d")).map_or(true, |d| d.count() < 20) {
+        assert!(t.elapsed().as_secs() < 20, "the copy did not get going");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // SAFETY: kill(2) on the pid of a process this test started (through strace).
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    let mut whole = 0;
+    for e in fs::read_dir(root.join("dst/d")).unwrap() {
+        let e = e.unwrap();
+        let want = fs::read(root.join("src/d").join(e.file_name())).unwrap();
+        assert!(
+            fs::read(e.path()).unwrap() == want,
+            "{:?} is not whole after the interruption: {err}",
+            e.path()
+        );
+        whole += 1;
+    }
+    let removed = fs::read_to_string(&log)
+        .unwrap()
+        .matches("unlinkat(")
+        .count();
+    assert!(whole < 200, "the copy ended before the signal: {err}");
+    notice(&format!(
+        "NOTE interrupted walkers: {whole} whole files left, {removed} removed"
+    ));
+}

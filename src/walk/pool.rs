@@ -17,6 +17,16 @@
 //! within one filesystem, 2 CPUs, medians of 5: btrfs 2.270 -> 2.195 s,
 //! xfs 2.119 -> 1.839 s (`benches/RESULTS-cow.md`).
 //!
+//! Lent whole, a file still had to be created in the lender's directory:
+//! the two walkers took turns on its lock, which on this project's second
+//! host ate all the lending gained (xfs: the same wall time as never
+//! lending, 13% more CPU). So a walker listing a directory, while another
+//! walker could take it, opens each file at both ends itself (the only
+//! step under the directory's lock) and leaves it in the pool, at most
+//! [`OPEN_AHEAD`] at a time, for a walker to finish (`engine::copier::lent`):
+//! xfs, 9 runs, 0.38 -> 0.37 s, CPU 0.69 -> 0.65. Not within btrfs, where
+//! the walkers contend on the filesystem's tree instead (0.58 -> 0.60 s).
+//!
 //! Large files (16 MiB and up) are not copied where they are found: a
 //! walker listing a directory leaves each in the pool, taken first by
 //! whichever walker is free, and one going through lent entries gives one
@@ -36,12 +46,17 @@
 //! depth-first again until some are closed.
 
 use super::*;
+use crate::engine::copier::lent::{Lending, OpenFile};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Condvar, Mutex};
 
 /// Entries of a directory lent to a waiting walker at once.
 const LEND: usize = 64;
+
+/// Files opened for another walker and not taken yet, at most (each holds
+/// two descriptors and an empty destination; see `engine::copier::lent`).
+const OPEN_AHEAD: usize = 16;
 
 /// The directories found and not yet taken, shared by the walkers.
 pub struct Pool {
@@ -54,6 +69,9 @@ pub struct Pool {
     pub(super) files: Arc<crate::engine::copier::FileCopier>,
     /// Walkers waiting for work (read without the lock by the listers).
     waiting: AtomicUsize,
+    /// How many files opened for another walker wait in the pool (read
+    /// without the lock by the listers).
+    opened: AtomicUsize,
     /// Directories are made when found, and taken in the order found.
     pub(super) ahead: bool,
     /// How many directories may be open (the walkers' descriptor budget).
@@ -69,6 +87,9 @@ struct State {
     /// Large files a walker found while listing, or gave back from lent
     /// entries for a walker that waits; taken first, copied by the taker.
     large: Vec<Item>,
+    /// Files the walker listing their directory opened at both ends, for
+    /// another walker to finish; taken after the large files.
+    opened: Vec<OpenFile>,
     /// Walkers working on what they took (a directory or lent entries).
     busy: usize,
     /// No more directories will come: walkers with nothing to take stop.
@@ -98,12 +119,14 @@ impl Pool {
         Arc::new(Pool {
             walkers,
             waiting: AtomicUsize::new(0),
+            opened: AtomicUsize::new(0),
             ahead,
             budget,
             state: Mutex::new(State {
                 dirs: VecDeque::new(),
                 lent: Vec::new(),
                 large: Vec::new(),
+                opened: Vec::new(),
                 busy: 0,
                 closed: false,
             }),
@@ -126,9 +149,14 @@ impl Pool {
             if crate::interrupt::requested() {
                 return None;
             }
-            // A large file first: it is the longest work.
+            // A large file first: it is the longest work; then files opened
+            // for another walker (they hold descriptors).
             let work = match st.large.pop() {
                 Some(large) => Some(Work::Large(large)),
+                None if !st.opened.is_empty() => {
+                    self.opened.store(0, Relaxed);
+                    Some(Work::Opened(std::mem::take(&mut st.opened)))
+                }
                 None => match self.ahead && crate::tree::open_dirs() < self.budget / 2 {
                     true => st.dirs.pop_front(),
                     false => st.dirs.pop_back(),
@@ -186,6 +214,41 @@ impl Pool {
         self.wake(false);
     }
 
+    /// Is there room for another file opened for another walker? Only with
+    /// several walkers, and not within btrfs (directories made ahead): there
+    /// the walkers contend on the filesystem's tree, not on a directory's
+    /// lock, and the split made /usr/share slower (9 interleaved runs: 0.58
+    /// -> 0.60 s; xfs 0.38 -> 0.37, CPU 0.69 -> 0.65; warm into ext4 0.36 both).
+    fn takes_opened(&self) -> bool {
+        self.walkers > 1 && !self.ahead && self.opened.load(Relaxed) < OPEN_AHEAD
+    }
+
+    /// Open `item` at both ends for another walker to finish (see
+    /// `engine::copier::lent`); anything that ends here is settled here, a
+    /// large file is left for whichever walker is free first.
+    fn open_for_another(&self, item: Item, progress: &dyn Progress, buf: &mut Vec<u8>) {
+        match self.files.open_for_another(item, progress, buf) {
+            Lending::Open(file) => {
+                let mut st = self.lock();
+                st.opened.push(file);
+                self.opened.store(st.opened.len(), Relaxed);
+            }
+            Lending::Large(large) => self.lock().large.push(large),
+            Lending::Done => return,
+        }
+        self.wake(false);
+    }
+
+    /// The run was interrupted: remove what files opened for another walker
+    /// and not taken created (nothing will finish them).
+    fn discard_opened(&self) {
+        let stranded = std::mem::take(&mut self.lock().opened);
+        self.opened.store(0, Relaxed);
+        for file in stranded {
+            self.files.discard_open(file);
+        }
+    }
+
     /// Create `item` here, unless it is a large file: that is left in the
     /// pool for whichever walker is free first (see `Work::Large`).
     fn create_or_lend_large(&self, item: Item, progress: &dyn Progress, buf: &mut Vec<u8>) {
@@ -235,6 +298,8 @@ enum Work {
     Dir(PendingDir),
     /// Entries another walker listed, to create.
     Entries(Vec<Item>),
+    /// Files another walker opened at both ends, to finish.
+    Opened(Vec<OpenFile>),
     /// A large file a walker found while listing or gave back from lent
     /// entries, to copy here whatever happens meanwhile (never given back
     /// again).
@@ -246,6 +311,11 @@ impl Walker {
     /// that are not directories are always lent (the walker goes on to the
     /// next operand), and [`Walker::finish_pool`] gives what is left.
     pub(super) fn create(&self, pool: &Pool, item: Item) {
+        if self.listing && pool.takes_opened() {
+            let mut buf = self.copy_buf.borrow_mut();
+            pool.open_for_another(item, &*self.progress, &mut buf);
+            return;
+        }
         if !self.listing || pool.wants_help() {
             let mut lent = self.lent.borrow_mut();
             lent.push(item);
@@ -316,10 +386,19 @@ impl Walker {
                     let mut buf = self.copy_buf.borrow_mut();
                     pool.files.create_now(item, &*self.progress, &mut buf);
                 }
+                Work::Opened(files) => {
+                    let mut buf = self.copy_buf.borrow_mut();
+                    for file in files {
+                        pool.files.finish_open(file, &*self.progress, &mut buf);
+                    }
+                }
             }
         }
         match crate::interrupt::requested() {
-            true => Err(Closed),
+            true => {
+                pool.discard_opened();
+                Err(Closed)
+            }
             false => Ok(()),
         }
     }
