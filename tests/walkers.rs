@@ -87,20 +87,34 @@ fn large_files_of_one_directory_are_copied_by_different_walkers() {
     panic!("one walker created both large copies, one after the other, every time: {seen:?}");
 }
 
-/// Sixty small files in one directory, `--engine walkers -j 2`: the walker
-/// listing the directory opens each source and creates its copy, and hands
-/// it to the other walker to fill (`engine::copier::lent`). Every write
-/// fails (`EIO` injected): each file is reported, exit 1, and each created
-/// copy is removed, also by a walker that did not create it (at least one
-/// such file in one of three runs).
+/// An xfs image for a copy within it (where files are cloned and a walker
+/// lending a directory's files opens them for the other: see
+/// `engine::copier::lent`), or `None` with a SKIP.
+fn xfs_with_strace(what: &str) -> Option<common::mount::LoopFs> {
+    if !has_command("strace") {
+        skip(&format!(
+            "{what}: strace is not installed (.ci/run installs it)"
+        ));
+        return None;
+    }
+    common::mount::LoopFs::new("xfs")
+        .map_err(|why| skip(&format!("{what}: {why}")))
+        .ok()
+}
+
+/// Sixty small files in one directory within xfs, `--engine walkers -j 2`:
+/// the walker listing the directory opens each source and creates its
+/// copy, and hands it to the other walker to clone (`engine::copier::lent`).
+/// Every way of moving bytes fails (`EIO` injected, the clone too): each
+/// file is reported, exit 1, and each created copy is removed, also by a
+/// walker that did not create it (at least one such file in one of three
+/// runs).
 #[test]
 fn a_copy_created_by_one_walker_and_failing_in_another_is_removed() {
-    if !has_command("strace") {
-        skip("walkers finishing each other's files: strace is not installed (.ci/run installs it)");
+    let Some(mnt) = xfs_with_strace("walkers finishing each other's files") else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().to_path_buf();
+    };
+    let root = mnt.path().to_path_buf();
     let fx = Fx::new(&root);
     fx.dir("src", 0o755).dir("src/d", 0o755);
     for i in 0..60 {
@@ -115,9 +129,12 @@ fn a_copy_created_by_one_walker_and_failing_in_another_is_removed() {
             .arg(&log)
             .args([
                 "-e",
-                "trace=openat,unlinkat,copy_file_range,sendfile,pwrite64",
+                "trace=openat,unlinkat,ioctl,copy_file_range,sendfile,pwrite64",
             ])
-            .args(["-e", "inject=copy_file_range,sendfile,pwrite64:error=EIO"])
+            .args([
+                "-e",
+                "inject=ioctl,copy_file_range,sendfile,pwrite64:error=EIO",
+            ])
             .arg(BIN)
             .args(["--engine", "walkers", "-j", "2", "-r", "src", dst.as_str()])
             .current_dir(&root)
@@ -165,17 +182,16 @@ fn a_copy_created_by_one_walker_and_failing_in_another_is_removed() {
     panic!("no file was finished by another walker than the one that opened it: {seen:?}");
 }
 
-/// An interrupted copy by two walkers, one opening files for the other
-/// (each byte move slowed by 30 ms): files opened and not finished when the
-/// signal comes are removed; every file left at the destination is whole.
+/// An interrupted copy within xfs by two walkers, one opening files for the
+/// other (each clone or byte move slowed by 30 ms): files opened and not
+/// finished when the signal comes are removed; every file left at the
+/// destination is whole.
 #[test]
 fn an_interrupted_copy_removes_the_files_opened_for_another_walker() {
-    if !has_command("strace") {
-        skip("interrupting walkers: strace is not installed (.ci/run installs it)");
+    let Some(mnt) = xfs_with_strace("interrupting walkers") else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().to_path_buf();
+    };
+    let root = mnt.path().to_path_buf();
     let fx = Fx::new(&root);
     fx.dir("src", 0o755).dir("src/d", 0o755);
     for i in 0..200 {
@@ -185,8 +201,11 @@ fn an_interrupted_copy_removes_the_files_opened_for_another_walker() {
     let child = Command::new("strace")
         .args(["-f", "-qq", "--seccomp-bpf", "-o"])
         .arg(&log)
-        .args(["-e", "trace=copy_file_range,sendfile,unlinkat"])
-        .args(["-e", "inject=copy_file_range,sendfile:delay_enter=30000"])
+        .args(["-e", "trace=ioctl,copy_file_range,sendfile,unlinkat"])
+        .args([
+            "-e",
+            "inject=ioctl,copy_file_range,sendfile:delay_enter=30000",
+        ])
         .arg(BIN)
         .args(["--engine", "walkers", "-j", "2", "-r", "src", "dst"])
         .current_dir(&root)

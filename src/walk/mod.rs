@@ -318,10 +318,11 @@ impl Walker {
         walkers: usize,
         files: Arc<crate::engine::copier::FileCopier>,
         ahead: bool,
+        split: bool,
     ) {
         debug_assert!(!self.sync.enabled);
         self.tx.clear();
-        self.pool = Some(Pool::new(walkers, files, ahead, self.dir_budget));
+        self.pool = Some(Pool::new(walkers, files, ahead, split, self.dir_budget));
     }
 
     /// Tell `lead` of each directory listed: a list-ahead runs in front.

@@ -24,8 +24,10 @@
 //! walker could take it, opens each file at both ends itself (the only
 //! step under the directory's lock) and leaves it in the pool, at most
 //! [`OPEN_AHEAD`] at a time, for a walker to finish (`engine::copier::lent`):
-//! xfs, 9 runs, 0.38 -> 0.37 s, CPU 0.69 -> 0.65. Not within btrfs, where
-//! the walkers contend on the filesystem's tree instead (0.58 -> 0.60 s).
+//! xfs, 9 runs, 0.38 -> 0.37 s, CPU 0.69 -> 0.65. Only within xfs: not
+//! within btrfs, where the walkers contend on the filesystem's tree instead
+//! (0.58 -> 0.60 s), nor where bytes are copied (warm into ext4: no gain,
+//! and the harness's warm cells a little worse).
 //!
 //! Large files (16 MiB and up) are not copied where they are found: a
 //! walker listing a directory leaves each in the pool, taken first by
@@ -74,6 +76,8 @@ pub struct Pool {
     opened: AtomicUsize,
     /// Directories are made when found, and taken in the order found.
     pub(super) ahead: bool,
+    /// A listing walker opens files at both ends for another to finish.
+    split: bool,
     /// How many directories may be open (the walkers' descriptor budget).
     budget: usize,
 }
@@ -114,6 +118,7 @@ impl Pool {
         walkers: usize,
         files: Arc<crate::engine::copier::FileCopier>,
         ahead: bool,
+        split: bool,
         budget: usize,
     ) -> Arc<Self> {
         Arc::new(Pool {
@@ -121,6 +126,7 @@ impl Pool {
             waiting: AtomicUsize::new(0),
             opened: AtomicUsize::new(0),
             ahead,
+            split,
             budget,
             state: Mutex::new(State {
                 dirs: VecDeque::new(),
@@ -215,12 +221,10 @@ impl Pool {
     }
 
     /// Is there room for another file opened for another walker? Only with
-    /// several walkers, and not within btrfs (directories made ahead): there
-    /// the walkers contend on the filesystem's tree, not on a directory's
-    /// lock, and the split made /usr/share slower (9 interleaved runs: 0.58
-    /// -> 0.60 s; xfs 0.38 -> 0.37, CPU 0.69 -> 0.65; warm into ext4 0.36 both).
+    /// several walkers, where the run splits files (see `lib.rs`'s
+    /// `Scheduling::split`: within xfs, not btrfs).
     fn takes_opened(&self) -> bool {
-        self.walkers > 1 && !self.ahead && self.opened.load(Relaxed) < OPEN_AHEAD
+        self.split && self.walkers > 1 && self.opened.load(Relaxed) < OPEN_AHEAD
     }
 
     /// Open `item` at both ends for another walker to finish (see
