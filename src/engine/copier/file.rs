@@ -62,7 +62,8 @@ impl FileCopier {
 
     /// The first half of [`FileCopier::copy_file`]: open and stat the source,
     /// claim it in the hard-link map, open the destination. A file that ends
-    /// here (linked, skipped, queued, failed) is settled in full.
+    /// here (linked, skipped, queued, failed) is done with but for the
+    /// caller's report; its hard-link claim is released here too.
     pub(super) fn open_file(
         &self,
         item: &Item,
