@@ -324,17 +324,11 @@ fn a_listed_path_never_leaves_dest() {
 /// Run uring-cp's `engine` with `args` in `cwd` under `ulimit -n 256`
 /// (soft and hard limit: a batch of operands may hold 64 parent directories
 /// open).
-fn with_256_descriptors(engine: &str, args: &[&str], cwd: &Path) -> std::process::Output {
-    Command::new("sh")
-        .arg("-c")
-        .arg("ulimit -n 256 && exec \"$0\" \"$@\"")
-        .arg(BIN)
-        .args(["--engine", engine])
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .output()
-        .expect("sh")
+fn with_256_descriptors(engine: &str, args: &[&str], cwd: &Path) -> Outcome {
+    let mut all = vec!["-c", "ulimit -n 256 && exec \"$0\" \"$@\"", BIN];
+    all.extend(engine_args(engine));
+    all.extend(args);
+    run("sh", &all, cwd, &RunOpts::default())
 }
 
 /// A list naming files in more directories than a share of the descriptor
@@ -393,17 +387,8 @@ fn operands_in_more_directories_than_descriptors_are_all_copied() {
             }
             let out = with_256_descriptors(engine, &args, cwd);
             let ctx = format!("[{engine}] {what}, ulimit -n 256");
-            assert_eq!(
-                out.status.code(),
-                Some(0),
-                "{ctx}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert!(
-                out.stderr.is_empty(),
-                "{ctx}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert_eq!(out.code, Some(0), "{ctx}: {out}");
+            assert!(out.stderr.is_empty(), "{ctx}: {out}");
             for (i, rel) in names.iter().enumerate() {
                 let got = std::fs::read(t.join(dst).join(rel)).unwrap_or_default();
                 assert_eq!(got, format!("file {i}").into_bytes(), "{ctx}: {rel}");
@@ -440,12 +425,7 @@ fn max_delete_is_one_limit_across_batches() {
         let args = [&flags[..], &["--delete", "--max-delete=5", "src", "dst"]].concat();
         let out = with_256_descriptors(engine, &args, t);
         let ctx = format!("[{engine}] --max-delete=5 over batches");
-        assert_eq!(
-            out.status.code(),
-            Some(25),
-            "{ctx}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_eq!(out.code, Some(25), "{ctx}: {out}");
         let left = (0..DIRS)
             .filter(|i| t.join(format!("dst/p{i:03}/d/extra")).exists())
             .count();
@@ -478,12 +458,7 @@ fn hard_links_across_batches_stay_links() {
         let args = ["-a", "--files-from=list", "src", "dst"];
         let out = with_256_descriptors(engine, &args, t);
         let ctx = format!("[{engine}] {DIRS} names of one inode, in batches");
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{ctx}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_eq!(out.code, Some(0), "{ctx}: {out}");
         let inodes: std::collections::BTreeSet<u64> = (0..DIRS)
             .map(|i| {
                 std::fs::metadata(t.join(format!("dst/p{i:03}/d/f")))
