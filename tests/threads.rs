@@ -100,3 +100,50 @@ fn a_thread_that_cannot_start_never_panics_or_leaves_wrong_bytes() {
         }
     }
 }
+
+/// The descriptor table is grown while the run has one thread: the kernel
+/// grows a table that threads share only after an RCU grace period, a stall
+/// of milliseconds each time a copy's open descriptors pass 64, 128, 256...
+/// (`expand_fdtable`; `benches/RESULTS-cow.md`). Pinned here because nothing
+/// else would notice the stalls coming back: the `F_DUPFD_CLOEXEC` that
+/// grows it comes before the first thread, and the copy is whole.
+#[test]
+fn the_descriptor_table_is_grown_before_any_thread_starts() {
+    if !have_strace() {
+        return;
+    }
+    for engine in engines() {
+        let env = TestEnv::new();
+        env.build(tree);
+        let log = env.ours.p("trace");
+        let mut args: Vec<String> = ["-f", "-qq", "-e", "trace=fcntl,clone,clone3", "-o"]
+            .map(String::from)
+            .to_vec();
+        args.push(log.display().to_string());
+        args.push(BIN.into());
+        args.extend(engine_args(engine).iter().map(|s| s.to_string()));
+        args.extend(["-r", "src", "dst"].map(String::from));
+        let out = run("strace", &args, &env.ours.root, &RunOpts::default());
+        let ctx = format!("{engine}: {out}");
+        assert_eq!(out.code, Some(0), "{ctx}");
+        assert_snapshots_eq(
+            &ctx,
+            &snapshot(&env.ours.p("dst")),
+            &snapshot(&env.ours.p("src")),
+            "copy",
+            "source",
+        );
+        let trace = std::fs::read_to_string(&log).expect("strace's log");
+        // The run raises its soft limit to the hard one first.
+        let hard = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+            .maximum
+            .unwrap_or(u64::MAX);
+        let top = format!("F_DUPFD_CLOEXEC, {})", hard.min(8192) - 1);
+        let grown = trace.lines().position(|l| l.contains(&top));
+        let first_thread = trace.lines().position(|l| l.contains("clone"));
+        assert!(
+            grown.is_some() && first_thread.is_some() && grown < first_thread,
+            "{ctx}: the table is not grown before the first thread:\n{trace}"
+        );
+    }
+}
