@@ -27,6 +27,13 @@
 //! taken), never for the destination found inside the source (`cp -r d
 //! d/sub`, see `dests`). A source directory that vanishes before it is
 //! taken leaves its copy empty, and its error reported.
+//!
+//! A directory made ahead is given to the pool at once while another walker
+//! waits for work, not when its parent's listing ends: making the copies of
+//! a directory's subdirectories is that listing's longest part (the 250 of
+//! /usr/share's top directory), and the other walker would wait through it,
+//! as it did at the start of every copy. cpz's second thread likewise starts
+//! on the first directory its first thread finds.
 
 use super::*;
 use std::ffi::CStr;
@@ -70,5 +77,18 @@ impl Walker {
         let (create, _) = self.dir_modes(mode);
         // Any failure is met again, and reported, when the directory is taken.
         rustix::fs::mkdirat(fd, name, Mode::from_raw_mode(create)).is_ok()
+    }
+
+    /// A directory was just made ahead and pushed on the stack: if a walker
+    /// waits for work, give it the directories found in this listing so far
+    /// (from `first`, in the order found, as the pool takes them) instead of
+    /// at the end of the listing.
+    pub(super) fn give_ahead_while_waited_for(&mut self, first: usize) {
+        if let Some(pool) = &self.pool
+            && pool.wants_help()
+        {
+            // `give` takes them last-found first.
+            pool.give(self.stack.drain(first..).rev());
+        }
     }
 }

@@ -60,6 +60,8 @@ impl Walker {
             }
         }
         let mut listed = true;
+        // Subdirectories found here are pushed from this index on.
+        let first_subdir = self.stack.len();
         let mut dir = RawDir::new(src.fd.as_fd(), buf);
         while let Some(entry) = dir.next() {
             let entry = match entry {
@@ -203,6 +205,9 @@ impl Walker {
                         operand_dev: self.operand_dev,
                         made,
                     });
+                    if made == DirMade::Ahead {
+                        self.give_ahead_while_waited_for(first_subdir);
+                    }
                     self.count_entry();
                     continue;
                 }
