@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Same-filesystem copies on copy-on-write filesystems (issue 17): a real tree is put into a
 # fresh btrfs, xfs (reflink=1) and ext4 image on a RAM-backed loop device, then copied within
-# that filesystem by each tool, warm, interleaved, RUNS runs each. Prints the median wall time,
-# its ratio to `cp -r`, the median CPU time (user + system), and the space each copy does not
-# share with its source (btrfs: `btrfs filesystem du` exclusive bytes; xfs, ext4: growth of the
+# that filesystem by each tool, warm (the source re-read before every run), interleaved, RUNS
+# runs each. Prints the median wall time, its ratio to `cp -r`, the median CPU time (user +
+# system), and the space each copy does not share with its source (btrfs: `btrfs filesystem du` exclusive bytes; xfs, ext4: growth of the
 # used space, so a clone shows ~0).
 #
 #     benches/cow.sh [UCP_BINARY]                       # /usr/share, btrfs xfs ext4, 5 runs
@@ -72,7 +72,7 @@ for fs in $FILESYSTEMS; do
     mount -o loop "$work/img" "$work/mnt"
     cp -a "$TREE" "$work/mnt/src"
     sync
-    find "$work/mnt/src" -type f -print0 | xargs -0 cat >/dev/null 2>&1 || true # warm
+    warm() { find "$work/mnt/src" -type f -print0 | xargs -0 cat >/dev/null 2>&1 || true; }
     declare -A times=() cpu=() space=()
     for ((i = 0; i < RUNS; i++)); do
         for entry in "${tools[@]}"; do
@@ -81,6 +81,11 @@ for fs in $FILESYSTEMS; do
             dst="$work/mnt/dst-$label"
             cmd=${cmd//SRC/$work/mnt/src}
             cmd=${cmd//DST/$dst}
+            # Re-read the source first: this host pages out file pages (and btrfs's
+            # metadata pages) it sees idle for 60 s (DAMON), so a tree warmed once was
+            # partly read from the image again a few runs later (`read_extent_buffer_pages`
+            # in the off-CPU stacks).
+            warm
             before=$(used)
             t0=$(date +%s.%N)
             /usr/bin/time -f '%U %S' -o "$work/cpu" $cmd || echo "cow.sh: $label failed" >&2
