@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A/B check of two uring-cp binaries (e.g. before and after a change) on real trees: each copy
-# goes into a fresh journaled ext4 on a RAM-backed loop device, warm cache, the two binaries
-# interleaved, RUNS runs each; prints the median wall time of each and their ratio.
+# goes into a fresh journaled ext4 on a RAM-backed loop device, warm cache (the source re-read
+# before every run), the two binaries interleaved, RUNS runs each; prints the median wall time
+# of each and their ratio.
 #
 #     benches/ab.sh OLD_BINARY NEW_BINARY                    # /usr/share and a 1 GiB file
 #     RUNS=7 TREES="/usr/include" ENGINES="uring portable" benches/ab.sh old new
@@ -47,6 +48,11 @@ run() {
         rm -rf "$work/mnt/copy"
         sync
     fi
+    # Re-read the source before every run: this host pages out file pages it sees idle for
+    # 60 s (DAMON), so a source warmed once per tree was partly read from disk again a few
+    # runs later (one binary's median of 11 read 1.19x the other's where a re-warmed check
+    # was level).
+    warm "$3"
     local t0 t1
     t0=$(date +%s.%N)
     "$1" --engine "$2" "${FLAGS[@]}" "$3" "$work/mnt/copy" || echo "ab.sh: $1 failed on $3" >&2
@@ -54,12 +60,13 @@ run() {
     python3 -c "print($t1 - $t0)"
 }
 
+warm() { find "$1" -type f -print0 2>/dev/null | xargs -0 cat >/dev/null 2>&1 || true; }
+
 median() { python3 -c 'import sys, statistics; print(statistics.median(float(x) for x in sys.stdin))'; }
 
 echo "flags: ${FLAGS[*]}"
 printf '%-28s %-13s %10s %10s %8s\n' tree engine old_s new_s new/old
 for tree in $TREES; do
-    find "$tree" -type f -print0 2>/dev/null | xargs -0 cat >/dev/null 2>&1 || true # warm
     for engine in $ENGINES; do
         o=() n=()
         for ((i = 0; i < RUNS; i++)); do
