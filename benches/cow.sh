@@ -3,8 +3,8 @@
 # fresh btrfs, xfs (reflink=1) and ext4 image on a RAM-backed loop device, then copied within
 # that filesystem by each tool, warm (the source re-read before every run), interleaved, RUNS
 # runs each. Prints the median wall time, its ratio to `cp -r`, the median CPU time (user +
-# system), and the space each copy does not share with its source (btrfs: `btrfs filesystem du` exclusive bytes; xfs, ext4: growth of the
-# used space, so a clone shows ~0).
+# system), and the space each copy does not share with its source (btrfs: `btrfs filesystem
+# du` exclusive bytes; xfs, ext4: growth of the used space, so a clone shows ~0).
 #
 #     benches/cow.sh [UCP_BINARY]                       # /usr/share, btrfs xfs ext4, 5 runs
 #     RUNS=7 TREE=/usr/include FILESYSTEMS="btrfs" benches/cow.sh target/release/uring-cp

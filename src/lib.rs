@@ -57,8 +57,9 @@ pub fn try_help() -> String {
 
 /// Let the process open as many descriptors as its hard limit allows (the
 /// soft limit is often 1024): a copy keeps a descriptor per directory that
-/// queued items still need. What is left is budgeted by the walker.
-fn raise_descriptor_limit() {
+/// queued items still need. What is left is budgeted by the walker. Returns
+/// the soft limit now (`None`: unlimited).
+fn raise_descriptor_limit() -> Option<u64> {
     use rustix::process::{Resource, getrlimit, setrlimit};
     let lim = getrlimit(Resource::Nofile);
     if lim.current < lim.maximum {
@@ -66,8 +67,11 @@ fn raise_descriptor_limit() {
             current: lim.maximum,
             maximum: lim.maximum,
         };
-        let _ = setrlimit(Resource::Nofile, raised);
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            return lim.maximum;
+        }
     }
+    lim.current
 }
 
 /// Descriptors the table is grown to hold before any thread starts (or the
@@ -84,11 +88,10 @@ const DESCRIPTOR_TABLE: u64 = 8192;
 /// `synchronize_rcu_normal` < `expand_files` < `openat`). Alone, growing
 /// costs an allocation. A table never shrinks, so a descriptor opened at the
 /// top and closed again leaves it grown. Best effort: a failure only costs
-/// the stalls.
-fn reserve_descriptor_table() {
+/// the stalls. `limit`: the soft limit on descriptors (`None`: unlimited).
+fn reserve_descriptor_table(limit: Option<u64>) {
     use rustix::fs::{Mode, OFlags};
-    use rustix::process::{Resource, getrlimit};
-    let limit = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    let limit = limit.unwrap_or(u64::MAX);
     let Some(top) = limit.min(DESCRIPTOR_TABLE).checked_sub(1) else {
         return;
     };
@@ -112,8 +115,7 @@ fn reserve_descriptor_table() {
 pub fn run(cfg: Config) -> i32 {
     let start = std::time::Instant::now();
     interrupt::install();
-    raise_descriptor_limit();
-    reserve_descriptor_table();
+    reserve_descriptor_table(raise_descriptor_limit());
     let console = match open_console(&cfg) {
         Ok(c) => Arc::new(c),
         Err(status) => return status,
