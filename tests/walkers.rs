@@ -212,12 +212,16 @@ fn an_interrupted_copy_removes_the_files_opened_for_another_walker() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // The traced uring-cp is strace's child.
+    // The traced uring-cp is strace's child, once it has exec'ed (before,
+    // the child is a copy of strace).
     let children = format!("/proc/{0}/task/{0}/children", child.id());
     let t = std::time::Instant::now();
     let pid = loop {
         let found = fs::read_to_string(&children).unwrap_or_default();
-        if let Some(pid) = found.split_whitespace().next() {
+        let traced = found.split_whitespace().find(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "uring-cp")
+        });
+        if let Some(pid) = traced {
             break pid.parse::<i32>().unwrap();
         }
         assert!(
@@ -231,9 +235,11 @@ fn an_interrupted_copy_removes_the_files_opened_for_another_walker() {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     // SAFETY: kill(2) on the pid of a process this test started (through strace).
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let killed = unsafe { libc::kill(pid, libc::SIGINT) };
+    let kill_err = std::io::Error::last_os_error();
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(killed, 0, "kill {pid}: {kill_err}; {:?}: {err}", out.status);
     assert_eq!(out.status.code(), Some(130), "{err}");
     let mut whole = 0;
     for e in fs::read_dir(root.join("dst/d")).unwrap() {
