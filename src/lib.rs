@@ -8,44 +8,25 @@
 
 pub mod cli;
 pub mod config;
+mod descriptors;
 pub mod engine;
 pub mod error;
+pub mod exit;
 pub mod filter;
 pub mod interrupt;
 pub mod meta;
 pub mod plan;
 pub mod progress;
+mod startup;
 pub mod sync;
 pub mod threads;
 pub mod tree;
 pub mod walk;
 
 use config::Config;
-use engine::EngineOptions;
 use progress::{Console, Progress};
 use std::io::Write;
 use std::sync::Arc;
-
-/// Exit statuses (documented in the README).
-pub mod exit {
-    /// Everything was copied.
-    pub const OK: i32 = 0;
-    /// At least one item failed; the rest were copied.
-    pub const PARTIAL: i32 = 1;
-    /// Nothing failed, but source files listed by the walk were gone when
-    /// they were reached (a live tree): rsync's status for this.
-    pub const VANISHED: i32 = 24;
-    /// --max-delete stopped deletions (rsync's status for this).
-    pub const MAX_DELETE: i32 = 25;
-    /// The command line could not be used (cp's and rsync's status for
-    /// this is 1 as well: scripts cannot tell it from a failed file).
-    pub const USAGE: i32 = 1;
-    /// Stopped by a signal: 128 + its number, as a shell reports a killed
-    /// command (130 for SIGINT, 143 for SIGTERM).
-    pub fn interrupted(signal: i32) -> i32 {
-        128 + signal
-    }
-}
 
 /// cp's pointer after a usage error, naming the program as it was invoked.
 pub fn try_help() -> String {
@@ -53,57 +34,6 @@ pub fn try_help() -> String {
         .next()
         .map_or_else(|| "uring-cp".into(), |a| a.to_string_lossy().into_owned());
     format!("Try '{argv0} --help' for more information.")
-}
-
-/// Let the process open as many descriptors as its hard limit allows (the
-/// soft limit is often 1024): a copy keeps a descriptor per directory that
-/// queued items still need. What is left is budgeted by the walker. Returns
-/// the soft limit now (`None`: unlimited).
-fn raise_descriptor_limit() -> Option<u64> {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let lim = getrlimit(Resource::Nofile);
-    if lim.current < lim.maximum {
-        let raised = rustix::process::Rlimit {
-            current: lim.maximum,
-            maximum: lim.maximum,
-        };
-        if setrlimit(Resource::Nofile, raised).is_ok() {
-            return lim.maximum;
-        }
-    }
-    lim.current
-}
-
-/// Descriptors the table is grown to hold before any thread starts (or the
-/// soft limit, if lower). A copy of /usr/share keeps ~800 open at its peak.
-const DESCRIPTOR_TABLE: u64 = 8192;
-
-/// Grow this process's descriptor table now, while the process has one
-/// thread. The kernel grows a table that threads share only after an RCU
-/// grace period (`expand_fdtable` calls `synchronize_rcu` when the table has
-/// more than one user), and a table grows by doubling: 64, 128, ..., so a
-/// copy that reached ~800 descriptors stalled the thread opening the 65th,
-/// 129th, 257th and 513th, 15 ms of a 0.57 s copy within btrfs (`perf
-/// record -e sched:sched_switch -g`: `wait_for_completion` <
-/// `synchronize_rcu_normal` < `expand_files` < `openat`). Alone, growing
-/// costs an allocation. A table never shrinks, so a descriptor opened at the
-/// top and closed again leaves it grown. Best effort: a failure only costs
-/// the stalls. `limit`: the soft limit on descriptors (`None`: unlimited).
-fn reserve_descriptor_table(limit: Option<u64>) {
-    use rustix::fs::{Mode, OFlags};
-    let limit = limit.unwrap_or(u64::MAX);
-    let Some(top) = limit.min(DESCRIPTOR_TABLE).checked_sub(1) else {
-        return;
-    };
-    let Ok(top) = i32::try_from(top) else {
-        return;
-    };
-    let Ok(root) = rustix::fs::open("/", OFlags::PATH | OFlags::CLOEXEC, Mode::empty()) else {
-        return;
-    };
-    // `F_DUPFD_CLOEXEC` takes the lowest free descriptor at or above `top`,
-    // so the table is grown to hold `top`; both are closed when dropped.
-    let _high = rustix::io::fcntl_dupfd_cloexec(&root, top);
 }
 
 /// Run a copy described by `cfg`; returns the exit status.
@@ -115,7 +45,7 @@ fn reserve_descriptor_table(limit: Option<u64>) {
 pub fn run(cfg: Config) -> i32 {
     let start = std::time::Instant::now();
     interrupt::install();
-    reserve_descriptor_table(raise_descriptor_limit());
+    descriptors::reserve_table(descriptors::raise_limit());
     let console = match open_console(&cfg) {
         Ok(c) => Arc::new(c),
         Err(status) => return status,
@@ -197,11 +127,11 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
     // Asked once: it sets -j's default and keeps `auto` off the ring.
     let clones = engine::workers::clones(
         cfg.sources.first().map(|p| p.as_path()),
-        dest(&cfg),
+        startup::dest(&cfg),
         cfg.reflink,
     );
-    let opts = engine_options(&cfg, &archive, &links);
-    let (mut engine, cold) = match start_engine(&cfg, opts, clones.is_some(), &*progress) {
+    let opts = startup::engine_options(&cfg, &archive, &links);
+    let (mut engine, cold) = match startup::start_engine(&cfg, opts, clones.is_some(), &*progress) {
         Ok(e) => e,
         Err(status) => return status,
     };
@@ -321,7 +251,7 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
         // A closed stdout is not an error of the copy.
         let _ = writeln!(std::io::stdout().lock(), "{}", summary.render(format));
     }
-    exit_status(console)
+    exit::status(console)
 }
 
 /// Note the directories `roots` are copied into (copies inherit a default
@@ -354,59 +284,6 @@ fn refuse_unsupported(cfg: &Config, progress: &dyn Progress) -> Result<(), i32> 
         return Err(exit::PARTIAL);
     }
     Ok(())
-}
-
-/// The engine asked for (or the one that works here), said with `--debug`,
-/// and whether `auto` found the sources not cached.
-fn start_engine(
-    cfg: &Config,
-    mut opts: EngineOptions,
-    clones: bool,
-    progress: &dyn Progress,
-) -> Result<(Box<dyn engine::Engine>, bool), i32> {
-    // `--engine auto` looks whether the sources are cached (see `engine::cache`).
-    let cold = || engine::cache::look(&cfg.sources).cold();
-    let (pick, why) = engine::pick(cfg.engine, &opts, clones, cold);
-    let cold = why == engine::Why::Cold;
-    // Cloned files, and walkers taking whole directories (files cloned, or
-    // read from the cache), are CPU work only: one thread per CPU unless -j
-    // says otherwise.
-    let per_cpu = clones || pick == engine::Pick::Walkers;
-    opts.jobs = Some(cfg.jobs.unwrap_or_else(|| default_jobs(cfg, per_cpu)));
-    let (engine, why) = engine::build(pick, why, &opts).map_err(|msg| {
-        progress.message(&msg);
-        exit::PARTIAL
-    })?;
-    if cfg.debug && !cfg.quiet {
-        let workers = engine
-            .walkers()
-            .map_or(engine.intake().queues, |(walkers, _)| walkers);
-        let s = if workers == 1 { "" } else { "s" };
-        let (workers, why) = match why {
-            engine::Why::NoUring(why) => {
-                eprintln!("uring-cp: io_uring unavailable ({why}); using the portable engine");
-                return Ok((engine, cold));
-            }
-            engine::Why::Asked | engine::Why::Default => (format!("{workers} worker{s}"), ""),
-            engine::Why::Cached => (
-                format!("{workers} walker{s} taking whole directories"),
-                " (the sources are in the page cache)",
-            ),
-            engine::Why::Cold => (
-                format!("{workers} worker{s}"),
-                " (the sources are not in the page cache)",
-            ),
-            engine::Why::Clones => (
-                format!("{workers} walker{s} taking whole directories"),
-                " (one cloning filesystem: every file is cloned)",
-            ),
-        };
-        eprintln!(
-            "uring-cp: using the {} engine, {workers}{why}",
-            engine.name()
-        );
-    }
-    Ok((engine, cold))
 }
 
 /// What [`copy`] needs to know to schedule the walkers.
@@ -503,116 +380,4 @@ fn copy(
     }
     finisher.finish();
     Ok(deletions)
-}
-
-/// The exit status of a finished run, and the note that explains a stop: an
-/// interruption, a full destination; else failures, --max-delete, vanished
-/// sources, in that order (see [`exit`]).
-fn exit_status(console: &progress::Console) -> i32 {
-    if let Some(sig) = interrupt::signal() {
-        let name = if sig == libc::SIGINT {
-            "SIGINT"
-        } else {
-            "SIGTERM"
-        };
-        let st = &console.stats;
-        use std::sync::atomic::Ordering::Relaxed;
-        console.note(&format!(
-            "interrupted by {name}: {} files, {} directories, {} symlinks copied; \
-             files being written were removed",
-            st.files.load(Relaxed),
-            st.dirs.load(Relaxed),
-            st.symlinks.load(Relaxed),
-        ));
-        exit::interrupted(sig)
-    } else if interrupt::destination_full() {
-        let more = console
-            .stats
-            .out_of_space
-            .load(std::sync::atomic::Ordering::Relaxed);
-        let also = match more {
-            0 => String::new(),
-            n => format!(" ({n} more files being written failed the same way)"),
-        };
-        console.note(&format!(
-            "stopped: no space left on the destination{also}; what was not copied yet was left out"
-        ));
-        exit::PARTIAL
-    } else if console.failed() > 0 {
-        exit::PARTIAL
-    } else if console
-        .stats
-        .delete_stopped
-        .load(std::sync::atomic::Ordering::Relaxed)
-    {
-        exit::MAX_DELETE
-    } else if console
-        .stats
-        .vanished
-        .load(std::sync::atomic::Ordering::Relaxed)
-        > 0
-    {
-        exit::VANISHED
-    } else {
-        exit::OK
-    }
-}
-
-/// Workers when -j is not given: one per CPU for CPU work (`per_cpu`: files
-/// cloned within one filesystem, or walkers copying cached sources; see
-/// [`engine::workers`]), and no more than the files named when there is no
-/// tree to copy: each worker's ring costs ~1 ms to set up and tear down (one
-/// small file: 7.2 ms with 4 workers, 4.0 with 1; cp 1.5).
-fn default_jobs(cfg: &Config, per_cpu: bool) -> usize {
-    let jobs = engine::workers::for_copy(per_cpu);
-    // A guess, as the rest: anything but a regular file may be a tree (a
-    // symlink under -L/-H). lstat, not stat: following a symlink operand
-    // would move its access time, which -a then copies. Only asked when
-    // there are fewer sources than workers: `cp -r dir/* dest/` names
-    // thousands of files and gets every worker either way.
-    let trees = cfg.files_from.is_some()
-        || cfg.sources.len() >= jobs
-        || cfg.recursive
-            && cfg
-                .sources
-                .iter()
-                .any(|s| std::fs::symlink_metadata(s).map_or(true, |m| !m.is_file()));
-    match trees {
-        true => jobs,
-        false => jobs.min(cfg.sources.len().max(1)),
-    }
-}
-
-/// The destination operand, as given.
-fn dest(cfg: &Config) -> &std::path::Path {
-    match &cfg.target {
-        config::Target::IntoDir(p) | config::Target::Exactly(p) | config::Target::Auto(p) => p,
-    }
-}
-
-/// What the engines need to know of the configuration.
-fn engine_options(
-    cfg: &Config,
-    archive: &Arc<meta::Archive>,
-    links: &Arc<meta::links::Links>,
-) -> EngineOptions {
-    EngineOptions {
-        overwrite: cfg.overwrite,
-        buffer_mem: cfg.buffer_mem,
-        // Set by `start_engine`, once the engine is picked.
-        jobs: cfg.jobs,
-        archive: archive.clone(),
-        links: links.clone(),
-        adaptive_reads: cfg.adaptive_reads,
-        temp_files: cfg.sync.temp_files(),
-        verify: cfg.verify,
-        remove_source: cfg.sync.remove_source && !cfg.sync.dry_run,
-        several_sources: cfg.sources.len() > 1,
-        remove_destination: cfg.remove_destination,
-        attributes_only: cfg.attributes_only,
-        backup: cfg.engine_backup(),
-        interactive: cfg.interactive,
-        link: cfg.link,
-        sync: cfg.sync.enabled,
-    }
 }
