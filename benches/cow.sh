@@ -3,8 +3,10 @@
 # fresh btrfs, xfs (reflink=1) and ext4 image on a RAM-backed loop device, then copied within
 # that filesystem by each tool, warm (the source re-read before every run), interleaved, RUNS
 # runs each. Prints the median wall time, its ratio to `cp -r`, the median CPU time (user +
-# system), and the space each copy does not share with its source (btrfs: `btrfs filesystem
-# du` exclusive bytes; xfs, ext4: growth of the used space, so a clone shows ~0).
+# system), the space each copy does not share with its source (btrfs: `btrfs filesystem du`
+# exclusive bytes; xfs, ext4: growth of the used space, so a clone shows ~0), and the median of
+# the per-round ratios to `cp -r` and to cpz (`paired_cp`, `paired_cpz`: steadier than a ratio
+# of two medians on a host whose speed drifts during the run).
 #
 #     benches/cow.sh [UCP_BINARY]                       # /usr/share, btrfs xfs ext4, 5 runs
 #     RUNS=7 TREE=/usr/include FILESYSTEMS="btrfs" benches/cow.sh target/release/uring-cp
@@ -56,10 +58,19 @@ command -v xcp >/dev/null && tools+=("xcp|xcp -r SRC DST")
 command -v fcp >/dev/null && tools+=("fcp|fcp SRC DST")
 
 median() { python3 -c 'import sys, statistics; print(statistics.median(float(x) for x in sys.stdin))'; }
+# The median over rounds of one tool's time over another's in the same round: this host's
+# speed drifts by tens of percent within minutes, and a round's tools run within seconds of
+# each other, so this ratio moves less than one of two medians taken minutes apart.
+paired() {
+    python3 -c 'import sys, statistics
+a, b = ([float(x) for x in v.split()] for v in sys.argv[1:3])
+print(f"{statistics.median(x / y for x, y in zip(a, b)):.3f}" if a and len(a) == len(b) else "-")' "$1" "$2"
+}
 used() { sync; df --output=used -B1 "$work/mnt" | tail -1; }
 
 printf 'tree %s, %s runs, %s\n' "$TREE" "$RUNS" "$(uname -r)"
-printf '%-7s %-18s %9s %8s %9s %14s\n' fs tool median_s vs_cp cpu_s unshared_MiB
+printf '%-7s %-18s %9s %8s %9s %14s %10s %11s\n' fs tool median_s vs_cp cpu_s unshared_MiB \
+    paired_cp paired_cpz
 for fs in $FILESYSTEMS; do
     umount "$work/mnt" 2>/dev/null || true
     rm -f "$work/img"
@@ -109,9 +120,10 @@ for fs in $FILESYSTEMS; do
         label=${entry%%|*}
         med=$(tr ' ' '\n' <<< "${times[$label]}" | grep . | median)
         cpu_med=$(tr ' ' '\n' <<< "${cpu[$label]}" | grep . | median)
-        printf '%-7s %-18s %9.3f %8.3f %9.2f %14.1f\n' "$fs" "$label" "$med" \
+        printf '%-7s %-18s %9.3f %8.3f %9.2f %14.1f %10s %11s\n' "$fs" "$label" "$med" \
             "$(python3 -c "print($med / $cp_med)")" "$cpu_med" \
-            "$(python3 -c "print(max(0, ${space[$label]}) / 1048576)")"
+            "$(python3 -c "print(max(0, ${space[$label]}) / 1048576)")" \
+            "$(paired "${times[$label]}" "${times[cp]}")" "$(paired "${times[$label]}" "${times[cpz]:-}")"
     done
     unset times cpu space
 done
