@@ -27,12 +27,13 @@
 //!
 //! This file holds the walk itself (the operands in order, the stack of
 //! directories to visit, one directory at a time); `operand.rs` starts each
-//! operand (a directory is walked, anything else is one item); `list.rs` reads and classifies a
-//! directory's entries, `route.rs` sends items to shards and keeps the
-//! descriptor budget, `dest.rs` prepares each directory's destination side;
-//! in sync mode `decide.rs` makes the decision for each entry (with
-//! `sync.rs`'s quick check and `basis.rs`'s twins) and `delete.rs` deletes
-//! what the source lacks, before, during or after the copy.
+//! operand (a directory is walked, anything else is one item); `list.rs`
+//! reads and classifies a directory's entries, `route.rs` sends items to
+//! shards and keeps the descriptor budget, `dest.rs` prepares each
+//! directory's destination side; in sync mode `decide.rs` makes the
+//! decision for each entry (with `sync.rs`'s quick check and `basis.rs`'s
+//! twins) and `delete.rs` deletes what the source lacks, before, during or
+//! after the copy.
 
 mod ahead;
 mod basis;
