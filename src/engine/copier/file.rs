@@ -280,15 +280,7 @@ impl FileCopier {
                 // the wall time (2,144 -> 2,094 ms without the destination's).
                 Some(size) if self.mover.clone_whole(ends) => return Ok((size, sst)),
                 Some(size) if ends.dst_regular && self.archive.sparse_copy(&sst) => {
-                    let zeros = self.archive.sparse == crate::config::Sparse::Always;
-                    crate::engine::mover::holes::copy_sparse(
-                        item,
-                        ends,
-                        size,
-                        zeros,
-                        buf,
-                        &mut |a, b, buf| self.mover.copy(item, ends, a, Some(b), buf),
-                    )?
+                    crate::engine::mover::holes::copy_sparse(item, ends, size, buf)?
                 }
                 // Until EOF or, when the size is known, that many bytes (no EOF
                 // probe). One range, on this thread: a lone 2 GiB file split in
