@@ -57,6 +57,8 @@ const NO_TIMES: MetaOpts = MetaOpts { times: false };
 
 /// Trees per run unless `UCP_PROPTEST_CASES` says otherwise.
 const DEFAULT_CASES: u32 = 64;
+/// Trees per cloning filesystem unless `UCP_PROPTEST_COW_CASES` says otherwise.
+const DEFAULT_COW_CASES: u32 = 24;
 /// Entries generated per tree (before hard links that find nothing to link).
 const MAX_NODES: usize = 28;
 /// Directories at this depth get no subdirectories (keeps 255-byte names
@@ -671,8 +673,15 @@ fn diff_text(a: &[Meta], b: &[Meta], a_name: &str, b_name: &str) -> Option<Strin
 
 /// Build the tree, copy it with GNU cp and with each engine, compare.
 /// Returns the engine that failed and why.
-fn check_tree(plan: &Plan, engines: &[&'static str]) -> Result<(), (&'static str, String)> {
-    let env = TestEnv::new();
+fn check_tree(
+    plan: &Plan,
+    engines: &[&'static str],
+    within: Option<&std::path::Path>,
+) -> Result<(), (&'static str, String)> {
+    let env = match within {
+        Some(dir) => TestEnv::new_in(dir),
+        None => TestEnv::new(),
+    };
     let src = Fx::new(env.ours.p("src"));
     plan.build(&src);
     plan.build(&Fx::new(env.gnu.p("src")));
@@ -809,11 +818,37 @@ fn runner(cases: u32, seed: u64) -> TestRunner {
 
 #[test]
 fn random_trees_under_archive_equal_the_source_and_cp_on_every_engine() {
-    let engines = engines_and_ring_reads();
     let cases = env_u64("UCP_PROPTEST_CASES").map_or(DEFAULT_CASES, |n| n as u32);
+    archive_proptest(cases, "UCP_PROPTEST_CASES", None);
+}
+
+/// The same within btrfs and within xfs, where every engine clones instead of
+/// copying and the walkers schedule for the filesystem (`walk::ahead` within
+/// btrfs, `engine::copier::lent` within xfs); the trees meant for another
+/// filesystem go from there to /dev/shm. `UCP_PROPTEST_COW_CASES=N` trees on
+/// each (default 24); `UCP_PROPTEST_SEED` as above.
+#[test]
+fn random_trees_within_btrfs_and_xfs_equal_cp_on_every_engine() {
+    let cases = env_u64("UCP_PROPTEST_COW_CASES").map_or(DEFAULT_COW_CASES, |n| n as u32);
+    for fs in ["btrfs", "xfs"] {
+        match common::mount::LoopFs::new(fs) {
+            Ok(mnt) => archive_proptest(cases, "UCP_PROPTEST_COW_CASES", Some((fs, mnt.path()))),
+            Err(why) => skip(&format!("proptest within {fs}: {why}")),
+        }
+    }
+}
+
+/// Copy `cases` random trees with `cp -a` and with `uring-cp -a` on every
+/// engine, beside the sources in a temporary directory or within a
+/// filesystem the test mounted (`within`: its type and mount point), and
+/// compare; a failure is shrunk and reported with its seed (and `cases_var`,
+/// the variable that sets `cases`, for the replay).
+fn archive_proptest(cases: u32, cases_var: &str, within: Option<(&str, &std::path::Path)>) {
+    let engines = engines_and_ring_reads();
     let seed = env_u64("UCP_PROPTEST_SEED").unwrap_or_else(random_seed);
+    let place = within.map_or(String::new(), |(fs, _)| format!(" within {fs}"));
     notice(&format!(
-        "proptest: {cases} random trees, each copied by cp -a and by uring-cp -a on {} \
+        "proptest: {cases} random trees{place}, each copied by cp -a and by uring-cp -a on {} \
          engine(s) {engines:?}; seed {seed} (replay with UCP_PROPTEST_SEED={seed})",
         engines.len()
     ));
@@ -838,7 +873,7 @@ fn random_trees_under_archive_equal_the_source_and_cp_on_every_engine() {
             }
             _ => &engines[..],
         };
-        match check_tree(&plan, run_on) {
+        match check_tree(&plan, run_on, within.map(|(_, dir)| dir)) {
             Ok(()) => {
                 let mut t = tally.get();
                 plan.tally(&mut t);
@@ -862,8 +897,8 @@ fn random_trees_under_archive_equal_the_source_and_cp_on_every_engine() {
         Ok(()) => {
             let t = tally.get();
             notice(&format!(
-                "proptest: {cases} trees x {} engines passed in {:.1?} ({} of the trees copied \
-                 onto another filesystem); the trees held {} regular files ({} over 64 KiB, {} \
+                "proptest: {cases} trees{place} x {} engines passed in {:.1?} ({} of the trees \
+                 copied onto another filesystem); the trees held {} regular files ({} over 64 KiB, {} \
                  over 1 MiB, {} sparse), {} directories, {} symlinks, {} extra hard-link names, \
                  {} xattrs",
                 engines.len(),
@@ -886,8 +921,8 @@ fn random_trees_under_archive_equal_the_source_and_cp_on_every_engine() {
                     .take()
                     .unwrap_or((0, "?", "(not recorded)".to_string()));
             panic!(
-                "uring-cp -a differs on a random tree: seed {seed} (replay with \
-                 UCP_PROPTEST_SEED={seed} UCP_PROPTEST_CASES={cases}), first failing at call \
+                "uring-cp -a differs on a random tree{place}: seed {seed} (replay with \
+                 UCP_PROPTEST_SEED={seed} {cases_var}={cases}), first failing at call \
                  #{case} on engine {engine}, shrunk over {} calls.\n\n\
                  MINIMAL FAILING TREE, {}\n\nFIRST FAILURE (before shrinking), {original}",
                 calls.get(),

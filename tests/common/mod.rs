@@ -660,10 +660,25 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub fn new() -> TestEnv {
-        let tmp = tempfile::Builder::new()
-            .prefix("uring-cp-test.")
-            .tempdir()
-            .expect("tempdir");
+        Self::with(
+            tempfile::Builder::new()
+                .prefix("uring-cp-test.")
+                .tempdir()
+                .expect("tempdir"),
+        )
+    }
+
+    /// A `TestEnv` under `dir` (a filesystem the test mounted, say).
+    pub fn new_in(dir: &Path) -> TestEnv {
+        Self::with(
+            tempfile::Builder::new()
+                .prefix("uring-cp-test.")
+                .tempdir_in(dir)
+                .unwrap_or_else(|e| panic!("tempdir in {}: {e}", dir.display())),
+        )
+    }
+
+    fn with(tmp: tempfile::TempDir) -> TestEnv {
         // Searchable by others, for the tests that drop privileges.
         fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
         let ours = Fx::new(tmp.path().join("ours"));
