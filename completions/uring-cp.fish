@@ -1,7 +1,7 @@
 complete -c uring-cp -l preserve -d 'Preserve the listed attributes: mode, ownership, timestamps, links, context, xattr, all (comma-separated; default: mode,ownership,timestamps)' -r
 complete -c uring-cp -l no-preserve -d 'Do not preserve the listed attributes (-a, -p, --preserve and --no-preserve apply in command-line order: the last one wins)' -r
-complete -c uring-cp -l sparse -d 'Control creation of sparse files: auto (keep the source\'s holes), always (also turn runs of zeros into holes), never' -r -f -a "auto\t'Keep the holes of source files that have them (SEEK_DATA/SEEK_HOLE)'
-always\t'Also make holes from runs of zero bytes'
+complete -c uring-cp -l sparse -d 'Control creation of sparse files: auto (a source with holes keeps them, and its blocks of zeros become holes too, as with cp), always (every file\'s blocks of zeros become holes), never' -r -f -a "auto\t'A source with holes (SEEK_DATA/SEEK_HOLE) keeps them, and its 4 KiB blocks of zeros become holes too; a source without holes is copied as it is'
+always\t'Every file\'s 4 KiB blocks of zeros become holes'
 never\t'Write every byte; the copy has no holes'"
 complete -c uring-cp -l reflink -d 'Control clone/copy-on-write copies: auto (clone each whole file where the filesystem can, as on btrfs and xfs within one filesystem, else copy), always (clone or fail), never. --reflink alone means always' -r -f -a "auto\t'Share the source\'s blocks where the filesystem can (through copy_file_range), else copy'
 always\t'Clone every file (FICLONE); fail for a file that cannot be cloned'

@@ -83,8 +83,9 @@ pub struct Args {
     )]
     pub no_preserve: Vec<String>,
 
-    /// Control creation of sparse files: auto (keep the source's holes),
-    /// always (also turn runs of zeros into holes), never.
+    /// Control creation of sparse files: auto (a source with holes keeps
+    /// them, and its blocks of zeros become holes too, as with cp), always
+    /// (every file's blocks of zeros become holes), never.
     #[arg(long, value_name = "WHEN", value_enum, default_value_t = SparseArg::Auto, help_heading = "Copy")]
     pub sparse: SparseArg,
 

@@ -58,9 +58,11 @@ pub enum EngineArg {
 /// The `--sparse` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SparseArg {
-    /// Keep the holes of source files that have them (SEEK_DATA/SEEK_HOLE).
+    /// A source with holes (SEEK_DATA/SEEK_HOLE) keeps them, and its 4 KiB
+    /// blocks of zeros become holes too; a source without holes is copied
+    /// as it is.
     Auto,
-    /// Also make holes from runs of zero bytes.
+    /// Every file's 4 KiB blocks of zeros become holes.
     Always,
     /// Write every byte; the copy has no holes.
     Never,
