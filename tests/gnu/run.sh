@@ -14,6 +14,14 @@
 # it cannot run (not root; no network and nothing cached; io_uring missing
 # for an io_uring-only engine).
 #
+# UCP_GNU_FS=btrfs|xfs runs the same tests within a fresh filesystem of that
+# type: the built tree (the tests make their working directories in it) is
+# copied into a loop-mounted image, which is mounted over the cache's path in
+# a mount namespace of its own, so every absolute path of the build stays
+# true; GNU cp's reference is taken again there, and the image goes at the
+# end. There UCP_ENGINE may name several engines ("auto portable"), run one
+# after the other on the one image.
+#
 # Knobs: UCP_ENGINE (auto|uring|uring-chains|portable; default auto),
 # UCP_BIN (the uring-cp binary; default: `cargo build --locked` and
 # target/debug/uring-cp), UCP_GNU_CACHE (default /var/cache/uring-cp-gnu),
@@ -38,10 +46,14 @@ log() { printf '[gnu-tests %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 skip() { printf 'SKIP %s\n' "$*"; exit 0; }
 die() { log "error: $*"; exit 2; }
 
-case $engine in
-    auto | uring | uring-chains | portable) ;;
-    *) die "UCP_ENGINE=$engine: expected auto, uring, uring-chains or portable" ;;
-esac
+for e in $engine; do
+    case $e in
+        auto | uring | uring-chains | portable) ;;
+        *) die "UCP_ENGINE=$engine: expected auto, uring, uring-chains or portable" ;;
+    esac
+done
+[ "$(wc -w <<<"$engine")" = 1 ] || [ -n "${UCP_GNU_FS:-}" ] ||
+    die "UCP_ENGINE=$engine: one engine (several only with UCP_GNU_FS)"
 [ "$(id -u)" = 0 ] || skip "tests/gnu/run.sh needs root (apt-get, the root-only GNU tests, runs as nobody)"
 
 mkdir -p "$cache"
@@ -262,6 +274,48 @@ run_suite() {
     log "$label: done in $((SECONDS - t0)) s: $(awk '{sub(/\(.*/, "", $2); n[$2]++} END {for (r in n) printf "%s %d  ", r, n[r]}' "$out/results")"
 }
 
+# ---------------------------------------------------------------- within
+
+# run_within FS: the tests within a fresh FS (see UCP_GNU_FS above), once per
+# engine of UCP_ENGINE; exits with the first failure's status.
+run_within() {
+    local fs=$1 work status=0 e
+    local -a mkfs
+    case $fs in
+        btrfs) mkfs=(mkfs.btrfs -q -f) ;;
+        xfs) mkfs=(mkfs.xfs -q -f -m reflink=1) ;;
+        *) die "UCP_GNU_FS=$fs: expected btrfs or xfs" ;;
+    esac
+    command -v "${mkfs[0]}" >/dev/null || skip "UCP_GNU_FS=$fs: ${mkfs[0]} is not installed"
+    command -v unshare >/dev/null || skip "UCP_GNU_FS=$fs: unshare (util-linux) is not installed"
+    work=$(mktemp -d "/tmp/uring-cp-gnu-$fs.XXXXXX")
+    truncate -s 2G "$work/img"
+    "${mkfs[@]}" "$work/img" >/dev/null 2>&1 || { rm -rf "$work"; die "${mkfs[0]} failed"; }
+    mkdir "$work/mnt"
+    if ! mount -o loop "$work/img" "$work/mnt"; then
+        rm -rf "$work"
+        skip "UCP_GNU_FS=$fs: cannot loop-mount an image here"
+    fi
+    # The built tree without earlier runs' results (GNU cp's are taken again there).
+    tar -C "$cache" --exclude='./run-*' --exclude='./reference-*' -cf - . | tar -C "$work/mnt" -xf -
+    log "within $fs: the built tree copied into a fresh $fs image ($work), mounted over $cache"
+    for e in $engine; do
+        UCP_GNU_WITHIN=$fs UCP_ENGINE=$e unshare --mount --propagation private \
+            sh -c 'mount --bind "$1" "$2" && exec "$3"' sh "$work/mnt" "$cache" "$here/run.sh" ||
+            status=$?
+        if [ "$status" != 0 ]; then
+            # The logs the report names would go with the image: keep them.
+            rm -rf "$cache/within-$fs"
+            mkdir -p "$cache/within-$fs"
+            cp -a "$work/mnt/run-$e" "$work/mnt/reference-"* "$cache/within-$fs/" 2>/dev/null || true
+            log "within $fs: the logs of this run are kept in $cache/within-$fs"
+            break
+        fi
+    done
+    umount "$work/mnt" && rm -rf "$work"
+    exit "$status"
+}
+
 # ---------------------------------------------------------------- main
 
 fetch
@@ -270,6 +324,7 @@ trap restore_gnu_cp EXIT
 trap 'exit 130' INT TERM
 restore_gnu_cp
 build
+[ -n "${UCP_GNU_FS:-}" ] && [ -z "${UCP_GNU_WITHIN:-}" ] && run_within "$UCP_GNU_FS"
 
 # The uring-cp binary, copied into the cache: the clone may sit under a
 # directory that nobody cannot enter.
@@ -356,7 +411,7 @@ for name in "${!expected[@]}"; do
     fi
 done
 echo
-echo "engine $engine: $n_same pass like GNU cp, $n_known known differences, $n_regress regressions," \
+echo "engine $engine${UCP_GNU_WITHIN:+ within $UCP_GNU_WITHIN}: $n_same pass like GNU cp, $n_known known differences, $n_regress regressions," \
     "$n_fixed fixed (listed but passing), $n_better pass where GNU cp does not, $n_na not comparable;" \
     "this run $((SECONDS - t_start)) s (the coreutils build, once: $(cat "$cache/build-seconds") s)"
 echo "logs: $run_dir (uring-cp), $ref_dir (GNU cp)"
