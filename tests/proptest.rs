@@ -689,10 +689,7 @@ fn check_tree(
     engines: &[&'static str],
     within: Option<&std::path::Path>,
 ) -> Result<(), (&'static str, String)> {
-    let env = match within {
-        Some(dir) => TestEnv::new_in(dir),
-        None => TestEnv::new(),
-    };
+    let env = TestEnv::new_within(within);
     let src = Fx::new(env.ours.p("src"));
     plan.build(&src);
     plan.build(&Fx::new(env.gnu.p("src")));
@@ -841,12 +838,28 @@ fn random_trees_under_archive_equal_the_source_and_cp_on_every_engine() {
 #[test]
 fn random_trees_within_btrfs_and_xfs_equal_cp_on_every_engine() {
     let cases = env_u64("UCP_PROPTEST_COW_CASES").map_or(DEFAULT_COW_CASES, |n| n as u32);
+    within_cloning_filesystems("proptest", |within| {
+        archive_proptest(cases, "UCP_PROPTEST_COW_CASES", Some(within))
+    });
+}
+
+/// Run `test` within a fresh btrfs and a fresh xfs (its type and mount
+/// point), or say why not (`what` names the test in the SKIP line).
+fn within_cloning_filesystems(what: &str, test: impl Fn((&str, &std::path::Path))) {
     for fs in ["btrfs", "xfs"] {
         match common::mount::LoopFs::new(fs) {
-            Ok(mnt) => archive_proptest(cases, "UCP_PROPTEST_COW_CASES", Some((fs, mnt.path()))),
-            Err(why) => skip(&format!("proptest within {fs}: {why}")),
+            Ok(mnt) => test((fs, mnt.path())),
+            Err(why) => skip(&format!("{what} within {fs}: {why}")),
         }
     }
+}
+
+/// The seed of a run (`UCP_PROPTEST_SEED`, else a new one) and where it runs,
+/// for its messages (" within btrfs", or nothing).
+fn seed_and_place(within: Option<(&str, &std::path::Path)>) -> (u64, String) {
+    let seed = env_u64("UCP_PROPTEST_SEED").unwrap_or_else(random_seed);
+    let place = within.map_or(String::new(), |(fs, _)| format!(" within {fs}"));
+    (seed, place)
 }
 
 /// Copy `cases` random trees with `cp -a` and with `uring-cp -a` on every
@@ -856,8 +869,7 @@ fn random_trees_within_btrfs_and_xfs_equal_cp_on_every_engine() {
 /// the variable that sets `cases`, for the replay).
 fn archive_proptest(cases: u32, cases_var: &str, within: Option<(&str, &std::path::Path)>) {
     let engines = engines_and_ring_reads();
-    let seed = env_u64("UCP_PROPTEST_SEED").unwrap_or_else(random_seed);
-    let place = within.map_or(String::new(), |(fs, _)| format!(" within {fs}"));
+    let (seed, place) = seed_and_place(within);
     notice(&format!(
         "proptest: {cases} random trees{place}, each copied by cp -a and by uring-cp -a on {} \
          engine(s) {engines:?}; seed {seed} (replay with UCP_PROPTEST_SEED={seed})",
@@ -1567,10 +1579,7 @@ fn check_sync(
     engines: &[&'static str],
     within: Option<&std::path::Path>,
 ) -> Result<(), (&'static str, String)> {
-    let env = match within {
-        Some(dir) => TestEnv::new_in(dir),
-        None => TestEnv::new(),
-    };
+    let env = TestEnv::new_within(within);
     let dir = env.tmp.path();
     let src = Fx::new(dir.join("src"));
     let opts = RunOpts::default();
@@ -1686,12 +1695,9 @@ fn random_changes_within_btrfs_and_xfs_sync_like_rsync_on_every_engine() {
         return skip("rsync is not installed (.ci/run installs it): cannot compare sync with it");
     }
     let cases = env_u64("UCP_PROPTEST_COW_SYNC_CASES").map_or(DEFAULT_COW_SYNC_CASES, |n| n as u32);
-    for fs in ["btrfs", "xfs"] {
-        match common::mount::LoopFs::new(fs) {
-            Ok(mnt) => sync_proptest(cases, "UCP_PROPTEST_COW_SYNC_CASES", Some((fs, mnt.path()))),
-            Err(why) => skip(&format!("proptest (sync) within {fs}: {why}")),
-        }
-    }
+    within_cloning_filesystems("proptest (sync)", |within| {
+        sync_proptest(cases, "UCP_PROPTEST_COW_SYNC_CASES", Some(within))
+    });
 }
 
 /// Sync `cases` random pairs of trees with rsync and with every engine, in a
@@ -1699,8 +1705,7 @@ fn random_changes_within_btrfs_and_xfs_sync_like_rsync_on_every_engine() {
 /// its type and mount point), and compare (see [`archive_proptest`]).
 fn sync_proptest(cases: u32, cases_var: &str, within: Option<(&str, &std::path::Path)>) {
     let engines = engines();
-    let seed = env_u64("UCP_PROPTEST_SEED").unwrap_or_else(random_seed);
-    let place = within.map_or(String::new(), |(fs, _)| format!(" within {fs}"));
+    let (seed, place) = seed_and_place(within);
     notice(&format!(
         "proptest (sync): {cases} random tree pairs{place}, each synced by rsync -aHX --delete \
          and by uring-cp -a --sync --delete on {} engine(s) {engines:?}; seed {seed} (replay \

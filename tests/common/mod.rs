@@ -668,8 +668,12 @@ impl TestEnv {
         )
     }
 
-    /// A `TestEnv` under `dir` (a filesystem the test mounted, say).
-    pub fn new_in(dir: &Path) -> TestEnv {
+    /// A `TestEnv` under `dir` (a filesystem the test mounted, say), or
+    /// where [`TestEnv::new`] makes one when `None`.
+    pub fn new_within(dir: Option<&Path>) -> TestEnv {
+        let Some(dir) = dir else {
+            return Self::new();
+        };
         Self::with(
             tempfile::Builder::new()
                 .prefix("uring-cp-test.")
