@@ -289,7 +289,7 @@ impl FileCopier {
                 // interleaved runs, 1st-quartile wall: warm 0.64 s split, 0.66
                 // one range, fcp 0.75; cold 1.31, 0.89, fcp 0.82). Several
                 // large files still go to several workers ([`large`]).
-                _ => self.mover.copy(item, ends, 0, size, buf)?,
+                _ => self.mover.copy(item, ends, size, buf)?,
             };
             let Some(size) = size else {
                 return Ok((copied, sst));

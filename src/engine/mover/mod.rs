@@ -146,33 +146,32 @@ impl Mover {
         self.cfr && !known(&self.refused, devs)
     }
 
-    /// Copy bytes `start..end` of the source to the same offsets of the
+    /// Copy the first `end` bytes of the source to the same offsets of the
     /// destination, or, when `end` is `None` (size unknown), read the source
-    /// in sequence to EOF and write from `start`. Returns the bytes copied
-    /// (fewer than asked at an early end of file).
+    /// in sequence to EOF. Returns the bytes copied (fewer than asked at an
+    /// early end of file).
     pub fn copy(
         &self,
         item: &Item,
         ends: Ends<'_>,
-        start: u64,
         end: Option<u64>,
         buf: &mut Vec<u8>,
     ) -> Result<u64, CopyError> {
-        let mut off = start;
+        let mut off = 0;
         if let Some(end) = end
             && ends.dst_regular
         {
             if self.cfr_works(ends.devs) {
                 match self.copy_file_range(item, ends, &mut off, end)? {
-                    Moved::All => return Ok(off - start),
-                    Moved::Refused if off == start => remember(&self.refused, ends.devs),
+                    Moved::All => return Ok(off),
+                    Moved::Refused if off == 0 => remember(&self.refused, ends.devs),
                     Moved::Refused | Moved::Failed => {}
                 }
             }
             if off < end && !known(&self.sendfile_refused, ends.devs) {
                 let from = off;
                 match sendfile(item, ends, &mut off, end)? {
-                    Moved::All => return Ok(off - start),
+                    Moved::All => return Ok(off),
                     Moved::Refused if off == from => remember(&self.sendfile_refused, ends.devs),
                     Moved::Refused | Moved::Failed => {}
                 }
@@ -186,7 +185,7 @@ impl Mover {
                 .map_or(buf.len() as u64, |e| e - off)
                 .min(buf.len() as u64) as usize;
             if want == 0 {
-                return Ok(off - start);
+                return Ok(off);
             }
             stop_if_interrupted(item)?;
             let r = match end {
@@ -194,7 +193,7 @@ impl Mover {
                 None => rustix::io::read(ends.src, &mut buf[..want]),
             };
             let n = match r {
-                Ok(0) => return Ok(off - start),
+                Ok(0) => return Ok(off),
                 Ok(n) => n,
                 Err(Errno::INTR) => continue,
                 Err(e) => return Err(item.error(Op::Read, false, e.into())),
