@@ -239,14 +239,10 @@ impl Worker {
             return;
         };
         let is_reg = u32::from(stx.stx_mode) & libc::S_IFMT == libc::S_IFREG;
+        let sst = crate::tree::SrcStat::from_libc_statx(&stx);
         let archive = &self.files.archive;
-        let sync = archive.preserve.any()
-            || self.files.files_need_sync()
-            || match archive.sparse {
-                crate::config::Sparse::Never => false,
-                crate::config::Sparse::Always => stx.stx_size > 0,
-                crate::config::Sparse::Auto => stx.stx_blocks.saturating_mul(512) < stx.stx_size,
-            };
+        let sync =
+            archive.preserve.any() || self.files.files_need_sync() || archive.sparse_copy(&sst);
         let large = stx.stx_size >= crate::engine::copier::large::LARGE_MIN;
         let how = if !is_reg || sync || stx.stx_size == 0 || large {
             // Changed type since the walk, a device read as data, attributes
@@ -258,11 +254,7 @@ impl Worker {
         } else if *fresh {
             Some(Ok(DstOpen::Create))
         } else {
-            Some(self.files.check_existing(
-                &item,
-                fd.as_fd(),
-                &crate::tree::SrcStat::from_libc_statx(&stx),
-            ))
+            Some(self.files.check_existing(&item, fd.as_fd(), &sst))
         };
         match how {
             // A symlink to replace: there is no unlink in a chain.
@@ -295,7 +287,7 @@ impl Worker {
                     pending: 0,
                     failed: None,
                     changed: false,
-                    before: crate::tree::SrcStat::from_libc_statx(&stx),
+                    before: sst,
                     stx,
                     dst_opened: false,
                 };
