@@ -296,6 +296,9 @@ run_within() {
         rm -rf "$work"
         skip "UCP_GNU_FS=$fs: cannot loop-mount an image here"
     fi
+    # Gone however the run ends (an interrupted run too).
+    within_work=$work
+    trap 'umount "$within_work/mnt" 2>/dev/null; rm -rf "$within_work"; restore_gnu_cp' EXIT
     # The built tree without earlier runs' results (GNU cp's are taken again there).
     tar -C "$cache" --exclude='./run-*' --exclude='./reference-*' -cf - . | tar -C "$work/mnt" -xf -
     log "within $fs: the built tree copied into a fresh $fs image ($work), mounted over $cache"
@@ -312,7 +315,6 @@ run_within() {
             break
         fi
     done
-    umount "$work/mnt" && rm -rf "$work"
     exit "$status"
 }
 
