@@ -660,29 +660,20 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub fn new() -> TestEnv {
-        Self::with(
-            tempfile::Builder::new()
-                .prefix("uring-cp-test.")
-                .tempdir()
-                .expect("tempdir"),
-        )
+        Self::new_within(None)
     }
 
-    /// A `TestEnv` under `dir` (a filesystem the test mounted, say), or
-    /// where [`TestEnv::new`] makes one when `None`.
+    /// A `TestEnv` under `dir` (a filesystem the test mounted, say), or in
+    /// the temporary directory when `None`.
     pub fn new_within(dir: Option<&Path>) -> TestEnv {
-        let Some(dir) = dir else {
-            return Self::new();
-        };
-        Self::with(
-            tempfile::Builder::new()
-                .prefix("uring-cp-test.")
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("uring-cp-test.");
+        let tmp = match dir {
+            Some(dir) => builder
                 .tempdir_in(dir)
                 .unwrap_or_else(|e| panic!("tempdir in {}: {e}", dir.display())),
-        )
-    }
-
-    fn with(tmp: tempfile::TempDir) -> TestEnv {
+            None => builder.tempdir().expect("tempdir"),
+        };
         // Searchable by others, for the tests that drop privileges.
         fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
         let ours = Fx::new(tmp.path().join("ours"));
