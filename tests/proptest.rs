@@ -1677,8 +1677,8 @@ fn check_sync(
 
 #[test]
 fn random_changes_sync_like_rsync_on_every_engine() {
-    if Command::new("rsync").arg("--version").output().is_err() {
-        return skip("rsync is not installed (.ci/run installs it): cannot compare sync with it");
+    if !rsync_here() {
+        return;
     }
     let cases = env_u64("UCP_PROPTEST_SYNC_CASES")
         .or_else(|| env_u64("UCP_PROPTEST_CASES"))
@@ -1691,13 +1691,22 @@ fn random_changes_sync_like_rsync_on_every_engine() {
 /// `UCP_PROPTEST_COW_SYNC_CASES=N` pairs on each (default 12).
 #[test]
 fn random_changes_within_btrfs_and_xfs_sync_like_rsync_on_every_engine() {
-    if Command::new("rsync").arg("--version").output().is_err() {
-        return skip("rsync is not installed (.ci/run installs it): cannot compare sync with it");
+    if !rsync_here() {
+        return;
     }
     let cases = env_u64("UCP_PROPTEST_COW_SYNC_CASES").map_or(DEFAULT_COW_SYNC_CASES, |n| n as u32);
     within_cloning_filesystems("proptest (sync)", |within| {
         sync_proptest(cases, "UCP_PROPTEST_COW_SYNC_CASES", Some(within))
     });
+}
+
+/// Is rsync here to compare sync mode with? Else a SKIP line says so.
+fn rsync_here() -> bool {
+    let here = Command::new("rsync").arg("--version").output().is_ok();
+    if !here {
+        skip("rsync is not installed (.ci/run installs it): cannot compare sync with it");
+    }
+    here
 }
 
 /// Sync `cases` random pairs of trees with rsync and with every engine, in a
@@ -1847,8 +1856,8 @@ fn sync_a_then_b(engine: &str, a: impl Fn(&Fx), b: impl Fn(&Fx)) -> Vec<String> 
 
 /// Run [`sync_a_then_b`] on every engine; fail with every difference.
 fn assert_syncs_like_rsync(a: impl Fn(&Fx), b: impl Fn(&Fx)) {
-    if Command::new("rsync").arg("--version").output().is_err() {
-        return skip("rsync is not installed: cannot compare sync with it");
+    if !rsync_here() {
+        return;
     }
     let problems: Vec<String> = engines()
         .into_iter()
@@ -1965,8 +1974,8 @@ fn sync_keeps_set_id_bits_when_fixing_an_owner() {
 /// `N/s/C/P` nlink 2). Racy: up to 20 attempts per engine.
 #[test]
 fn sync_links_a_new_name_reached_while_the_unchanged_names_are_kept() {
-    if Command::new("rsync").arg("--version").output().is_err() {
-        return skip("rsync is not installed: cannot compare sync with it");
+    if !rsync_here() {
+        return;
     }
     let data = Rng(7).bytes(287_523);
     let a = |fx: &Fx| {
