@@ -6,7 +6,7 @@
 //! and an [`engine`] creates them at the destination, reporting to a
 //! [`progress::Progress`]. See ARCHITECTURE.md.
 
-mod arena;
+mod addrspace;
 pub mod cli;
 pub mod config;
 mod descriptors;
@@ -45,7 +45,7 @@ pub fn try_help() -> String {
 /// directories, `--fsync`), the statistics and the exit status.
 pub fn run(cfg: Config) -> i32 {
     let start = std::time::Instant::now();
-    arena::one_arena_under_a_limit();
+    addrspace::economize_under_a_limit();
     interrupt::install();
     descriptors::reserve_table(descriptors::raise_limit());
     let console = match open_console(&cfg) {

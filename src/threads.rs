@@ -5,7 +5,7 @@
 //! is short of a worker stops the copy with a message (exit status 1), and
 //! the progress bar is left out.
 
-use std::thread::{Builder, Scope, ScopedJoinHandle};
+use std::thread::{Scope, ScopedJoinHandle};
 
 /// Start `f` on a thread named `name` within `scope`.
 pub fn scoped<'scope, F, T>(
@@ -17,7 +17,7 @@ where
     F: FnOnce() -> T + Send + 'scope,
     T: Send + 'scope,
 {
-    Builder::new().name(name).spawn_scoped(scope, f)
+    crate::addrspace::thread(name).spawn_scoped(scope, f)
 }
 
 /// Start an engine's worker `f` on a thread named `name` within `scope`;

@@ -50,8 +50,7 @@ impl Bar {
         };
         let (stop, stopped) = crossbeam_channel::bounded(1);
         // (No bar when no thread can be started for it.)
-        let thread = std::thread::Builder::new()
-            .name("bar".into())
+        let thread = crate::addrspace::thread("bar")
             .spawn(move || draw(&console, &stopped, delay, start))
             .ok()?;
         Some(Bar { stop, thread })

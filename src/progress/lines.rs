@@ -50,8 +50,7 @@ impl Lines {
     pub fn start(console: Arc<Console>, start: Instant) -> Option<Lines> {
         let (stop, stopped) = crossbeam_channel::bounded(1);
         let writer = console.clone();
-        match std::thread::Builder::new()
-            .name("progress-lines".into())
+        match crate::addrspace::thread("progress-lines")
             .spawn(move || write(&writer, &stopped, start))
         {
             Ok(thread) => Some(Lines { stop, thread }),

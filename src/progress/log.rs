@@ -85,8 +85,7 @@ impl Log {
         let flushing = shared.clone();
         // Without the thread, lines are still flushed when the buffer fills
         // and at the end.
-        let flusher = std::thread::Builder::new()
-            .name("log-flush".into())
+        let flusher = crate::addrspace::thread("log-flush")
             .spawn(move || {
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(FLUSH_EVERY) {
                     flushing.flush();

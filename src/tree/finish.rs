@@ -99,9 +99,7 @@ impl Finisher {
             pending: Arc::default(),
         };
         let pending = queue.pending.clone();
-        let thread = std::thread::Builder::new()
-            .name("finisher".into())
-            .spawn(move || run(rx, &pending))?;
+        let thread = crate::addrspace::thread("finisher").spawn(move || run(rx, &pending))?;
         Ok(Finisher { queue, thread })
     }
 

@@ -112,10 +112,14 @@ impl Walker {
                     }
                 }
             }
-            let mut rel = PathBuf::new();
+            // Its path inside the operand, where a filter or the
+            // `--link-dest` family looks at it.
+            let mut rel = None;
             if !self.filter.is_empty() || self.bases.is_some() {
-                rel = dir_rel.join(OsStr::from_bytes(name.to_bytes()));
-                if self.filter.excluded(&rel, ft == FileType::Directory) {
+                let path = dir_rel.join(OsStr::from_bytes(name.to_bytes()));
+                let excluded = self.filter.excluded(&path, ft == FileType::Directory);
+                rel = Some(path);
+                if excluded {
                     // --delete-excluded: not protected, and deleted below.
                     if let (Some(m), Some(dft), true) =
                         (there.as_mut(), listed, self.sync.delete_excluded)
@@ -198,11 +202,9 @@ impl Walker {
                         parent_src: src.clone(),
                         name,
                         parent_dst: dst.clone(),
-                        dst_name: None,
-                        display: None,
+                        operand: None,
                         follow,
-                        rel,
-                        operand_dev: self.operand_dev,
+                        rel: rel.map(Box::new),
                         made,
                     });
                     if made == DirMade::Ahead {

@@ -79,8 +79,7 @@ impl ListAhead {
     pub fn start(operands: Vec<PathBuf>) -> Option<(ListAhead, Arc<Lead>)> {
         let lead = Arc::new(Lead::default());
         let theirs = lead.clone();
-        let thread = std::thread::Builder::new()
-            .name("list-ahead".into())
+        let thread = crate::addrspace::thread("list-ahead")
             .spawn(move || {
                 list(&operands, &theirs);
             })

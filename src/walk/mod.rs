@@ -160,21 +160,62 @@ pub struct Walker {
 /// how many names are still to come.
 type LinkedSymlinks = std::collections::HashMap<(u64, u64), (Stat, u64)>;
 
+///
+/// A directory with thousands of subdirectories holds thousands of these
+/// (on the walker's stack, then in the pool), so what only an operand has is
+/// boxed: 56 bytes each, not 112 (GNU's link-heap.sh copies a directory of
+/// 10,000 subdirectories under `ulimit -v`).
 struct PendingDir {
     parent_src: Arc<SrcDir>,
     name: CString,
     parent_dst: Arc<DstDir>,
-    dst_name: Option<CString>,
-    display: Option<PathBuf>,
+    /// Set for an operand only: its destination name and the path it was
+    /// given as.
+    operand: Option<Box<OperandNames>>,
     follow: bool,
-    /// Its path inside the source operand, for the filter (empty when there
-    /// is no filter, and for the operand itself).
-    rel: PathBuf,
-    /// -x: the device of its operand (set when the operand is opened).
-    operand_dev: u64,
+    /// Its path inside the source operand, for the filter and the
+    /// `--link-dest` family (`None` without them, and for the operand
+    /// itself). (-x's device of the operand is its parent's: the walk enters
+    /// no directory on another device.)
+    rel: Option<Box<PathBuf>>,
     /// Whether its destination is there: made when its parent was listed
     /// (`ahead.rs`), or listed there (sync mode).
     made: DirMade,
+}
+
+const _: () = assert!(std::mem::size_of::<PendingDir>() <= 56);
+
+/// What an operand's [`PendingDir`] has and a directory found by the walk
+/// does not.
+struct OperandNames {
+    dst_name: CString,
+    display: PathBuf,
+}
+
+impl PendingDir {
+    /// Its destination name and display path, as an [`Item`] takes them.
+    fn names(&self) -> (Option<&CString>, Option<&PathBuf>) {
+        match &self.operand {
+            Some(o) => (Some(&o.dst_name), Some(&o.display)),
+            None => (None, None),
+        }
+    }
+
+    fn into_item_names(operand: Option<Box<OperandNames>>) -> (Option<CString>, Option<PathBuf>) {
+        match operand {
+            Some(o) => (Some(o.dst_name), Some(o.display)),
+            None => (None, None),
+        }
+    }
+}
+
+/// A stack that has just given a big directory's subdirectories to the
+/// pool gives back the room they took too, so that two walkers' stacks and
+/// the pool do not each hold room for thousands of them at once.
+fn shrink_after_give(stack: &mut Vec<PendingDir>) {
+    if stack.capacity() > 1024 && stack.len() < stack.capacity() / 4 {
+        stack.shrink_to(stack.len().max(64));
+    }
 }
 
 /// The channel to the engine is closed: the engine stopped.
@@ -384,6 +425,7 @@ impl Walker {
         if let Some(pool) = &self.pool {
             // The other walkers start on it while the next operands are read.
             pool.give(self.stack.drain(..));
+            shrink_after_give(&mut self.stack);
             return Ok(());
         }
         while let Some(p) = self.stack.pop() {
@@ -395,8 +437,8 @@ impl Walker {
     /// Open one directory, announce it, stream its entries, queue its subdirectories.
     fn dir(&mut self, p: PendingDir) -> Result<(), Closed> {
         self.wait_for_descriptors();
-        let path = match &p.display {
-            Some(d) => d.clone(),
+        let path = match &p.operand {
+            Some(o) => o.display.clone(),
             None => join(&p.parent_src.path, &p.name),
         };
         let nofollow = if p.follow {
@@ -415,7 +457,7 @@ impl Walker {
             Ok(v) => v,
             Err(open_err) => {
                 let mut err = CopyError::new(Op::OpenDir, path, open_err.into());
-                if p.display.is_none() {
+                if p.operand.is_none() {
                     // Found by the walk (an operand that cannot be opened did not vanish).
                     err = err.found_in_walk();
                 }
@@ -427,12 +469,13 @@ impl Walker {
                 };
                 if let Ok(st) = rustix::fs::statat(&p.parent_src.fd, p.name.as_c_str(), flags) {
                     let (node, mode) = self.dst_node(&p, &st, None);
+                    let (dst_name, display) = PendingDir::into_item_names(p.operand);
                     let item = Item {
                         src_dir: p.parent_src,
                         name: p.name,
                         dst_dir: p.parent_dst,
-                        dst_name: p.dst_name,
-                        display: p.display,
+                        dst_name,
+                        display,
                         kind: Kind::Dir {
                             node: node.clone(),
                             mode,
@@ -468,24 +511,26 @@ impl Walker {
 
         let (node, mode) = if self.sync.dry_run {
             // Nothing is made or changed: the directory as it is, if it is.
-            let dst_path = join(&p.parent_dst.path, p.dst_name.as_deref().unwrap_or(&p.name));
+            let dst_path = join(&p.parent_dst.path, p.names().0.unwrap_or(&p.name));
             (Arc::new(DstDir::pending(dst_path, None)), 0)
         } else {
             self.dst_node(&p, &st, Some(fd.as_fd()))
         };
-        let p_is_operand = p.display.is_some();
+        let p_is_operand = p.operand.is_some();
+        let parent_dev = p.parent_src.dev_ino.0;
         let src = Arc::new(SrcDir::new(fd, path, dev_ino, Some(p.parent_src.clone())));
         // This directory, then its entries, go to the next shard in turn: the
         // worker that handles its entries is the one that creates it.
         self.shard = self.next_shard;
         self.next_shard = (self.next_shard + 1) % self.tx.len().max(1);
         self.in_dir = 0;
+        let (dst_name, display) = PendingDir::into_item_names(p.operand);
         let item = Item {
             src_dir: p.parent_src,
             name: p.name,
             dst_dir: p.parent_dst,
-            dst_name: p.dst_name,
-            display: p.display,
+            dst_name,
+            display,
             kind: Kind::Dir {
                 node: node.clone(),
                 mode,
@@ -504,7 +549,8 @@ impl Walker {
         }
         self.operand_dev = match p_is_operand {
             true => st.st_dev,
-            false => p.operand_dev,
+            // Found in the walk, so its parent is on the operand's device.
+            false => parent_dev,
         };
         if self.one_file_system && !p_is_operand && st.st_dev != self.operand_dev {
             // -x: a mount point is copied as an empty directory, as cp does.
@@ -516,7 +562,8 @@ impl Walker {
             lead.walked_one();
         }
         let mut buf = std::mem::take(&mut self.buf);
-        let result = self.entries(&src, &node, &mut buf, &p.rel);
+        let rel = p.rel.as_deref().map_or(Path::new(""), PathBuf::as_path);
+        let result = self.entries(&src, &node, &mut buf, rel);
         self.buf = buf;
         result?;
         // Visit subdirectories in the order they were listed.

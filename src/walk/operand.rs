@@ -2,13 +2,13 @@
 //! one item, decided like an entry of a tree in sync mode
 //! (`uring-cp --sync big.iso /backup/` copies it only if it changed).
 
-use super::{Closed, PendingDir, Walker, decide, list};
+use super::{Closed, OperandNames, PendingDir, Walker, decide, list};
 use crate::error::{IoContext, Op};
 use crate::plan::Root;
 use crate::tree::{DirMade, DstState, Item, Kind, SrcStat};
 use rustix::fs::{AtFlags, FileType};
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 impl Walker {
     /// Walk one operand: a directory is pushed (or given to the pool), a
@@ -24,11 +24,12 @@ impl Walker {
                 parent_src: root.src_dir,
                 name: root.name,
                 parent_dst: root.dst_dir,
-                dst_name: Some(root.dst_name),
-                display: Some(root.display),
+                operand: Some(Box::new(OperandNames {
+                    dst_name: root.dst_name,
+                    display: root.display,
+                })),
                 follow: root.follow,
-                rel: PathBuf::new(),
-                operand_dev: 0,
+                rel: None,
                 made: DirMade::No,
             });
             return self.drain();

@@ -363,6 +363,7 @@ impl Walker {
                     pool.lend(self.lent.take());
                     // Its subdirectories, first listed to be taken first.
                     pool.give(self.stack.drain(..));
+                    super::shrink_after_give(&mut self.stack);
                     done?;
                 }
                 Work::Entries(items) => {

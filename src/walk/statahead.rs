@@ -193,10 +193,7 @@ impl StatAhead {
         }
         if self.tx.is_none() {
             let (tx, rx) = crossbeam_channel::unbounded();
-            match std::thread::Builder::new()
-                .name("stat-ahead".into())
-                .spawn(move || run(rx))
-            {
+            match crate::addrspace::thread("stat-ahead").spawn(move || run(rx)) {
                 Ok(thread) => {
                     self.tx = Some(tx);
                     self.thread = Some(thread);

@@ -44,7 +44,8 @@ impl<T> Ring<T> {
         pool_bytes: impl FnOnce(usize) -> usize,
     ) -> Result<Self, String> {
         let ring = setup::build(entries, cq_entries)?;
-        let bytes = pool_bytes(ring.params().sq_entries() as usize);
+        // (Under an address-space limit, smaller: see `addrspace`.)
+        let bytes = crate::addrspace::pool_bytes(pool_bytes(ring.params().sq_entries() as usize));
         // Every range of the pool belongs to a read or write in flight; as
         // many as the submission queue holds is plenty (past it a request is
         // refused as when the memory is used up, and callers wait or copy

@@ -110,11 +110,20 @@ impl Engine for Uring {
         std::thread::scope(|s| {
             for (i, items) in shards.into_iter().enumerate() {
                 let each = progress.clone();
-                let work = move || match Worker::new(per_worker, adaptive, files, &*each) {
-                    Ok(mut w) => w.run(&items),
-                    // No ring for this worker (e.g. locked memory ran out): the
-                    // synchronous path copies the same way.
-                    Err(_) => files.drain(&items, &*each, &mut Vec::new()),
+                let work = move || {
+                    // Where no file is read through a ring (sync mode, -l, -s,
+                    // --verify...: see `files_need_sync`), none is set up and
+                    // no buffers are pinned for it.
+                    let worker = match files.files_need_sync() {
+                        true => None,
+                        // No ring for this worker (e.g. locked memory ran
+                        // out): the synchronous path copies the same way.
+                        false => Worker::new(per_worker, adaptive, files, &*each).ok(),
+                    };
+                    match worker {
+                        Some(mut w) => w.run(&items),
+                        None => files.drain(&items, &*each, &mut Vec::new()),
+                    }
                 };
                 if !crate::threads::worker(s, format!("ring-{i}"), &**progress, work) {
                     break;
