@@ -16,7 +16,6 @@
 //!   keeps its own stack of directories; a chain of parent directories is
 //!   dropped in a loop), and every integration test passes with the
 //!   binary's threads at 64 KiB.
-//!
 //! - A ring's buffer pool (16 MiB by default) is one mapping, and the
 //!   all-in-ring engine may run several rings. Under a limit each pool is
 //!   [`LIMITED_POOL`] (reads then wait for buffers, or the uring engine

@@ -32,7 +32,7 @@ impl Walker {
         st: &Stat,
         fd: Option<BorrowedFd<'_>>,
     ) -> (Arc<DstDir>, u32) {
-        let path = join(&p.parent_dst.path, p.names().0.unwrap_or(&p.name));
+        let path = join(&p.parent_dst.path, p.dst_name());
         let (create, fixup) = self.dir_modes(st.st_mode);
         // Archive mode: the source's status and xattrs, read now, applied
         // when the copy's contents are all written.

@@ -62,8 +62,8 @@ use crate::sync::SyncOptions;
 use crate::tree::{DirMade, DstDir, DstState, FinishQueue, Item, Kind, SrcDir, SrcStat, join};
 use crossbeam_channel::{Receiver, Sender};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Stat};
-use std::ffi::CString;
 use std::ffi::OsStr;
+use std::ffi::{CStr, CString};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -193,12 +193,9 @@ struct OperandNames {
 }
 
 impl PendingDir {
-    /// Its destination name and display path, as an [`Item`] takes them.
-    fn names(&self) -> (Option<&CString>, Option<&PathBuf>) {
-        match &self.operand {
-            Some(o) => (Some(&o.dst_name), Some(&o.display)),
-            None => (None, None),
-        }
+    /// The name of its copy (as [`Item::dst_name`]).
+    fn dst_name(&self) -> &CStr {
+        self.operand.as_ref().map_or(&self.name, |o| &o.dst_name)
     }
 
     fn into_item_names(operand: Option<Box<OperandNames>>) -> (Option<CString>, Option<PathBuf>) {
@@ -511,7 +508,7 @@ impl Walker {
 
         let (node, mode) = if self.sync.dry_run {
             // Nothing is made or changed: the directory as it is, if it is.
-            let dst_path = join(&p.parent_dst.path, p.names().0.unwrap_or(&p.name));
+            let dst_path = join(&p.parent_dst.path, p.dst_name());
             (Arc::new(DstDir::pending(dst_path, None)), 0)
         } else {
             self.dst_node(&p, &st, Some(fd.as_fd()))
