@@ -24,6 +24,14 @@
 //!   under a limit between what the pools needed and what the whole run
 //!   needed, where a lower limit gave a clean "cannot map the buffer pool".
 //!
+//! - A ring is set up only with [`RING_HEADROOM`] of address space to
+//!   spare beyond its pool ([`room_for_ring`]); a worker without one copies
+//!   with system calls. The all-in-ring engine (a ring per worker) aborted
+//!   across ~8 MB of limits where its rings fitted and the copy did not.
+//!
+//! A copy that still runs out stops with GNU cp's "memory exhausted" and
+//! exit status 1 (`exhausted.rs`).
+//!
 //! With these (and the walker's smaller records of directories to visit),
 //! GNU's link-heap.sh passes: `cp -al` of a directory holding two such
 //! directories fits within 4 MB of what copying one file takes.
@@ -67,6 +75,46 @@ pub(crate) fn pool_bytes(wanted: usize) -> usize {
         true => wanted.min(LIMITED_POOL),
         false => wanted,
     }
+}
+
+/// Address space a ring must leave free under a limit, past its pool: what
+/// the rest of a copy takes (the walk's records, items in queues, the
+/// hard-link map). The all-in-ring engine runs a ring per `-j` worker (each
+/// ~1.5 MB with its pool, tables and thread); rings that just fitted left
+/// too little for the copy itself.
+const RING_HEADROOM: u64 = 16 << 20;
+
+/// Is there room for one more ring under the limit (always, without one)?
+/// A worker without a ring copies with system calls.
+pub(crate) fn room_for_ring() -> bool {
+    if !LIMITED.load(Relaxed) {
+        return true;
+    }
+    let Some(limit) = rustix::process::getrlimit(rustix::process::Resource::As).current else {
+        return true;
+    };
+    // Unknown (no /proc): as before this check, the ring is tried.
+    vm_size().is_none_or(|used| limit.saturating_sub(used) >= LIMITED_POOL as u64 + RING_HEADROOM)
+}
+
+/// The process's address space now (`VmSize`), in bytes.
+fn vm_size() -> Option<u64> {
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::open(
+        c"/proc/self/statm",
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let mut buf = [0u8; 128];
+    let n = rustix::io::read(&fd, &mut buf).ok()?;
+    let pages: u64 = std::str::from_utf8(&buf[..n])
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(pages * rustix::param::page_size() as u64)
 }
 
 /// A builder for a thread named `name`: every thread this program starts is

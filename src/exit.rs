@@ -15,6 +15,9 @@ pub const MAX_DELETE: i32 = 25;
 /// The command line could not be used (cp's and rsync's status for
 /// this is 1 as well: scripts cannot tell it from a failed file).
 pub const USAGE: i32 = 1;
+/// Memory ran out (`src/exhausted.rs`): GNU cp's status for "memory
+/// exhausted".
+pub const MEMORY_EXHAUSTED: i32 = 1;
 /// Stopped by a signal: 128 + its number, as a shell reports a killed
 /// command (130 for SIGINT, 143 for SIGTERM).
 pub fn interrupted(signal: i32) -> i32 {

@@ -12,6 +12,7 @@ pub mod config;
 mod descriptors;
 pub mod engine;
 pub mod error;
+mod exhausted;
 pub mod exit;
 pub mod filter;
 pub mod interrupt;
@@ -25,6 +26,9 @@ pub mod tree;
 pub mod walk;
 
 use config::Config;
+
+#[global_allocator]
+static ALLOCATOR: exhausted::ExitWhenExhausted = exhausted::ExitWhenExhausted;
 use progress::{Console, Progress};
 use std::io::Write;
 use std::sync::Arc;

@@ -45,8 +45,7 @@ fn a_copy_with_eight_workers_fits_under_an_address_space_limit() {
 /// holding two directories of 10,000 files and 10,000 directories each (the
 /// second's files hard links to the first's) must fit in the limit that
 /// `cp -al` of one empty file needs plus 4,000 KiB, that limit found as the
-/// test's `get_min_ulimit_v_` finds it (5,000 KiB apart up, then 1,000 apart
-/// down, plus a page). Two walkers listing the two directories at once
+/// test's `get_min_ulimit_v_` finds it ([`one_file_limit`], plus a page). Two walkers listing the two directories at once
 /// took ~8.5 MB more than one file did (their 10,000 directories to visit
 /// at 112 bytes each, in two growing stacks and the pool, and a 2 MiB
 /// thread stack); the io_uring engine set up rings it would never read
@@ -61,32 +60,8 @@ fn link_heap_sh_fits_in_one_file_s_limit_plus_4_mb_on_every_engine() {
     std::fs::write(env.ours.p("f"), b"").unwrap();
     let mut failures = Failures::default();
     for engine in engines() {
-        if engine == "uring-chains" {
-            // Known shortfall: a ring per worker, each with its pool, tables
-            // and thread, ~9 MB over the bound in a debug build.
-            skip(
-                "link-heap bound on uring-chains: its rings take ~9 MB more than one file's run (known, not yet fixed)",
-            );
-            continue;
-        }
         failures.check(|| {
-            let one_file = |limit: u64| {
-                let _ = std::fs::remove_file(env.ours.p("f2"));
-                under_limit(&env, limit, engine, &["-al", "f", "f2"]).code == Some(0)
-            };
-            // get_min_ulimit_v_: the first of 5,000, 10,000, ... that works,
-            // then down by 1,000 while it works; the last that worked, plus a
-            // page (4 KiB).
-            let up = (5_000..=200_000)
-                .step_by(5_000)
-                .find(|&v| one_file(v))
-                .unwrap_or_else(|| {
-                    panic!("[engine={engine}] `-al f f2` fails under every limit up to 200,000 KiB")
-                });
-            let mut vm = up;
-            while vm > 1_000 && one_file(vm - 1_000) {
-                vm -= 1_000;
-            }
+            let vm = one_file_limit(&env, engine);
             let limit = vm + 4 + 4_000;
             let dst = format!("f-{engine}");
             let out = under_limit(&env, limit, engine, &["-al", "e", &dst]);
@@ -113,6 +88,77 @@ fn link_heap_sh_fits_in_one_file_s_limit_plus_4_mb_on_every_engine() {
         });
     }
     failures.finish();
+}
+
+/// Between the limit one file's copy needs and the one a tree's copy needs,
+/// every engine either copies the whole tree or stops with a message and
+/// exit status 1, as GNU cp does ("memory exhausted"); never an abort. Rust
+/// aborts when an allocation fails ("memory allocation of 32 bytes failed",
+/// SIGABRT, exit 134): every engine did in a band of limits up to ~4 MB
+/// wide (`src/exhausted.rs` now exits instead), and the all-in-ring engine
+/// aborted across ~8 MB while its rings fitted and the copy did not (a ring
+/// is now set up only with 16 MiB to spare: `addrspace::room_for_ring`).
+#[test]
+fn under_any_limit_a_copy_completes_or_fails_with_a_message_on_every_engine() {
+    let env = TestEnv::new();
+    let e = env.ours.p("e");
+    std::fs::create_dir(&e).unwrap();
+    link_heap_dir(&e.join("a"), None);
+    link_heap_dir(&e.join("b"), Some(&e.join("a")));
+    std::fs::write(env.ours.p("f"), b"").unwrap();
+    let mut failures = Failures::default();
+    for engine in engines() {
+        failures.check(|| {
+            let vm = one_file_limit(&env, engine);
+            let mut exhausted = 0;
+            let mut limit = vm;
+            loop {
+                let dst = format!("t-{engine}-{limit}");
+                let out = under_limit(&env, limit, engine, &["-al", "e", &dst]);
+                let ctx = format!("[engine={engine}, one file fits in {vm} KiB, ulimit -v {limit}] {out}");
+                if out.code == Some(0) {
+                    assert!(out.stderr.is_empty(), "{ctx}");
+                    assert_eq!(std::fs::read_dir(env.ours.p(&dst).join("b")).unwrap().count(), 20_000, "{ctx}");
+                    break;
+                }
+                assert_eq!(out.code, Some(1), "{ctx}: neither a copy nor a clean failure");
+                let stderr = out.stderr_str();
+                let first = stderr.lines().next().unwrap_or_default();
+                assert!(
+                    first.starts_with("uring-cp: memory exhausted (an allocation of ")
+                        || first.starts_with("uring-cp: cannot start a thread"),
+                    "{ctx}: no message saying what ran out"
+                );
+                exhausted += usize::from(first.contains("memory exhausted"));
+                limit += 1_000;
+                assert!(limit <= vm + 30_000, "{ctx}: still failing 30 MB over one file's limit");
+            }
+            eprintln!("[engine={engine}] one file {vm} KiB, the tree {limit} KiB, {exhausted} limits between said memory was exhausted");
+        });
+    }
+    failures.finish();
+}
+
+/// The smallest `ulimit -v` under which `cp -al f f2` works, found as GNU's
+/// link-heap.sh's `get_min_ulimit_v_` finds it: the first of 5,000, 10,000,
+/// ... KiB that works, then down by 1,000 while it works; the last that
+/// worked.
+fn one_file_limit(env: &TestEnv, engine: &str) -> u64 {
+    let one_file = |limit: u64| {
+        let _ = std::fs::remove_file(env.ours.p("f2"));
+        under_limit(env, limit, engine, &["-al", "f", "f2"]).code == Some(0)
+    };
+    let up = (5_000..=200_000)
+        .step_by(5_000)
+        .find(|&v| one_file(v))
+        .unwrap_or_else(|| {
+            panic!("[engine={engine}] `-al f f2` fails under every limit up to 200,000 KiB")
+        });
+    let mut vm = up;
+    while vm > 1_000 && one_file(vm - 1_000) {
+        vm -= 1_000;
+    }
+    vm
 }
 
 /// link-heap.sh's directory: 10,000 empty files and 10,000 directories, the

@@ -319,8 +319,10 @@ impl Worker {
 /// cold: 1 ring 686 ms, 2 rings 603, 4 rings 601; medians of 5).
 pub struct Chains {
     /// The first ring, made here to learn whether io_uring works at all; the
-    /// others are made on their threads (a ring is not `Send`).
-    first: Worker,
+    /// others are made on their threads (a ring is not `Send`). None under
+    /// an address-space limit (`ulimit -v`) with no room for it: then the
+    /// synchronous copier handles its queue, as for a ring that failed.
+    first: Option<Worker>,
     /// Options for each of the others.
     each: EngineOptions,
     files: Arc<FileCopier>,
@@ -335,8 +337,12 @@ impl Chains {
         let mut each = opts.clone();
         each.buffer_mem = (opts.buffer_mem / rings as u64).max(1 << 20);
         let files = Arc::new(FileCopier::new(&each, chunk(&each) as usize));
+        let first = match crate::addrspace::room_for_ring() {
+            true => Some(Worker::new(each.clone(), files.clone())?),
+            false => None,
+        };
         Ok(Chains {
-            first: Worker::new(each.clone(), files.clone())?,
+            first,
             each,
             files,
             rings,
@@ -375,7 +381,10 @@ impl Engine for Chains {
                     break;
                 }
             }
-            self.first.run(first, progress);
+            match &mut self.first {
+                Some(w) => w.run(first, progress),
+                None => files.drain(&first, &**progress, &mut Vec::new()),
+            }
         });
     }
 }

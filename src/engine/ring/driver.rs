@@ -50,6 +50,9 @@ impl<T> Ring<T> {
         // many as the submission queue holds is plenty (past it a request is
         // refused as when the memory is used up, and callers wait or copy
         // synchronously).
+        if !crate::addrspace::room_for_ring() {
+            return Err("too little address space left under ulimit -v for a ring".into());
+        }
         let mut pool = BufPool::new(bytes, ring.params().sq_entries())
             .map_err(|e| format!("cannot map the buffer pool: {e}"))?;
         // Falls back to plain READ/WRITE on the same memory if refused (memlock).
