@@ -67,7 +67,7 @@ unsafe impl GlobalAlloc for ExitWhenExhausted {
 /// what they hold; destructors and exit handlers could allocate).
 fn exhausted(size: usize) -> ! {
     let mut msg = [0u8; 160];
-    let len = {
+    let unwritten = {
         let mut out = &mut msg[..];
         let _ = write!(
             out,
@@ -77,8 +77,9 @@ fn exhausted(size: usize) -> ! {
             let _ = write!(out, " under ulimit -v {}", limit / 1024);
         }
         let _ = writeln!(out, ")");
-        160 - out.len()
+        out.len()
     };
+    let len = msg.len() - unwritten;
     // SAFETY: `write` reads `len` bytes of `msg`, which holds them (a closed
     // standard error only makes it fail); `_exit` ends the process at once
     // and touches no memory of ours.
