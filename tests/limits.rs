@@ -52,12 +52,7 @@ fn a_copy_with_eight_workers_fits_under_an_address_space_limit() {
 /// through (~6 MB more).
 #[test]
 fn link_heap_sh_fits_in_one_file_s_limit_plus_4_mb_on_every_engine() {
-    let env = TestEnv::new();
-    let e = env.ours.p("e");
-    std::fs::create_dir(&e).unwrap();
-    link_heap_dir(&e.join("a"), None);
-    link_heap_dir(&e.join("b"), Some(&e.join("a")));
-    std::fs::write(env.ours.p("f"), b"").unwrap();
+    let (env, e) = link_heap_env();
     let mut failures = Failures::default();
     for engine in engines() {
         failures.check(|| {
@@ -100,12 +95,7 @@ fn link_heap_sh_fits_in_one_file_s_limit_plus_4_mb_on_every_engine() {
 /// is now set up only with 16 MiB to spare: `addrspace::room_for_ring`).
 #[test]
 fn under_any_limit_a_copy_completes_or_fails_with_a_message_on_every_engine() {
-    let env = TestEnv::new();
-    let e = env.ours.p("e");
-    std::fs::create_dir(&e).unwrap();
-    link_heap_dir(&e.join("a"), None);
-    link_heap_dir(&e.join("b"), Some(&e.join("a")));
-    std::fs::write(env.ours.p("f"), b"").unwrap();
+    let (env, _) = link_heap_env();
     let mut failures = Failures::default();
     for engine in engines() {
         failures.check(|| {
@@ -159,6 +149,19 @@ fn one_file_limit(env: &TestEnv, engine: &str) -> u64 {
         vm -= 1_000;
     }
     vm
+}
+
+/// link-heap.sh's files: `e` holding two of its directories (`a`, and `b`
+/// whose files are hard links to `a`'s) and an empty file `f`. Returns the
+/// environment and `e`.
+fn link_heap_env() -> (TestEnv, std::path::PathBuf) {
+    let env = TestEnv::new();
+    let e = env.ours.p("e");
+    std::fs::create_dir(&e).unwrap();
+    link_heap_dir(&e.join("a"), None);
+    link_heap_dir(&e.join("b"), Some(&e.join("a")));
+    std::fs::write(env.ours.p("f"), b"").unwrap();
+    (env, e)
 }
 
 /// link-heap.sh's directory: 10,000 empty files and 10,000 directories, the
