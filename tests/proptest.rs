@@ -2008,3 +2008,39 @@ fn sync_links_a_new_name_reached_while_the_unchanged_names_are_kept() {
         }
     }
 }
+
+/// A new name of an unchanged file, inside a directory new at the
+/// destination (here a file became a directory): rsync -H links it to the
+/// unchanged name. uring-cp held such names back until the end of the walk
+/// only in directories that were there, so a new directory listed before
+/// the unchanged name got a separate copy (found by the sync proptest, seed
+/// 11299216331752033080, on `walkers`). Eight pairs, so that the walk order
+/// reaches some new directory first, on every engine.
+#[test]
+fn sync_links_a_new_name_in_a_new_directory_to_an_unchanged_name() {
+    if !rsync_here() {
+        return;
+    }
+    let data = Rng(11).bytes(9_000);
+    let a = |fx: &Fx| {
+        for i in 0..8 {
+            fx.file(format!("k{i}/f"), 0o644, &data)
+                .file(format!("n{i}"), 0o644, b"a file, then a directory")
+                .set_times(format!("k{i}/f"), OLD, OLD)
+                .set_times(format!("k{i}"), OLD, OLD);
+        }
+    };
+    let b = |fx: &Fx| {
+        for i in 0..8 {
+            fx.file(format!("k{i}/f"), 0o644, &data)
+                .hardlink(format!("k{i}/f"), format!("n{i}/g"))
+                .set_times(format!("k{i}/f"), OLD, OLD)
+                .set_times(format!("n{i}"), OLD, OLD)
+                .set_times(format!("k{i}"), OLD, OLD);
+        }
+    };
+    for engine in engines() {
+        let problems = sync_a_then_b(engine, a, b);
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+}

@@ -28,6 +28,7 @@ use crate::tree::{DstDir, Item};
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, Weak};
 
 /// What to do with a name of a multiply-linked source.
@@ -95,6 +96,10 @@ struct Entry {
 #[derive(Default)]
 pub struct Links {
     map: Mutex<HashMap<(u64, u64), Entry>>,
+    /// Sync mode: a destination directory that was there before the run
+    /// has been listed with entries in it, so unchanged names may be met anywhere in the walk
+    /// ([`Links::existing`]), new directories included.
+    resync: AtomicBool,
 }
 
 impl std::fmt::Debug for Links {
@@ -215,6 +220,23 @@ impl Links {
             map.remove(&key);
         }
         relink
+    }
+
+    /// Sync mode: a destination directory that was there has been listed,
+    /// with entries in it.
+    /// (Set before its entries are listed; every directory below it, a new
+    /// one too, is listed after, by this walker or, through the pool's lock,
+    /// another.)
+    pub fn destination_existed(&self) {
+        if !self.resync.load(Relaxed) {
+            self.resync.store(true, Relaxed);
+        }
+    }
+
+    /// May a name of a multiply-linked source be met unchanged at the
+    /// destination in this run (see [`Links::destination_existed`])?
+    pub fn unchanged_names_possible(&self) -> bool {
+        self.resync.load(Relaxed)
     }
 
     /// Forget every entry (at the end of the run; parked names cannot be

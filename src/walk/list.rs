@@ -29,6 +29,11 @@ impl Walker {
             _ => None,
         };
         let there = dst_fd.and_then(|fd| self.list_dst(fd, &dst.path, src.fd.as_fd()));
+        // (An empty one, as a first copy into a directory made for it, has
+        // nothing unchanged.)
+        if there.as_ref().is_some_and(|names| !names.is_empty()) {
+            self.links.destination_existed();
+        }
         // A big directory's stats are shared with the stat-ahead thread.
         let ahead = match &there {
             Some(_) => self.stat_ahead.share(src, dst, &self.dst_names),
@@ -140,14 +145,17 @@ impl Walker {
                 }
                 dst_stat = pair.dst.ok();
             }
-            // Sync mode, in a destination directory that was there: a name
-            // of a multiply-linked source that is to be copied waits for the
-            // end of the walk, when every unchanged name of its inode has
-            // been met, so that it is linked to one of them (as rsync -H)
-            // rather than copied, whatever the order of the walk.
+            // Sync mode, into a destination that was there: a name of a
+            // multiply-linked source that is to be copied waits for the end
+            // of the walk, when every unchanged name of its inode has been
+            // met, so that it is linked to one of them (as rsync -H) rather
+            // than copied, whatever the order of the walk. In a directory
+            // new at the destination too (a file that became a directory):
+            // the unchanged name may be anywhere. Not in a first copy, where
+            // nothing is unchanged (it would cost a stat per entry).
             let mut defer = false;
             if self.sync.enabled
-                && dst_fd.is_some()
+                && (dst_fd.is_some() || self.links.unchanged_names_possible())
                 && ft != FileType::Directory
                 && self.archive.preserve.links
                 && self.deferred.len() < DEFER_MAX
