@@ -97,8 +97,9 @@ struct Entry {
 pub struct Links {
     map: Mutex<HashMap<(u64, u64), Entry>>,
     /// Sync mode: a destination directory that was there before the run
-    /// has been listed with entries in it, so unchanged names may be met anywhere in the walk
-    /// ([`Links::existing`]), new directories included.
+    /// has been listed with entries in it, so unchanged names
+    /// ([`Links::existing`]) may be met anywhere in the walk, new
+    /// directories included.
     resync: AtomicBool,
 }
 
@@ -223,10 +224,9 @@ impl Links {
     }
 
     /// Sync mode: a destination directory that was there has been listed,
-    /// with entries in it.
-    /// (Set before its entries are listed; every directory below it, a new
-    /// one too, is listed after, by this walker or, through the pool's lock,
-    /// another.)
+    /// with entries in it. Set before its entries are listed: every
+    /// directory below it, a new one too, is listed after, by this walker
+    /// or, through the pool's lock, another.
     pub fn destination_existed(&self) {
         if !self.resync.load(Relaxed) {
             self.resync.store(true, Relaxed);
