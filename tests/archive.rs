@@ -749,7 +749,7 @@ fn sparse_modes_match_gnu_cp() {
     // and large, and a file with both: there cp's default makes holes of the
     // zero blocks in its data too (`SEEK_HOLE is conservative and may miss
     // some holes`: xfs reports its speculative preallocation, once read, as
-    // data; found by tests/proptest.rs within xfs).
+    // data; found by tests/proptest/ within xfs).
     let build = |fx: &Fx| {
         let mut rng = Rng(5);
         let mut zeros_in_data = vec![0u8; 256 << 10];
@@ -764,7 +764,7 @@ fn sparse_modes_match_gnu_cp() {
         // byte. cp's `is_probably_sparse` (88 < 45,057 / 512, rounded down:
         // no) copies every byte, zeros included, and so must we (we once
         // compared bytes, 88 x 512 < 45,057, and made holes; found by
-        // tests/proptest.rs with an ext4 xattr block making up the count).
+        // tests/proptest/ with an ext4 xattr block making up the count).
         let head = rng.bytes(20_480);
         let tail = rng.bytes(45_057 - 24_576);
         fx.sparse_file(

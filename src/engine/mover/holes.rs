@@ -14,7 +14,7 @@
 //! the speculative preallocation past a file's last write, once that range
 //! has been read, as data: 10 KiB written and the file grown to 1.1 MiB
 //! copied as 72 KiB of blocks where cp's copy has 12 (found by
-//! `tests/proptest.rs` within xfs). A source with no holes is copied whole,
+//! `tests/proptest/` within xfs). A source with no holes is copied whole,
 //! its zeros as data, as cp does.
 
 use super::Ends;
