@@ -157,7 +157,7 @@ pub(crate) fn other_filesystem(beside: &std::path::Path) -> Option<tempfile::Tem
 }
 
 #[test]
-pub(crate) fn random_trees_under_archive_equal_the_source_and_cp_on_every_engine() {
+fn random_trees_under_archive_equal_the_source_and_cp_on_every_engine() {
     let cases = env_u64("UCP_PROPTEST_CASES").map_or(DEFAULT_CASES, |n| n as u32);
     archive_proptest(cases, "UCP_PROPTEST_CASES", None);
 }
@@ -168,7 +168,7 @@ pub(crate) fn random_trees_under_archive_equal_the_source_and_cp_on_every_engine
 /// filesystem go from there to /dev/shm. `UCP_PROPTEST_COW_CASES=N` trees on
 /// each (default 24); `UCP_PROPTEST_SEED` as above.
 #[test]
-pub(crate) fn random_trees_within_btrfs_and_xfs_equal_cp_on_every_engine() {
+fn random_trees_within_btrfs_and_xfs_equal_cp_on_every_engine() {
     let cases = env_u64("UCP_PROPTEST_COW_CASES").map_or(DEFAULT_COW_CASES, |n| n as u32);
     within_cloning_filesystems("proptest", |within| {
         archive_proptest(cases, "UCP_PROPTEST_COW_CASES", Some(within))
@@ -281,7 +281,7 @@ pub(crate) fn archive_proptest(
 /// a stat taken after the first name's `readlinkat`. Now every name carries
 /// the first name's status. Racy: failed within a few attempts before.
 #[test]
-pub(crate) fn hard_linked_symlink_keeps_the_atime_seen_before_reading_it() {
+fn hard_linked_symlink_keeps_the_atime_seen_before_reading_it() {
     const ATTEMPTS: usize = 30;
     let atime = (2_000_000_000, 500_000_000);
     let mtime = (2_100_000_000, 250_000_000);

@@ -49,7 +49,8 @@
 //!
 //! Files: `tree.rs` (what is generated, and the plan that builds it),
 //! `archive.rs` (the `cp -a` comparison and its tests), `sync.rs` (the rsync
-//! comparison: changes, the model that keeps B comparable, its tests),
+//! comparison: random changes, the check, its tests), `model.rs` (the tree
+//! the changes are made on, and what keeps B comparable),
 //! `pinned.rs` (bugs the sync comparison found, one test each); this file
 //! holds the settings and the runner they share.
 
@@ -57,6 +58,7 @@
 mod common;
 
 mod archive;
+mod model;
 mod pinned;
 mod sync;
 mod tree;
@@ -92,6 +94,7 @@ const MIB: u64 = 1024 * 1024;
 
 // What the files share; `Kind` is the generator's, not the snapshot's.
 use archive::{diff_text, other_filesystem};
+use model::*;
 use sync::{rsync_here, synced_view};
 use tree::Kind;
 use tree::*;

@@ -69,7 +69,7 @@ pub(crate) const NEWER: (i64, i64) = (1_700_000_000, 987_654_321);
 /// A file unchanged by the quick check keeps the xattrs it had: rsync -X
 /// sets the source's (`.f........x f`); uring-cp fixes only mode and owner.
 #[test]
-pub(crate) fn sync_fixes_the_xattrs_of_an_unchanged_file() {
+fn sync_fixes_the_xattrs_of_an_unchanged_file() {
     let a = |fx: &Fx| {
         fx.file("f", 0o644, "same").set_times("f", OLD, OLD);
     };
@@ -83,7 +83,7 @@ pub(crate) fn sync_fixes_the_xattrs_of_an_unchanged_file() {
 /// rsync sets the source's (`.L..t.og... s -> t`); uring-cp keeps the link
 /// as it is.
 #[test]
-pub(crate) fn sync_fixes_the_owner_and_mtime_of_an_unchanged_symlink() {
+fn sync_fixes_the_owner_and_mtime_of_an_unchanged_symlink() {
     let a = |fx: &Fx| {
         fx.symlink("s", "t").set_times("s", OLD, OLD);
     };
@@ -100,7 +100,7 @@ pub(crate) fn sync_fixes_the_owner_and_mtime_of_an_unchanged_symlink() {
 /// rsync -H links the second to the first (`hf b => a`); uring-cp keeps
 /// both files as they are (two inodes).
 #[test]
-pub(crate) fn sync_links_two_unchanged_files_that_became_one_inode() {
+fn sync_links_two_unchanged_files_that_became_one_inode() {
     assert_syncs_like_rsync(
         |fx| {
             fx.file("a", 0o644, "same").file("b", 0o644, "same");
@@ -117,7 +117,7 @@ pub(crate) fn sync_links_two_unchanged_files_that_became_one_inode() {
 /// => s1`); uring-cp makes a separate symlink (only regular files are
 /// linked to a kept copy).
 #[test]
-pub(crate) fn sync_links_a_new_name_of_an_unchanged_symlink() {
+fn sync_links_a_new_name_of_an_unchanged_symlink() {
     let a = |fx: &Fx| {
         fx.symlink("s1", "t").set_times("s1", OLD, OLD);
     };
@@ -130,7 +130,7 @@ pub(crate) fn sync_links_a_new_name_of_an_unchanged_symlink() {
 /// An xattr the source directory no longer has: rsync -X removes it from
 /// the mirror; uring-cp sets the source's xattrs but removes none.
 #[test]
-pub(crate) fn sync_removes_the_xattrs_a_directory_lost() {
+fn sync_removes_the_xattrs_a_directory_lost() {
     assert_syncs_like_rsync(
         |fx| {
             fx.dir("d", 0o755)
@@ -150,7 +150,7 @@ pub(crate) fn sync_removes_the_xattrs_a_directory_lost() {
 /// the set-ID bits and, the mode being equal, no chmod puts them back (the
 /// next sync does: `attrs file perms`); rsync keeps mode 4755.
 #[test]
-pub(crate) fn sync_keeps_set_id_bits_when_fixing_an_owner() {
+fn sync_keeps_set_id_bits_when_fixing_an_owner() {
     if !is_root() {
         return skip("not root: cannot give files other owners");
     }
@@ -170,7 +170,7 @@ pub(crate) fn sync_keeps_set_id_bits_when_fixing_an_owner() {
 /// old inode and the new name is a separate copy (`N/w` nlink 1, `N/s/Q` =
 /// `N/s/C/P` nlink 2). Racy: up to 20 attempts per engine.
 #[test]
-pub(crate) fn sync_links_a_new_name_reached_while_the_unchanged_names_are_kept() {
+fn sync_links_a_new_name_reached_while_the_unchanged_names_are_kept() {
     if !rsync_here() {
         return;
     }
@@ -214,7 +214,7 @@ pub(crate) fn sync_links_a_new_name_reached_while_the_unchanged_names_are_kept()
 /// 11299216331752033080, on `walkers`). Eight pairs, so that the walk order
 /// reaches some new directory first, on every engine.
 #[test]
-pub(crate) fn sync_links_a_new_name_in_a_new_directory_to_an_unchanged_name() {
+fn sync_links_a_new_name_in_a_new_directory_to_an_unchanged_name() {
     if !rsync_here() {
         return;
     }
