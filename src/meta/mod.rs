@@ -397,7 +397,8 @@ impl Archive {
 /// What a destination directory still needs once its contents are written.
 pub struct DirFinish {
     /// Without --preserve=mode: the mode of a directory its owner cannot write
-    /// into, set last (cp's umask rule), or nothing.
+    /// into, set last (cp's umask rule), or nothing. Only for a directory
+    /// the run made: one that was there keeps its mode, as with cp.
     pub mode: Option<u32>,
     /// With --preserve: the source directory's status and xattrs.
     pub attrs: Option<(SrcStat, Xattrs)>,
@@ -420,7 +421,7 @@ impl DirFinish {
     /// Does the directory, whose status is `cur`, already have what this
     /// would give it? (The access time is not compared: listing a directory
     /// moves it, and rsync does not keep it either.)
-    fn already_applied(&self, cur: &rustix::fs::Stat) -> bool {
+    fn already_applied(&self, cur: &rustix::fs::Stat, fresh: bool) -> bool {
         let mode = cur.st_mode & 0o7777;
         #[allow(clippy::unnecessary_cast)] // the field types differ between architectures
         let mtime = (cur.st_mtime as i64, cur.st_mtime_nsec as u32);
@@ -434,7 +435,7 @@ impl DirFinish {
             }
         };
         let fixup_matches = match self.mode {
-            Some(m) if !(self.attrs.is_some() && self.archive.preserve.mode) => {
+            Some(m) if fresh && !(self.attrs.is_some() && self.archive.preserve.mode) => {
                 mode == keep_inherited(m, cur.st_mode)
             }
             _ => true,
@@ -445,8 +446,9 @@ impl DirFinish {
 
 impl crate::tree::FinishDir for DirFinish {
     /// Apply to the directory open as `fd`; `path` for messages.
-    fn finish(&self, fd: BorrowedFd<'_>, path: &std::path::Path) {
-        if self.only_if_changed && rustix::fs::fstat(fd).is_ok_and(|cur| self.already_applied(&cur))
+    fn finish(&self, fd: BorrowedFd<'_>, path: &std::path::Path, fresh: bool) {
+        if self.only_if_changed
+            && rustix::fs::fstat(fd).is_ok_and(|cur| self.already_applied(&cur, fresh))
         {
             return;
         }
@@ -459,6 +461,7 @@ impl crate::tree::FinishDir for DirFinish {
             None => true,
         };
         if let Some(mode) = self.mode
+            && fresh
             && completed
             && !(self.attrs.is_some() && self.archive.preserve.mode)
         {

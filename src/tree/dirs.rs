@@ -241,12 +241,12 @@ impl Drop for DstDir {
     /// to the finisher that applies it (no filesystem work here: its failure
     /// could not be reported).
     fn drop(&mut self) {
-        let Some(DstState::Ready { fd, .. }) = self.state.take() else {
+        let Some(DstState::Ready { fd, fresh }) = self.state.take() else {
             return;
         };
         match self.finish.take() {
             // The finished directory closes, and is counted, there.
-            Some(finish) => finish.queue(fd, std::mem::take(&mut self.path)),
+            Some(finish) => finish.queue(fd, std::mem::take(&mut self.path), fresh),
             None => {
                 drop(fd);
                 closed_dir();

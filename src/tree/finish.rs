@@ -20,8 +20,9 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 /// A directory's last step; it reports its own failures.
 pub trait FinishDir: Send + Sync {
-    /// Apply it to the directory open as `dir`; `path` for messages.
-    fn finish(&self, dir: BorrowedFd<'_>, path: &Path);
+    /// Apply it to the directory open as `dir`; `path` for messages;
+    /// `fresh` when this run made the directory (else it was there before).
+    fn finish(&self, dir: BorrowedFd<'_>, path: &Path, fresh: bool);
 }
 
 /// A last step and the queue it goes to when its directory is released.
@@ -34,6 +35,7 @@ pub struct Finish {
 struct Finished {
     fd: OwnedFd,
     path: PathBuf,
+    fresh: bool,
     work: Box<dyn FinishDir>,
 }
 
@@ -68,10 +70,16 @@ impl FinishQueue {
 
 impl Finish {
     /// The directory open as `fd` was released: queue its last step.
-    pub(super) fn queue(self, fd: OwnedFd, path: PathBuf) {
+    /// `fresh`: this run made it.
+    pub(super) fn queue(self, fd: OwnedFd, path: PathBuf, fresh: bool) {
         let Finish { work, queue } = self;
         queue.pending.fetch_add(1, SeqCst);
-        let dir = Finished { fd, path, work };
+        let dir = Finished {
+            fd,
+            path,
+            fresh,
+            work,
+        };
         if let Err(crossbeam_channel::SendError(Msg::Dir(dir))) = queue.tx.send(Msg::Dir(dir)) {
             // The finisher stopped: the run thought every directory was
             // released. Nothing can apply the step now; close it.
@@ -136,7 +144,7 @@ fn run(rx: Receiver<Msg>, pending: &AtomicUsize) {
         };
         match msg {
             Ok(Msg::Dir(dir)) => {
-                dir.work.finish(dir.fd.as_fd(), &dir.path);
+                dir.work.finish(dir.fd.as_fd(), &dir.path, dir.fresh);
                 done(dir, pending);
             }
             Ok(Msg::Stop) | Err(_) => return,

@@ -133,6 +133,13 @@ impl FileCopier {
                 quote(&item.dst_path())
             )));
         }
+        if !symlink && self.archive.preserve.links && lst.st_nlink > 1 {
+            // --preserve=links (-a, -d): a file with other names is replaced,
+            // not rewritten, so that its other names keep what they hold, as
+            // cp unlinks it first (rewriting it in place changed files the
+            // source does not have).
+            return Ok(DstOpen::Replace);
+        }
         Ok(if symlink {
             DstOpen::Through
         } else {
