@@ -273,8 +273,24 @@ impl FileCopier {
         };
         match make(name) {
             Ok(()) => {}
-            // --attributes-only never replaces an entry (its data would go),
-            // unless --remove-destination says so, as cp.
+            // --attributes-only replaces an entry only by a symlink under -f,
+            // or under --remove-destination, as cp; -n and -u still skip, and
+            // a directory is refused as always.
+            Err(e)
+                if self.attributes_only
+                    && !self.remove_destination
+                    && e.source.raw_os_error() == Some(libc::EEXIST) =>
+            {
+                if !self.may_replace(item, dst)? {
+                    return Ok(false);
+                }
+                let symlink = matches!(item.kind, Kind::Symlink { .. });
+                if self.overwrite != Overwrite::Force || !symlink {
+                    return Err(e.into());
+                }
+                // cp's -f retry of a symlink it could not make: no `removed` line.
+                self.replace(item, dst, make, false)?;
+            }
             Err(e) if self.attributes_only && !self.remove_destination => return Err(e.into()),
             Err(e) if !fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {
                 if !self.may_replace(item, dst)? {
