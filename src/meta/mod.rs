@@ -452,10 +452,10 @@ impl DirFinish {
     /// keeps a shared `dst` 1777 sticky. Sync mode sets the mode as rsync
     /// does, exactly.
     fn special_bits_kept(&self, mut st: SrcStat, fd: BorrowedFd<'_>, fresh: bool) -> SrcStat {
-        if !fresh && !self.only_if_changed && self.archive.preserve.mode && st.mode & 0o7000 == 0 {
-            if let Ok(cur) = rustix::fs::fstat(fd) {
-                st.mode |= cur.st_mode & 0o7000;
-            }
+        let applies =
+            !fresh && !self.only_if_changed && self.archive.preserve.mode && st.mode & 0o7000 == 0;
+        if applies && let Ok(cur) = rustix::fs::fstat(fd) {
+            st.mode |= cur.st_mode & 0o7000;
         }
         st
     }
