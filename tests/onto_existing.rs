@@ -210,3 +210,32 @@ fn attributes_only_onto_taken_names_like_cp() {
         ],
     );
 }
+
+/// Under -p a directory the copy makes inside a set-group-ID directory keeps
+/// the set-group-ID bit it inherited when its source has no special bits,
+/// as cp (same rule as above). uring-cp cleared it (found by
+/// `tests/proptest/onto.rs`: `cp -rp -f --attributes-only src/. dst`, dst
+/// 3756, src/e 0644).
+#[test]
+fn a_new_directory_keeps_an_inherited_set_group_id_bit_under_p() {
+    let build = |fx: &Fx| {
+        fx.dir("src", 0o755)
+            .dir("src/e", 0o644)
+            .dir("src/s", 0o1755);
+        fx.dir("dst", 0o2755);
+    };
+    let mut failures = Failures::default();
+    for engine in engines() {
+        for args in [&["-a", "src/.", "dst"][..], &["-rp", "-T", "src", "dst"]] {
+            failures.check(|| {
+                let (env, ours, _) = case(&format!("{args:?}"), engine, build, args);
+                assert_eq!(ours.code, Some(0), "{ours}");
+                for (d, want) in [("dst/e", 0o2644), ("dst/s", 0o1755)] {
+                    let mode = env.ours.lstat(d).permissions().mode() & 0o7777;
+                    assert_eq!(mode, want, "{args:?} on {engine}: {d} is {mode:o}");
+                }
+            });
+        }
+    }
+    failures.finish();
+}

@@ -445,15 +445,15 @@ impl DirFinish {
 }
 
 impl DirFinish {
-    /// The status to give a directory that was there before, under
-    /// --preserve=mode: cp sets a directory's permission bits and leaves its
-    /// set-ID and sticky bits alone when the source has none (it sets the
-    /// permission bits through the directory's ACL), so `cp -a src/. dst`
-    /// keeps a shared `dst` 1777 sticky. Sync mode sets the mode as rsync
-    /// does, exactly.
-    fn special_bits_kept(&self, mut st: SrcStat, fd: BorrowedFd<'_>, fresh: bool) -> SrcStat {
-        let applies =
-            !fresh && !self.only_if_changed && self.archive.preserve.mode && st.mode & 0o7000 == 0;
+    /// The status to give a directory under --preserve=mode: cp sets a
+    /// directory's permission bits and leaves its set-ID and sticky bits
+    /// alone when the source has none (it sets the permission bits through
+    /// the directory's ACL), so `cp -a src/. dst` keeps a shared `dst` 1777
+    /// sticky, and a directory it makes keeps the set-group-ID bit it
+    /// inherited from its parent. Sync mode sets the mode as rsync does,
+    /// exactly.
+    fn special_bits_kept(&self, mut st: SrcStat, fd: BorrowedFd<'_>) -> SrcStat {
+        let applies = !self.only_if_changed && self.archive.preserve.mode && st.mode & 0o7000 == 0;
         if applies && let Ok(cur) = rustix::fs::fstat(fd) {
             st.mode |= cur.st_mode & 0o7000;
         }
@@ -472,7 +472,7 @@ impl crate::tree::FinishDir for DirFinish {
         let dst_path = || path.to_path_buf();
         let completed = match &self.attrs {
             Some((st, attrs)) => {
-                let st = self.special_bits_kept(*st, fd, fresh);
+                let st = self.special_bits_kept(*st, fd);
                 self.archive
                     .apply(&st, Src::Read(attrs), &dst_path, Dst::Fd(fd), &dst_path)
             }
