@@ -64,9 +64,10 @@ fn an_existing_directory_keeps_its_mode_without_p() {
 /// is replaced, not rewritten in place: its other names, which the source
 /// may not have, keep what they hold, as cp unlinks such a file first.
 /// Without it (-r) the file is rewritten in place, every name sees the new
-/// bytes, and its mode stays, as with cp. uring-cp rewrote it in place in
-/// both cases (found by `tests/proptest/onto.rs`: `cp -rd src dst`, where
-/// `dst/src/c` and `dst/src/a~2` were one file).
+/// bytes, and its mode stays, as with cp; under --attributes-only too (no
+/// bytes move). uring-cp rewrote it in place in every case (found by
+/// `tests/proptest/onto.rs`: `cp -rd src dst`, where `dst/src/c` and
+/// `dst/src/a~2` were one file).
 #[test]
 fn a_destination_with_other_names_is_replaced_under_preserve_links() {
     let build = |fx: &Fx| {
@@ -76,28 +77,25 @@ fn a_destination_with_other_names_is_replaced_under_preserve_links() {
     };
     let mut failures = Failures::default();
     for engine in engines() {
-        for (opts, replaced) in [
-            (&["-a"][..], true),
-            (&["-rd"], true),
-            (&["-r", "--preserve=links"], true),
-            (&["-r"], false),
-            (&["-rp"], false),
+        // (options, what dst/c and dst/other then hold, dst/c's link count)
+        let old: &[u8] = b"old contents\n";
+        for (opts, c, other, nlink) in [
+            (&["-a"][..], &b"new\n"[..], old, 1),
+            (&["-rd"], b"new\n", old, 1),
+            (&["-r", "--preserve=links"], b"new\n", old, 1),
+            (&["-r"], b"new\n", b"new\n", 2),
+            (&["-rp"], b"new\n", b"new\n", 2),
+            // Its bytes stay: the attributes are set on the file in place.
+            (&["-a", "--attributes-only"], old, old, 2),
         ] {
             failures.check(|| {
                 let args: Vec<&str> = opts.iter().copied().chain(["-T", "src", "dst"]).collect();
-                let name = format!("{args:?}");
+                let name = format!("{args:?} on {engine}");
                 let (env, ours, _) = case(&name, engine, build, &args);
-                assert_eq!(ours.code, Some(0), "{name} on {engine}: {ours}");
-                let other = fs::read(env.ours.p("dst/other")).unwrap();
-                let c = env.ours.lstat("dst/c");
-                assert_eq!(fs::read(env.ours.p("dst/c")).unwrap(), b"new\n");
-                if replaced {
-                    assert_eq!(other, b"old contents\n", "{name} on {engine}");
-                    assert_eq!(c.nlink(), 1, "{name} on {engine}");
-                } else {
-                    assert_eq!(other, b"new\n", "{name} on {engine}");
-                    assert_eq!(c.nlink(), 2, "{name} on {engine}");
-                }
+                assert_eq!(ours.code, Some(0), "{name}: {ours}");
+                assert_eq!(fs::read(env.ours.p("dst/c")).unwrap(), c, "{name}");
+                assert_eq!(fs::read(env.ours.p("dst/other")).unwrap(), other, "{name}");
+                assert_eq!(env.ours.lstat("dst/c").nlink(), nlink, "{name}");
             });
         }
     }

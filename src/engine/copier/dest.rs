@@ -133,11 +133,12 @@ impl FileCopier {
                 quote(&item.dst_path())
             )));
         }
-        if !symlink && self.archive.preserve.links && lst.st_nlink > 1 {
+        if !symlink && self.archive.preserve.links && lst.st_nlink > 1 && !self.attributes_only {
             // --preserve=links (-a, -d): a file with other names is replaced,
             // not rewritten, so that its other names keep what they hold, as
             // cp unlinks it first (rewriting it in place changed files the
-            // source does not have).
+            // source does not have). Not under --attributes-only, whose
+            // copy keeps the file's bytes (cp sets its attributes in place).
             return Ok(DstOpen::Replace);
         }
         Ok(if symlink {
