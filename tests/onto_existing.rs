@@ -237,3 +237,37 @@ fn a_new_directory_keeps_an_inherited_set_group_id_bit_under_p() {
     }
     failures.finish();
 }
+
+/// Keeping owners but not modes (`-a --no-preserve=mode`, `-r
+/// --preserve=ownership`), a file rewritten in place keeps its mode, as
+/// with cp; only a new file gets cp's default permissions back once its
+/// owner is set. uring-cp gave the rewritten file the defaults (0644) too
+/// (found by `tests/proptest/onto.rs`: `cp -a --no-preserve=mode -T src
+/// dst`, dst/e 0251).
+#[test]
+fn a_file_rewritten_in_place_keeps_its_mode_when_owners_are_kept() {
+    let build = |fx: &Fx| {
+        fx.dir("src", 0o755).file("src/e", 0o644, b"new\n");
+        fx.file("src/f", 0o640, b"n\n");
+        fx.dir("dst", 0o755).file("dst/e", 0o251, b"old\n");
+    };
+    let mut failures = Failures::default();
+    for engine in engines() {
+        for (opts, f_mode) in [
+            (&["-a", "--no-preserve=mode"][..], 0o644),
+            (&["-r", "--preserve=ownership"], 0o640),
+        ] {
+            failures.check(|| {
+                let args: Vec<&str> = opts.iter().copied().chain(["-T", "src", "dst"]).collect();
+                let name = format!("{args:?} on {engine}");
+                let (env, ours, _) = case(&name, engine, build, &args);
+                assert_eq!(ours.code, Some(0), "{name}: {ours}");
+                let mode = |p: &str| env.ours.lstat(p).permissions().mode() & 0o7777;
+                assert_eq!(mode("dst/e"), 0o251, "{name}");
+                assert_eq!(mode("dst/f"), f_mode, "{name}");
+                assert_eq!(fs::read(env.ours.p("dst/e")).unwrap(), b"new\n");
+            });
+        }
+    }
+    failures.finish();
+}

@@ -281,6 +281,7 @@ impl Archive {
         src_path: &dyn Fn() -> PathBuf,
         dst: Dst<'_>,
         dst_path: &dyn Fn() -> PathBuf,
+        created: bool,
     ) -> bool {
         let p = self.preserve;
         let report = |op: Op, e: Errno| {
@@ -358,10 +359,11 @@ impl Archive {
                 }
             }
             self.chmod(dst, mode, dst_path);
-        } else if p.ownership && st.mode & 0o170000 != 0o040000 {
-            // A file's or special file's group and other bits were left out
-            // until the owner was set (see [`Archive::create_mode`]): put
-            // them back. (A directory's are put back by its DirFinish.)
+        } else if p.ownership && created && st.mode & 0o170000 != 0o040000 {
+            // A new file's or special file's group and other bits were left
+            // out until the owner was set (see [`Archive::create_mode`]): put
+            // them back. (A directory's are put back by its DirFinish; a
+            // file rewritten in place keeps its mode, as with cp.)
             self.chmod(dst, self.base_perms(st.mode) & !self.umask, dst_path);
         }
         true
@@ -473,8 +475,14 @@ impl crate::tree::FinishDir for DirFinish {
         let completed = match &self.attrs {
             Some((st, attrs)) => {
                 let st = self.special_bits_kept(*st, fd);
-                self.archive
-                    .apply(&st, Src::Read(attrs), &dst_path, Dst::Fd(fd), &dst_path)
+                self.archive.apply(
+                    &st,
+                    Src::Read(attrs),
+                    &dst_path,
+                    Dst::Fd(fd),
+                    &dst_path,
+                    fresh,
+                )
             }
             None => true,
         };

@@ -188,7 +188,7 @@ impl FileCopier {
         buf: &mut Vec<u8>,
     ) -> Outcome {
         if self.attributes_only {
-            self.finish_file(item, src, &out.fd, sst);
+            self.finish_file(item, src, &out, sst);
             self.commit(item, dst, out)?;
             return Ok(Done::Copied(0));
         }
@@ -211,7 +211,7 @@ impl FileCopier {
                 self.discard(item, dst, out);
                 return Err(e.into());
             }
-            self.finish_file(item, src, &out.fd, sst);
+            self.finish_file(item, src, &out, sst);
             self.commit(item, dst, out)?;
             return Ok(Done::Copied(sst.size));
         }
@@ -233,7 +233,7 @@ impl FileCopier {
         });
         match copied {
             Ok((n, sst)) => {
-                self.finish_file(item, src, &out.fd, &sst);
+                self.finish_file(item, src, &out, &sst);
                 self.commit(item, dst, out)?;
                 self.remove_source(item, Some(&sst));
                 Ok(Done::Copied(n))

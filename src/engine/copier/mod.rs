@@ -272,6 +272,7 @@ impl FileCopier {
                     symlink,
                 },
                 &|| item.dst_path(),
+                true,
             );
         }
         Ok(Done::Copied(0))
@@ -287,14 +288,15 @@ impl FileCopier {
     }
 
     /// Give a copied file its source's preserved attributes.
-    fn finish_file(&self, item: &Item, src: &OwnedFd, out: &OwnedFd, sst: &SrcStat) {
+    fn finish_file(&self, item: &Item, src: &OwnedFd, out: &Opened, sst: &SrcStat) {
         if self.archive.file_attrs() {
             self.archive.apply(
                 sst,
                 meta::Src::Fd(src.as_fd()),
                 &|| item.src_path(),
-                meta::Dst::Fd(out.as_fd()),
+                meta::Dst::Fd(out.fd.as_fd()),
                 &|| item.dst_path(),
+                out.created,
             );
         }
     }

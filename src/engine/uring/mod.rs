@@ -510,6 +510,7 @@ impl<'a> Worker<'a> {
                 &|| item.src_path(),
                 meta::Dst::Fd(out.fd.as_fd()),
                 &|| item.dst_path(),
+                out.created,
             );
         }
         self.files.commit(item, fd.as_fd(), out)?;
