@@ -271,3 +271,29 @@ fn a_file_rewritten_in_place_keeps_its_mode_when_owners_are_kept() {
     }
     failures.finish();
 }
+
+/// Under -v, a destination file removed before the copy takes its name
+/// (--remove-destination, or another name of it under --preserve=links) is
+/// reported as cp does: `removed 'dst/b'`, then the copy's line. uring-cp
+/// printed only the copy's line (found by `tests/proptest/onto.rs`: `cp -rP
+/// --remove-destination -v -T src dst`).
+#[test]
+fn a_removed_destination_is_reported_under_v() {
+    let build = |fx: &Fx| {
+        fx.dir("src", 0o755).file("src/b", 0o644, b"new\n");
+        fx.file("src/c", 0o644, b"new\n");
+        fx.dir("dst", 0o755).file("dst/b", 0o644, b"old\n");
+        fx.file("dst/c", 0o644, b"old\n")
+            .hardlink("dst/c", "dst/c2");
+    };
+    each_engine(
+        "a removed destination under -v",
+        build,
+        &[
+            &["-rv", "--remove-destination", "-T", "src", "dst"],
+            &["-av", "-T", "src", "dst"],
+            &["-rv", "-T", "src", "dst"],
+            &["-av", "--backup=numbered", "-T", "src", "dst"],
+        ],
+    );
+}

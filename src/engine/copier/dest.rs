@@ -314,13 +314,22 @@ impl FileCopier {
             return Ok(());
         };
         // (A temporary replaces an existing entry, which -b keeps.)
-        if let Err(f) = self.back_up(item, dst) {
-            self.remove_made(item, dst, t);
-            return Err(f);
-        }
+        let backed_up = match self.back_up(item, dst) {
+            Ok(b) => b,
+            Err(f) => {
+                self.remove_made(item, dst, t);
+                return Err(f);
+            }
+        };
         if let Err(e) = rustix::fs::renameat(dst, t.as_c_str(), dst, item.dst_name()) {
             self.remove_made(item, dst, t);
             return Err(item.error(Op::Replace, true, e.into()).into());
+        }
+        if !backed_up && !self.temp_files {
+            // cp removes such an entry first (--remove-destination, another
+            // name of it under --preserve=links) and says so under -v; sync
+            // mode's temporaries are rsync's way, which says nothing.
+            self.archive.progress.removed(&item.dst_path());
         }
         Ok(())
     }
