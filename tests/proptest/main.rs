@@ -51,7 +51,8 @@
 //! `archive.rs` (the `cp -a` comparison and its tests), `sync.rs` (the rsync
 //! comparison: random changes, the check, its tests), `model.rs` (the tree
 //! the changes are made on, and what keeps B comparable),
-//! `pinned.rs` (bugs the sync comparison found, one test each); this file
+//! `onto.rs` (random trees onto random existing trees with random options,
+//! against cp; `UCP_PROPTEST_ONTO_CASES=N`, default 32), `pinned.rs` (bugs the sync comparison found, one test each); this file
 //! holds the settings and the runner they share.
 
 #[path = "../common/mod.rs"]
@@ -59,6 +60,7 @@ mod common;
 
 mod archive;
 mod model;
+mod onto;
 mod pinned;
 mod sync;
 mod tree;
@@ -93,7 +95,7 @@ const KIB: u64 = 1024;
 const MIB: u64 = 1024 * 1024;
 
 // What the files share; `Kind` is the generator's, not the snapshot's.
-use archive::{diff_text, other_filesystem};
+use archive::{diff_text, other_filesystem, without_blocks};
 use model::*;
 use sync::{rsync_here, synced_view};
 use tree::Kind;
