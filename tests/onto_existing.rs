@@ -297,3 +297,25 @@ fn a_removed_destination_is_reported_under_v() {
         ],
     );
 }
+
+/// `-l` under --preserve=links replaces a destination file that has other
+/// names by the hard link, as cp; with --attributes-only it does not (cp
+/// then says "File exists"). uring-cp replaced it in both (found by
+/// `tests/proptest/onto.rs`: `cp -a --attributes-only -l src/. dst`).
+#[test]
+fn hard_links_onto_a_file_with_other_names_like_cp() {
+    let build = |fx: &Fx| {
+        fx.dir("src", 0o755).file("src/d", 0o644, b"new\n");
+        fx.dir("dst", 0o755).file("dst/d", 0o644, b"old\n");
+        fx.hardlink("dst/d", "dst/d2");
+    };
+    each_engine(
+        "-l onto a file with other names",
+        build,
+        &[
+            &["-al", "src/.", "dst"],
+            &["-al", "--attributes-only", "src/.", "dst"],
+            &["-rl", "src/.", "dst"],
+        ],
+    );
+}

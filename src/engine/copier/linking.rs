@@ -99,9 +99,10 @@ fn replace_existing(
     }
     // cp also removes the destination first when the source is a symlink
     // copied as one, or when links are preserved and the destination has
-    // several names.
+    // several names (not under --attributes-only, as for a copy).
     let removed_first = matches!(item.kind, Kind::Symlink { .. })
         || (fc.archive.preserve.links
+            && !fc.attributes_only
             && rustix::fs::statat(dst, item.dst_name(), AtFlags::SYMLINK_NOFOLLOW)
                 .is_ok_and(|st| st.st_nlink > 1));
     let replace = fc.backup.is_some()
