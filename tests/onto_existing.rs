@@ -172,7 +172,8 @@ fn an_existing_file_gets_exactly_the_source_mode_under_p() {
 
 /// --attributes-only with a symlink or FIFO whose name is taken: cp leaves
 /// the entry there (-n and -u skip it, a directory is refused with its
-/// message, anything else is "File exists") unless -f says to replace it.
+/// message, anything else is "File exists") unless -f says to replace it
+/// by a symlink or -b to keep it as a backup.
 /// uring-cp said "File exists" for all of them (found by
 /// `tests/proptest/onto.rs`: `cp -rp -f --attributes-only src/. dst` with a
 /// symlink onto a directory).
@@ -205,6 +206,15 @@ fn attributes_only_onto_taken_names_like_cp() {
             // (uring-cp's -v lines name what was done; README).
             &["-rf", "--attributes-only", "src/.", "dst"],
             &["-a", "-f", "--attributes-only", "src/.", "dst"],
+            // The entry goes to its backup name, and the copy takes its place.
+            &[
+                "-r",
+                "--backup=numbered",
+                "--attributes-only",
+                "src/.",
+                "dst",
+            ],
+            &["-rbv", "--attributes-only", "src/.", "dst"],
         ],
     );
 }

@@ -275,8 +275,8 @@ impl FileCopier {
         match make(name) {
             Ok(()) => {}
             // --attributes-only replaces an entry only by a symlink under -f,
-            // or under --remove-destination, as cp; -n and -u still skip, and
-            // a directory is refused as always.
+            // under -b (the entry kept as a backup) or --remove-destination,
+            // as cp; -n and -u still skip, and a directory is refused.
             Err(e)
                 if self.attributes_only
                     && !self.remove_destination
@@ -286,10 +286,12 @@ impl FileCopier {
                     return Ok(false);
                 }
                 let symlink = matches!(item.kind, Kind::Symlink { .. });
-                if self.overwrite != Overwrite::Force || !symlink {
+                let forced = self.overwrite == Overwrite::Force && symlink;
+                if !forced && self.backup.is_none() {
                     return Err(e.into());
                 }
-                // cp's -f retry of a symlink it could not make: no `removed` line.
+                // cp's -f retry of a symlink it could not make, or the entry
+                // moved to its backup name: no `removed` line.
                 self.replace(item, dst, make, false)?;
             }
             Err(e) if self.attributes_only && !self.remove_destination => return Err(e.into()),
