@@ -8,6 +8,30 @@ use common::*;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
+/// Paths, each with the mode it must have.
+type Modes<'a> = &'a [(&'a str, u32)];
+
+/// Each run (arguments, then the modes they must leave) on every engine,
+/// compared with GNU cp ([`case`]); each must also exit 0 and leave those
+/// modes. `name` says which fixture, for the messages.
+fn modes_after(name: &str, build: impl Fn(&Fx) + Copy, runs: &[(&[&str], Modes)]) {
+    let mut failures = Failures::default();
+    for engine in engines() {
+        for (args, want) in runs {
+            failures.check(|| {
+                let ctx = format!("{name}: {args:?} on {engine}");
+                let (env, ours, _) = case(&ctx, engine, build, args);
+                assert_eq!(ours.code, Some(0), "{ctx}: {ours}");
+                for &(path, want) in *want {
+                    let mode = env.ours.lstat(path).permissions().mode() & 0o7777;
+                    assert_eq!(mode, want, "{ctx}: {path} is {mode:o}, want {want:o}");
+                }
+            });
+        }
+    }
+    failures.finish();
+}
+
 /// Without -p, a directory that is already at the destination keeps its
 /// mode, whatever the source directory's: cp changes only the modes of the
 /// directories it makes. uring-cp gave an existing directory the mode of a
@@ -27,36 +51,22 @@ fn an_existing_directory_keeps_its_mode_without_p() {
                 fx.chmod(d, dst_mode);
             }
         };
-        let mut failures = Failures::default();
-        for engine in engines() {
-            for args in [
-                &["-r", "-T", "src", "dst"][..],
-                &["-r", "src/.", "dst"],
-                &["-r", "src", "into"],
-            ] {
-                failures.check(|| {
-                    let name = format!("src {src_mode:o} onto {dst_mode:o}: {args:?}");
-                    let (env, ours, _) = case(&name, engine, build, args);
-                    assert_eq!(ours.code, Some(0), "{name} on {engine}: {ours}");
-                    let target = if args[2] == "into" { "into/src" } else { "dst" };
-                    for d in [target.to_string(), format!("{target}/sub")] {
-                        let mode = env.ours.lstat(&d).permissions().mode() & 0o7777;
-                        let want = if d.ends_with("sub") && target == "into/src" {
-                            // into/src/sub is made by the copy: the source's
-                            // mode, and the set-group-ID bit of its parent.
-                            (src_mode & !0o022) | (dst_mode & 0o2000)
-                        } else {
-                            dst_mode
-                        };
-                        assert_eq!(
-                            mode, want,
-                            "{name} on {engine}: {d} is {mode:o}, want {want:o}"
-                        );
-                    }
-                });
-            }
-        }
-        failures.finish();
+        // into/src/sub is made by the copy: the source's mode, and the
+        // set-group-ID bit of its parent.
+        let made = (src_mode & !0o022) | (dst_mode & 0o2000);
+        let kept: Modes = &[("dst", dst_mode), ("dst/sub", dst_mode)];
+        modes_after(
+            &format!("src {src_mode:o} onto {dst_mode:o}"),
+            build,
+            &[
+                (&["-r", "-T", "src", "dst"], kept),
+                (&["-r", "src/.", "dst"], kept),
+                (
+                    &["-r", "src", "into"],
+                    &[("into/src", dst_mode), ("into/src/sub", made)],
+                ),
+            ],
+        );
     }
 }
 
@@ -124,21 +134,15 @@ fn an_existing_directory_keeps_its_special_bits_under_p() {
             fx.chmod("src/sub", src_mode).chmod("src", src_mode);
             fx.chmod("dst/sub", dst_mode).chmod("dst", dst_mode);
         };
-        let mut failures = Failures::default();
-        for engine in engines() {
-            for args in [&["-a", "-T", "src", "dst"][..], &["-rp", "src/.", "dst"]] {
-                failures.check(|| {
-                    let name = format!("src {src_mode:o} onto {dst_mode:o}: {args:?}");
-                    let (env, ours, _) = case(&name, engine, build, args);
-                    assert_eq!(ours.code, Some(0), "{name} on {engine}: {ours}");
-                    for d in ["dst", "dst/sub"] {
-                        let mode = env.ours.lstat(d).permissions().mode() & 0o7777;
-                        assert_eq!(mode, want, "{name} on {engine}: {d} is {mode:o}");
-                    }
-                });
-            }
-        }
-        failures.finish();
+        let want: Modes = &[("dst", want), ("dst/sub", want)];
+        modes_after(
+            &format!("src {src_mode:o} onto {dst_mode:o}"),
+            build,
+            &[
+                (&["-a", "-T", "src", "dst"], want),
+                (&["-rp", "src/.", "dst"], want),
+            ],
+        );
     }
 }
 
@@ -232,20 +236,15 @@ fn a_new_directory_keeps_an_inherited_set_group_id_bit_under_p() {
             .dir("src/s", 0o1755);
         fx.dir("dst", 0o2755);
     };
-    let mut failures = Failures::default();
-    for engine in engines() {
-        for args in [&["-a", "src/.", "dst"][..], &["-rp", "-T", "src", "dst"]] {
-            failures.check(|| {
-                let (env, ours, _) = case(&format!("{args:?}"), engine, build, args);
-                assert_eq!(ours.code, Some(0), "{ours}");
-                for (d, want) in [("dst/e", 0o2644), ("dst/s", 0o1755)] {
-                    let mode = env.ours.lstat(d).permissions().mode() & 0o7777;
-                    assert_eq!(mode, want, "{args:?} on {engine}: {d} is {mode:o}");
-                }
-            });
-        }
-    }
-    failures.finish();
+    let want: Modes = &[("dst/e", 0o2644), ("dst/s", 0o1755)];
+    modes_after(
+        "a set-group-ID destination",
+        build,
+        &[
+            (&["-a", "src/.", "dst"], want),
+            (&["-rp", "-T", "src", "dst"], want),
+        ],
+    );
 }
 
 /// Keeping owners but not modes (`-a --no-preserve=mode`, `-r
