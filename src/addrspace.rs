@@ -97,6 +97,25 @@ pub(crate) fn room_for_ring() -> bool {
     vm_size().is_none_or(|used| limit.saturating_sub(used) >= LIMITED_POOL as u64 + RING_HEADROOM)
 }
 
+/// Address space a new thread must leave free under a limit, past its
+/// stack: Rust's runtime maps the thread's signal stack from inside the new
+/// thread and aborts the process when that mapping is refused (seen as a
+/// SIGABRT at a limit where the thread's stack had just fitted).
+const THREAD_HEADROOM: u64 = 1 << 20;
+
+/// Is there room for one more thread under the limit (always, without
+/// one)? A thread that cannot start is its caller's to handle
+/// (`threads.rs`), as under a pids limit.
+pub(crate) fn room_for_thread() -> bool {
+    if !LIMITED.load(Relaxed) {
+        return true;
+    }
+    let Some(limit) = rustix::process::getrlimit(rustix::process::Resource::As).current else {
+        return true;
+    };
+    vm_size().is_none_or(|used| limit.saturating_sub(used) >= THREAD_STACK as u64 + THREAD_HEADROOM)
+}
+
 /// The process's address space now (`VmSize`), in bytes.
 fn vm_size() -> Option<u64> {
     use rustix::fs::{Mode, OFlags};

@@ -3,7 +3,9 @@
 //! under a container's or a service's pids limit) is an error its caller
 //! handles, not a panic: the walk goes on with fewer walkers, an engine that
 //! is short of a worker stops the copy with a message (exit status 1), and
-//! the progress bar is left out.
+//! the progress bar is left out. Under an address-space limit a thread
+//! without room for its stack and signal stack is refused the same way
+//! (`ENOMEM`), before the runtime would abort inside it.
 
 use std::thread::{Scope, ScopedJoinHandle};
 
@@ -17,6 +19,11 @@ where
     F: FnOnce() -> T + Send + 'scope,
     T: Send + 'scope,
 {
+    if !crate::addrspace::room_for_thread() {
+        // Refused here rather than by the runtime inside the new thread,
+        // which aborts (see `addrspace::room_for_thread`).
+        return Err(std::io::Error::from_raw_os_error(libc::ENOMEM));
+    }
     crate::addrspace::thread(name).spawn_scoped(scope, f)
 }
 
