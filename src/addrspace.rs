@@ -87,14 +87,19 @@ const RING_HEADROOM: u64 = 16 << 20;
 /// Is there room for one more ring under the limit (always, without one)?
 /// A worker without a ring copies with system calls.
 pub(crate) fn room_for_ring() -> bool {
+    room_for(LIMITED_POOL as u64 + RING_HEADROOM)
+}
+
+/// Are `bytes` of address space free under the limit (always, without
+/// one)? Unknown (no /proc): yes, as before these checks.
+fn room_for(bytes: u64) -> bool {
     if !LIMITED.load(Relaxed) {
         return true;
     }
     let Some(limit) = rustix::process::getrlimit(rustix::process::Resource::As).current else {
         return true;
     };
-    // Unknown (no /proc): as before this check, the ring is tried.
-    vm_size().is_none_or(|used| limit.saturating_sub(used) >= LIMITED_POOL as u64 + RING_HEADROOM)
+    vm_size().is_none_or(|used| limit.saturating_sub(used) >= bytes)
 }
 
 /// Address space a new thread must leave free under a limit, past its
@@ -107,13 +112,7 @@ const THREAD_HEADROOM: u64 = 1 << 20;
 /// one)? A thread that cannot start is its caller's to handle
 /// (`threads.rs`), as under a pids limit.
 pub(crate) fn room_for_thread() -> bool {
-    if !LIMITED.load(Relaxed) {
-        return true;
-    }
-    let Some(limit) = rustix::process::getrlimit(rustix::process::Resource::As).current else {
-        return true;
-    };
-    vm_size().is_none_or(|used| limit.saturating_sub(used) >= THREAD_STACK as u64 + THREAD_HEADROOM)
+    room_for(THREAD_STACK as u64 + THREAD_HEADROOM)
 }
 
 /// The process's address space now (`VmSize`), in bytes.
