@@ -133,12 +133,7 @@ impl FileCopier {
                 quote(&item.dst_path())
             )));
         }
-        if !symlink && self.archive.preserve.links && lst.st_nlink > 1 && !self.attributes_only {
-            // --preserve=links (-a, -d): a file with other names is replaced,
-            // not rewritten, so that its other names keep what they hold, as
-            // cp unlinks it first (rewriting it in place changed files the
-            // source does not have). Not under --attributes-only, whose
-            // copy keeps the file's bytes (cp sets its attributes in place).
+        if !symlink && self.removes_linked_destination(&lst) {
             return Ok(DstOpen::Replace);
         }
         Ok(if symlink {
@@ -152,6 +147,16 @@ impl FileCopier {
     /// place of what exists at its destination? cp replaces a non-directory
     /// (and says `removed 'X'` under -v), refuses a directory, and -n (or -u,
     /// when the destination is not older) skips: false.
+    /// Is `st`, an existing destination, removed first rather than written?
+    /// Under --preserve=links (-a, -d) a file with other names is replaced,
+    /// not rewritten, so that its other names keep what they hold, as cp
+    /// unlinks it first (rewriting it in place changed files the source does
+    /// not have). Not under --attributes-only, whose copy keeps the file's
+    /// bytes (cp sets its attributes in place). For copies and for -l/-s.
+    pub(super) fn removes_linked_destination(&self, st: &rustix::fs::Stat) -> bool {
+        self.archive.preserve.links && !self.attributes_only && st.st_nlink > 1
+    }
+
     pub(super) fn may_replace(&self, item: &Item, dst: BorrowedFd<'_>) -> Result<bool, Failure> {
         let overwrite = self.overwrite;
         let st = match rustix::fs::statat(dst, item.dst_name(), AtFlags::SYMLINK_NOFOLLOW) {
@@ -272,36 +277,31 @@ impl FileCopier {
             }
             _ => Err(item.error(Op::Create, true, errno(libc::EINVAL))),
         };
+        // --attributes-only replaces an entry only by a symlink under -f,
+        // under -b (the entry kept as a backup) or --remove-destination, as
+        // cp; -n and -u still skip, and a directory is refused.
+        let attributes_only = self.attributes_only && !self.remove_destination;
         match make(name) {
             Ok(()) => {}
-            // --attributes-only replaces an entry only by a symlink under -f,
-            // under -b (the entry kept as a backup) or --remove-destination,
-            // as cp; -n and -u still skip, and a directory is refused.
             Err(e)
-                if self.attributes_only
-                    && !self.remove_destination
-                    && e.source.raw_os_error() == Some(libc::EEXIST) =>
+                if e.source.raw_os_error() != Some(libc::EEXIST) || (fresh && !attributes_only) =>
             {
+                return Err(e.into());
+            }
+            Err(e) => {
                 if !self.may_replace(item, dst)? {
                     return Ok(false);
                 }
-                let symlink = matches!(item.kind, Kind::Symlink { .. });
-                let forced = self.overwrite == Overwrite::Force && symlink;
-                if !forced && self.backup.is_none() {
+                let forced =
+                    self.overwrite == Overwrite::Force && matches!(item.kind, Kind::Symlink { .. });
+                if attributes_only && !forced && self.backup.is_none() {
                     return Err(e.into());
                 }
-                // cp's -f retry of a symlink it could not make, or the entry
-                // moved to its backup name: no `removed` line.
-                self.replace(item, dst, make, false)?;
+                // Under --attributes-only, cp's -f retry of a symlink it could
+                // not make or the entry moved to its backup name: no `removed`
+                // line.
+                self.replace(item, dst, make, !attributes_only)?;
             }
-            Err(e) if self.attributes_only && !self.remove_destination => return Err(e.into()),
-            Err(e) if !fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {
-                if !self.may_replace(item, dst)? {
-                    return Ok(false);
-                }
-                self.replace(item, dst, make, true)?;
-            }
-            Err(e) => return Err(e.into()),
         }
         if let Kind::Symlink { .. } = item.kind {
             self.made_symlinks.made(dst, name);

@@ -98,13 +98,10 @@ fn replace_existing(
         return Ok(Done::Skipped);
     }
     // cp also removes the destination first when the source is a symlink
-    // copied as one, or when links are preserved and the destination has
-    // several names (not under --attributes-only, as for a copy).
+    // copied as one, or where a copy would (`removes_linked_destination`).
     let removed_first = matches!(item.kind, Kind::Symlink { .. })
-        || (fc.archive.preserve.links
-            && !fc.attributes_only
-            && rustix::fs::statat(dst, item.dst_name(), AtFlags::SYMLINK_NOFOLLOW)
-                .is_ok_and(|st| st.st_nlink > 1));
+        || rustix::fs::statat(dst, item.dst_name(), AtFlags::SYMLINK_NOFOLLOW)
+            .is_ok_and(|st| fc.removes_linked_destination(&st));
     let replace = fc.backup.is_some()
         || fc.remove_destination
         || fc.overwrite == Overwrite::Force
