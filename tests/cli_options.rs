@@ -234,6 +234,11 @@ fn backups() {
             &["-fb", "a", "a"],
             &["-b", "a", "a"],
             &["-v", "--backup=simple", "-S", ".old", "a", "e/a"],
+            // The last CONTROL decides; a bare -b after it changes nothing.
+            &["-v", "--backup=numbered", "-b", "a", "e/a"],
+            &["-v", "-b", "--backup=numbered", "a", "e/a"],
+            &["-v", "--backup=numbered", "--backup=simple", "a", "e/a"],
+            &["-v", "--backup=simple", "--backup", "a", "e/b"],
         ],
     );
     let opts = RunOpts {

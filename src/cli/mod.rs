@@ -145,10 +145,13 @@ pub struct Args {
         value_name = "CONTROL",
         num_args = 0..=1,
         require_equals = true,
+        action = clap::ArgAction::Append,
         conflicts_with = "inplace",
         help_heading = "Backup"
     )]
-    pub backup: Option<Option<String>>,
+    // Every CONTROL given, in order: as with cp, the last one decides, and a
+    // bare `-b` or `--backup` after it changes nothing.
+    pub backup: Option<Vec<String>>,
 
     /// The suffix of simple backups (default: $SIMPLE_BACKUP_SUFFIX, else ~;
     /// with --sync: ~, or none with --backup-dir); implies --backup.

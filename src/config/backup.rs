@@ -35,7 +35,7 @@ pub(super) fn backup(
             "options --backup and --no-clobber are mutually exclusive".into(),
         ));
     }
-    let (word, context) = match args.backup.clone().flatten() {
+    let (word, context) = match given_control(args) {
         Some(w) => (Some(w), "backup type"),
         None => (version_control, "$VERSION_CONTROL"),
     };
@@ -57,10 +57,15 @@ pub(super) fn backup(
     }))
 }
 
+/// The CONTROL given last (`--backup=numbered -b` is numbered, as with cp).
+fn given_control(args: &Args) -> Option<String> {
+    args.backup.as_ref()?.last().cloned()
+}
+
 /// Sync mode's backups are rsync's: simple unless a CONTROL is given (the
 /// environment is not read), suffix `~`, or none with `--backup-dir`.
 fn sync_backup(args: &Args) -> Result<Option<Backup>, UsageError> {
-    let kind = match args.backup.clone().flatten().filter(|w| !w.is_empty()) {
+    let kind = match given_control(args).filter(|w| !w.is_empty()) {
         None => Some(BackupKind::Simple),
         Some(w) => backup_control(&w, "backup type")?,
     };
