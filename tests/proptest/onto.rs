@@ -244,6 +244,13 @@ fn non_dirs(plan: &Plan) -> HashSet<&[u8]> {
         .collect()
 }
 
+/// The directory a name is in (empty: the top).
+fn parent(name: &[u8]) -> &[u8] {
+    name.iter()
+        .rposition(|&b| b == b'/')
+        .map_or(&[][..], |i| &name[..i])
+}
+
 /// The names of each multiply-linked file a plan makes, by its first name.
 fn link_groups(plan: &Plan) -> std::collections::HashMap<&[u8], Vec<&[u8]>> {
     let mut first: std::collections::HashMap<&[u8], &[u8]> = Default::default();
@@ -270,7 +277,10 @@ fn link_groups(plan: &Plan) -> std::collections::HashMap<&[u8], Vec<&[u8]>> {
 ///   which name keeps it) depends on which is copied first;
 /// * under --preserve=links, a name of a multiply-linked source lands on an
 ///   existing file: copied first, that file is rewritten in place (keeping
-///   its inode and xattrs the source lacks); linked later, it is replaced.
+///   its inode and xattrs the source lacks); linked later, it is replaced;
+/// * under --preserve=links without owners (`-rd`), a multiply-linked source
+///   with names in two directories: the file is made in the directory of the
+///   name copied first, whose set-group-ID bit may give it that group.
 fn order_decides(case: &Case, source: &Plan, destination: &Plan) -> bool {
     let sourced = non_dirs(source);
     let taken = non_dirs(destination);
@@ -286,6 +296,15 @@ fn order_decides(case: &Case, source: &Plan, destination: &Plan) -> bool {
             && link_groups(source)
                 .values()
                 .any(|names| hit(names, &taken) >= 1))
+        || (case.args.contains(&"-rd")
+            && link_groups(source).values().any(|names| {
+                names
+                    .iter()
+                    .map(|n| parent(n))
+                    .collect::<HashSet<_>>()
+                    .len()
+                    > 1
+            }))
 }
 
 /// Run one case on `engine`: whether it was compared, or the differences
@@ -337,7 +356,7 @@ fn random_trees_onto_random_trees_with_random_options_like_cp() {
         .map_or(DEFAULT_ONTO_CASES, |n| n as u32);
     // The destination rules are the shared copier's; the ring variants of
     // `engines_and_ring_reads` run in the other comparisons.
-    let engines = engines();
+    let engines = engines_and_ring_reads();
     let (seed, _) = seed_and_place(None);
     notice(&format!(
         "proptest (onto): {cases} random trees copied onto random trees with random options, \
