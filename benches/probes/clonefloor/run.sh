@@ -5,16 +5,19 @@
 # interleaved, RUNS rounds. `floor-jN` is clonefloor.c given the tree's list made beforehand
 # (untimed) with N threads taking 64 entries at a time, `floor-jN:0` taking one directory's
 # entries at a time (JOBS="2:0"); `-private`: the same with a descriptor table per thread.
+# ORDERS="grouped hash name": also `floor-j1-ORDER`, one thread given the list reordered by
+# order.py (one directory's entries together: in readdir order, by btrfs's name hash, by name).
 # Prints each command's median wall time and the median of its per-round ratios to `cp -r`.
 #
 #     benches/probes/clonefloor/run.sh [UCP_BINARY]     # TREE=/usr/share RUNS=7 JOBS="1 2 3"
+#     JOBS=1 ORDERS="grouped hash name" benches/probes/clonefloor/run.sh
 #
 # Needs root (loop devices, mounts), gcc, mkfs.btrfs.
 set -euo pipefail
 [[ $EUID -eq 0 ]] || { echo "$0: must run as root (loop devices, mounts)" >&2; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
 UCP=$(realpath "${1:-$here/../../../target/release/uring-cp}")
-TREE=${TREE:-/usr/share} RUNS=${RUNS:-7} JOBS=${JOBS:-1 2 3} FS=${FS:-btrfs}
+TREE=${TREE:-/usr/share} RUNS=${RUNS:-7} JOBS=${JOBS:-1 2 3} FS=${FS:-btrfs} ORDERS=${ORDERS:-}
 export PATH="$PATH:$HOME/.cargo/bin"
 command -v mkfs.btrfs >/dev/null || apt-get install -y -qq btrfs-progs >/dev/null
 command -v mkfs.xfs >/dev/null || apt-get install -y -qq xfsprogs >/dev/null
@@ -38,6 +41,10 @@ for j in $JOBS; do
     [[ $j == *:* ]] && chunk=${j#*:}
     cmds+=("floor-j$j|$work/clonefloor $work/list SRC DST $threads $chunk"
            "floor-j$j-private|env PRIVATE=1 $work/clonefloor $work/list SRC DST $threads $chunk")
+done
+for order in $ORDERS; do
+    python3 "$here/order.py" "$order" "$work/list" > "$work/list-$order"
+    cmds+=("floor-j1-$order|$work/clonefloor $work/list-$order SRC DST 1")
 done
 declare -A wall
 for ((r = 0; r < RUNS; r++)); do
