@@ -11,6 +11,7 @@
 #     benches/cow.sh [UCP_BINARY]                       # /usr/share, btrfs xfs ext4, 5 runs
 #     RUNS=7 TREE=/usr/include FILESYSTEMS="btrfs" benches/cow.sh target/release/uring-cp
 #     UCP_JOBS="1 2 8" benches/cow.sh                   # also uring-cp -j 1, -j 2, -j 8
+#     ONLY="cp uring-cp uring-cp-j1 cpz" UCP_JOBS=1 benches/cow.sh   # only these tools
 #     CPZ_SHARED=1 benches/cow.sh                       # also cpz with its threads sharing one
 #                                                       # descriptor table, as uring-cp's do,
 #                                                       # and cpz under the same seccomp filter
@@ -56,6 +57,12 @@ if [[ ${CPZ_SHARED:-0} == 1 ]] && command -v cpz >/dev/null; then
 fi
 command -v xcp >/dev/null && tools+=("xcp|xcp -r SRC DST")
 command -v fcp >/dev/null && tools+=("fcp|fcp SRC DST")
+# ONLY="cp uring-cp cpz": just those labels (cp and cpz are the ratios' bases).
+if [[ -n ${ONLY:-} ]]; then
+    kept=()
+    for entry in "${tools[@]}"; do [[ " $ONLY " == *" ${entry%%|*} "* ]] && kept+=("$entry"); done
+    tools=("${kept[@]}")
+fi
 
 median() { python3 -c 'import sys, statistics; print(statistics.median(float(x) for x in sys.stdin))'; }
 # The median over rounds of one tool's time over another's in the same round: this host's
@@ -86,7 +93,11 @@ for fs in $FILESYSTEMS; do
     warm() { find "$work/mnt/src" -type f -print0 | xargs -0 cat >/dev/null 2>&1 || true; }
     declare -A times=() cpu=() space=()
     for ((i = 0; i < RUNS; i++)); do
-        for entry in "${tools[@]}"; do
+        # Each round starts one tool further on: a tool that always ran right after
+        # another's copy was removed (btrfs cleans up after `rm -rf` in the background)
+        # would be slowed every round.
+        for ((k = 0; k < ${#tools[@]}; k++)); do
+            entry=${tools[(i + k) % ${#tools[@]}]}
             label=${entry%%|*}
             cmd=${entry#*|}
             dst="$work/mnt/dst-$label"
