@@ -423,3 +423,84 @@ fn a_source_that_shrinks_once_is_copied_whole() {
         }
     }
 }
+
+/// Clears the immutable flag it set when dropped (even when a test panics),
+/// so that the temporary directory can be removed.
+struct Immutable(Vec<std::path::PathBuf>);
+
+impl Immutable {
+    /// `chattr +i` on each path; the reason when the filesystem or the
+    /// process cannot (not root, no chattr, a filesystem without the flag).
+    fn set(paths: Vec<std::path::PathBuf>) -> Result<Immutable, String> {
+        let mut guard = Immutable(Vec::new());
+        for p in paths {
+            let out = Command::new("chattr").arg("+i").arg(&p).output();
+            match out {
+                Ok(o) if o.status.success() => guard.0.push(p),
+                Ok(o) => return Err(String::from_utf8_lossy(&o.stderr).trim().to_string()),
+                Err(e) => return Err(format!("chattr: {e}")),
+            }
+        }
+        Ok(guard)
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = Command::new("chattr").arg("-i").arg(p).status();
+        }
+    }
+}
+
+/// A directory whose copy cannot be made (its parent in the destination is
+/// immutable: even root's mkdir fails, inside the ring too) is reported
+/// once, and nothing inside it is tried, as with cp: on every engine,
+/// including the all-in-ring engine with one ring, which makes directories
+/// in its ring while the walker lists them.
+#[test]
+fn a_directory_that_cannot_be_made_is_reported_once_like_cp() {
+    if !common::is_root() {
+        skip("the immutable flag needs root");
+        return;
+    }
+    let build = |fx: &common::Fx| {
+        fx.file("src/a/d/f", 0o644, b"f\n");
+        fx.file("src/a/d/e/g", 0o644, b"g\n");
+        fx.file("src/a/h", 0o644, b"h\n");
+        fx.symlink("src/a/ld", "d");
+        fx.file("src/b/x", 0o644, b"x\n");
+        fx.dir("dst/a", 0o755);
+    };
+    let mut failures = common::Failures::default();
+    for engine in common::engines_and_ring_reads() {
+        for args in [["-r"], ["-rL"], ["-rl"], ["-a"]] {
+            failures.check(|| {
+                let env = common::TestEnv::new();
+                env.build(build);
+                let frozen = match Immutable::set(vec![env.ours.p("dst/a"), env.gnu.p("dst/a")]) {
+                    Ok(f) => f,
+                    Err(why) => {
+                        skip(&format!("cannot make a directory immutable here: {why}"));
+                        return;
+                    }
+                };
+                let argv = [args[0], "src/.", "dst"];
+                let (ours, gnu) = env.run_both(engine, &argv, &common::RunOpts::default());
+                drop(frozen);
+                let ctx = format!("[{argv:?}, engine={engine}]");
+                assert_eq!(ours.code, Some(1), "{ctx}: {ours}");
+                // d, and ld where the symlink is followed (-L, and -l as cp).
+                let dirs = if matches!(args[0], "-rL" | "-rl") {
+                    2
+                } else {
+                    1
+                };
+                let made = ours.stderr_str().matches("cannot create directory").count();
+                assert_eq!(made, dirs, "{ctx}: once each: {ours}");
+                common::compare_all(&ctx, &env, &ours, &gnu);
+            });
+        }
+    }
+    failures.finish();
+}
