@@ -48,7 +48,9 @@ for order in $ORDERS; do
 done
 declare -A wall
 for ((r = 0; r < RUNS; r++)); do
-    for spec in "${cmds[@]}"; do
+    # Each round starts one command further on (no command always follows the same one).
+    for ((k = 0; k < ${#cmds[@]}; k++)); do
+        spec=${cmds[(r + k) % ${#cmds[@]}]}
         name=${spec%%|*} cmd=${spec#*|}
         cmd=${cmd//SRC/$work/mnt/src}
         cmd=${cmd//DST/$work/mnt/dst}
