@@ -319,7 +319,7 @@ impl Worker {
                 fresh: true,
             })
         } else if mkdir == 0 || mkdir == -libc::EEXIST {
-            dest::open_made_dir(&item, parent, mkdir == 0)
+            dirs::open_made_dir(&item, parent, mkdir == 0)
         } else {
             Err(item.error(Op::Mkdir, true, errno(-mkdir)).into())
         };

@@ -52,7 +52,8 @@ mod complete;
 mod submit;
 
 use super::copier::FileCopier;
-use super::copier::dest::{self, DstOpen};
+use super::copier::dest::DstOpen;
+use super::copier::dirs;
 use super::outcome::{Done, report};
 use super::ring::Ring;
 use super::ring::bufpool::Buf;

@@ -6,14 +6,14 @@
 //! temporary name when it replaces something, so a failure keeps the old
 //! entry); how a complete copy is committed (renamed into place, -b's backup
 //! made just before) and a failed one discarded (only what the run created is
-//! removed); symlinks and special files made in place of what is there; and
-//! directory creation for the engines that make directories themselves.
+//! removed); symlinks and special files made in place of what is there.
+//! (Directories: [`super::dirs`].)
 
 use super::FileCopier;
 use crate::config::Overwrite;
 use crate::error::{CopyError, Failure, Op, errno, quote};
 use crate::tree::SrcStat;
-use crate::tree::{DstState, Item, Kind};
+use crate::tree::{Item, Kind};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 use std::ffi::CStr;
@@ -512,66 +512,6 @@ pub fn open_dst(
                 .map_err(|e| item.error(Op::Create, true, e.into()))
         }
         Err(e) => Err(item.error(Op::Create, true, e.into())),
-    }
-}
-
-/// After `mkdirat` answered: open the new or existing directory. `made` is
-/// whether mkdir created it. Fails like cp when a non-directory is in the way.
-pub fn open_made_dir(item: &Item, parent: BorrowedFd<'_>, made: bool) -> Result<DstState, Failure> {
-    match open_dir(item, parent) {
-        Ok(fd) => Ok(DstState::Ready { fd, fresh: made }),
-        Err(e) => Err(dir_failure(item, e)),
-    }
-}
-
-/// Sync mode: open the directory its parent's listing found at the
-/// destination (no `mkdir` that can only fail); make it if it has gone since.
-pub fn open_listed_dir(
-    item: &Item,
-    parent: BorrowedFd<'_>,
-    mode: u32,
-) -> Result<DstState, Failure> {
-    match open_dir(item, parent) {
-        Ok(fd) => Ok(DstState::Ready { fd, fresh: false }),
-        Err(Errno::NOENT) => make_dir(item, parent, mode),
-        Err(e) => Err(dir_failure(item, e)),
-    }
-}
-
-/// Open the destination directory of `item` in `parent`, not through a symlink.
-fn open_dir(item: &Item, parent: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
-    rustix::fs::openat(
-        parent,
-        item.dst_name(),
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-}
-
-/// Opening a destination directory failed with `e`: a non-directory in the
-/// way is cp's refusal.
-fn dir_failure(item: &Item, e: Errno) -> Failure {
-    match e {
-        Errno::NOTDIR | Errno::LOOP => not_a_dir(item),
-        e => item.error(Op::Mkdir, true, e.into()).into(),
-    }
-}
-
-/// cp's refusal to put a directory where a non-directory is.
-pub fn not_a_dir(item: &Item) -> Failure {
-    Failure::Msg(format!(
-        "cannot overwrite non-directory {} with directory {}",
-        quote(&item.dst_path()),
-        quote(&item.src_path())
-    ))
-}
-
-/// Create a directory synchronously (portable engine), or reuse an existing one.
-pub fn make_dir(item: &Item, parent: BorrowedFd<'_>, mode: u32) -> Result<DstState, Failure> {
-    match rustix::fs::mkdirat(parent, item.dst_name(), Mode::from_raw_mode(mode)) {
-        Ok(()) => open_made_dir(item, parent, true),
-        Err(Errno::EXIST) => open_made_dir(item, parent, false),
-        Err(e) => Err(item.error(Op::Mkdir, true, e.into()).into()),
     }
 }
 

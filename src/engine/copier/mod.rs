@@ -12,6 +12,7 @@
 //! not cover.
 
 pub mod dest;
+pub mod dirs;
 mod file;
 pub mod hardlinks;
 pub mod large;
@@ -28,7 +29,8 @@ use crate::meta::{self, Archive};
 use crate::progress::Progress;
 use crate::tree::SrcStat;
 use crate::tree::{DirMade, DstState, Item, Kind};
-use dest::{MadeSymlinks, Opened, make_dir};
+use dest::{MadeSymlinks, Opened};
+use dirs::make_dir;
 use hardlinks::LinkClaim;
 use large::LargeFiles;
 use rustix::fs::{FileType, Mode, OFlags};
@@ -334,8 +336,8 @@ pub fn create_dir(item: &Item, progress: &dyn Progress) {
         DstState::Ready { fd, .. } => {
             let opened = match made {
                 // Made when its parent was listed (`walk::ahead`).
-                DirMade::Ahead => dest::open_made_dir(item, fd.as_fd(), true),
-                DirMade::There => dest::open_listed_dir(item, fd.as_fd(), *mode),
+                DirMade::Ahead => dirs::open_made_dir(item, fd.as_fd(), true),
+                DirMade::There => dirs::open_listed_dir(item, fd.as_fd(), *mode),
                 DirMade::No => make_dir(item, fd.as_fd(), *mode),
             };
             match opened {
