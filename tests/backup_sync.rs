@@ -453,3 +453,50 @@ fn backups_keep_what_twins_replace() {
         }
     }
 }
+
+/// `-b` without `--backup-dir` leaves directories' times alone, as rsync
+/// does (its manual: `--omit-dir-times` is forced on then); with a
+/// `--backup-dir` they are the source's. A second run changes nothing.
+#[test]
+fn backups_beside_leave_directory_times_alone_like_rsync() {
+    if !have_rsync("--backup") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(978_307_200);
+    let src = Fx::new(t.join("src"));
+    src.dir("", 0o755).file("d/f", 0o644, "f");
+    for dir in ["src/d", "src"] {
+        let f = std::fs::File::open(t.join(dir)).expect("open");
+        f.set_modified(old).expect("set the directory's time");
+    }
+    let mtime = |p: &str| {
+        std::fs::metadata(t.join(p))
+            .and_then(|m| m.modified())
+            .expect("mtime")
+    };
+    for engine in engines() {
+        for (options, kept) in [(&["-b"][..], false), (&["--backup-dir=../bak"][..], true)] {
+            let ctx = format!("[{engine}] {options:?}");
+            for d in ["want", "dst", "bak"] {
+                let _ = std::fs::remove_dir_all(t.join(d));
+            }
+            let mut args = vec!["-a", "--delete"];
+            args.extend_from_slice(options);
+            args.extend(["src/", "want/"]);
+            let r = rsync(&args, t);
+            assert!(r.status.success(), "{ctx} rsync: {}", show(&r.stderr));
+            let out = ours(engine, t, options, "dst");
+            assert_eq!(out.code, Some(0), "{ctx}: {out}");
+            for d in ["", "/d"] {
+                let (want, dst) = (mtime(&format!("want{d}")), mtime(&format!("dst{d}")));
+                assert_eq!(want == old, kept, "{ctx}: rsync, want{d}");
+                assert_eq!(dst == old, kept, "{ctx}: uring-cp, dst{d}");
+            }
+            let again = ours(engine, t, options, "dst");
+            assert_eq!(again.code, Some(0), "{ctx} again: {again}");
+            assert_eq!(again.stdout_str(), "", "{ctx} again");
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! rsync options of sync mode that need no harness of their own (issue 16),
 //! each against rsync on every engine: `--delete-excluded`, `-x` with a
-//! filesystem mounted inside the source, `--numeric-ids`.
+//! filesystem mounted inside the source, `--numeric-ids`, `-u` and
+//! `--inplace` (with the one difference on purpose there).
 
 mod common;
 
@@ -161,6 +162,237 @@ fn numeric_ids_keep_the_ids_like_rsync() {
                 ids("src"),
                 "[{engine}] {name}: owner (uring-cp, source)"
             );
+        }
+    }
+}
+
+/// `-u` leaves a destination file that is newer than its source entirely
+/// alone, as rsync does: not its data, nor its mode, nor its xattrs
+/// (uring-cp set the source's xattrs on it).
+#[test]
+fn update_leaves_a_newer_file_entirely_like_rsync() {
+    if !have_rsync("-u") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let src = Fx::new(t.join("src"));
+    src.dir("", 0o755).file("f", 0o600, "the source's, older");
+    src.set_xattr("f", "user.x", b"1");
+    let f = t.join("src/f");
+    let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(820_454_400);
+    std::fs::File::options()
+        .write(true)
+        .open(&f)
+        .and_then(|h| h.set_modified(old))
+        .expect("set the source's time");
+    std::fs::File::open(t.join("src"))
+        .and_then(|h| h.set_modified(old))
+        .expect("set the source directory's time");
+    let newer = |d: &Path| {
+        Fx::new(d.to_path_buf())
+            .dir("", 0o755)
+            .file("f", 0o644, "the destination's, newer");
+    };
+    for engine in engines() {
+        let _ = std::fs::remove_dir_all(t.join("want"));
+        let _ = std::fs::remove_dir_all(t.join("dst"));
+        newer(&t.join("want"));
+        newer(&t.join("dst"));
+        rsync(&["-aX", "-u", "src/", "want/"], t);
+        let opts = RunOpts::default();
+        let out = run_uring_cp(
+            engine,
+            &["-a", "--sync", "-u"],
+            &["-T", "src", "dst"],
+            t,
+            &opts,
+        );
+        let ctx = format!("[{engine}] -u");
+        assert_eq!(out.code, Some(0), "{ctx}: {out}");
+        let view = |d: &str| {
+            let mut v = meta_snapshot(&t.join(d), &MetaOpts { times: true });
+            for m in &mut v {
+                if let Some(times) = &mut m.times {
+                    times[0] = (0, 0); // (rsync does not keep atimes)
+                }
+            }
+            v
+        };
+        assert_eq!(view("dst"), view("want"), "{ctx}: uring-cp, then rsync");
+    }
+}
+
+/// `--inplace`: a file rewritten in place gets exactly its source's xattrs,
+/// as with rsync -X (uring-cp added the source's and kept the old ones).
+#[test]
+fn inplace_rewrites_keep_exactly_the_source_xattrs_like_rsync() {
+    if !have_rsync("--inplace") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    Fx::new(t.join("src"))
+        .dir("", 0o755)
+        .file("f", 0o644, "the source's new content")
+        .set_xattr("f", "user.new", b"n");
+    let old = |d: &Path| {
+        Fx::new(d.to_path_buf())
+            .dir("", 0o755)
+            .file("f", 0o644, "old")
+            .set_xattr("f", "user.old", b"o");
+    };
+    for engine in engines() {
+        let ctx = format!("[{engine}] --inplace");
+        let _ = std::fs::remove_dir_all(t.join("want"));
+        let _ = std::fs::remove_dir_all(t.join("dst"));
+        old(&t.join("want"));
+        old(&t.join("dst"));
+        rsync(&["-aX", "--inplace", "src/", "want/"], t);
+        let opts = RunOpts::default();
+        let out = run_uring_cp(
+            engine,
+            &["-a", "--sync", "--inplace"],
+            &["-T", "src", "dst"],
+            t,
+            &opts,
+        );
+        assert_eq!(out.code, Some(0), "{ctx}: {out}");
+        let view = |d: &str| meta_snapshot(&t.join(d), &MetaOpts { times: false });
+        assert_eq!(view("dst"), view("want"), "{ctx}: uring-cp, then rsync");
+        let got = view("dst");
+        let f = got.iter().find(|m| m.path == b"f").expect("dst/f");
+        assert_eq!(
+            f.xattrs,
+            vec![(b"user.new".to_vec(), b"n".to_vec())],
+            "{ctx}"
+        );
+    }
+}
+
+/// A difference on purpose (README, Sync mode): `--inplace` onto a file with
+/// other names the source has split from it. rsync writes through the
+/// shared inode, so the other names take the new data though the source's
+/// did not change (its manual: "hard links are not broken"); uring-cp
+/// replaces the file, and the other names keep what the source says.
+#[test]
+fn inplace_does_not_write_through_other_names_unlike_rsync() {
+    if !have_rsync("--inplace") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    for engine in engines() {
+        let ctx = format!("[{engine}] --inplace");
+        for d in ["src", "want", "dst"] {
+            let _ = std::fs::remove_dir_all(t.join(d));
+        }
+        let src = Fx::new(t.join("src"));
+        src.dir("", 0o755).file("a", 0o644, "old");
+        std::fs::hard_link(t.join("src/a"), t.join("src/b")).expect("link");
+        rsync(&["-aH", "src/", "want/"], t);
+        let opts = RunOpts::default();
+        let sync = |extra: &[&str]| {
+            let mut flags = vec!["-a", "--sync"];
+            flags.extend_from_slice(extra);
+            run_uring_cp(engine, &flags, &["-T", "src", "dst"], t, &opts)
+        };
+        assert_eq!(sync(&[]).code, Some(0), "{ctx}: first sync");
+        // a is rewritten as a file of its own (another time); b is unchanged.
+        std::fs::remove_file(t.join("src/a")).expect("unlink");
+        src.file("a", 0o644, "new, and longer");
+        rsync(&["-aH", "--inplace", "src/", "want/"], t);
+        let out = sync(&["--inplace"]);
+        assert_eq!(out.code, Some(0), "{ctx}: {out}");
+        let read = |p: &str| std::fs::read(t.join(p)).expect("read");
+        assert_eq!(
+            read("want/b"),
+            b"new, and longer",
+            "{ctx}: rsync wrote through b"
+        );
+        assert_eq!(read("dst/a"), b"new, and longer", "{ctx}");
+        assert_eq!(read("dst/b"), b"old", "{ctx}: b is the source's");
+    }
+}
+
+/// `--ignore-existing` leaves existing files alone but still gives existing
+/// directories their source's attributes, as rsync (uring-cp left them).
+#[test]
+fn ignore_existing_still_syncs_directories_like_rsync() {
+    if !have_rsync("--ignore-existing") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    Fx::new(t.join("src"))
+        .dir("", 0o755)
+        .dir("sub", 0o750)
+        .file("sub/f", 0o644, "the source's")
+        .file("sub/new", 0o644, "new");
+    let before = |d: &Path| {
+        Fx::new(d.to_path_buf())
+            .dir("", 0o755)
+            .dir("sub", 0o700)
+            .file("sub/f", 0o600, "the destination's");
+    };
+    for engine in engines() {
+        compare(
+            &format!("[{engine}] --ignore-existing"),
+            engine,
+            t,
+            &["--ignore-existing"],
+            &before,
+        );
+        let mode = std::fs::metadata(t.join("dst/sub"))
+            .expect("dst/sub")
+            .mode()
+            & 0o7777;
+        assert_eq!(mode, 0o750, "[{engine}] --ignore-existing: dst/sub");
+        assert_eq!(
+            std::fs::read(t.join("dst/sub/f")).expect("f"),
+            b"the destination's"
+        );
+    }
+}
+
+/// `--size-only` keeps a same-size file's data and still gives it its
+/// source's time, as rsync (uring-cp left the old time).
+#[test]
+fn size_only_sets_the_time_of_a_kept_file_like_rsync() {
+    if !have_rsync("--size-only") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    Fx::new(t.join("src"))
+        .dir("", 0o755)
+        .file("f", 0o644, "xyz");
+    let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(978_307_200);
+    std::fs::File::options()
+        .write(true)
+        .open(t.join("src/f"))
+        .and_then(|h| h.set_modified(old))
+        .expect("set the source's time");
+    let before = |d: &Path| {
+        Fx::new(d.to_path_buf())
+            .dir("", 0o755)
+            .file("f", 0o644, "abc");
+    };
+    for engine in engines() {
+        compare(
+            &format!("[{engine}] --size-only"),
+            engine,
+            t,
+            &["--size-only"],
+            &before,
+        );
+        for d in ["want", "dst"] {
+            let f = t.join(d).join("f");
+            assert_eq!(std::fs::read(&f).expect("read"), b"abc", "[{engine}] {d}");
+            let mtime = std::fs::metadata(&f)
+                .and_then(|m| m.modified())
+                .expect("mtime");
+            assert_eq!(mtime, old, "[{engine}] {d}: the source's time");
         }
     }
 }

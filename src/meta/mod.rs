@@ -118,6 +118,10 @@ pub struct Archive {
     /// entries: with the mode preserved, those are removed where the source
     /// has no ACL (cp replaces every copy's ACL with the source's).
     pub strip_acls: std::sync::atomic::AtomicBool,
+    /// Sync mode: an entry that was there (a file rewritten in place) gets
+    /// exactly its source's xattrs, as with rsync -X; cp adds the source's
+    /// and leaves the others.
+    pub exact_xattrs: bool,
 }
 
 impl std::fmt::Debug for Archive {
@@ -144,6 +148,7 @@ impl Archive {
                 && (cfg.deref == crate::config::Deref::Always || cfg.sources.len() > 1),
             progress,
             strip_acls: Default::default(),
+            exact_xattrs: cfg.sync.enabled,
         }
     }
 
@@ -283,7 +288,21 @@ impl Archive {
         dst_path: &dyn Fn() -> PathBuf,
         created: bool,
     ) -> bool {
-        let p = self.preserve;
+        self.apply_as(self.preserve, st, src, src_path, dst, dst_path, created)
+    }
+
+    /// [`Self::apply`] with `p` in place of the run's [`Preserve`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn apply_as(
+        &self,
+        p: Preserve,
+        st: &SrcStat,
+        src: Src<'_>,
+        src_path: &dyn Fn() -> PathBuf,
+        dst: Dst<'_>,
+        dst_path: &dyn Fn() -> PathBuf,
+        created: bool,
+    ) -> bool {
         let report = |op: Op, e: Errno| {
             self.progress
                 .error(&CopyError::new(op, dst_path(), e.into()))
@@ -332,6 +351,18 @@ impl Archive {
         }
 
         let attrs = self.read_xattrs(src, src_path);
+        if p.xattr
+            && self.exact_xattrs
+            && !created
+            && let Err(e) = xattr::remove_others(&attrs, dst)
+        {
+            let msg = format!(
+                "removing attributes of {}: {}",
+                crate::error::quote(&dst_path()),
+                crate::error::strip_os_suffix(&e.into())
+            );
+            self.xattr_failure(&msg, e);
+        }
         if p.xattr {
             for (name, e) in xattr::write(&attrs, dst, self.privileged, false) {
                 let msg = format!(
@@ -410,6 +441,9 @@ pub struct DirFinish {
     /// changed nothing changes no directory's status (its ctime stays, as
     /// with rsync). Its xattrs are the walker's (`walk::Walker::mirror_dir_xattrs`).
     pub only_if_changed: bool,
+    /// Its times are set (when preserved); not in sync mode with `-b` and no
+    /// `--backup-dir` (`walk::Walker::omits_dir_times`).
+    pub times: bool,
 }
 
 /// The mode `fixup` for a directory whose mode is now `cur`, keeping the
@@ -433,7 +467,7 @@ impl DirFinish {
                 let p = &self.archive.preserve;
                 (!p.mode || mode == st.mode & 0o7777)
                     && (!p.ownership || (cur.st_uid, cur.st_gid) == (st.uid, st.gid))
-                    && (!p.timestamps || mtime == st.mtime)
+                    && (!p.timestamps || !self.times || mtime == st.mtime)
             }
         };
         let fixup_matches = match self.mode {
@@ -475,7 +509,12 @@ impl crate::tree::FinishDir for DirFinish {
         let completed = match &self.attrs {
             Some((st, attrs)) => {
                 let st = self.special_bits_kept(*st, fd);
-                self.archive.apply(
+                let preserve = Preserve {
+                    timestamps: self.archive.preserve.timestamps && self.times,
+                    ..self.archive.preserve
+                };
+                self.archive.apply_as(
+                    preserve,
                     &st,
                     Src::Read(attrs),
                     &dst_path,

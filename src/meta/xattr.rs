@@ -142,6 +142,20 @@ pub fn same(a: &Xattrs, b: &Xattrs) -> bool {
 /// target) exactly `src`: remove what the source does not have, then set
 /// the source's. Returns whether anything had to change.
 pub fn mirror(src: &Xattrs, dst: Dst<'_>) -> Result<bool, Errno> {
+    if !remove_others(src, dst)? {
+        return Ok(false);
+    }
+    for acls in [false, true] {
+        if let Some((_, e)) = write(src, dst, false, acls).first() {
+            return Err(*e);
+        }
+    }
+    Ok(true)
+}
+
+/// Remove the attributes of `dst` (a symlink itself, never its target) that
+/// `src` does not have. Returns whether `dst`'s differ from `src` at all.
+pub fn remove_others(src: &Xattrs, dst: Dst<'_>) -> Result<bool, Errno> {
     let (have, path) = match dst {
         Dst::Fd(fd) => (read_fd(fd)?, None),
         Dst::At { dir, name, .. } => (read_at(dir, name, false)?, Some(proc_path(dir, name))),
@@ -156,11 +170,6 @@ pub fn mirror(src: &Xattrs, dst: Dst<'_>) -> Result<bool, Errno> {
                 (_, Some(p)) => rustix::fs::lremovexattr(p.as_c_str(), k)?,
                 _ => return Err(Errno::BADF),
             }
-        }
-    }
-    for acls in [false, true] {
-        if let Some((_, e)) = write(src, dst, false, acls).first() {
-            return Err(*e);
         }
     }
     Ok(true)

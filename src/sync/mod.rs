@@ -121,12 +121,18 @@ pub fn mtimes_differ(src: &Stat, dst: &Stat, window: i64) -> bool {
 /// this, in the same second, is taken as the source's time cut to it.
 pub const CUT_NS: i64 = 10_000_000;
 
+/// `-u`: is the destination file newer than its source, so left entirely
+/// as it is (no attribute of it set either, as rsync)?
+pub fn newer_kept(src: &Stat, dst: &Stat, o: &SyncOptions) -> bool {
+    o.update && dst.st_mtime - src.st_mtime > o.modify_window
+}
+
 /// The quick check for two regular files (rsync's).
 pub fn decide_file(src: &Stat, dst: &Stat, o: &SyncOptions, kept: Kept) -> Decision {
     if FileType::from_raw_mode(dst.st_mode) != FileType::RegularFile {
         return Decision::Replace;
     }
-    if o.ignore_existing || (o.update && dst.st_mtime - src.st_mtime > o.modify_window) {
+    if o.ignore_existing || newer_kept(src, dst, o) {
         return Decision::Keep(Changes::default());
     }
     let time = mtimes_differ(src, dst, o.modify_window);
@@ -141,7 +147,12 @@ pub fn decide_file(src: &Stat, dst: &Stat, o: &SyncOptions, kept: Kept) -> Decis
     if differs.size || differs.time {
         return Decision::Update(differs);
     }
-    Decision::Keep(attrs(src, dst, kept))
+    // --size-only keeps the data of a file whose time differs, and sets the
+    // time, as rsync does (and as for --checksum's equal contents).
+    Decision::Keep(Changes {
+        time: time && kept.times,
+        ..attrs(src, dst, kept)
+    })
 }
 
 /// Attributes of an entry kept as it is that differ from its source's.

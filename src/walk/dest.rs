@@ -24,6 +24,13 @@ impl Walker {
         }
     }
 
+    /// Sync mode's `-b` without `--backup-dir` leaves directories' times
+    /// alone, as rsync does (it forces `--omit-dir-times` on then: the
+    /// backups made in a directory change its time anyway).
+    pub(super) fn omits_dir_times(&self) -> bool {
+        self.backup.as_ref().is_some_and(|b| b.dir.is_none())
+    }
+
     /// The destination directory for `p`, and the mode to create it with.
     /// `fd`: the open source directory, to read its xattrs from.
     pub(super) fn dst_node(
@@ -51,6 +58,7 @@ impl Walker {
                 attrs,
                 archive: self.archive.clone(),
                 only_if_changed: self.sync.enabled,
+                times: !self.omits_dir_times(),
             }))
         });
         (Arc::new(DstDir::pending(path, finish)), create)

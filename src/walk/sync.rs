@@ -7,8 +7,8 @@ use crate::error::{CopyError, Op};
 use crate::meta::xattr;
 use crate::meta::{Dst, Src};
 use crate::sync::{
-    Decision, Kept, attrs, decide_file, is_stale_temp, itemize_line, mtimes_differ, type_word,
-    xattrs_may_differ,
+    Decision, Kept, attrs, decide_file, is_stale_temp, itemize_line, mtimes_differ, newer_kept,
+    type_word, xattrs_may_differ,
 };
 use crate::tree::{DstDir, DstState, join};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Stat};
@@ -150,13 +150,15 @@ impl Walker {
         follow: bool,
     ) -> Step {
         let path = join(&dst.path, dst_name);
+        if ft == FileType::Directory && dft == FileType::Directory {
+            // Synced when the walk opens it (`Walker::dir`), its attributes
+            // too, even under --ignore-existing (as rsync).
+            return Step::Send(None);
+        }
         if self.sync.ignore_existing {
             return Step::Skip;
         }
         if ft == FileType::Directory {
-            if dft == FileType::Directory {
-                return Step::Send(None); // synced when the walk opens it (`Walker::dir`)
-            }
             return self.replace(dst, dir, dst_name, dft, &path);
         }
         if dft == FileType::Directory {
@@ -266,9 +268,12 @@ impl Walker {
                 }
             }
         }
+        // -u left a newer destination file: not even its xattrs are set.
+        let newer = ft == FileType::RegularFile && newer_kept(&src_st, &dst_st, &self.sync);
         let decision = match decision {
             Decision::Keep(mut fix)
                 if self.archive.preserve.xattr
+                    && !newer
                     && xattrs_may_differ(&src_st, &dst_st, self.run_start) =>
             {
                 let src = Src::At {
