@@ -466,7 +466,12 @@ fn backups_beside_leave_directory_times_alone_like_rsync() {
     let t = tmp.path();
     let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(978_307_200);
     let src = Fx::new(t.join("src"));
-    src.dir("", 0o755).file("d/f", 0o644, "f");
+    src.dir("", 0o755)
+        .file("d/f", 0o644, "f")
+        .set_xattr("", "user.kept", b"")
+        .set_xattr("d", "user.kept", b"")
+        .dir("e", 0o700)
+        .set_xattr("e", "user.kept", b"");
     for dir in ["src/d", "src"] {
         let f = std::fs::File::open(t.join(dir)).expect("open");
         f.set_modified(old).expect("set the directory's time");
@@ -494,6 +499,15 @@ fn backups_beside_leave_directory_times_alone_like_rsync() {
                 assert_eq!(want == old, kept, "{ctx}: rsync, want{d}");
                 assert_eq!(dst == old, kept, "{ctx}: uring-cp, dst{d}");
             }
+            // (With their times left alone, new directories still get their
+            // xattrs.)
+            let xattrs = |d: &str| {
+                let v = meta_snapshot(&t.join(d), &MetaOpts { times: false });
+                v.into_iter()
+                    .map(|m| (m.path, m.xattrs))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(xattrs("dst"), xattrs("src"), "{ctx}: xattrs");
             let again = ours(engine, t, options, "dst");
             assert_eq!(again.code, Some(0), "{ctx} again: {again}");
             assert_eq!(again.stdout_str(), "", "{ctx} again");

@@ -136,8 +136,9 @@ pub struct Args {
     /// CONTROL is `simple`/`never` (NAME~), `numbered`/`t` (NAME.~N~),
     /// `existing`/`nil` (numbered if numbered backups exist, else simple), or
     /// `none`/`off`. Default: $VERSION_CONTROL, else existing (with --sync:
-    /// simple, as rsync); the last CONTROL given decides. Directories are merged, not backed up (with --sync,
-    /// a directory that --delete or a file would remove is moved aside whole).
+    /// simple, as rsync); the last CONTROL given decides. Directories are
+    /// merged, not backed up (with --sync, a directory that --delete or a file
+    /// would remove is moved aside whole).
     #[arg(
         short = 'b',
         long,

@@ -351,9 +351,11 @@ impl Archive {
         }
 
         let attrs = self.read_xattrs(src, src_path);
+        // (A directory's are made exact by the walker: `mirror_dir_xattrs`.)
         if p.xattr
             && self.exact_xattrs
             && !created
+            && st.mode & 0o170000 != 0o040000
             && let Err(e) = xattr::remove_others(&attrs, dst)
         {
             let msg = format!(
@@ -463,9 +465,11 @@ impl DirFinish {
         let mtime = (cur.st_mtime as i64, cur.st_mtime_nsec as u32);
         let attrs_match = match &self.attrs {
             None => true,
-            Some((st, _)) => {
+            Some((st, xattrs)) => {
                 let p = &self.archive.preserve;
-                (!p.mode || mode == st.mode & 0o7777)
+                // A new directory has none of its source's xattrs yet.
+                (!fresh || xattrs.is_empty())
+                    && (!p.mode || mode == st.mode & 0o7777)
                     && (!p.ownership || (cur.st_uid, cur.st_gid) == (st.uid, st.gid))
                     && (!p.timestamps || !self.times || mtime == st.mtime)
             }
