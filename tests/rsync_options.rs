@@ -1,7 +1,8 @@
 //! rsync options of sync mode that need no harness of their own (issue 16),
 //! each against rsync on every engine: `--delete-excluded`, `-x` with a
-//! filesystem mounted inside the source, `--numeric-ids`, `-u` and
-//! `--inplace` (with the one difference on purpose there).
+//! filesystem mounted inside the source, `--numeric-ids`, `-u`, `--inplace`
+//! and `--ignore-existing` (with one difference on purpose in each of the
+//! last two).
 
 mod common;
 
@@ -393,6 +394,245 @@ fn size_only_sets_the_time_of_a_kept_file_like_rsync() {
                 .and_then(|m| m.modified())
                 .expect("mtime");
             assert_eq!(mtime, old, "[{engine}] {d}: the source's time");
+        }
+    }
+}
+
+/// `-u` leaves only a newer *regular file* of the same type; an entry of
+/// another type where the source has a file, symlink, fifo or directory is
+/// replaced however new it is, as rsync (`-u` "does not affect the copying of
+/// dirs, symlinks, or other special files"; "a difference of file format ...
+/// is always considered to be important enough for an update").
+#[test]
+fn update_replaces_newer_entries_of_another_type_like_rsync() {
+    if !have_rsync("-u") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let src = Fx::new(t.join("src"));
+    src.dir("", 0o755)
+        .file("file_over_file", 0o644, "source")
+        .file("file_over_link", 0o644, "source")
+        .file("file_over_fifo", 0o644, "source")
+        .file("file_over_dir", 0o644, "source")
+        .symlink("link_over_file", "target")
+        .symlink("link_over_link", "target")
+        .fifo("fifo_over_file", 0o644)
+        .dir("dir_over_file", 0o755);
+    let old = (946_684_800, 0);
+    for name in [
+        "file_over_file",
+        "file_over_link",
+        "file_over_fifo",
+        "file_over_dir",
+        "link_over_file",
+        "link_over_link",
+        "fifo_over_file",
+        "dir_over_file",
+        "",
+    ] {
+        src.set_times(name, old, old);
+    }
+    let newer = |d: &Path| {
+        let fx = Fx::new(d.to_path_buf());
+        fx.dir("", 0o755)
+            .file("file_over_file", 0o644, "the destination's")
+            .symlink("file_over_link", "other")
+            .fifo("file_over_fifo", 0o644)
+            .dir("file_over_dir", 0o755)
+            .file("link_over_file", 0o644, "the destination's")
+            .symlink("link_over_link", "other")
+            .file("fifo_over_file", 0o644, "the destination's")
+            .file("dir_over_file", 0o644, "the destination's");
+        let new = (1_893_456_000, 0); // 2030: newer than the source
+        for name in [
+            "file_over_file",
+            "file_over_link",
+            "file_over_fifo",
+            "file_over_dir",
+            "link_over_file",
+            "link_over_link",
+            "fifo_over_file",
+            "dir_over_file",
+        ] {
+            fx.set_times(name, new, new);
+        }
+    };
+    for engine in engines() {
+        let ctx = format!("[{engine}] -u");
+        compare(&ctx, engine, t, &["-u"], &newer);
+        let read = |p: &str| std::fs::read(t.join(p)).expect("read");
+        assert_eq!(read("dst/file_over_file"), b"the destination's", "{ctx}");
+        for name in ["file_over_link", "file_over_fifo", "file_over_dir"] {
+            assert_eq!(read(&format!("dst/{name}")), b"source", "{ctx}: {name}");
+        }
+    }
+}
+
+/// A difference on purpose (README, Sync mode): `--ignore-existing` with a
+/// file where the source now has a directory leaves the file entirely as it
+/// was; rsync keeps it too but gives it the directory's modification time
+/// (and, for each entry in the directory, reports that it cannot be made:
+/// exit 23; uring-cp skips the directory whole, as any existing entry).
+#[test]
+fn ignore_existing_leaves_a_file_where_the_source_has_a_directory_unlike_rsync() {
+    if !have_rsync("--ignore-existing") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let src = Fx::new(t.join("src"));
+    src.dir("", 0o755).dir("d", 0o755);
+    let old = (946_684_800, 0);
+    src.set_times("d", old, old);
+    let new = (1_893_456_000, 0);
+    let before = |d: &Path| {
+        Fx::new(d.to_path_buf())
+            .dir("", 0o755)
+            .file("d", 0o644, "the destination's")
+            .set_times("d", new, new);
+    };
+    let mtime = |p: &Path| {
+        let m = std::fs::symlink_metadata(p).expect("lstat");
+        (m.mtime(), m.mtime_nsec())
+    };
+    for engine in engines() {
+        let ctx = format!("[{engine}] --ignore-existing");
+        compare(&ctx, engine, t, &["--ignore-existing"], &before);
+        assert_eq!(
+            std::fs::read(t.join("dst/d")).expect("read"),
+            b"the destination's",
+            "{ctx}"
+        );
+        assert_eq!(mtime(&t.join("dst/d")), new, "{ctx}: dst/d keeps its time");
+        assert_eq!(
+            mtime(&t.join("want/d")),
+            old,
+            "{ctx}: rsync gives the file the directory's time (if this fails, rsync \
+             changed: follow it and update the README)"
+        );
+    }
+    // With something in the directory: skipped whole, silently.
+    src.file("d/f", 0o644, "in d").set_times("d", old, old);
+    for engine in engines() {
+        let ctx = format!("[{engine}] --ignore-existing, d/f");
+        before(&t.join("dst"));
+        let out = run_uring_cp(
+            engine,
+            &["-a", "--sync", "--ignore-existing"],
+            &["-T", "src", "dst"],
+            t,
+            &RunOpts::default(),
+        );
+        assert_eq!(out.code, Some(0), "{ctx}: {out}");
+        assert!(out.stderr.is_empty(), "{ctx}: {out}");
+        assert_eq!(mtime(&t.join("dst/d")), new, "{ctx}: dst/d keeps its time");
+    }
+}
+
+/// A difference on purpose (README, Sync mode): `--ignore-existing` with a
+/// symlink where the source now has a directory keeps the symlink and never
+/// goes through it. rsync keeps it too but then syncs the directory through
+/// it: with `--delete` and `l -> .` it deletes the mirror's own entries.
+#[test]
+fn ignore_existing_never_goes_through_a_symlink_unlike_rsync() {
+    if !have_rsync("--ignore-existing") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    for engine in engines() {
+        let ctx = format!("[{engine}] --ignore-existing --delete");
+        for d in ["src", "dst"] {
+            let _ = std::fs::remove_dir_all(t.join(d));
+        }
+        let src = Fx::new(t.join("src"));
+        src.dir("", 0o755)
+            .file("keep", 0o644, "kept")
+            .symlink("l", ".");
+        let sync = || {
+            run_uring_cp(
+                engine,
+                &["-a", "--sync", "--delete", "--ignore-existing"],
+                &["-T", "src", "dst"],
+                t,
+                &RunOpts::default(),
+            )
+        };
+        assert_eq!(sync().code, Some(0), "{ctx}: first sync");
+        std::fs::remove_file(t.join("src/l")).expect("unlink");
+        src.dir("l", 0o755);
+        let out = sync();
+        assert_eq!(out.code, Some(0), "{ctx}: {out}");
+        assert!(out.stderr.is_empty(), "{ctx}: {out}");
+        assert_eq!(
+            std::fs::read(t.join("dst/keep")).expect("dst/keep is still there"),
+            b"kept",
+            "{ctx}"
+        );
+        let l = std::fs::read_link(t.join("dst/l")).expect("dst/l is still a symlink");
+        assert_eq!(l, Path::new("."), "{ctx}");
+    }
+}
+
+/// `-u` with a hard-linked source: each name whose destination is newer is
+/// left as it is, and the other names are synced (linked among
+/// themselves). When the name left is the group's first in rsync's order
+/// (`a`), that is rsync -H's result too; when it is a later one (`b/f`),
+/// rsync links it to the first name, replacing the newer file -u is meant to
+/// keep: uring-cp keeps it (a difference on purpose, README, Sync mode).
+/// uring-cp linked every name to the kept one, leaving the older ones stale.
+#[test]
+fn update_keeps_each_newer_name_of_a_linked_file() {
+    if !have_rsync("-u") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let src = Fx::new(t.join("src"));
+    src.dir("", 0o755)
+        .dir("b", 0o755)
+        .file("a", 0o644, "the source's")
+        .hardlink("a", "b/f")
+        .set_times("a", (1_262_304_000, 0), (1_262_304_000, 0)); // 2010
+    let (old, new) = ((946_684_800, 0), (1_577_836_800, 0)); // 2000, 2020
+    for (newer, older) in [("a", "b/f"), ("b/f", "a")] {
+        let prepare = |d: &Path| {
+            let fx = Fx::new(d.to_path_buf());
+            fx.dir("", 0o755)
+                .dir("b", 0o755)
+                .file(newer, 0o644, "newer")
+                .file(older, 0o644, "older")
+                .set_times(newer, new, new)
+                .set_times(older, old, old);
+        };
+        for engine in engines() {
+            let ctx = format!("[{engine}] -u, {newer} newer");
+            for d in ["want", "dst"] {
+                let _ = std::fs::remove_dir_all(t.join(d));
+                prepare(&t.join(d));
+            }
+            rsync(&["-aH", "-u", "src/", "want/"], t);
+            let out = run_uring_cp(
+                engine,
+                &["-a", "--sync", "-u"],
+                &["-T", "src", "dst"],
+                t,
+                &RunOpts::default(),
+            );
+            assert_eq!(out.code, Some(0), "{ctx}: {out}");
+            let read = |p: &str| std::fs::read(t.join(p)).expect("read");
+            assert_eq!(read(&format!("dst/{newer}")), b"newer", "{ctx}: kept");
+            assert_eq!(
+                read(&format!("dst/{older}")),
+                b"the source's",
+                "{ctx}: synced"
+            );
+            if newer == "a" {
+                assert_eq!(read("want/a"), b"newer", "{ctx}: rsync keeps a too");
+                assert_eq!(read("want/b/f"), b"the source's", "{ctx}: and syncs b/f");
+            }
         }
     }
 }

@@ -251,8 +251,15 @@ impl Walker {
                 }
             }
         };
+        // -u left a newer destination file: not even its xattrs are set.
+        let newer = ft == FileType::RegularFile && newer_kept(&src_st, &dst_st, &self.sync);
+        // Not a name -u keeps because it is newer: its data is not the
+        // source's, so the other names are not linked to it; they are
+        // synced on their own (rsync -H links a newer name to the group's
+        // first instead, replacing what -u keeps: README, Sync mode).
         if src_st.st_nlink > 1
             && self.archive.preserve.links
+            && !newer
             && matches!(decision, Decision::Keep(_))
         {
             // New names of this inode are linked to the copy already there;
@@ -268,8 +275,6 @@ impl Walker {
                 }
             }
         }
-        // -u left a newer destination file: not even its xattrs are set.
-        let newer = ft == FileType::RegularFile && newer_kept(&src_st, &dst_st, &self.sync);
         let decision = match decision {
             Decision::Keep(mut fix)
                 if self.archive.preserve.xattr
