@@ -9,12 +9,15 @@
 mod backup;
 mod basis;
 mod preserve;
+mod sync;
 
 use crate::cli::{Args, EngineArg, InfoArg, ReflinkArg, RingReads, SparseArg, StatsArg};
 use backup::backup;
 pub use basis::{Basis, BasisUse, MAX_BASIS_DIRS};
 use preserve::preserve;
 use std::path::PathBuf;
+use sync::sync_options;
+pub use sync::{DeleteWhen, SyncOptions};
 
 /// Default cap on data-buffer memory: enough for hundreds of small files or
 /// several large-file chunks in flight, small against any RSS budget.
@@ -142,62 +145,6 @@ pub enum LinkMode {
 
 /// cp's words when --parents has no directory to copy into.
 pub const PARENTS_NEED_DIR: &str = "with --parents, the destination must be a directory";
-
-/// The sync options, validated.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SyncOptions {
-    /// `--sync` was given.
-    pub enabled: bool,
-    /// Compare sizes only (`--size-only`).
-    pub size_only: bool,
-    /// Same-size files are compared by content (`--checksum`).
-    pub checksum: bool,
-    /// Seconds two modification times may differ and still count as equal.
-    pub modify_window: i64,
-    /// Leave every existing destination entry alone (`--ignore-existing`).
-    pub ignore_existing: bool,
-    /// Leave destination files that are newer than their source (`-u`).
-    pub update: bool,
-    /// Remove destination entries missing from the source (`--delete`).
-    pub delete: bool,
-    /// `--delete-excluded`: excluded destination entries are deleted too.
-    pub delete_excluded: bool,
-    /// When `--delete` deletes (`--delete-before`, `-during`, `-after`).
-    pub delete_when: DeleteWhen,
-    /// Stop deleting after this many (`--max-delete`).
-    pub max_delete: Option<u64>,
-    /// Write changed files in place instead of through a temporary name.
-    pub inplace: bool,
-    /// One line per change on stdout (`--itemize-changes`).
-    pub itemize: bool,
-    /// Decide and report, change nothing (`--dry-run`).
-    pub dry_run: bool,
-    /// `--link-dest`, `--clone-dest`, `--compare-dest`, `--copy-dest`.
-    pub basis: Option<Basis>,
-    /// `--remove-source-files`: a source name is removed once its entry is
-    /// at the destination (see [`crate::sync::remove`]).
-    pub remove_source: bool,
-}
-
-/// When sync mode's `--delete` deletes, relative to the copying (rsync's
-/// `--delete-before`, `--delete-during`, `--delete-after`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum DeleteWhen {
-    /// All of it first, in a pass of its own.
-    Before,
-    /// Per directory, after its entries are sent.
-    #[default]
-    During,
-    /// Once everything is copied (found during the walk).
-    After,
-}
-
-impl SyncOptions {
-    /// Regular files are written through a temporary name.
-    pub fn temp_files(&self) -> bool {
-        self.enabled && !self.inplace
-    }
-}
 
 /// When to show the progress bar (`--progress`, `--no-progress`, `-q`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -349,7 +296,7 @@ fn strip_trailing_slashes(p: &std::path::Path) -> PathBuf {
 }
 
 impl Config {
-    pub fn from_args(args: Args) -> Result<Config, UsageError> {
+    pub fn from_args(mut args: Args) -> Result<Config, UsageError> {
         let preserve = preserve(&args)?;
         let backup = backup(
             &args,
@@ -368,7 +315,10 @@ impl Config {
             b
         });
         let strip = args.strip_trailing_slashes;
-        let mut paths: Vec<PathBuf> = args.paths.into_iter().map(PathBuf::from).collect();
+        let mut paths: Vec<PathBuf> = std::mem::take(&mut args.paths)
+            .into_iter()
+            .map(PathBuf::from)
+            .collect();
         if strip {
             // (Of the sources only: DEST is the last operand, or -t's.)
             let n = paths.len() - usize::from(args.target_directory.is_none()).min(paths.len());
@@ -382,7 +332,7 @@ impl Config {
                 "warning: ignoring --context; it requires an SELinux-enabled kernel".to_string(),
             );
         }
-        let target = if let Some(dir) = args.target_directory {
+        let target = if let Some(dir) = args.target_directory.take() {
             if paths.is_empty() {
                 return Err(UsageError("missing file operand".into()));
             }
@@ -468,18 +418,7 @@ impl Config {
             ));
         }
 
-        let basis = Basis::from_args([
-            (BasisUse::Link, &args.link_dest),
-            (BasisUse::Clone, &args.clone_dest),
-            (BasisUse::Compare, &args.compare_dest),
-            (BasisUse::Copy, &args.copy_dest),
-        ])?;
-
-        if reflink == Reflink::Never && basis.as_ref().is_some_and(|b| b.use_ == BasisUse::Clone) {
-            return Err(UsageError(
-                "--clone-dest cannot be used with --reflink=never".into(),
-            ));
-        }
+        let sync = sync_options(&args, reflink)?;
 
         // rsync's -q silences --info=progress2 too, whatever the order; -i's
         // questions on stderr must not be cut by a progress line.
@@ -514,34 +453,7 @@ impl Config {
             relative: args.relative || args.files_from.is_some(),
             files_from: args.files_from.map(|f| (f, args.from0)),
             warnings,
-            sync: SyncOptions {
-                enabled: args.sync,
-                size_only: args.size_only,
-                checksum: args.checksum,
-                modify_window: i64::from(args.modify_window),
-                // -n keeps existing files in sync mode too.
-                ignore_existing: args.ignore_existing || args.no_clobber,
-                update: args.update,
-                delete: args.delete
-                    || args.delete_excluded
-                    || args.delete_before
-                    || args.delete_during
-                    || args.delete_after,
-                delete_excluded: args.delete_excluded,
-                delete_when: if args.delete_before {
-                    DeleteWhen::Before
-                } else if args.delete_after {
-                    DeleteWhen::After
-                } else {
-                    DeleteWhen::During
-                },
-                max_delete: args.max_delete,
-                inplace: args.inplace,
-                itemize: args.itemize_changes,
-                dry_run: args.dry_run,
-                basis,
-                remove_source: args.remove_source_files,
-            },
+            sync,
             filters: args.filters,
             // (-i's questions share stderr with the bar: no bar then; nor
             // with --info=progress2, whose lines take its place.)
