@@ -636,3 +636,75 @@ fn update_keeps_each_newer_name_of_a_linked_file() {
         }
     }
 }
+
+/// `-u` with `--modify-window=N`: a destination file with the same time as
+/// its source, or up to N-1 seconds older, is kept whatever its size, as
+/// rsync 3.4 and later (`file->modtime - st_mtime < modify_window`); one
+/// older by N seconds or more is replaced. (rsync 3.2 replaced a file of the
+/// same time and another size, as its manual says; then only this test's own
+/// expectations are checked.)
+#[test]
+fn update_with_a_window_keeps_files_of_nearly_the_same_time_like_rsync() {
+    if !have_rsync("-u --modify-window") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let src = Fx::new(t.join("src"));
+    src.dir("", 0o755);
+    let at = 1_577_836_800; // 2020
+    // (name, the destination's time relative to the source's, kept?)
+    let cases = [
+        ("same", 0, true),
+        ("older1", -1, true),
+        ("older2", -2, false),
+        ("older9", -9, false),
+        ("newer", 5, true),
+    ];
+    for (name, _, _) in cases {
+        src.file(name, 0o644, "the source's, longer")
+            .set_times(name, (at, 0), (at, 0));
+    }
+    src.set_times("", (at, 0), (at, 0));
+    let prepare = |d: &Path| {
+        let fx = Fx::new(d.to_path_buf());
+        fx.dir("", 0o755);
+        for (name, delta, _) in cases {
+            fx.file(name, 0o644, "dst's")
+                .set_times(name, (at + delta, 0), (at + delta, 0));
+        }
+    };
+    let like_rsync = rsync_version().is_some_and(|v| v >= (3, 4));
+    if !like_rsync {
+        eprintln!("NOTE: rsync older than 3.4: only uring-cp's results are checked");
+    }
+    let options = ["-u", "--modify-window=2"];
+    for engine in engines() {
+        let ctx = format!("[{engine}] -u --modify-window=2");
+        if like_rsync {
+            compare(&ctx, engine, t, &options, &prepare);
+        } else {
+            let _ = std::fs::remove_dir_all(t.join("dst"));
+            prepare(&t.join("dst"));
+            let mut flags = vec!["-a", "--sync"];
+            flags.extend_from_slice(&options);
+            let out = run_uring_cp(
+                engine,
+                &flags,
+                &["-T", "src", "dst"],
+                t,
+                &RunOpts::default(),
+            );
+            assert_eq!(out.code, Some(0), "{ctx}: {out}");
+        }
+        for (name, _, kept) in cases {
+            let got = std::fs::read(t.join("dst").join(name)).expect("read");
+            let want: &[u8] = if kept {
+                b"dst's"
+            } else {
+                b"the source's, longer"
+            };
+            assert_eq!(got, want, "{ctx}: {name}");
+        }
+    }
+}

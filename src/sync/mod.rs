@@ -122,9 +122,14 @@ pub fn mtimes_differ(src: &Stat, dst: &Stat, window: i64) -> bool {
 pub const CUT_NS: i64 = 10_000_000;
 
 /// `-u`: is the destination file newer than its source, so left entirely
-/// as it is (no attribute of it set either, as rsync)?
+/// as it is (no attribute of it set either, as rsync)? In whole seconds;
+/// with `--modify-window=N` (N > 0), rsync 3.4 and later's rule: the
+/// source must be newer by N seconds or more to replace the file, so a
+/// destination with the same time, or up to N-1 seconds older, is kept
+/// whatever its size (rsync 3.2's rule, and its manual, replaced a file of
+/// the same time and another size). When unsure, -u keeps.
 pub fn newer_kept(src: &Stat, dst: &Stat, o: &SyncOptions) -> bool {
-    o.update && dst.st_mtime - src.st_mtime > o.modify_window
+    o.update && src.st_mtime - dst.st_mtime < o.modify_window.max(0)
 }
 
 /// The quick check for two regular files (rsync's).
@@ -407,6 +412,32 @@ mod tests {
             decide_file(&stat(F, 10, 100), &stat(F, 10, 999), &o3, k),
             Decision::Keep(_)
         ));
+    }
+
+    #[test]
+    fn update_with_a_window_keeps_equal_and_slightly_older_times() {
+        let o = SyncOptions {
+            enabled: true,
+            update: true,
+            modify_window: 2,
+            ..SyncOptions::default()
+        };
+        let k = Kept::default();
+        // (size 10 at the source, 11 at the destination; source time 100)
+        for (dst_time, kept) in [
+            (103, true),
+            (100, true),
+            (99, true),
+            (98, false),
+            (90, false),
+        ] {
+            let d = decide_file(&stat(F, 10, 100), &stat(F, 11, dst_time), &o, k);
+            assert_eq!(
+                matches!(d, Decision::Keep(_)),
+                kept,
+                "destination time {dst_time}"
+            );
+        }
     }
 
     #[test]

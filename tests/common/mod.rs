@@ -391,6 +391,18 @@ pub fn have_rsync(what: &str) -> bool {
     false
 }
 
+/// rsync's version as (major, minor), if it runs and says it.
+pub fn rsync_version() -> Option<(u32, u32)> {
+    let out = Command::new("rsync").arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v = text
+        .split_whitespace()
+        .skip_while(|w| *w != "version")
+        .nth(1)?;
+    let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
+    Some((parts.next()??, parts.next()??))
+}
+
 /// Whether `name` is a command on PATH.
 pub fn has_command(name: &str) -> bool {
     Command::new("sh")
