@@ -4,9 +4,15 @@
 
 use super::*;
 
-/// Names held back for linking in sync mode, at most (each keeps its two
-/// directories open; past this, names are copied in walk order).
-pub(super) const DEFER_MAX: usize = 1024;
+/// Names held back for linking in sync mode, at most (past this, or
+/// [`DEFER_DIRS_MAX`], names are copied in walk order, and a name of the
+/// same file met unchanged later stays a file of its own until the next
+/// run links it). About 100 bytes each.
+pub(super) const DEFER_MAX: usize = 1 << 18;
+
+/// Directories the names held back are in, at most: each keeps its source
+/// and destination directories open (names of one directory share them).
+pub(super) const DEFER_DIRS_MAX: usize = 256;
 
 pub(super) fn special(st: &Stat) -> Kind {
     Kind::Special {
@@ -16,6 +22,32 @@ pub(super) fn special(st: &Stat) -> Kind {
 }
 
 impl Walker {
+    /// Is there room to hold back one more name listed into `dst`?
+    fn may_defer(&self, dst: &Arc<DstDir>) -> bool {
+        self.deferred.len() < DEFER_MAX
+            && (self.deferred_dirs < DEFER_DIRS_MAX
+                || self
+                    .deferred
+                    .last()
+                    .is_some_and(|last| Arc::ptr_eq(&last.dst_dir, dst)))
+    }
+
+    /// Hold `item` back until the end of the walk (see `entries`).
+    fn defer(&mut self, item: Item) {
+        let new_dir = !self
+            .deferred
+            .last()
+            .is_some_and(|last| Arc::ptr_eq(&last.dst_dir, &item.dst_dir));
+        self.deferred_dirs += usize::from(new_dir);
+        self.deferred.push(item);
+    }
+
+    /// The names held back, to send now.
+    pub(super) fn take_deferred(&mut self) -> Vec<Item> {
+        self.deferred_dirs = 0;
+        std::mem::take(&mut self.deferred)
+    }
+
     pub(super) fn entries(
         &mut self,
         src: &Arc<SrcDir>,
@@ -158,7 +190,7 @@ impl Walker {
                 && (dst_fd.is_some() || self.links.unchanged_names_possible())
                 && ft != FileType::Directory
                 && self.archive.preserve.links
-                && self.deferred.len() < DEFER_MAX
+                && self.may_defer(dst)
             {
                 if stat.is_none() {
                     let flags = if follow {
@@ -284,7 +316,7 @@ impl Walker {
                 stat,
             };
             if defer {
-                self.deferred.push(item);
+                self.defer(item);
             } else {
                 self.send(item)?;
             }

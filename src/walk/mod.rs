@@ -126,8 +126,11 @@ pub struct Walker {
     /// [`Walker::wait_for_descriptors`]).
     dir_budget: usize,
     /// Sync mode: names of multiply-linked sources held back until the end
-    /// of the walk (see `dir`), at most [`DEFER_MAX`](list::DEFER_MAX).
+    /// of the walk (see `dir`), at most [`DEFER_MAX`](list::DEFER_MAX), in
+    /// at most [`DEFER_DIRS_MAX`](list::DEFER_DIRS_MAX) directories.
     deferred: Vec<Item>,
+    /// How many directories the names in `deferred` are in.
+    deferred_dirs: usize,
     /// -x: stay on the filesystem of the operand being walked (its device).
     one_file_system: bool,
     operand_dev: u64,
@@ -302,6 +305,7 @@ impl Walker {
             listing: false,
             lead: None,
             deferred: Vec::new(),
+            deferred_dirs: 0,
             dir_budget: route::descriptor_budget(),
             one_file_system: o.one_file_system,
             operand_dev: 0,
@@ -405,7 +409,7 @@ impl Walker {
                 return;
             }
         }
-        for item in std::mem::take(&mut self.deferred) {
+        for item in self.take_deferred() {
             if self.send(item).is_err() {
                 return;
             }

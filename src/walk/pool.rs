@@ -442,6 +442,7 @@ impl Walker {
             dests: self.dests.clone(),
             dir_budget: self.dir_budget,
             deferred: Vec::new(),
+            deferred_dirs: 0,
             one_file_system: self.one_file_system,
             operand_dev: self.operand_dev,
             finishes: self.finishes.clone(),

@@ -30,7 +30,7 @@ impl Walker {
     /// earlier operand's attributes over a later one's. (The names held back
     /// for the end of the walk go first.)
     pub(super) fn wait_for(&mut self, earlier: &[std::sync::Weak<SrcDir>]) -> Result<(), Closed> {
-        for item in std::mem::take(&mut self.deferred) {
+        for item in self.take_deferred() {
             self.send(item)?;
         }
         // Walkers taking whole directories: help until everything given so far is done.

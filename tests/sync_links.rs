@@ -1,0 +1,84 @@
+//! Sync mode and hard links in bulk: names of multiply-linked source files
+//! that must be copied wait for the end of the walk, so that a name of the
+//! same file that is unchanged at the destination is met first and the new
+//! names are linked to it, as rsync -H does (see `walk/list.rs`). How many
+//! wait is bounded by the directories they keep open, not by a small count
+//! of names.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+/// Defect: past 1,024 names held back, the rest were copied in walk order,
+/// so a file whose unchanged name came later in the walk ended as two
+/// inodes (the new names linked together, the unchanged one on its own,
+/// exit 0) until the next run. Now 1,100 other linked files, then 300
+/// files of three names of which two are new, in one directory: every
+/// three-name file is one inode, as rsync -aH leaves it.
+#[test]
+fn many_new_names_are_linked_to_their_unchanged_name_like_rsync() {
+    if !have_rsync("sync -H") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let src = Fx::new(t.join("src"));
+    src.dir("", 0o755);
+    for i in 0..1100 {
+        src.file(format!("f{i}"), 0o644, format!("filler {i}"))
+            .hardlink(format!("f{i}"), format!("f{i}.l"));
+    }
+    for i in 0..300 {
+        src.file(format!("i{i}.a"), 0o644, format!("three names {i}"))
+            .hardlink(format!("i{i}.a"), format!("i{i}.b"))
+            .hardlink(format!("i{i}.a"), format!("i{i}.c"));
+    }
+    let sync = |engine: &str, dst: &Path| {
+        let out = run_uring_cp(
+            engine,
+            &["-a", "--sync", "--delete"],
+            &["-T", "src", &dst.to_string_lossy()],
+            t,
+            &RunOpts::default(),
+        );
+        assert_eq!(out.code, Some(0), "[{engine}]: {out}");
+        assert!(out.stderr.is_empty(), "[{engine}]: {out}");
+    };
+    // Leave only the `.c` names, unchanged: all else is to be copied.
+    let thin = |dst: &Path| {
+        for e in std::fs::read_dir(dst).expect("read_dir") {
+            let name = e.expect("entry").file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('f') || name.ends_with(".a") || name.ends_with(".b") {
+                std::fs::remove_file(dst.join(&*name)).expect("remove");
+            }
+        }
+    };
+    let want = t.join("want");
+    let status = std::process::Command::new("rsync")
+        .args(["-aH", "--delete", "src/", "want/"])
+        .current_dir(t)
+        .status()
+        .expect("rsync");
+    assert!(status.success());
+    thin(&want);
+    let status = std::process::Command::new("rsync")
+        .args(["-aH", "--delete", "src/", "want/"])
+        .current_dir(t)
+        .status()
+        .expect("rsync");
+    assert!(status.success());
+    for engine in engines() {
+        let dst = t.join(format!("dst-{engine}"));
+        sync(engine, &dst);
+        thin(&dst);
+        sync(engine, &dst);
+        assert_links_eq(&format!("[{engine}] (rsync's as \"GNU cp\")"), &dst, &want);
+        assert_links_eq(
+            &format!("[{engine}] (the source as \"GNU cp\")"),
+            &dst,
+            &src.root,
+        );
+    }
+}
