@@ -8,6 +8,7 @@
 mod common;
 
 use common::*;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 /// Defect: past 1,024 names held back, the rest were copied in walk order,
@@ -79,6 +80,74 @@ fn many_new_names_are_linked_to_their_unchanged_name_like_rsync() {
             &format!("[{engine}] (the source as \"GNU cp\")"),
             &dst,
             &src.root,
+        );
+    }
+}
+
+/// Past what the walk holds back (names in more than 256 directories), a
+/// name copied before its file's unchanged name is met: the unchanged name
+/// is then linked to the copy if it is complete (most are); one still being
+/// copied stays a file of its own, and the next run links it. After two runs
+/// the mirror's links are rsync -aH's. (400 files, each with a new name in
+/// a directory of its own and an unchanged one in `u/`.)
+#[test]
+fn names_past_the_directories_held_back_are_linked_by_the_next_run() {
+    if !have_rsync("sync -H") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let src = Fx::new(t.join("src"));
+    src.dir("", 0o755).dir("u", 0o755);
+    for i in 0..400 {
+        src.dir(format!("d{i}"), 0o755)
+            .file(format!("u/b{i}"), 0o644, format!("file {i}"))
+            .hardlink(format!("u/b{i}"), format!("d{i}/a"));
+    }
+    let rsync = |dst: &str| {
+        let status = std::process::Command::new("rsync")
+            .args(["-aH", "--delete", "src/", &format!("{dst}/")])
+            .current_dir(t)
+            .status()
+            .expect("rsync");
+        assert!(status.success());
+    };
+    let thin = |dst: &Path| {
+        for i in 0..400 {
+            std::fs::remove_file(dst.join(format!("d{i}/a"))).expect("remove");
+        }
+    };
+    rsync("want");
+    thin(&t.join("want"));
+    rsync("want");
+    for engine in engines() {
+        let dst = t.join(format!("dst-{engine}"));
+        let sync = || {
+            let out = run_uring_cp(
+                engine,
+                &["-a", "--sync", "--delete"],
+                &["-T", "src", &dst.to_string_lossy()],
+                t,
+                &RunOpts::default(),
+            );
+            assert_eq!(out.code, Some(0), "[{engine}]: {out}");
+            assert!(out.stderr.is_empty(), "[{engine}]: {out}");
+        };
+        sync();
+        thin(&dst);
+        sync();
+        let split = (0..400)
+            .filter(|i| {
+                let ino = |p: String| std::fs::metadata(dst.join(p)).expect("stat").ino();
+                ino(format!("d{i}/a")) != ino(format!("u/b{i}"))
+            })
+            .count();
+        eprintln!("[{engine}] {split} of 400 files left as two inodes by the first run");
+        sync();
+        assert_links_eq(
+            &format!("[{engine}] (rsync's as \"GNU cp\")"),
+            &dst,
+            &t.join("want"),
         );
     }
 }

@@ -190,8 +190,9 @@ impl Links {
     /// `name` in `dir` (inode `dst_id`), unchanged, so it is not copied: new
     /// names of the inode are linked to it. If another unchanged name of
     /// the inode was met first and is another inode at the destination (two
-    /// files that became links of each other), returns that name: this one
-    /// is to be linked to it. A name claimed for copying first stays as is.
+    /// files that became links of each other), or a name of it was copied
+    /// already, returns that name: this one is to be linked to it. A name
+    /// claimed for copying and not yet copied stays as is.
     pub fn existing(
         &self,
         st: &SrcStat,
@@ -215,6 +216,11 @@ impl Links {
         e.left = e.left.saturating_sub(1);
         let relink = match (&e.state, e.at_dst) {
             (State::Done(..), Some(first)) if first != dst_id => Some(e.state.link()),
+            // A name copied before this unchanged one was met (names past
+            // what the walk holds back, `walk::list`): linked to that copy,
+            // which is the source's file too. (One still being copied is
+            // left: the next run links them.)
+            (State::Done(..), None) => Some(e.state.link()),
             _ => None,
         };
         if e.left == 0 {
