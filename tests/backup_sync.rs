@@ -514,3 +514,60 @@ fn backups_beside_leave_directory_times_alone_like_rsync() {
         }
     }
 }
+
+/// `-b --delete-excluded` (no `--backup-dir`; backups are not protected
+/// then): a backup that `--delete` removes is removed, not backed up again,
+/// as rsync (`f~` went to `f~~`, then `f~~~`: one more backup on every run,
+/// so no run ever found the mirror in sync). Three runs, each compared with
+/// rsync's; the third changes nothing.
+#[test]
+fn deleted_backups_are_not_backed_up_again_like_rsync() {
+    if !have_rsync("-b --delete-excluded") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let when = (1_600_000_000, 0);
+    Fx::new(t.join("src"))
+        .dir("", 0o755)
+        .file("f", 0o644, "kept")
+        .set_times("f", when, when);
+    let options = ["-b", "--delete-excluded"];
+    for engine in engines() {
+        for d in ["want", "dst"] {
+            let _ = std::fs::remove_dir_all(t.join(d));
+            Fx::new(t.join(d))
+                .dir("", 0o755)
+                .file("f", 0o644, "kept")
+                .file("extra", 0o644, "only here")
+                .file("old~", 0o644, "an earlier backup")
+                .set_times("f", when, when);
+        }
+        for run in 1..=3 {
+            let ctx = format!("[{engine}] -b --delete-excluded, run {run}");
+            let r = rsync(&["-a", "-b", "--delete-excluded", "src/", "want/"], t);
+            assert!(r.status.success(), "{ctx}: rsync: {}", show(&r.stderr));
+            let mut flags = vec!["-a", "--sync", "--itemize-changes"];
+            flags.extend_from_slice(&options);
+            let out = run_uring_cp(
+                engine,
+                &flags,
+                &["-T", "src", "dst"],
+                t,
+                &RunOpts::default(),
+            );
+            assert_eq!(out.code, Some(0), "{ctx}: {out}");
+            if run == 3 {
+                assert!(out.stdout.is_empty(), "{ctx}: {out}");
+            }
+            assert_snapshots_eq(
+                &ctx,
+                &snapshot(&t.join("dst")),
+                &snapshot(&t.join("want")),
+                "uring-cp",
+                "rsync",
+            );
+        }
+        assert!(!t.join("dst/extra~").exists() && !t.join("dst/old~~").exists());
+    }
+}

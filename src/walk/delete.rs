@@ -163,7 +163,10 @@ fn put_times_back(dir: &OwnedFd, st: &rustix::fs::Stat, path: &Path, progress: &
 
 /// Remove the entry `name` (of type `ft`) of the destination directory
 /// `dir` (at `dir_path`), or with `-b` move it to its backup name (see
-/// [`crate::engine::backup::move_aside`]). `--dry-run`: nothing.
+/// [`crate::engine::backup::move_aside`]), unless it has a backup's name
+/// and there is no `--backup-dir`: that is removed, as rsync does (backing
+/// `f~` up as `f~~` under `--delete-excluded`, which does not protect
+/// backups, made one more backup on every run). `--dry-run`: nothing.
 fn take_away(
     dir: BorrowedFd<'_>,
     dir_path: &Path,
@@ -173,6 +176,8 @@ fn take_away(
     dry_run: bool,
     progress: &dyn Progress,
 ) -> std::io::Result<()> {
+    let backup =
+        backup.filter(|b| b.dir.is_some() || !crate::engine::backup::is_backup_name(name, b));
     if dry_run {
         if let Some(b) = backup {
             let to = crate::engine::backup::planned(dir, dir_path, name, b);

@@ -145,7 +145,11 @@ pub(crate) fn check_sync(
     let leaves_out = |o: &&str| {
         matches!(
             *o,
-            "-u" | "--size-only" | "--ignore-existing" | "--modify-window=1" | "--dry-run"
+            "-u" | "--size-only"
+                | "--ignore-existing"
+                | "--modify-window=1"
+                | "--dry-run"
+                | "--exclude=*a*"
         )
     };
     let like_source = !options.iter().any(leaves_out) && !backups;
@@ -342,7 +346,10 @@ pub(crate) fn check_sync(
             if !temps.is_empty() {
                 problems.push(format!("temporaries left: {temps:?}"));
             }
-            if round == 2 && problems.is_empty() && !dry_run {
+            // (-b --delete-excluded: the next run deletes this run's
+            // backups, which nothing protects then, as rsync's does.)
+            let settled = !dry_run && !(backups && options.contains(&"--delete-excluded"));
+            if round == 2 && problems.is_empty() && settled {
                 let again_args: Vec<&str> = sync_args
                     .iter()
                     .copied()
@@ -477,6 +484,9 @@ const SYNC_OPTIONS: &[&str] = &[
     "--modify-window=1",
     "--delete-during",
     "--dry-run",
+    "--numeric-ids",
+    "--exclude=*a*",
+    "--delete-excluded",
 ];
 
 /// The same with one or two of [`SYNC_OPTIONS`] added to both commands
