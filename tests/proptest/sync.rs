@@ -348,8 +348,8 @@ pub(crate) fn check_sync(
             }
             // (-b --delete-excluded: the next run deletes this run's
             // backups, which nothing protects then, as rsync's does.)
-            let settled = !dry_run && !(backups && options.contains(&"--delete-excluded"));
-            if round == 2 && problems.is_empty() && settled {
+            let unsettled = dry_run || (backups && options.contains(&"--delete-excluded"));
+            if round == 2 && problems.is_empty() && !unsettled {
                 let again_args: Vec<&str> = sync_args
                     .iter()
                     .copied()
