@@ -11,6 +11,30 @@ use common::*;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+/// `uring-cp -a --sync --delete -T src DST` in `t`, which must succeed
+/// silently.
+fn sync(engine: &str, t: &Path, dst: &Path) {
+    let out = run_uring_cp(
+        engine,
+        &["-a", "--sync", "--delete"],
+        &["-T", "src", &dst.to_string_lossy()],
+        t,
+        &RunOpts::default(),
+    );
+    assert_eq!(out.code, Some(0), "[{engine}]: {out}");
+    assert!(out.stderr.is_empty(), "[{engine}]: {out}");
+}
+
+/// `rsync -aH --delete src/ DST/` in `t`.
+fn rsync(t: &Path, dst: &str) {
+    let status = std::process::Command::new("rsync")
+        .args(["-aH", "--delete", "src/", &format!("{dst}/")])
+        .current_dir(t)
+        .status()
+        .expect("rsync");
+    assert!(status.success(), "rsync into {dst}");
+}
+
 /// Defect: past 1,024 names held back, the rest were copied in walk order,
 /// so a file whose unchanged name came later in the walk ended as two
 /// inodes (the new names linked together, the unchanged one on its own,
@@ -35,17 +59,6 @@ fn many_new_names_are_linked_to_their_unchanged_name_like_rsync() {
             .hardlink(format!("i{i}.a"), format!("i{i}.b"))
             .hardlink(format!("i{i}.a"), format!("i{i}.c"));
     }
-    let sync = |engine: &str, dst: &Path| {
-        let out = run_uring_cp(
-            engine,
-            &["-a", "--sync", "--delete"],
-            &["-T", "src", &dst.to_string_lossy()],
-            t,
-            &RunOpts::default(),
-        );
-        assert_eq!(out.code, Some(0), "[{engine}]: {out}");
-        assert!(out.stderr.is_empty(), "[{engine}]: {out}");
-    };
     // Leave only the `.c` names, unchanged: all else is to be copied.
     let thin = |dst: &Path| {
         for e in std::fs::read_dir(dst).expect("read_dir") {
@@ -57,24 +70,14 @@ fn many_new_names_are_linked_to_their_unchanged_name_like_rsync() {
         }
     };
     let want = t.join("want");
-    let status = std::process::Command::new("rsync")
-        .args(["-aH", "--delete", "src/", "want/"])
-        .current_dir(t)
-        .status()
-        .expect("rsync");
-    assert!(status.success());
+    rsync(t, "want");
     thin(&want);
-    let status = std::process::Command::new("rsync")
-        .args(["-aH", "--delete", "src/", "want/"])
-        .current_dir(t)
-        .status()
-        .expect("rsync");
-    assert!(status.success());
+    rsync(t, "want");
     for engine in engines() {
         let dst = t.join(format!("dst-{engine}"));
-        sync(engine, &dst);
+        sync(engine, t, &dst);
         thin(&dst);
-        sync(engine, &dst);
+        sync(engine, t, &dst);
         assert_links_eq(&format!("[{engine}] (rsync's as \"GNU cp\")"), &dst, &want);
         assert_links_eq(
             &format!("[{engine}] (the source as \"GNU cp\")"),
@@ -104,38 +107,19 @@ fn names_past_the_directories_held_back_are_linked_by_the_next_run() {
             .file(format!("u/b{i}"), 0o644, format!("file {i}"))
             .hardlink(format!("u/b{i}"), format!("d{i}/a"));
     }
-    let rsync = |dst: &str| {
-        let status = std::process::Command::new("rsync")
-            .args(["-aH", "--delete", "src/", &format!("{dst}/")])
-            .current_dir(t)
-            .status()
-            .expect("rsync");
-        assert!(status.success());
-    };
     let thin = |dst: &Path| {
         for i in 0..400 {
             std::fs::remove_file(dst.join(format!("d{i}/a"))).expect("remove");
         }
     };
-    rsync("want");
+    rsync(t, "want");
     thin(&t.join("want"));
-    rsync("want");
+    rsync(t, "want");
     for engine in engines() {
         let dst = t.join(format!("dst-{engine}"));
-        let sync = || {
-            let out = run_uring_cp(
-                engine,
-                &["-a", "--sync", "--delete"],
-                &["-T", "src", &dst.to_string_lossy()],
-                t,
-                &RunOpts::default(),
-            );
-            assert_eq!(out.code, Some(0), "[{engine}]: {out}");
-            assert!(out.stderr.is_empty(), "[{engine}]: {out}");
-        };
-        sync();
+        sync(engine, t, &dst);
         thin(&dst);
-        sync();
+        sync(engine, t, &dst);
         let split = (0..400)
             .filter(|i| {
                 let ino = |p: String| std::fs::metadata(dst.join(p)).expect("stat").ino();
@@ -143,7 +127,7 @@ fn names_past_the_directories_held_back_are_linked_by_the_next_run() {
             })
             .count();
         eprintln!("[{engine}] {split} of 400 files left as two inodes by the first run");
-        sync();
+        sync(engine, t, &dst);
         assert_links_eq(
             &format!("[{engine}] (rsync's as \"GNU cp\")"),
             &dst,
