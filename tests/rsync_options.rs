@@ -190,10 +190,14 @@ fn update_leaves_a_newer_file_entirely_like_rsync() {
     std::fs::File::open(t.join("src"))
         .and_then(|h| h.set_modified(old))
         .expect("set the source directory's time");
+    // (A set time: two files made one after the other can get times a
+    // clock tick apart, and the comparison below is to the nanosecond.)
     let newer = |d: &Path| {
+        let when = (1_893_456_000, 123); // 2030
         Fx::new(d.to_path_buf())
             .dir("", 0o755)
-            .file("f", 0o644, "the destination's, newer");
+            .file("f", 0o644, "the destination's, newer")
+            .set_times("f", when, when);
     };
     for engine in engines() {
         let _ = std::fs::remove_dir_all(t.join("want"));
