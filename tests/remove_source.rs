@@ -201,3 +201,57 @@ fn remove_source_files_refuses_basis_directories() {
     assert_eq!(out.code, Some(1), "{out}");
     assert!(tmp.path().join("src/a").exists());
 }
+
+/// Files with several names (regular files and symlinks, 200 of each, their
+/// names in two directories): every name is removed from the source, and
+/// the copies stay one file each, as rsync -aH. Two defects: a name linked
+/// to a copy still being made kept its source, and a name met after its
+/// file's first name was removed from the source (its link count dropped
+/// to one) was copied as a file of its own. Both depend on timing; 200
+/// files of each make them likely on every engine.
+#[test]
+fn every_name_of_a_linked_file_is_removed_and_the_copies_stay_linked_like_rsync() {
+    if !have_rsync("--remove-source-files -H") {
+        return;
+    }
+    for engine in engines() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let t = tmp.path();
+        for side in ["r", "u"] {
+            fs::create_dir(t.join(side)).expect("mkdir");
+            let fx = Fx::new(t.join(side).join("src"));
+            fx.dir("", 0o755).dir("x", 0o755).dir("y", 0o755);
+            for i in 0..200 {
+                fx.file(format!("x/f{i}"), 0o644, format!("file {i}"))
+                    .hardlink(format!("x/f{i}"), format!("y/f{i}"))
+                    .symlink(format!("x/l{i}"), format!("target {i}"))
+                    .hardlink(format!("x/l{i}"), format!("y/l{i}"));
+            }
+        }
+        let out = Command::new("rsync")
+            .args(["-aH", "--remove-source-files", "src/", "dst/"])
+            .current_dir(t.join("r"))
+            .output()
+            .expect("rsync");
+        assert!(out.status.success(), "rsync: {}", show(&out.stderr));
+        let out = run_uring_cp(
+            engine,
+            &["-a", "--sync", "--remove-source-files"],
+            &["-T", "src", "dst"],
+            &t.join("u"),
+            &RunOpts::default(),
+        );
+        let ctx = format!("[{engine}]");
+        assert_eq!(out.code, Some(0), "{ctx}: {out}");
+        assert_eq!(
+            names(&t.join("u/src")),
+            names(&t.join("r/src")),
+            "{ctx}: what is left of the source (uring-cp, rsync)"
+        );
+        assert_links_eq(
+            &format!("{ctx} (rsync's as \"GNU cp\")"),
+            &t.join("u/dst"),
+            &t.join("r/dst"),
+        );
+    }
+}

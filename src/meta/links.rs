@@ -165,6 +165,11 @@ impl Links {
         }
     }
 
+    /// Has a name of `st`'s inode been claimed, and not all its names seen?
+    pub fn has(&self, st: &SrcStat) -> bool {
+        self.lock().contains_key(&(st.dev, st.ino))
+    }
+
     /// The first copy of `st`'s inode, `item`, ended (`ok`: it exists).
     /// Returns the names parked meanwhile: to link to it, or, if it failed,
     /// to copy (claimed again: one of them becomes the first).

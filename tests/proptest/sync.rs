@@ -133,6 +133,7 @@ pub(crate) fn check_sync(
     // count up.)
     let backups = options.contains(&"--backup");
     let update = options.contains(&"-u");
+    let removes = options.contains(&"--remove-source-files");
     if update
         && options.contains(&"--modify-window=1")
         && rsync_version().is_none_or(|v| v < (3, 4))
@@ -271,8 +272,15 @@ pub(crate) fn check_sync(
         };
         kept_under_dir(&mut want);
         let rsync_vs_source = diff_text(&source, &want, "source", "rsync");
+        // --remove-source-files: what rsync left of the source, which each
+        // engine's run (on the source made again) must leave too.
+        let rsync_left = removes.then(|| left_of(&src.root));
         for &engine in engines {
             let dst_dir = mirror(&format!("dst-{engine}"));
+            if removes {
+                std::fs::remove_dir_all(&src.root).expect("remove src");
+                plan.build(&src);
+            }
             let dst = dst_dir.to_string_lossy().into_owned();
             let before = match update && round == 2 {
                 true => view(&dst_dir),
@@ -280,6 +288,11 @@ pub(crate) fn check_sync(
             };
             let out = run_uring_cp(engine, &sync_args, &["-T", "src", &dst], dir, &opts);
             let mut problems = Vec::new();
+            if let Some(theirs) = &rsync_left
+                && let Some(d) = diff_text(theirs, &left_of(&src.root), "rsync", "uring-cp")
+            {
+                problems.push(format!("the source left differs from rsync's: {d}"));
+            }
             if out.code != Some(0) || !out.stderr.is_empty() {
                 problems.push("must exit 0 and print nothing".to_string());
             }
@@ -348,7 +361,8 @@ pub(crate) fn check_sync(
             }
             // (-b --delete-excluded: the next run deletes this run's
             // backups, which nothing protects then, as rsync's does.)
-            let unsettled = dry_run || (backups && options.contains(&"--delete-excluded"));
+            let unsettled =
+                dry_run || removes || (backups && options.contains(&"--delete-excluded"));
             if round == 2 && problems.is_empty() && !unsettled {
                 let again_args: Vec<&str> = sync_args
                     .iter()
@@ -434,6 +448,17 @@ fn newer_names_kept(source: &[Meta], before: &[Meta], want: &mut [Meta], ours: &
     }
 }
 
+/// What is left of a source after `--remove-source-files`: its entries
+/// without directories' times (removing names from a directory sets its
+/// time to the run's).
+fn left_of(root: &std::path::Path) -> Vec<Meta> {
+    let mut v = synced_view(root);
+    v.iter_mut()
+        .filter(|m| m.kind == common::Kind::Dir)
+        .for_each(|m| m.times = None);
+    v
+}
+
 /// Has the source split a file that has several names in the mirror `was`
 /// (some of its names, still in the source, are no longer one file there)?
 fn split_in_source(was: &[Meta], source: &[Meta]) -> bool {
@@ -487,6 +512,7 @@ const SYNC_OPTIONS: &[&str] = &[
     "--numeric-ids",
     "--exclude=*a*",
     "--delete-excluded",
+    "--remove-source-files",
 ];
 
 /// The same with one or two of [`SYNC_OPTIONS`] added to both commands

@@ -48,7 +48,7 @@ impl FileCopier {
         dst: BorrowedFd<'_>,
         fresh: bool,
     ) -> LinkClaim {
-        if !self.archive.tracks_links(st, item.display.is_some()) {
+        if !self.tracks_links(item, st) {
             return LinkClaim::Untracked;
         }
         // -u first, as cp: a destination it keeps stands for the copy.
@@ -76,6 +76,15 @@ impl FileCopier {
         })
     }
 
+    /// Is `item` (status `st`) a name of a file with several names, whose
+    /// copies are to be one file? Also, with --remove-source-files, a file
+    /// whose other names were copied and removed from the source already
+    /// (its link count has dropped; rsync -H links it all the same).
+    pub(super) fn tracks_links(&self, item: &Item, st: &SrcStat) -> bool {
+        self.archive.tracks_links(st, item.display.is_some())
+            || (self.remove_source && self.archive.preserve.links && self.links.has(st))
+    }
+
     /// The first copy of a multiply-linked source ended: link (or, if it
     /// failed, copy) the names that were parked meanwhile, and report them.
     pub fn first_done(&self, item: &Item, st: &SrcStat, ok: bool) {
@@ -99,6 +108,10 @@ impl FileCopier {
                 Kind::File { .. } => self.copy(&other, fd.as_fd(), *fresh, &mut buf),
                 _ => self.create_other(&other, fd.as_fd(), *fresh),
             };
+            if let (true, Ok(Done::Linked)) = (ok, &r) {
+                // --remove-source-files: a name of the same source file.
+                self.remove_source(&other, Some(st));
+            }
             report(progress, &other, r);
         }
     }

@@ -231,12 +231,17 @@ impl FileCopier {
         let linked = item
             .stat
             .as_deref()
-            .filter(|st| self.archive.tracks_links(st, item.display.is_some()));
+            .filter(|st| self.tracks_links(item, st));
         let first = match linked {
             Some(st) => match self.claim_link(item, st, dst, fresh) {
                 LinkClaim::Untracked => false,
                 LinkClaim::First => true,
-                LinkClaim::Ended(outcome) => return outcome,
+                LinkClaim::Ended(outcome) => {
+                    if let Ok(Done::Linked) = outcome {
+                        self.remove_source(item, Some(st));
+                    }
+                    return outcome;
+                }
             },
             None => false,
         };
