@@ -26,6 +26,7 @@ mod compare;
 mod fixture;
 mod meta;
 pub mod mount;
+mod rsync;
 mod run;
 mod snapshot;
 
@@ -37,8 +38,9 @@ pub use fixture::*;
 #[allow(unused_imports)]
 pub use meta::*;
 #[allow(unused_imports)]
-pub use run::*;
+pub use rsync::*;
 #[allow(unused_imports)]
+pub use run::*;
 pub use snapshot::*;
 
 use std::ffi::OsStr;

@@ -49,7 +49,9 @@
 //!
 //! Files: `tree.rs` (what is generated, and the plan that builds it),
 //! `archive.rs` (the `cp -a` comparison and its tests), `sync.rs` (the rsync
-//! comparison: random changes, the check, its tests), `model.rs` (the tree
+//! comparison: random changes, the check, its tests), `sync_options.rs` (the
+//! same with rsync's options; `UCP_PROPTEST_SYNC_OPTION_CASES=N`, default
+//! 16), `model.rs` (the tree
 //! the changes are made on, and what keeps B comparable),
 //! `onto.rs` (random trees onto random existing trees with random options,
 //! against cp; `UCP_PROPTEST_ONTO_CASES=N`, default 32), `pinned.rs` (bugs the sync comparison found, one test each); this file
@@ -63,6 +65,7 @@ mod model;
 mod onto;
 mod pinned;
 mod sync;
+mod sync_options;
 mod tree;
 
 use common::*;

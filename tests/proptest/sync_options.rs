@@ -1,0 +1,172 @@
+//! Sync mode against rsync with rsync's options: one or two of
+//! [`SYNC_OPTIONS`] added to both commands of `sync.rs`'s comparison, and
+//! the allowances each needs where the two tools differ on purpose or where
+//! the order of the names decides (each explained where it is made, in
+//! `sync::check_sync` and below).
+
+use super::sync::{rsync_here, sync_proptest};
+use super::*;
+
+/// Options of rsync's that sync mode takes, one or two of which are added to
+/// both commands by [`random_changes_with_random_options_sync_like_rsync`].
+/// With `--ignore-existing`, a file or symlink kept where the source now has
+/// a directory is compared without its times: rsync gives it the
+/// directory's time, uring-cp leaves it as it was (on purpose, README; pinned
+/// in `tests/rsync_options.rs`).
+const SYNC_OPTIONS: &[&str] = &[
+    "--size-only",
+    "--checksum",
+    "--inplace",
+    "--delete-before",
+    "--delete-after",
+    "--backup",
+    "-u",
+    "--ignore-existing",
+    "--modify-window=1",
+    "--delete-during",
+    "--dry-run",
+    "--numeric-ids",
+    "--exclude=*a*",
+    "--delete-excluded",
+    "--remove-source-files",
+];
+
+/// The same with one or two of [`SYNC_OPTIONS`] added to both commands
+/// (not two of one kind: `--size-only` and `--checksum`, or two `--delete-*`
+/// timings): the mirror must equal rsync's (not always the source: some
+/// options leave changes out). `UCP_PROPTEST_SYNC_OPTION_CASES=N` pairs
+/// (default 16, or `UCP_PROPTEST_CASES`).
+#[test]
+fn random_changes_with_random_options_sync_like_rsync() {
+    if !rsync_here() {
+        return;
+    }
+    let cases = env_u64("UCP_PROPTEST_SYNC_OPTION_CASES")
+        .or_else(|| env_u64("UCP_PROPTEST_CASES"))
+        .map_or(DEFAULT_SYNC_OPTION_CASES, |n| n as u32);
+    sync_proptest(cases, "UCP_PROPTEST_SYNC_OPTION_CASES", None, true);
+}
+
+/// Pairs with random options per run unless told otherwise.
+const DEFAULT_SYNC_OPTION_CASES: u32 = 16;
+
+/// Up to two of [`SYNC_OPTIONS`] (none when `with` is false), never two of
+/// one kind.
+pub(crate) fn options_strategy(with: bool) -> impl Strategy<Value = Vec<&'static str>> {
+    prop::collection::vec(
+        prop::sample::select(SYNC_OPTIONS),
+        if with { 1..=2 } else { 0..=0 },
+    )
+    .prop_map(|picked| {
+        let mut kept: Vec<&'static str> = Vec::new();
+        for o in picked {
+            if !kept.iter().any(|k| option_kind(k) == option_kind(o)) {
+                kept.push(o);
+            }
+        }
+        kept
+    })
+}
+
+/// Options of one kind cannot go together: the check (`--size-only`,
+/// `--checksum`), the time of deletion (`--delete-*`), and `--inplace` with
+/// `--backup` (uring-cp refuses the pair: nothing would be kept).
+fn option_kind(o: &str) -> &str {
+    match o {
+        "--size-only" | "--checksum" => "check",
+        "--inplace" | "--backup" => "write",
+        "--delete-excluded" => "excluded",
+        o if o.starts_with("--delete-") => "when",
+        o => o,
+    }
+}
+
+/// `-u` with a hard-linked source: a name whose destination is newer is
+/// left as it was (`before`), while rsync -H links it to its group's first
+/// name when that one is updated (a difference on purpose, README; pinned in
+/// `tests/rsync_update.rs`). Such a name in `ours` is taken as it is in
+/// `want` (rsync's), and its group's names are compared without their link
+/// groups. Only a name of a multiply-linked regular file, newer in whole
+/// seconds than its source and unchanged since the last run, counts.
+pub(crate) fn newer_names_kept(
+    source: &[Meta],
+    before: &[Meta],
+    want: &mut [Meta],
+    ours: &mut [Meta],
+) {
+    let unlinked = |m: &Meta| Meta {
+        link_group: None,
+        ..m.clone()
+    };
+    let find = |v: &[Meta], path: &[u8]| v.iter().find(|m| m.path == path).map(unlinked);
+    let mtime = |m: &Meta| m.times.map_or(0, |t| t[1].0);
+    let (mut kept_names, mut groups) = (HashSet::new(), HashSet::new());
+    for m in ours.iter() {
+        let (Some(src), Some(was)) = (find(source, &m.path), find(before, &m.path)) else {
+            continue;
+        };
+        let kept = m.kind == common::Kind::File
+            && src.kind == common::Kind::File
+            && unlinked(m) == was
+            && mtime(m) > mtime(&src);
+        let group = source
+            .iter()
+            .find(|s| s.path == m.path)
+            .and_then(|s| s.link_group.clone());
+        if let (true, Some(group)) = (kept, group) {
+            kept_names.insert(m.path.clone());
+            groups.insert(group.0);
+        }
+    }
+    let in_group = |path: &[u8]| {
+        source
+            .iter()
+            .find(|s| s.path == path)
+            .and_then(|s| s.link_group.as_ref())
+            .is_some_and(|g| groups.contains(&g.0))
+    };
+    for m in want.iter_mut().chain(ours.iter_mut()) {
+        if in_group(&m.path) {
+            m.link_group = None;
+        }
+    }
+    for w in want.iter_mut() {
+        if let Some(o) = ours.iter().find(|o| o.path == w.path)
+            && kept_names.contains(&w.path)
+        {
+            *w = o.clone();
+        }
+    }
+}
+
+/// What is left of a source after `--remove-source-files`: its entries
+/// without directories' times (removing names from a directory sets its
+/// time to the run's).
+pub(crate) fn left_of(root: &std::path::Path) -> Vec<Meta> {
+    let mut v = synced_view(root);
+    v.iter_mut()
+        .filter(|m| m.kind == common::Kind::Dir)
+        .for_each(|m| m.times = None);
+    v
+}
+
+/// Has the source split a file that has several names in the mirror `was`
+/// (some of its names, still in the source, are no longer one file there)?
+pub(crate) fn split_in_source(was: &[Meta], source: &[Meta]) -> bool {
+    let mut groups: std::collections::HashMap<&[u8], HashSet<Vec<u8>>> = Default::default();
+    for m in was {
+        let Some((first, _)) = &m.link_group else {
+            continue;
+        };
+        if let Some(s) = source.iter().find(|s| s.path == m.path) {
+            let key = s.link_group.as_ref().map_or(&s.path, |g| &g.0);
+            groups.entry(first).or_default().insert(key.clone());
+        }
+    }
+    groups.values().any(|keys| keys.len() > 1)
+}
+
+/// Is `path` a backup (`-b`'s suffix `~` on it or on a directory above it)?
+pub(crate) fn is_backup(path: &[u8]) -> bool {
+    path.split(|&b| b == b'/').any(|c| c.ends_with(b"~"))
+}
