@@ -264,10 +264,16 @@ pub(crate) fn check_sync(
             .filter(|m| m.kind == common::Kind::Dir)
             .map(|m| m.path.clone())
             .collect();
+        // And a file with several names: rsync sets the times of a new
+        // name it links to a kept one, so of the kept file too; uring-cp
+        // leaves what --ignore-existing keeps.
         let kept_under_dir = |v: &mut Vec<Meta>| {
             if ignore_existing {
                 v.iter_mut()
-                    .filter(|m| m.kind != common::Kind::Dir && dirs_in_source.contains(&m.path))
+                    .filter(|m| {
+                        (m.kind != common::Kind::Dir && dirs_in_source.contains(&m.path))
+                            || (m.kind == common::Kind::File && m.link_group.is_some())
+                    })
                     .for_each(|m| m.times = None);
             }
         };
