@@ -38,6 +38,28 @@ fn names(root: &Path) -> Vec<String> {
     v
 }
 
+/// `rsync RSYNC_FLAG --remove-source-files src/ dst/` in `t/r` and
+/// `uring-cp -a --sync --remove-source-files -T src dst` in `t/u`, each of
+/// which must succeed; the context for messages.
+fn remove_with_both(t: &Path, engine: &str, rsync_flag: &str) -> String {
+    let out = Command::new("rsync")
+        .args([rsync_flag, "--remove-source-files", "src/", "dst/"])
+        .current_dir(t.join("r"))
+        .output()
+        .expect("rsync");
+    assert!(out.status.success(), "rsync: {}", show(&out.stderr));
+    let out = run_uring_cp(
+        engine,
+        &["-a", "--sync", "--remove-source-files"],
+        &["-T", "src", "dst"],
+        &t.join("u"),
+        &RunOpts::default(),
+    );
+    let ctx = format!("[{engine}]");
+    assert_eq!(out.code, Some(0), "{ctx}: {out}");
+    ctx
+}
+
 #[test]
 fn sources_are_removed_like_rsync() {
     if !have_rsync("--remove-source-files") {
@@ -60,21 +82,7 @@ fn sources_are_removed_like_rsync() {
                 .file("new", 0o644, "new")
                 .file("d/e/new2", 0o644, "new too");
         }
-        let out = Command::new("rsync")
-            .args(["-a", "--remove-source-files", "src/", "dst/"])
-            .current_dir(t.join("r"))
-            .output()
-            .expect("rsync");
-        assert!(out.status.success(), "rsync: {}", show(&out.stderr));
-        let out = run_uring_cp(
-            engine,
-            &["-a", "--sync", "--remove-source-files"],
-            &["-T", "src", "dst"],
-            &t.join("u"),
-            &RunOpts::default(),
-        );
-        let ctx = format!("[{engine}]");
-        assert_eq!(out.code, Some(0), "{ctx}: {out}");
+        let ctx = remove_with_both(t, engine, "-a");
         assert_snapshots_eq(
             &ctx,
             &snapshot(&t.join("u/dst")),
@@ -228,21 +236,7 @@ fn every_name_of_a_linked_file_is_removed_and_the_copies_stay_linked_like_rsync(
                     .hardlink(format!("x/l{i}"), format!("y/l{i}"));
             }
         }
-        let out = Command::new("rsync")
-            .args(["-aH", "--remove-source-files", "src/", "dst/"])
-            .current_dir(t.join("r"))
-            .output()
-            .expect("rsync");
-        assert!(out.status.success(), "rsync: {}", show(&out.stderr));
-        let out = run_uring_cp(
-            engine,
-            &["-a", "--sync", "--remove-source-files"],
-            &["-T", "src", "dst"],
-            &t.join("u"),
-            &RunOpts::default(),
-        );
-        let ctx = format!("[{engine}]");
-        assert_eq!(out.code, Some(0), "{ctx}: {out}");
+        let ctx = remove_with_both(t, engine, "-aH");
         assert_eq!(
             names(&t.join("u/src")),
             names(&t.join("r/src")),

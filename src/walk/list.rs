@@ -7,7 +7,7 @@ use super::*;
 /// Names held back for linking in sync mode, at most (past this, or
 /// [`DEFER_DIRS_MAX`], names are copied in walk order, and a name of the
 /// same file met unchanged later stays a file of its own until the next
-/// run links it). About 100 bytes each.
+/// run links it). Each is an `Item` in memory until then.
 pub(super) const DEFER_MAX: usize = 1 << 18;
 
 /// Directories the names held back are in, at most: each keeps its source
@@ -22,23 +22,23 @@ pub(super) fn special(st: &Stat) -> Kind {
 }
 
 impl Walker {
+    /// Is the last name held back one listed into `dst` (so its directories
+    /// are held open already)?
+    fn last_deferred_in(&self, dst: &Arc<DstDir>) -> bool {
+        self.deferred
+            .last()
+            .is_some_and(|last| Arc::ptr_eq(&last.dst_dir, dst))
+    }
+
     /// Is there room to hold back one more name listed into `dst`?
     fn may_defer(&self, dst: &Arc<DstDir>) -> bool {
         self.deferred.len() < DEFER_MAX
-            && (self.deferred_dirs < DEFER_DIRS_MAX
-                || self
-                    .deferred
-                    .last()
-                    .is_some_and(|last| Arc::ptr_eq(&last.dst_dir, dst)))
+            && (self.deferred_dirs < DEFER_DIRS_MAX || self.last_deferred_in(dst))
     }
 
     /// Hold `item` back until the end of the walk (see `entries`).
     fn defer(&mut self, item: Item) {
-        let new_dir = !self
-            .deferred
-            .last()
-            .is_some_and(|last| Arc::ptr_eq(&last.dst_dir, &item.dst_dir));
-        self.deferred_dirs += usize::from(new_dir);
+        self.deferred_dirs += usize::from(!self.last_deferred_in(&item.dst_dir));
         self.deferred.push(item);
     }
 
