@@ -532,7 +532,7 @@ fn deleted_backups_are_not_backed_up_again_like_rsync() {
         .dir("", 0o755)
         .file("f", 0o644, "kept")
         .set_times("f", when, when);
-    let options = ["-b", "--delete-excluded"];
+    let options = ["-b", "--delete-excluded", "--itemize-changes"];
     for engine in engines() {
         for d in ["want", "dst"] {
             let _ = std::fs::remove_dir_all(t.join(d));
@@ -547,15 +547,7 @@ fn deleted_backups_are_not_backed_up_again_like_rsync() {
             let ctx = format!("[{engine}] -b --delete-excluded, run {run}");
             let r = rsync(&["-a", "-b", "--delete-excluded", "src/", "want/"], t);
             assert!(r.status.success(), "{ctx}: rsync: {}", show(&r.stderr));
-            let mut flags = vec!["-a", "--sync", "--itemize-changes"];
-            flags.extend_from_slice(&options);
-            let out = run_uring_cp(
-                engine,
-                &flags,
-                &["-T", "src", "dst"],
-                t,
-                &RunOpts::default(),
-            );
+            let out = sync_src_to_dst(engine, t, &options);
             assert_eq!(out.code, Some(0), "{ctx}: {out}");
             if run == 3 {
                 assert!(out.stdout.is_empty(), "{ctx}: {out}");

@@ -149,14 +149,7 @@ fn inplace_rewrites_keep_exactly_the_source_xattrs_like_rsync() {
         old(&t.join("want"));
         old(&t.join("dst"));
         rsync(&["-aX", "--inplace", "src/", "want/"], t);
-        let opts = RunOpts::default();
-        let out = run_uring_cp(
-            engine,
-            &["-a", "--sync", "--inplace"],
-            &["-T", "src", "dst"],
-            t,
-            &opts,
-        );
+        let out = sync_src_to_dst(engine, t, &["--inplace"]);
         assert_eq!(out.code, Some(0), "{ctx}: {out}");
         let view = |d: &str| meta_snapshot(&t.join(d), &MetaOpts { times: false });
         assert_eq!(view("dst"), view("want"), "{ctx}: uring-cp, then rsync");
@@ -191,12 +184,7 @@ fn inplace_does_not_write_through_other_names_unlike_rsync() {
         src.dir("", 0o755).file("a", 0o644, "old");
         std::fs::hard_link(t.join("src/a"), t.join("src/b")).expect("link");
         rsync(&["-aH", "src/", "want/"], t);
-        let opts = RunOpts::default();
-        let sync = |extra: &[&str]| {
-            let mut flags = vec!["-a", "--sync"];
-            flags.extend_from_slice(extra);
-            run_uring_cp(engine, &flags, &["-T", "src", "dst"], t, &opts)
-        };
+        let sync = |extra: &[&str]| sync_src_to_dst(engine, t, extra);
         assert_eq!(sync(&[]).code, Some(0), "{ctx}: first sync");
         // a is rewritten as a file of its own (another time); b is unchanged.
         std::fs::remove_file(t.join("src/a")).expect("unlink");
@@ -345,13 +333,7 @@ fn ignore_existing_leaves_a_file_where_the_source_has_a_directory_unlike_rsync()
     for engine in engines() {
         let ctx = format!("[{engine}] --ignore-existing, d/f");
         before(&t.join("dst"));
-        let out = run_uring_cp(
-            engine,
-            &["-a", "--sync", "--ignore-existing"],
-            &["-T", "src", "dst"],
-            t,
-            &RunOpts::default(),
-        );
+        let out = sync_src_to_dst(engine, t, &["--ignore-existing"]);
         assert_eq!(out.code, Some(0), "{ctx}: {out}");
         assert!(out.stderr.is_empty(), "{ctx}: {out}");
         assert_eq!(mtime(&t.join("dst/d")), new, "{ctx}: dst/d keeps its time");
@@ -378,15 +360,7 @@ fn ignore_existing_never_goes_through_a_symlink_unlike_rsync() {
         src.dir("", 0o755)
             .file("keep", 0o644, "kept")
             .symlink("l", ".");
-        let sync = || {
-            run_uring_cp(
-                engine,
-                &["-a", "--sync", "--delete", "--ignore-existing"],
-                &["-T", "src", "dst"],
-                t,
-                &RunOpts::default(),
-            )
-        };
+        let sync = || sync_src_to_dst(engine, t, &["--delete", "--ignore-existing"]);
         assert_eq!(sync().code, Some(0), "{ctx}: first sync");
         std::fs::remove_file(t.join("src/l")).expect("unlink");
         src.dir("l", 0o755);

@@ -46,14 +46,7 @@ fn update_leaves_a_newer_file_entirely_like_rsync() {
         newer(&t.join("want"));
         newer(&t.join("dst"));
         rsync(&["-aX", "-u", "src/", "want/"], t);
-        let opts = RunOpts::default();
-        let out = run_uring_cp(
-            engine,
-            &["-a", "--sync", "-u"],
-            &["-T", "src", "dst"],
-            t,
-            &opts,
-        );
+        let out = sync_src_to_dst(engine, t, &["-u"]);
         let ctx = format!("[{engine}] -u");
         assert_eq!(out.code, Some(0), "{ctx}: {out}");
         let view = |d: &str| {
@@ -68,6 +61,19 @@ fn update_leaves_a_newer_file_entirely_like_rsync() {
         assert_eq!(view("dst"), view("want"), "{ctx}: uring-cp, then rsync");
     }
 }
+
+/// The names of [`update_replaces_newer_entries_of_another_type_like_rsync`]:
+/// what the source has, then what the destination has.
+const OVER: [&str; 8] = [
+    "file_over_file",
+    "file_over_link",
+    "file_over_fifo",
+    "file_over_dir",
+    "link_over_file",
+    "link_over_link",
+    "fifo_over_file",
+    "dir_over_file",
+];
 
 /// `-u` leaves only a newer *regular file* of the same type; an entry of
 /// another type where the source has a file, symlink, fifo or directory is
@@ -92,17 +98,7 @@ fn update_replaces_newer_entries_of_another_type_like_rsync() {
         .fifo("fifo_over_file", 0o644)
         .dir("dir_over_file", 0o755);
     let old = (946_684_800, 0);
-    for name in [
-        "file_over_file",
-        "file_over_link",
-        "file_over_fifo",
-        "file_over_dir",
-        "link_over_file",
-        "link_over_link",
-        "fifo_over_file",
-        "dir_over_file",
-        "",
-    ] {
+    for name in OVER.iter().chain(&[""]) {
         src.set_times(name, old, old);
     }
     let newer = |d: &Path| {
@@ -117,16 +113,7 @@ fn update_replaces_newer_entries_of_another_type_like_rsync() {
             .file("fifo_over_file", 0o644, "the destination's")
             .file("dir_over_file", 0o644, "the destination's");
         let new = (1_893_456_000, 0); // 2030: newer than the source
-        for name in [
-            "file_over_file",
-            "file_over_link",
-            "file_over_fifo",
-            "file_over_dir",
-            "link_over_file",
-            "link_over_link",
-            "fifo_over_file",
-            "dir_over_file",
-        ] {
+        for name in OVER {
             fx.set_times(name, new, new);
         }
     };
@@ -179,13 +166,7 @@ fn update_keeps_each_newer_name_of_a_linked_file() {
                 prepare(&t.join(d));
             }
             rsync(&["-aH", "-u", "src/", "want/"], t);
-            let out = run_uring_cp(
-                engine,
-                &["-a", "--sync", "-u"],
-                &["-T", "src", "dst"],
-                t,
-                &RunOpts::default(),
-            );
+            let out = sync_src_to_dst(engine, t, &["-u"]);
             assert_eq!(out.code, Some(0), "{ctx}: {out}");
             let read = |p: &str| std::fs::read(t.join(p)).expect("read");
             assert_eq!(read(&format!("dst/{newer}")), b"newer", "{ctx}: kept");
@@ -251,15 +232,7 @@ fn update_with_a_window_keeps_files_of_nearly_the_same_time_like_rsync() {
         } else {
             let _ = std::fs::remove_dir_all(t.join("dst"));
             prepare(&t.join("dst"));
-            let mut flags = vec!["-a", "--sync"];
-            flags.extend_from_slice(&options);
-            let out = run_uring_cp(
-                engine,
-                &flags,
-                &["-T", "src", "dst"],
-                t,
-                &RunOpts::default(),
-            );
+            let out = sync_src_to_dst(engine, t, &options);
             assert_eq!(out.code, Some(0), "{ctx}: {out}");
         }
         for (name, _, kept) in cases {

@@ -18,6 +18,19 @@ pub fn rsync(args: &[&str], cwd: &Path) {
     );
 }
 
+/// `uring-cp -a --sync OPTIONS -T src dst` in `t`, on `engine`.
+pub fn sync_src_to_dst(engine: &str, t: &Path, options: &[&str]) -> Outcome {
+    let mut flags = vec!["-a", "--sync"];
+    flags.extend_from_slice(options);
+    run_uring_cp(
+        engine,
+        &flags,
+        &["-T", "src", "dst"],
+        t,
+        &RunOpts::default(),
+    )
+}
+
 /// `rsync -a OPTIONS src/ want/` and `uring-cp -a --sync OPTIONS -T src dst`
 /// (each destination prepared by `prepare` first) give equal trees.
 pub fn compare(ctx: &str, engine: &str, t: &Path, options: &[&str], prepare: &dyn Fn(&Path)) {
@@ -29,15 +42,7 @@ pub fn compare(ctx: &str, engine: &str, t: &Path, options: &[&str], prepare: &dy
     r.extend_from_slice(options);
     r.extend(["src/", "want/"]);
     rsync(&r, t);
-    let mut flags = vec!["-a", "--sync"];
-    flags.extend_from_slice(options);
-    let out = run_uring_cp(
-        engine,
-        &flags,
-        &["-T", "src", "dst"],
-        t,
-        &RunOpts::default(),
-    );
+    let out = sync_src_to_dst(engine, t, options);
     assert_eq!(out.code, Some(0), "{ctx}: {out}");
     assert_snapshots_eq(
         ctx,
