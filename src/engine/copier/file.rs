@@ -125,12 +125,7 @@ impl FileCopier {
             false => match self.claim_link(item, &sst, dst, fresh) {
                 LinkClaim::Untracked => false,
                 LinkClaim::First => true,
-                LinkClaim::Ended(outcome) => {
-                    if let Ok(Done::Linked) = outcome {
-                        self.remove_source(item, Some(&sst));
-                    }
-                    return Front::Ended(outcome.map(Copied::Done));
-                }
+                LinkClaim::Ended(outcome) => return Front::Ended(outcome.map(Copied::Done)),
             },
         };
         let mode = self.archive.create_mode(sst.mode);

@@ -68,11 +68,11 @@ impl FileCopier {
             Claim::Parked => Ok(Done::Parked),
             Claim::Link(dir, name) => match dir.state() {
                 Some(DstState::Ready { fd, .. }) => {
-                    self.link(item, LinkFrom::At(fd.as_fd(), &name), dst, fresh, kept)
+                    self.link(item, st, LinkFrom::At(fd.as_fd(), &name), dst, fresh, kept)
                 }
                 _ => Err(item.error(Op::Link, true, errno(libc::ENOENT)).into()),
             },
-            Claim::LinkPath(path) => self.link(item, LinkFrom::Path(&path), dst, fresh, kept),
+            Claim::LinkPath(path) => self.link(item, st, LinkFrom::Path(&path), dst, fresh, kept),
         })
     }
 
@@ -98,6 +98,7 @@ impl FileCopier {
                 _ if ok => match item.dst_dir.state() {
                     Some(DstState::Ready { fd: from, .. }) => self.link(
                         &other,
+                        st,
                         LinkFrom::At(from.as_fd(), item.dst_name()),
                         fd.as_fd(),
                         *fresh,
@@ -108,10 +109,6 @@ impl FileCopier {
                 Kind::File { .. } => self.copy(&other, fd.as_fd(), *fresh, &mut buf),
                 _ => self.create_other(&other, fd.as_fd(), *fresh),
             };
-            if let (true, Ok(Done::Linked)) = (ok, &r) {
-                // --remove-source-files: a name of the same source file.
-                self.remove_source(&other, Some(st));
-            }
             report(progress, &other, r);
         }
     }
@@ -119,10 +116,12 @@ impl FileCopier {
     /// Make `item`'s destination a hard link to the copy `from` (cp replaces
     /// an existing non-directory; -n keeps it). `kept`: -u kept the
     /// destination, which cp replaces all the same, and the name counts as
-    /// skipped.
+    /// skipped. With --remove-source-files, a name linked is removed from
+    /// the source (`st`: its file's status, as the first copy saw it).
     pub(super) fn link(
         &self,
         item: &Item,
+        st: &SrcStat,
         from: LinkFrom<'_>,
         dst: BorrowedFd<'_>,
         fresh: bool,
@@ -139,16 +138,20 @@ impl FileCopier {
             }
             .map_err(|e| item.error(Op::Link, true, e.into()))
         };
-        match make(item.dst_name()) {
-            Ok(()) => Ok(Done::Linked),
+        let done = match make(item.dst_name()) {
+            Ok(()) => Done::Linked,
             Err(e) if !fresh && e.source.raw_os_error() == Some(libc::EEXIST) => {
                 if !kept && !self.may_replace(item, dst)? {
                     return Ok(Done::Skipped);
                 }
                 self.replace(item, dst, make, true)?;
-                Ok(if kept { Done::Skipped } else { Done::Linked })
+                if kept { Done::Skipped } else { Done::Linked }
             }
-            Err(e) => Err(e.into()),
+            Err(e) => return Err(e.into()),
+        };
+        if let Done::Linked = done {
+            self.remove_source(item, Some(st));
         }
+        Ok(done)
     }
 }

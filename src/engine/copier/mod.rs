@@ -236,12 +236,7 @@ impl FileCopier {
             Some(st) => match self.claim_link(item, st, dst, fresh) {
                 LinkClaim::Untracked => false,
                 LinkClaim::First => true,
-                LinkClaim::Ended(outcome) => {
-                    if let Ok(Done::Linked) = outcome {
-                        self.remove_source(item, Some(st));
-                    }
-                    return outcome;
-                }
+                LinkClaim::Ended(outcome) => return outcome,
             },
             None => false,
         };
