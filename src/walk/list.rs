@@ -249,6 +249,8 @@ impl Walker {
                     });
                     if made == DirMade::Ahead {
                         self.give_ahead_while_waited_for(first_subdir);
+                    } else {
+                        self.give_when_many(first_subdir);
                     }
                     self.count_entry();
                     continue;
