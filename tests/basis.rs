@@ -688,3 +688,212 @@ fn file_operands_take_their_twins_like_rsync() {
         "{out}"
     );
 }
+
+/// `-a --size-only` takes a twin only when its time is the source's too, as
+/// rsync does: `f`, a twin of the same size but another time, is copied with
+/// the source's time (a new inode, not a link; not left out), and `g`, the
+/// same size and time, is taken (linked, left out, copied from the twin).
+/// uring-cp linked or copied `f`'s twin and kept the twin's time. Where the
+/// twin's bytes differ, rsync copies the twin's bytes under the source's
+/// time, a copy every later quick check takes for the source's; uring-cp
+/// copies the source's (a difference on purpose: README, Sync mode).
+#[test]
+fn size_only_takes_no_twin_of_another_time_like_rsync() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let fx = Fx::new(t.join("src"));
+    fx.dir("", 0o755)
+        .file("f", 0o644, "hello")
+        .file("g", 0o644, "same!");
+    let base = Fx::new(t.join("base"));
+    base.dir("", 0o755)
+        .file("f", 0o644, "HELLO")
+        .file("g", 0o644, "same!");
+    fx.set_times("f", (T0 + DAY, 0), (T0 + DAY, 0));
+    base.set_times("f", (T0, 0), (T0, 0));
+    for x in [&fx, &base] {
+        x.set_times("g", (T0, 0), (T0, 0));
+    }
+    let have_rsync = have_rsync("--size-only with basis directories");
+    for engine in engines() {
+        for option in ["--link-dest", "--compare-dest", "--copy-dest"] {
+            let ctx = format!("[{engine}] --size-only {option}");
+            let option = format!("{option}=../base");
+            for d in ["want", "dst"] {
+                let _ = fs::remove_dir_all(t.join(d));
+            }
+            let out = run_uring_cp(
+                engine,
+                &["-a", "--sync", "--size-only", &option],
+                &["-T", "src", "dst"],
+                t,
+                &RunOpts::default(),
+            );
+            assert_eq!(out.code, Some(0), "{ctx}: {out}");
+            assert!(out.stderr.is_empty(), "{ctx}: {out}");
+            let md = fs::metadata(t.join("dst/f")).expect("stat dst/f");
+            assert_eq!(fs::read(t.join("dst/f")).expect("f"), b"hello", "{ctx}");
+            assert_eq!((md.mtime(), md.nlink()), (T0 + DAY, 1), "{ctx}: f");
+            let g = t.join("dst/g");
+            match option.starts_with("--link-dest") {
+                true => assert_eq!(
+                    fs::metadata(&g).expect("stat dst/g").ino(),
+                    fs::metadata(t.join("base/g")).expect("stat base/g").ino(),
+                    "{ctx}: g is linked to its twin"
+                ),
+                false => assert_eq!(
+                    g.exists(),
+                    option.starts_with("--copy-dest"),
+                    "{ctx}: g is left out, or copied"
+                ),
+            }
+            if have_rsync {
+                rsync(
+                    &["-a", "--size-only", &option, "src/", "want/"].map(String::from),
+                    t,
+                );
+                let theirs = fs::metadata(t.join("want/f")).expect("stat want/f");
+                assert_eq!(
+                    (theirs.mtime(), theirs.nlink()),
+                    (md.mtime(), md.nlink()),
+                    "{ctx}: f's time and link count are rsync's"
+                );
+                assert_eq!(g.exists(), t.join("want/g").exists(), "{ctx}: g");
+                assert_eq!(
+                    fs::read(t.join("want/f")).expect("want/f"),
+                    b"HELLO",
+                    "{ctx}: rsync now copies the source's bytes: drop the difference (README)"
+                );
+            }
+        }
+    }
+}
+
+/// A destination file that `--ignore-existing`, or `-u` (it is newer than
+/// the source), keeps is neither replaced by a link to its twin
+/// (`--link-dest`) nor removed as equal to it (`--compare-dest`), as with
+/// rsync; uring-cp did both, on every engine, losing the data those options
+/// are there to keep. Compared with rsync where it is here.
+#[test]
+fn files_kept_by_ignore_existing_or_update_are_not_replaced_by_twins_like_rsync() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    for d in ["src", "base"] {
+        Fx::new(t.join(d))
+            .dir("", 0o755)
+            .file("f", 0o644, "hello")
+            .set_times("f", (T0, 0), (T0, 0));
+    }
+    let have_rsync = have_rsync("--ignore-existing and -u with basis directories");
+    for engine in engines() {
+        for kept in ["--ignore-existing", "-u"] {
+            for option in ["--link-dest", "--compare-dest", "--copy-dest"] {
+                let ctx = format!("[{engine}] {kept} {option}");
+                let option = format!("{option}=../base");
+                let mut outcomes = Vec::new();
+                for d in ["dst", "want"] {
+                    if d == "want" && !have_rsync {
+                        continue;
+                    }
+                    let _ = fs::remove_dir_all(t.join(d));
+                    Fx::new(t.join(d))
+                        .dir("", 0o755)
+                        .file("f", 0o644, "the user's newer data")
+                        .set_times("f", (T0 + DAY, 0), (T0 + DAY, 0));
+                    match d {
+                        "dst" => {
+                            let out = run_uring_cp(
+                                engine,
+                                &["-a", "--sync", kept, &option],
+                                &["-T", "src", d],
+                                t,
+                                &RunOpts::default(),
+                            );
+                            assert_eq!(out.code, Some(0), "{ctx}: {out}");
+                            assert!(out.stderr.is_empty(), "{ctx}: {out}");
+                        }
+                        _ => rsync(&["-a", kept, &option, "src/", "want/"].map(String::from), t),
+                    }
+                    let f = t.join(d).join("f");
+                    let md = fs::metadata(&f).expect("the file is kept");
+                    outcomes.push((fs::read(&f).expect("read"), md.nlink(), md.mtime()));
+                }
+                let want = (b"the user's newer data".to_vec(), 1, T0 + DAY);
+                assert!(outcomes.iter().all(|o| *o == want), "{ctx}: {outcomes:?}");
+            }
+        }
+    }
+}
+
+/// A file with two names in the source, one of which has an unchanged twin
+/// in the basis directory: under `--link-dest` both names are linked to the
+/// twin, whichever is met first, as rsync -H links them (four layouts: the
+/// twin's name in the root or below, first or last). uring-cp linked the
+/// twin's name and copied the other: one file of the source was two in the
+/// copy, exit 0.
+#[test]
+fn names_of_a_linked_file_all_take_one_name_s_twin_like_rsync() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let have_rsync = have_rsync("--link-dest with hard links");
+    for (twin_name, other) in [
+        ("f", "sub/g"),
+        ("sub/f", "g"),
+        ("a/f", "b/g"),
+        ("b/f", "a/g"),
+    ] {
+        for d in ["src", "base"] {
+            let _ = fs::remove_dir_all(t.join(d));
+            Fx::new(t.join(d)).dir("", 0o755);
+            for sub in ["sub", "a", "b"] {
+                fs::create_dir(t.join(d).join(sub)).expect("mkdir");
+            }
+        }
+        let src = Fx::new(t.join("src"));
+        src.file(twin_name, 0o644, "data")
+            .set_times(twin_name, (T0, 0), (T0, 0));
+        fs::hard_link(t.join("src").join(twin_name), t.join("src").join(other)).expect("link");
+        fs::copy(
+            t.join("src").join(twin_name),
+            t.join("base").join(twin_name),
+        )
+        .expect("cp");
+        Fx::new(t.join("base")).set_times(twin_name, (T0, 0), (T0, 0));
+        let twin = fs::metadata(t.join("base").join(twin_name))
+            .expect("stat")
+            .ino();
+        let mut dsts = Vec::new();
+        for engine in engines() {
+            let dst = format!("dst-{engine}");
+            let _ = fs::remove_dir_all(t.join(&dst));
+            let out = run_uring_cp(
+                engine,
+                &["-a", "--sync", "--link-dest=../base"],
+                &["-T", "src", &dst],
+                t,
+                &RunOpts::default(),
+            );
+            assert_eq!(out.code, Some(0), "[{engine}] {twin_name}, {other}: {out}");
+            dsts.push((engine.to_string(), dst));
+        }
+        if have_rsync {
+            let _ = fs::remove_dir_all(t.join("want"));
+            rsync(
+                &["-aH", "--link-dest=../base", "src/", "want/"].map(String::from),
+                t,
+            );
+            dsts.push(("rsync".to_string(), "want".to_string()));
+        }
+        for (who, dst) in dsts {
+            let inos: Vec<u64> = [twin_name, other]
+                .iter()
+                .map(|n| fs::metadata(t.join(&dst).join(n)).expect("stat").ino())
+                .collect();
+            assert_eq!(
+                inos,
+                [twin, twin],
+                "[{who}] {twin_name} (its twin {twin}) and {other}: both linked to the twin"
+            );
+        }
+    }
+}

@@ -5,9 +5,14 @@
 //! twin that is unchanged against the source decides instead of a copy.
 //!
 //! "Unchanged" is rsync's: the quick check (size and modification time, or
-//! `--size-only`, or the contents under `--checksum` with the time still
-//! equal where times are preserved) and the attributes the run preserves
-//! (permissions, owner and group as root, xattrs). A symlink's twin must have
+//! `--size-only`, or the contents under `--checksum`) and the attributes the
+//! run preserves (the modification time, permissions, owner and group as
+//! root, xattrs). So under `-a --size-only` a twin of the same size but
+//! another time is not taken: the file is copied from the source. rsync
+//! copies the twin there and gives the copy the source's time, so a twin
+//! whose bytes differ leaves a copy that every later quick check takes for
+//! the source's (a difference on purpose: README; before, uring-cp linked
+//! or copied the twin and kept the twin's time). A symlink's twin must have
 //! the same target, a special file's the same type and device number; a
 //! directory is never taken from a basis (it is made, as rsync does).
 //!
@@ -24,7 +29,7 @@ use crate::config::{Basis, BasisUse};
 use crate::error::{CopyError, Op};
 use crate::meta::xattr;
 use crate::sync::{Kept, xattrs_may_differ};
-use crate::tree::{SrcDir, join};
+use crate::tree::{DstDir, SrcDir, SrcStat, join};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 use std::ffi::CStr;
@@ -151,6 +156,8 @@ pub(super) struct Candidate<'a> {
     pub stat: Option<&'a Stat>,
     /// The destination directory (`None` under `--dry-run` when it is not there).
     pub dst: Option<BorrowedFd<'a>>,
+    /// The same, for the hard-link map.
+    pub dst_dir: &'a Arc<DstDir>,
     pub dst_path: &'a Path,
     /// Whether the name is at the destination (it is then replaced atomically).
     pub exists: bool,
@@ -173,6 +180,38 @@ impl Walker {
                 .is_some_and(|b| matches!(b.use_, BasisUse::Link | BasisUse::Compare))
     }
 
+    /// Is the existing destination file `dst_name` in `dst_dir` kept as it
+    /// is, whatever the basis directories hold: under `--ignore-existing`,
+    /// or `-u` where it is newer than the source `name` in `src_dir`? Then
+    /// no twin replaces it (`--link-dest`) or removes it (`--compare-dest`),
+    /// as with rsync; uring-cp did both, losing the data those options keep.
+    /// (The statuses are read here when the walk has not.)
+    pub(super) fn kept_whatever_twins(
+        &self,
+        src_dir: BorrowedFd<'_>,
+        name: &CStr,
+        src: Option<&Stat>,
+        dst_dir: BorrowedFd<'_>,
+        dst_name: &CStr,
+        dst: Option<&Stat>,
+    ) -> bool {
+        if self.sync.ignore_existing {
+            return true;
+        }
+        if !self.sync.update {
+            return false;
+        }
+        let stat = |dir, name, have: Option<&Stat>| match have {
+            Some(st) => Some(*st),
+            None => rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok(),
+        };
+        match (stat(src_dir, name, src), stat(dst_dir, dst_name, dst)) {
+            (Some(s), Some(d)) => crate::sync::newer_kept(&s, &d, &self.sync),
+            // The quick check reports what cannot be read.
+            _ => false,
+        }
+    }
+
     /// Look for an unchanged twin of `c` in the basis directories, and act on
     /// the first one found.
     pub(super) fn use_twin(&mut self, c: Candidate<'_>) -> Twin {
@@ -192,6 +231,17 @@ impl Walker {
                 Err(_) => return Twin::None, // the copy reports it
             },
         };
+        // A file with other names, under -H: copied from the source, so
+        // that its names are one file in the copy (the engine's hard-link
+        // map knows the source's inode, not a twin's), with the same bytes
+        // and attributes as an unchanged twin's. (--clone-dest: such a file
+        // shares no blocks with its twin.)
+        if matches!(use_, BasisUse::Copy | BasisUse::Clone)
+            && src_st.st_nlink > 1
+            && self.archive.preserve.links
+        {
+            return Twin::None;
+        }
         let kept = self.kept();
         let count = self.bases.as_ref().map_or(0, |b| b.roots.len());
         for i in 0..count {
@@ -213,7 +263,7 @@ impl Walker {
                     self.itemize(action, c.ft, c.changes, c.dst_path);
                     Twin::CopyFrom(dir)
                 }
-                BasisUse::Link => self.link(&c, &dir, &twin),
+                BasisUse::Link => self.link(&c, &dir, &twin, &src_st),
             };
         }
         Twin::None
@@ -245,9 +295,18 @@ impl Walker {
         Twin::Done
     }
 
-    /// `--link-dest`: make the entry a hard link of its twin (`twin`, in
-    /// `dir`), unless it already is one.
-    fn link(&self, c: &Candidate<'_>, dir: &Arc<SrcDir>, twin: &Stat) -> Twin {
+    /// `--link-dest`: make the entry (status `src`) a hard link of its twin
+    /// (`twin`, in `dir`), unless it already is one.
+    ///
+    /// A regular file with other names in the source (under `-H`, which
+    /// `-a` implies) is linked here, not by a worker, and stands for its
+    /// names in the hard-link map: the names met after it are linked to it,
+    /// with or without twins of their own, so they stay one file as in the
+    /// source (as rsync -H). One met after another name of its file was
+    /// copied or kept takes that copy instead of its twin. Before, the
+    /// twin's name was linked to the twin and the file's other names copied
+    /// apart: one file of the source was two in the copy, exit 0.
+    fn link(&self, c: &Candidate<'_>, dir: &Arc<SrcDir>, twin: &Stat, src: &Stat) -> Twin {
         if c.exists
             && let Some(dst) = c.dst
             && let Ok(st) = rustix::fs::statat(dst, c.name, AtFlags::SYMLINK_NOFOLLOW)
@@ -255,23 +314,36 @@ impl Walker {
         {
             return Twin::None; // already linked: the quick check goes on
         }
+        let group =
+            (c.ft == FileType::RegularFile && src.st_nlink > 1 && self.archive.preserve.links)
+                .then(|| SrcStat::from_stat(src));
+        if let Some(st) = &group
+            && self.links.has(st)
+        {
+            return Twin::None; // linked to its file's copy by the engine
+        }
         // -b: what the link replaces is kept (the engine keeps a regular
         // file, once its link is made; here it is only said under --dry-run).
         if c.exists
             && let Some(dst) = c.dst
-            && (c.ft != FileType::RegularFile || self.sync.dry_run)
+            && (c.ft != FileType::RegularFile || self.sync.dry_run || group.is_some())
             && let Err(e) = self.back_up_existing(dst, parent(c.dst_path), c.name)
         {
             self.progress
                 .error(&CopyError::new(Op::Backup, c.dst_path, e));
             return Twin::Done;
         }
-        if c.ft == FileType::RegularFile {
+        if c.ft == FileType::RegularFile && group.is_none() {
             self.itemize("linked", c.ft, c.changes, c.dst_path);
             return Twin::LinkFrom(dir.clone());
         }
         match self.link_twin(dir, c.name, c.dst, c.exists) {
             Ok(()) => {
+                if let Some(st) = &group {
+                    let id = (twin.st_dev, twin.st_ino);
+                    // (Not in the map, so nothing to link this name to.)
+                    let _ = self.links.existing(st, c.dst_dir, c.name, id);
+                }
                 self.itemize("linked", c.ft, c.changes, c.dst_path);
                 Twin::Done
             }
@@ -320,7 +392,10 @@ impl Walker {
                             (same_time || !p.timestamps)
                                 && self.same_bytes(src_dir, name, dir, src.st_size as u64)
                         }
-                        (false, true) => true,
+                        // The time too where times are kept, as rsync's
+                        // link, compare or copy of a twin needs (see the
+                        // module docs).
+                        (false, true) => same_time || !p.timestamps,
                         (false, false) => same_time,
                     }
             }

@@ -79,6 +79,7 @@ impl Walker {
             ft,
             stat,
             dst: dst_dir_fd,
+            dst_dir: dst,
             dst_path: &path,
             exists,
             changes,
@@ -88,8 +89,9 @@ impl Walker {
         // once it is to be written.
         let mut twin = Twin::None;
         let mut looked = !bases;
-        if let (true, Some(_), Some(dft)) = (bases, listed, existing)
+        if let (true, Some(dfd), Some(dft)) = (bases, listed, existing)
             && self.twin_first(ft, dft)
+            && !self.kept_whatever_twins(src.fd.as_fd(), name, stat, dfd, dst_name, dst_stat)
         {
             looked = true;
             twin = self.use_twin(candidate(true, "-"));

@@ -183,11 +183,16 @@ impl Walker {
             // met, so that it is linked to one of them (as rsync -H) rather
             // than copied, whatever the order of the walk. In a directory
             // new at the destination too (a file that became a directory):
-            // the unchanged name may be anywhere. Not in a first copy, where
-            // nothing is unchanged (it would cost a stat per entry).
+            // the unchanged name may be anywhere. With basis directories
+            // too: another name may have a twin to link them all to (as
+            // rsync -H, whichever name has it; `basis.rs`). Not in a first
+            // copy, where nothing is unchanged (it would cost a stat per
+            // entry).
             let mut defer = false;
             if self.sync.enabled
-                && (dst_fd.is_some() || self.links.unchanged_names_possible())
+                && (dst_fd.is_some()
+                    || self.links.unchanged_names_possible()
+                    || self.bases.is_some())
                 && ft != FileType::Directory
                 && self.archive.preserve.links
                 && self.may_defer(dst)
