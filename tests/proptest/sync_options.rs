@@ -8,7 +8,8 @@ use super::sync::{rsync_here, sync_proptest};
 use super::*;
 
 /// Options of rsync's that sync mode takes, one or two of which are added to
-/// both commands by [`random_changes_with_random_options_sync_like_rsync`].
+/// both commands by [`random_changes_with_random_options_sync_like_rsync`]
+/// (the `--link-dest` family as [`Basis`] says).
 /// With `--ignore-existing`, a file or symlink kept where the source now has
 /// a directory is compared without its times: rsync gives it the
 /// directory's time, uring-cp leaves it as it was (on purpose, README; pinned
@@ -29,6 +30,11 @@ const SYNC_OPTIONS: &[&str] = &[
     "--exclude=*a*",
     "--delete-excluded",
     "--remove-source-files",
+    "--link-dest=new",
+    "--link-dest=old",
+    "--compare-dest=new",
+    "--compare-dest=old",
+    "--copy-dest=new",
 ];
 
 /// The same with one or two of [`SYNC_OPTIONS`] added to both commands
@@ -69,13 +75,17 @@ pub(crate) fn options_strategy(with: bool) -> impl Strategy<Value = Vec<&'static
 }
 
 /// Options of one kind cannot go together: the check (`--size-only`,
-/// `--checksum`), the time of deletion (`--delete-*`), and `--inplace` with
-/// `--backup` (uring-cp refuses the pair: nothing would be kept).
+/// `--checksum`), the time of deletion (`--delete-*`), the `--link-dest`
+/// family, and the pairs uring-cp refuses: `--inplace` with `--backup`
+/// (nothing would be kept), `--remove-source-files` with a basis.
 fn option_kind(o: &str) -> &str {
     match o {
         "--size-only" | "--checksum" => "check",
         "--inplace" | "--backup" => "write",
         "--delete-excluded" => "excluded",
+        // (uring-cp refuses --remove-source-files with them: README.)
+        "--remove-source-files" => "basis",
+        o if Basis::of(o).is_some() => "basis",
         o if o.starts_with("--delete-") => "when",
         o => o,
     }
@@ -169,4 +179,95 @@ pub(crate) fn split_in_source(was: &[Meta], source: &[Meta]) -> bool {
 /// Is `path` a backup (`-b`'s suffix `~` on it or on a directory above it)?
 pub(crate) fn is_backup(path: &[u8]) -> bool {
     path.split(|&b| b == b'/').any(|c| c.ends_with(b"~"))
+}
+
+/// The `--link-dest` family as [`SYNC_OPTIONS`] draws it, in the second round
+/// only (the first makes the mirror it starts from). `=new`: the snapshot
+/// idiom, the second round into a new, empty mirror with the first round's
+/// moved aside as its basis; `=old`: into the first round's mirror, with a
+/// copy of it (`cp -a`) as the basis, so every unchanged file is already
+/// there (`--link-dest` relinks it to its twin, `--compare-dest` removes
+/// it). Each tool's mirror has a basis of its own, so link counts compare.
+pub(crate) struct Basis {
+    /// `--link-dest`, `--compare-dest` or `--copy-dest`.
+    option: &'static str,
+    /// Into a new mirror (`=new`), or into the old one (`=old`).
+    new: bool,
+}
+
+impl Basis {
+    /// The basis option among `options`, if any.
+    pub(crate) fn among(options: &[&str]) -> Option<Basis> {
+        options.iter().find_map(|o| Basis::of(o))
+    }
+
+    fn of(o: &str) -> Option<Basis> {
+        let (option, how) = o.split_once('=')?;
+        let option = match option {
+            "--link-dest" => "--link-dest",
+            "--compare-dest" => "--compare-dest",
+            "--copy-dest" => "--copy-dest",
+            _ => return None,
+        };
+        Some(Basis {
+            option,
+            new: how == "new",
+        })
+    }
+
+    /// Make `mirror`'s basis beside it and return the option that names it
+    /// (absolute: a relative one would be inside the mirror).
+    pub(crate) fn prepare(&self, mirror: &std::path::Path) -> String {
+        let mut base = mirror.as_os_str().to_owned();
+        base.push(".base");
+        let base = std::path::PathBuf::from(base);
+        if self.new {
+            std::fs::rename(mirror, &base).expect("move the mirror aside as the basis");
+        } else {
+            let out = Command::new("cp")
+                .arg("-a")
+                .arg(mirror)
+                .arg(&base)
+                .output()
+                .expect("run cp -a");
+            assert!(out.status.success(), "cp -a of the mirror: {out:?}");
+        }
+        format!("{}={}", self.option, base.display())
+    }
+
+    /// Is it `--compare-dest`?
+    pub(crate) fn compares(&self) -> bool {
+        self.option == "--compare-dest"
+    }
+
+    /// Is `o` the option this basis was drawn as?
+    pub(crate) fn is(&self, o: &str) -> bool {
+        o.split_once('=')
+            .is_some_and(|(option, _)| option == self.option)
+    }
+}
+
+/// `--size-only` with a basis: where a twin has the source's size but
+/// another time, rsync copies the twin's bytes under the source's time and
+/// uring-cp the source's bytes (a difference on purpose, README; pinned in
+/// `tests/basis.rs`). A file of rsync's mirror with the source's size but
+/// not its bytes, where uring-cp's has the source's, is taken as the
+/// source's.
+pub(crate) fn twin_bytes_not_taken(source: &[Meta], want: &mut [Meta], ours: &[Meta]) {
+    for w in want.iter_mut() {
+        let Some(s) = source.iter().find(|s| s.path == w.path) else {
+            continue;
+        };
+        let ours_is_source = ours
+            .iter()
+            .any(|o| o.path == w.path && o.kind == s.kind && o.content == s.content);
+        if w.kind == common::Kind::File
+            && s.kind == common::Kind::File
+            && w.size == s.size
+            && w.content != s.content
+            && ours_is_source
+        {
+            w.content = s.content.clone();
+        }
+    }
 }
