@@ -311,7 +311,7 @@ enum Work {
 }
 
 impl Walker {
-    /// A directory's listing has found [`GIVE_EVERY`](super::GIVE_EVERY)
+    /// A directory's listing has found [`GIVE_EVERY`]
     /// subdirectories (from `first` on the stack): give them to the pool now,
     /// in the order the pool takes them (the first found first, as at the end
     /// of the listing), so that two walkers listing directories of 10,000
