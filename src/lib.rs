@@ -137,7 +137,7 @@ fn run_with(mut cfg: Config, console: &Arc<Console>, start: std::time::Instant) 
         cfg.reflink,
     );
     let opts = startup::engine_options(&cfg, &archive, &links);
-    let (mut engine, cold) = match startup::start_engine(&cfg, opts, clones.is_some(), &*progress) {
+    let (mut engine, cold) = match startup::start_engine(&cfg, opts, clones, &*progress) {
         Ok(e) => e,
         Err(status) => return status,
     };

@@ -13,18 +13,22 @@ use std::sync::Arc;
 pub(crate) fn start_engine(
     cfg: &Config,
     mut opts: EngineOptions,
-    clones: bool,
+    clones: Option<&'static str>,
     progress: &dyn Progress,
 ) -> Result<(Box<dyn engine::Engine>, bool), i32> {
     // `--engine auto` looks whether the sources are cached (see `engine::cache`).
     let cold = || engine::cache::look(&cfg.sources).cold();
-    let (pick, why) = engine::pick(cfg.engine, &opts, clones, cold);
+    let (pick, why) = engine::pick(cfg.engine, &opts, clones.is_some(), cold);
     let cold = why == engine::Why::Cold;
     // Cloned files, and walkers taking whole directories (files cloned, or
     // read from the cache), are CPU work only: one thread per CPU unless -j
-    // says otherwise.
-    let per_cpu = clones || pick == engine::Pick::Walkers;
-    opts.jobs = Some(cfg.jobs.unwrap_or_else(|| default_jobs(cfg, per_cpu)));
+    // says otherwise; within btrfs one walker (see `engine::workers`).
+    let work = match (clones, pick == engine::Pick::Walkers) {
+        (Some(engine::mover::clonefs::BTRFS), true) => engine::workers::Work::WithinBtrfs,
+        (Some(_), _) | (None, true) => engine::workers::Work::Cpu,
+        (None, false) => engine::workers::Work::Data,
+    };
+    opts.jobs = Some(cfg.jobs.unwrap_or_else(|| default_jobs(cfg, work)));
     let (engine, why) = engine::build(pick, why, &opts).map_err(|msg| {
         progress.message(&msg);
         exit::PARTIAL
@@ -61,13 +65,12 @@ pub(crate) fn start_engine(
     Ok((engine, cold))
 }
 
-/// Workers when -j is not given: one per CPU for CPU work (`per_cpu`: files
-/// cloned within one filesystem, or walkers copying cached sources; see
-/// [`engine::workers`]), and no more than the files named when there is no
+/// Workers when -j is not given: as [`engine::workers::for_copy`] says for
+/// the `work`, and no more than the files named when there is no
 /// tree to copy: each worker's ring costs ~1 ms to set up and tear down (one
 /// small file: 7.2 ms with 4 workers, 4.0 with 1; cp 1.5).
-fn default_jobs(cfg: &Config, per_cpu: bool) -> usize {
-    let jobs = engine::workers::for_copy(per_cpu);
+fn default_jobs(cfg: &Config, work: engine::workers::Work) -> usize {
+    let jobs = engine::workers::for_copy(work);
     // A guess, as the rest: anything but a regular file may be a tree (a
     // symlink under -L/-H). lstat, not stat: following a symlink operand
     // would move its access time, which -a then copies. Only asked when

@@ -75,8 +75,10 @@ fn directories_made_ahead_on_btrfs_are_the_ones_cp_makes() {
         };
         let ours = format!("{parent}ours{i}");
         let theirs = format!("{parent}theirs{i}");
+        // Two walkers, as the default is one within btrfs
+        // (`engine::workers`): made ahead for the other walker to take.
         let mut args: Vec<&str> = flags.to_vec();
-        args.extend(["--debug", "src", &ours]);
+        args.extend(["--debug", "-j", "2", "src", &ours]);
         let out = run_in(BIN, &args, root, umask);
         assert_eq!(out.code, Some(0), "{ctx}: {out}");
         assert!(
@@ -212,7 +214,7 @@ fn faults_around_directories_made_ahead_on_btrfs() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         run_in("strace", &args, root, 0o022)
     };
-    let ours = inject("ours-eio", BIN, &["--debug"]);
+    let ours = inject("ours-eio", BIN, &["--debug", "-j", "2"]);
     let gnu = inject("gnu-eio", gnu_cp(), &[]);
     assert_eq!(ours.code, Some(1), "[unreadable source directory]: {ours}");
     assert_eq!(

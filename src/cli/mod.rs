@@ -492,9 +492,9 @@ pub struct Args {
     /// Worker threads of the engines (uring-chains: rings, each on its own
     /// thread): fewer for a spinning disk, more for a network filesystem
     /// [default: two per CPU, at most 16; one per CPU for walkers (a copy
-    /// within one btrfs or xfs filesystem, where files are cloned, or of
-    /// cached sources); no more than the files named when there is no tree
-    /// to copy]
+    /// within one xfs filesystem, where files are cloned, or of cached
+    /// sources); one walker within one btrfs filesystem; no more than the
+    /// files named when there is no tree to copy]
     #[arg(short = 'j', long, value_name = "N", help_heading = "Engine",
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: Option<u16>,

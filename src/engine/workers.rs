@@ -14,6 +14,15 @@
 //! the page cache (`--engine auto`'s choice for them): no waiting either.
 //! /usr/share into xfs, 5 runs, medians: 2 walkers 1,063 ms, 3: 1,229, 4:
 //! 1,209; the CPython tree 1,263 / 1,372 / 1,451; into ext4 within 2%.
+//!
+//! Within one btrfs filesystem, one walker. Every new inode's items go to
+//! the right edge of the subvolume's one b-tree, so a second walker mostly
+//! takes turns with the first on its leaf locks (`benches/STATUS.md`). How
+//! much that costs depends on the host: one walker took 0.93x `cp -r`'s time
+//! on two hosts of this kind (/usr/share, `benches/cow.sh`), two walkers
+//! 0.87x on one of them and 1.00-1.06x on the other, where one walker was
+//! also faster than cpz (0.935x, 9 rounds); and one walker spends a third
+//! less CPU. So the steady choice, not the best case of one host.
 
 use crate::config::Reflink;
 use crate::engine::mover::clonefs;
@@ -31,13 +40,24 @@ pub fn default_workers() -> usize {
     (cpus() * 2).clamp(2, 16)
 }
 
-/// The default for this run: one per CPU for CPU work (`per_cpu`: the copy
-/// clones, see [`clones`], or walkers copy cached sources), else
-/// [`default_workers`].
-pub fn for_copy(per_cpu: bool) -> usize {
-    match per_cpu {
-        true => cpus().clamp(1, 16),
-        false => default_workers(),
+/// What a run's threads mostly do, for their default number.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Work {
+    /// Move data (between filesystems, from storage): [`default_workers`].
+    Data,
+    /// CPU work (the copy clones, see [`clones`], or walkers copy cached
+    /// sources): one per CPU.
+    Cpu,
+    /// Walkers cloning within one btrfs filesystem: one (module docs).
+    WithinBtrfs,
+}
+
+/// The default for this run's `work`.
+pub fn for_copy(work: Work) -> usize {
+    match work {
+        Work::Data => default_workers(),
+        Work::Cpu => cpus().clamp(1, 16),
+        Work::WithinBtrfs => 1,
     }
 }
 
