@@ -74,26 +74,13 @@ fn change(root: &Path, d: i64) {
     );
 }
 
-fn rsync(args: &[String], cwd: &Path) {
-    let out = Command::new("rsync")
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("rsync");
-    assert!(
-        out.status.success(),
-        "rsync {args:?}: {}",
-        show(&out.stderr)
-    );
-}
-
 /// `rsync -a --delete OPTION src/ DST/` and `uring-cp -a --sync --delete
 /// OPTION -T src DST` (in `cwd`); returns our stdout.
 fn both(engine: &str, option: &str, cwd: &Path, r_dst: &str, u_dst: &str, itemize: bool) -> String {
     let mut r = vec!["-a".to_string(), "--delete".into()];
     r.extend((!option.is_empty()).then(|| option.to_string()));
     r.extend(["src/".to_string(), format!("{r_dst}/")]);
-    rsync(&r, cwd);
+    rsync(&r.iter().map(String::as_str).collect::<Vec<_>>(), cwd);
     let mut flags = vec!["-a", "--sync", "--delete"];
     if !option.is_empty() {
         flags.push(option);
@@ -179,8 +166,8 @@ fn basis_options_give_rsyncs_trees() {
             day0(&Fx::new(t.join("src")));
             for side in ["r", "u"] {
                 fs::create_dir(t.join(side)).expect("mkdir");
-                rsync(&["-a".into(), "src/".into(), format!("{side}/prev/")], t);
-                rsync(&["-a".into(), "src/".into(), format!("{side}/dst/")], t);
+                rsync(&["-a", "src/", &format!("{side}/prev/")], t);
+                rsync(&["-a", "src/", &format!("{side}/dst/")], t);
                 // A destination file that differs from both (it is replaced).
                 Fx::new(t.join(side).join("dst")).file("docs/b.txt", 0o644, "STALE!");
             }
@@ -321,7 +308,7 @@ fn clone_dest_snapshots_are_independent_and_share_blocks() {
                 let mut args = vec!["-a".to_string(), "--delete".into()];
                 args.extend((d > 0).then(|| link.clone()));
                 args.extend(["src/".to_string(), format!("{r}/")]);
-                rsync(&args, t);
+                rsync(&args.iter().map(String::as_str).collect::<Vec<_>>(), t);
                 let mut flags = vec!["-a", "--sync", "--delete", "--itemize-changes"];
                 if d > 0 {
                     flags.push(&clone);
@@ -666,10 +653,7 @@ fn file_operands_take_their_twins_like_rsync() {
         );
         assert_eq!(fs::read(t.join("dst/g")).expect("g"), b"changed", "{ctx}");
         if have_rsync {
-            rsync(
-                &["-a", "--link-dest=../prev", "src/f", "src/g", "want/"].map(String::from),
-                t,
-            );
+            rsync(&["-a", "--link-dest=../prev", "src/f", "src/g", "want/"], t);
             assert_eq!(ino("want/f"), prev_f, "{ctx}: rsync links it too");
             assert_same_trees(&ctx, &t.join("want"), &t.join("dst"));
         }
@@ -748,10 +732,7 @@ fn size_only_takes_no_twin_of_another_time_like_rsync() {
                 ),
             }
             if have_rsync {
-                rsync(
-                    &["-a", "--size-only", &option, "src/", "want/"].map(String::from),
-                    t,
-                );
+                rsync(&["-a", "--size-only", &option, "src/", "want/"], t);
                 let theirs = fs::metadata(t.join("want/f")).expect("stat want/f");
                 assert_eq!(
                     (theirs.mtime(), theirs.nlink()),
@@ -812,7 +793,7 @@ fn files_kept_by_ignore_existing_or_update_are_not_replaced_by_twins_like_rsync(
                             assert_eq!(out.code, Some(0), "{ctx}: {out}");
                             assert!(out.stderr.is_empty(), "{ctx}: {out}");
                         }
-                        _ => rsync(&["-a", kept, &option, "src/", "want/"].map(String::from), t),
+                        _ => rsync(&["-a", kept, &option, "src/", "want/"], t),
                     }
                     let f = t.join(d).join("f");
                     let md = fs::metadata(&f).expect("the file is kept");
@@ -878,10 +859,7 @@ fn names_of_a_linked_file_all_take_one_name_s_twin_like_rsync() {
         }
         if have_rsync {
             let _ = fs::remove_dir_all(t.join("want"));
-            rsync(
-                &["-aH", "--link-dest=../base", "src/", "want/"].map(String::from),
-                t,
-            );
+            rsync(&["-aH", "--link-dest=../base", "src/", "want/"], t);
             dsts.push(("rsync".to_string(), "want".to_string()));
         }
         for (who, dst) in dsts {
