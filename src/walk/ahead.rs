@@ -78,17 +78,4 @@ impl Walker {
         // Any failure is met again, and reported, when the directory is taken.
         rustix::fs::mkdirat(fd, name, Mode::from_raw_mode(create)).is_ok()
     }
-
-    /// A directory was just made ahead and pushed on the stack: if a walker
-    /// waits for work, give it the directories found in this listing so far
-    /// (from `first`, in the order found, as the pool takes them) instead of
-    /// at the end of the listing.
-    pub(super) fn give_ahead_while_waited_for(&mut self, first: usize) {
-        if let Some(pool) = &self.pool
-            && pool.wants_help()
-        {
-            // `give` takes them last-found first.
-            pool.give(self.stack.drain(first..).rev());
-        }
-    }
 }

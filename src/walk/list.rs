@@ -252,11 +252,7 @@ impl Walker {
                         rel: rel.map(Box::new),
                         made,
                     });
-                    if made == DirMade::Ahead {
-                        self.give_ahead_while_waited_for(first_subdir);
-                    } else {
-                        self.give_when_many(first_subdir);
-                    }
+                    self.give_found_early(first_subdir, made == DirMade::Ahead);
                     self.count_entry();
                     continue;
                 }

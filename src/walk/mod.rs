@@ -219,7 +219,7 @@ fn shrink_after_give(stack: &mut Vec<PendingDir>) {
 }
 
 /// How many subdirectories a walker of the pool holds while it lists one
-/// directory before it gives them to the pool (see [`Walker::give_when_many`]).
+/// directory before it gives them to the pool (see [`Walker::give_found_early`]).
 const GIVE_EVERY: usize = 512;
 
 /// The channel to the engine is closed: the engine stopped.

@@ -311,19 +311,27 @@ enum Work {
 }
 
 impl Walker {
-    /// A directory's listing has found [`GIVE_EVERY`]
-    /// subdirectories (from `first` on the stack): give them to the pool now,
-    /// in the order the pool takes them (the first found first, as at the end
-    /// of the listing), so that two walkers listing directories of 10,000
-    /// subdirectories each (GNU's link-heap.sh, under `ulimit -v`) do not each
-    /// hold a stack of them beside the pool's copy: the limit such a copy
-    /// needed went from 3.75 MB above one file's to 2.9 MB (10 runs of 10
-    /// each), GNU's bound being 4 MB. The other walkers may
-    /// start on them while the listing goes on, as on directories made ahead.
-    pub(super) fn give_when_many(&mut self, first: usize) {
-        if let Some(pool) = &self.pool
-            && self.stack.len() - first >= super::GIVE_EVERY
-        {
+    /// A subdirectory was just pushed on the stack while listing (those
+    /// found in this listing from `first` on): give them to the pool now, in
+    /// the order the pool takes them (as at the end of the listing), when
+    /// * it was made ahead (`ahead.rs`) and a walker waits for work: making
+    ///   the copies of a directory's subdirectories is its listing's longest
+    ///   part, and the other walker would wait through it;
+    /// * or [`GIVE_EVERY`] have been found: two walkers
+    ///   listing directories of 10,000 subdirectories each (GNU's
+    ///   link-heap.sh, under `ulimit -v`) then do not each hold a stack of
+    ///   them beside the pool's copy (the limit such a copy needed went from
+    ///   3.75 MB above one file's to 2.9 MB, 10 runs of 10 each; GNU's bound
+    ///   is 4 MB).
+    pub(super) fn give_found_early(&mut self, first: usize, made_ahead: bool) {
+        let Some(pool) = &self.pool else {
+            return;
+        };
+        let now = match made_ahead {
+            true => pool.wants_help(),
+            false => self.stack.len() - first >= super::GIVE_EVERY,
+        };
+        if now {
             pool.give(self.stack.drain(first..).rev());
         }
     }
