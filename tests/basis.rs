@@ -706,13 +706,7 @@ fn size_only_takes_no_twin_of_another_time_like_rsync() {
             for d in ["want", "dst"] {
                 let _ = fs::remove_dir_all(t.join(d));
             }
-            let out = run_uring_cp(
-                engine,
-                &["-a", "--sync", "--size-only", &option],
-                &["-T", "src", "dst"],
-                t,
-                &RunOpts::default(),
-            );
+            let out = sync_src_to_dst(engine, t, &["--size-only", &option]);
             assert_eq!(out.code, Some(0), "{ctx}: {out}");
             assert!(out.stderr.is_empty(), "{ctx}: {out}");
             let md = fs::metadata(t.join("dst/f")).expect("stat dst/f");
@@ -783,13 +777,7 @@ fn files_kept_by_ignore_existing_or_update_are_not_replaced_by_twins_like_rsync(
                         .set_times("f", (T0 + DAY, 0), (T0 + DAY, 0));
                     match d {
                         "dst" => {
-                            let out = run_uring_cp(
-                                engine,
-                                &["-a", "--sync", kept, &option],
-                                &["-T", "src", d],
-                                t,
-                                &RunOpts::default(),
-                            );
+                            let out = sync_src_to_dst(engine, t, &[kept, &option]);
                             assert_eq!(out.code, Some(0), "{ctx}: {out}");
                             assert!(out.stderr.is_empty(), "{ctx}: {out}");
                         }
