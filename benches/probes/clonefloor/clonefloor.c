@@ -12,12 +12,23 @@
 //
 //     [PRIVATE=1] clonefloor LIST SRCROOT DSTROOT NTHREADS [CHUNK]
 //     clonefloor LIST SRCROOT DSTROOT split
+//     clonefloor LIST SRCROOT DSTROOT lag:L
+//     SMALL=2048 clonefloor LIST SRCROOT DSTROOT 1
 //
 // `split`: two threads with different jobs, the work that writes to the
 // filesystem in one: the main thread opens each source and fstat()s it (or
 // reads a symlink) and hands it on through a ring of 1,024 slots; the other
 // creates, clones and closes both (the creator sleeps until 64 are waiting
 // when the ring is empty, the opener until half of it is free when full).
+//
+// `lag:L`: the same two threads split the other way: the main thread opens
+// each source, fstat()s it and creates the destination; the other thread
+// clones and closes both, never nearer than L files behind the creator (so
+// the two threads insert into different leaves of the b-tree once L is a few
+// hundred; L up to half the descriptor limit, raised to its hard limit).
+// SMALL=N: files of at most N bytes are copied with pread + pwrite instead
+// of cloned (btrfs keeps files up to 2,048 bytes inline in the b-tree, so a
+// clone of one copies its bytes anyway).
 //
 // LIST: one entry per line, "d REL", "f REL" or "l REL", relative to SRCROOT
 // (`find . -mindepth 1 -printf '%y %P\n'`).
@@ -31,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,6 +54,17 @@ static size_t chunk = 64;
 static size_t *ends; // CHUNK 0: ends[i] is where the run of i's directory ends
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int src_root, dst_root, private_table;
+static long small; // SMALL=N: write files of at most N bytes instead of cloning them
+
+// Give OUT the bytes of IN (SIZE of them): cloned, or written when small.
+static void fill(const char *rel, int out, int in, off_t size) {
+    if (size == 0) return;
+    if (size <= small) {
+        char buf[65536];
+        ssize_t got = pread(in, buf, size, 0);
+        if (got != size || pwrite(out, buf, got, 0) != got) perror(rel);
+    } else if (ioctl(out, FICLONE, in) < 0) perror(rel);
+}
 
 static void one(size_t i) {
     const char *rel = names[i];
@@ -59,7 +82,7 @@ static void one(size_t i) {
     if (fstat(in, &st) < 0) { perror(rel); close(in); return; }
     int out = openat(dst_root, rel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777);
     if (out < 0) { perror(rel); close(in); return; }
-    if (st.st_size > 0 && ioctl(out, FICLONE, in) < 0) perror(rel);
+    fill(rel, out, in, st.st_size);
     close(out);
     close(in);
 }
@@ -112,7 +135,7 @@ static void *creator(void *unused) {
             int out = openat(dst_root, rel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, s->mode & 07777);
             if (out < 0) perror(rel);
             else {
-                if (s->size > 0 && ioctl(out, FICLONE, s->in) < 0) perror(rel);
+                fill(rel, out, s->in, s->size);
                 close(out);
             }
             close(s->in);
@@ -156,6 +179,86 @@ static void split(void) {
     pthread_join(t, NULL);
 }
 
+// lag:L: the creator (main thread) runs at least L files ahead of the
+// cloner, which clones and closes. A slot holds both descriptors.
+struct lagged { size_t i; int in, out; off_t size; };
+static struct lagged *queue;
+static size_t queue_len, lag;
+static _Atomic size_t made, cloned;
+static _Atomic int creator_done;
+static pthread_mutex_t lag_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t lag_moved = PTHREAD_COND_INITIALIZER;
+
+static void lag_wake(void) {
+    pthread_mutex_lock(&lag_lock);
+    pthread_cond_broadcast(&lag_moved);
+    pthread_mutex_unlock(&lag_lock);
+}
+
+static void *cloner(void *unused) {
+    (void)unused;
+    for (;;) {
+        pthread_mutex_lock(&lag_lock);
+        while (made - cloned <= lag && !(creator_done && made != cloned)) {
+            if (creator_done && made == cloned) {
+                pthread_mutex_unlock(&lag_lock);
+                return NULL;
+            }
+            pthread_cond_wait(&lag_moved, &lag_lock);
+        }
+        pthread_mutex_unlock(&lag_lock);
+        size_t c = cloned;
+        struct lagged *s = &queue[c % queue_len];
+        fill(names[s->i], s->out, s->in, s->size);
+        close(s->out);
+        close(s->in);
+        cloned = c + 1;
+        if (c % 64 == 0) lag_wake();
+    }
+}
+
+static void lagged(size_t l) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+        if (2 * (l + 1024) + 64 > limit.rlim_cur) {
+            fprintf(stderr, "lag %zu needs %zu descriptors; the limit is %llu\n", l,
+                    2 * (l + 1024) + 64, (unsigned long long)limit.rlim_cur);
+            exit(2);
+        }
+    }
+    lag = l;
+    queue_len = l + 1024;
+    queue = calloc(queue_len, sizeof *queue);
+    pthread_t t;
+    pthread_create(&t, NULL, cloner, NULL);
+    for (size_t i = 0; i < n; i++) {
+        const char *rel = names[i];
+        if (kinds[i] == 'd') continue;
+        if (kinds[i] == 'l') { one(i); continue; }
+        int in = openat(src_root, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (in < 0) { perror(rel); continue; }
+        struct stat st;
+        if (fstat(in, &st) < 0) { perror(rel); close(in); continue; }
+        int out = openat(dst_root, rel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777);
+        if (out < 0) { perror(rel); close(in); continue; }
+        while (made - cloned >= queue_len) {
+            pthread_mutex_lock(&lag_lock);
+            if (made - cloned >= queue_len) pthread_cond_wait(&lag_moved, &lag_lock);
+            pthread_mutex_unlock(&lag_lock);
+        }
+        queue[made % queue_len] = (struct lagged){ i, in, out, st.st_size };
+        made = made + 1;
+        if (made % 64 == 0) lag_wake();
+    }
+    pthread_mutex_lock(&lag_lock);
+    creator_done = 1;
+    pthread_cond_broadcast(&lag_moved);
+    pthread_mutex_unlock(&lag_lock);
+    pthread_join(t, NULL);
+}
+
 static void *worker(void *unused) {
     (void)unused;
     if (private_table && unshare(CLONE_FILES) < 0) perror("unshare");
@@ -174,10 +277,11 @@ static void *worker(void *unused) {
 
 int main(int argc, char **argv) {
     if (argc < 5 || argc > 6) {
-        fprintf(stderr, "usage: clonefloor LIST SRCROOT DSTROOT NTHREADS [CHUNK]\n");
+        fprintf(stderr, "usage: clonefloor LIST SRCROOT DSTROOT NTHREADS|split|lag:L [CHUNK]\n");
         return 2;
     }
     if (argc == 6) chunk = strtoul(argv[5], NULL, 10);
+    small = getenv("SMALL") ? atol(getenv("SMALL")) : 0;
     private_table = getenv("PRIVATE") && strcmp(getenv("PRIVATE"), "1") == 0;
     FILE *list = fopen(argv[1], "r");
     if (!list) { perror(argv[1]); return 1; }
@@ -219,6 +323,10 @@ int main(int argc, char **argv) {
         if (kinds[i] == 'd' && mkdirat(dst_root, names[i], 0755) < 0) perror(names[i]);
     if (strcmp(argv[4], "split") == 0) {
         split();
+        return 0;
+    }
+    if (strncmp(argv[4], "lag:", 4) == 0) {
+        lagged(strtoul(argv[4] + 4, NULL, 10));
         return 0;
     }
     int threads = atoi(argv[4]);

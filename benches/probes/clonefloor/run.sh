@@ -7,10 +7,14 @@
 # entries at a time (JOBS="2:0"); `-private`: the same with a descriptor table per thread.
 # ORDERS="grouped hash name": also `floor-j1-ORDER`, one thread given the list reordered by
 # order.py (one directory's entries together: in readdir order, by btrfs's name hash, by name).
+# LAGS="64 2000": also `floor-lagL`, the creator one thread, the cloner another, L files behind
+# (clonefloor's `lag:L`). SMALLS="2048": also `floor-j1-smallN`, one thread writing files of at
+# most N bytes (pread + pwrite) instead of cloning them.
 # Prints each command's median wall time and the median of its per-round ratios to `cp -r`.
 #
 #     benches/probes/clonefloor/run.sh [UCP_BINARY]     # TREE=/usr/share RUNS=7 JOBS="1 2 3"
 #     JOBS=1 ORDERS="grouped hash name" benches/probes/clonefloor/run.sh
+#     JOBS=1 LAGS="64 2000" SMALLS=2048 benches/probes/clonefloor/run.sh
 #
 # Needs root (loop devices, mounts), gcc, mkfs.btrfs.
 set -euo pipefail
@@ -18,6 +22,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 UCP=$(realpath "${1:-$here/../../../target/release/uring-cp}")
 TREE=${TREE:-/usr/share} RUNS=${RUNS:-7} JOBS=${JOBS:-1 2 3} FS=${FS:-btrfs} ORDERS=${ORDERS:-}
+LAGS=${LAGS:-} SMALLS=${SMALLS:-}
 export PATH="$PATH:$HOME/.cargo/bin"
 command -v mkfs.btrfs >/dev/null || apt-get install -y -qq btrfs-progs >/dev/null
 command -v mkfs.xfs >/dev/null || apt-get install -y -qq xfsprogs >/dev/null
@@ -42,6 +47,8 @@ for j in $JOBS; do
     cmds+=("floor-j$j|$work/clonefloor $work/list SRC DST $threads $chunk"
            "floor-j$j-private|env PRIVATE=1 $work/clonefloor $work/list SRC DST $threads $chunk")
 done
+for l in $LAGS; do cmds+=("floor-lag$l|$work/clonefloor $work/list SRC DST lag:$l"); done
+for b in $SMALLS; do cmds+=("floor-j1-small$b|env SMALL=$b $work/clonefloor $work/list SRC DST 1"); done
 for order in $ORDERS; do
     python3 "$here/order.py" "$order" "$work/list" > "$work/list-$order"
     cmds+=("floor-j1-$order|$work/clonefloor $work/list-$order SRC DST 1")
