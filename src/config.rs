@@ -125,6 +125,8 @@ pub struct BackupDir {
     pub given: PathBuf,
     /// DEST as given: every destination path starts with it.
     pub dest: PathBuf,
+    /// `-o`/`-g`: directories made in DIR take their counterparts' owners.
+    pub owners: bool,
 }
 
 impl BackupDir {
@@ -311,6 +313,7 @@ impl Config {
         let backup = backup.map(|mut b| {
             if let Some(d) = &mut b.dir {
                 d.dest = target_path;
+                d.owners = preserve.ownership;
             }
             b
         });

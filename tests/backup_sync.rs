@@ -361,18 +361,21 @@ fn dry_run_says_the_backups_it_would_make() {
 }
 
 /// The directories made in `--backup-dir` take the permissions of their
-/// counterparts in DEST (as rsync's do): a backup of a file in a private
-/// directory is not open to other users.
+/// counterparts in DEST, exactly, and (as root, -a) their owners, as
+/// rsync's do: a backup of a file in a private directory is not open to
+/// other users, and a user's backups are theirs.
 #[test]
 fn backup_directories_are_as_private_as_the_originals() {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let tmp = tempfile::tempdir().expect("tempdir");
     let t = tmp.path();
     Fx::new(t.join("src"))
         .dir("", 0o755)
         .dir("private", 0o700)
         .dir("private/deeper", 0o750)
-        .file("private/deeper/secret", 0o644, "new");
+        .file("private/deeper/secret", 0o644, "new")
+        .dir("shared", 0o3770)
+        .file("shared/f", 0o644, "new shared");
     for engine in engines() {
         let ctx = format!("[{engine}] private backups");
         let _ = std::fs::remove_dir_all(t.join("bak"));
@@ -381,7 +384,12 @@ fn backup_directories_are_as_private_as_the_originals() {
             .dir("", 0o755)
             .dir("private", 0o700)
             .dir("private/deeper", 0o750)
-            .file("private/deeper/secret", 0o644, "old secret");
+            .file("private/deeper/secret", 0o644, "old secret")
+            .dir("shared", 0o3770)
+            .file("shared/f", 0o644, "old shared, longer");
+        if is_root() {
+            std::os::unix::fs::chown(t.join("dst/shared"), Some(4242), Some(4343)).expect("chown");
+        }
         let out = ours(engine, t, &["--backup-dir=../bak"], "dst");
         assert_eq!(out.code, Some(0), "{ctx}: {out}");
         let mode = |p: &str| {
@@ -393,6 +401,16 @@ fn backup_directories_are_as_private_as_the_originals() {
         };
         assert_eq!(mode("bak/private"), 0o700, "{ctx}");
         assert_eq!(mode("bak/private/deeper"), 0o750, "{ctx}");
+        assert_eq!(mode("bak/shared"), 0o3770, "{ctx}: exactly, umask or not");
+        if is_root() {
+            // As rsync's: owner and group too (-a keeps owners).
+            let owner = |p: &str| {
+                let m = std::fs::metadata(t.join(p)).expect("stat");
+                (m.uid(), m.gid())
+            };
+            assert_eq!(owner("bak/shared"), (4242, 4343), "{ctx}");
+            assert_eq!(owner("bak/private"), owner("dst/private"), "{ctx}");
+        }
         assert_eq!(
             std::fs::read(t.join("bak/private/deeper/secret")).expect("backup"),
             b"old secret",
@@ -561,5 +579,245 @@ fn deleted_backups_are_not_backed_up_again_like_rsync() {
             );
         }
         assert!(!t.join("dst/extra~").exists() && !t.join("dst/old~~").exists());
+    }
+}
+
+/// Three runs of `sync` in `t`, the source made by `round(0..3)` before
+/// each; each run's outcome.
+fn three_runs<T>(t: &Path, sync: &dyn Fn(&Path) -> T, round: &dyn Fn(usize, &Path)) -> Vec<T> {
+    (0..3)
+        .map(|r| {
+            round(r, &t.join("src"));
+            sync(t)
+        })
+        .collect()
+}
+
+/// The source's rounds of [`backups_never_go_through_a_symlink_in_the_backup_directory`]:
+/// `sub` a symlink to `victim`, then a directory with `f`, then `f` changed.
+fn symlink_then_directory(r: usize, src: &Path) {
+    let sub = src.join("sub");
+    match r {
+        0 => {
+            let _ = std::fs::remove_dir_all(src);
+            std::fs::create_dir_all(src).expect("mkdir src");
+            std::os::unix::fs::symlink(src.join("../victim"), &sub).expect("symlink");
+        }
+        1 => {
+            std::fs::remove_file(&sub).expect("rm symlink");
+            Fx::new(&sub).dir("", 0o755).file("f", 0o644, "v1");
+            set_mtime(&sub.join("f"), 1_000_000);
+        }
+        _ => std::fs::write(sub.join("f"), "v2, longer").expect("write"),
+    }
+}
+
+fn set_mtime(p: &Path, secs: u64) {
+    let when = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    std::fs::File::options()
+        .write(true)
+        .open(p)
+        .and_then(|f| f.set_modified(when))
+        .expect("set mtime");
+}
+
+/// A symlink the source made a directory is backed up into `--backup-dir`;
+/// when a file below that directory is replaced by a later run, its backup
+/// must go to the same path in the backup directory, where the symlink now
+/// is. It is never followed (it points outside the tree: the backup would
+/// land there, replacing whatever has its name): the backup is refused
+/// naming the symlink, and the file stays as it was. (rsync removes the
+/// older backup in the way; keeping it is a difference on purpose.)
+#[test]
+fn backups_never_go_through_a_symlink_in_the_backup_directory() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    for engine in engines() {
+        let ctx = format!("[{engine}] a symlink in --backup-dir");
+        for d in ["dst", "aside", "victim"] {
+            let _ = std::fs::remove_dir_all(t.join(d));
+        }
+        Fx::new(t.join("victim"))
+            .dir("", 0o755)
+            .file("f", 0o644, "precious");
+        let sync = |t: &Path| ours(engine, t, &["--backup-dir=../aside"], "dst");
+        let outs = three_runs(t, &sync, &symlink_then_directory);
+        assert_eq!(outs[1].code, Some(0), "{ctx}, round 2: {}", outs[1]);
+        assert!(
+            std::fs::symlink_metadata(t.join("aside/sub")).is_ok_and(|m| m.is_symlink()),
+            "{ctx}: round 2 backs the symlink up"
+        );
+        let third = &outs[2];
+        assert_eq!(third.code, Some(1), "{ctx}, round 3: {third}");
+        assert_eq!(
+            third.stderr_str(),
+            "uring-cp: cannot backup 'dst/sub/f': backup directory 'dst/../aside/sub' is a \
+             symlink (not followed)\n",
+            "{ctx}"
+        );
+        let v = Fx::new(t.join("victim"));
+        assert_eq!(v.read("f"), b"precious", "{ctx}: written through");
+        assert_eq!(Fx::new(t.join("dst")).read("sub/f"), b"v1", "{ctx}: kept");
+        assert!(
+            std::fs::symlink_metadata(t.join("aside/sub")).is_ok_and(|m| m.is_symlink()),
+            "{ctx}: the older backup is kept"
+        );
+    }
+}
+
+/// `--backup-dir=zbak` is inside DEST; a source with a symlink `zbak ->
+/// victim` makes DEST/zbak that symlink (nothing was backed up yet, so no
+/// directory is there). A later backup must not follow it: rsync 3.5.0 does,
+/// and replaces `victim/t` with the backup of `t` (pinned below where rsync
+/// is installed); uring-cp refuses the backup, naming the symlink, and
+/// keeps `t`.
+#[test]
+fn a_source_symlink_where_the_backup_dir_goes_is_never_followed_unlike_rsync() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let round = |r: usize, src: &Path| match r {
+        0 => {
+            let _ = std::fs::remove_dir_all(src);
+            Fx::new(src).dir("", 0o755).file("t", 0o644, "top 1");
+        }
+        1 => std::os::unix::fs::symlink(src.join("../victim"), src.join("zbak")).expect("symlink"),
+        _ => std::fs::write(src.join("t"), "top 2, longer").expect("write"),
+    };
+    let fresh_victim = |t: &Path| {
+        let _ = std::fs::remove_dir_all(t.join("victim"));
+        Fx::new(t.join("victim"))
+            .dir("", 0o755)
+            .file("t", 0o644, "precious");
+    };
+    for engine in engines() {
+        let ctx = format!("[{engine}] a symlink at --backup-dir's path");
+        let _ = std::fs::remove_dir_all(t.join("dst"));
+        fresh_victim(t);
+        let sync = |t: &Path| ours(engine, t, &["--backup-dir=zbak"], "dst");
+        let outs = three_runs(t, &sync, &round);
+        assert_eq!(outs[1].code, Some(0), "{ctx}, round 2: {}", outs[1]);
+        let third = &outs[2];
+        assert_eq!(third.code, Some(1), "{ctx}, round 3: {third}");
+        assert_eq!(
+            third.stderr_str(),
+            "uring-cp: cannot backup 'dst/t': backup directory 'dst/zbak' is a symlink \
+             (not followed)\n",
+            "{ctx}"
+        );
+        assert_eq!(Fx::new(t.join("victim")).read("t"), b"precious", "{ctx}");
+        assert_eq!(Fx::new(t.join("dst")).read("t"), b"top 1", "{ctx}: kept");
+    }
+    if !have_rsync("a symlink at --backup-dir's path") {
+        return;
+    }
+    fresh_victim(t);
+    let _ = std::fs::remove_dir_all(t.join("want"));
+    let sync = |t: &Path| {
+        let r = rsync(&["-a", "--delete", "--backup-dir=zbak", "src/", "want/"], t);
+        assert!(r.status.success(), "rsync: {}", show(&r.stderr));
+    };
+    three_runs(t, &sync, &round);
+    assert_eq!(
+        Fx::new(t.join("victim")).read("t"),
+        b"top 1",
+        "rsync has stopped writing through the symlink: the README and this test say it does"
+    );
+}
+
+/// Two unchanged files that became one in the source (`b` now a hard link
+/// of `a`): one name is replaced by a link to the other, and with backups
+/// its inode is kept first, beside it (`-b`) or in `--backup-dir`, as
+/// rsync -H does. Before, the link replaced it with no backup (exit 0).
+/// (Which name is linked to which follows the listing's order, rsync's
+/// sorted, ours the directory's: either is the same file.)
+#[test]
+fn a_file_linked_over_is_backed_up_like_rsync() {
+    if !have_rsync("a file linked over with backups") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let round = |r: usize, src: &Path| {
+        if r == 0 {
+            let _ = std::fs::remove_dir_all(src);
+            Fx::new(src)
+                .dir("", 0o755)
+                .file("a", 0o644, "same")
+                .file("b", 0o644, "same");
+        } else {
+            std::fs::remove_file(src.join("b")).expect("rm b");
+            std::fs::hard_link(src.join("a"), src.join("b")).expect("ln a b");
+        }
+        for f in ["a", "b"] {
+            set_mtime(&src.join(f), 1_000_000);
+        }
+    };
+    // A tree without its backups, and its backups' names and contents.
+    let split = |root: &Path, aside: Option<&Path>| {
+        let mut mirror = snapshot(root);
+        let mut kept: Vec<(String, Vec<u8>)> = Vec::new();
+        if aside.is_none() {
+            for e in mirror.iter().filter(|e| e.path.ends_with(b"~")) {
+                let name = String::from_utf8_lossy(&e.path).into_owned();
+                let bytes = std::fs::read(root.join(&name)).expect("read the backup");
+                kept.push((name, bytes));
+            }
+            mirror.retain(|e| !e.path.ends_with(b"~"));
+        }
+        if let Some(aside) = aside {
+            for n in ["a", "b"] {
+                if let Ok(bytes) = std::fs::read(aside.join(n)) {
+                    kept.push((n.to_string(), bytes));
+                }
+            }
+        }
+        (mirror, kept)
+    };
+    for (option, aside) in [("-b", false), ("--backup-dir=../aside", true)] {
+        let rsync_option = option.replace("aside", "want.aside");
+        for d in ["want", "want.aside"] {
+            let _ = std::fs::remove_dir_all(t.join(d));
+        }
+        for r in 0..2 {
+            round(r, &t.join("src"));
+            let r = rsync(&["-aH", "--delete", &rsync_option, "src/", "want/"], t);
+            assert!(r.status.success(), "rsync: {}", show(&r.stderr));
+        }
+        let want_aside = t.join("want.aside");
+        let (want, want_kept) = split(&t.join("want"), aside.then_some(want_aside.as_path()));
+        assert_eq!(
+            want_kept.len(),
+            1,
+            "rsync {option}: one backup: {want_kept:?}"
+        );
+        for engine in engines() {
+            let ctx = format!("[{engine}] {option}");
+            for d in ["dst", "aside"] {
+                let _ = std::fs::remove_dir_all(t.join(d));
+            }
+            let mut outs = Vec::new();
+            for r in 0..2 {
+                round(r, &t.join("src"));
+                outs.push(ours(engine, t, &[option], "dst"));
+            }
+            assert_eq!(outs[1].code, Some(0), "{ctx}: {}", outs[1]);
+            let our_aside = t.join("aside");
+            let (mirror, kept) = split(&t.join("dst"), aside.then_some(our_aside.as_path()));
+            assert_snapshots_eq(&ctx, &mirror, &want, "uring-cp", "rsync");
+            let [(name, bytes)] = kept.as_slice() else {
+                panic!("{ctx}: one backup, not {kept:?}");
+            };
+            assert_eq!(bytes, b"same", "{ctx}");
+            let linked = name.trim_end_matches('~');
+            let to = match aside {
+                true => format!("dst/../aside/{linked}"),
+                false => format!("dst/{linked}~"),
+            };
+            assert_eq!(
+                outs[1].stdout_str(),
+                format!("link file - 'dst/{linked}'\nbackup file - 'dst/{linked}' -> '{to}'\n"),
+                "{ctx}"
+            );
+        }
     }
 }

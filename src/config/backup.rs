@@ -72,6 +72,7 @@ fn sync_backup(args: &Args) -> Result<Option<Backup>, UsageError> {
     let dir = args.backup_dir.clone().map(|given| BackupDir {
         given,
         dest: Default::default(),
+        owners: false,
     });
     let suffix = match &args.suffix {
         Some(s) => s.clone(),

@@ -133,37 +133,186 @@ fn merge(dir: BorrowedFd<'_>, name: &CStr, to: BorrowedFd<'_>, into: &CStr) -> R
 }
 
 /// The directory a backup of an entry of the directory at `dir_path` goes
-/// into: that directory itself
-/// (`None`), or its counterpart in `--backup-dir`, made if missing.
+/// into: that directory itself (`None`), or its counterpart in
+/// `--backup-dir`, made if missing.
+///
+/// Below DEST every directory is the tree's: the source can put a symlink
+/// at any of its names (`sub -> /etc`), and a run can move one into the
+/// backup directory (the backup of a symlink the source made a directory).
+/// So inside the backup directory, and on the way to it where it is inside
+/// DEST, each level is opened `O_NOFOLLOW` relative to the one above and a
+/// symlink or file in the way is an error naming it: a backup is never
+/// moved through a symlink, out of the tree. (DEST itself, and a backup
+/// directory given outside it, are the user's paths, followed as given.)
 fn destination(dir_path: &Path, b: &Backup) -> std::io::Result<(Option<OwnedFd>, PathBuf)> {
     let Some(d) = &b.dir else {
         return Ok((None, dir_path.to_path_buf()));
     };
     let rel = inside_dest(d, dir_path)?;
-    // The backup directory, then each directory on the way inside it, made
-    // where missing with the permissions of its counterpart in DEST (the
-    // umask only takes bits away): a backup is never open to more users
-    // than its original was.
-    let mut path = d.root();
+    let (mut fd, mut path) = open_root(d)?;
     let mut like = d.dest.clone();
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+    for c in rel.components() {
+        path.push(c);
+        like.push(c);
+        fd = enter(fd.as_fd(), c.as_os_str(), &path, &like, d)?;
+    }
+    Ok((Some(fd), path))
+}
+
+/// The backup directory itself, opened (made where missing, like DEST).
+/// A relative DIR of plain names is inside DEST: entered level by level from
+/// DEST, never through a symlink; any other is the user's path as given.
+fn open_root(d: &crate::config::BackupDir) -> std::io::Result<(OwnedFd, PathBuf)> {
+    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let root = d.root();
+    let names = match d.given.is_relative() {
+        true => d
+            .given
+            .components()
+            .map(|c| match c {
+                std::path::Component::Normal(n) => Some(n),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>(),
+        false => None,
+    };
+    if let Some(names) = names.filter(|n| !n.is_empty()) {
+        let mut fd = rustix::fs::open(&d.dest, dir_flags, Mode::empty())
+            .map_err(|e| cannot_create(&root, e.into()))?;
+        let mut path = d.dest.clone();
+        let last = names.len() - 1;
+        for (i, n) in names.into_iter().enumerate() {
+            path.push(n);
+            // DIR's own directories on the way are plain ones (as `mkdir
+            // -p` makes them); DIR itself is like DEST.
+            let like = (i == last).then_some(d.dest.as_path());
+            fd = enter_or_make(fd.as_fd(), n, &path, like, d)?;
+        }
+        return Ok((fd, root));
+    }
+    if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::DirBuilder::new()
             .recursive(true)
             .create(parent)
             .map_err(|e| cannot_create(parent, e))?;
     }
-    make_dir_like(&path, &like)?;
-    for c in rel.components() {
-        path.push(c);
-        like.push(c);
-        make_dir_like(&path, &like)?;
+    let made = match rustix::fs::mkdir(&root, Mode::RWXU) {
+        Ok(()) => true,
+        Err(Errno::EXIST) => false,
+        Err(e) => return Err(cannot_create(&root, e.into())),
+    };
+    let fd = rustix::fs::open(&root, dir_flags, Mode::empty())
+        .map_err(|e| cannot_create(&root, e.into()))?;
+    if made {
+        take_attributes(&fd, &root, &d.dest, d)?;
     }
-    let fd = rustix::fs::open(
-        &path,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    Ok((Some(fd), path))
+    Ok((fd, root))
+}
+
+/// The directory `name` in `parent` (at `path`), made like `like` (DEST's
+/// directory there) where missing.
+fn enter(
+    parent: BorrowedFd<'_>,
+    name: &std::ffi::OsStr,
+    path: &Path,
+    like: &Path,
+    d: &crate::config::BackupDir,
+) -> std::io::Result<OwnedFd> {
+    enter_or_make(parent, name, path, Some(like), d)
+}
+
+/// Open the directory `name` in `parent`, never through a symlink; make it
+/// where missing, with the attributes of `like` (or plain, `None`).
+fn enter_or_make(
+    parent: BorrowedFd<'_>,
+    name: &std::ffi::OsStr,
+    path: &Path,
+    like: Option<&Path>,
+    d: &crate::config::BackupDir,
+) -> std::io::Result<OwnedFd> {
+    let open = || {
+        rustix::fs::openat(
+            parent,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+    };
+    // (An older backup of a symlink or file of that name: kept, and this
+    // backup not made; rsync removes it.)
+    let in_the_way = || {
+        let what = match rustix::fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => {
+                "a symlink (not followed)"
+            }
+            _ => "not a directory",
+        };
+        std::io::Error::other(format!(
+            "backup directory {} is {what}",
+            crate::error::quote(path)
+        ))
+    };
+    match open() {
+        Ok(fd) => return Ok(fd),
+        Err(Errno::NOTDIR | Errno::LOOP) => return Err(in_the_way()),
+        Err(Errno::NOENT) => {}
+        Err(e) => return Err(cannot_create(path, e.into())),
+    }
+    let plain = Mode::from_raw_mode(0o777);
+    let made = match rustix::fs::mkdirat(parent, name, like.map_or(plain, |_| Mode::RWXU)) {
+        Ok(()) => true,
+        Err(Errno::EXIST) => false, // made meanwhile (by another run)
+        Err(e) => return Err(cannot_create(path, e.into())),
+    };
+    let fd = match open() {
+        Ok(fd) => fd,
+        Err(Errno::NOTDIR | Errno::LOOP) => return Err(in_the_way()),
+        Err(e) => return Err(cannot_create(path, e.into())),
+    };
+    if let (true, Some(like)) = (made, like) {
+        take_attributes(&fd, path, like, d)?;
+    }
+    Ok(fd)
+}
+
+/// Give a directory just made in the backup directory the permission bits
+/// of its counterpart `like` in DEST (and, as `-o`/`-g` keep owners, its
+/// owner and group), as rsync does: a backup is never open to more users
+/// than its original was. A counterpart that cannot be read (or is not a
+/// directory) leaves it owner-only. Not root: the owner keeps rwx, so the
+/// backups can be moved in.
+fn take_attributes(
+    fd: &OwnedFd,
+    path: &Path,
+    like: &Path,
+    d: &crate::config::BackupDir,
+) -> std::io::Result<()> {
+    // (DEST itself is the user's path, followed; what is below it is not.)
+    let follow = match like == d.dest {
+        true => AtFlags::empty(),
+        false => AtFlags::SYMLINK_NOFOLLOW,
+    };
+    let st = rustix::fs::statat(rustix::fs::CWD, like, follow)
+        .ok()
+        .filter(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
+    let Some(st) = st else {
+        return Ok(()); // made owner-only
+    };
+    let root = rustix::process::geteuid().is_root();
+    if d.owners {
+        let owner = (root || st.st_uid == rustix::process::geteuid().as_raw())
+            .then(|| rustix::fs::Uid::from_raw(st.st_uid));
+        match rustix::fs::fchown(fd, owner, Some(rustix::fs::Gid::from_raw(st.st_gid))) {
+            // (Not root: a group we are not in, or another owner, stays ours.)
+            Ok(()) | Err(Errno::PERM) => {}
+            Err(e) => return Err(cannot_create(path, e.into())),
+        }
+    }
+    let mut mode = st.st_mode & 0o7777;
+    if !root {
+        mode |= 0o700;
+    }
+    rustix::fs::fchmod(fd, Mode::from_raw_mode(mode)).map_err(|e| cannot_create(path, e.into()))
 }
 
 /// Where the destination directory at `dir_path` is inside DEST: where its
@@ -175,16 +324,6 @@ fn inside_dest<'a>(d: &crate::config::BackupDir, dir_path: &'a Path) -> std::io:
             crate::error::quote(&d.dest)
         ))
     })
-}
-
-/// Make the directory `path` unless it is there, with the permission bits
-/// of the directory `like` (owner-only if those cannot be read).
-fn make_dir_like(path: &Path, like: &Path) -> std::io::Result<()> {
-    let mode = rustix::fs::stat(like).map_or(0o700, |st| st.st_mode & 0o7777);
-    match rustix::fs::mkdir(path, Mode::from_raw_mode(mode)) {
-        Ok(()) | Err(Errno::EXIST) => Ok(()),
-        Err(e) => Err(cannot_create(path, e.into())),
-    }
 }
 
 fn cannot_create(path: &Path, e: std::io::Error) -> std::io::Error {
