@@ -506,6 +506,6 @@ pub fn refuse_clone_dest(basis: &Basis, dest: &Path) -> Result<(), String> {
 }
 
 /// The directory part of a destination path (for backups' relative paths).
-fn parent(path: &Path) -> &Path {
+pub(super) fn parent(path: &Path) -> &Path {
     path.parent().unwrap_or(Path::new(""))
 }

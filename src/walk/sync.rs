@@ -270,8 +270,12 @@ impl Walker {
             let id = (dst_st.st_dev, dst_st.st_ino);
             if let Some(from) = self.links.existing(&st, dst, dst_name, id) {
                 self.itemize("link", ft, "-", &path);
-                if !self.sync.dry_run {
-                    self.relink(from, dir, dst_name, &path);
+                // -b: the inode the link replaces is kept under this name
+                // too (as rsync's): it may be the only name of its bytes.
+                match self.back_up_existing(dir, super::basis::parent(&path), dst_name) {
+                    Err(e) => self.progress.error(&CopyError::new(Op::Backup, &path, e)),
+                    Ok(()) if !self.sync.dry_run => self.relink(from, dir, dst_name, &path),
+                    Ok(()) => {}
                 }
             }
         }
