@@ -37,8 +37,8 @@
 
 use super::*;
 use sync_options::{
-    Basis, is_backup, left_of, newer_names_kept, options_strategy, split_in_source,
-    twin_bytes_not_taken,
+    Basis, aside, aside_like, aside_of, is_backup, left_of, newer_names_kept, options_strategy,
+    split_in_source, twin_bytes_not_taken,
 };
 
 /// Tree pairs per run unless `UCP_PROPTEST_SYNC_CASES` (or
@@ -140,7 +140,7 @@ pub(crate) fn check_sync(
             .iter()
             .map(|o| match &basis {
                 Some(b) if round == 2 && b.is(o) => b.prepare(mirror),
-                _ => o.to_string(),
+                _ => aside(o, mirror),
             })
             .collect()
     };
@@ -149,6 +149,10 @@ pub(crate) fn check_sync(
     // (Nor with -b: a backup of a name deleted keeps its other names' link
     // count up.)
     let backups = options.contains(&"--backup");
+    // --backup-dir: each tool's backups in a directory beside its mirror,
+    // compared with rsync's. (Nor is the mirror compared with the source: a
+    // name moved aside keeps its other names' link count up.)
+    let set_aside = options.contains(&"--backup-dir=aside");
     let update = options.contains(&"-u");
     let removes = options.contains(&"--remove-source-files");
     if update
@@ -171,7 +175,7 @@ pub(crate) fn check_sync(
         )
     };
     // (--link-dest: the copies' link counts include their twins'.)
-    let like_source = !options.iter().any(leaves_out) && !backups && basis.is_none();
+    let like_source = !options.iter().any(leaves_out) && !backups && !set_aside && basis.is_none();
     // --inplace into a file with other names: rsync writes through it, so the
     // other names take the new data even where the source's did not change
     // (its manual: "hard links are not broken"); uring-cp replaces the file
@@ -213,6 +217,21 @@ pub(crate) fn check_sync(
                     *first = b"(a backup)".to_vec();
                 }
             }
+        }
+        v
+    };
+    // What --backup-dir set aside beside a mirror (nothing yet: no
+    // directory), its directories compared by name only (see
+    // `sync_options::aside_like`).
+    let aside_view = |mirror: &std::path::Path| {
+        let dir = aside_of(mirror);
+        let mut v = match std::fs::symlink_metadata(&dir) {
+            Ok(_) => synced_view(&dir),
+            Err(_) => Vec::new(),
+        };
+        for m in v.iter_mut().filter(|m| m.kind == common::Kind::Dir) {
+            (m.times, m.mode, m.uid, m.gid) = (None, 0, 0, 0);
+            m.xattrs.clear();
         }
         v
     };
@@ -385,6 +404,20 @@ pub(crate) fn check_sync(
             };
             if let Some(d) = vs_rsync {
                 problems.push(format!("the mirror differs from rsync's: {d}"));
+            }
+            if set_aside
+                && let Some(d) = diff_text(
+                    &aside_view(&want_dir),
+                    &aside_like(
+                        aside_view(&dst_dir),
+                        &aside_view(&want_dir),
+                        basis.is_some(),
+                    ),
+                    "rsync's backups",
+                    "uring-cp's",
+                )
+            {
+                problems.push(format!("the --backup-dir differs from rsync's: {d}"));
             }
             let vs_source = match like_source {
                 true => diff_text(&source, &ours, "source", "uring-cp"),

@@ -9,7 +9,8 @@ use super::*;
 
 /// Options of rsync's that sync mode takes, one or two of which are added to
 /// both commands by [`random_changes_with_random_options_sync_like_rsync`]
-/// (the `--link-dest` family as [`Basis`] says).
+/// (the `--link-dest` family as [`Basis`] says, `--backup-dir` as
+/// [`aside`] says).
 /// With `--ignore-existing`, a file or symlink kept where the source now has
 /// a directory is compared without its times: rsync gives it the
 /// directory's time, uring-cp leaves it as it was (on purpose, README; pinned
@@ -35,6 +36,7 @@ const SYNC_OPTIONS: &[&str] = &[
     "--compare-dest=new",
     "--compare-dest=old",
     "--copy-dest=new",
+    "--backup-dir=aside",
 ];
 
 /// The same with one or two of [`SYNC_OPTIONS`] added to both commands
@@ -81,7 +83,7 @@ pub(crate) fn options_strategy(with: bool) -> impl Strategy<Value = Vec<&'static
 fn option_kind(o: &str) -> &str {
     match o {
         "--size-only" | "--checksum" => "check",
-        "--inplace" | "--backup" => "write",
+        "--inplace" | "--backup" | "--backup-dir=aside" => "write",
         "--delete-excluded" => "excluded",
         // (uring-cp refuses --remove-source-files with them: README.)
         "--remove-source-files" => "basis",
@@ -89,6 +91,51 @@ fn option_kind(o: &str) -> &str {
         o if o.starts_with("--delete-") => "when",
         o => o,
     }
+}
+
+/// `--backup-dir=aside` as each tool is given it: a directory beside its
+/// mirror (`MIRROR.aside`, absolute: a relative one would be inside the
+/// mirror), in both rounds; other options as they are.
+pub(crate) fn aside(o: &str, mirror: &std::path::Path) -> String {
+    match o {
+        "--backup-dir=aside" => format!("--backup-dir={}", aside_of(mirror).display()),
+        o => o.to_string(),
+    }
+}
+
+/// Where [`aside`] puts `mirror`'s backups.
+pub(crate) fn aside_of(mirror: &std::path::Path) -> std::path::PathBuf {
+    let mut dir = mirror.as_os_str().to_owned();
+    dir.push(".aside");
+    dir.into()
+}
+
+/// uring-cp's `--backup-dir` as rsync's would be where they differ on
+/// purpose (README, Sync mode): a directory that goes is moved there whole,
+/// so it may hold directories rsync does not make (empty ones: rsync moves
+/// files one by one). Directories made there are compared by name only:
+/// they take the permissions and owner of DEST's directory as it is when
+/// the first backup goes into it (rsync's, after it gave that directory the
+/// source's new ones; the backup directory itself: default permissions),
+/// pinned in `tests/backup_sync.rs`. With a basis (`twins`), what a twin's
+/// link replaces is kept too (rsync keeps only symlinks there; README): each
+/// of rsync's backups must be among ours, not the other way round, and
+/// ours may be linked to the other names of their file we kept.
+pub(crate) fn aside_like(mut ours: Vec<Meta>, rsyncs: &[Meta], twins: bool) -> Vec<Meta> {
+    ours.retain(|m| {
+        (m.kind != common::Kind::Dir && !twins) || rsyncs.iter().any(|r| r.path == m.path)
+    });
+    if twins {
+        for m in &mut ours {
+            if rsyncs
+                .iter()
+                .any(|r| r.path == m.path && r.link_group.is_none())
+            {
+                m.link_group = None;
+            }
+        }
+    }
+    ours
 }
 
 /// `-u` with a hard-linked source: a name whose destination is newer is
