@@ -863,3 +863,72 @@ fn names_of_a_linked_file_all_take_one_name_s_twin_like_rsync() {
         }
     }
 }
+
+/// A basis is an older copy of the tree, so where the source now has a
+/// directory it may hold a symlink (`base/sub -> ../outside`, the source's
+/// symlink of an earlier day). Below the basis directory given, nothing is
+/// reached through a symlink: `sub/f` has no twin there and is copied from
+/// the source, under every basis option and whether `sub` is inside an
+/// operand (`-T src dst`) or is the operand (`src/sub dst/`). rsync 3.5.0
+/// follows it and takes `outside/f` (same size and time, other bytes) as
+/// the twin: linked, copied from, or left out (pinned below).
+#[test]
+fn a_symlink_in_a_basis_is_never_followed_unlike_rsync() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let fx = Fx::new(t);
+    fx.file("outside/f", 0o644, "OUTSIDE")
+        .file("src/sub/f", 0o644, "SOURCE!")
+        .dir("base", 0o755)
+        .symlink("base/sub", "../outside");
+    for f in ["outside/f", "src/sub/f"] {
+        fx.set_times(f, (T0, 0), (T0, 0));
+    }
+    let base = format!("{}", t.join("base").display());
+    for engine in engines() {
+        for option in ["--link-dest", "--copy-dest", "--compare-dest"] {
+            let arg = format!("{option}={base}");
+            for (operands, f) in [
+                (["-T", "src", "dst"], "dst/sub/f"),
+                (["src/sub", "dst/", ""], "dst/sub/f"),
+            ] {
+                let ctx = format!("[{engine}] {option} {operands:?}");
+                let _ = fs::remove_dir_all(t.join("dst"));
+                fs::create_dir(t.join("dst")).expect("mkdir dst");
+                let operands: Vec<&str> = operands.into_iter().filter(|o| !o.is_empty()).collect();
+                let out = run_uring_cp(
+                    engine,
+                    &["-a", "--sync", &arg],
+                    &operands,
+                    t,
+                    &RunOpts::default(),
+                );
+                assert_eq!(out.code, Some(0), "{ctx}: {out}");
+                assert_eq!(fs::read(t.join(f)).expect("the copy"), b"SOURCE!", "{ctx}");
+                assert_eq!(fs::metadata(t.join(f)).expect("stat").nlink(), 1, "{ctx}");
+            }
+        }
+    }
+    if !have_rsync("a symlink in a basis") {
+        return;
+    }
+    for option in ["--link-dest", "--copy-dest", "--compare-dest"] {
+        let _ = fs::remove_dir_all(t.join("want"));
+        let arg = format!("{option}={base}");
+        let r = Command::new("rsync")
+            .args(["-a", &arg, "src/", "want/"])
+            .current_dir(t)
+            .output()
+            .expect("rsync");
+        assert!(r.status.success(), "rsync {option}: {r:?}");
+        let got = fs::read(t.join("want/sub/f")).ok();
+        let followed = match option {
+            "--compare-dest" => got.is_none(),
+            _ => got.as_deref() == Some(b"OUTSIDE".as_slice()),
+        };
+        assert!(
+            followed,
+            "rsync {option} no longer follows a symlink in the basis: the README says it does"
+        );
+    }
+}

@@ -30,10 +30,10 @@ use crate::error::{CopyError, Op};
 use crate::meta::xattr;
 use crate::sync::{Kept, xattrs_may_differ};
 use crate::tree::{DstDir, SrcDir, SrcStat, join};
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Stat};
 use rustix::io::Errno;
 use std::ffi::CStr;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -46,6 +46,10 @@ pub(super) struct Bases {
     dest: PathBuf,
     /// Each basis directory's counterpart of the operand being walked.
     roots: Vec<PathBuf>,
+    /// Each basis directory itself (a relative one inside DEST).
+    base_dirs: Vec<PathBuf>,
+    /// The operand's destination inside DEST (so inside each basis).
+    operand_rel: PathBuf,
     /// Each one's counterpart of the directory being listed, opened when
     /// first needed.
     here: Vec<Slot>,
@@ -81,6 +85,8 @@ impl Bases {
             given: basis.dirs.clone(),
             dest,
             roots: Vec::new(),
+            base_dirs: Vec::new(),
+            operand_rel: PathBuf::new(),
             here: Vec::new(),
             rel: PathBuf::new(),
             checked: false,
@@ -100,6 +106,12 @@ impl Bases {
 
     /// An operand whose destination is `dest_rel` inside DEST begins.
     pub(super) fn operand(&mut self, dest_rel: &Path) {
+        self.base_dirs = self
+            .given
+            .iter()
+            .map(|d| before_dest_exists(d, &self.dest))
+            .collect();
+        self.operand_rel = dest_rel.to_path_buf();
         self.roots = self
             .given
             .iter()
@@ -127,6 +139,39 @@ impl Bases {
         }
     }
 
+    /// Open basis directory `i`'s counterpart of the directory being listed:
+    /// the basis directory as given (the user's path, followed), then the
+    /// directory's path inside it, never through a symlink. A basis is an
+    /// older copy of
+    /// the tree, so where the source now has a directory it may have a
+    /// symlink (`daily.1/sub -> /etc`): followed, files outside every basis
+    /// would be taken as twins, linked into DEST or copied from (rsync
+    /// follows it). Such a counterpart is missing: no twins there.
+    fn open_below(&self, i: usize) -> Result<OwnedFd, Errno> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let root = rustix::fs::open(&self.base_dirs[i], flags, Mode::empty())?;
+        let inside = self.operand_rel.join(&self.rel);
+        if inside.as_os_str().is_empty() {
+            return Ok(root);
+        }
+        let how = ResolveFlags::NO_SYMLINKS | ResolveFlags::BENEATH;
+        match rustix::fs::openat2(&root, &inside, flags, Mode::empty(), how) {
+            // (No openat2: kernels before 5.6, or a filter refusing it.)
+            Err(Errno::NOSYS | Errno::PERM | Errno::INVAL) => {}
+            other => return other,
+        }
+        let mut fd = root;
+        for name in inside.components() {
+            fd = rustix::fs::openat(
+                &fd,
+                name.as_os_str(),
+                flags | OFlags::NOFOLLOW,
+                Mode::empty(),
+            )?;
+        }
+        Ok(fd)
+    }
+
     /// Basis directory `i`'s counterpart of the directory being listed.
     fn dir(&mut self, i: usize) -> Option<Arc<SrcDir>> {
         if let Slot::Unopened = self.here[i] {
@@ -134,8 +179,7 @@ impl Bases {
                 true => self.roots[i].clone(),
                 false => self.roots[i].join(&self.rel),
             };
-            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-            self.here[i] = match rustix::fs::open(&path, flags, Mode::empty()) {
+            self.here[i] = match self.open_below(i) {
                 Ok(fd) => Slot::Open(Arc::new(SrcDir::new(fd, path, (0, 0), None))),
                 Err(_) => Slot::Missing,
             };
