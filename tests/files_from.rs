@@ -469,3 +469,79 @@ fn hard_links_across_batches_stay_links() {
         assert_eq!(inodes.len(), 1, "{ctx}: {} inodes", inodes.len());
     }
 }
+
+/// A symlink in DEST where a directory on the way to a listed path goes
+/// (`dst/a -> ../victim`): sync mode never writes through it, under
+/// `--files-from` or `--relative`, whether it is the listed file's parent
+/// or further up: the path is refused naming it, and nothing lands in
+/// `victim`. (rsync replaces the symlink with a directory; GNU cp's
+/// `--parents`, and `--relative` without `--sync`, follow it: pinned.)
+#[test]
+fn sync_never_writes_through_a_symlink_on_the_way_to_a_listed_path() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    Fx::new(t.join("src"))
+        .dir("", 0o755)
+        .file("a/f", 0o644, "f")
+        .file("a/b/g", 0o644, "g");
+    std::fs::write(t.join("list"), "a/f\na/b/g\n").expect("list");
+    let fresh = || {
+        for d in ["dst", "victim"] {
+            let _ = std::fs::remove_dir_all(t.join(d));
+        }
+        Fx::new(t.join("victim")).dir("", 0o755).dir("b", 0o755);
+        Fx::new(t.join("dst"))
+            .dir("", 0o755)
+            .symlink("a", "../victim");
+    };
+    let in_victim = || {
+        let mut v: Vec<String> = snapshot(&t.join("victim"))
+            .iter()
+            .map(|e| show(&e.path))
+            .collect();
+        v.sort();
+        v
+    };
+    for engine in engines() {
+        for (flags, operands) in [
+            (
+                vec!["-a", "--sync", "--files-from=list"],
+                vec!["src", "dst"],
+            ),
+            (
+                vec!["-a", "--sync", "--relative"],
+                vec!["src/./a/f", "src/./a/b/g", "dst"],
+            ),
+        ] {
+            let ctx = format!("[{engine}] {flags:?}");
+            fresh();
+            let out = run_uring_cp(engine, &flags, &operands, t, &RunOpts::default());
+            assert_eq!(out.code, Some(1), "{ctx}: {out}");
+            assert_eq!(
+                out.stderr_str(),
+                "uring-cp: 'dst/a' is a symlink (not followed in sync mode)\n".repeat(2),
+                "{ctx}"
+            );
+            assert_eq!(in_victim(), [".", "b"], "{ctx}: written through");
+        }
+    }
+    // Without --sync, GNU cp's --parents rule: followed.
+    fresh();
+    let out = run_uring_cp(
+        "auto",
+        &["-a", "--relative"],
+        &["src/./a/f", "dst"],
+        t,
+        &RunOpts::default(),
+    );
+    assert_eq!(out.code, Some(0), "--relative: {out}");
+    assert_eq!(in_victim(), [".", "b", "f"], "cp's --parents follows it");
+    fresh();
+    let gnu = Command::new("cp")
+        .args(["-a", "--parents", "a/f", "../dst"])
+        .current_dir(t.join("src"))
+        .output()
+        .expect("cp");
+    assert!(gnu.status.success(), "cp --parents: {gnu:?}");
+    assert_eq!(in_victim(), [".", "b", "f"], "GNU cp --parents follows it");
+}

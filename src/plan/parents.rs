@@ -81,6 +81,8 @@ pub struct Fixups {
     would_make: HashSet<PathBuf>,
     /// Sync mode's `--itemize-changes`: a line for each directory made.
     itemize: bool,
+    /// Sync mode: a symlink on the way is not followed (see [`Self::stat`]).
+    sync: bool,
     /// For each operand whose directories were made: innermost first.
     operands: Vec<Vec<Fixup>>,
 }
@@ -105,6 +107,7 @@ impl Fixups {
             dry_run: cfg.sync.dry_run,
             would_make: HashSet::new(),
             itemize: cfg.sync.itemize,
+            sync: cfg.sync.enabled,
             operands: Vec::new(),
         }
     }
@@ -117,9 +120,17 @@ impl Fixups {
             .ok_or(Errno::NOENT)
     }
 
-    /// `rel`'s status (symlinks followed) under the target directory.
+    /// `rel`'s status under the target directory: symlinks followed, as GNU
+    /// cp's `--parents` does; in sync mode not (the last name: the earlier
+    /// ones were looked at before it, in order), so a symlink in DEST where
+    /// a directory goes is not a directory there, and nothing is written
+    /// through it (rsync replaces it with a directory; it is refused here).
     fn stat(&self, rel: &CString) -> Result<rustix::fs::Stat, Errno> {
-        rustix::fs::statat(self.target()?, rel, AtFlags::empty())
+        let flags = match self.sync {
+            true => AtFlags::SYMLINK_NOFOLLOW,
+            false => AtFlags::empty(),
+        };
+        rustix::fs::statat(self.target()?, rel, flags)
     }
 
     /// Any preserve option that makes every directory on the way get its
@@ -151,11 +162,12 @@ impl Fixups {
             CString::new(b)
                 .map_err(|_| CopyError::new(Op::ParentMkdir, path(end), errno(libc::EINVAL)))
         };
-        let not_a_dir = |end: usize| {
-            Failure::Msg(format!(
-                "{} exists but is not a directory",
-                quote(&path(end))
-            ))
+        let not_a_dir = |end: usize, st: &rustix::fs::Stat| {
+            let what = match FileType::from_raw_mode(st.st_mode) {
+                FileType::Symlink => "is a symlink (not followed in sync mode)",
+                _ => "exists but is not a directory",
+            };
+            Failure::Msg(format!("{} {what}", quote(&path(end))))
         };
         let is_dir =
             |st: &rustix::fs::Stat| FileType::from_raw_mode(st.st_mode) == FileType::Directory;
@@ -165,12 +177,26 @@ impl Fixups {
             return Ok((path(dst.len()), self.target.is_none()));
         }
         let rel_start = src_offset + leading_slashes(&dst[src_offset..]);
+        if self.sync {
+            // Each directory on the way, outermost first, before anything
+            // is looked at through it.
+            let mut pos = rel_start;
+            while let Some(off) = dst[pos..dirlen + 1].iter().position(|&b| b == b'/') {
+                let end = pos + off;
+                match self.stat(&name(end, &dst[rel_start..end])?) {
+                    Ok(st) if !is_dir(&st) => return Err(not_a_dir(end, &st)),
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+                pos = end + 1 + leading_slashes(&dst[end + 1..]);
+            }
+        }
         // Everything there already: nothing to make, nothing to set.
         let innermost = name(dirlen, &dst[rel_start..dirlen])?;
         if let Ok(st) = self.stat(&innermost) {
             return match is_dir(&st) {
                 true => Ok((path(dst.len()), false)),
-                false => Err(not_a_dir(dirlen)),
+                false => Err(not_a_dir(dirlen, &st)),
             };
         }
         if self.would_make.contains(&path(dirlen)) {
@@ -216,7 +242,7 @@ impl Fixups {
             if let Ok(st) = existing
                 && !is_dir(&st)
             {
-                return Err(not_a_dir(end));
+                return Err(not_a_dir(end, &st));
             }
             pos = end + 1 + leading_slashes(&dst[end + 1..]);
         }
