@@ -689,11 +689,16 @@ fn a_source_symlink_where_the_backup_dir_goes_is_never_followed_unlike_rsync() {
             .dir("", 0o755)
             .file("t", 0o644, "precious");
     };
-    for engine in engines() {
-        let ctx = format!("[{engine}] a symlink at --backup-dir's path");
+    // (Relative, or DEST's path and a name below it.)
+    let absolute = format!("--backup-dir={}", t.join("dst/zbak").display());
+    for (engine, option) in engines()
+        .into_iter()
+        .flat_map(|e| [(e, "--backup-dir=zbak"), (e, absolute.as_str())])
+    {
+        let ctx = format!("[{engine}] a symlink at {option}");
         let _ = std::fs::remove_dir_all(t.join("dst"));
         fresh_victim(t);
-        let sync = |t: &Path| ours(engine, t, &["--backup-dir=zbak"], "dst");
+        let sync = |t: &Path| ours(engine, t, &[option], "dst");
         let outs = three_runs(t, &sync, &round);
         assert_eq!(outs[1].code, Some(0), "{ctx}, round 2: {}", outs[1]);
         let third = &outs[2];

@@ -160,22 +160,28 @@ fn destination(dir_path: &Path, b: &Backup) -> std::io::Result<(Option<OwnedFd>,
 }
 
 /// The backup directory itself, opened (made where missing, like DEST).
-/// A relative DIR of plain names is inside DEST: entered level by level from
-/// DEST, never through a symlink; any other is the user's path as given.
+/// A relative DIR of plain names, or DEST's path (as given) and plain names
+/// below it, is inside DEST: entered level by level from DEST, never
+/// through a symlink; any other is the user's path as given.
 fn open_root(d: &crate::config::BackupDir) -> std::io::Result<(OwnedFd, PathBuf)> {
     let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let root = d.root();
-    let names = match d.given.is_relative() {
-        true => d
-            .given
-            .components()
+    // (An absolute DIR spelled as DEST's path and names below it is inside
+    // too.)
+    let below: Option<PathBuf> = match d.given.is_relative() {
+        true => Some(d.given.clone()),
+        false => std::path::absolute(&d.dest)
+            .ok()
+            .and_then(|dest| d.given.strip_prefix(dest).ok().map(Path::to_path_buf)),
+    };
+    let names = below.as_deref().and_then(|rel| {
+        rel.components()
             .map(|c| match c {
                 std::path::Component::Normal(n) => Some(n),
                 _ => None,
             })
-            .collect::<Option<Vec<_>>>(),
-        false => None,
-    };
+            .collect::<Option<Vec<_>>>()
+    });
     if let Some(names) = names.filter(|n| !n.is_empty()) {
         let mut fd = rustix::fs::open(&d.dest, dir_flags, Mode::empty())
             .map_err(|e| cannot_create(&root, e.into()))?;
