@@ -606,19 +606,10 @@ fn symlink_then_directory(r: usize, src: &Path) {
         1 => {
             std::fs::remove_file(&sub).expect("rm symlink");
             Fx::new(&sub).dir("", 0o755).file("f", 0o644, "v1");
-            set_mtime(&sub.join("f"), 1_000_000);
+            Fx::new(&sub).set_times("f", (1_000_000, 0), (1_000_000, 0));
         }
         _ => std::fs::write(sub.join("f"), "v2, longer").expect("write"),
     }
-}
-
-fn set_mtime(p: &Path, secs: u64) {
-    let when = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs);
-    std::fs::File::options()
-        .write(true)
-        .open(p)
-        .and_then(|f| f.set_modified(when))
-        .expect("set mtime");
 }
 
 /// A symlink the source made a directory is backed up into `--backup-dir`;
@@ -754,7 +745,7 @@ fn a_file_linked_over_is_backed_up_like_rsync() {
             std::fs::hard_link(src.join("a"), src.join("b")).expect("ln a b");
         }
         for f in ["a", "b"] {
-            set_mtime(&src.join(f), 1_000_000);
+            Fx::new(src).set_times(f, (1_000_000, 0), (1_000_000, 0));
         }
     };
     // A tree without its backups, and its backups' names and contents.
