@@ -134,6 +134,34 @@ impl BackupDir {
     pub fn root(&self) -> PathBuf {
         Basis::tree_root(&self.given, &self.dest, std::path::Path::new(""))
     }
+
+    /// Where DIR is inside DEST, as plain names below it: a relative DIR of
+    /// plain names, or DEST's path (as given, made absolute) and plain
+    /// names below it. `None` for a DIR elsewhere (or spelled otherwise).
+    pub fn names_below_dest(&self) -> Option<Vec<&std::ffi::OsStr>> {
+        let below = match self.given.is_relative() {
+            true => self.given.as_path(),
+            false => self
+                .given
+                .strip_prefix(std::path::absolute(&self.dest).ok()?)
+                .ok()?,
+        };
+        let names = below
+            .components()
+            .map(|c| match c {
+                std::path::Component::Normal(n) => Some(n),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        (!names.is_empty()).then_some(names)
+    }
+
+    /// DIR's path under DEST as given, when it is inside DEST (see
+    /// [`Self::names_below_dest`]).
+    pub fn inside_dest(&self) -> Option<PathBuf> {
+        let names = self.names_below_dest()?;
+        Some(names.iter().fold(self.dest.clone(), |p, n| p.join(n)))
+    }
 }
 
 /// -l and -s: make links instead of copies.

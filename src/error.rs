@@ -63,6 +63,8 @@ pub enum Op {
     OpenLog,
     /// --log-file: writing to the log during the run.
     WriteLog,
+    /// A source entry left out on purpose (with the reason).
+    NotCopied,
 }
 
 /// An operation on a path failed.
@@ -218,6 +220,7 @@ impl fmt::Display for CopyError {
             Op::Verify => format!("verification of {p} failed"),
             Op::OpenLog => format!("cannot open log file {p}"),
             Op::WriteLog => format!("cannot write to log file {p}"),
+            Op::NotCopied => format!("not copying {p}"),
         };
         write!(f, "{what}: {}", strip_os_suffix(&self.source))
     }

@@ -166,23 +166,7 @@ fn destination(dir_path: &Path, b: &Backup) -> std::io::Result<(Option<OwnedFd>,
 fn open_root(d: &crate::config::BackupDir) -> std::io::Result<(OwnedFd, PathBuf)> {
     let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let root = d.root();
-    // (An absolute DIR spelled as DEST's path and names below it is inside
-    // too.)
-    let below: Option<PathBuf> = match d.given.is_relative() {
-        true => Some(d.given.clone()),
-        false => std::path::absolute(&d.dest)
-            .ok()
-            .and_then(|dest| d.given.strip_prefix(dest).ok().map(Path::to_path_buf)),
-    };
-    let names = below.as_deref().and_then(|rel| {
-        rel.components()
-            .map(|c| match c {
-                std::path::Component::Normal(n) => Some(n),
-                _ => None,
-            })
-            .collect::<Option<Vec<_>>>()
-    });
-    if let Some(names) = names.filter(|n| !n.is_empty()) {
+    if let Some(names) = d.names_below_dest() {
         let mut fd = rustix::fs::open(&d.dest, dir_flags, Mode::empty())
             .map_err(|e| cannot_create(&root, e.into()))?;
         let mut path = d.dest.clone();

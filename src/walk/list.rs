@@ -166,6 +166,15 @@ impl Walker {
                     continue;
                 }
             }
+            if self.is_backup_dir(&dst.path, &name) {
+                let why = std::io::Error::other(format!(
+                    "--backup-dir keeps backups at {}",
+                    crate::error::quote(&join(&dst.path, &name))
+                ));
+                let err = CopyError::new(Op::NotCopied, join(&src.path, &name), why);
+                self.progress.error(&err);
+                continue;
+            }
             // The stats the stat-ahead made of both sides, if it came to this
             // name first (never through a symlink: not for one followed).
             let mut dst_stat = None;

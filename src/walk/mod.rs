@@ -97,6 +97,9 @@ pub struct Walker {
     /// Sync mode's `-b`/`--backup-dir`: what `--delete` or a type change
     /// would remove is moved aside instead.
     backup: Option<crate::config::Backup>,
+    /// Where `--backup-dir` is when inside DEST: its directory's path and
+    /// its name there (see [`Walker::is_backup_dir`]).
+    backup_dir: Option<(PathBuf, std::ffi::OsString)>,
     /// See [`Options::last_batch`].
     last_batch: bool,
     /// `--delete-after`: what to delete once the copy is done.
@@ -254,6 +257,16 @@ pub struct Options {
 }
 
 impl Walker {
+    /// Sync mode: is `name` in the destination directory at `dir_path`
+    /// where `--backup-dir` (inside DEST) keeps backups? The source's entry
+    /// of that name is not copied there (it would mix with the backups, or,
+    /// a symlink, lead them out of the tree); rsync copies it.
+    fn is_backup_dir(&self, dir_path: &Path, name: &std::ffi::CStr) -> bool {
+        self.backup_dir
+            .as_ref()
+            .is_some_and(|(dir, n)| n.as_bytes() == name.to_bytes() && dir.as_path() == dir_path)
+    }
+
     /// A walker feeding an engine that takes items as `intake` says, its
     /// directories' last steps going to `finishes` (the run's
     /// [`crate::tree::Finisher`]); returns it and the engine's queues.
@@ -286,6 +299,15 @@ impl Walker {
             archive: o.archive,
             filter: o.filter,
             sync: o.sync,
+            backup_dir: o
+                .backup
+                .as_ref()
+                .and_then(|b| b.dir.as_ref())
+                .filter(|_| o_sync_enabled)
+                .and_then(|d| d.inside_dest())
+                .and_then(|root| {
+                    Some((root.parent()?.to_path_buf(), root.file_name()?.to_owned()))
+                }),
             backup: o.backup.filter(|_| o_sync_enabled),
             last_batch: o.last_batch,
             after: Default::default(),

@@ -450,6 +450,7 @@ impl Walker {
             filter: self.filter.clone(),
             sync: self.sync.clone(),
             backup: self.backup.clone(),
+            backup_dir: self.backup_dir.clone(),
             last_batch: self.last_batch,
             after: Default::default(),
             run_start: self.run_start,
