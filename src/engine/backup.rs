@@ -154,7 +154,7 @@ fn destination(dir_path: &Path, b: &Backup) -> std::io::Result<(Option<OwnedFd>,
     for c in rel.components() {
         path.push(c);
         like.push(c);
-        fd = enter(fd.as_fd(), c.as_os_str(), &path, &like, d)?;
+        fd = enter_or_make(fd.as_fd(), c.as_os_str(), &path, Some(&like), d)?;
     }
     Ok((Some(fd), path))
 }
@@ -197,18 +197,6 @@ fn open_root(d: &crate::config::BackupDir) -> std::io::Result<(OwnedFd, PathBuf)
         take_attributes(&fd, &root, &d.dest, d)?;
     }
     Ok((fd, root))
-}
-
-/// The directory `name` in `parent` (at `path`), made like `like` (DEST's
-/// directory there) where missing.
-fn enter(
-    parent: BorrowedFd<'_>,
-    name: &std::ffi::OsStr,
-    path: &Path,
-    like: &Path,
-    d: &crate::config::BackupDir,
-) -> std::io::Result<OwnedFd> {
-    enter_or_make(parent, name, path, Some(like), d)
 }
 
 /// Open the directory `name` in `parent`, never through a symlink; make it
