@@ -120,18 +120,16 @@ pub(crate) fn aside_of(mirror: &std::path::Path) -> std::path::PathBuf {
 /// pinned in `tests/backup_sync.rs`. With a basis (`twins`), what a twin's
 /// link replaces is kept too (rsync keeps only symlinks there; README): each
 /// of rsync's backups must be among ours, not the other way round, and
-/// ours may be linked to the other names of their file we kept.
+/// ours may be linked to the other names of their file we kept (their link
+/// groups are not compared).
 pub(crate) fn aside_like(mut ours: Vec<Meta>, rsyncs: &[Meta], twins: bool) -> Vec<Meta> {
     ours.retain(|m| {
         (m.kind != common::Kind::Dir && !twins) || rsyncs.iter().any(|r| r.path == m.path)
     });
     if twins {
         for m in &mut ours {
-            if rsyncs
-                .iter()
-                .any(|r| r.path == m.path && r.link_group.is_none())
-            {
-                m.link_group = None;
+            if let Some(r) = rsyncs.iter().find(|r| r.path == m.path) {
+                m.link_group = r.link_group.clone();
             }
         }
     }
