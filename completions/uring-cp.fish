@@ -68,6 +68,8 @@ complete -c uring-cp -s c -l checksum -d 'With --sync: files of the same size ar
 complete -c uring-cp -l verify -d 'Read every copied file back from the disk (its cached pages dropped after fdatasync) and compare it with its source; a copy that differs is removed and reported (exit status 1). Also without --sync'
 complete -c uring-cp -l fsync -d 'Make everything written durable on disk before exiting successfully (one syncfs per destination filesystem at the end; also without --sync)'
 complete -c uring-cp -l ignore-existing -d 'With --sync: leave every existing destination entry alone'
+complete -c uring-cp -l existing -l ignore-non-existing -d 'With --sync: update only what DEST already has; make nothing new there (no file, symlink or directory; rsync\'s --existing)'
+complete -c uring-cp -s I -l ignore-times -d 'With --sync: copy every regular file again, even one whose size and time match (rsync\'s -I; --size-only and --checksum still decide where given)'
 complete -c uring-cp -l inplace -d 'With --sync: write changed files in place instead of through a temporary name'
 complete -c uring-cp -l dry-run -d 'With --sync: decide and report what would change (see --itemize-changes), change nothing'
 complete -c uring-cp -l itemize-changes -d 'With --sync: print one line per change on stdout: ACTION TYPE DETAILS PATH (see the man page)'

@@ -2,7 +2,7 @@
 //! each against rsync on every engine: `--delete-excluded`, `-x` with a
 //! filesystem mounted inside the source, `--numeric-ids`, `--inplace`,
 //! `--size-only` and `--ignore-existing` (with one difference on purpose in
-//! each of the last two). `-u` has `rsync_update.rs`.
+//! each of the last two), `--existing` and `-I`. `-u` has `rsync_update.rs`.
 
 mod common;
 
@@ -374,5 +374,83 @@ fn ignore_existing_never_goes_through_a_symlink_unlike_rsync() {
         );
         let l = std::fs::read_link(t.join("dst/l")).expect("dst/l is still a symlink");
         assert_eq!(l, Path::new("."), "{ctx}");
+    }
+}
+
+/// `--existing`: what DEST has is updated, nothing new is made there (a new
+/// file, symlink, or directory with everything in it), and `--delete` still
+/// deletes, as rsync.
+#[test]
+fn existing_updates_only_what_dest_has_like_rsync() {
+    if !have_rsync("--existing") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    Fx::new(t.join("src"))
+        .dir("", 0o755)
+        .file("kept", 0o644, "the source's, longer")
+        .file("sub/kept", 0o600, "in sub, the source's")
+        .file("sub/new", 0o644, "new in sub")
+        .file("newdir/f", 0o644, "in a new directory")
+        .symlink("newlink", "kept")
+        .file("new", 0o644, "new");
+    let before = |d: &Path| {
+        Fx::new(d.to_path_buf())
+            .dir("", 0o755)
+            .file("kept", 0o644, "old")
+            .file("sub/kept", 0o644, "old in sub")
+            .file("extra", 0o644, "only here");
+    };
+    for engine in engines() {
+        for options in [
+            &["--existing"][..],
+            &["--existing", "--delete"],
+            &["--ignore-non-existing"],
+        ] {
+            let ctx = format!("[{engine}] {options:?}");
+            compare(&ctx, engine, t, options, &before);
+            let d = Fx::new(t.join("dst"));
+            assert_eq!(d.read("kept"), b"the source's, longer", "{ctx}");
+            assert!(
+                !d.exists("new") && !d.exists("newdir") && !d.exists("sub/new"),
+                "{ctx}"
+            );
+        }
+    }
+}
+
+/// `-I`/`--ignore-times`: a file whose size and time match is copied again
+/// (its bytes differ here: the quick check alone would keep them), as
+/// rsync; under `--size-only` it is kept, as rsync's `unchanged_file` asks
+/// that first.
+#[test]
+fn ignore_times_copies_files_whose_size_and_time_match_like_rsync() {
+    if !have_rsync("--ignore-times") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    Fx::new(t.join("src"))
+        .dir("", 0o755)
+        .file("f", 0o644, "new")
+        .set_times("f", (1_000_000, 0), (1_000_000, 0));
+    let before = |d: &Path| {
+        Fx::new(d.to_path_buf())
+            .dir("", 0o755)
+            .file("f", 0o644, "old")
+            .set_times("f", (1_000_000, 0), (1_000_000, 0));
+    };
+    for engine in engines() {
+        for (options, want) in [
+            (&["-I"][..], &b"new"[..]),
+            (&["--ignore-times"], b"new"),
+            (&["--ignore-times", "--size-only"], b"old"),
+            (&[], b"old"),
+        ] {
+            let ctx = format!("[{engine}] {options:?}");
+            compare(&ctx, engine, t, options, &before);
+            assert_eq!(Fx::new(t.join("dst")).read("f"), want, "{ctx}");
+        }
     }
 }

@@ -360,6 +360,22 @@ pub struct Args {
     #[arg(long, requires = "sync", help_heading = "Sync")]
     pub ignore_existing: bool,
 
+    /// With --sync: update only what DEST already has; make nothing new
+    /// there (no file, symlink or directory; rsync's --existing).
+    #[arg(
+        long,
+        visible_alias = "ignore-non-existing",
+        requires = "sync",
+        help_heading = "Sync"
+    )]
+    pub existing: bool,
+
+    /// With --sync: copy every regular file again, even one whose size and
+    /// time match (rsync's -I; --size-only and --checksum still decide where
+    /// given).
+    #[arg(short = 'I', long, requires = "sync", help_heading = "Sync")]
+    pub ignore_times: bool,
+
     /// With --sync: write changed files in place instead of through a temporary name.
     #[arg(long, requires = "sync", help_heading = "Sync")]
     pub inplace: bool,

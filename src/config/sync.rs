@@ -17,6 +17,11 @@ pub struct SyncOptions {
     pub modify_window: i64,
     /// Leave every existing destination entry alone (`--ignore-existing`).
     pub ignore_existing: bool,
+    /// Make nothing new at the destination (`--existing`).
+    pub existing: bool,
+    /// Regular files are copied whatever their sizes and times
+    /// (`--ignore-times`, unless `--size-only` or `--checksum`).
+    pub ignore_times: bool,
     /// Leave destination files that are newer than their source (`-u`).
     pub update: bool,
     /// Remove destination entries missing from the source (`--delete`).
@@ -81,6 +86,8 @@ pub(super) fn sync_options(args: &Args, reflink: Reflink) -> Result<SyncOptions,
         modify_window: i64::from(args.modify_window),
         // -n keeps existing files in sync mode too.
         ignore_existing: args.ignore_existing || args.no_clobber,
+        existing: args.existing,
+        ignore_times: args.ignore_times,
         update: args.update,
         delete: args.delete
             || args.delete_excluded

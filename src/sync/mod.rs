@@ -149,7 +149,9 @@ pub fn decide_file(src: &Stat, dst: &Stat, o: &SyncOptions, kept: Kept) -> Decis
     if o.checksum && !differs.size {
         return Decision::Compare { time };
     }
-    if differs.size || differs.time {
+    // (-I: rsync's `unchanged_file` asks --checksum, then --size-only, then
+    // it: never unchanged.)
+    if differs.size || differs.time || (o.ignore_times && !o.size_only && !o.checksum) {
         return Decision::Update(differs);
     }
     // --size-only keeps the data of a file whose time differs, and sets the

@@ -432,6 +432,8 @@ impl Walker {
             FileType::RegularFile => {
                 src.st_size == twin.st_size
                     && match (o.checksum, o.size_only) {
+                        // -I: no file is unchanged (rsync's `unchanged_file`).
+                        (false, false) if o.ignore_times => false,
                         (true, _) => {
                             (same_time || !p.timestamps)
                                 && self.same_bytes(src_dir, name, dir, src.st_size as u64)

@@ -121,6 +121,9 @@ impl Walker {
                         Step::Send(line) => line,
                     }
                 }
+                // --existing: nothing new is made (nor anything below a
+                // directory not there).
+                _ if self.sync.existing => return Decided::Nothing,
                 _ => Some(("new", "-".to_string())),
             };
             if !looked {

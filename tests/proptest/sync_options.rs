@@ -37,6 +37,8 @@ const SYNC_OPTIONS: &[&str] = &[
     "--compare-dest=old",
     "--copy-dest=new",
     "--backup-dir=aside",
+    "--ignore-times",
+    "--existing",
 ];
 
 /// The same with one or two of [`SYNC_OPTIONS`] added to both commands
