@@ -44,8 +44,6 @@ pub(super) struct Bases {
     given: Vec<PathBuf>,
     /// DEST, which relative ones are inside.
     dest: PathBuf,
-    /// Each basis directory's counterpart of the operand being walked.
-    roots: Vec<PathBuf>,
     /// Each basis directory itself (a relative one inside DEST).
     base_dirs: Vec<PathBuf>,
     /// The operand's destination inside DEST (so inside each basis).
@@ -84,7 +82,6 @@ impl Bases {
             use_: basis.use_,
             given: basis.dirs.clone(),
             dest,
-            roots: Vec::new(),
             base_dirs: Vec::new(),
             operand_rel: PathBuf::new(),
             here: Vec::new(),
@@ -112,17 +109,6 @@ impl Bases {
             .map(|d| before_dest_exists(d, &self.dest))
             .collect();
         self.operand_rel = dest_rel.to_path_buf();
-        self.roots = self
-            .given
-            .iter()
-            .map(|d| {
-                let root = before_dest_exists(d, &self.dest);
-                match dest_rel.as_os_str().is_empty() {
-                    true => root,
-                    false => root.join(dest_rel),
-                }
-            })
-            .collect();
         self.here.clear();
     }
 
@@ -132,25 +118,37 @@ impl Bases {
     pub(super) fn enter(&mut self, rel: &Path) -> Vec<String> {
         self.rel = rel.to_path_buf();
         self.here.clear();
-        self.here.resize_with(self.roots.len(), || Slot::Unopened);
+        self.here
+            .resize_with(self.base_dirs.len(), || Slot::Unopened);
         match std::mem::replace(&mut self.checked, true) {
             true => Vec::new(),
             false => self.missing(),
         }
     }
 
+    /// The directory being listed, inside DEST: so inside each basis.
+    fn inside(&self) -> PathBuf {
+        match (
+            self.operand_rel.as_os_str().is_empty(),
+            self.rel.as_os_str().is_empty(),
+        ) {
+            (_, true) => self.operand_rel.clone(),
+            (true, false) => self.rel.clone(),
+            (false, false) => self.operand_rel.join(&self.rel),
+        }
+    }
+
     /// Open basis directory `i`'s counterpart of the directory being listed:
     /// the basis directory as given (the user's path, followed), then the
     /// directory's path inside it, never through a symlink. A basis is an
-    /// older copy of
-    /// the tree, so where the source now has a directory it may have a
-    /// symlink (`daily.1/sub -> /etc`): followed, files outside every basis
-    /// would be taken as twins, linked into DEST or copied from (rsync
-    /// follows it). Such a counterpart is missing: no twins there.
+    /// older copy of the tree, so where the source now has a directory it
+    /// may have a symlink (`daily.1/sub -> /etc`): followed, files outside
+    /// every basis would be taken as twins, linked into DEST or copied from
+    /// (rsync follows it). Such a counterpart is missing: no twins there.
     fn open_below(&self, i: usize) -> Result<OwnedFd, Errno> {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let root = rustix::fs::open(&self.base_dirs[i], flags, Mode::empty())?;
-        let inside = self.operand_rel.join(&self.rel);
+        let inside = self.inside();
         if inside.as_os_str().is_empty() {
             return Ok(root);
         }
@@ -175,9 +173,10 @@ impl Bases {
     /// Basis directory `i`'s counterpart of the directory being listed.
     fn dir(&mut self, i: usize) -> Option<Arc<SrcDir>> {
         if let Slot::Unopened = self.here[i] {
-            let path = match self.rel.as_os_str().is_empty() {
-                true => self.roots[i].clone(),
-                false => self.roots[i].join(&self.rel),
+            let inside = self.inside();
+            let path = match inside.as_os_str().is_empty() {
+                true => self.base_dirs[i].clone(),
+                false => self.base_dirs[i].join(inside),
             };
             self.here[i] = match self.open_below(i) {
                 Ok(fd) => Slot::Open(Arc::new(SrcDir::new(fd, path, (0, 0), None))),
@@ -287,7 +286,7 @@ impl Walker {
             return Twin::None;
         }
         let kept = self.kept();
-        let count = self.bases.as_ref().map_or(0, |b| b.roots.len());
+        let count = self.bases.as_ref().map_or(0, |b| b.base_dirs.len());
         for i in 0..count {
             let Some(dir) = self.bases.as_mut().and_then(|b| b.dir(i)) else {
                 continue;
