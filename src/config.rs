@@ -156,11 +156,14 @@ impl BackupDir {
         (!names.is_empty()).then_some(names)
     }
 
-    /// DIR's path under DEST as given, when it is inside DEST (see
-    /// [`Self::names_below_dest`]).
-    pub fn inside_dest(&self) -> Option<PathBuf> {
+    /// Where DIR is when it is inside DEST (see [`Self::names_below_dest`]):
+    /// the path, under DEST as given, of the directory that holds it, and
+    /// its name there.
+    pub fn place_in_dest(&self) -> Option<(PathBuf, std::ffi::OsString)> {
         let names = self.names_below_dest()?;
-        Some(names.iter().fold(self.dest.clone(), |p, n| p.join(n)))
+        let (name, above) = names.split_last()?;
+        let dir = above.iter().fold(self.dest.clone(), |p, n| p.join(n));
+        Some((dir, name.to_os_string()))
     }
 }
 

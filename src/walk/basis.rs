@@ -431,8 +431,7 @@ impl Walker {
             FileType::RegularFile => {
                 src.st_size == twin.st_size
                     && match (o.checksum, o.size_only) {
-                        // -I: no file is unchanged (rsync's `unchanged_file`).
-                        (false, false) if o.ignore_times => false,
+                        _ if o.never_unchanged() => false,
                         (true, _) => {
                             (same_time || !p.timestamps)
                                 && self.same_bytes(src_dir, name, dir, src.st_size as u64)
@@ -551,6 +550,6 @@ pub fn refuse_clone_dest(basis: &Basis, dest: &Path) -> Result<(), String> {
 }
 
 /// The directory part of a destination path (for backups' relative paths).
-pub(super) fn parent(path: &Path) -> &Path {
+fn parent(path: &Path) -> &Path {
     path.parent().unwrap_or(Path::new(""))
 }

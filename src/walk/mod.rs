@@ -304,10 +304,7 @@ impl Walker {
                 .as_ref()
                 .and_then(|b| b.dir.as_ref())
                 .filter(|_| o_sync_enabled)
-                .and_then(|d| d.inside_dest())
-                .and_then(|root| {
-                    Some((root.parent()?.to_path_buf(), root.file_name()?.to_owned()))
-                }),
+                .and_then(|d| d.place_in_dest()),
             backup: o.backup.filter(|_| o_sync_enabled),
             last_batch: o.last_batch,
             after: Default::default(),

@@ -272,7 +272,7 @@ impl Walker {
                 self.itemize("link", ft, "-", &path);
                 // -b: the inode the link replaces is kept under this name
                 // too (as rsync's): it may be the only name of its bytes.
-                match self.back_up_existing(dir, super::basis::parent(&path), dst_name) {
+                match self.back_up_existing(dir, &dst.path, dst_name) {
                     Err(e) => self.progress.error(&CopyError::new(Op::Backup, &path, e)),
                     Ok(()) if !self.sync.dry_run => self.relink(from, dir, dst_name, &path),
                     Ok(()) => {}
