@@ -59,6 +59,12 @@ pub enum DeleteWhen {
 }
 
 impl SyncOptions {
+    /// `-I` decides (rsync's `unchanged_file` asks `--checksum`, then
+    /// `--size-only`, then `-I`): no regular file counts as unchanged.
+    pub fn never_unchanged(&self) -> bool {
+        self.ignore_times && !self.size_only && !self.checksum
+    }
+
     /// Regular files are written through a temporary name.
     pub fn temp_files(&self) -> bool {
         self.enabled && !self.inplace

@@ -149,9 +149,7 @@ pub fn decide_file(src: &Stat, dst: &Stat, o: &SyncOptions, kept: Kept) -> Decis
     if o.checksum && !differs.size {
         return Decision::Compare { time };
     }
-    // (-I: rsync's `unchanged_file` asks --checksum, then --size-only, then
-    // it: never unchanged.)
-    if differs.size || differs.time || (o.ignore_times && !o.size_only && !o.checksum) {
+    if differs.size || differs.time || o.never_unchanged() {
         return Decision::Update(differs);
     }
     // --size-only keeps the data of a file whose time differs, and sets the
