@@ -11,6 +11,7 @@
 #     benches/cow.sh [UCP_BINARY]                       # /usr/share, btrfs xfs ext4, 5 runs
 #     RUNS=7 TREE=/usr/include FILESYSTEMS="btrfs" benches/cow.sh target/release/uring-cp
 #     UCP_JOBS="1 2 8" benches/cow.sh                   # also uring-cp -j 1, -j 2, -j 8
+#     EXTRA=$'portable-j1|UCP --engine portable -j 1 -r SRC DST' benches/cow.sh
 #     ONLY="cp uring-cp uring-cp-j1 cpz" UCP_JOBS=1 benches/cow.sh   # only these tools
 #     CPZ_SHARED=1 benches/cow.sh                       # also cpz with its threads sharing one
 #                                                       # descriptor table, as uring-cp's do,
@@ -47,6 +48,11 @@ tools=("cp|cp -r SRC DST" "uring-cp|$UCP -r SRC DST" "uring-cp-portable|$UCP --e
        "uring-cp-chains|$UCP --engine uring-chains -r SRC DST")
 # UCP_JOBS="1 2 8": also uring-cp with those worker counts (-j), to measure the best default.
 for j in ${UCP_JOBS:-}; do tools+=("uring-cp-j$j|$UCP -j $j -r SRC DST"); done
+# EXTRA=$'label|UCP --engine portable -j 1 -r SRC DST\n...': more commands, a line each
+# (UCP stands for uring-cp's path).
+while IFS= read -r line; do
+    [[ -n $line ]] && tools+=("${line%%|*}|$(sed "s|UCP|$UCP|g" <<< "${line#*|}")")
+done <<< "${EXTRA:-}"
 command -v cpz >/dev/null && tools+=("cpz|cpz SRC DST")
 if [[ ${CPZ_SHARED:-0} == 1 ]] && command -v cpz >/dev/null; then
     probe=$work/nounshare
