@@ -30,7 +30,7 @@ set edit:completion:arg-completer[uring-cp] = {|@words|
             cand --files-from 'Copy exactly the paths listed in FILE (one per line; `-` is stdin), each relative to the one SOURCE directory, to the same path under DEST, making the directories on the way (implies --relative). As with rsync, -a does not recurse into a listed directory here (it is made); -r does'
             cand -t 'Copy all SOURCE arguments into DIRECTORY'
             cand --target-directory 'Copy all SOURCE arguments into DIRECTORY'
-            cand --max-delete 'With --delete (or --compare-dest, which removes files too): delete at most N entries, then stop deleting (exit status 25)'
+            cand --max-delete 'With --delete: delete at most N entries, each file and directory of a removed tree counted, as rsync; then stop deleting and say how many were kept (exit status 25). --compare-dest''s removals of files equal to their twins are not counted (as rsync)'
             cand --modify-window 'With --sync: modification times at most N seconds apart count as equal (without it, the same second with other nanoseconds is a change where both sides keep nanoseconds)'
             cand --link-dest 'With --sync: a file missing or changed at the destination whose twin in DIR is unchanged (quick check, same attributes) is hard-linked to that twin instead of copied (snapshot backups). Relative to DEST; up to 20, tried in order'
             cand --clone-dest 'With --sync: like --link-dest, but an unchanged twin is cloned (a new inode sharing the twin''s blocks, FICLONE): snapshots that share space yet never change together. Needs btrfs or xfs (reflink) under DIR and DEST'

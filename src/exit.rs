@@ -28,6 +28,14 @@ pub fn interrupted(signal: i32) -> i32 {
 /// interruption, a full destination; else failures, --max-delete, vanished
 /// sources, in that order.
 pub(crate) fn status(console: &Console) -> i32 {
+    use std::sync::atomic::Ordering::Relaxed;
+    // rsync's words, which scripts look for, whatever else happened.
+    let delete_skipped = console.stats.delete_skipped.load(Relaxed);
+    if delete_skipped > 0 && crate::interrupt::signal().is_none() {
+        console.note(&format!(
+            "Deletions stopped due to --max-delete limit ({delete_skipped} skipped)"
+        ));
+    }
     if let Some(sig) = crate::interrupt::signal() {
         let name = if sig == libc::SIGINT {
             "SIGINT"
@@ -35,7 +43,6 @@ pub(crate) fn status(console: &Console) -> i32 {
             "SIGTERM"
         };
         let st = &console.stats;
-        use std::sync::atomic::Ordering::Relaxed;
         console.note(&format!(
             "interrupted by {name}: {} files, {} directories, {} symlinks copied; \
              files being written were removed",
@@ -59,11 +66,7 @@ pub(crate) fn status(console: &Console) -> i32 {
         PARTIAL
     } else if console.failed() > 0 {
         PARTIAL
-    } else if console
-        .stats
-        .delete_stopped
-        .load(std::sync::atomic::Ordering::Relaxed)
-    {
+    } else if delete_skipped > 0 {
         MAX_DELETE
     } else if console
         .stats

@@ -336,3 +336,184 @@ fn delete_after_leaves_a_directory_put_in_place_meanwhile() {
         );
     }
 }
+
+/// The line both tools end with when `--max-delete` kept entries (rsync's
+/// words; uring-cp puts its name before them), if any.
+fn max_delete_line(stderr: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(stderr);
+    let line = text
+        .lines()
+        .find(|l| l.contains("Deletions stopped due to --max-delete limit"))?;
+    Some(line.trim_start_matches("uring-cp: ").to_string())
+}
+
+/// A destination with entries the source lacks in several directories,
+/// whole trees among them (`gone` holds 5 entries, `a-b` 2), named so
+/// that rsync's order (other entries before directories, each by name; a
+/// directory's name compared with a `/` after it) differs from plain sorting.
+fn extra_everywhere(d: &Path) {
+    let _ = std::fs::remove_dir_all(d);
+    Fx::new(d)
+        .dir("", 0o755)
+        .file("a/changed", 0o644, "old")
+        .file("a/extra", 0o644, "extra in a")
+        .file("a-b/x", 0o644, "a directory the source lacks")
+        .file("b/deep/extra", 0o644, "extra deep")
+        .file("b/z", 0o644, "extra in b")
+        .file("gone/z", 0o644, "a whole tree")
+        .file("gone/sub/1", 0o644, "1")
+        .file("gone/sub/2", 0o644, "2")
+        .file("extra", 0o644, "extra at the top")
+        .file("zz", 0o644, "extra at the top");
+}
+
+/// `--max-delete=N` counts every entry, each file and directory of a
+/// removed tree too (uring-cp counted a tree as one and deleted all of it
+/// under `--max-delete=1`), stops where rsync stops (the same entries
+/// stay), exits 25 and says rsync's line with rsync's count of what it kept,
+/// at each moment, also under `--dry-run`.
+#[test]
+fn max_delete_counts_every_entry_and_keeps_what_rsync_keeps() {
+    if !have_rsync("--max-delete") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    fixture(t);
+    for engine in engines() {
+        for when in WHEN {
+            for (n, dry) in [
+                (0, false),
+                (1, false),
+                (2, true),
+                (4, false),
+                (7, false),
+                (99, false),
+            ] {
+                let ctx = format!("[{engine}] {when} --max-delete={n} (dry run: {dry})");
+                extra_everywhere(&t.join("want"));
+                extra_everywhere(&t.join("dst"));
+                let limit = format!("--max-delete={n}");
+                let mut opts = vec![when, limit.as_str()];
+                if dry {
+                    opts.push("--dry-run");
+                }
+                let theirs = Command::new("rsync")
+                    .arg("-a")
+                    .args(&opts)
+                    .args(["src/", "want/"])
+                    .current_dir(t)
+                    .output()
+                    .expect("rsync");
+                let mut flags = vec!["-a", "--sync"];
+                flags.extend_from_slice(&opts);
+                let ours = run_uring_cp(
+                    engine,
+                    &flags,
+                    &["-T", "src", "dst"],
+                    t,
+                    &RunOpts::default(),
+                );
+                assert_eq!(ours.code, theirs.status.code(), "{ctx}: {ours}");
+                assert_eq!(
+                    max_delete_line(&ours.stderr),
+                    max_delete_line(&theirs.stderr),
+                    "{ctx}: {ours}"
+                );
+                assert_snapshots_eq(
+                    &ctx,
+                    &snapshot(&t.join("dst")),
+                    &snapshot(&t.join("want")),
+                    "uring-cp",
+                    "rsync",
+                );
+                // `gone` (5 entries) goes first, one entry at a time.
+                if n < 5 {
+                    assert!(Fx::new(t.join("dst")).exists("gone"), "{ctx}: {ours}");
+                }
+            }
+        }
+    }
+}
+
+/// A directory that the source now has as a file, holding more entries than
+/// `--max-delete` lets go: uring-cp leaves it whole and does not copy the
+/// file (an error naming it, exit 1); rsync deletes what the limit allows
+/// of it and then fails to make the file, leaving a half-deleted directory
+/// that is neither the old nor the new. Safer on purpose (README). Within
+/// the limit both replace it.
+#[test]
+fn a_directory_too_big_for_max_delete_is_not_replaced_unlike_rsync() {
+    if !have_rsync("--max-delete") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    Fx::new(t.join("src"))
+        .dir("", 0o755)
+        .file("d", 0o644, "now a file");
+    let old = |d: &Path| {
+        let _ = std::fs::remove_dir_all(d);
+        Fx::new(d)
+            .dir("", 0o755)
+            .file("d/1", 0o644, "1")
+            .file("d/2", 0o644, "2")
+            .file("d/3", 0o644, "3");
+    };
+    let entries = |d: &Path| std::fs::read_dir(d).map_or(0, |r| r.count());
+    for engine in engines() {
+        let ctx = format!("[{engine}] --max-delete=2");
+        old(&t.join("dst"));
+        let ours = run_uring_cp(
+            engine,
+            &["-a", "--sync", "--delete", "--max-delete=2"],
+            &["-T", "src", "dst"],
+            t,
+            &RunOpts::default(),
+        );
+        assert_eq!(ours.code, Some(1), "{ctx}: {ours}");
+        let err = String::from_utf8_lossy(&ours.stderr);
+        assert!(
+            err.contains("'dst/d'") && err.contains("--max-delete"),
+            "{ctx}: {ours}"
+        );
+        assert_eq!(
+            entries(&t.join("dst/d")),
+            3,
+            "{ctx}: the directory stays whole"
+        );
+        assert_eq!(Fx::new(t.join("dst")).read("d/3"), b"3", "{ctx}");
+
+        let ctx = format!("[{engine}] --max-delete=3");
+        old(&t.join("dst"));
+        let ours = run_uring_cp(
+            engine,
+            &["-a", "--sync", "--delete", "--max-delete=3"],
+            &["-T", "src", "dst"],
+            t,
+            &RunOpts::default(),
+        );
+        assert_eq!(ours.code, Some(0), "{ctx}: {ours}");
+        assert_eq!(Fx::new(t.join("dst")).read("d"), b"now a file", "{ctx}");
+    }
+    for (n, replaced) in [(2, false), (3, true)] {
+        old(&t.join("want"));
+        let theirs = Command::new("rsync")
+            .args([
+                "-a",
+                "--delete",
+                &format!("--max-delete={n}"),
+                "src/",
+                "want/",
+            ])
+            .current_dir(t)
+            .output()
+            .expect("rsync");
+        let ctx = format!("rsync --max-delete={n}: {}", show(&theirs.stderr));
+        match replaced {
+            true => assert_eq!(Fx::new(t.join("want")).read("d"), b"now a file", "{ctx}"),
+            // (If this fails, rsync changed: see whether the difference still holds.)
+            false => assert_eq!(entries(&t.join("want/d")), 1, "{ctx}: half deleted"),
+        }
+    }
+}

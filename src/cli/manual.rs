@@ -59,7 +59,8 @@ pub const SECTIONS: &[(&str, &[Para])] = &[
                  its directory and is renamed over the old one when complete (--inplace \
                  writes in place). Temporaries left by a killed run are removed by the next \
                  sync. --delete removes what the source no longer has, except entries the \
-                 filter excludes; --max-delete=N stops after N.",
+                 filter excludes; --max-delete=N stops after N entries (each file and \
+                 directory of a removed tree counted, as rsync).",
             ),
             Text(
                 "Snapshot backups: --link-dest=DIR hard-links each file whose twin in DIR (the \

@@ -312,8 +312,10 @@ pub struct Args {
     #[arg(long, requires = "sync", help_heading = "Sync")]
     pub numeric_ids: bool,
 
-    /// With --delete (or --compare-dest, which removes files too): delete at
-    /// most N entries, then stop deleting (exit status 25).
+    /// With --delete: delete at most N entries, each file and directory of a
+    /// removed tree counted, as rsync; then stop deleting and say how many
+    /// were kept (exit status 25). --compare-dest's removals of files equal to
+    /// their twins are not counted (as rsync).
     #[arg(long, value_name = "N", requires = "deleting", help_heading = "Sync")]
     pub max_delete: Option<u64>,
 

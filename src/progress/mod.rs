@@ -51,8 +51,9 @@ pub trait Progress: Send + Sync {
     /// `special`), was kept as `backup` (cp's -v names it on the item's
     /// line; sync mode's `--itemize-changes` gives it a line).
     fn backed_up(&self, _dst: &std::path::Path, _backup: &std::path::Path, _what: &str) {}
-    /// Sync mode: --max-delete stopped the deletions.
-    fn delete_stopped(&self) {}
+    /// Sync mode: --max-delete kept `skipped` more entries from going
+    /// (counted as rsync counts them, see `walk::limit`).
+    fn delete_stopped(&self, _skipped: u64) {}
     /// What one io_uring worker submitted, when it ends.
     fn ring_usage(&self, _usage: RingUsage) {}
     /// --parents made the directory `dst` on the way to a destination, for
@@ -91,9 +92,9 @@ pub struct Stats {
     pub vanished: AtomicU64,
     /// Failures for lack of space after the first, which stopped the run.
     pub out_of_space: AtomicU64,
-    /// Sync mode: destination entries deleted, and whether --max-delete stopped it.
+    /// Sync mode: destination entries deleted, and those --max-delete kept.
     pub deleted: AtomicU64,
-    pub delete_stopped: AtomicBool,
+    pub delete_skipped: AtomicU64,
     /// Regular files the walker has found so far.
     pub found_files: Counter,
     /// Entries of any kind the walker has found so far.
@@ -302,10 +303,8 @@ impl Progress for Console {
         }
     }
 
-    fn delete_stopped(&self) {
-        if !self.stats.delete_stopped.swap(true, Relaxed) {
-            self.note("deletions stopped: --max-delete limit reached");
-        }
+    fn delete_stopped(&self, skipped: u64) {
+        self.stats.delete_skipped.fetch_add(skipped, Relaxed);
     }
 
     fn parent_made(&self, src: &std::path::Path, dst: &std::path::Path) {

@@ -25,6 +25,7 @@
 //! copy from the source.
 
 use super::Walker;
+use super::limit::Allowance;
 use crate::config::{Basis, BasisUse};
 use crate::error::{CopyError, Op};
 use crate::meta::xattr;
@@ -318,23 +319,13 @@ impl Walker {
         if !c.exists {
             return Twin::Done;
         }
-        // A removal like --delete's: counted against --max-delete.
-        if let Some(max) = self.sync.max_delete
-            && self.deleted >= max
-        {
-            self.progress.delete_stopped();
+        // Not counted against --max-delete, as rsync: the same bytes are in
+        // the basis.
+        let Some(dst) = c.dst else {
             return Twin::Done;
-        }
-        self.deleted += 1;
-        if let Some(dst) = c.dst
-            && let Err(e) = self.take_away(dst, parent(c.dst_path), c.name, c.ft)
-        {
-            let op = self.take_away_op();
-            self.progress.error(&CopyError::new(op, c.dst_path, e));
-            return Twin::Done;
-        }
-        self.progress.deleted();
-        self.itemize("delete", c.ft, "-", c.dst_path);
+        };
+        self.taker()
+            .allowed(dst, parent(c.dst_path), c.name, c.ft, Allowance::Whole);
         Twin::Done
     }
 

@@ -16,16 +16,19 @@
 //!   delete may be the only copy of a file whose new name was not copied.
 //!
 //! Entries excluded by the filter are protected unless `--delete-excluded`;
-//! `--max-delete` counts every deletion decided; nothing is deleted in a
-//! directory whose source could not be listed.
+//! `--max-delete` counts every entry deleted, as rsync (see [`super::limit`]);
+//! nothing is deleted in a directory whose source could not be listed. A
+//! directory's entries are deleted in the reverse of rsync's order, as
+//! rsync does (which entries `--max-delete` leaves depends on it).
 
+use super::limit::{Allowance, TakeAway, rsync_order};
 use super::sync::Listing;
 use super::{Closed, Walker};
 use crate::config::{Backup, DeleteWhen, Deref};
 use crate::error::{CopyError, Op};
 use crate::plan::Root;
 use crate::progress::Progress;
-use crate::sync::{itemize_line, type_word};
+use crate::sync::type_word;
 use crate::tree::{DstState, join};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
@@ -35,8 +38,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// An entry to delete after the copy: its directory's path and identity
-/// (device, inode) when the walk listed it, its name and type.
-type Found = (PathBuf, (u64, u64), CString, FileType);
+/// (device, inode) when the walk listed it, its name and type, and how much
+/// of it `--max-delete` lets go.
+type Found = (PathBuf, (u64, u64), CString, FileType, Allowance);
 
 /// `--delete-after`: the entries the walk found, each with the path of its
 /// destination directory, deleted by [`Deletions::apply`] once the copy is
@@ -80,7 +84,7 @@ impl Deletions {
             let dir_path = &self.found[i].0;
             let n = self.found[i..]
                 .iter()
-                .take_while(|(d, _, _, _)| d == dir_path)
+                .take_while(|(d, ..)| d == dir_path)
                 .count();
             self.apply_in(dir_path, &self.found[i..i + n], progress);
             i += n;
@@ -114,30 +118,20 @@ impl Deletions {
                 std::io::Error::other("it was replaced after it was listed; nothing deleted in it");
             return progress.error(&CopyError::new(Op::Remove, dir_path, why));
         }
+        let taker = TakeAway {
+            backup: self.backup.as_ref(),
+            dry_run: self.dry_run,
+            itemize: self.itemize,
+            progress,
+        };
         let mut changed = false;
-        for (_, _, name, ft) in found {
+        for (_, _, name, ft, allowance) in found {
             if crate::interrupt::requested() {
                 break;
             }
-            let path = join(dir_path, name);
-            match take_away(
-                dir.as_fd(),
-                dir_path,
-                name,
-                *ft,
-                self.backup.as_ref(),
-                self.dry_run,
-                progress,
-            ) {
-                Ok(()) => {
-                    changed = true;
-                    progress.deleted();
-                    if self.itemize {
-                        progress.itemize(&itemize_line("delete", *ft, "-", &path));
-                    }
-                }
-                Err(e) => progress.error(&CopyError::new(op(self.backup.as_ref()), &path, e)),
-            }
+            // (A part taken away changes the directory even when it stays.)
+            taker.allowed(dir.as_fd(), dir_path, name, *ft, *allowance);
+            changed = true;
         }
         if let (true, false, true, Some(st)) = (changed, self.dry_run, self.keep_times, before) {
             put_times_back(&dir, &st, dir_path, progress);
@@ -167,7 +161,7 @@ fn put_times_back(dir: &OwnedFd, st: &rustix::fs::Stat, path: &Path, progress: &
 /// and there is no `--backup-dir`: that is removed, as rsync does (backing
 /// `f~` up as `f~~` under `--delete-excluded`, which does not protect
 /// backups, made one more backup on every run). `--dry-run`: nothing.
-fn take_away(
+pub(super) fn take_away(
     dir: BorrowedFd<'_>,
     dir_path: &Path,
     name: &CStr,
@@ -217,7 +211,9 @@ impl Walker {
             .into_iter()
             .map(|(name, (ft, _))| (name, ft))
             .collect();
-        extra.sort_by(|a, b| a.0.cmp(&b.0)); // deterministic order for --itemize-changes
+        // rsync's order, from the last (see `limit`).
+        let is_dir = |ft: &FileType| *ft == FileType::Directory;
+        extra.sort_by(|a, b| rsync_order((&b.0, is_dir(&b.1)), (&a.0, is_dir(&a.1))));
         // --delete-after: the directory's identity, checked before deleting.
         let mut dir_id = None;
         for (name, ft) in extra {
@@ -231,37 +227,25 @@ impl Walker {
             {
                 continue; // excluded entries are protected, as in rsync
             }
-            if let Some(max) = self.sync.max_delete
-                && self.deleted >= max
-            {
-                self.progress.delete_stopped();
-                return Ok(());
-            }
             if self.protected_backup(dir, &name, ft) {
                 continue;
             }
+            let path = join(dir_path, &name);
+            let allowance = self.allowance(dir, &name, ft, &path, false);
+            if allowance == Allowance::Nothing {
+                continue;
+            }
             if self.sync.delete_when == DeleteWhen::After {
-                self.deleted += 1;
                 // (Asked once per directory.)
                 let id = *dir_id.get_or_insert_with(|| {
                     rustix::fs::fstat(dir).map_or((0, 0), |st| (st.st_dev, st.st_ino))
                 });
                 self.after
                     .found
-                    .push((dir_path.to_path_buf(), id, name, ft));
+                    .push((dir_path.to_path_buf(), id, name, ft, allowance));
                 continue;
             }
-            let path = join(dir_path, &name);
-            match self.take_away(dir, dir_path, &name, ft) {
-                Ok(()) => {
-                    self.deleted += 1;
-                    self.progress.deleted();
-                    self.itemize("delete", ft, "-", &path);
-                }
-                Err(e) => self
-                    .progress
-                    .error(&CopyError::new(op(self.backup.as_ref()), &path, e)),
-            }
+            self.taker().allowed(dir, dir_path, &name, ft, allowance);
         }
         Ok(())
     }
@@ -438,6 +422,8 @@ impl Walker {
             }
         }
         self.delete_extra(dst, dst_path, rel, there)?;
+        // By name, as rsync's pass (see `limit`).
+        both.sort_by(|a, b| rsync_order((&a.0, true), (&b.0, true)));
         for (name, follow, child_rel) in both {
             if crate::interrupt::requested() {
                 return Err(Closed);

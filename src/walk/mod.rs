@@ -40,6 +40,7 @@ mod basis;
 mod decide;
 mod delete;
 mod dest;
+mod limit;
 mod list;
 pub mod listahead;
 mod operand;
@@ -590,8 +591,14 @@ impl Walker {
         let result = self.entries(&src, &node, &mut buf, rel);
         self.buf = buf;
         result?;
-        // Visit subdirectories in the order they were listed.
-        self.stack[first_subdir..].reverse();
+        match self.sync.max_delete {
+            // Visit subdirectories in the order they were listed.
+            None => self.stack[first_subdir..].reverse(),
+            // By name, as rsync's walk: which entries --max-delete lets go
+            // depends on the order of the directories (see `limit`).
+            Some(_) => self.stack[first_subdir..]
+                .sort_by(|a, b| limit::rsync_order((&b.name, true), (&a.name, true))),
+        }
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 //! must be sent, and delete what the source no longer has.
 
 use super::Walker;
+use super::limit::Allowance;
 use crate::error::{CopyError, Op};
 use crate::meta::xattr;
 use crate::meta::{Dst, Src};
@@ -159,10 +160,10 @@ impl Walker {
             return Step::Skip;
         }
         if ft == FileType::Directory {
-            return self.replace(dst, dir, dst_name, dft, &path);
+            return self.replace(dst, dir, dst_name, (ft, dft), &path);
         }
         if dft == FileType::Directory {
-            return self.replace(dst, dir, dst_name, dft, &path);
+            return self.replace(dst, dir, dst_name, (ft, dft), &path);
         }
         let flags = if follow {
             AtFlags::empty()
@@ -464,9 +465,18 @@ impl Walker {
         dst: &DstDir,
         dir: BorrowedFd<'_>,
         name: &CStr,
-        dft: FileType,
+        (ft, dft): (FileType, FileType),
         path: &Path,
     ) -> Step {
+        // --max-delete: what is in a directory counts, not the directory.
+        if self.allowance(dir, name, dft, path, true) == Allowance::Nothing {
+            let why = std::io::Error::other(format!(
+                "not replaced by a {}: the entries in it are more than --max-delete lets go",
+                type_word(ft)
+            ));
+            self.progress.error(&CopyError::new(Op::Remove, path, why));
+            return Step::Skip;
+        }
         match self.take_away(dir, &dst.path, name, dft) {
             Ok(()) => Step::Send(Some(("replace", format!("was-{}", type_word(dft))))),
             Err(e) => {
