@@ -177,8 +177,11 @@ pub(crate) fn check_sync(
                 | "--exclude=*a*"
         )
     };
+    // --max-delete: what it keeps is not the source's.
+    let max_delete = options.iter().any(|o| o.starts_with("--max-delete="));
     // (--link-dest: the copies' link counts include their twins'.)
-    let like_source = !options.iter().any(leaves_out) && !backups && !set_aside && basis.is_none();
+    let like_source =
+        !options.iter().any(leaves_out) && !backups && !set_aside && basis.is_none() && !max_delete;
     // --inplace into a file with other names: rsync writes through it, so the
     // other names take the new data even where the source's did not change
     // (its manual: "hard links are not broken"); uring-cp replaces the file
@@ -303,7 +306,9 @@ pub(crate) fn check_sync(
             .chain(with_basis(&options, round, &want_dir))
             .chain(["src/".to_string(), want_arg.clone()])
             .collect();
-        let rsync = run("rsync", &rsync_args, dir, &opts);
+        let mut rsync = run("rsync", &rsync_args, dir, &opts);
+        // --max-delete kept entries: rsync's line, which uring-cp must say too.
+        let limit_line = limited(&mut rsync);
         if !options.is_empty() && (rsync.code == Some(23) || !rsync.stderr.is_empty()) {
             // rsync's own failures with some options, not compared: -b
             // cannot put an entry where a directory it emptied is (it renames
@@ -346,7 +351,17 @@ pub(crate) fn check_sync(
                     .for_each(|m| m.times = None);
             }
         };
+        // --max-delete: a directory the source lacks that keeps some of its
+        // entries has the time its others went (each tool's own moment).
+        let kept_extra = |v: &mut Vec<Meta>| {
+            if max_delete {
+                v.iter_mut()
+                    .filter(|m| m.kind == common::Kind::Dir && !in_source.contains(&m.path))
+                    .for_each(|m| m.times = None);
+            }
+        };
         kept_under_dir(&mut want);
+        kept_extra(&mut want);
         let rsync_vs_source = diff_text(&source, &want, "source", "rsync");
         // --remove-source-files: what rsync left of the source, which each
         // engine's run (on the source made again) must leave too.
@@ -371,8 +386,18 @@ pub(crate) fn check_sync(
             {
                 problems.push(format!("the source left differs from rsync's: {d}"));
             }
-            if out.code != Some(0) || !out.stderr.is_empty() {
-                problems.push("must exit 0 and print nothing".to_string());
+            match &limit_line {
+                None if out.code != Some(0) || !out.stderr.is_empty() => {
+                    problems.push("must exit 0 and print nothing".to_string());
+                }
+                Some(line)
+                    if out.code != Some(25)
+                        || String::from_utf8_lossy(&out.stderr).trim_end()
+                            != format!("uring-cp: {line}") =>
+                {
+                    problems.push(format!("must exit 25 and say only rsync's {line:?}"));
+                }
+                _ => {}
             }
             let mut ours = view(&dst_dir);
             if backups {
@@ -395,6 +420,7 @@ pub(crate) fn check_sync(
                 ours.retain(|m| in_source.contains(&m.path));
             }
             kept_under_dir(&mut ours);
+            kept_extra(&mut ours);
             let mut want = want.clone();
             if basis.is_some() && options.contains(&"--size-only") {
                 twin_bytes_not_taken(&source, &mut want, &ours);
@@ -457,8 +483,10 @@ pub(crate) fn check_sync(
             // (-b --delete-excluded: the next run deletes this run's
             // backups, which nothing protects then, as rsync's does.)
             // (-I copies every file again, and says so.)
+            // (What --max-delete kept goes in the next run.)
             let unsettled = dry_run
                 || removes
+                || limit_line.is_some()
                 || options.contains(&"--ignore-times")
                 || (backups && options.contains(&"--delete-excluded"));
             if round == 2 && problems.is_empty() && !unsettled {
@@ -491,6 +519,28 @@ pub(crate) fn check_sync(
         }
     }
     Ok(true)
+}
+
+/// `--max-delete` kept entries at the destination (rsync exited 25): its
+/// line ("Deletions stopped due to --max-delete limit (N skipped)"), taken
+/// out of `rsync`'s output with the error line that follows it, and its
+/// status made 0, so the rest is judged as any run's.
+fn limited(rsync: &mut Outcome) -> Option<String> {
+    if rsync.code != Some(25) {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&rsync.stderr).into_owned();
+    let (limit, rest): (Vec<&str>, Vec<&str>) = text.lines().partition(|l| {
+        l.starts_with("Deletions stopped due to --max-delete limit")
+            || l.starts_with("rsync error: the --max-delete limit stopped deletions")
+    });
+    rsync.stderr = rest
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect::<String>()
+        .into_bytes();
+    rsync.code = Some(0);
+    limit.first().map(|l| l.to_string())
 }
 
 #[test]

@@ -10,7 +10,8 @@ use super::*;
 /// Options of rsync's that sync mode takes, one or two of which are added to
 /// both commands by [`random_changes_with_random_options_sync_like_rsync`]
 /// (the `--link-dest` family as [`Basis`] says, `--backup-dir` as
-/// [`aside`] says).
+/// [`aside`] says; `--max-delete` ends with rsync's line and exit status
+/// 25 when it keeps anything, see `sync::limited`).
 /// With `--ignore-existing`, a file or symlink kept where the source now has
 /// a directory is compared without its times: rsync gives it the
 /// directory's time, uring-cp leaves it as it was (on purpose, README; pinned
@@ -39,6 +40,8 @@ const SYNC_OPTIONS: &[&str] = &[
     "--backup-dir=aside",
     "--ignore-times",
     "--existing",
+    "--max-delete=0",
+    "--max-delete=2",
 ];
 
 /// The same with one or two of [`SYNC_OPTIONS`] added to both commands
@@ -91,6 +94,7 @@ fn option_kind(o: &str) -> &str {
         "--remove-source-files" => "basis",
         o if Basis::of(o).is_some() => "basis",
         o if o.starts_with("--delete-") => "when",
+        o if o.starts_with("--max-delete=") => "limit",
         o => o,
     }
 }
