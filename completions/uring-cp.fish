@@ -74,7 +74,7 @@ complete -c uring-cp -l inplace -d 'With --sync: write changed files in place in
 complete -c uring-cp -l dry-run -d 'With --sync: decide and report what would change (see --itemize-changes), change nothing'
 complete -c uring-cp -l itemize-changes -d 'With --sync: print one line per change on stdout: ACTION TYPE DETAILS PATH (see the man page)'
 complete -c uring-cp -l remove-source-files -d 'With --sync: once a file, symlink or special file is at the destination (copied, or already up to date), remove it from SOURCE (directories stay): a move. A source that changed after it was copied is kept'
-complete -c uring-cp -s v -l verbose -d 'Explain what is being done: one line per copied item, as `cp -v`'
+complete -c uring-cp -s v -l verbose -d 'Explain what is being done: one line per copied item, as `cp -v` (and with --sync --delete, `removed \'X\'` per entry deleted)'
 complete -c uring-cp -l debug -d 'Like -v, and first say which engine copies, with how many workers (io_uring, or portable and why). cp\'s per-file lines on copy offload are not printed'
 complete -c uring-cp -l progress -d 'Show a progress bar on stderr from the start (by default it appears on a terminal once a run has lasted a second, unless -v is given)'
 complete -c uring-cp -l no-progress -d 'Never show a progress bar'

@@ -461,16 +461,21 @@ fn a_directory_too_big_for_max_delete_is_not_replaced_unlike_rsync() {
             .file("d/3", 0o644, "3");
     };
     let entries = |d: &Path| std::fs::read_dir(d).map_or(0, |r| r.count());
-    for engine in engines() {
-        let ctx = format!("[{engine}] --max-delete=2");
+    let sync = |engine: &str, n: u32| {
         old(&t.join("dst"));
-        let ours = run_uring_cp(
+        let limit = format!("--max-delete={n}");
+        let flags = ["-a", "--sync", "--delete", limit.as_str()];
+        run_uring_cp(
             engine,
-            &["-a", "--sync", "--delete", "--max-delete=2"],
+            &flags,
             &["-T", "src", "dst"],
             t,
             &RunOpts::default(),
-        );
+        )
+    };
+    for engine in engines() {
+        let ctx = format!("[{engine}] --max-delete=2");
+        let ours = sync(engine, 2);
         assert_eq!(ours.code, Some(1), "{ctx}: {ours}");
         let err = String::from_utf8_lossy(&ours.stderr);
         assert!(
@@ -485,14 +490,7 @@ fn a_directory_too_big_for_max_delete_is_not_replaced_unlike_rsync() {
         assert_eq!(Fx::new(t.join("dst")).read("d/3"), b"3", "{ctx}");
 
         let ctx = format!("[{engine}] --max-delete=3");
-        old(&t.join("dst"));
-        let ours = run_uring_cp(
-            engine,
-            &["-a", "--sync", "--delete", "--max-delete=3"],
-            &["-T", "src", "dst"],
-            t,
-            &RunOpts::default(),
-        );
+        let ours = sync(engine, 3);
         assert_eq!(ours.code, Some(0), "{ctx}: {ours}");
         assert_eq!(Fx::new(t.join("dst")).read("d"), b"now a file", "{ctx}");
     }
@@ -514,6 +512,55 @@ fn a_directory_too_big_for_max_delete_is_not_replaced_unlike_rsync() {
             true => assert_eq!(Fx::new(t.join("want")).read("d"), b"now a file", "{ctx}"),
             // (If this fails, rsync changed: see whether the difference still holds.)
             false => assert_eq!(entries(&t.join("want/d")), 1, "{ctx}: half deleted"),
+        }
+    }
+}
+
+/// `-v` says what `--delete` took away, with cp's word (`removed 'X'`, and
+/// where it went under `-b`); rsync's `-v` says `deleting X`. Nothing is
+/// said under `--dry-run` (whose lines are `--itemize-changes`').
+#[test]
+fn verbose_says_what_delete_removed() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    Fx::new(t.join("src"))
+        .dir("", 0o755)
+        .file("new", 0o644, "new");
+    for engine in engines() {
+        for (extra, want) in [
+            (&[][..], &["removed 'dst/old'", "removed 'dst/x'"][..]),
+            (
+                &["-b"],
+                &[
+                    "removed 'dst/old' (backup: 'dst/old~')",
+                    "removed 'dst/x' (backup: 'dst/x~')",
+                ],
+            ),
+            (&["--dry-run"], &[]),
+        ] {
+            let ctx = format!("[{engine}] {extra:?}");
+            let _ = std::fs::remove_dir_all(t.join("dst"));
+            Fx::new(t.join("dst"))
+                .dir("", 0o755)
+                .file("old", 0o644, "old")
+                .file("x/1", 0o644, "1");
+            let mut flags = vec!["-av", "--sync", "--delete"];
+            flags.extend_from_slice(extra);
+            let out = run_uring_cp(
+                engine,
+                &flags,
+                &["-T", "src", "dst"],
+                t,
+                &RunOpts::default(),
+            );
+            assert_eq!(out.code, Some(0), "{ctx}: {out}");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let mut said: Vec<&str> = stdout
+                .lines()
+                .filter(|l| l.starts_with("removed "))
+                .collect();
+            said.sort();
+            assert_eq!(said, want, "{ctx}: {out}");
         }
     }
 }

@@ -451,7 +451,8 @@ pub struct Args {
     #[arg(skip)]
     pub preserve_steps: Vec<PreserveStep>,
 
-    /// Explain what is being done: one line per copied item, as `cp -v`.
+    /// Explain what is being done: one line per copied item, as `cp -v`
+    /// (and with --sync --delete, `removed 'X'` per entry deleted).
     #[arg(short, long, help_heading = "Output")]
     pub verbose: bool,
 

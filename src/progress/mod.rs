@@ -45,7 +45,8 @@ pub trait Progress: Send + Sync {
     /// Sync mode: a destination entry was deleted.
     fn deleted(&self) {}
     /// An existing destination entry was removed to make room for the item
-    /// that replaces it (cp's `removed 'X'` under -v).
+    /// that replaces it, or (sync mode) deleted or moved aside as the source
+    /// lacks it (cp's `removed 'X'` under -v).
     fn removed(&self, _path: &std::path::Path) {}
     /// -b: the existing `dst`, a `what` (`file`, `dir`, `symlink`,
     /// `special`), was kept as `backup` (cp's -v names it on the item's
@@ -291,7 +292,13 @@ impl Progress for Console {
     fn removed(&self, path: &std::path::Path) {
         let log = self.item_log();
         if self.verbose || log.is_some() {
-            let line = format!("removed {}", crate::error::quote(path));
+            use crate::error::quote;
+            // Sync mode's deletions under -b say where the entry went (cp
+            // mode says "removed" only where nothing was backed up).
+            let line = match self.backups.lock().ok().and_then(|mut b| b.remove(path)) {
+                Some(b) => format!("removed {} (backup: {})", quote(path), quote(&b)),
+                None => format!("removed {}", quote(path)),
+            };
             if let Some(log) = log {
                 log.line(&line);
             }

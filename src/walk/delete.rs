@@ -492,27 +492,11 @@ fn remove_tree(dir: BorrowedFd<'_>, name: &CStr) -> std::io::Result<()> {
         Err(Errno::NOTEMPTY | Errno::EXIST) => {}
         other => return other.map_err(Into::into),
     }
-    let fd = rustix::fs::openat(
-        dir,
-        name,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    for entry in rustix::fs::Dir::read_from(&fd)? {
-        let entry = entry?;
-        let child = entry.file_name();
-        if child == c"." || child == c".." {
-            continue;
-        }
-        let mut ft = entry.file_type();
-        if ft == FileType::Unknown {
-            ft = FileType::from_raw_mode(
-                rustix::fs::statat(&fd, child, AtFlags::SYMLINK_NOFOLLOW)?.st_mode,
-            );
-        }
+    let fd = super::limit::open_dir(dir, name)?;
+    for (child, ft) in super::limit::entries(&fd)? {
         match ft {
-            FileType::Directory => remove_tree(fd.as_fd(), child)?,
-            _ => rustix::fs::unlinkat(&fd, child, AtFlags::empty())?,
+            FileType::Directory => remove_tree(fd.as_fd(), &child)?,
+            _ => rustix::fs::unlinkat(&fd, &child, AtFlags::empty())?,
         }
     }
     rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR).map_err(Into::into)

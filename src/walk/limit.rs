@@ -86,7 +86,8 @@ pub(super) fn skipped(ft: FileType, n: u64, gone: u64) -> u64 {
     }
 }
 
-fn open_dir(dir: BorrowedFd<'_>, name: &CStr) -> rustix::io::Result<OwnedFd> {
+/// Open the directory `name` in `dir`, not following a symlink there.
+pub(super) fn open_dir(dir: BorrowedFd<'_>, name: &CStr) -> rustix::io::Result<OwnedFd> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     rustix::fs::openat(dir, name, flags, Mode::empty())
 }
@@ -94,6 +95,15 @@ fn open_dir(dir: BorrowedFd<'_>, name: &CStr) -> rustix::io::Result<OwnedFd> {
 /// The entries of the open directory `fd` with their types, in the order
 /// deletions take them (the reverse of [`rsync_order`]).
 fn list(fd: &OwnedFd) -> std::io::Result<Vec<(CString, FileType)>> {
+    let mut out = entries(fd)?;
+    let is_dir = |ft: &FileType| *ft == FileType::Directory;
+    out.sort_by(|a, b| rsync_order((&b.0, is_dir(&b.1)), (&a.0, is_dir(&a.1))));
+    Ok(out)
+}
+
+/// The entries of the open directory `fd` (but `.` and `..`) with their
+/// types, asked where the listing does not say; nothing is followed.
+pub(super) fn entries(fd: &OwnedFd) -> std::io::Result<Vec<(CString, FileType)>> {
     let mut out = Vec::new();
     for entry in rustix::fs::Dir::read_from(fd)? {
         let entry = entry?;
@@ -108,14 +118,12 @@ fn list(fd: &OwnedFd) -> std::io::Result<Vec<(CString, FileType)>> {
         }
         out.push((name.to_owned(), ft));
     }
-    let is_dir = |ft: &FileType| *ft == FileType::Directory;
-    out.sort_by(|a, b| rsync_order((&b.0, is_dir(&b.1)), (&a.0, is_dir(&a.1))));
     Ok(out)
 }
 
 /// Takes entries away (removed, or moved aside under `-b`; under
-/// `--dry-run` only said), each taken away with its change line, a failure
-/// with its error.
+/// `--dry-run` only said), each taken away with its change line (and under
+/// `-v` cp's `removed 'X'`), a failure with its error.
 pub(super) struct TakeAway<'a> {
     pub backup: Option<&'a Backup>,
     pub dry_run: bool,
@@ -155,6 +163,9 @@ impl TakeAway<'_> {
         ) {
             Ok(()) => {
                 self.progress.deleted();
+                if !self.dry_run {
+                    self.progress.removed(&path); // -v: cp's "removed 'X'"
+                }
                 if self.itemize {
                     self.progress
                         .itemize(&itemize_line("delete", ft, "-", &path));
