@@ -51,14 +51,10 @@ pub(super) enum Allowance {
 /// its name, a directory's name compared with a `/` after it. Deletions go
 /// through a directory in the reverse of this order.
 pub(super) fn rsync_order(a: (&CStr, bool), b: (&CStr, bool)) -> Ordering {
-    let key = |(name, dir): (&CStr, bool)| {
-        let mut k = name.to_bytes().to_vec();
-        if dir {
-            k.push(b'/');
-        }
-        (dir, k)
-    };
-    key(a).cmp(&key(b))
+    fn bytes((name, dir): (&CStr, bool)) -> impl Iterator<Item = u8> + '_ {
+        name.to_bytes().iter().copied().chain(dir.then_some(b'/'))
+    }
+    a.1.cmp(&b.1).then_with(|| bytes(a).cmp(bytes(b)))
 }
 
 /// The entries of the tree at `name` in `dir` (of type `ft`), itself
@@ -276,5 +272,42 @@ impl Walker {
             itemize: self.sync.itemize,
             progress: &*self.progress,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rsync_order_puts_other_entries_first_and_compares_a_directory_with_a_slash() {
+        let mut v = vec![
+            (c"a", true),
+            (c"b", false),
+            (c"a-b", true),
+            (c"a.b", false),
+            (c"Z", false),
+            (c"a.b", true),
+        ];
+        v.sort_by(|x, y| rsync_order(*x, *y));
+        // "a-b/" < "a.b/" < "a/": '-' and '.' sort before '/'.
+        let want = [
+            (c"Z", false),
+            (c"a.b", false),
+            (c"b", false),
+            (c"a-b", true),
+            (c"a.b", true),
+            (c"a", true),
+        ];
+        assert_eq!(v, want);
+    }
+
+    #[test]
+    fn skipped_leaves_out_a_directory_kept_for_what_is_in_it() {
+        assert_eq!(skipped(FileType::RegularFile, 1, 0), 1);
+        assert_eq!(skipped(FileType::Directory, 5, 2), 2); // 3 left: itself and 2 in it
+        assert_eq!(skipped(FileType::Directory, 5, 4), 1); // only itself left
+        assert_eq!(skipped(FileType::Directory, 1, 0), 1); // empty
+        assert_eq!(skipped(FileType::Directory, 5, 5), 0);
     }
 }
