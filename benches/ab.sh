@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A/B check of two uring-cp binaries (e.g. before and after a change) on real trees: each copy
 # goes into a fresh journaled ext4 on a RAM-backed loop device, warm cache (the source re-read
-# before every run), the two binaries interleaved, RUNS runs each; prints the median wall time
-# of each and their ratio.
+# before every run), the two binaries interleaved (which goes first alternates), RUNS runs
+# each; prints the median wall time of each, their ratio, and the median of the rounds' ratios.
 #
 #     benches/ab.sh OLD_BINARY NEW_BINARY                    # /usr/share and a 1 GiB file
 #     RUNS=7 TREES="/usr/include" ENGINES="uring portable" benches/ab.sh old new
@@ -65,17 +65,29 @@ warm() { find "$1" -type f -print0 2>/dev/null | xargs -0 cat >/dev/null 2>&1 ||
 median() { python3 -c 'import sys, statistics; print(statistics.median(float(x) for x in sys.stdin))'; }
 
 echo "flags: ${FLAGS[*]}"
-printf '%-28s %-13s %10s %10s %8s\n' tree engine old_s new_s new/old
+printf '%-28s %-13s %10s %10s %8s %8s\n' tree engine old_s new_s new/old paired
 for tree in $TREES; do
     for engine in $ENGINES; do
         o=() n=()
         for ((i = 0; i < RUNS; i++)); do
-            o+=("$(run "$OLD" "$engine" "$tree")")
-            n+=("$(run "$NEW" "$engine" "$tree")")
+            # Every other round the new binary goes first: on this host the first or the
+            # second run of a round can be the slow one for minutes (the same binary against
+            # itself once read 0.805 with a fixed order, 11 runs).
+            if ((i % 2 == 0)); then
+                o+=("$(run "$OLD" "$engine" "$tree")")
+                n+=("$(run "$NEW" "$engine" "$tree")")
+            else
+                n+=("$(run "$NEW" "$engine" "$tree")")
+                o+=("$(run "$OLD" "$engine" "$tree")")
+            fi
         done
         mo=$(printf '%s\n' "${o[@]}" | median)
         mn=$(printf '%s\n' "${n[@]}" | median)
-        printf '%-28s %-13s %10.3f %10.3f %8.3f\n' "$(basename "$tree")" "$engine" "$mo" "$mn" \
-            "$(python3 -c "print($mn / $mo)")"
+        # The median of the rounds' own ratios moves less than a ratio of two medians.
+        paired=$(python3 -c 'import sys, statistics
+o, n = ([float(x) for x in v.split()] for v in sys.argv[1:3])
+print(f"{statistics.median(b / a for a, b in zip(o, n)):.3f}")' "${o[*]}" "${n[*]}")
+        printf '%-28s %-13s %10.3f %10.3f %8.3f %8s\n' "$(basename "$tree")" "$engine" "$mo" "$mn" \
+            "$(python3 -c "print($mn / $mo)")" "$paired"
     done
 done
