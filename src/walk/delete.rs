@@ -493,11 +493,9 @@ fn remove_tree(dir: BorrowedFd<'_>, name: &CStr) -> std::io::Result<()> {
         other => return other.map_err(Into::into),
     }
     let fd = super::limit::open_dir(dir, name)?;
-    for (child, ft) in super::limit::entries(&fd)? {
-        match ft {
-            FileType::Directory => remove_tree(fd.as_fd(), &child)?,
-            _ => rustix::fs::unlinkat(&fd, &child, AtFlags::empty())?,
-        }
-    }
+    super::limit::each_entry(&fd, |child, ft| match ft {
+        FileType::Directory => remove_tree(fd.as_fd(), child),
+        _ => rustix::fs::unlinkat(&fd, child, AtFlags::empty()).map_err(Into::into),
+    })?;
     rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR).map_err(Into::into)
 }

@@ -65,9 +65,10 @@ pub(super) fn count(dir: BorrowedFd<'_>, name: &CStr, ft: FileType) -> std::io::
     }
     let fd = open_dir(dir, name)?;
     let mut n = 1;
-    for (child, ft) in list(&fd)? {
-        n += count(fd.as_fd(), &child, ft)?;
-    }
+    each_entry(&fd, |child, ft| {
+        n += count(fd.as_fd(), child, ft)?;
+        Ok(())
+    })?;
     Ok(n)
 }
 
@@ -97,10 +98,23 @@ fn list(fd: &OwnedFd) -> std::io::Result<Vec<(CString, FileType)>> {
     Ok(out)
 }
 
-/// The entries of the open directory `fd` (but `.` and `..`) with their
-/// types, asked where the listing does not say; nothing is followed.
-pub(super) fn entries(fd: &OwnedFd) -> std::io::Result<Vec<(CString, FileType)>> {
+/// The entries of the open directory `fd`, as read.
+fn entries(fd: &OwnedFd) -> std::io::Result<Vec<(CString, FileType)>> {
     let mut out = Vec::new();
+    each_entry(fd, |name, ft| {
+        out.push((name.to_owned(), ft));
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Call `f` with each entry of the open directory `fd` (but `.` and `..`)
+/// and its type, asked where the listing does not say; nothing is followed.
+/// The first error stops it.
+pub(super) fn each_entry(
+    fd: &OwnedFd,
+    mut f: impl FnMut(&CStr, FileType) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     for entry in rustix::fs::Dir::read_from(fd)? {
         let entry = entry?;
         let name = entry.file_name();
@@ -112,9 +126,9 @@ pub(super) fn entries(fd: &OwnedFd) -> std::io::Result<Vec<(CString, FileType)>>
             let st = rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW)?;
             ft = FileType::from_raw_mode(st.st_mode);
         }
-        out.push((name.to_owned(), ft));
+        f(name, ft)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Takes entries away (removed, or moved aside under `-b`; under
