@@ -231,10 +231,10 @@ impl Walker {
                 continue;
             }
             let path = join(dir_path, &name);
-            let allowance = self.allowance(dir, &name, ft, &path, false);
-            if allowance == Allowance::Nothing {
-                continue;
-            }
+            let allowance = match self.allowance(dir, &name, ft, &path, false) {
+                None | Some(Allowance::Nothing) => continue,
+                Some(a) => a,
+            };
             if self.sync.delete_when == DeleteWhen::After {
                 // (Asked once per directory.)
                 let id = *dir_id.get_or_insert_with(|| {

@@ -241,7 +241,8 @@ impl Walker {
     /// `path`) that the source lacks may go, taken from the budget (the
     /// entries it does not let go are counted as skipped). With `room`, a
     /// directory that an entry of another type replaces: only what is in
-    /// it counts, and it goes whole or not at all.
+    /// it counts, and it goes whole or not at all. `None` if its tree could
+    /// not be counted (said; nothing of it is to go).
     pub(super) fn allowance(
         &mut self,
         dir: BorrowedFd<'_>,
@@ -249,33 +250,33 @@ impl Walker {
         ft: FileType,
         path: &Path,
         room: bool,
-    ) -> Allowance {
+    ) -> Option<Allowance> {
         let Some(max) = self.sync.max_delete else {
-            return Allowance::Whole;
+            return Some(Allowance::Whole);
         };
         let n = match count(dir, name, ft) {
             Ok(n) => n - u64::from(room),
             Err(e) => {
                 self.progress
                     .error(&CopyError::new(Op::ReadDir, path, e).found_in_walk());
-                return Allowance::Nothing;
+                return None;
             }
         };
         let left = max.saturating_sub(self.deleted);
         if n <= left {
             self.deleted += n;
-            return Allowance::Whole;
+            return Some(Allowance::Whole);
         }
         self.deleted = max;
         if room {
             self.progress.delete_stopped(n);
-            return Allowance::Nothing;
+            return Some(Allowance::Nothing);
         }
         self.progress.delete_stopped(skipped(ft, n, left));
-        match left {
+        Some(match left {
             0 => Allowance::Nothing,
             left => Allowance::Part(left),
-        }
+        })
     }
 
     /// The walker's [`TakeAway`].

@@ -469,13 +469,17 @@ impl Walker {
         path: &Path,
     ) -> Step {
         // --max-delete: what is in a directory counts, not the directory.
-        if self.allowance(dir, name, dft, path, true) == Allowance::Nothing {
-            let why = std::io::Error::other(format!(
-                "not replaced by a {}: the entries in it are more than --max-delete lets go",
-                type_word(ft)
-            ));
-            self.progress.error(&CopyError::new(Op::Remove, path, why));
-            return Step::Skip;
+        match self.allowance(dir, name, dft, path, true) {
+            None => return Step::Skip, // (said)
+            Some(Allowance::Nothing) => {
+                let why = std::io::Error::other(format!(
+                    "not replaced by a {}: the entries in it are more than --max-delete lets go",
+                    type_word(ft)
+                ));
+                self.progress.error(&CopyError::new(Op::Remove, path, why));
+                return Step::Skip;
+            }
+            Some(_) => {}
         }
         match self.take_away(dir, &dst.path, name, dft) {
             Ok(()) => Step::Send(Some(("replace", format!("was-{}", type_word(dft))))),
