@@ -189,7 +189,7 @@ pub(super) fn take_away(
 }
 
 /// What [`take_away`] does, for its failures' messages.
-fn op(backup: Option<&Backup>) -> Op {
+pub(super) fn op(backup: Option<&Backup>) -> Op {
     match backup {
         Some(_) => Op::Backup,
         None => Op::Remove,

@@ -23,7 +23,7 @@
 //! deleted directory that is neither the old nor the new).
 
 use super::Walker;
-use super::delete::take_away;
+use super::delete::{op, take_away};
 use crate::config::Backup;
 use crate::error::{CopyError, Op};
 use crate::progress::Progress;
@@ -42,7 +42,7 @@ pub(super) enum Allowance {
     Whole,
     /// At most this many of its entries, in rsync's order (see [`TakeAway`]).
     Part(u64),
-    /// Nothing: the budget is spent (or its tree could not be counted).
+    /// Nothing: the budget is spent.
     Nothing,
 }
 
@@ -183,11 +183,8 @@ impl TakeAway<'_> {
                 true
             }
             Err(e) => {
-                let op = match self.backup {
-                    Some(_) => Op::Backup,
-                    None => Op::Remove,
-                };
-                self.progress.error(&CopyError::new(op, &path, e));
+                self.progress
+                    .error(&CopyError::new(op(self.backup), &path, e));
                 false
             }
         }
