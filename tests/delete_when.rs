@@ -564,3 +564,102 @@ fn verbose_says_what_delete_removed() {
         }
     }
 }
+
+/// Entries `--exclude` matches stay at the destination under `--delete`
+/// also inside a directory the source no longer has (with the directories
+/// that hold them), as rsync: uring-cp removed such a directory whole,
+/// `*.log` files the filter was there to protect included. At each moment,
+/// with `--max-delete` (what the filter keeps is not counted), and under
+/// `--delete-excluded`, which does delete them. A directory the source now
+/// has as a file is left whole when it holds protected entries (an error,
+/// exit 1; rsync deletes the rest of it and then fails to make the file).
+#[test]
+fn excluded_entries_inside_a_removed_directory_stay_like_rsync() {
+    if !have_rsync("--exclude with --delete") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    fixture(t);
+    let old = |d: &Path| {
+        let _ = std::fs::remove_dir_all(d);
+        Fx::new(d)
+            .dir("", 0o755)
+            .file("gone/keep.log", 0o644, "protected")
+            .file("gone/other", 0o644, "not protected")
+            .file("gone/sub/keep.log", 0o644, "protected, deeper")
+            .file("gone/sub/x", 0o644, "not protected, deeper")
+            .file("gone/all/y", 0o644, "a tree with nothing protected")
+            .file("b/deep/extra.log", 0o644, "protected, beside the source's");
+    };
+    for engine in engines() {
+        for when in WHEN {
+            for extra in [&[][..], &["--max-delete=2"], &["--delete-excluded"]] {
+                let ctx = format!("[{engine}] {when} {extra:?}");
+                old(&t.join("want"));
+                old(&t.join("dst"));
+                let mut opts = vec![when, "--exclude=*.log"];
+                opts.extend_from_slice(extra);
+                let theirs = Command::new("rsync")
+                    .arg("-a")
+                    .args(&opts)
+                    .args(["src/", "want/"])
+                    .current_dir(t)
+                    .output()
+                    .expect("rsync");
+                let mut flags = vec!["-a", "--sync"];
+                flags.extend_from_slice(&opts);
+                let ours = run_uring_cp(
+                    engine,
+                    &flags,
+                    &["-T", "src", "dst"],
+                    t,
+                    &RunOpts::default(),
+                );
+                assert_eq!(ours.code, theirs.status.code(), "{ctx}: {ours}");
+                assert_eq!(
+                    max_delete_line(&ours.stderr),
+                    max_delete_line(&theirs.stderr),
+                    "{ctx}: {ours}"
+                );
+                assert_snapshots_eq(
+                    &ctx,
+                    &snapshot(&t.join("dst")),
+                    &snapshot(&t.join("want")),
+                    "uring-cp",
+                    "rsync",
+                );
+                let kept = Fx::new(t.join("dst")).exists("gone/sub/keep.log");
+                assert_eq!(kept, extra != ["--delete-excluded"], "{ctx}");
+            }
+        }
+    }
+    // The source's file where the destination has a directory holding a
+    // protected entry: left whole.
+    let _ = std::fs::remove_dir_all(t.join("src2"));
+    Fx::new(t.join("src2"))
+        .dir("", 0o755)
+        .file("gone", 0o644, "a file now");
+    for engine in engines() {
+        old(&t.join("dst"));
+        let flags = ["-a", "--sync", "--delete", "--exclude=*.log"];
+        let ours = run_uring_cp(
+            engine,
+            &flags,
+            &["-T", "src2", "dst"],
+            t,
+            &RunOpts::default(),
+        );
+        assert_eq!(ours.code, Some(1), "[{engine}] {ours}");
+        let err = String::from_utf8_lossy(&ours.stderr);
+        assert!(
+            err.contains("'dst/gone'") && err.contains("filter"),
+            "[{engine}] {ours}"
+        );
+        assert_eq!(
+            Fx::new(t.join("dst")).read("gone/other"),
+            b"not protected",
+            "[{engine}]"
+        );
+    }
+}

@@ -324,8 +324,13 @@ impl Walker {
         let Some(dst) = c.dst else {
             return Twin::Done;
         };
-        self.taker()
-            .allowed(dst, parent(c.dst_path), c.name, c.ft, Allowance::Whole);
+        self.taker().allowed(
+            dst,
+            parent(c.dst_path),
+            (c.name, Path::new("")),
+            c.ft,
+            Allowance::Whole,
+        );
         Twin::Done
     }
 

@@ -31,6 +31,8 @@ pub(super) struct Entry<'a> {
     pub follow: bool,
     /// The type of the destination entry of that name, if there is one.
     pub existing: Option<FileType>,
+    /// Its path inside the operand, where the walk has it (a filter).
+    pub rel: Option<&'a std::path::Path>,
 }
 
 /// What sync mode decided for an [`Entry`].
@@ -60,6 +62,7 @@ impl Walker {
             dst_stat,
             follow,
             existing,
+            rel,
         } = e;
         // (Named only where it is said: not on the path of every entry.)
         let path = match self.sync.itemize || self.bases.is_some() {
@@ -110,7 +113,7 @@ impl Walker {
                         ft,
                         dft,
                         (stat, dst_stat),
-                        follow,
+                        (follow, rel),
                     );
                     match step {
                         Step::Skip => return Decided::Nothing,

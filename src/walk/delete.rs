@@ -26,6 +26,7 @@ use super::sync::Listing;
 use super::{Closed, Walker};
 use crate::config::{Backup, DeleteWhen, Deref};
 use crate::error::{CopyError, Op};
+use crate::filter::Filter;
 use crate::plan::Root;
 use crate::progress::Progress;
 use crate::sync::type_word;
@@ -36,11 +37,12 @@ use std::ffi::{CStr, CString, OsStr};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// An entry to delete after the copy: its directory's path and identity
-/// (device, inode) when the walk listed it, its name and type, and how much
-/// of it `--max-delete` lets go.
-type Found = (PathBuf, (u64, u64), CString, FileType, Allowance);
+/// (device, inode) when the walk listed it, its name, its path inside the
+/// operand and its type, and how much of it may go (see [`super::limit`]).
+type Found = (PathBuf, (u64, u64), CString, PathBuf, FileType, Allowance);
 
 /// `--delete-after`: the entries the walk found, each with the path of its
 /// destination directory, deleted by [`Deletions::apply`] once the copy is
@@ -52,6 +54,8 @@ pub struct Deletions {
     dry_run: bool,
     itemize: bool,
     keep_times: bool,
+    /// The filter whose exclusions stay (none under `--delete-excluded`).
+    protect: Option<Arc<Filter>>,
     /// Deletions the walk decided, done or noted here, counting those of
     /// the batches before it: where `--max-delete` stands.
     decided: u64,
@@ -123,14 +127,15 @@ impl Deletions {
             dry_run: self.dry_run,
             itemize: self.itemize,
             progress,
+            protect: self.protect.as_deref(),
         };
         let mut changed = false;
-        for (_, _, name, ft, allowance) in found {
+        for (_, _, name, rel, ft, allowance) in found {
             if crate::interrupt::requested() {
                 break;
             }
             // (A part taken away changes the directory even when it stays.)
-            taker.allowed(dir.as_fd(), dir_path, name, *ft, *allowance);
+            taker.allowed(dir.as_fd(), dir_path, (name, rel), *ft, *allowance);
             changed = true;
         }
         if let (true, false, true, Some(st)) = (changed, self.dry_run, self.keep_times, before) {
@@ -231,7 +236,7 @@ impl Walker {
                 continue;
             }
             let path = join(dir_path, &name);
-            let allowance = match self.allowance(dir, &name, ft, &path, false) {
+            let allowance = match self.allowance(dir, (&name, &rel), ft, &path, None) {
                 None | Some(Allowance::Nothing) => continue,
                 Some(a) => a,
             };
@@ -242,10 +247,11 @@ impl Walker {
                 });
                 self.after
                     .found
-                    .push((dir_path.to_path_buf(), id, name, ft, allowance));
+                    .push((dir_path.to_path_buf(), id, name, rel, ft, allowance));
                 continue;
             }
-            self.taker().allowed(dir, dir_path, &name, ft, allowance);
+            self.taker()
+                .allowed(dir, dir_path, (&name, &rel), ft, allowance);
         }
         Ok(())
     }
@@ -321,6 +327,8 @@ impl Walker {
             dry_run: self.sync.dry_run,
             itemize: self.sync.itemize,
             keep_times: self.archive.preserve.timestamps,
+            protect: (!self.filter.is_empty() && !self.sync.delete_excluded)
+                .then(|| self.filter.clone()),
             decided: self.deleted,
         }
     }

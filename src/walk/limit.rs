@@ -1,10 +1,17 @@
-//! `--max-delete=N`: at most N entries leave the destination, each file and
-//! each directory counted, as rsync counts them (its `deleted_files`).
+//! How much of an entry the source lacks `--delete` takes: all of it at
+//! once, or entry by entry where something in it must stay.
+//!
+//! What stays: entries the filter excludes (unless `--delete-excluded`),
+//! at any depth, as rsync; a directory that holds one stays too. And what
+//! `--max-delete=N` keeps: at most N entries leave the destination, each
+//! file and each directory counted, as rsync counts them (its
+//! `deleted_files`).
 //!
 //! A directory the source no longer has is one take-away when it is removed
-//! whole, but N entries when it holds N - 1, so under `--max-delete` its tree
-//! is counted first ([`count`]). One that fits what is left of the budget
-//! goes whole, as without the option; one that does not is taken apart as
+//! whole, but N entries when it holds N - 1, so under `--max-delete` or a
+//! filter its tree is counted first ([`census`]). One that fits what is left
+//! of the budget and holds nothing protected goes whole, as without either;
+//! one that does not is taken apart as
 //! rsync does it ([`TakeAway`]): deepest first and, in each directory, in the
 //! reverse of rsync's order (subdirectories before other entries, each by
 //! name from the last), until the budget is spent, so the same entries stay
@@ -18,31 +25,36 @@
 //!
 //! A directory that a source entry of another type replaces is counted too,
 //! without itself (rsync's "make room"): if its entries are more than the
-//! budget left, nothing of it goes and the entry is not copied (rsync would
-//! delete what the budget allows and then fail to make the entry: a half-
-//! deleted directory that is neither the old nor the new).
+//! budget left, or it holds a protected one, nothing of it goes and the
+//! entry is not copied (rsync would delete what it can and then fail to make
+//! the entry: a half-deleted directory that is neither the old nor the new).
 
 use super::Walker;
 use super::delete::{op, take_away};
 use crate::config::Backup;
 use crate::error::{CopyError, Op};
+use crate::filter::Filter;
 use crate::progress::Progress;
-use crate::sync::itemize_line;
+use crate::sync::{itemize_line, type_word};
 use crate::tree::join;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use std::cmp::Ordering;
-use std::ffi::{CStr, CString};
+use std::ffi::{CStr, CString, OsStr};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 /// How much of one entry to take away.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Allowance {
-    /// All of it (no limit, or it fits).
+    /// All of it at once (no limit, or it fits, and nothing in it is
+    /// protected).
     Whole,
-    /// At most this many of its entries, in rsync's order (see [`TakeAway`]).
+    /// Entry by entry in rsync's order (see [`TakeAway`]), at most this many,
+    /// leaving what the filter protects; what the limit keeps is counted as
+    /// skipped (0: nothing goes, the skipped are only counted).
     Part(u64),
-    /// Nothing: the budget is spent.
+    /// Nothing (a directory to replace that cannot all go: said).
     Nothing,
 }
 
@@ -57,30 +69,34 @@ pub(super) fn rsync_order(a: (&CStr, bool), b: (&CStr, bool)) -> Ordering {
     a.1.cmp(&b.1).then_with(|| bytes(a).cmp(bytes(b)))
 }
 
-/// The entries of the tree at `name` in `dir` (of type `ft`), itself
-/// included; nothing is followed.
-pub(super) fn count(dir: BorrowedFd<'_>, name: &CStr, ft: FileType) -> std::io::Result<u64> {
+/// What `--delete` could take of the tree at `name` in `dir` (of type `ft`,
+/// at `rel` inside the operand): how many entries, itself included, and
+/// whether that is all of it (nothing in it is protected by `protect`, the
+/// filter's exclusions). A directory goes only once all in it went.
+pub(super) fn census(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    ft: FileType,
+    rel: &Path,
+    protect: Option<&Filter>,
+) -> std::io::Result<(u64, bool)> {
     if ft != FileType::Directory {
-        return Ok(1);
+        return Ok((1, true));
     }
     let fd = open_dir(dir, name)?;
-    let mut n = 1;
+    let (mut n, mut all) = (0, true);
     each_entry(&fd, |child, ft| {
-        n += count(fd.as_fd(), child, ft)?;
+        let child_rel = rel.join(OsStr::from_bytes(child.to_bytes()));
+        if protect.is_some_and(|f| f.excluded(&child_rel, ft == FileType::Directory)) {
+            all = false;
+            return Ok(());
+        }
+        let (m, whole) = census(fd.as_fd(), child, ft, &child_rel, protect)?;
+        n += m;
+        all &= whole;
         Ok(())
     })?;
-    Ok(n)
-}
-
-/// The skipped count rsync gives a tree of `n` entries of which `gone`
-/// went: every entry left, except a directory left because entries in it
-/// are.
-pub(super) fn skipped(ft: FileType, n: u64, gone: u64) -> u64 {
-    let left = n.saturating_sub(gone);
-    match ft == FileType::Directory && left > 1 {
-        true => left - 1,
-        false => left,
-    }
+    Ok((n + u64::from(all), all))
 }
 
 /// Open the directory `name` in `dir`, not following a symlink there.
@@ -139,28 +155,40 @@ pub(super) struct TakeAway<'a> {
     pub dry_run: bool,
     pub itemize: bool,
     pub progress: &'a dyn Progress,
+    /// The filter whose exclusions `--delete` leaves (none under
+    /// `--delete-excluded`).
+    pub protect: Option<&'a Filter>,
 }
 
 impl TakeAway<'_> {
-    /// Take away what `allowance` lets go of `name` (type `ft`) in `dir`
-    /// (at `dir_path`); whether all of it went.
+    /// Take away what `allowance` lets go of `name` (type `ft`, at `rel`
+    /// inside the operand) in `dir` (at `dir_path`).
     pub fn allowed(
         &self,
         dir: BorrowedFd<'_>,
         dir_path: &Path,
-        name: &CStr,
+        (name, rel): (&CStr, &Path),
         ft: FileType,
         allowance: Allowance,
-    ) -> bool {
+    ) {
         match allowance {
-            Allowance::Nothing => false,
-            Allowance::Whole => self.one(dir, dir_path, name, ft),
-            Allowance::Part(mut left) => self.part(&mut left, dir, dir_path, name, ft),
+            Allowance::Nothing => {}
+            Allowance::Whole => {
+                self.one(dir, dir_path, name, ft);
+            }
+            Allowance::Part(mut left) => {
+                let mut skipped = 0;
+                let mut budget = (&mut left, &mut skipped);
+                self.part(&mut budget, dir, dir_path, (name, rel), ft, true);
+                if skipped > 0 {
+                    self.progress.delete_stopped(skipped);
+                }
+            }
         }
     }
 
-    /// Take `name` away, all of it at once.
-    fn one(&self, dir: BorrowedFd<'_>, dir_path: &Path, name: &CStr, ft: FileType) -> bool {
+    /// Take `name` away, all of it at once; whether it went.
+    pub fn one(&self, dir: BorrowedFd<'_>, dir_path: &Path, name: &CStr, ft: FileType) -> bool {
         let path = join(dir_path, name);
         match take_away(
             dir,
@@ -190,16 +218,20 @@ impl TakeAway<'_> {
         }
     }
 
-    /// Take away at most `left` entries of the tree at `name`, one at a
-    /// time in rsync's order (see the module docs), a directory once all in
-    /// it went; whether `name` went.
+    /// rsync's `delete_item`: take away the tree at `name` one entry at a
+    /// time in rsync's order (see the module docs), leaving what the filter
+    /// protects, a directory once all in it went, while `budget.0` (entries
+    /// that may still go) lasts; each entry it keeps is counted in
+    /// `budget.1` (rsync's skipped count: not a directory the source lacks
+    /// that stays for what is in it, `top`). Whether `name` went.
     fn part(
         &self,
-        left: &mut u64,
+        budget: &mut (&mut u64, &mut u64),
         dir: BorrowedFd<'_>,
         dir_path: &Path,
-        name: &CStr,
+        (name, rel): (&CStr, &Path),
         ft: FileType,
+        top: bool,
     ) -> bool {
         if ft == FileType::Directory {
             let path = join(dir_path, name);
@@ -218,62 +250,95 @@ impl TakeAway<'_> {
                 if crate::interrupt::requested() {
                     return false;
                 }
-                all &= self.part(left, fd.as_fd(), &path, &child, ft);
+                let child_rel = rel.join(OsStr::from_bytes(child.to_bytes()));
+                let is_dir = ft == FileType::Directory;
+                if self.protect.is_some_and(|f| f.excluded(&child_rel, is_dir)) {
+                    all = false; // protected, as rsync
+                    continue;
+                }
+                all &= self.part(budget, fd.as_fd(), &path, (&child, &child_rel), ft, false);
             }
             if !all {
-                return false; // not empty: stays (rsync's "cannot delete non-empty directory")
+                // Not empty: stays (rsync's "cannot delete non-empty
+                // directory"), counted if the limit kept it from trying.
+                if !top && *budget.0 == 0 {
+                    *budget.1 += 1;
+                }
+                return false;
             }
         }
-        if *left == 0 {
+        if *budget.0 == 0 {
+            *budget.1 += 1;
             return false;
         }
         let gone = self.one(dir, dir_path, name, ft);
-        *left -= u64::from(gone);
+        *budget.0 -= u64::from(gone);
         gone
     }
 }
 
 impl Walker {
-    /// `--max-delete`: how much of the entry `name` (type `ft`) of `dir` (at
-    /// `path`) that the source lacks may go, taken from the budget (the
-    /// entries it does not let go are counted as skipped). With `room`, a
-    /// directory that an entry of another type replaces: only what is in
-    /// it counts, and it goes whole or not at all. `None` if its tree could
-    /// not be counted (said; nothing of it is to go).
+    /// How much of the entry `name` (type `ft`, at `rel` inside the
+    /// operand) of `dir` (at `path`) that the source lacks may go: all at
+    /// once, or entry by entry where `--max-delete`'s budget or the filter's
+    /// exclusions keep some (the budget is charged what will go). With
+    /// `room`, a directory that an entry of another type replaces: only what
+    /// is in it counts, and it goes whole or not at all (`room`: the type of
+    /// the entry that replaces it). `None` if its tree could not be read
+    /// (said; nothing of it is to go).
     pub(super) fn allowance(
         &mut self,
         dir: BorrowedFd<'_>,
-        name: &CStr,
+        (name, rel): (&CStr, &Path),
         ft: FileType,
         path: &Path,
-        room: bool,
+        room: Option<FileType>,
     ) -> Option<Allowance> {
-        let Some(max) = self.sync.max_delete else {
+        let protect = self.protect();
+        if self.sync.max_delete.is_none() && (protect.is_none() || ft != FileType::Directory) {
             return Some(Allowance::Whole);
-        };
-        let n = match count(dir, name, ft) {
-            Ok(n) => n - u64::from(room),
+        }
+        let (n, whole) = match census(dir, name, ft, rel, protect) {
+            Ok(c) => c,
             Err(e) => {
                 self.progress
                     .error(&CopyError::new(Op::ReadDir, path, e).found_in_walk());
                 return None;
             }
         };
-        let left = max.saturating_sub(self.deleted);
-        if n <= left {
-            self.deleted += n;
-            return Some(Allowance::Whole);
-        }
-        self.deleted = max;
-        if room {
-            self.progress.delete_stopped(n);
+        let left = self
+            .sync
+            .max_delete
+            .map_or(u64::MAX, |max| max.saturating_sub(self.deleted));
+        if let Some(by) = room {
+            let n = n.saturating_sub(1); // (what is in it)
+            if whole && n <= left {
+                self.deleted += n;
+                return Some(Allowance::Whole);
+            }
+            if n > left {
+                self.progress.delete_stopped(n);
+            }
+            let why = match whole {
+                true => "the entries in it are more than --max-delete lets go",
+                false => "it holds entries the filter keeps from --delete",
+            };
+            let why = format!("not replaced by a {}: {why}", type_word(by));
+            let err = CopyError::new(Op::Remove, path, std::io::Error::other(why));
+            self.progress.error(&err);
             return Some(Allowance::Nothing);
         }
-        self.progress.delete_stopped(skipped(ft, n, left));
-        Some(match left {
-            0 => Allowance::Nothing,
-            left => Allowance::Part(left),
+        self.deleted += n.min(left);
+        Some(match whole && n <= left {
+            true => Allowance::Whole,
+            false => Allowance::Part(left),
         })
+    }
+
+    /// The filter whose exclusions `--delete` leaves, if any.
+    fn protect(&self) -> Option<&Filter> {
+        let f = &*self.filter;
+        (!f.is_empty() && !self.sync.delete_excluded).then_some(f)
     }
 
     /// The walker's [`TakeAway`].
@@ -283,6 +348,7 @@ impl Walker {
             dry_run: self.sync.dry_run,
             itemize: self.sync.itemize,
             progress: &*self.progress,
+            protect: self.protect(),
         }
     }
 }
@@ -312,14 +378,5 @@ mod tests {
             (c"a", true),
         ];
         assert_eq!(v, want);
-    }
-
-    #[test]
-    fn skipped_leaves_out_a_directory_kept_for_what_is_in_it() {
-        assert_eq!(skipped(FileType::RegularFile, 1, 0), 1);
-        assert_eq!(skipped(FileType::Directory, 5, 2), 2); // 3 left: itself and 2 in it
-        assert_eq!(skipped(FileType::Directory, 5, 4), 1); // only itself left
-        assert_eq!(skipped(FileType::Directory, 1, 0), 1); // empty
-        assert_eq!(skipped(FileType::Directory, 5, 5), 0);
     }
 }

@@ -232,6 +232,7 @@ impl Walker {
                     dst_stat: dst_stat.as_ref(),
                     follow,
                     existing,
+                    rel: rel.as_deref(),
                 };
                 match self.decide(entry) {
                     decide::Decided::Nothing => {

@@ -75,6 +75,7 @@ impl Walker {
                 dst_stat: dst_stat.as_ref(),
                 follow: root.follow,
                 existing,
+                rel: None,
             };
             match self.decide(entry) {
                 decide::Decided::Nothing => return Ok(()),

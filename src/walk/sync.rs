@@ -148,7 +148,7 @@ impl Walker {
         ft: FileType,
         dft: FileType,
         (src_stat, dst_stat): (Option<&Stat>, Option<&Stat>),
-        follow: bool,
+        (follow, rel): (bool, Option<&Path>),
     ) -> Step {
         let path = join(&dst.path, dst_name);
         if ft == FileType::Directory && dft == FileType::Directory {
@@ -160,10 +160,10 @@ impl Walker {
             return Step::Skip;
         }
         if ft == FileType::Directory {
-            return self.replace(dst, dir, dst_name, (ft, dft), &path);
+            return self.replace(dst, dir, (dst_name, rel), (ft, dft), &path);
         }
         if dft == FileType::Directory {
-            return self.replace(dst, dir, dst_name, (ft, dft), &path);
+            return self.replace(dst, dir, (dst_name, rel), (ft, dft), &path);
         }
         let flags = if follow {
             AtFlags::empty()
@@ -464,21 +464,15 @@ impl Walker {
         &mut self,
         dst: &DstDir,
         dir: BorrowedFd<'_>,
-        name: &CStr,
+        (name, rel): (&CStr, Option<&Path>),
         (ft, dft): (FileType, FileType),
         path: &Path,
     ) -> Step {
-        // --max-delete: what is in a directory counts, not the directory.
-        match self.allowance(dir, name, dft, path, true) {
-            None => return Step::Skip, // (said)
-            Some(Allowance::Nothing) => {
-                let why = std::io::Error::other(format!(
-                    "not replaced by a {}: the entries in it are more than --max-delete lets go",
-                    type_word(ft)
-                ));
-                self.progress.error(&CopyError::new(Op::Remove, path, why));
-                return Step::Skip;
-            }
+        // --max-delete: what is in a directory counts, not the directory;
+        // what the filter protects stays (both said where they keep it).
+        let rel = rel.unwrap_or(Path::new(""));
+        match self.allowance(dir, (name, rel), dft, path, Some(ft)) {
+            None | Some(Allowance::Nothing) => return Step::Skip,
             Some(_) => {}
         }
         match self.take_away(dir, &dst.path, name, dft) {
