@@ -160,6 +160,13 @@ pub(super) struct TakeAway<'a> {
     pub protect: Option<&'a Filter>,
 }
 
+/// `--max-delete`'s budget within one entry's tree: entries that may still
+/// go, and those it kept (rsync's skipped count).
+struct Budget {
+    left: u64,
+    skipped: u64,
+}
+
 impl TakeAway<'_> {
     /// Take away what `allowance` lets go of `name` (type `ft`, at `rel`
     /// inside the operand) in `dir` (at `dir_path`).
@@ -176,19 +183,18 @@ impl TakeAway<'_> {
             Allowance::Whole => {
                 self.one(dir, dir_path, name, ft);
             }
-            Allowance::Part(mut left) => {
-                let mut skipped = 0;
-                let mut budget = (&mut left, &mut skipped);
+            Allowance::Part(left) => {
+                let mut budget = Budget { left, skipped: 0 };
                 self.part(&mut budget, dir, dir_path, (name, rel), ft, true);
-                if skipped > 0 {
-                    self.progress.delete_stopped(skipped);
+                if budget.skipped > 0 {
+                    self.progress.delete_stopped(budget.skipped);
                 }
             }
         }
     }
 
     /// Take `name` away, all of it at once; whether it went.
-    pub fn one(&self, dir: BorrowedFd<'_>, dir_path: &Path, name: &CStr, ft: FileType) -> bool {
+    fn one(&self, dir: BorrowedFd<'_>, dir_path: &Path, name: &CStr, ft: FileType) -> bool {
         let path = join(dir_path, name);
         match take_away(
             dir,
@@ -220,13 +226,13 @@ impl TakeAway<'_> {
 
     /// rsync's `delete_item`: take away the tree at `name` one entry at a
     /// time in rsync's order (see the module docs), leaving what the filter
-    /// protects, a directory once all in it went, while `budget.0` (entries
-    /// that may still go) lasts; each entry it keeps is counted in
-    /// `budget.1` (rsync's skipped count: not a directory the source lacks
-    /// that stays for what is in it, `top`). Whether `name` went.
+    /// protects, a directory once all in it went, while the budget lasts;
+    /// each entry the budget keeps is counted as skipped (rsync's count: not
+    /// a directory the source lacks that stays for what is in it, `top`).
+    /// Whether `name` went.
     fn part(
         &self,
-        budget: &mut (&mut u64, &mut u64),
+        budget: &mut Budget,
         dir: BorrowedFd<'_>,
         dir_path: &Path,
         (name, rel): (&CStr, &Path),
@@ -261,18 +267,18 @@ impl TakeAway<'_> {
             if !all {
                 // Not empty: stays (rsync's "cannot delete non-empty
                 // directory"), counted if the limit kept it from trying.
-                if !top && *budget.0 == 0 {
-                    *budget.1 += 1;
+                if !top && budget.left == 0 {
+                    budget.skipped += 1;
                 }
                 return false;
             }
         }
-        if *budget.0 == 0 {
-            *budget.1 += 1;
+        if budget.left == 0 {
+            budget.skipped += 1;
             return false;
         }
         let gone = self.one(dir, dir_path, name, ft);
-        *budget.0 -= u64::from(gone);
+        budget.left -= u64::from(gone);
         gone
     }
 }
