@@ -347,6 +347,34 @@ fn max_delete_line(stderr: &[u8]) -> Option<String> {
     Some(line.trim_start_matches("uring-cp: ").to_string())
 }
 
+/// `rsync -a OPTS src/ want/` and `uring-cp -a --sync OPTS -T src dst` in
+/// `t` end alike: the same exit status, the same `--max-delete` line (or
+/// none), equal trees. Our run's outcome, for more checks.
+fn deletes_like_rsync(ctx: &str, engine: &str, t: &Path, opts: &[&str]) -> Outcome {
+    let theirs = Command::new("rsync")
+        .arg("-a")
+        .args(opts)
+        .args(["src/", "want/"])
+        .current_dir(t)
+        .output()
+        .expect("rsync");
+    let ours = sync_src_to_dst(engine, t, opts);
+    assert_eq!(ours.code, theirs.status.code(), "{ctx}: {ours}");
+    assert_eq!(
+        max_delete_line(&ours.stderr),
+        max_delete_line(&theirs.stderr),
+        "{ctx}: {ours}"
+    );
+    assert_snapshots_eq(
+        ctx,
+        &snapshot(&t.join("dst")),
+        &snapshot(&t.join("want")),
+        "uring-cp",
+        "rsync",
+    );
+    ours
+}
+
 /// A destination with entries the source lacks in several directories,
 /// whole trees among them (`gone` holds 5 entries, `a-b` 2), named so
 /// that rsync's order (other entries before directories, each by name; a
@@ -398,35 +426,7 @@ fn max_delete_counts_every_entry_and_keeps_what_rsync_keeps() {
                 if dry {
                     opts.push("--dry-run");
                 }
-                let theirs = Command::new("rsync")
-                    .arg("-a")
-                    .args(&opts)
-                    .args(["src/", "want/"])
-                    .current_dir(t)
-                    .output()
-                    .expect("rsync");
-                let mut flags = vec!["-a", "--sync"];
-                flags.extend_from_slice(&opts);
-                let ours = run_uring_cp(
-                    engine,
-                    &flags,
-                    &["-T", "src", "dst"],
-                    t,
-                    &RunOpts::default(),
-                );
-                assert_eq!(ours.code, theirs.status.code(), "{ctx}: {ours}");
-                assert_eq!(
-                    max_delete_line(&ours.stderr),
-                    max_delete_line(&theirs.stderr),
-                    "{ctx}: {ours}"
-                );
-                assert_snapshots_eq(
-                    &ctx,
-                    &snapshot(&t.join("dst")),
-                    &snapshot(&t.join("want")),
-                    "uring-cp",
-                    "rsync",
-                );
+                let ours = deletes_like_rsync(&ctx, engine, t, &opts);
                 // `gone` (5 entries) goes first, one entry at a time.
                 if n < 5 {
                     assert!(Fx::new(t.join("dst")).exists("gone"), "{ctx}: {ours}");
@@ -600,35 +600,7 @@ fn excluded_entries_inside_a_removed_directory_stay_like_rsync() {
                 old(&t.join("dst"));
                 let mut opts = vec![when, "--exclude=*.log"];
                 opts.extend_from_slice(extra);
-                let theirs = Command::new("rsync")
-                    .arg("-a")
-                    .args(&opts)
-                    .args(["src/", "want/"])
-                    .current_dir(t)
-                    .output()
-                    .expect("rsync");
-                let mut flags = vec!["-a", "--sync"];
-                flags.extend_from_slice(&opts);
-                let ours = run_uring_cp(
-                    engine,
-                    &flags,
-                    &["-T", "src", "dst"],
-                    t,
-                    &RunOpts::default(),
-                );
-                assert_eq!(ours.code, theirs.status.code(), "{ctx}: {ours}");
-                assert_eq!(
-                    max_delete_line(&ours.stderr),
-                    max_delete_line(&theirs.stderr),
-                    "{ctx}: {ours}"
-                );
-                assert_snapshots_eq(
-                    &ctx,
-                    &snapshot(&t.join("dst")),
-                    &snapshot(&t.join("want")),
-                    "uring-cp",
-                    "rsync",
-                );
+                deletes_like_rsync(&ctx, engine, t, &opts);
                 let kept = Fx::new(t.join("dst")).exists("gone/sub/keep.log");
                 assert_eq!(kept, extra != ["--delete-excluded"], "{ctx}");
             }
